@@ -1,0 +1,121 @@
+//! Faults injected per request, through the control API (`POST /_sim/faults`), `--fault`, or
+//! [`crate::Simulator::inject`].
+
+use serde::{Deserialize, Serialize};
+
+/// Which server a fault applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Api,
+    Files,
+}
+
+/// What goes wrong.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultKind {
+    /// A 5xx with an HTML body, as a CDN sends.
+    ServerErrorHtml { status: u16 },
+    /// The connection is cut after this many body bytes.
+    ResetAfter { bytes: u64 },
+    /// After `after_bytes` of body (0: before the response), nothing for `seconds` (real time).
+    Stall { after_bytes: u64, seconds: f64 },
+    /// At most this many body bytes per second on the connection.
+    Bandwidth { bytes_per_sec: u64 },
+    /// The file host ignores `Range` and sends the whole file with 200.
+    IgnoreRange,
+    /// The file host answers as if the signature had expired (403, S3 XML).
+    ExpiredSignature,
+    /// A 200 whose JSON body is cut short.
+    MalformedJson,
+    /// A 403 with an HTML page (a CDN's bot check), not JSON.
+    Forbidden403Html,
+}
+
+/// A fault and where it applies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultSpec {
+    pub target: Target,
+    #[serde(flatten)]
+    pub kind: FaultKind,
+    /// Only requests whose path contains this.
+    #[serde(default)]
+    pub path_contains: Option<String>,
+    /// How many requests it applies to; absent means every request.
+    #[serde(default)]
+    pub times: Option<u32>,
+}
+
+impl FaultSpec {
+    pub fn new(target: Target, kind: FaultKind) -> Self {
+        Self {
+            target,
+            kind,
+            path_contains: None,
+            times: Some(1),
+        }
+    }
+
+    pub fn times(mut self, n: Option<u32>) -> Self {
+        self.times = n;
+        self
+    }
+
+    pub fn on_path(mut self, part: impl Into<String>) -> Self {
+        self.path_contains = Some(part.into());
+        self
+    }
+
+    fn matches(&self, target: Target, path: &str) -> bool {
+        self.target == target
+            && self
+                .path_contains
+                .as_deref()
+                .is_none_or(|p| path.contains(p))
+    }
+}
+
+/// Takes the faults that apply to one request, spending one use of each.
+pub(crate) fn take(faults: &mut Vec<FaultSpec>, target: Target, path: &str) -> Vec<FaultKind> {
+    let mut out = Vec::new();
+    faults.retain_mut(|f| {
+        if !f.matches(target, path) {
+            return true;
+        }
+        out.push(f.kind.clone());
+        match &mut f.times {
+            Some(n) if *n <= 1 => false,
+            Some(n) => {
+                *n -= 1;
+                true
+            }
+            None => true,
+        }
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_json_form_used_by_the_flag_and_control_api() {
+        let f: FaultSpec = serde_json::from_str(
+            r#"{"target":"files","kind":"reset_after","bytes":1000,"times":2}"#,
+        )
+        .unwrap();
+        assert_eq!(f.kind, FaultKind::ResetAfter { bytes: 1000 });
+        assert_eq!(f.times, Some(2));
+    }
+
+    #[test]
+    fn a_fault_is_spent_after_its_uses() {
+        let mut v = vec![FaultSpec::new(Target::Files, FaultKind::IgnoreRange).times(Some(2))];
+        assert_eq!(take(&mut v, Target::Api, "/x").len(), 0);
+        assert_eq!(take(&mut v, Target::Files, "/x").len(), 1);
+        assert_eq!(take(&mut v, Target::Files, "/x").len(), 1);
+        assert_eq!(take(&mut v, Target::Files, "/x").len(), 0);
+    }
+}

@@ -1,0 +1,142 @@
+//! A local, faithful stand-in for the Square Cloud API v2 and its snapshot file host.
+//!
+//! Tests start it in-process on free loopback ports ([`Simulator::start`]); the
+//! `squarecloud-sim` binary serves it for curl, the CLI and the app. It serves the account,
+//! application and database routes, snapshot list/create/restore with the documented
+//! envelopes, codes and limits (per-account and per-resource create windows, the rolling
+//! daily quota, a per-minute cap, blocks for bad keys), slow creates that answer 202, cached
+//! lists, and a file host with signed, expiring URLs, `Range` and real zip bodies streamed
+//! from a description. Faults are injectable per request and every request is recorded.
+
+mod clock;
+pub mod faults;
+mod model;
+mod server;
+pub mod zipgen;
+
+pub use clock::SimClock;
+pub use faults::{FaultKind, FaultSpec, Target};
+pub use model::{AccountSpec, Limits, ResourceSpec, SimConfig};
+pub use server::RecordedRequest;
+
+use server::Shared;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// A running simulator. Dropping it stops both servers.
+pub struct Simulator {
+    shared: Arc<Shared>,
+    api_addr: SocketAddr,
+    files_addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("api", &self.api_url())
+            .field("files", &self.files_url())
+            .finish()
+    }
+}
+
+impl Simulator {
+    /// Binds the API and the file host on 127.0.0.1 (port 0 = any free port) and serves them
+    /// on the current Tokio runtime.
+    pub async fn start(config: SimConfig) -> std::io::Result<Self> {
+        let api = TcpListener::bind(("127.0.0.1", config.api_port)).await?;
+        let files = TcpListener::bind(("127.0.0.1", config.files_port)).await?;
+        let api_addr = api.local_addr()?;
+        let files_addr = files.local_addr()?;
+        let shared = Arc::new(Shared::new(config, format!("http://{files_addr}")));
+        let api_app = server::api_router(shared.clone());
+        let files_app = server::files_router(shared.clone());
+        let tasks = vec![
+            tokio::spawn(async move {
+                let _ = axum::serve(api, api_app).await;
+            }),
+            tokio::spawn(async move {
+                let _ = axum::serve(files, files_app).await;
+            }),
+        ];
+        Ok(Self {
+            shared,
+            api_addr,
+            files_addr,
+            tasks,
+        })
+    }
+
+    /// The API base URL, ending in `/v2`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}/v2", self.api_addr)
+    }
+
+    /// The file host's base URL.
+    pub fn files_url(&self) -> String {
+        format!("http://{}", self.files_addr)
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.shared.config
+    }
+
+    pub fn clock(&self) -> &SimClock {
+        &self.shared.clock
+    }
+
+    /// Moves the simulated clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.shared.clock.advance(by);
+    }
+
+    /// Adds a fault for the next matching requests.
+    pub fn inject(&self, fault: FaultSpec) {
+        self.lock().faults.push(fault);
+    }
+
+    /// Every request received so far (control API calls excepted).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.lock().log.clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.lock().log.clear();
+    }
+
+    /// The whole archive currently served for a resource's version (tests of small ones).
+    pub fn archive(&self, resource_id: &str, version_id: &str) -> Option<Vec<u8>> {
+        let st = self.lock();
+        let r = st.resources.iter().find(|r| r.spec.id == resource_id)?;
+        r.versions.iter().find(|v| v.id == version_id)?;
+        Some(
+            zipgen::VirtualZip::new(&r.spec.id, version_id, &r.spec.name, r.spec.snapshot_size)
+                .to_vec(),
+        )
+    }
+
+    /// The version ids of a resource, oldest first, including ones still being generated.
+    pub fn versions(&self, resource_id: &str) -> Vec<String> {
+        let st = self.lock();
+        st.resources
+            .iter()
+            .find(|r| r.spec.id == resource_id)
+            .map(|r| r.versions.iter().map(|v| v.id.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, server::State0> {
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}

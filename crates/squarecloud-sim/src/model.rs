@@ -1,0 +1,289 @@
+//! What the simulator serves: an account, its resources and the service's limits.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// One Square Cloud account, as `--data FILE` describes it (JSON).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountSpec {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    #[serde(default = "default_locale")]
+    pub locale: String,
+    /// `free`, `hobby-2`, `standard-4`, ...
+    pub plan: String,
+    /// Plan memory in MB; the daily snapshot quota is `memory_mb / 256 * 2`.
+    pub memory_mb: u64,
+    #[serde(default)]
+    pub applications: Vec<ResourceSpec>,
+    #[serde(default)]
+    pub databases: Vec<ResourceSpec>,
+}
+
+fn default_locale() -> String {
+    "pt-BR".into()
+}
+
+/// An application or a database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResourceSpec {
+    /// 32 hex characters.
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub desc: Option<String>,
+    /// Application language, or database engine (`postgres`, `mongo`, `mysql`, `redis`).
+    pub kind: String,
+    pub ram: u64,
+    #[serde(default = "default_cluster")]
+    pub cluster: String,
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Size in bytes of each snapshot archive of this resource.
+    pub snapshot_size: u64,
+    /// Simulated seconds a create takes; overrides [`SimConfig::generation_time`].
+    #[serde(default)]
+    pub generation_secs: Option<f64>,
+    /// How many daily automatic snapshots exist when the simulator starts.
+    #[serde(default)]
+    pub history: u32,
+}
+
+fn default_cluster() -> String {
+    "florida-1".into()
+}
+
+impl AccountSpec {
+    /// The daily snapshot quota: `(plan memory MB / 256) * 2`.
+    pub fn daily_quota(&self) -> u64 {
+        self.memory_mb / 256 * 2
+    }
+
+    /// The demo account: `standard-4` (32 snapshots a day), 8 applications and 2 databases
+    /// with awkward names (spaces, accents, an emoji, a colon, `../../etc/passwd`, `CON`).
+    pub fn demo() -> Self {
+        let app = |id: &str, name: &str, lang: &str, ram, size, history, domain: Option<&str>| {
+            ResourceSpec {
+                id: id.into(),
+                name: name.into(),
+                desc: None,
+                kind: lang.into(),
+                ram,
+                cluster: "florida-1".into(),
+                domain: domain.map(Into::into),
+                snapshot_size: size,
+                generation_secs: None,
+                history,
+            }
+        };
+        const KB: u64 = 1024;
+        const MB: u64 = 1024 * 1024;
+        AccountSpec {
+            id: "313397145698959364".into(),
+            name: "Demo Account".into(),
+            email: "demo@example.com".into(),
+            locale: "pt-BR".into(),
+            plan: "standard-4".into(),
+            memory_mb: 4096,
+            applications: vec![
+                app(
+                    "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+                    "Atlas Bot",
+                    "javascript",
+                    512,
+                    8 * MB,
+                    3,
+                    None,
+                ),
+                app(
+                    "1a2b3c4d5e6f708192a3b4c5d6e7f809",
+                    "Loja São João",
+                    "php",
+                    1024,
+                    40 * MB,
+                    2,
+                    Some("loja-sao-joao.squareweb.app"),
+                ),
+                app(
+                    "2b3c4d5e6f708192a3b4c5d6e7f8091a",
+                    "🚀 rocket-api",
+                    "rust",
+                    256,
+                    12 * KB,
+                    1,
+                    None,
+                ),
+                app(
+                    "3c4d5e6f708192a3b4c5d6e7f8091a2b",
+                    "../../etc/passwd",
+                    "python",
+                    256,
+                    3 * MB,
+                    0,
+                    None,
+                ),
+                app(
+                    "4d5e6f708192a3b4c5d6e7f8091a2b3c",
+                    "CON",
+                    "go",
+                    128,
+                    600 * KB,
+                    1,
+                    None,
+                ),
+                app(
+                    "5e6f708192a3b4c5d6e7f8091a2b3c4d",
+                    "Meu Site: Portfólio",
+                    "static",
+                    128,
+                    2 * MB,
+                    2,
+                    Some("portfolio.squareweb.app"),
+                ),
+                app(
+                    "6f708192a3b4c5d6e7f8091a2b3c4d5e",
+                    "analytics worker",
+                    "java",
+                    768,
+                    150 * MB,
+                    1,
+                    None,
+                ),
+                app(
+                    "708192a3b4c5d6e7f8091a2b3c4d5e6f",
+                    "Ticket-Tool",
+                    "typescript",
+                    512,
+                    25 * MB,
+                    2,
+                    None,
+                ),
+            ],
+            databases: vec![
+                app(
+                    "8192a3b4c5d6e7f8091a2b3c4d5e6f70",
+                    "main postgres",
+                    "postgres",
+                    1024,
+                    200 * MB,
+                    2,
+                    None,
+                ),
+                app(
+                    "92a3b4c5d6e7f8091a2b3c4d5e6f7081",
+                    "cache",
+                    "redis",
+                    256,
+                    64 * KB,
+                    1,
+                    None,
+                ),
+            ],
+        }
+    }
+}
+
+/// The service's limits, in simulated time.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// One create per this long per account (`KEEP_CALM`).
+    pub account_gap: Duration,
+    /// One create per this long per resource (`KEEP_CALM`); docs say 60 s, the types 3 min.
+    pub resource_gap: Duration,
+    /// The rolling window of the daily quota.
+    pub quota_window: Duration,
+    /// One restore per this long per resource.
+    pub restore_gap: Duration,
+    /// Authenticated API requests per minute before the key is blocked (`RATE_LIMITED`).
+    pub per_minute: u32,
+    /// Requests with a bad key per minute before the client is blocked (`RATE_LIMITED`).
+    pub bad_keys_per_minute: u32,
+    /// How long a `RATE_LIMITED` block lasts.
+    pub block: Duration,
+    /// `GET /apps/status` per minute (`KEEP_CALM`).
+    pub status_per_minute: u32,
+    /// `GET /users/snapshots` per minute (`RATE_LIMITED`, this route only).
+    pub user_snapshots_per_minute: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            account_gap: Duration::from_secs(5),
+            resource_gap: Duration::from_secs(60),
+            quota_window: Duration::from_secs(24 * 3600),
+            restore_gap: Duration::from_secs(60),
+            per_minute: 120,
+            bad_keys_per_minute: 10,
+            block: Duration::from_secs(30 * 60),
+            status_per_minute: 15,
+            user_snapshots_per_minute: 30,
+        }
+    }
+}
+
+impl Limits {
+    /// Shorter windows for the app's demo mode, so a demo "snapshot all" takes seconds.
+    pub fn demo() -> Self {
+        Self {
+            account_gap: Duration::from_millis(500),
+            resource_gap: Duration::from_secs(10),
+            ..Self::default()
+        }
+    }
+}
+
+/// Everything that shapes one simulator.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// The one valid API key.
+    pub api_key: String,
+    pub account: AccountSpec,
+    pub limits: Limits,
+    /// Simulated seconds per real second.
+    pub time_scale: f64,
+    pub seed: u64,
+    /// Simulated time a create takes to generate an archive.
+    pub generation_time: Duration,
+    /// Past this, a create answers 202 `SNAPSHOT_PROCESSING` and finishes in the background.
+    pub soft_deadline: Duration,
+    /// Snapshot lists are cached per resource this long.
+    pub list_cache_ttl: Duration,
+    /// Whether a finished create makes the cached list stale (unknown for the real API).
+    pub create_invalidates_cache: bool,
+    /// Whether list items carry `version_id`, `url`, `runtime` and `origin` (newer API).
+    pub extended_list_fields: bool,
+    /// How long signed file URLs stay valid.
+    pub url_ttl: Duration,
+    pub api_port: u16,
+    pub files_port: u16,
+}
+
+impl SimConfig {
+    pub fn new(api_key: impl Into<String>, account: AccountSpec) -> Self {
+        Self {
+            api_key: api_key.into(),
+            account,
+            limits: Limits::default(),
+            time_scale: 1.0,
+            seed: 42,
+            generation_time: Duration::from_secs(2),
+            soft_deadline: Duration::from_secs(90),
+            list_cache_ttl: Duration::from_secs(30 * 60),
+            create_invalidates_cache: true,
+            extended_list_fields: true,
+            url_ttl: Duration::from_secs(30 * 24 * 3600),
+            api_port: 0,
+            files_port: 0,
+        }
+    }
+
+    /// The demo account with the demo limits.
+    pub fn demo(api_key: impl Into<String>) -> Self {
+        let mut c = Self::new(api_key, AccountSpec::demo());
+        c.limits = Limits::demo();
+        c.generation_time = Duration::from_millis(1500);
+        c
+    }
+}

@@ -1,0 +1,26 @@
+fn main() {
+    // The app's own commands are declared so the ACL covers them: the UI may call only these.
+    let attrs = tauri_build::Attributes::new()
+        .capabilities_path_pattern("./src-tauri/capabilities/**/*")
+        .app_manifest(tauri_build::AppManifest::new().commands(&[
+            "get_session",
+            "sign_in",
+            "sign_out",
+            "list_resources",
+            "list_versions",
+            "create_snapshots",
+            "download_snapshot",
+            "cancel_transfer",
+            "pause_queue",
+            "get_settings",
+            "save_settings",
+            "set_destination",
+            "set_destination_from_paths",
+            "pick_destination",
+            "open_folder",
+            "list_library",
+            "verify_file",
+            "prune_library",
+        ]));
+    tauri_build::try_build(attrs).expect("tauri build");
+}
