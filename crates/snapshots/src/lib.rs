@@ -1,1 +1,19 @@
+//! The Square Snapshots engine: quota, a rate-limit-aware snapshot queue, resumable verified
+//! downloads, the local library, settings and the secret store. No GUI: the desktop app and
+//! the `sqsnap` CLI both drive it.
 
+pub mod download;
+pub mod engine;
+pub mod ledger;
+pub mod library;
+pub mod names;
+pub mod secret;
+pub mod settings;
+pub mod store;
+pub mod verify;
+
+pub use engine::{
+    Engine, EngineConfig, EngineError, Event, EventSink, JobOutcome, JobResult, Limits,
+    ResourceRef, SnapshotOptions, WaitReason, default_data_dir,
+};
+pub use squarecloud;

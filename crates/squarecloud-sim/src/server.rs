@@ -839,6 +839,9 @@ fn body_stream(zip: VirtualZip, start: u64, end_excl: u64, f: StreamFaults) -> B
         if let Some(limit) = s.f.reset_after
             && s.sent >= limit
         {
+            // Let the bytes already written reach the client before the cut, as on a real
+            // connection that dies mid-transfer.
+            tokio::time::sleep(Duration::from_millis(30)).await;
             s.failed = true;
             let e = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset");
             return Some((Err(e), s));

@@ -1,1 +1,584 @@
-fn main() {}
+//! `sqsnap`: the Square Snapshots engine for servers and cron.
+//!
+//! Exit codes: 0 ok, 2 usage, 3 auth, 4 quota or rate limit, 5 network or server,
+//! 6 verification failed, 7 local disk or folder.
+
+use clap::{Parser, Subcommand};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use snapshots::library::Library;
+use snapshots::secret::{KeyringStore, SecretStore};
+use snapshots::squarecloud::{ApiKey, Client};
+use snapshots::store::{read_json_or_default, write_json_atomic};
+use snapshots::{
+    Engine, EngineConfig, EngineError, Event, EventSink, Limits, SnapshotOptions, default_data_dir,
+};
+use std::collections::HashMap;
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "sqsnap",
+    version,
+    about = "Keep Square Cloud snapshots safe on your own disk"
+)]
+struct Cli {
+    /// API base URL (default: Square Cloud's).
+    #[arg(long, env = "SQUARECLOUD_API_URL", global = true)]
+    api_url: Option<String>,
+    /// One JSON object per line on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Run against the built-in simulator with a demo account (no account needed).
+    #[arg(long, global = true)]
+    demo: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check an API key and keep it in the OS keychain (reads it from stdin when piped).
+    Login,
+    /// Remove the key from the keychain.
+    Logout,
+    /// The account and plan the key belongs to.
+    Whoami,
+    /// Applications, databases and the quota.
+    List,
+    /// The daily snapshot quota.
+    Quota,
+    /// Take snapshots (spends quota), optionally downloading them.
+    Snapshot {
+        /// Resource ids.
+        ids: Vec<String>,
+        /// Every application and database.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        #[arg(long)]
+        download: bool,
+        #[arg(long)]
+        dest: Option<PathBuf>,
+        /// When the quota runs out, wait for it instead of stopping.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Download an existing snapshot (the newest by default). Costs no quota.
+    Download {
+        id: String,
+        #[arg(long)]
+        version: Option<String>,
+        #[arg(long)]
+        dest: Option<PathBuf>,
+    },
+    /// Check downloaded archives (length, central directory and every CRC).
+    Verify {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Delete old downloads this app made: keep the newest N per resource and/or D days.
+    Prune {
+        #[arg(long)]
+        keep: Option<u32>,
+        #[arg(long)]
+        days: Option<u32>,
+    },
+}
+
+struct Fail(u8, String);
+
+impl From<EngineError> for Fail {
+    fn from(e: EngineError) -> Self {
+        let code = match e.code() {
+            "auth" => 3,
+            "quota" | "rate_limited" => 4,
+            "verify" => 6,
+            "disk" | "folder" | "no_destination" => 7,
+            _ => 5,
+        };
+        Fail(code, e.to_string())
+    }
+}
+
+struct Out {
+    json: bool,
+}
+
+impl Out {
+    fn emit(&self, human: impl AsRef<str>, json: serde_json::Value) {
+        if self.json {
+            println!("{json}");
+        } else {
+            println!("{}", human.as_ref());
+        }
+    }
+}
+
+/// The in-process simulator of `--demo`; dropped at exit.
+struct Demo(#[allow(dead_code)] squarecloud_sim::Simulator);
+
+async fn setup(cli: &Cli) -> Result<(EngineConfig, Option<Demo>), Fail> {
+    let base = default_data_dir();
+    if cli.demo {
+        let sim = squarecloud_sim::Simulator::start(squarecloud_sim::SimConfig::demo("demo-key"))
+            .await
+            .map_err(|e| Fail(5, format!("cannot start the demo simulator: {e}")))?;
+        let mut cfg = EngineConfig::new(sim.api_url(), base.join("demo"));
+        cfg.files_url = Some(sim.files_url());
+        cfg.limits = Limits::matching(&sim.config().limits, sim.config().time_scale);
+        return Ok((cfg, Some(Demo(sim))));
+    }
+    let url = cli
+        .api_url
+        .clone()
+        .unwrap_or_else(|| snapshots::squarecloud::DEFAULT_API_URL.into());
+    Ok((EngineConfig::new(url, base), None))
+}
+
+fn key(cli: &Cli) -> Result<ApiKey, Fail> {
+    if cli.demo {
+        return Ok(ApiKey::new("demo-key").expect("non-empty"));
+    }
+    if let Some(k) = std::env::var("SQUARECLOUD_API_KEY")
+        .ok()
+        .and_then(ApiKey::new)
+    {
+        return Ok(k);
+    }
+    match KeyringStore::default().get() {
+        Ok(Some(k)) => Ok(k),
+        Ok(None) => Err(Fail(
+            3,
+            "Not signed in. Run `sqsnap login`, or set SQUARECLOUD_API_KEY.".into(),
+        )),
+        Err(e) => Err(Fail(3, e.to_string())),
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    let units = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < units.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
+
+/// Progress bars on a terminal, plain lines otherwise, JSON lines with --json.
+fn sink(out_json: bool, names: HashMap<String, String>) -> EventSink {
+    let tty = std::io::stderr().is_terminal();
+    let multi = MultiProgress::new();
+    let bars: Mutex<HashMap<String, ProgressBar>> = Mutex::new(HashMap::new());
+    let last_pct: Mutex<HashMap<String, u64>> = Mutex::new(HashMap::new());
+    Arc::new(move |e: Event| {
+        if out_json {
+            if let Ok(s) = serde_json::to_string(&e) {
+                println!("{s}");
+            }
+            return;
+        }
+        let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+        let line = match &e {
+            Event::Downloading { resource, progress } => {
+                if tty {
+                    let mut bars = bars.lock().unwrap_or_else(|p| p.into_inner());
+                    let bar = bars.entry(resource.clone()).or_insert_with(|| {
+                        let b = multi.add(ProgressBar::new(progress.total.unwrap_or(0)));
+                        b.set_style(ProgressStyle::with_template("{msg:24!} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+                        b.set_message(name(resource));
+                        b
+                    });
+                    if let Some(t) = progress.total {
+                        bar.set_length(t);
+                    }
+                    bar.set_position(progress.bytes);
+                    return;
+                }
+                let pct = progress
+                    .total
+                    .map(|t| progress.bytes * 100 / t.max(1))
+                    .unwrap_or(0);
+                let mut last = last_pct.lock().unwrap_or_else(|p| p.into_inner());
+                let prev = last.entry(resource.clone()).or_insert(0);
+                if pct < *prev + 25 {
+                    return;
+                }
+                *prev = pct;
+                format!(
+                    "{}: {pct}% ({} at {}/s)",
+                    name(resource),
+                    human_bytes(progress.bytes),
+                    human_bytes(progress.bytes_per_sec as u64)
+                )
+            }
+            Event::Waiting {
+                resource,
+                until,
+                reason,
+            } => {
+                let why = match reason {
+                    snapshots::WaitReason::AccountWindow => "the account's create window",
+                    snapshots::WaitReason::ResourceWindow => "this resource's create window",
+                    snapshots::WaitReason::KeepCalm => "Square Cloud asked to slow down",
+                    snapshots::WaitReason::Retry => "retrying after an error",
+                };
+                format!(
+                    "{}: waiting until {} UTC ({why})",
+                    name(resource),
+                    until.format("%H:%M:%S")
+                )
+            }
+            Event::PausedForQuota { until } => match until {
+                Some(t) => format!(
+                    "Daily quota used up: paused until {} UTC",
+                    t.format("%Y-%m-%d %H:%M")
+                ),
+                None => "Daily quota used up".into(),
+            },
+            Event::RateLimited { until } => format!(
+                "Blocked by Square Cloud until about {} UTC",
+                until.format("%H:%M")
+            ),
+            Event::Creating { resource } => format!("{}: creating a snapshot", name(resource)),
+            Event::Processing { resource } => format!(
+                "{}: the server is still preparing it; waiting for it to appear",
+                name(resource)
+            ),
+            Event::Created { resource, .. } => format!("{}: snapshot ready", name(resource)),
+            Event::Done {
+                resource,
+                path,
+                size,
+                already_present,
+            } => {
+                if let Some(b) = bars
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(resource)
+                {
+                    b.finish_and_clear();
+                }
+                format!(
+                    "{}: {} {} ({}, verified)",
+                    name(resource),
+                    if *already_present {
+                        "already saved as"
+                    } else {
+                        "saved"
+                    },
+                    path.display(),
+                    human_bytes(*size)
+                )
+            }
+            Event::Failed {
+                resource, message, ..
+            } => format!("{}: FAILED: {message}", name(resource)),
+            Event::Quota { .. } => return,
+        };
+        if tty {
+            let _ = multi.println(line);
+        } else {
+            println!("{line}");
+        }
+    })
+}
+
+async fn run(cli: Cli) -> Result<(), Fail> {
+    let out = Out { json: cli.json };
+    match &cli.command {
+        Command::Verify { paths } => return verify(&out, paths),
+        Command::Prune { keep, days } => return prune(&out, *keep, *days),
+        Command::Logout => {
+            KeyringStore::default()
+                .delete()
+                .map_err(|e| Fail(3, e.to_string()))?;
+            out.emit(
+                "Signed out: the key was removed from the keychain.",
+                serde_json::json!({"signed_out": true}),
+            );
+            return Ok(());
+        }
+        _ => {}
+    }
+    let (cfg, _demo) = setup(&cli).await?;
+    if let Command::Login = cli.command {
+        return login(&out, &cfg, cli.demo).await;
+    }
+    let engine = Engine::connect(cfg, key(&cli)?).await?;
+    for r in engine.recovered() {
+        eprintln!("note: {r}");
+    }
+    let names: HashMap<String, String> = engine
+        .resources()
+        .into_iter()
+        .map(|r| (r.id, r.name))
+        .collect();
+    let cancel = CancellationToken::new();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            c2.cancel();
+        }
+    });
+    match &cli.command {
+        Command::Whoami => {
+            let me = engine.me();
+            let p = &me.user.plan;
+            out.emit(
+                format!("{} ({}) — plan {} ({} MB), {} snapshots a day", me.user.name, me.user.id, p.name, p.memory.limit, p.daily_snapshot_quota()),
+                serde_json::json!({"id": me.user.id, "name": me.user.name, "plan": p.name, "memory_mb": p.memory.limit, "daily_quota": p.daily_snapshot_quota()}),
+            );
+        }
+        Command::Quota => {
+            let q = engine
+                .reconcile_quota()
+                .await
+                .unwrap_or_else(|_| engine.quota());
+            out.emit(quota_line(&q), serde_json::to_value(&q).unwrap_or_default());
+        }
+        Command::List => {
+            let me = engine.me();
+            for r in engine.resources() {
+                let newest = engine
+                    .versions(&r)
+                    .await
+                    .ok()
+                    .and_then(|v| v.first().map(|i| i.modified));
+                let (detail, ram) = match r.kind {
+                    snapshots::squarecloud::ResourceKind::App => {
+                        let a = me.applications.iter().find(|a| a.id == r.id);
+                        (
+                            a.and_then(|a| a.lang.clone()).unwrap_or_default(),
+                            a.map(|a| a.ram).unwrap_or(0),
+                        )
+                    }
+                    _ => {
+                        let d = me.databases.iter().find(|d| d.id == r.id);
+                        (
+                            d.and_then(|d| d.engine.clone()).unwrap_or_default(),
+                            d.map(|d| d.ram).unwrap_or(0),
+                        )
+                    }
+                };
+                let kind = match r.kind {
+                    snapshots::squarecloud::ResourceKind::App => "app",
+                    _ => "database",
+                };
+                out.emit(
+                    format!("{kind:8} {}  {:28} {:10} {:>5} MB  newest: {}", r.id, r.name, detail, ram, newest.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "none".into())),
+                    serde_json::json!({"kind": kind, "id": r.id, "name": r.name, "runtime": detail, "ram": ram, "newest_snapshot": newest}),
+                );
+            }
+            let q = engine.quota();
+            out.emit(quota_line(&q), serde_json::json!({"quota": q}));
+        }
+        Command::Snapshot {
+            ids,
+            all,
+            download,
+            dest,
+            wait,
+        } => {
+            if !*all && ids.is_empty() {
+                return Err(Fail(2, "Name one or more resource ids, or --all.".into()));
+            }
+            let targets = if *all {
+                engine.resources()
+            } else {
+                ids.iter()
+                    .map(|id| engine.resource(id))
+                    .collect::<Result<_, _>>()?
+            };
+            let opts = SnapshotOptions {
+                download: *download,
+                dest: dest.clone(),
+                wait_for_quota: *wait,
+            };
+            let results = engine
+                .snapshot(targets, opts, sink(cli.json, names), &cancel)
+                .await;
+            let mut worst: Option<Fail> = None;
+            for r in results {
+                if let Err(e) = r.outcome {
+                    let f = Fail::from(e);
+                    if worst.as_ref().is_none_or(|w| f.0 > w.0) {
+                        worst = Some(f);
+                    }
+                }
+            }
+            if let Some(Fail(code, _)) = worst {
+                return Err(Fail(
+                    code,
+                    "Some snapshots did not complete (see above).".into(),
+                ));
+            }
+        }
+        Command::Download { id, version, dest } => {
+            let r = engine.resource(id)?;
+            engine
+                .download(
+                    &r,
+                    version.as_deref(),
+                    dest.as_deref(),
+                    sink(cli.json, names),
+                    &cancel,
+                )
+                .await?;
+        }
+        Command::Login | Command::Logout | Command::Verify { .. } | Command::Prune { .. } => {
+            unreachable!("handled above")
+        }
+    }
+    Ok(())
+}
+
+fn quota_line(q: &snapshots::ledger::QuotaStatus) -> String {
+    let next = q
+        .next_free_at
+        .map(|t| format!("; next frees up at {} UTC", t.format("%Y-%m-%d %H:%M")))
+        .unwrap_or_default();
+    format!(
+        "Quota: {} of {} used, {} left{next}{}",
+        q.used,
+        q.total,
+        q.remaining,
+        if q.used_is_estimate {
+            " (estimated: snapshots made elsewhere may not be counted)"
+        } else {
+            ""
+        }
+    )
+}
+
+async fn login(out: &Out, cfg: &EngineConfig, demo: bool) -> Result<(), Fail> {
+    let mut text = String::new();
+    if std::io::stdin().is_terminal() {
+        text = rpassword::prompt_password("Square Cloud API key (input hidden): ")
+            .map_err(|e| Fail(2, e.to_string()))?;
+    } else {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Fail(2, e.to_string()))?;
+    }
+    let key = ApiKey::new(text).ok_or_else(|| Fail(2, "No key was given.".into()))?;
+    let key = if demo {
+        ApiKey::new("demo-key").expect("non-empty")
+    } else {
+        key
+    };
+    let client = Client::new(&cfg.api_url, key.clone()).map_err(|e| Fail(2, e.to_string()))?;
+    let me = client.me().await.map_err(|e| match e.code() {
+        Some(c) if c.is_bad_key() => Fail(3, "Square Cloud refused this key. Copy a current key from your account's security page and try again. Nothing was stored.".into()),
+        _ => Fail(5, format!("{e}. Nothing was stored.")),
+    })?;
+    if demo {
+        out.emit(
+            format!(
+                "Demo account {} — the demo key is not stored.",
+                me.user.name
+            ),
+            serde_json::json!({"account": me.user.name, "stored": false}),
+        );
+        return Ok(());
+    }
+    KeyringStore::default()
+        .set(&key)
+        .map_err(|e| Fail(3, e.to_string()))?;
+    out.emit(
+        format!(
+            "Signed in as {} ({}); the key is in the OS keychain.",
+            me.user.name, me.user.id
+        ),
+        serde_json::json!({"account": me.user.name, "id": me.user.id, "stored": true}),
+    );
+    Ok(())
+}
+
+fn library_path() -> PathBuf {
+    default_data_dir().join("library.json")
+}
+
+fn verify(out: &Out, paths: &[PathBuf]) -> Result<(), Fail> {
+    let (mut lib, _) = read_json_or_default::<Library>(&library_path()).unwrap_or_default();
+    let mut failed = 0;
+    for p in paths {
+        match lib.verify(p, true, chrono::Utc::now()) {
+            Ok(()) => out.emit(
+                format!("ok       {}", p.display()),
+                serde_json::json!({"path": p, "ok": true}),
+            ),
+            Err(e) => {
+                failed += 1;
+                out.emit(
+                    format!("FAILED   {}: {e}", p.display()),
+                    serde_json::json!({"path": p, "ok": false, "error": e.to_string()}),
+                );
+            }
+        }
+    }
+    let _ = write_json_atomic(&library_path(), &lib);
+    if failed > 0 {
+        Err(Fail(
+            6,
+            format!("{failed} of {} files failed the check.", paths.len()),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn prune(out: &Out, keep: Option<u32>, days: Option<u32>) -> Result<(), Fail> {
+    if keep.is_none() && days.is_none() {
+        return Err(Fail(
+            2,
+            "Say what to keep: --keep N and/or --days D.".into(),
+        ));
+    }
+    let (mut lib, _) =
+        read_json_or_default::<Library>(&library_path()).map_err(|e| Fail(7, e.to_string()))?;
+    let report = lib.prune(keep, days, chrono::Utc::now());
+    write_json_atomic(&library_path(), &lib).map_err(|e| Fail(7, e.to_string()))?;
+    for p in &report.deleted {
+        out.emit(
+            format!("deleted  {}", p.display()),
+            serde_json::json!({"deleted": p}),
+        );
+    }
+    for p in &report.skipped {
+        out.emit(
+            format!("kept     {} (changed since it was downloaded)", p.display()),
+            serde_json::json!({"skipped": p}),
+        );
+    }
+    out.emit(
+        format!("{} deleted, {} kept", report.deleted.len(), report.kept),
+        serde_json::json!({"deleted_count": report.deleted.len(), "kept": report.kept}),
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Fail(code, msg)) => {
+            if json {
+                println!("{}", serde_json::json!({"error": msg, "exit_code": code}));
+            } else {
+                eprintln!("sqsnap: {msg}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}

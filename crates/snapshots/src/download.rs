@@ -1,0 +1,596 @@
+//! Streams a snapshot to `<dir>/<name>.part`, resumes with `Range`, checks the archive and
+//! renames it into place. Memory use is one chunk, whatever the size.
+
+use crate::settings::{FolderError, validate_folder};
+use crate::verify::{Verified, VerifyError, verify_zip};
+use futures_util::StreamExt;
+use rand::Rng;
+use reqwest::{StatusCode, header};
+use serde::Serialize;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio_util::sync::CancellationToken;
+
+/// Cumulative progress, reported a few times a second.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Progress {
+    pub bytes: u64,
+    pub total: Option<u64>,
+    pub bytes_per_sec: f64,
+    pub eta_secs: Option<f64>,
+}
+
+/// What to fetch and where.
+#[derive(Debug, Clone)]
+pub struct DownloadTarget {
+    pub url: String,
+    pub dir: PathBuf,
+    pub file_name: String,
+    /// The size the list reported, when known.
+    pub expected_size: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Downloaded {
+    pub path: PathBuf,
+    pub size: u64,
+    pub verified: Verified,
+    /// Bytes that were already on disk in a `.part` from an earlier attempt.
+    pub resumed_from: u64,
+    /// The file was already there, complete; nothing was fetched.
+    pub already_present: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error(transparent)]
+    Folder(#[from] FolderError),
+    #[error(
+        "Could not write {path}: the disk is full. Free some space and try again: the {bytes} bytes already downloaded are kept and the download will resume."
+    )]
+    DiskFull { path: PathBuf, bytes: u64 },
+    #[error("Could not write {path}: {detail}. Nothing was saved under the final name.")]
+    Disk { path: PathBuf, detail: String },
+    #[error(
+        "Cancelled. The {bytes} bytes already downloaded are kept in {part} and the next download of this snapshot resumes from there."
+    )]
+    Cancelled { part: PathBuf, bytes: u64 },
+    #[error(
+        "The download kept failing ({detail}) after {attempts} attempts. What was downloaded is kept and the next try resumes."
+    )]
+    Network { detail: String, attempts: u32 },
+    #[error("The snapshot host refused the download (HTTP {status}): {detail}")]
+    Rejected { status: u16, detail: String },
+    #[error("The downloaded file failed its integrity check ({0}). It was deleted; try again.")]
+    Verify(#[from] VerifyError),
+    #[error(
+        "Refusing to download over plain HTTP from {0}: only https, or http on this computer, is allowed."
+    )]
+    Insecure(String),
+}
+
+impl DownloadError {
+    /// A short stable code the UI and the CLI branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DownloadError::Folder(_) => "folder",
+            DownloadError::DiskFull { .. } | DownloadError::Disk { .. } => "disk",
+            DownloadError::Cancelled { .. } => "cancelled",
+            DownloadError::Network { .. } => "network",
+            DownloadError::Rejected { .. } => "rejected",
+            DownloadError::Verify(_) => "verify",
+            DownloadError::Insecure(_) => "insecure",
+        }
+    }
+}
+
+/// The download engine. Holds its own HTTP client with no total timeout (files are large),
+/// a connect timeout and a read-idle timeout.
+#[derive(Debug, Clone)]
+pub struct Downloader {
+    http: reqwest::Client,
+    read_idle: Duration,
+    max_failures: u32,
+    backoff: Duration,
+}
+
+impl Downloader {
+    pub fn new() -> Self {
+        let http = reqwest::Client::builder()
+            .user_agent(squarecloud::USER_AGENT)
+            .connect_timeout(Duration::from_secs(15))
+            .build()
+            .expect("an HTTP client with default TLS settings");
+        Self {
+            http,
+            read_idle: Duration::from_secs(30),
+            max_failures: 6,
+            backoff: Duration::from_millis(500),
+        }
+    }
+
+    /// How long a connection may stay silent before it is dropped and resumed.
+    pub fn with_read_idle(mut self, d: Duration) -> Self {
+        self.read_idle = d;
+        self
+    }
+
+    /// Consecutive failures (without progress) before giving up, and the first backoff.
+    pub fn with_retries(mut self, max_failures: u32, backoff: Duration) -> Self {
+        self.max_failures = max_failures;
+        self.backoff = backoff;
+        self
+    }
+
+    async fn pause(&self, failures: u32, cancel: &CancellationToken) -> bool {
+        let base = self.backoff.as_secs_f64() * 2f64.powi(failures.saturating_sub(1).min(6) as i32);
+        let jitter = rand::rng().random_range(0.5..1.5);
+        let d = Duration::from_secs_f64((base * jitter).min(60.0));
+        tokio::select! {
+            _ = tokio::time::sleep(d) => true,
+            _ = cancel.cancelled() => false,
+        }
+    }
+
+    /// Downloads `target`. `refresh` is asked for a fresh URL when the host rejects the one
+    /// we have (expired signature); it must not spend quota (the list endpoint does not).
+    pub async fn fetch<F, Fut>(
+        &self,
+        target: &DownloadTarget,
+        mut refresh: F,
+        on_progress: &mut (dyn FnMut(Progress) + Send),
+        cancel: &CancellationToken,
+        full_verify: bool,
+    ) -> Result<Downloaded, DownloadError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<String>>,
+    {
+        let dir = validate_folder(&target.dir)?;
+        let final_path = dir.join(&target.file_name);
+        if let Ok(meta) = std::fs::metadata(&final_path)
+            && target.expected_size.is_none_or(|s| s == meta.len())
+        {
+            // Same name = same resource and snapshot time: it is already here.
+            let p = final_path.clone();
+            let full = full_verify;
+            let verified = tokio::task::spawn_blocking(move || verify_zip(&p, None, full))
+                .await
+                .map_err(|e| VerifyError::Io(e.to_string()))??;
+            return Ok(Downloaded {
+                path: final_path,
+                size: meta.len(),
+                verified,
+                resumed_from: 0,
+                already_present: true,
+            });
+        }
+        let part = dir.join(format!("{}.part", target.file_name));
+        let mut url = target.url.clone();
+        let mut etag: Option<String> = None;
+        let mut total: Option<u64> = target.expected_size;
+        let mut failures = 0u32;
+        let mut refreshed = 0u32;
+        let resumed_from = file_len(&part);
+        let mut meter = Meter::new(resumed_from);
+
+        loop {
+            check_url(&url)?;
+            if cancel.is_cancelled() {
+                return Err(DownloadError::Cancelled {
+                    bytes: file_len(&part),
+                    part,
+                });
+            }
+            let offset = file_len(&part);
+            if total.is_some_and(|t| t == offset && t > 0) {
+                break;
+            }
+            let mut req = self.http.get(&url);
+            if offset > 0 {
+                req = req.header(header::RANGE, format!("bytes={offset}-"));
+                if let Some(tag) = &etag {
+                    req = req.header(header::IF_RANGE, tag);
+                }
+            }
+            let sent = tokio::select! {
+                r = tokio::time::timeout(self.read_idle, req.send()) => r,
+                _ = cancel.cancelled() => continue,
+            };
+            let resp = match sent {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => {
+                    failures += 1;
+                    self.give_up_or_wait(failures, &e.without_url().to_string(), cancel)
+                        .await?;
+                    continue;
+                }
+                Err(_) => {
+                    failures += 1;
+                    self.give_up_or_wait(failures, "no answer in time", cancel)
+                        .await?;
+                    continue;
+                }
+            };
+            let status = resp.status();
+            let mut start = 0u64;
+            match status {
+                StatusCode::OK => {
+                    total = resp.content_length().or(total);
+                }
+                StatusCode::PARTIAL_CONTENT => {
+                    match parse_content_range(resp.headers().get(header::CONTENT_RANGE)) {
+                        Some((s, t)) if s == offset => {
+                            start = s;
+                            total = t.or(total);
+                        }
+                        _ => {
+                            // A range we did not ask for: start over rather than splice.
+                            truncate(&part)?;
+                            etag = None;
+                            continue;
+                        }
+                    }
+                }
+                StatusCode::RANGE_NOT_SATISFIABLE => {
+                    let server_len =
+                        parse_unsatisfied_len(resp.headers().get(header::CONTENT_RANGE));
+                    if server_len.is_some_and(|l| l == offset) {
+                        total = server_len;
+                        break;
+                    }
+                    truncate(&part)?;
+                    continue;
+                }
+                s if s == StatusCode::FORBIDDEN
+                    || s == StatusCode::NOT_FOUND
+                    || s == StatusCode::BAD_REQUEST
+                    || s == StatusCode::GONE =>
+                {
+                    let detail = s3_message(resp).await;
+                    if refreshed < 2
+                        && let Some(fresh) = refresh().await
+                    {
+                        refreshed += 1;
+                        url = fresh;
+                        continue;
+                    }
+                    return Err(DownloadError::Rejected {
+                        status: s.as_u16(),
+                        detail,
+                    });
+                }
+                s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => {
+                    failures += 1;
+                    self.give_up_or_wait(failures, &format!("HTTP {}", s.as_u16()), cancel)
+                        .await?;
+                    continue;
+                }
+                s => {
+                    let detail = s3_message(resp).await;
+                    return Err(DownloadError::Rejected {
+                        status: s.as_u16(),
+                        detail,
+                    });
+                }
+            }
+            if let Some(tag) = resp
+                .headers()
+                .get(header::ETAG)
+                .and_then(|v| v.to_str().ok())
+            {
+                etag = Some(tag.to_string());
+            }
+            // 200 means the whole file: begin again even if a .part existed.
+            let mut file = open_part(&part, start == 0).await?;
+            let mut written = start;
+            meter.reset_to(written);
+            let mut stream = resp.bytes_stream();
+            let mut made_progress = false;
+            let outcome: Result<(), String> = loop {
+                let next = tokio::select! {
+                    n = tokio::time::timeout(self.read_idle, stream.next()) => n,
+                    _ = cancel.cancelled() => break Err("cancelled".into()),
+                };
+                match next {
+                    Ok(Some(Ok(chunk))) => {
+                        if let Err(e) = file.write_all(&chunk).await {
+                            let _ = file.flush().await;
+                            return Err(disk_error(&part, e, written));
+                        }
+                        written += chunk.len() as u64;
+                        made_progress = true;
+                        if let Some(p) = meter.tick(written, total) {
+                            on_progress(p);
+                        }
+                    }
+                    Ok(Some(Err(e))) => break Err(e.without_url().to_string()),
+                    Ok(None) => break Ok(()),
+                    Err(_) => break Err("the connection went silent".into()),
+                }
+            };
+            if let Err(e) = file.flush().await.and(file.sync_all().await) {
+                return Err(disk_error(&part, e, written));
+            }
+            drop(file);
+            if made_progress {
+                failures = 0;
+            }
+            match outcome {
+                Ok(()) if total.is_none_or(|t| written >= t) => {
+                    total = Some(written);
+                    on_progress(meter.force(written, total));
+                    break;
+                }
+                Ok(()) => {
+                    failures += 1;
+                    self.give_up_or_wait(failures, "the connection closed early", cancel)
+                        .await?;
+                }
+                Err(_) if cancel.is_cancelled() => {
+                    return Err(DownloadError::Cancelled {
+                        bytes: written,
+                        part,
+                    });
+                }
+                Err(detail) => {
+                    failures += 1;
+                    self.give_up_or_wait(failures, &detail, cancel).await?;
+                }
+            }
+        }
+
+        let check = part.clone();
+        let expected = total;
+        let verified =
+            tokio::task::spawn_blocking(move || verify_zip(&check, expected, full_verify))
+                .await
+                .map_err(|e| VerifyError::Io(e.to_string()))?;
+        let verified = match verified {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = std::fs::remove_file(&part);
+                return Err(e.into());
+            }
+        };
+        let dest = unique_path(&final_path);
+        std::fs::rename(&part, &dest).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                DownloadError::Folder(FolderError::Missing(dir.clone()))
+            } else {
+                DownloadError::Disk {
+                    path: dest.clone(),
+                    detail: e.to_string(),
+                }
+            }
+        })?;
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(Downloaded {
+            size: verified.size,
+            path: dest,
+            verified,
+            resumed_from,
+            already_present: false,
+        })
+    }
+
+    async fn give_up_or_wait(
+        &self,
+        failures: u32,
+        detail: &str,
+        cancel: &CancellationToken,
+    ) -> Result<(), DownloadError> {
+        if failures >= self.max_failures {
+            return Err(DownloadError::Network {
+                detail: detail.to_string(),
+                attempts: failures,
+            });
+        }
+        if !self.pause(failures, cancel).await {
+            // Cancelled while waiting: the caller's loop reports it.
+        }
+        Ok(())
+    }
+}
+
+impl Default for Downloader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Plain http only to this computer (the simulator); everything else must be https.
+fn check_url(url: &str) -> Result<(), DownloadError> {
+    let parsed = url::Url::parse(url)
+        .map_err(|_| DownloadError::Insecure(url.chars().take(60).collect()))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let loopback = match parsed.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(d)) => d == "localhost",
+                None => false,
+            };
+            if loopback {
+                Ok(())
+            } else {
+                Err(DownloadError::Insecure(
+                    parsed.host_str().unwrap_or("").into(),
+                ))
+            }
+        }
+        _ => Err(DownloadError::Insecure(parsed.scheme().into())),
+    }
+}
+
+fn file_len(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+fn truncate(p: &Path) -> Result<(), DownloadError> {
+    match std::fs::remove_file(p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(DownloadError::Disk {
+            path: p.into(),
+            detail: e.to_string(),
+        }),
+    }
+}
+
+async fn open_part(p: &Path, fresh: bool) -> Result<tokio::fs::File, DownloadError> {
+    let mut o = tokio::fs::OpenOptions::new();
+    o.create(true);
+    if fresh {
+        o.write(true).truncate(true)
+    } else {
+        o.append(true)
+    };
+    o.open(p).await.map_err(|e| disk_error(p, e, 0))
+}
+
+fn disk_error(p: &Path, e: std::io::Error, bytes: u64) -> DownloadError {
+    if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+        DownloadError::DiskFull {
+            path: p.into(),
+            bytes,
+        }
+    } else if e.kind() == std::io::ErrorKind::NotFound {
+        DownloadError::Folder(FolderError::Missing(p.parent().unwrap_or(p).into()))
+    } else {
+        DownloadError::Disk {
+            path: p.into(),
+            detail: e.to_string(),
+        }
+    }
+}
+
+fn parse_content_range(v: Option<&header::HeaderValue>) -> Option<(u64, Option<u64>)> {
+    let s = v?.to_str().ok()?.strip_prefix("bytes ")?;
+    let (range, total) = s.split_once('/')?;
+    let (start, _) = range.split_once('-')?;
+    Some((start.trim().parse().ok()?, total.trim().parse().ok()))
+}
+
+fn parse_unsatisfied_len(v: Option<&header::HeaderValue>) -> Option<u64> {
+    v?.to_str()
+        .ok()?
+        .strip_prefix("bytes */")?
+        .trim()
+        .parse()
+        .ok()
+}
+
+async fn s3_message(resp: reqwest::Response) -> String {
+    let text = resp.text().await.unwrap_or_default();
+    let pick = |tag: &str| {
+        text.split(&format!("<{tag}>"))
+            .nth(1)
+            .and_then(|r| r.split(&format!("</{tag}>")).next())
+            .map(str::to_string)
+    };
+    match (pick("Code"), pick("Message")) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c,
+        _ => text.chars().filter(|c| !c.is_control()).take(120).collect(),
+    }
+}
+
+/// `name.zip`, or `name (2).zip`, ... — never an existing file.
+fn unique_path(p: &Path) -> PathBuf {
+    if !p.exists() {
+        return p.to_path_buf();
+    }
+    let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("snapshot");
+    let ext = p.extension().and_then(|s| s.to_str()).unwrap_or("zip");
+    (2..)
+        .map(|n| p.with_file_name(format!("{stem} ({n}).{ext}")))
+        .find(|c| !c.exists())
+        .expect("some free name")
+}
+
+/// Throttles progress to about four reports a second and smooths the speed.
+struct Meter {
+    last: Instant,
+    last_bytes: u64,
+    speed: f64,
+}
+
+impl Meter {
+    fn new(bytes: u64) -> Self {
+        Self {
+            last: Instant::now(),
+            last_bytes: bytes,
+            speed: 0.0,
+        }
+    }
+
+    fn reset_to(&mut self, bytes: u64) {
+        self.last = Instant::now();
+        self.last_bytes = bytes;
+    }
+
+    fn tick(&mut self, bytes: u64, total: Option<u64>) -> Option<Progress> {
+        let dt = self.last.elapsed().as_secs_f64();
+        if dt < 0.25 {
+            return None;
+        }
+        Some(self.force(bytes, total))
+    }
+
+    fn force(&mut self, bytes: u64, total: Option<u64>) -> Progress {
+        let dt = self.last.elapsed().as_secs_f64().max(1e-3);
+        let now_speed = bytes.saturating_sub(self.last_bytes) as f64 / dt;
+        self.speed = if self.speed == 0.0 {
+            now_speed
+        } else {
+            0.7 * self.speed + 0.3 * now_speed
+        };
+        self.last = Instant::now();
+        self.last_bytes = bytes;
+        Progress {
+            bytes,
+            total,
+            bytes_per_sec: self.speed,
+            eta_secs: total
+                .filter(|_| self.speed > 0.0)
+                .map(|t| t.saturating_sub(bytes) as f64 / self.speed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_may_use_plain_http() {
+        assert!(check_url("https://snapshots.squarecloud.app/a.zip").is_ok());
+        assert!(check_url("http://127.0.0.1:9/a.zip").is_ok());
+        assert!(check_url("http://localhost:9/a.zip").is_ok());
+        assert!(check_url("http://example.com/a.zip").is_err());
+        assert!(check_url("file:///etc/passwd").is_err());
+    }
+
+    #[test]
+    fn content_range_parsing() {
+        let v = header::HeaderValue::from_static("bytes 100-199/1000");
+        assert_eq!(parse_content_range(Some(&v)), Some((100, Some(1000))));
+        let v = header::HeaderValue::from_static("bytes */1000");
+        assert_eq!(parse_unsatisfied_len(Some(&v)), Some(1000));
+    }
+
+    #[test]
+    fn unique_names_never_overwrite() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a.zip");
+        assert_eq!(unique_path(&p), p);
+        std::fs::write(&p, "x").unwrap();
+        assert_eq!(unique_path(&p), d.path().join("a (2).zip"));
+    }
+}

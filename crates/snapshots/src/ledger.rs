@@ -1,0 +1,215 @@
+//! The daily quota. The API never says how many snapshots are left, so the engine keeps a
+//! ledger of the creates it made, adds the ones it sees in lists (made elsewhere) and learns
+//! from 429s; it says which figures are known and which are estimated.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub resource: String,
+    pub at: DateTime<Utc>,
+    /// `app` (we made it) or `list` (seen in a snapshot list: made elsewhere).
+    pub source: String,
+}
+
+/// Per account: the creates inside the rolling window, and what the server last told us.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccountLedger {
+    pub entries: Vec<LedgerEntry>,
+    /// Set by a `DAILY_SNAPSHOTS_LIMIT_REACHED`: the server said none is left at this time.
+    pub exhausted_at: Option<DateTime<Utc>>,
+    /// When lists with `origin` were last read for every resource.
+    pub reconciled_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ledger {
+    pub accounts: BTreeMap<String, AccountLedger>,
+}
+
+/// What the UI and the CLI show.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuotaStatus {
+    pub total: u32,
+    pub used: u32,
+    pub remaining: u32,
+    /// When the oldest counted snapshot leaves the window (None: nothing is counted).
+    pub next_free_at: Option<DateTime<Utc>>,
+    /// `used` includes only what this app saw: snapshots made elsewhere may be missing.
+    pub used_is_estimate: bool,
+    /// The server refused a create for the quota and we do not know when it frees.
+    pub next_free_is_estimate: bool,
+}
+
+impl Ledger {
+    fn account(&mut self, account: &str) -> &mut AccountLedger {
+        self.accounts.entry(account.to_string()).or_default()
+    }
+
+    fn prune(&mut self, account: &str, now: DateTime<Utc>, window: Duration) {
+        let a = self.account(account);
+        a.entries.retain(|e| now - e.at < window);
+        if a.exhausted_at.is_some_and(|t| now - t >= window) {
+            a.exhausted_at = None;
+        }
+    }
+
+    /// A create this app made (200 or 202).
+    pub fn record(&mut self, account: &str, resource: &str, at: DateTime<Utc>) {
+        self.account(account).entries.push(LedgerEntry {
+            resource: resource.into(),
+            at,
+            source: "app".into(),
+        });
+    }
+
+    /// The server refused a create for the quota.
+    pub fn mark_exhausted(&mut self, account: &str, at: DateTime<Utc>) {
+        self.account(account).exhausted_at = Some(at);
+    }
+
+    /// Adds manual snapshots seen in a list that no ledger entry accounts for (made from the
+    /// dashboard, another machine, a bot). `items`: (resource, modified, origin).
+    pub fn reconcile(
+        &mut self,
+        account: &str,
+        items: &[(String, DateTime<Utc>, Option<String>)],
+        now: DateTime<Utc>,
+        window: Duration,
+        complete: bool,
+    ) {
+        let a = self.account(account);
+        for (resource, modified, origin) in items {
+            if origin.as_deref() != Some("manual") || now - *modified >= window {
+                continue;
+            }
+            // A create we made finishes within minutes of when we sent it.
+            let known = a.entries.iter().any(|e| {
+                e.resource == *resource && (*modified - e.at).num_seconds().abs() < 15 * 60
+            });
+            if !known {
+                a.entries.push(LedgerEntry {
+                    resource: resource.clone(),
+                    at: *modified,
+                    source: "list".into(),
+                });
+            }
+        }
+        if complete {
+            a.reconciled_at = Some(now);
+        }
+    }
+
+    /// The last create of a resource (for the per-resource window) and of the account.
+    pub fn last_create(&self, account: &str, resource: Option<&str>) -> Option<DateTime<Utc>> {
+        self.accounts.get(account).and_then(|a| {
+            a.entries
+                .iter()
+                .filter(|e| e.source == "app" && resource.is_none_or(|r| e.resource == r))
+                .map(|e| e.at)
+                .max()
+        })
+    }
+
+    pub fn status(
+        &mut self,
+        account: &str,
+        total: u32,
+        now: DateTime<Utc>,
+        window: Duration,
+    ) -> QuotaStatus {
+        self.prune(account, now, window);
+        let a = self.account(account);
+        let counted = a.entries.len() as u32;
+        let oldest = a.entries.iter().map(|e| e.at).min();
+        let exhausted = a.exhausted_at.is_some();
+        let used = if exhausted {
+            total.max(counted)
+        } else {
+            counted.min(total)
+        };
+        let reconciled = a
+            .reconciled_at
+            .is_some_and(|t| now - t < Duration::minutes(30));
+        QuotaStatus {
+            total,
+            used,
+            remaining: total.saturating_sub(used),
+            next_free_at: oldest
+                .map(|t| t + window)
+                .or(a.exhausted_at.map(|t| t + window)),
+            used_is_estimate: !(exhausted || reconciled),
+            next_free_is_estimate: exhausted && counted < total,
+        }
+    }
+
+    /// When the next create fits in the quota (now if one is left).
+    pub fn quota_ready_at(
+        &mut self,
+        account: &str,
+        total: u32,
+        now: DateTime<Utc>,
+        window: Duration,
+    ) -> Option<DateTime<Utc>> {
+        let s = self.status(account, total, now, window);
+        if s.remaining > 0 {
+            Some(now)
+        } else {
+            s.next_free_at
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn the_window_slides_and_frees_the_oldest() {
+        let w = Duration::hours(24);
+        let mut l = Ledger::default();
+        for i in 0..32 {
+            l.record("a", &format!("r{i}"), t(i * 60));
+        }
+        let s = l.status("a", 32, t(3600), w);
+        assert_eq!((s.used, s.remaining), (32, 0));
+        assert_eq!(s.next_free_at, Some(t(0) + w));
+        assert!(s.used_is_estimate);
+        assert_eq!(l.quota_ready_at("a", 32, t(3600), w), Some(t(0) + w));
+        let s = l.status("a", 32, t(0) + w, w);
+        assert_eq!(s.remaining, 1);
+    }
+
+    #[test]
+    fn lists_add_snapshots_made_elsewhere_but_not_ours() {
+        let w = Duration::hours(24);
+        let mut l = Ledger::default();
+        l.record("a", "r1", t(0));
+        let items = vec![
+            ("r1".to_string(), t(30), Some("manual".to_string())),
+            ("r2".to_string(), t(100), Some("manual".to_string())),
+            ("r3".to_string(), t(100), Some("automatic".to_string())),
+        ];
+        l.reconcile("a", &items, t(200), w, true);
+        let s = l.status("a", 4, t(200), w);
+        assert_eq!(s.used, 2);
+        assert!(!s.used_is_estimate);
+    }
+
+    #[test]
+    fn a_429_for_the_quota_means_none_left() {
+        let w = Duration::hours(24);
+        let mut l = Ledger::default();
+        l.record("a", "r1", t(0));
+        l.mark_exhausted("a", t(10));
+        let s = l.status("a", 32, t(20), w);
+        assert_eq!(s.remaining, 0);
+        assert!(s.next_free_is_estimate && !s.used_is_estimate);
+    }
+}

@@ -1,0 +1,143 @@
+//! The user's choices, persisted in the OS app data dir.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Where snapshots go unless a resource has its own folder.
+    pub default_dest: Option<PathBuf>,
+    /// Per-resource folders, by resource id.
+    pub destinations: BTreeMap<String, PathBuf>,
+    /// Retention: keep the newest N files per resource (None: keep all).
+    pub keep_last: Option<u32>,
+    /// Retention: keep files newer than D days (None: no age limit).
+    pub keep_days: Option<u32>,
+    /// Closing the window keeps the app in the tray.
+    pub close_to_tray: bool,
+    /// `en` or `pt-BR`; None follows the OS.
+    pub locale: Option<String>,
+    /// Check every zip entry's CRC after a download (reads the file once more).
+    pub full_verify: bool,
+    /// Saved window geometry.
+    pub window: Option<WindowGeometry>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WindowGeometry {
+    pub x: i32,
+    pub y: i32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            default_dest: None,
+            destinations: BTreeMap::new(),
+            keep_last: None,
+            keep_days: None,
+            close_to_tray: true,
+            locale: None,
+            full_verify: false,
+            window: None,
+        }
+    }
+}
+
+impl Settings {
+    /// The folder for a resource: its own, else the default.
+    pub fn dest_for(&self, resource_id: &str) -> Option<&Path> {
+        self.destinations
+            .get(resource_id)
+            .or(self.default_dest.as_ref())
+            .map(PathBuf::as_path)
+    }
+}
+
+/// Why a folder cannot be a destination.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FolderError {
+    #[error("{0} does not exist. Choose a folder that exists, or plug in the drive it is on.")]
+    Missing(PathBuf),
+    #[error("{0} is a file, not a folder. Drop or choose a folder.")]
+    NotAFolder(PathBuf),
+    #[error("{0} cannot be written to ({1}). Choose a folder you own, or change its permissions.")]
+    NotWritable(PathBuf, String),
+    #[error("Drop a single folder: {0} items were dropped.")]
+    Several(usize),
+    #[error("Nothing was dropped.")]
+    Empty,
+}
+
+/// Checks that `path` is an existing folder we can create files in (by creating and removing one).
+pub fn validate_folder(path: &Path) -> Result<PathBuf, FolderError> {
+    let meta = std::fs::metadata(path).map_err(|_| FolderError::Missing(path.to_path_buf()))?;
+    if !meta.is_dir() {
+        return Err(FolderError::NotAFolder(path.to_path_buf()));
+    }
+    let probe = path.join(format!(".sqsnap-write-test-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+        }
+        Err(e) => {
+            return Err(FolderError::NotWritable(
+                path.to_path_buf(),
+                e.kind().to_string(),
+            ));
+        }
+    }
+    Ok(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
+}
+
+/// What a drop onto the window may set: exactly one writable folder.
+pub fn folder_from_drop(paths: &[PathBuf]) -> Result<PathBuf, FolderError> {
+    match paths {
+        [] => Err(FolderError::Empty),
+        [one] => validate_folder(one),
+        many => Err(FolderError::Several(many.len())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drops_accept_one_writable_folder_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.txt");
+        std::fs::write(&file, "x").unwrap();
+        assert!(folder_from_drop(&[dir.path().to_path_buf()]).is_ok());
+        assert_eq!(
+            folder_from_drop(&[file.clone()]),
+            Err(FolderError::NotAFolder(file.clone()))
+        );
+        assert_eq!(
+            folder_from_drop(&[dir.path().into(), dir.path().into()]),
+            Err(FolderError::Several(2))
+        );
+        assert_eq!(folder_from_drop(&[]), Err(FolderError::Empty));
+        let gone = dir.path().join("gone");
+        assert_eq!(validate_folder(&gone), Err(FolderError::Missing(gone)));
+    }
+
+    #[test]
+    fn per_resource_folder_wins_over_the_default() {
+        let mut s = Settings {
+            default_dest: Some("/d".into()),
+            ..Settings::default()
+        };
+        s.destinations.insert("r1".into(), "/r1".into());
+        assert_eq!(s.dest_for("r1"), Some(Path::new("/r1")));
+        assert_eq!(s.dest_for("r2"), Some(Path::new("/d")));
+    }
+}
