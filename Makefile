@@ -1,0 +1,39 @@
+# The README's commands. `make run` and `make test` install what they need on Debian/Ubuntu;
+# elsewhere they say what to install.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+# Build: the Tauri app (WebKitGTK, tray), keyring (D-Bus).
+APT_BUILD := build-essential pkg-config libwebkit2gtk-4.1-dev libayatana-appindicator3-dev libdbus-1-dev
+# Tests: a real Secret Service in a private D-Bus session, curl and unzip for the README check.
+APT_TEST := $(APT_BUILD) dbus-daemon dbus-bin gnome-keyring curl unzip
+
+.PHONY: run test lint bench sim
+
+## Start the app in demo mode on the built-in simulator (no account needed).
+run:
+	@scripts/ensure-deps.sh $(APT_BUILD)
+	$(CARGO) build --bin square-snapshots
+	./target/debug/square-snapshots --demo
+
+## Every test: Rust (client, simulator, engine, CLI, real keychain), then the README example.
+test:
+	@scripts/ensure-deps.sh $(APT_TEST)
+	$(CARGO) fmt --all -- --check
+	dbus-run-session -- scripts/with-keyring.sh $(CARGO) test --workspace --locked
+	SQSNAP_EXPECT_KEYRING=absent DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent \
+		$(CARGO) test --locked -p snapshots --test keychain
+	scripts/readme-check.sh
+
+## Lints (not part of CI's build-once budget).
+lint:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## Benchmarks: writes docs/benchmarks.md.
+bench:
+	$(CARGO) build --release -p snapshots -p squarecloud-sim
+	scripts/bench.sh
+
+## The simulator alone, for curl and the CLI.
+sim:
+	$(CARGO) run -p squarecloud-sim -- --port 8787 --api-key demo-key

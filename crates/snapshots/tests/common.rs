@@ -1,0 +1,54 @@
+#![allow(dead_code)]
+
+use snapshots::download::Downloader;
+use snapshots::squarecloud::ApiKey;
+use snapshots::{Engine, EngineConfig, Event, EventSink, Limits};
+use squarecloud_sim::{AccountSpec, ResourceSpec, SimConfig, Simulator};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const KEY: &str = "313397145698959364-test-key";
+
+pub fn tiny_account(n: usize, memory_mb: u64, size: u64) -> AccountSpec {
+    let mut a = AccountSpec::demo();
+    a.memory_mb = memory_mb;
+    a.databases.clear();
+    a.applications = (0..n)
+        .map(|i| ResourceSpec {
+            id: format!("{i:032x}"),
+            name: format!("app {i}"),
+            desc: None,
+            kind: "javascript".into(),
+            ram: 128,
+            cluster: "c".into(),
+            domain: None,
+            snapshot_size: size,
+            generation_secs: None,
+            history: 1,
+        })
+        .collect();
+    a
+}
+
+pub async fn start(config: SimConfig) -> (Simulator, Engine, tempfile::TempDir) {
+    let sim = Simulator::start(config).await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut cfg = EngineConfig::new(sim.api_url(), data.path().join("data"));
+    cfg.files_url = Some(sim.files_url());
+    cfg.limits = Limits::matching(&sim.config().limits, sim.config().time_scale);
+    let engine = Engine::connect(cfg, ApiKey::new(sim.config().api_key.clone()).unwrap())
+        .await
+        .unwrap()
+        .with_downloader(
+            Downloader::new()
+                .with_read_idle(Duration::from_millis(500))
+                .with_retries(6, Duration::from_millis(20)),
+        );
+    (sim, engine, data)
+}
+
+pub fn collect() -> (EventSink, Arc<Mutex<Vec<Event>>>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let e2 = events.clone();
+    (Arc::new(move |e| e2.lock().unwrap().push(e)), events)
+}

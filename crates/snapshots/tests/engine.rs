@@ -1,0 +1,424 @@
+//! The engine against the simulator, with faults injected.
+
+mod common;
+
+use common::*;
+use snapshots::download::DownloadError;
+use snapshots::{EngineError, Event, SnapshotOptions};
+use squarecloud_sim::{AccountSpec, FaultKind, FaultSpec, SimConfig, Target};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+const ATLAS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+fn demo_config() -> SimConfig {
+    let mut c = SimConfig::new(KEY, AccountSpec::demo());
+    c.generation_time = Duration::ZERO;
+    c
+}
+
+fn zips_in(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    v.sort();
+    v
+}
+
+/// For every fault kind, the file is byte-identical to what the simulator served.
+#[tokio::test]
+async fn every_recoverable_fault_ends_in_a_byte_identical_file() {
+    let faults = vec![
+        vec![FaultKind::ResetAfter { bytes: 3_000_000 }],
+        vec![
+            FaultKind::ResetAfter { bytes: 1_000_000 },
+            FaultKind::ResetAfter { bytes: 2_000_000 },
+        ],
+        vec![FaultKind::Stall {
+            after_bytes: 500_000,
+            seconds: 2.0,
+        }],
+        vec![FaultKind::Bandwidth {
+            bytes_per_sec: 40_000_000,
+        }],
+        vec![
+            FaultKind::ResetAfter { bytes: 2_000_000 },
+            FaultKind::IgnoreRange,
+        ],
+        vec![FaultKind::ExpiredSignature],
+        vec![
+            FaultKind::ServerErrorHtml { status: 503 },
+            FaultKind::ServerErrorHtml { status: 502 },
+        ],
+        vec![FaultKind::Forbidden403Html],
+    ];
+    for kinds in faults {
+        let (sim, engine, dir) = start(demo_config()).await;
+        let r = engine.resource(ATLAS).unwrap();
+        let newest = sim.versions(ATLAS).last().unwrap().clone();
+        let expected = sim.archive(ATLAS, &newest).unwrap();
+        for k in &kinds {
+            // Applied in order, one request each (IgnoreRange to the request that resumes).
+            sim.inject(FaultSpec::new(Target::Files, k.clone()));
+            if matches!(k, FaultKind::ResetAfter { .. }) && kinds.len() > 1 {
+                // Make the next fault apply to the following request, not this one.
+                break;
+            }
+        }
+        let (sink, _events) = collect();
+        let cancel = CancellationToken::new();
+        let dl_task = engine.download(&r, None, Some(dir.path()), sink, &cancel);
+        let inject_rest = async {
+            if kinds.len() > 1 && matches!(kinds[0], FaultKind::ResetAfter { .. }) {
+                // Wait for the first file request, then queue the second fault.
+                while sim
+                    .requests()
+                    .iter()
+                    .filter(|q| q.host == Target::Files)
+                    .count()
+                    < 1
+                {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                sim.inject(FaultSpec::new(Target::Files, kinds[1].clone()));
+            }
+        };
+        let (res, ()) = tokio::join!(dl_task, inject_rest);
+        let done = res.unwrap_or_else(|e| panic!("{kinds:?}: {e}"));
+        assert_eq!(std::fs::read(&done.path).unwrap(), expected, "{kinds:?}");
+        assert_eq!(
+            zips_in(dir.path()),
+            vec![done.path.clone()],
+            "{kinds:?}: stray files"
+        );
+        let files: Vec<_> = sim
+            .requests()
+            .into_iter()
+            .filter(|q| q.host == Target::Files)
+            .collect();
+        if !matches!(kinds[0], FaultKind::Bandwidth { .. }) {
+            assert!(
+                files.len() >= 2,
+                "{kinds:?}: the fault should have forced a retry"
+            );
+        }
+        assert!(
+            files
+                .iter()
+                .all(|q| !q.headers.iter().any(|h| h == "authorization"))
+        );
+        if matches!(kinds[0], FaultKind::ResetAfter { .. }) && kinds.len() == 1 {
+            assert_eq!(
+                files[1].range.as_deref(),
+                Some("bytes=3000000-"),
+                "resumes where it stopped"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unrecoverable_fault_is_a_clear_error_and_nothing_is_under_the_final_name() {
+    let (sim, engine, dir) = start(demo_config()).await;
+    let r = engine.resource(ATLAS).unwrap();
+    sim.inject(FaultSpec::new(Target::Files, FaultKind::ExpiredSignature).times(None));
+    let (sink, _) = collect();
+    let e = engine
+        .download(
+            &r,
+            None,
+            Some(dir.path()),
+            sink.clone(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            EngineError::Download(DownloadError::Rejected { status: 403, .. })
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("Request has expired"));
+    assert!(
+        zips_in(dir.path())
+            .iter()
+            .all(|p| !p.to_string_lossy().ends_with(".zip"))
+    );
+
+    // A folder that vanished.
+    let gone = dir.path().join("gone");
+    let e = engine
+        .download(&r, None, Some(&gone), sink, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "folder");
+    assert!(e.to_string().contains("does not exist"));
+}
+
+#[tokio::test]
+async fn a_part_file_is_resumed_with_range_and_not_fetched_again() {
+    let (sim, engine, dir) = start(demo_config()).await;
+    let r = engine.resource(ATLAS).unwrap();
+    let (sink, _) = collect();
+    let first = engine
+        .download(
+            &r,
+            None,
+            Some(dir.path()),
+            sink.clone(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    let full = std::fs::read(&first.path).unwrap();
+    // Pretend an earlier run died after 5 MB.
+    let part = format!("{}.part", first.path.display());
+    std::fs::write(&part, &full[..5_000_000]).unwrap();
+    std::fs::remove_file(&first.path).unwrap();
+    sim.clear_requests();
+    let again = engine
+        .download(&r, None, Some(dir.path()), sink, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(again.resumed_from, 5_000_000);
+    assert_eq!(std::fs::read(&again.path).unwrap(), full);
+    let files: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|q| q.host == Target::Files)
+        .collect();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].range.as_deref(), Some("bytes=5000000-"));
+}
+
+#[tokio::test]
+async fn a_corrupt_download_fails_verification_and_is_removed() {
+    let (sim, engine, dir) = start(demo_config()).await;
+    let r = engine.resource(ATLAS).unwrap();
+    let (sink, _) = collect();
+    let first = engine
+        .download(
+            &r,
+            None,
+            Some(dir.path()),
+            sink.clone(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    // A .part whose bytes are wrong but whose length is complete: the check must catch it.
+    let part = format!("{}.part", first.path.display());
+    std::fs::write(&part, vec![0u8; first.size as usize]).unwrap();
+    std::fs::remove_file(&first.path).unwrap();
+    let _ = sim;
+    let e = engine
+        .download(&r, None, Some(dir.path()), sink, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "verify");
+    assert!(zips_in(dir.path()).is_empty());
+}
+
+#[tokio::test]
+async fn snapshot_all_of_20_sends_no_refused_request_and_ends_near_the_lower_bound() {
+    let mut c = SimConfig::new(KEY, tiny_account(20, 4096, 20_000));
+    c.generation_time = Duration::ZERO;
+    c.limits.account_gap = Duration::from_millis(200);
+    let (sim, engine, dir) = start(c).await;
+    let (sink, events) = collect();
+    let targets = engine.resources();
+    let opts = SnapshotOptions {
+        download: true,
+        dest: Some(dir.path().to_path_buf()),
+        wait_for_quota: false,
+    };
+    let results = engine
+        .snapshot(targets, opts, sink, &CancellationToken::new())
+        .await;
+    assert_eq!(results.len(), 20);
+    assert!(results.iter().all(|r| r.outcome.is_ok()), "{results:?}");
+    let creates: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|q| q.method == "POST")
+        .collect();
+    let statuses: Vec<_> = creates.iter().map(|q| (q.path.clone(), q.status)).collect();
+    assert_eq!(creates.len(), 20, "{statuses:?}");
+    assert!(
+        creates.iter().all(|q| q.status == 200),
+        "a create was refused"
+    );
+    assert!(sim.requests().iter().all(|q| q.status != 429));
+    let span = (creates[19].at - creates[0].at).to_std().unwrap();
+    let bound = Duration::from_millis(200) * 19;
+    assert!(span >= bound, "faster than the server allows: {span:?}");
+    assert!(
+        span.as_secs_f64() <= bound.as_secs_f64() * 1.05,
+        "{span:?} is more than 5% over {bound:?}"
+    );
+    assert_eq!(zips_in(dir.path()).len(), 20);
+    let ev = events.lock().unwrap();
+    assert!(ev.iter().any(|e| matches!(e, Event::Waiting { .. })));
+    assert_eq!(
+        ev.iter()
+            .filter(|e| matches!(e, Event::Done { .. }))
+            .count(),
+        20
+    );
+}
+
+#[tokio::test]
+async fn a_quota_day_on_a_scaled_clock() {
+    // 6 000 simulated seconds per real second: 24 h = 14.4 s; 512 MB plan = 4 a day.
+    let mut c = SimConfig::new(KEY, tiny_account(5, 512, 5_000));
+    c.time_scale = 6000.0;
+    c.generation_time = Duration::ZERO;
+    let (sim, engine, _dir) = start(c).await;
+    let (sink, events) = collect();
+    let opts = SnapshotOptions::default();
+    let results = engine
+        .snapshot(
+            engine.resources(),
+            opts.clone(),
+            sink.clone(),
+            &CancellationToken::new(),
+        )
+        .await;
+    let ok = results.iter().filter(|r| r.outcome.is_ok()).count();
+    assert_eq!(ok, 4);
+    let refused = results.iter().find(|r| r.outcome.is_err()).unwrap();
+    let Err(EngineError::Quota { until: Some(until) }) = &refused.outcome else {
+        panic!("{refused:?}")
+    };
+    assert!(
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, Event::PausedForQuota { .. }))
+    );
+    let q = engine.quota();
+    assert_eq!((q.used, q.remaining, q.total), (4, 0, 4));
+    assert!(
+        sim.requests().iter().all(|r| r.status != 429),
+        "no create the server would refuse"
+    );
+    // With --wait the queue sleeps until the window slides, then finishes.
+    let last = vec![refused.resource.clone()];
+    let waiting = SnapshotOptions {
+        wait_for_quota: true,
+        ..opts
+    };
+    let results = engine
+        .snapshot(last, waiting, sink, &CancellationToken::new())
+        .await;
+    assert!(results[0].outcome.is_ok(), "{:?}", results[0].outcome);
+    assert!(chrono::Utc::now() >= *until);
+    assert!(sim.requests().iter().all(|r| r.status != 429));
+}
+
+#[tokio::test]
+async fn a_202_is_polled_on_the_list_and_never_posted_again() {
+    let mut c = demo_config();
+    c.time_scale = 300.0;
+    c.generation_time = Duration::from_secs(150); // past the 90 s soft deadline
+    let (sim, engine, dir) = start(c).await;
+    let r = engine.resource(ATLAS).unwrap();
+    let (sink, events) = collect();
+    let opts = SnapshotOptions {
+        download: true,
+        dest: Some(dir.path().to_path_buf()),
+        wait_for_quota: false,
+    };
+    let results = engine
+        .snapshot(vec![r], opts, sink, &CancellationToken::new())
+        .await;
+    let out = results[0].outcome.as_ref().unwrap();
+    let d = out.download.as_ref().unwrap();
+    let newest = sim.versions(ATLAS).last().unwrap().clone();
+    assert_eq!(
+        std::fs::read(&d.path).unwrap(),
+        sim.archive(ATLAS, &newest).unwrap()
+    );
+    assert_eq!(
+        sim.requests().iter().filter(|q| q.method == "POST").count(),
+        1
+    );
+    assert!(
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, Event::Processing { .. }))
+    );
+}
+
+#[tokio::test]
+async fn rate_limited_stops_every_call() {
+    let mut c = SimConfig::new(KEY, tiny_account(4, 4096, 5_000));
+    c.generation_time = Duration::ZERO;
+    c.limits.account_gap = Duration::from_millis(10);
+    c.limits.per_minute = 3; // connect (1) + two creates, then blocked
+    let (sim, engine, _dir) = start(c).await;
+    let (sink, events) = collect();
+    let results = engine
+        .snapshot(
+            engine.resources(),
+            SnapshotOptions::default(),
+            sink,
+            &CancellationToken::new(),
+        )
+        .await;
+    let rate = results
+        .iter()
+        .filter(|r| matches!(r.outcome, Err(EngineError::RateLimited { .. })))
+        .count();
+    assert!(rate >= 1, "{results:?}");
+    let after_block = sim
+        .requests()
+        .iter()
+        .skip_while(|q| q.status != 429)
+        .count();
+    assert_eq!(after_block, 1, "no call after the block");
+    assert!(
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, Event::RateLimited { .. }))
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_key_is_an_auth_error() {
+    let sim = squarecloud_sim::Simulator::start(demo_config())
+        .await
+        .unwrap();
+    let cfg = snapshots::EngineConfig::new(sim.api_url(), tempfile::tempdir().unwrap().path());
+    let e = snapshots::Engine::connect(cfg, snapshots::squarecloud::ApiKey::new("wrong").unwrap())
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(e.code(), "auth");
+    assert!(e.to_string().contains("refused"));
+}
+
+#[tokio::test]
+async fn a_corrupt_settings_file_is_kept_aside_and_the_engine_starts_clean() {
+    let sim = squarecloud_sim::Simulator::start(demo_config())
+        .await
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("settings.json"), b"\x00garbage").unwrap();
+    let cfg = snapshots::EngineConfig::new(sim.api_url(), data.path());
+    let engine = snapshots::Engine::connect(cfg, snapshots::squarecloud::ApiKey::new(KEY).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(engine.recovered().len(), 1);
+    assert!(engine.recovered()[0].kept_as.exists());
+    assert_eq!(engine.settings(), snapshots::settings::Settings::default());
+}
