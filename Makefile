@@ -23,6 +23,8 @@ test:
 	dbus-run-session -- scripts/with-keyring.sh $(CARGO) test --workspace --locked
 	SQSNAP_EXPECT_KEYRING=absent DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent \
 		$(CARGO) test --locked -p snapshots --test keychain
+	command -v node >/dev/null || scripts/ensure-deps.sh nodejs
+	node --test ui/
 	scripts/readme-check.sh
 
 ## Lints (not part of CI's build-once budget).

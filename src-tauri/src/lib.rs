@@ -1,1 +1,163 @@
+//! The Square Snapshots desktop shell: it adapts the engine for the window (thin commands,
+//! events over a `Channel`), and owns the tray, notifications, dialogs and drag-and-drop.
 
+mod commands;
+mod error;
+mod notify;
+mod state;
+
+use serde::Serialize;
+use snapshots::settings::folder_from_drop;
+use state::AppState;
+use tauri::menu::{Menu, MenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{DragDropEvent, Emitter, Manager, Runtime, WindowEvent};
+
+/// What a drop onto the window became, for the UI to apply to a row or to the default.
+#[derive(Clone, Serialize)]
+struct Dropped {
+    ok: bool,
+    path: Option<std::path::PathBuf>,
+    message: Option<String>,
+    x: f64,
+    y: f64,
+}
+
+fn show_main<R: Runtime>(app: &tauri::AppHandle<R>) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.show();
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+    }
+}
+
+/// The tray icon and its menu. Without a tray host the app still runs; closing the window
+/// then quits, since nothing would bring it back.
+fn tray<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
+    let open = MenuItem::with_id(app, "open", "Open Square Snapshots", true, None::<&str>)?;
+    let all = MenuItem::with_id(app, "snapshot_all", "Snapshot all", true, None::<&str>)?;
+    let cancel = MenuItem::with_id(app, "cancel", "Stop transfers", true, None::<&str>)?;
+    let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
+    let menu = Menu::with_items(app, &[&open, &all, &cancel, &quit])?;
+    let icon = tauri::image::Image::from_bytes(include_bytes!("../../icons/tray.png"))?;
+    TrayIconBuilder::with_id("main")
+        .icon(icon)
+        .tooltip("Square Snapshots")
+        .menu(&menu)
+        .on_menu_event(|app, event| match event.id().as_ref() {
+            "open" => show_main(app),
+            "snapshot_all" => {
+                show_main(app);
+                let _ = app.emit("tray-snapshot-all", ());
+            }
+            "cancel" => app.state::<AppState>().cancel_all(),
+            "quit" => {
+                app.state::<AppState>().cancel_all();
+                app.exit(0);
+            }
+            _ => {}
+        })
+        .build(app)?;
+    Ok(())
+}
+
+/// Builds the app; `run_app` takes a builder so tests can boot it on the mock runtime.
+pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
+    builder
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::get_session,
+            commands::sign_in,
+            commands::sign_out,
+            commands::list_resources,
+            commands::list_versions,
+            commands::create_snapshots,
+            commands::download_snapshot,
+            commands::cancel_transfer,
+            commands::get_settings,
+            commands::save_settings,
+            commands::set_destination,
+            commands::set_destination_from_paths,
+            commands::pick_destination,
+            commands::open_folder,
+            commands::list_library,
+            commands::verify_file,
+            commands::prune_library,
+        ])
+        .setup(|app| {
+            let has_tray = match tray(app.handle()) {
+                Ok(()) => true,
+                Err(e) => {
+                    eprintln!("no tray icon ({e}); closing the window will quit");
+                    false
+                }
+            };
+            app.manage(TrayPresent(has_tray));
+            Ok(())
+        })
+        .on_window_event(|window, event| match event {
+            WindowEvent::DragDrop(DragDropEvent::Drop { paths, position }) => {
+                let d = match folder_from_drop(paths) {
+                    Ok(p) => Dropped {
+                        ok: true,
+                        path: Some(p),
+                        message: None,
+                        x: position.x,
+                        y: position.y,
+                    },
+                    Err(e) => Dropped {
+                        ok: false,
+                        path: None,
+                        message: Some(e.to_string()),
+                        x: position.x,
+                        y: position.y,
+                    },
+                };
+                let _ = window.emit("folder-dropped", d);
+            }
+            WindowEvent::CloseRequested { api, .. } => {
+                let app = window.app_handle();
+                let tray = app.try_state::<TrayPresent>().is_some_and(|t| t.0);
+                let to_tray = tauri::async_runtime::block_on(async {
+                    match app.state::<AppState>().engine.lock().await.as_ref() {
+                        Some(e) => e.settings().close_to_tray,
+                        None => true,
+                    }
+                });
+                if tray && to_tray {
+                    api.prevent_close();
+                    let _ = window.hide();
+                }
+            }
+            _ => {}
+        })
+}
+
+struct TrayPresent(bool);
+
+/// Starts the app. `--demo` runs it on the built-in simulator with a demo account.
+pub fn run() {
+    let demo = std::env::args().any(|a| a == "--demo");
+    let state = if demo {
+        match tauri::async_runtime::block_on(AppState::demo()) {
+            Ok(s) => {
+                let key = squarecloud::ApiKey::new("demo-key").expect("non-empty");
+                let _ = s.secrets.set(&key); // memory only in demo mode
+                s
+            }
+            Err(e) => {
+                eprintln!("square-snapshots: cannot start the demo simulator: {e}");
+                std::process::exit(1);
+            }
+        }
+    } else {
+        AppState::real()
+    };
+    let builder =
+        tauri::Builder::default().plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            show_main(app)
+        }));
+    run_app(builder, state)
+        .run(tauri::generate_context!())
+        .expect("the app failed to start");
+}

@@ -461,7 +461,7 @@ impl Engine {
             .list_snapshots(r.kind, &r.id)
             .await
             .map_err(EngineError::from_api)?;
-        list.sort_by(|a, b| b.modified.cmp(&a.modified));
+        list.sort_by_key(|i| std::cmp::Reverse(i.modified));
         Ok(list)
     }
 

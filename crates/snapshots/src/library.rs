@@ -45,7 +45,7 @@ impl Library {
             .iter()
             .filter(|e| e.resource_id == id)
             .collect();
-        v.sort_by(|a, b| b.taken_at.cmp(&a.taken_at));
+        v.sort_by_key(|e| std::cmp::Reverse(e.taken_at));
         v
     }
 

@@ -118,7 +118,7 @@ mod tests {
         std::fs::write(&file, "x").unwrap();
         assert!(folder_from_drop(&[dir.path().to_path_buf()]).is_ok());
         assert_eq!(
-            folder_from_drop(&[file.clone()]),
+            folder_from_drop(std::slice::from_ref(&file)),
             Err(FolderError::NotAFolder(file.clone()))
         );
         assert_eq!(

@@ -236,7 +236,7 @@ impl Shared {
             }
         }
         let mut ready: Vec<&Version> = res.versions.iter().filter(|v| v.ready_at <= now).collect();
-        ready.sort_by(|a, b| b.ready_at.cmp(&a.ready_at));
+        ready.sort_by_key(|v| std::cmp::Reverse(v.ready_at));
         let items: Vec<Value> = ready.iter().map(|v| self.list_item(res, v)).collect();
         st.resources[idx].cache = Some((now, items.clone()));
         items
@@ -961,9 +961,9 @@ async fn serve_file_inner(
                     && account == shared.config.account.id
             })
             .and_then(|r| {
-                let ready = r.versions.iter().filter(|v| v.ready_at <= now);
+                let mut ready = r.versions.iter().filter(|v| v.ready_at <= now);
                 let v = match version {
-                    Some(id) => ready.filter(|v| v.id == id).next_back(),
+                    Some(id) => ready.rfind(|v| v.id == id),
                     None => ready.max_by_key(|v| v.ready_at),
                 };
                 v.map(|v| {

@@ -1,0 +1,457 @@
+//! Thin commands: each adapts one engine call for the UI. The API key comes in through
+//! `sign_in` and never goes back out.
+
+use crate::error::UiError;
+use crate::notify;
+use crate::state::AppState;
+use serde::{Deserialize, Serialize};
+use snapshots::ledger::QuotaStatus;
+use snapshots::library::{LibraryEntry, PruneReport};
+use snapshots::settings::{folder_from_drop, validate_folder};
+use snapshots::{Engine, Event, EventSink, SnapshotOptions};
+use squarecloud::{ApiKey, ResourceKind};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tauri::State;
+use tauri::ipc::Channel;
+
+#[derive(Serialize)]
+pub struct Session {
+    signed_in: bool,
+    demo: bool,
+    account: Option<AccountView>,
+    quota: Option<QuotaStatus>,
+    /// Things the user should know (a state file kept aside, a keychain problem).
+    notices: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct AccountView {
+    id: String,
+    name: String,
+    plan: String,
+    memory_mb: u64,
+    daily_quota: u32,
+}
+
+async fn engine(state: &AppState) -> Result<Arc<Engine>, UiError> {
+    state
+        .engine
+        .lock()
+        .await
+        .clone()
+        .ok_or_else(UiError::not_signed_in)
+}
+
+fn session(state: &AppState, engine: Option<&Engine>, notices: Vec<String>) -> Session {
+    Session {
+        signed_in: engine.is_some(),
+        demo: state.demo.is_some(),
+        account: engine.map(|e| {
+            let me = e.me();
+            AccountView {
+                id: me.user.id,
+                name: me.user.name,
+                plan: me.user.plan.name.clone(),
+                memory_mb: me.user.plan.memory.limit,
+                daily_quota: me.user.plan.daily_snapshot_quota(),
+            }
+        }),
+        quota: engine.map(Engine::quota),
+        notices,
+    }
+}
+
+/// The session; signs in with the stored key when there is one.
+#[tauri::command]
+pub async fn get_session(state: State<'_, AppState>) -> Result<Session, UiError> {
+    let mut slot = state.engine.lock().await;
+    if let Some(e) = slot.as_ref() {
+        return Ok(session(&state, Some(e), vec![]));
+    }
+    let key = match state.secrets.get() {
+        Ok(Some(k)) => k,
+        Ok(None) => return Ok(session(&state, None, vec![])),
+        Err(e) => return Ok(session(&state, None, vec![e.to_string()])),
+    };
+    match Engine::connect(state.engine_config(), key).await {
+        Ok(e) => {
+            let notices = e.recovered().iter().map(ToString::to_string).collect();
+            let e = Arc::new(e);
+            let s = session(&state, Some(&e), notices);
+            *slot = Some(e);
+            Ok(s)
+        }
+        // A stored key that the server refuses: keep it (it may be a passing problem) but
+        // ask again; network trouble is reported as is.
+        Err(err) => Ok(session(&state, None, vec![err.to_string()])),
+    }
+}
+
+/// Checks the key with Square Cloud, then stores it in the keychain.
+#[tauri::command]
+pub async fn sign_in(state: State<'_, AppState>, key: String) -> Result<Session, UiError> {
+    let key = ApiKey::new(key).ok_or_else(|| UiError::new("auth", "Paste your API key first."))?;
+    let engine = Engine::connect(state.engine_config(), key.clone()).await?;
+    state.secrets.set(&key)?;
+    let notices = engine.recovered().iter().map(ToString::to_string).collect();
+    let engine = Arc::new(engine);
+    let s = session(&state, Some(&engine), notices);
+    *state.engine.lock().await = Some(engine);
+    Ok(s)
+}
+
+/// Stops what is running and removes the key from the keychain.
+#[tauri::command]
+pub async fn sign_out(state: State<'_, AppState>) -> Result<Session, UiError> {
+    state.cancel_all();
+    state.secrets.delete()?;
+    *state.engine.lock().await = None;
+    Ok(session(&state, None, vec![]))
+}
+
+#[derive(Serialize)]
+pub struct ResourceRow {
+    kind: ResourceKind,
+    id: String,
+    name: String,
+    runtime: Option<String>,
+    ram: u64,
+    cluster: Option<String>,
+    newest_server: Option<chrono::DateTime<chrono::Utc>>,
+    newest_local: Option<LibraryEntry>,
+    dest: Option<PathBuf>,
+}
+
+/// Applications and databases with their newest server and local snapshots.
+#[tauri::command]
+pub async fn list_resources(state: State<'_, AppState>) -> Result<Vec<ResourceRow>, UiError> {
+    let e = engine(&state).await?;
+    let me = e.refresh().await?;
+    let library = e.library();
+    let settings = e.settings();
+    let refs = e.resources();
+    let newest = futures_util::future::join_all(refs.iter().map(|r| e.versions(r))).await;
+    Ok(refs
+        .into_iter()
+        .zip(newest)
+        .map(|(r, list)| {
+            let (runtime, ram, cluster) = match r.kind {
+                ResourceKind::App => me
+                    .applications
+                    .iter()
+                    .find(|a| a.id == r.id)
+                    .map(|a| (a.lang.clone(), a.ram, a.cluster.clone())),
+                ResourceKind::Database => me
+                    .databases
+                    .iter()
+                    .find(|d| d.id == r.id)
+                    .map(|d| (d.engine.clone(), d.ram, d.cluster.clone())),
+            }
+            .unwrap_or((None, 0, None));
+            ResourceRow {
+                newest_server: list.ok().and_then(|l| l.first().map(|i| i.modified)),
+                newest_local: library.for_resource(&r.id).first().map(|x| (*x).clone()),
+                dest: settings.dest_for(&r.id).map(Path::to_path_buf),
+                kind: r.kind,
+                id: r.id,
+                name: r.name,
+                runtime,
+                ram,
+                cluster,
+            }
+        })
+        .collect())
+}
+
+#[derive(Serialize)]
+pub struct VersionView {
+    version: Option<String>,
+    modified: chrono::DateTime<chrono::Utc>,
+    size: u64,
+    origin: Option<String>,
+}
+
+/// The server's snapshots of one resource, newest first. Costs no quota.
+#[tauri::command]
+pub async fn list_versions(
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<Vec<VersionView>, UiError> {
+    let e = engine(&state).await?;
+    let r = e.resource(&id)?;
+    Ok(e.versions(&r)
+        .await?
+        .into_iter()
+        .map(|i| VersionView {
+            version: i.version(),
+            modified: i.modified,
+            size: i.size,
+            origin: i.origin,
+        })
+        .collect())
+}
+
+/// Forwards engine events to the window and raises the notifications.
+fn sink(e: &Engine, channel: Channel<Event>) -> EventSink {
+    let names: HashMap<String, String> =
+        e.resources().into_iter().map(|r| (r.id, r.name)).collect();
+    Arc::new(move |ev: Event| {
+        match &ev {
+            Event::Done {
+                resource,
+                path,
+                already_present: false,
+                ..
+            } => {
+                let name = names.get(resource).map(String::as_str).unwrap_or(resource);
+                notify::download_finished(name, path.parent().unwrap_or(path));
+            }
+            Event::Failed {
+                resource,
+                message,
+                code,
+            } if code != "cancelled" => {
+                notify::failed(
+                    names.get(resource).map(String::as_str).unwrap_or(resource),
+                    message,
+                );
+            }
+            Event::PausedForQuota { until } => {
+                notify::quota_reached(
+                    until.map(|t| t.with_timezone(&chrono::Local).format("%H:%M").to_string()),
+                );
+            }
+            _ => {}
+        }
+        let _ = channel.send(ev);
+    })
+}
+
+/// Snapshots the given resources (spends quota) and downloads them.
+#[tauri::command]
+pub async fn create_snapshots(
+    state: State<'_, AppState>,
+    ids: Vec<String>,
+    on_event: Channel<Event>,
+) -> Result<usize, UiError> {
+    let e = engine(&state).await?;
+    let targets = ids
+        .iter()
+        .map(|id| e.resource(id))
+        .collect::<Result<Vec<_>, _>>()?;
+    let opts = SnapshotOptions {
+        download: true,
+        dest: None,
+        wait_for_quota: true,
+    };
+    let results = e
+        .snapshot(targets, opts, sink(&e, on_event), &state.cancel_token())
+        .await;
+    Ok(results.iter().filter(|r| r.outcome.is_ok()).count())
+}
+
+/// Downloads a server snapshot (the newest, or `version`). Costs no quota.
+#[tauri::command]
+pub async fn download_snapshot(
+    state: State<'_, AppState>,
+    id: String,
+    version: Option<String>,
+    on_event: Channel<Event>,
+) -> Result<PathBuf, UiError> {
+    let e = engine(&state).await?;
+    let r = e.resource(&id)?;
+    let events = sink(&e, on_event);
+    match e
+        .download(
+            &r,
+            version.as_deref(),
+            None,
+            events.clone(),
+            &state.cancel_token(),
+        )
+        .await
+    {
+        Ok(d) => Ok(d.path),
+        Err(err) => {
+            events(Event::Failed {
+                resource: id,
+                code: err.code().into(),
+                message: err.to_string(),
+            });
+            Err(err.into())
+        }
+    }
+}
+
+/// Cancels every transfer and wait; partial downloads are kept and resume next time.
+#[tauri::command]
+pub fn cancel_transfer(state: State<'_, AppState>) {
+    state.cancel_all();
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct SettingsView {
+    default_dest: Option<PathBuf>,
+    keep_last: Option<u32>,
+    keep_days: Option<u32>,
+    close_to_tray: bool,
+    locale: Option<String>,
+    full_verify: bool,
+}
+
+#[tauri::command]
+pub async fn get_settings(state: State<'_, AppState>) -> Result<SettingsView, UiError> {
+    let s = engine(&state).await?.settings();
+    Ok(SettingsView {
+        default_dest: s.default_dest,
+        keep_last: s.keep_last,
+        keep_days: s.keep_days,
+        close_to_tray: s.close_to_tray,
+        locale: s.locale,
+        full_verify: s.full_verify,
+    })
+}
+
+/// Saves the user's choices (folders are set through `set_destination*` only).
+#[tauri::command]
+pub async fn save_settings(
+    state: State<'_, AppState>,
+    settings: SettingsView,
+) -> Result<(), UiError> {
+    let e = engine(&state).await?;
+    let mut s = e.settings();
+    s.keep_last = settings.keep_last;
+    s.keep_days = settings.keep_days;
+    s.close_to_tray = settings.close_to_tray;
+    s.locale = settings.locale.filter(|l| l == "en" || l == "pt-BR");
+    s.full_verify = settings.full_verify;
+    Ok(e.save_settings(s)?)
+}
+
+fn store_dest(e: &Engine, resource: Option<String>, dir: PathBuf) -> Result<PathBuf, UiError> {
+    let mut s = e.settings();
+    match resource {
+        Some(id) => {
+            e.resource(&id)?;
+            s.destinations.insert(id, dir.clone());
+        }
+        None => s.default_dest = Some(dir.clone()),
+    }
+    e.save_settings(s)?;
+    Ok(dir)
+}
+
+/// Sets a folder (the default, or a resource's) after checking it exists and is writable.
+#[tauri::command]
+pub async fn set_destination(
+    state: State<'_, AppState>,
+    resource: Option<String>,
+    path: PathBuf,
+) -> Result<PathBuf, UiError> {
+    let e = engine(&state).await?;
+    store_dest(&e, resource, validate_folder(&path)?)
+}
+
+/// What a drop onto the window sets: exactly one writable folder, else a clear refusal.
+#[tauri::command]
+pub async fn set_destination_from_paths(
+    state: State<'_, AppState>,
+    resource: Option<String>,
+    paths: Vec<PathBuf>,
+) -> Result<PathBuf, UiError> {
+    let e = engine(&state).await?;
+    store_dest(&e, resource, folder_from_drop(&paths)?)
+}
+
+/// The native folder picker; `None` when the user closed it.
+#[tauri::command]
+pub async fn pick_destination(
+    state: State<'_, AppState>,
+    resource: Option<String>,
+) -> Result<Option<PathBuf>, UiError> {
+    let e = engine(&state).await?;
+    let picked = rfd::AsyncFileDialog::new()
+        .set_title("Choose where snapshots go")
+        .pick_folder()
+        .await;
+    match picked {
+        Some(h) => Ok(Some(store_dest(&e, resource, validate_folder(h.path())?)?)),
+        None => Ok(None),
+    }
+}
+
+/// Opens a folder in the file manager: only folders the app itself uses.
+#[tauri::command]
+pub async fn open_folder(state: State<'_, AppState>, path: PathBuf) -> Result<(), UiError> {
+    let e = engine(&state).await?;
+    let s = e.settings();
+    let lib = e.library();
+    let allowed = s
+        .default_dest
+        .iter()
+        .chain(s.destinations.values())
+        .any(|d| d == &path)
+        || lib
+            .entries
+            .iter()
+            .any(|x| x.path.parent() == Some(path.as_path()));
+    if !allowed {
+        return Err(UiError::new(
+            "folder",
+            "That folder is not one the app uses.",
+        ));
+    }
+    open_path(&path).map_err(|err| {
+        UiError::new(
+            "folder",
+            format!("Could not open {}: {err}", path.display()),
+        )
+    })
+}
+
+pub fn open_path(p: &Path) -> std::io::Result<()> {
+    let program = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    std::process::Command::new(program)
+        .arg(p)
+        .spawn()
+        .map(|_| ())
+}
+
+#[tauri::command]
+pub async fn list_library(
+    state: State<'_, AppState>,
+    resource: Option<String>,
+) -> Result<Vec<LibraryEntry>, UiError> {
+    let lib = engine(&state).await?.library();
+    Ok(match resource {
+        Some(id) => lib.for_resource(&id).into_iter().cloned().collect(),
+        None => lib.entries,
+    })
+}
+
+/// Checks a downloaded file again, every CRC included.
+#[tauri::command]
+pub async fn verify_file(state: State<'_, AppState>, path: PathBuf) -> Result<(), UiError> {
+    let e = engine(&state).await?;
+    if !e.library().entries.iter().any(|x| x.path == path) {
+        return Err(UiError::new("folder", "That file is not in the library."));
+    }
+    Ok(e.verify(&path, true).await?)
+}
+
+#[tauri::command]
+pub async fn prune_library(
+    state: State<'_, AppState>,
+    keep_last: Option<u32>,
+    keep_days: Option<u32>,
+) -> Result<PruneReport, UiError> {
+    Ok(engine(&state).await?.prune(keep_last, keep_days)?)
+}

@@ -1,0 +1,43 @@
+//! Errors as the UI sees them: a small code it branches on and a message a person reads.
+
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct UiError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl UiError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_signed_in() -> Self {
+        Self::new(
+            "auth",
+            "You are not signed in. Paste your API key to continue.",
+        )
+    }
+}
+
+impl From<snapshots::EngineError> for UiError {
+    fn from(e: snapshots::EngineError) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+impl From<snapshots::secret::SecretError> for UiError {
+    fn from(e: snapshots::secret::SecretError) -> Self {
+        Self::new("keychain", e.to_string())
+    }
+}
+
+impl From<snapshots::settings::FolderError> for UiError {
+    fn from(e: snapshots::settings::FolderError) -> Self {
+        Self::new("folder", e.to_string())
+    }
+}

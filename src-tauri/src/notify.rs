@@ -1,0 +1,48 @@
+//! Desktop notifications (notify-rust). A missing notification daemon is not an error.
+
+use std::path::Path;
+
+pub fn download_finished(name: &str, folder: &Path) {
+    let body = format!("{name} → {}", folder.display());
+    show("Snapshot saved", body, Some(folder.to_path_buf()));
+}
+
+pub fn failed(name: &str, why: &str) {
+    show("Snapshot failed", format!("{name}: {why}"), None);
+}
+
+pub fn quota_reached(until: Option<String>) {
+    let body = match until {
+        Some(t) => format!("The daily snapshot quota is used up. The next one frees up at {t}."),
+        None => "The daily snapshot quota is used up.".into(),
+    };
+    show("Quota reached", body, None);
+}
+
+fn show(summary: &'static str, body: String, open: Option<std::path::PathBuf>) {
+    std::thread::spawn(move || {
+        let mut n = notify_rust::Notification::new();
+        n.appname("Square Snapshots").summary(summary).body(&body);
+        #[cfg(all(unix, not(target_os = "macos")))]
+        if open.is_some() {
+            n.action("open", "Open folder");
+        }
+        match n.show() {
+            #[cfg(all(unix, not(target_os = "macos")))]
+            Ok(handle) => {
+                if let Some(dir) = open {
+                    handle.wait_for_action(|action| {
+                        if action == "open" {
+                            let _ = crate::commands::open_path(&dir);
+                        }
+                    });
+                }
+            }
+            #[cfg(not(all(unix, not(target_os = "macos"))))]
+            Ok(_) => {
+                let _ = open;
+            }
+            Err(e) => eprintln!("notification not shown: {e}"),
+        }
+    });
+}

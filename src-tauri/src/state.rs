@@ -1,0 +1,71 @@
+//! The one managed state of the app: the engine (once signed in), where the key lives,
+//! and the demo simulator when running with `--demo`.
+
+use snapshots::secret::{KeyringStore, MemoryStore, SecretStore};
+use snapshots::{Engine, EngineConfig, Limits, default_data_dir};
+use squarecloud_sim::Simulator;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+pub struct AppState {
+    pub engine: Mutex<Option<Arc<Engine>>>,
+    pub secrets: Box<dyn SecretStore>,
+    pub demo: Option<Simulator>,
+    pub api_url: String,
+    pub data_dir: PathBuf,
+    /// Cancels everything in flight (sign out, quit).
+    pub cancel: std::sync::Mutex<CancellationToken>,
+}
+
+impl AppState {
+    /// Real mode: the OS keychain and Square Cloud's API (or `SQUARECLOUD_API_URL`).
+    pub fn real() -> Self {
+        Self {
+            engine: Mutex::new(None),
+            secrets: Box::new(KeyringStore::default()),
+            demo: None,
+            api_url: std::env::var("SQUARECLOUD_API_URL")
+                .unwrap_or_else(|_| squarecloud::DEFAULT_API_URL.into()),
+            data_dir: default_data_dir(),
+            cancel: std::sync::Mutex::new(CancellationToken::new()),
+        }
+    }
+
+    /// Demo mode: the simulator in-process, the key in memory only.
+    pub async fn demo() -> std::io::Result<Self> {
+        let sim = Simulator::start(squarecloud_sim::SimConfig::demo("demo-key")).await?;
+        Ok(Self {
+            engine: Mutex::new(None),
+            secrets: Box::new(MemoryStore::default()),
+            api_url: sim.api_url(),
+            data_dir: default_data_dir().join("demo"),
+            demo: Some(sim),
+            cancel: std::sync::Mutex::new(CancellationToken::new()),
+        })
+    }
+
+    pub fn engine_config(&self) -> EngineConfig {
+        let mut cfg = EngineConfig::new(self.api_url.clone(), self.data_dir.clone());
+        if let Some(sim) = &self.demo {
+            cfg.files_url = Some(sim.files_url());
+            cfg.limits = Limits::matching(&sim.config().limits, sim.config().time_scale);
+        }
+        cfg
+    }
+
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Cancels what is running and hands out a fresh token for what comes next.
+    pub fn cancel_all(&self) {
+        let mut t = self.cancel.lock().unwrap_or_else(|e| e.into_inner());
+        t.cancel();
+        *t = CancellationToken::new();
+    }
+}

@@ -1,0 +1,220 @@
+// The window: renders state and sends intents. All HTTP and file work is in Rust.
+import { strings, pickLocale } from "./i18n.js";
+import { bytes, duration, time, sortRows } from "./format.js";
+
+const { invoke, Channel } = window.__TAURI__.core;
+const { listen } = window.__TAURI__.event;
+const $ = (id) => document.getElementById(id);
+
+let t = strings.en;
+let session = null;
+let rows = [];
+const transfers = new Map(); // resource id -> {name, state, progress}
+
+function setText(id, text) { const el = $(id); if (el) el.textContent = text; }
+
+function applyLocale(locale) {
+  t = strings[locale] || strings.en;
+  document.documentElement.lang = locale;
+  $("locale").value = locale;
+  setText("sign-in-title", t.signInTitle); setText("sign-in-help", t.signInHelp);
+  setText("key-label", t.keyLabel); setText("sign-in", t.signIn); setText("sign-out", t.signOut);
+  setText("snapshot-all", t.snapshotAll); setText("folder-label", t.folder); setText("choose-folder", t.choose);
+  setText("drop-hint", t.dropHint); setText("transfers-title", t.transfers); setText("cancel-all", t.cancelAll);
+  for (const [id, key] of [["h-name", "name"], ["h-runtime", "runtime"], ["h-ram", "ram"], ["h-cluster", "cluster"], ["h-server", "server"], ["h-local", "local"], ["h-actions", "actions"]]) setText(id, t[key]);
+  $("search").placeholder = t.search;
+  $("sort").innerHTML = "";
+  for (const [v, label] of [["name", t.sortName], ["newest", t.sortNewest], ["ram", t.sortRam]]) {
+    const o = document.createElement("option"); o.value = v; o.textContent = label; $("sort").append(o);
+  }
+  setText("demo-badge", t.demo);
+  if (session) renderSession();
+  renderRows(); renderTransfers();
+}
+
+function notice(text, isError = false) {
+  const n = $("notice");
+  n.hidden = !text; n.textContent = text || ""; n.classList.toggle("error", isError);
+}
+
+function renderSession() {
+  $("demo-badge").hidden = !session.demo;
+  $("sign-in-view").hidden = session.signed_in;
+  $("main-view").hidden = !session.signed_in;
+  $("account").hidden = !session.signed_in;
+  if (!session.signed_in) { $("api-key").focus(); return; }
+  setText("account-name", session.account.name);
+  setText("plan", `${session.account.plan} · ${session.account.memory_mb} MB`);
+  renderQuota(session.quota);
+}
+
+function renderQuota(q) {
+  if (!q) return;
+  const parts = [t.quota(q)];
+  if (q.next_free_at && q.used > 0) parts.push(t.nextFree(time(q.next_free_at)));
+  if (q.used_is_estimate) parts.push(`(${t.estimated})`);
+  setText("quota-text", parts.join(" · "));
+  $("quota-bar").style.width = `${q.total ? (100 * q.used) / q.total : 0}%`;
+  $("quota-meter").setAttribute("aria-valuemax", q.total);
+  $("quota-meter").setAttribute("aria-valuenow", q.used);
+}
+
+function renderRows() {
+  const tbody = document.querySelector("#resources tbody");
+  if (!tbody) return;
+  tbody.innerHTML = "";
+  for (const r of sortRows(rows, $("sort").value, $("search").value)) {
+    const tr = document.createElement("tr");
+    tr.dataset.id = r.id;
+    const cell = (text, sub) => { const td = document.createElement("td"); td.textContent = text; if (sub) { const s = document.createElement("span"); s.className = "sub"; s.textContent = sub; td.append(s); } tr.append(td); return td; };
+    const cb = document.createElement("input"); cb.type = "checkbox"; cb.className = "pick"; cb.setAttribute("aria-label", r.name);
+    const td0 = document.createElement("td"); td0.append(cb); tr.append(td0);
+    cell(r.name, r.dest ? `→ ${r.dest}` : "");
+    cell(r.runtime || "", r.kind === "database" ? "database" : "app");
+    cell(`${r.ram} MB`); cell(r.cluster || "");
+    cell(r.newest_server ? time(r.newest_server) : t.never);
+    cell(r.newest_local ? time(r.newest_local.taken_at) : t.never);
+    const actions = document.createElement("td");
+    const btn = (label, fn) => { const b = document.createElement("button"); b.type = "button"; b.textContent = label; b.setAttribute("aria-label", `${label}: ${r.name}`); b.addEventListener("click", fn); actions.append(b); return b; };
+    btn(t.snapshot, () => snapshot([r.id]));
+    btn(t.download, () => download(r.id));
+    const sel = document.createElement("select"); sel.setAttribute("aria-label", `${t.versions}: ${r.name}`);
+    const first = document.createElement("option"); first.textContent = t.versions; first.value = ""; sel.append(first);
+    sel.addEventListener("focus", async () => {
+      if (sel.options.length > 1) return;
+      for (const v of await invoke("list_versions", { id: r.id })) {
+        const o = document.createElement("option"); o.value = v.version || ""; o.textContent = `${time(v.modified)} · ${bytes(v.size)}${v.origin ? " · " + v.origin : ""}`; sel.append(o);
+      }
+    });
+    sel.addEventListener("change", () => { if (sel.value) download(r.id, sel.value); });
+    actions.append(sel);
+    if (r.dest) btn(t.open, () => invoke("open_folder", { path: r.dest }).catch(showError));
+    tr.append(actions);
+    tbody.append(tr);
+  }
+}
+
+function renderTransfers() {
+  const ul = $("transfers");
+  if (!ul) return;
+  ul.innerHTML = "";
+  for (const [id, x] of transfers) {
+    const li = document.createElement("li");
+    li.dataset.id = id;
+    const title = document.createElement("strong"); title.textContent = x.name; li.append(title);
+    const state = document.createElement("span"); state.className = `state state-${x.kind}`; state.textContent = " " + x.text; li.append(state);
+    if (x.progress) {
+      const p = x.progress;
+      const bar = document.createElement("progress"); bar.max = p.total || 1; bar.value = p.bytes; li.append(bar);
+      const info = document.createElement("div"); info.className = "progress-text";
+      info.textContent = `${bytes(p.bytes)}${p.total ? " / " + bytes(p.total) : ""} · ${bytes(Math.round(p.bytes_per_sec))}/s${p.eta_secs != null ? " · ETA " + duration(p.eta_secs) : ""}`;
+      li.append(info);
+    }
+    if (x.kind === "failed") { const b = document.createElement("button"); b.type = "button"; b.textContent = t.retry; b.addEventListener("click", () => x.retry()); li.append(b); }
+    ul.append(li);
+  }
+}
+
+function nameOf(id) { return (rows.find((r) => r.id === id) || {}).name || id; }
+
+function onEvent(retry) {
+  const ch = new Channel();
+  ch.onmessage = (e) => {
+    const id = e.resource;
+    const x = transfers.get(id) || { name: nameOf(id), retry: () => retry(id) };
+    switch (e.event) {
+      case "waiting": x.kind = "waiting"; x.text = t.waiting(time(e.until), t.why[e.reason] || e.reason); break;
+      case "creating": x.kind = "busy"; x.text = t.creating; break;
+      case "processing": x.kind = "busy"; x.text = t.processing; break;
+      case "created": x.kind = "busy"; x.text = t.created; break;
+      case "downloading": x.kind = "busy"; x.text = ""; x.progress = e.progress; break;
+      case "done": x.kind = "done"; x.text = t.done(e.path); x.progress = null; break;
+      case "failed": x.kind = "failed"; x.text = `${t.failed}: ${e.message}`; break;
+      case "quota": renderQuota(e.quota); return;
+      case "paused_for_quota": notice(t.paused(e.until && time(e.until))); return;
+      case "rate_limited": notice(t.rateLimited(time(e.until)), true); return;
+      default: return;
+    }
+    transfers.set(id, x);
+    renderTransfers();
+  };
+  return ch;
+}
+
+function showError(e) { notice(e && e.message ? e.message : String(e), true); }
+
+async function snapshot(ids) {
+  try { await invoke("create_snapshots", { ids, onEvent: onEvent((id) => snapshot([id])) }); await refresh(); } catch (e) { showError(e); }
+}
+
+async function download(id, version) {
+  try { await invoke("download_snapshot", { id, version: version || null, onEvent: onEvent((rid) => download(rid, version)) }); await refresh(); } catch (e) { showError(e); }
+}
+
+async function refresh() {
+  try {
+    rows = await invoke("list_resources");
+    const s = await invoke("get_settings");
+    setText("default-folder", s.default_dest || t.noFolder);
+    renderRows();
+  } catch (e) { showError(e); }
+}
+
+async function start() {
+  applyLocale(pickLocale(null, navigator.language));
+  session = await invoke("get_session");
+  renderSession();
+  if (session.notices.length) notice(session.notices.join(" "), true);
+  if (session.signed_in) {
+    const s = await invoke("get_settings");
+    if (s.locale) applyLocale(s.locale);
+    await refresh();
+  }
+}
+
+$("sign-in-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  setText("sign-in-error", t.checking);
+  try {
+    const key = $("api-key").value;
+    $("api-key").value = "";
+    session = await invoke("sign_in", { key });
+    setText("sign-in-error", "");
+    renderSession();
+    await refresh();
+  } catch (e) { setText("sign-in-error", e.message || String(e)); }
+});
+$("sign-out").addEventListener("click", async () => { session = await invoke("sign_out"); rows = []; transfers.clear(); renderSession(); });
+$("search").addEventListener("input", renderRows);
+$("sort").addEventListener("change", renderRows);
+$("locale").addEventListener("change", async () => {
+  applyLocale($("locale").value);
+  if (session && session.signed_in) {
+    const s = await invoke("get_settings"); s.locale = $("locale").value; await invoke("save_settings", { settings: s });
+  }
+});
+$("select-all").addEventListener("change", (e) => document.querySelectorAll("input.pick").forEach((c) => { c.checked = e.target.checked; }));
+$("snapshot-all").addEventListener("click", () => {
+  const picked = [...document.querySelectorAll("input.pick:checked")].map((c) => c.closest("tr").dataset.id);
+  snapshot(picked.length ? picked : rows.map((r) => r.id));
+});
+$("choose-folder").addEventListener("click", async () => {
+  try { const p = await invoke("pick_destination", { resource: null }); if (p) { notice(t.folderSet(p)); await refresh(); } } catch (e) { showError(e); }
+});
+$("cancel-all").addEventListener("click", () => invoke("cancel_transfer"));
+
+// A folder dropped on a row sets that resource's folder; anywhere else, the default.
+listen("folder-dropped", async ({ payload }) => {
+  if (!payload.ok) { notice(payload.message, true); return; }
+  const ratio = window.devicePixelRatio || 1;
+  const el = document.elementFromPoint(payload.x / ratio, payload.y / ratio);
+  const row = el && el.closest && el.closest("tr[data-id]");
+  try {
+    const p = await invoke("set_destination", { resource: row ? row.dataset.id : null, path: payload.path });
+    notice(t.folderSet(p));
+    await refresh();
+  } catch (e) { showError(e); }
+});
+listen("tray-snapshot-all", () => snapshot(rows.map((r) => r.id)));
+
+start().catch(showError);

@@ -1,0 +1,33 @@
+// Pure formatting and ordering helpers, tested with `node --test`.
+
+export function bytes(n) {
+  if (n == null) return "";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let v = n, u = 0;
+  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+export function duration(secs) {
+  if (secs == null || !isFinite(secs)) return "";
+  secs = Math.max(0, Math.round(secs));
+  const h = Math.floor(secs / 3600), m = Math.floor((secs % 3600) / 60), s = secs % 60;
+  return h ? `${h}h ${m}m` : m ? `${m}m ${s}s` : `${s}s`;
+}
+
+export function time(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return d.toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" });
+}
+
+export function sortRows(rows, key, query) {
+  const q = (query || "").trim().toLowerCase();
+  const out = rows.filter((r) => !q || r.name.toLowerCase().includes(q) || (r.runtime || "").toLowerCase().includes(q) || r.id.startsWith(q));
+  const by = {
+    name: (a, b) => a.name.localeCompare(b.name),
+    newest: (a, b) => (b.newest_server || "").localeCompare(a.newest_server || ""),
+    ram: (a, b) => b.ram - a.ram,
+  }[key] || ((a, b) => a.name.localeCompare(b.name));
+  return out.sort(by);
+}

@@ -1,0 +1,34 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { bytes, duration, sortRows } from "./format.js";
+import { pickLocale, strings } from "./i18n.js";
+
+test("bytes", () => {
+  assert.equal(bytes(12), "12 B");
+  assert.equal(bytes(8 * 1024 * 1024), "8.0 MB");
+});
+
+test("duration", () => {
+  assert.equal(duration(5), "5s");
+  assert.equal(duration(125), "2m 5s");
+  assert.equal(duration(7260), "2h 1m");
+  assert.equal(duration(null), "");
+});
+
+test("search and sort", () => {
+  const rows = [
+    { id: "a1", name: "Loja São João", runtime: "php", ram: 1024, newest_server: "2026-01-02" },
+    { id: "b2", name: "Atlas Bot", runtime: "javascript", ram: 512, newest_server: "2026-01-03" },
+  ];
+  assert.deepEqual(sortRows(rows, "name", "").map((r) => r.id), ["b2", "a1"]);
+  assert.deepEqual(sortRows(rows, "newest", "").map((r) => r.id), ["b2", "a1"]);
+  assert.deepEqual(sortRows(rows, "ram", "").map((r) => r.id), ["a1", "b2"]);
+  assert.deepEqual(sortRows(rows, "name", "PHP").map((r) => r.id), ["a1"]);
+});
+
+test("locales have the same keys", () => {
+  assert.equal(pickLocale(null, "pt-BR"), "pt-BR");
+  assert.equal(pickLocale(null, "en-US"), "en");
+  assert.equal(pickLocale("en", "pt-BR"), "en");
+  assert.deepEqual(Object.keys(strings.en).sort(), Object.keys(strings["pt-BR"]).sort());
+});
