@@ -296,6 +296,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A window plus a small safety margin (1%, 2 ms to 250 ms): the server measures with its own
+/// clock, and a create that arrives a hair early is refused.
+fn padded(d: Duration) -> chrono::Duration {
+    chrono_d(d + (d / 100).clamp(Duration::from_millis(2), Duration::from_millis(250)))
+}
+
 fn chrono_d(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
@@ -756,10 +762,10 @@ impl Engine {
         let now = Utc::now();
         let mut t = (now, WaitReason::AccountWindow);
         if let Some(last) = ledger.last_create(&acct, None) {
-            t.0 = t.0.max(last + chrono_d(l.account_gap));
+            t.0 = t.0.max(last + padded(l.account_gap));
         }
         if let Some(last) = ledger.last_create(&acct, Some(&job.r.id)) {
-            let ready = last + chrono_d(l.resource_gap);
+            let ready = last + padded(l.resource_gap);
             if ready > t.0 {
                 t = (ready, WaitReason::ResourceWindow);
             }
@@ -824,12 +830,15 @@ impl Engine {
             }
             // The quota first: no create is sent that it would refuse.
             let total = self.me().user.plan.daily_snapshot_quota();
-            let quota_ready = lock(&self.ledger).quota_ready_at(
-                &acct,
-                total,
-                Utc::now(),
-                chrono_d(l.quota_window),
-            );
+            let quota_ready = lock(&self.ledger)
+                .quota_ready_at(&acct, total, Utc::now(), chrono_d(l.quota_window))
+                .map(|t| {
+                    if t > Utc::now() {
+                        t - chrono_d(l.quota_window) + padded(l.quota_window)
+                    } else {
+                        t
+                    }
+                });
             if quota_ready.is_none_or(|t| t > Utc::now()) {
                 events(Event::Quota {
                     quota: self.quota(),
