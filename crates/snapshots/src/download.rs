@@ -586,6 +586,21 @@ mod tests {
     }
 
     #[test]
+    fn a_full_disk_says_so_and_keeps_what_was_downloaded() {
+        let e = disk_error(
+            Path::new("/x/a.zip.part"),
+            std::io::Error::from_raw_os_error(28),
+            42,
+        );
+        assert_eq!(e.code(), "disk");
+        let text = e.to_string();
+        assert!(
+            text.contains("disk is full") && text.contains("42 bytes") && text.contains("resume"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn unique_names_never_overwrite() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("a.zip");

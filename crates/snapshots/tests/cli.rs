@@ -252,3 +252,53 @@ async fn a_killed_download_resumes_from_the_part_file() {
     );
     assert!(!part.exists());
 }
+
+#[tokio::test]
+async fn demo_snapshot_all_leaves_one_verified_windows_safe_zip_per_resource() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sqsnap"));
+    c.args([
+        "--demo",
+        "--json",
+        "snapshot",
+        "--all",
+        "--download",
+        "--dest",
+        out.to_str().unwrap(),
+    ])
+    .env("SQSNAP_DATA_DIR", d.path().join("data"))
+    .env_remove("SQUARECLOUD_API_KEY")
+    .stdin(Stdio::null());
+    let o = run(c).await;
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let zips: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(zips.len(), 10, "{zips:?}");
+    for z in &zips {
+        let name = z.file_name().unwrap().to_str().unwrap();
+        assert!(name.ends_with(".zip"));
+        assert!(
+            !name.contains(['<', '>', ':', '"', '/', '\\', '|', '?', '*']),
+            "{name}"
+        );
+        let stem = name.split('.').next().unwrap().to_ascii_uppercase(); // what Windows checks
+        assert_ne!(stem, "CON", "{name}");
+        let o = run({
+            let mut v = Command::new(env!("CARGO_BIN_EXE_sqsnap"));
+            v.args(["verify", z.to_str().unwrap()])
+                .env("SQSNAP_DATA_DIR", d.path().join("data"));
+            v
+        })
+        .await;
+        assert_eq!(o.status.code(), Some(0), "{name}");
+    }
+}
