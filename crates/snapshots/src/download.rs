@@ -124,13 +124,13 @@ impl Downloader {
         self
     }
 
-    async fn pause(&self, failures: u32, cancel: &CancellationToken) -> bool {
+    async fn pause(&self, failures: u32, cancel: &CancellationToken) {
         let base = self.backoff.as_secs_f64() * 2f64.powi(failures.saturating_sub(1).min(6) as i32);
         let jitter = rand::rng().random_range(0.5..1.5);
         let d = Duration::from_secs_f64((base * jitter).min(60.0));
         tokio::select! {
-            _ = tokio::time::sleep(d) => true,
-            _ = cancel.cancelled() => false,
+            _ = tokio::time::sleep(d) => {}
+            _ = cancel.cancelled() => {}
         }
     }
 
@@ -390,9 +390,8 @@ impl Downloader {
                 attempts: failures,
             });
         }
-        if !self.pause(failures, cancel).await {
-            // Cancelled while waiting: the caller's loop reports it.
-        }
+        // Cancelled while waiting: the caller's loop sees the token and reports it.
+        self.pause(failures, cancel).await;
         Ok(())
     }
 }

@@ -292,6 +292,26 @@ pub struct Engine {
     recovered: Vec<Recovered>,
 }
 
+const SETTINGS: &str = "settings.json";
+const LEDGER: &str = "ledger.json";
+const LIBRARY: &str = "library.json";
+
+fn state_error(path: &Path, e: std::io::Error) -> EngineError {
+    EngineError::State {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    }
+}
+
+/// Reads one state file; an unreadable one is kept aside and reported.
+fn load<T: serde::de::DeserializeOwned + Default>(
+    dir: &Path,
+    name: &str,
+) -> Result<(T, Option<Recovered>), EngineError> {
+    let p = dir.join(name);
+    read_json_or_default(&p).map_err(|e| state_error(&p, e))
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -322,37 +342,11 @@ impl Engine {
             client = client.with_files_base(f);
         }
         let me = client.me().await.map_err(EngineError::from_api)?;
-        let mut recovered = Vec::new();
-        let load = |name: &str| -> Result<_, EngineError> {
-            let p = cfg.data_dir.join(name);
-            let state_err = |e: std::io::Error| EngineError::State {
-                path: p.clone(),
-                detail: e.to_string(),
-            };
-            std::fs::create_dir_all(&cfg.data_dir).map_err(state_err)?;
-            Ok(p)
-        };
-        let (settings, r1) =
-            read_json_or_default::<Settings>(&load("settings.json")?).map_err(|e| {
-                EngineError::State {
-                    path: cfg.data_dir.clone(),
-                    detail: e.to_string(),
-                }
-            })?;
-        let (ledger, r2) = read_json_or_default::<Ledger>(&load("ledger.json")?).map_err(|e| {
-            EngineError::State {
-                path: cfg.data_dir.clone(),
-                detail: e.to_string(),
-            }
-        })?;
-        let (library, r3) =
-            read_json_or_default::<Library>(&load("library.json")?).map_err(|e| {
-                EngineError::State {
-                    path: cfg.data_dir.clone(),
-                    detail: e.to_string(),
-                }
-            })?;
-        recovered.extend([r1, r2, r3].into_iter().flatten());
+        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| state_error(&cfg.data_dir, e))?;
+        let (settings, r1) = load::<Settings>(&cfg.data_dir, SETTINGS)?;
+        let (ledger, r2) = load::<Ledger>(&cfg.data_dir, LEDGER)?;
+        let (library, r3) = load::<Library>(&cfg.data_dir, LIBRARY)?;
+        let recovered = [r1, r2, r3].into_iter().flatten().collect();
         Ok(Self {
             client,
             me: RwLock::new(me),
@@ -386,7 +380,17 @@ impl Engine {
     }
 
     fn account_id(&self) -> String {
-        self.me().user.id
+        self.me
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .user
+            .id
+            .clone()
+    }
+
+    fn daily_quota(&self) -> u32 {
+        let me = self.me.read().unwrap_or_else(|e| e.into_inner());
+        me.user.plan.daily_snapshot_quota()
     }
 
     pub async fn refresh(&self) -> Result<Me, EngineError> {
@@ -421,7 +425,7 @@ impl Engine {
     }
 
     pub fn quota(&self) -> QuotaStatus {
-        let total = self.me().user.plan.daily_snapshot_quota();
+        let total = self.daily_quota();
         lock(&self.ledger).status(
             &self.account_id(),
             total,
@@ -476,11 +480,7 @@ impl Engine {
     }
 
     pub fn save_settings(&self, s: Settings) -> Result<(), EngineError> {
-        let p = self.cfg.data_dir.join("settings.json");
-        write_json_atomic(&p, &s).map_err(|e| EngineError::State {
-            path: p,
-            detail: e.to_string(),
-        })?;
+        self.save(SETTINGS, &s)?;
         *lock(&self.settings) = s;
         Ok(())
     }
@@ -489,22 +489,19 @@ impl Engine {
         lock(&self.library).clone()
     }
 
+    fn save<T: serde::Serialize>(&self, name: &str, value: &T) -> Result<(), EngineError> {
+        let p = self.cfg.data_dir.join(name);
+        write_json_atomic(&p, value).map_err(|e| state_error(&p, e))
+    }
+
     fn save_ledger(&self) -> Result<(), EngineError> {
-        let p = self.cfg.data_dir.join("ledger.json");
         let l = lock(&self.ledger).clone();
-        write_json_atomic(&p, &l).map_err(|e| EngineError::State {
-            path: p,
-            detail: e.to_string(),
-        })
+        self.save(LEDGER, &l)
     }
 
     fn save_library(&self) -> Result<(), EngineError> {
-        let p = self.cfg.data_dir.join("library.json");
         let l = lock(&self.library).clone();
-        write_json_atomic(&p, &l).map_err(|e| EngineError::State {
-            path: p,
-            detail: e.to_string(),
-        })
+        self.save(LIBRARY, &l)
     }
 
     /// Checks a file again (full CRC check with `full`).
@@ -829,7 +826,7 @@ impl Engine {
                 break;
             }
             // The quota first: no create is sent that it would refuse.
-            let total = self.me().user.plan.daily_snapshot_quota();
+            let total = self.daily_quota();
             let quota_ready = lock(&self.ledger)
                 .quota_ready_at(&acct, total, Utc::now(), chrono_d(l.quota_window))
                 .map(|t| {

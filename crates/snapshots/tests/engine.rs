@@ -59,33 +59,25 @@ async fn every_recoverable_fault_ends_in_a_byte_identical_file() {
         let r = engine.resource(ATLAS).unwrap();
         let newest = sim.versions(ATLAS).last().unwrap().clone();
         let expected = sim.archive(ATLAS, &newest).unwrap();
-        for k in &kinds {
-            // Applied in order, one request each (IgnoreRange to the request that resumes).
-            sim.inject(FaultSpec::new(Target::Files, k.clone()));
-            if matches!(k, FaultKind::ResetAfter { .. }) && kinds.len() > 1 {
-                // Make the next fault apply to the following request, not this one.
-                break;
-            }
-        }
         let (sink, _events) = collect();
         let cancel = CancellationToken::new();
         let dl_task = engine.download(&r, None, Some(dir.path()), sink, &cancel);
-        let inject_rest = async {
-            if kinds.len() > 1 && matches!(kinds[0], FaultKind::ResetAfter { .. }) {
-                // Wait for the first file request, then queue the second fault.
-                while sim
-                    .requests()
-                    .iter()
-                    .filter(|q| q.host == Target::Files)
-                    .count()
-                    < 1
-                {
-                    tokio::time::sleep(Duration::from_millis(2)).await;
+        // Fault i goes to file request i: each one is queued once the one before was seen.
+        let file_requests = || {
+            sim.requests()
+                .iter()
+                .filter(|q| q.host == Target::Files)
+                .count()
+        };
+        let inject_in_turn = async {
+            for (i, k) in kinds.iter().enumerate() {
+                while file_requests() < i {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
                 }
-                sim.inject(FaultSpec::new(Target::Files, kinds[1].clone()));
+                sim.inject(FaultSpec::new(Target::Files, k.clone()));
             }
         };
-        let (res, ()) = tokio::join!(dl_task, inject_rest);
+        let (res, ()) = tokio::join!(dl_task, inject_in_turn);
         let done = res.unwrap_or_else(|e| panic!("{kinds:?}: {e}"));
         assert_eq!(std::fs::read(&done.path).unwrap(), expected, "{kinds:?}");
         assert_eq!(
@@ -197,7 +189,7 @@ async fn a_part_file_is_resumed_with_range_and_not_fetched_again() {
 
 #[tokio::test]
 async fn a_corrupt_download_fails_verification_and_is_removed() {
-    let (sim, engine, dir) = start(demo_config()).await;
+    let (_sim, engine, dir) = start(demo_config()).await;
     let r = engine.resource(ATLAS).unwrap();
     let (sink, _) = collect();
     let first = engine
@@ -214,7 +206,6 @@ async fn a_corrupt_download_fails_verification_and_is_removed() {
     let part = format!("{}.part", first.path.display());
     std::fs::write(&part, vec![0u8; first.size as usize]).unwrap();
     std::fs::remove_file(&first.path).unwrap();
-    let _ = sim;
     let e = engine
         .download(&r, None, Some(dir.path()), sink, &CancellationToken::new())
         .await

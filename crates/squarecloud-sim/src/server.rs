@@ -550,7 +550,7 @@ async fn list_snapshots(shared: Arc<Shared>, kind: Kind, id: String) -> Response
 async fn create_snapshot(shared: Arc<Shared>, kind: Kind, id: String) -> Response {
     let now = shared.clock.now();
     let limits = &shared.config.limits;
-    let (generation, path, quota_left) = {
+    let (generation, path) = {
         let mut st = shared.lock();
         let Some(i) = find(&st, kind, &id) else {
             return envelope_err(StatusCode::NOT_FOUND, kind.not_found());
@@ -598,9 +598,8 @@ async fn create_snapshot(shared: Arc<Shared>, kind: Kind, id: String) -> Respons
         });
         res.invalidate_at = Some(ready_at);
         let path = shared.file_path(res);
-        (generation, path, quota - used - 1)
+        (generation, path)
     };
-    let _ = quota_left;
     if generation > shared.config.soft_deadline {
         tokio::time::sleep(shared.clock.real(shared.config.soft_deadline)).await;
         return envelope_err(StatusCode::ACCEPTED, "SNAPSHOT_PROCESSING");
