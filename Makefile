@@ -5,8 +5,9 @@ CARGO ?= cargo
 
 # Build: the Tauri app (WebKitGTK, tray), keyring (D-Bus).
 APT_BUILD := build-essential pkg-config libwebkit2gtk-4.1-dev libayatana-appindicator3-dev libdbus-1-dev
-# Tests: a real Secret Service in a private D-Bus session, curl and unzip for the README check.
-APT_TEST := $(APT_BUILD) dbus-daemon dbus-bin gnome-keyring curl unzip
+# Tests: a real Secret Service in a private D-Bus session, a virtual display and WebKit's
+# WebDriver for the window, curl and unzip for the README check.
+APT_TEST := $(APT_BUILD) dbus-daemon dbus-bin gnome-keyring xvfb xauth webkit2gtk-driver curl unzip
 
 .PHONY: run test lint bench sim
 
@@ -16,11 +17,14 @@ run:
 	$(CARGO) build --bin square-snapshots
 	./target/debug/square-snapshots --demo
 
-## Every test: Rust (client, simulator, engine, CLI, real keychain), then the README example.
+## Every test: Rust (client, simulator, engine, CLI, real keychain, the real window over
+## WebDriver), the UI modules, then the README example.
 test:
 	@scripts/ensure-deps.sh $(APT_TEST)
+	command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked
 	$(CARGO) fmt --all -- --check
-	dbus-run-session -- scripts/with-keyring.sh $(CARGO) test --workspace --locked
+	xvfb-run -a dbus-run-session -- scripts/with-keyring.sh \
+		$(CARGO) test --workspace --locked -- --include-ignored
 	SQSNAP_EXPECT_KEYRING=absent DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent \
 		$(CARGO) test --locked -p snapshots --test keychain
 	command -v node >/dev/null || scripts/ensure-deps.sh nodejs

@@ -97,6 +97,7 @@ function renderRows() {
 function renderTransfers() {
   const ul = $("transfers");
   if (!ul) return;
+  $("transfers-section").hidden = transfers.size === 0;
   ul.innerHTML = "";
   for (const [id, x] of transfers) {
     const li = document.createElement("li");

@@ -1,0 +1,452 @@
+//! The real app window under Xvfb, driven over WebDriver (tauri-driver + WebKitWebDriver),
+//! against the simulator, in a D-Bus session with gnome-keyring unlocked and this test
+//! serving `org.freedesktop.Notifications`. `make test` runs it; alone it needs
+//! `xvfb-run -a dbus-run-session -- scripts/with-keyring.sh cargo test --test e2e -- --ignored`.
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use snapshots::secret::{KeyringStore, SecretStore, service_name};
+use squarecloud_sim::{AccountSpec, FaultKind, FaultSpec, SimConfig, Simulator, Target};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const KEY: &str = "313397145698959364-e2e-secret-key";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// Records every notification the app sends.
+struct Listener(Arc<Mutex<Vec<(String, String)>>>);
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl Listener {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        _app_name: String,
+        _replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        body: String,
+        _actions: Vec<String>,
+        _hints: HashMap<String, zbus::zvariant::OwnedValue>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let mut seen = self.0.lock().unwrap();
+        seen.push((summary, body));
+        seen.len() as u32
+    }
+
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".into(), "actions".into()]
+    }
+
+    fn get_server_information(&self) -> (String, String, String, String) {
+        (
+            "e2e-listener".into(),
+            "square-snapshots".into(),
+            "1".into(),
+            "1.2".into(),
+        )
+    }
+
+    fn close_notification(&self, _id: u32) {}
+}
+
+/// A minimal W3C WebDriver client.
+struct Driver {
+    http: reqwest::Client,
+    base: String,
+    session: String,
+    shots: PathBuf,
+}
+
+impl Driver {
+    async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{}", self.base, self.session, path);
+        let mut req = self.http.request(method, &url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let v: Value = req.send().await.unwrap().json().await.unwrap();
+        v["value"].clone()
+    }
+
+    async fn find(&self, css: &str) -> Option<String> {
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        v.get(ELEMENT).and_then(Value::as_str).map(str::to_string)
+    }
+
+    async fn wait(&self, css: &str) -> String {
+        let t = Instant::now();
+        loop {
+            if let Some(e) = self.find(css).await {
+                return e;
+            }
+            assert!(t.elapsed() < Duration::from_secs(30), "no element {css}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn click(&self, css: &str) {
+        let e = self.wait(css).await;
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                &format!("/element/{e}/click"),
+                Some(json!({})),
+            )
+            .await;
+        assert!(v.get("error").is_none(), "click {css}: {v}");
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let e = self.wait(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/clear"),
+            Some(json!({})),
+        )
+        .await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// Calls an app command as the UI does, through the same IPC and ACL.
+    async fn invoke(&self, cmd: &str, args: Value) -> Value {
+        let script = "const done = arguments[arguments.length - 1];\
+            window.__TAURI__.core.invoke(arguments[0], arguments[1])\
+            .then(v => done({ok: v}), e => done({err: e}));";
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": script, "args": [cmd, args]})),
+        )
+        .await
+    }
+
+    async fn text_of(&self, css: &str) -> String {
+        self.js(&format!(
+            "const e = document.querySelector({css:?}); return e ? e.textContent : '';"
+        ))
+        .await
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+    }
+
+    async fn until_text(&self, css: &str, pred: impl Fn(&str) -> bool) -> String {
+        let t = Instant::now();
+        loop {
+            let text = self.text_of(css).await;
+            if pred(&text) {
+                return text;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "{css}: last text {text:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let v = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+struct Killer(Child);
+
+impl Drop for Killer {
+    fn drop(&mut self) {
+        // SIGTERM: tauri-driver then stops WebKitWebDriver too (SIGKILL would leave it running).
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut hits = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return hits;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            hits.extend(files_containing(&p, needle));
+        } else if let Ok(bytes) = std::fs::read(&p)
+            && bytes.windows(needle.len()).any(|w| w == needle)
+        {
+            hits.push(p);
+        }
+    }
+    hits
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display, a D-Bus session with gnome-keyring and tauri-driver: `make test` runs it"]
+async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
+    // The simulator: the demo account on a 512 MB plan (4 snapshots a day).
+    let mut account = AccountSpec::demo();
+    account.memory_mb = 512;
+    let mut config = SimConfig::new(KEY, account);
+    config.generation_time = Duration::from_millis(300);
+    let sim = Simulator::start(config).await.unwrap();
+
+    // Notifications land here.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let _bus = zbus::connection::Builder::session()
+        .unwrap()
+        .name("org.freedesktop.Notifications")
+        .unwrap()
+        .serve_at("/org/freedesktop/Notifications", Listener(seen.clone()))
+        .unwrap()
+        .build()
+        .await
+        .expect("a D-Bus session bus: run inside dbus-run-session");
+
+    // The app's own dirs, so we can prove the key is in none of them.
+    let home = tempfile::tempdir().unwrap();
+    let (data, config_dir, cache) = (
+        home.path().join("data"),
+        home.path().join("config"),
+        home.path().join("cache"),
+    );
+    let out = home.path().join("Backups");
+    std::fs::create_dir_all(&out).unwrap();
+    let keychain = KeyringStore::new(service_name());
+    keychain.delete().unwrap();
+
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let driver = Command::new("tauri-driver")
+        .args(["--port", "4444", "--native-port", "4445"])
+        .env("SQUARECLOUD_API_URL", sim.api_url())
+        .env("XDG_DATA_HOME", &data)
+        .env("XDG_CONFIG_HOME", &config_dir)
+        .env("XDG_CACHE_HOME", &cache)
+        .env("NO_AT_BRIDGE", "1")
+        .spawn()
+        .expect("tauri-driver on PATH (cargo install tauri-driver --locked)");
+    let _driver = Killer(driver);
+    let http = reqwest::Client::new();
+    let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": env!("CARGO_BIN_EXE_square-snapshots")}}}});
+    let t = Instant::now();
+    let session = loop {
+        if let Ok(r) = http
+            .post("http://127.0.0.1:4444/session")
+            .json(&caps)
+            .send()
+            .await
+        {
+            let v: Value = r.json().await.unwrap();
+            if let Some(id) = v["value"]["sessionId"].as_str() {
+                break id.to_string();
+            }
+            panic!("no session: {v}");
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "tauri-driver did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let d = Driver {
+        http,
+        base: "http://127.0.0.1:4444".into(),
+        session,
+        shots,
+    };
+
+    // 1. A wrong key gets a plain message and is not stored.
+    d.wait("#sign-in-view:not([hidden]) #api-key").await;
+    d.type_into("#api-key", "not-a-real-key").await;
+    d.click("#sign-in").await;
+    let msg = d
+        .until_text("#sign-in-error", |t| t.contains("refused"))
+        .await;
+    assert!(msg.contains("security page"), "{msg}");
+    assert_eq!(keychain.get().unwrap(), None);
+    d.screenshot("01-wrong-key").await;
+
+    // 2. The right key: resources and quota appear; the key is in the Secret Service.
+    d.type_into("#api-key", KEY).await;
+    d.click("#sign-in").await;
+    d.until_text("#account-name", |t| t == "Demo Account").await;
+    d.until_text("#resources tbody", |t| {
+        t.contains("analytics worker") && t.contains("main postgres")
+    })
+    .await;
+    let rows = d
+        .js("return document.querySelectorAll('#resources tbody tr').length")
+        .await;
+    assert_eq!(rows, 10);
+    d.until_text("#quota-text", |t| t.contains("0 of 4")).await;
+    assert_eq!(keychain.get().unwrap().unwrap().expose_secret(), KEY);
+    let page = d
+        .js("return document.documentElement.outerHTML")
+        .await
+        .to_string();
+    assert!(!page.contains(KEY), "the key reached the webview");
+
+    // 3. Destinations through the code a drop uses: a file and two folders are refused.
+    let file = home.path().join("notes.txt");
+    std::fs::write(&file, "x").unwrap();
+    let r = d
+        .invoke(
+            "set_destination_from_paths",
+            json!({"resource": null, "paths": [file]}),
+        )
+        .await;
+    assert!(
+        r["err"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a folder"),
+        "{r}"
+    );
+    let r = d
+        .invoke(
+            "set_destination_from_paths",
+            json!({"resource": null, "paths": [&out, &out]}),
+        )
+        .await;
+    assert!(
+        r["err"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("single folder"),
+        "{r}"
+    );
+    let r = d
+        .invoke(
+            "set_destination_from_paths",
+            json!({"resource": null, "paths": [&out]}),
+        )
+        .await;
+    assert!(r["ok"].as_str().is_some(), "{r}");
+
+    // 4. Snapshot one (slowed to 30 MB/s so progress can be watched), progress moves.
+    sim.inject(FaultSpec::new(
+        Target::Files,
+        FaultKind::Bandwidth {
+            bytes_per_sec: 30_000_000,
+        },
+    ));
+    d.click("button[aria-label='Snapshot: analytics worker']")
+        .await;
+    let first = d
+        .until_text("#transfers .progress-text", |t| t.contains("MB /"))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    d.screenshot("02-download-in-progress").await;
+    let later = d.text_of("#transfers .progress-text").await;
+    assert_ne!(first, later, "progress did not move");
+    let done = d
+        .until_text("#transfers .state-done", |t| t.contains("verified"))
+        .await;
+    let saved: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    assert!(done.contains(saved[0].file_name().unwrap().to_str().unwrap()));
+    let v = snapshots::verify::verify_zip(&saved[0], None, true).unwrap();
+    assert_eq!(v.size, 150 * 1024 * 1024);
+    d.screenshot("03-downloaded").await;
+
+    // 5. The notification arrived on D-Bus.
+    let t = Instant::now();
+    while !seen
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(s, b)| s == "Snapshot saved" && b.contains("analytics worker"))
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no notification: {:?}",
+            seen.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // 6. The quota: three more fit, then the queue pauses and says until when.
+    for name in ["cache", "CON", "🚀 rocket-api", "Atlas Bot"] {
+        d.click(&format!(
+            "tr:has(button[aria-label='Snapshot: {name}']) input.pick"
+        ))
+        .await;
+    }
+    let picked = d
+        .js("return document.querySelectorAll('input.pick:checked').length")
+        .await;
+    assert_eq!(picked, 4);
+    d.click("#snapshot-all").await;
+    let paused = d
+        .until_text("#notice", |t| t.contains("daily quota used up"))
+        .await;
+    assert!(paused.contains("until"), "{paused}");
+    d.until_text("#quota-text", |t| t.contains("4 of 4")).await;
+    d.screenshot("04-quota-paused").await;
+    let t = Instant::now();
+    while !seen
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(s, _)| s == "Quota reached")
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no quota notification"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        sim.requests().iter().all(|r| r.status != 429),
+        "a refused request was sent"
+    );
+    assert!(
+        sim.requests()
+            .iter()
+            .filter(|r| r.host == Target::Files)
+            .all(|r| !r.headers.iter().any(|h| h == "authorization"))
+    );
+
+    // 7. The key is in no file the app wrote; signing out removes it from the keychain.
+    for dir in [&data, &config_dir, &cache] {
+        assert_eq!(files_containing(dir, KEY.as_bytes()), Vec::<PathBuf>::new());
+    }
+    assert!(data.exists(), "the app's data dir was not where we looked");
+    d.click("#sign-out").await;
+    d.wait("#sign-in-view:not([hidden])").await;
+    assert_eq!(keychain.get().unwrap(), None);
+    d.cmd(reqwest::Method::DELETE, "", None).await;
+}
