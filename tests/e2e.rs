@@ -123,6 +123,19 @@ impl Driver {
         .await;
     }
 
+    /// Keys sent to an element as they are (no clearing first): arrows, Enter.
+    async fn keys(&self, css: &str, text: &str) {
+        let e = self.wait(css).await;
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                &format!("/element/{e}/value"),
+                Some(json!({"text": text})),
+            )
+            .await;
+        assert!(v.get("error").is_none(), "keys to {css}: {v}");
+    }
+
     async fn js(&self, script: &str) -> Value {
         self.cmd(
             reqwest::Method::POST,
@@ -297,8 +310,12 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     d.screenshot("01-wrong-key").await;
 
     // 2. The right key: resources and quota appear; the key is in the Secret Service.
-    d.type_into("#api-key", KEY).await;
-    d.click("#sign-in").await;
+    // By keyboard alone: the key field has the focus and Enter submits.
+    let focused = d
+        .js("return document.activeElement && document.activeElement.id")
+        .await;
+    assert_eq!(focused, "api-key", "the key field should have the focus");
+    d.type_into("#api-key", &format!("{KEY}\u{E007}")).await;
     d.until_text("#account-name", |t| t == "Demo Account").await;
     d.until_text("#resources tbody", |t| {
         t.contains("analytics worker") && t.contains("main postgres")
@@ -310,6 +327,12 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     assert_eq!(rows, 10);
     d.until_text("#quota-text", |t| t.contains("0 of 4")).await;
     assert_eq!(keychain.get().unwrap().unwrap().expose_secret(), KEY);
+    let unlabelled = d
+        .js("return [...document.querySelectorAll('button, input, select')].filter(el => !(\
+             el.getAttribute('aria-label') || (el.labels && el.labels.length && el.labels[0].textContent.trim()) \
+             || el.textContent.trim())).map(el => el.outerHTML.slice(0, 80))")
+        .await;
+    assert_eq!(unlabelled, json!([]), "controls without a label");
     let page = d
         .js("return document.documentElement.outerHTML")
         .await
@@ -440,7 +463,106 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
             .all(|r| !r.headers.iter().any(|h| h == "authorization"))
     );
 
-    // 7. The key is in no file the app wrote; signing out removes it from the keychain.
+    // 7. An older version (no quota), then the library: damage is caught, prune keeps the newest.
+    let versions = "select[aria-label='Versions: Atlas Bot']";
+    d.js(&format!("document.querySelector({versions:?}).focus()"))
+        .await;
+    let t = Instant::now();
+    while d
+        .js(&format!(
+            "return document.querySelector({versions:?}).options.length"
+        ))
+        .await
+        .as_u64()
+        < Some(4)
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "versions did not load"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let zips = || -> Vec<PathBuf> {
+        std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "zip"))
+            .collect()
+    };
+    let before = zips().len();
+    // By keyboard: the first arrow picks the newest (already on disk), the second an older one.
+    d.keys(versions, "\u{E015}\u{E015}").await;
+    let t = Instant::now();
+    while zips().len() <= before {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the older version was not downloaded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    d.click("#library-section summary").await;
+    d.until_text("#library-title", |t| {
+        t.contains(&format!("({})", before + 1))
+    })
+    .await;
+    let con = zips()
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("CON_"))
+        .unwrap();
+    std::fs::write(&con, b"PK\x03\x04 damaged by a test").unwrap();
+    d.click("button[aria-label^='Verify: CON_']").await;
+    d.until_text("#notice", |t| t.contains("integrity check"))
+        .await;
+    d.type_into("#keep-last", "1").await;
+    d.click("#prune").await;
+    d.until_text("#notice", |t| t.contains("1 old file deleted"))
+        .await;
+    let atlas: Vec<_> = zips()
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("Atlas Bot"))
+        .collect();
+    assert_eq!(atlas.len(), 1, "prune keeps the newest: {atlas:?}");
+    assert!(
+        !atlas[0].to_string_lossy().contains("T030000Z"),
+        "the older one was deleted"
+    );
+    assert!(con.exists(), "a changed file is never deleted");
+    d.screenshot("05-library").await;
+
+    // 8. Brazilian Portuguese, switched in the window.
+    d.keys("#locale", "\u{E015}").await;
+    d.until_text("#snapshot-all", |t| t == "Snapshot de tudo")
+        .await;
+    d.until_text("#quota-text", |t| t.starts_with("4 de 4"))
+        .await;
+    let done_pt = d.text_of("#transfers .state-done").await;
+    assert!(done_pt.contains("salvo e verificado"), "{done_pt}");
+    d.screenshot("06-pt-br").await;
+    d.keys("#locale", "\u{E013}").await;
+    d.until_text("#snapshot-all", |t| t == "Snapshot all").await;
+
+    // 9. A second launch hands over to the running app and exits.
+    let mut second = Command::new(env!("CARGO_BIN_EXE_square-snapshots"))
+        .env("SQUARECLOUD_API_URL", sim.api_url())
+        .env("XDG_DATA_HOME", &data)
+        .env("XDG_CONFIG_HOME", &config_dir)
+        .env("XDG_CACHE_HOME", &cache)
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = second.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > Duration::from_secs(20) {
+            let _ = second.kill();
+            panic!("a second instance kept running");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status}");
+
+    // 10. The key is in no file the app wrote; signing out removes it from the keychain.
     for dir in [&data, &config_dir, &cache] {
         assert_eq!(files_containing(dir, KEY.as_bytes()), Vec::<PathBuf>::new());
     }
@@ -448,5 +570,29 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     d.click("#sign-out").await;
     d.wait("#sign-in-view:not([hidden])").await;
     assert_eq!(keychain.get().unwrap(), None);
+
+    // 11. The window's size is saved soon after it changes (not only at a clean exit).
+    d.cmd(
+        reqwest::Method::POST,
+        "/window/rect",
+        Some(json!({"width": 900, "height": 650})),
+    )
+    .await;
+    let state_file = config_dir
+        .join("app.squaresnapshots.desktop")
+        .join(".window-state.json");
+    let saved_width = || -> Option<u64> {
+        let v: Value = serde_json::from_slice(&std::fs::read(&state_file).ok()?).ok()?;
+        v["main"]["width"].as_u64()
+    };
+    let t = Instant::now();
+    while !saved_width().is_some_and(|w| (880..=920).contains(&w)) {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "window size not saved: {:?}",
+            saved_width()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     d.cmd(reqwest::Method::DELETE, "", None).await;
 }

@@ -20,7 +20,8 @@ function applyLocale(locale) {
   setText("sign-in-title", t.signInTitle); setText("sign-in-help", t.signInHelp);
   setText("key-label", t.keyLabel); setText("sign-in", t.signIn); setText("sign-out", t.signOut);
   setText("snapshot-all", t.snapshotAll); setText("folder-label", t.folder); setText("choose-folder", t.choose);
-  setText("drop-hint", t.dropHint); setText("transfers-title", t.transfers); setText("cancel-all", t.cancelAll);
+  setText("drop-hint", t.dropHint); setText("prune", t.prune);
+  setText("keep-last-label", t.keepLast); setText("keep-days-label", t.keepDays); setText("transfers-title", t.transfers); setText("cancel-all", t.cancelAll);
   for (const [id, key] of [["h-name", "name"], ["h-runtime", "runtime"], ["h-ram", "ram"], ["h-cluster", "cluster"], ["h-server", "server"], ["h-local", "local"], ["h-actions", "actions"]]) setText(id, t[key]);
   $("search").placeholder = t.search;
   $("sort").innerHTML = "";
@@ -29,7 +30,43 @@ function applyLocale(locale) {
   }
   setText("demo-badge", t.demo);
   if (session) renderSession();
-  renderRows(); renderTransfers();
+  renderRows(); renderTransfers(); renderLibrary();
+}
+
+let library = [];
+
+// The files this app downloaded, newest first, with verify and show-in-folder.
+function renderLibrary() {
+  const tbody = document.querySelector("#library tbody");
+  if (!tbody) return;
+  setText("library-title", `${t.library} (${library.length})`);
+  tbody.innerHTML = "";
+  const sorted = [...library].sort((a, b) => a.resource_name.localeCompare(b.resource_name) || b.taken_at.localeCompare(a.taken_at));
+  for (const e of sorted) {
+    const tr = document.createElement("tr");
+    const file = e.path.split(/[\\/]/).pop();
+    for (const text of [e.resource_name, time(e.taken_at), bytes(e.size), e.verified_at ? `${t.verified} ${time(e.verified_at)}` : ""]) {
+      const td = document.createElement("td"); td.textContent = text; tr.append(td);
+    }
+    tr.children[3].className = "verified-at";
+    const actions = document.createElement("td");
+    const verify = document.createElement("button");
+    verify.type = "button"; verify.textContent = t.verify; verify.setAttribute("aria-label", `${t.verify}: ${file}`);
+    verify.addEventListener("click", async () => {
+      try { await invoke("verify_file", { path: e.path }); await loadLibrary(); } catch (err) { showError(err); }
+    });
+    const show = document.createElement("button");
+    show.type = "button"; show.textContent = t.open; show.setAttribute("aria-label", `${t.open}: ${file}`);
+    show.addEventListener("click", () => invoke("open_folder", { path: e.path.slice(0, e.path.length - file.length - 1) }).catch(showError));
+    actions.append(verify, show);
+    tr.append(actions);
+    tbody.append(tr);
+  }
+}
+
+async function loadLibrary() {
+  library = await invoke("list_library", { resource: null });
+  renderLibrary();
 }
 
 function notice(text, isError = false) {
@@ -103,7 +140,7 @@ function renderTransfers() {
     const li = document.createElement("li");
     li.dataset.id = id;
     const title = document.createElement("strong"); title.textContent = x.name; li.append(title);
-    const state = document.createElement("span"); state.className = `state state-${x.kind}`; state.textContent = " " + x.text; li.append(state);
+    const state = document.createElement("span"); state.className = `state state-${x.kind}`; state.textContent = " " + transferText(x.last); li.append(state);
     if (x.progress) {
       const p = x.progress;
       const bar = document.createElement("progress"); bar.max = p.total || 1; bar.value = p.bytes; li.append(bar);
@@ -116,6 +153,19 @@ function renderTransfers() {
   }
 }
 
+// A transfer's state in words, in the current language.
+function transferText(e) {
+  switch (e.event) {
+    case "waiting": return t.waiting(time(e.until), t.why[e.reason] || e.reason);
+    case "creating": return t.creating;
+    case "processing": return t.processing;
+    case "created": return t.created;
+    case "done": return t.done(e.path);
+    case "failed": return `${t.failed}: ${e.message}`;
+    default: return "";
+  }
+}
+
 function nameOf(id) { return (rows.find((r) => r.id === id) || {}).name || id; }
 
 function onEvent(retry) {
@@ -124,18 +174,17 @@ function onEvent(retry) {
     const id = e.resource;
     const x = transfers.get(id) || { name: nameOf(id), retry: () => retry(id) };
     switch (e.event) {
-      case "waiting": x.kind = "waiting"; x.text = t.waiting(time(e.until), t.why[e.reason] || e.reason); break;
-      case "creating": x.kind = "busy"; x.text = t.creating; break;
-      case "processing": x.kind = "busy"; x.text = t.processing; break;
-      case "created": x.kind = "busy"; x.text = t.created; break;
-      case "downloading": x.kind = "busy"; x.text = ""; x.progress = e.progress; break;
-      case "done": x.kind = "done"; x.text = t.done(e.path); x.progress = null; break;
-      case "failed": x.kind = "failed"; x.text = `${t.failed}: ${e.message}`; break;
-      case "quota": renderQuota(e.quota); return;
+      case "waiting": x.kind = "waiting"; break;
+      case "creating": case "processing": case "created": x.kind = "busy"; break;
+      case "downloading": x.kind = "busy"; x.progress = e.progress; break;
+      case "done": x.kind = "done"; x.progress = null; break;
+      case "failed": x.kind = "failed"; break;
+      case "quota": if (session) session.quota = e.quota; renderQuota(e.quota); return;
       case "paused_for_quota": notice(t.paused(e.until && time(e.until))); return;
       case "rate_limited": notice(t.rateLimited(time(e.until)), true); return;
       default: return;
     }
+    x.last = e;
     transfers.set(id, x);
     renderTransfers();
   };
@@ -158,6 +207,7 @@ async function refresh() {
     const s = await invoke("get_settings");
     setText("default-folder", s.default_dest || t.noFolder);
     renderRows();
+    await loadLibrary();
   } catch (e) { showError(e); }
 }
 
@@ -183,7 +233,10 @@ $("sign-in-form").addEventListener("submit", async (ev) => {
     setText("sign-in-error", "");
     renderSession();
     await refresh();
-  } catch (e) { setText("sign-in-error", e.message || String(e)); }
+  } catch (e) {
+    setText("sign-in-error", e.message || String(e));
+    $("api-key").focus(); // ready to paste again, by keyboard too
+  }
 });
 $("sign-out").addEventListener("click", async () => { session = await invoke("sign_out"); rows = []; transfers.clear(); renderSession(); });
 $("search").addEventListener("input", renderRows);
@@ -203,6 +256,14 @@ $("choose-folder").addEventListener("click", async () => {
   try { const p = await invoke("pick_destination", { resource: null }); if (p) { notice(t.folderSet(p)); await refresh(); } } catch (e) { showError(e); }
 });
 $("cancel-all").addEventListener("click", () => invoke("cancel_transfer"));
+$("prune").addEventListener("click", async () => {
+  const num = (id) => { const v = parseInt($(id).value, 10); return Number.isFinite(v) && v > 0 ? v : null; };
+  try {
+    const r = await invoke("prune_library", { keepLast: num("keep-last"), keepDays: num("keep-days") });
+    notice(t.pruned(r.deleted.length));
+    await refresh();
+  } catch (e) { showError(e); }
+});
 
 // A folder dropped on a row sets that resource's folder; anywhere else, the default.
 listen("folder-dropped", async ({ payload }) => {

@@ -40,7 +40,7 @@ export const strings = {
     library: "On this computer",
     verify: "Verify", verified: "verified", prune: "Prune",
     keepLast: "Keep newest per resource", keepDays: "Keep days",
-    pruned: (n) => `${n} old files deleted`,
+    pruned: (n) => (n === 1 ? "1 old file deleted" : `${n} old files deleted`),
     folderSet: (p) => `Folder set: ${p}`,
   },
   "pt-BR": {
@@ -83,7 +83,7 @@ export const strings = {
     library: "Neste computador",
     verify: "Verificar", verified: "verificado", prune: "Limpar",
     keepLast: "Manter os mais novos por recurso", keepDays: "Manter dias",
-    pruned: (n) => `${n} arquivos antigos apagados`,
+    pruned: (n) => (n === 1 ? "1 arquivo antigo apagado" : `${n} arquivos antigos apagados`),
     folderSet: (p) => `Pasta definida: ${p}`,
   },
 };

@@ -9,9 +9,11 @@ mod state;
 use serde::Serialize;
 use snapshots::settings::folder_from_drop;
 use state::AppState;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tauri::menu::{Menu, MenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{DragDropEvent, Emitter, Manager, Runtime, WindowEvent};
+use tauri_plugin_window_state::{AppHandleExt, StateFlags};
 
 /// What a drop onto the window became, for the UI to apply to a row or to the default.
 #[derive(Clone, Serialize)]
@@ -65,6 +67,7 @@ fn tray<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
 pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
     builder
         .manage(state)
+        .manage(GeometryChanges::default())
         .invoke_handler(tauri::generate_handler![
             commands::get_session,
             commands::sign_in,
@@ -126,14 +129,40 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
                 });
                 if tray && to_tray {
                     api.prevent_close();
+                    // The plugin writes its file at exit; hiding to the tray is not an exit,
+                    // so save now (while still visible) and a crash or logout keeps it.
+                    let _ = app.save_window_state(StateFlags::all());
                     let _ = window.hide();
                 }
+            }
+            WindowEvent::Resized(_) | WindowEvent::Moved(_) => {
+                save_geometry_soon(window.app_handle())
             }
             _ => {}
         })
 }
 
 struct TrayPresent(bool);
+
+/// Counts moves and resizes, so only the last of a burst saves.
+#[derive(Default)]
+struct GeometryChanges(AtomicU64);
+
+/// Saves the window's size and position half a second after it stops changing, so a crash
+/// or a logout keeps it (the plugin alone writes only at exit).
+fn save_geometry_soon<R: Runtime>(app: &tauri::AppHandle<R>) {
+    let Some(changes) = app.try_state::<GeometryChanges>() else {
+        return;
+    };
+    let n = changes.0.fetch_add(1, Ordering::SeqCst) + 1;
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        if app.state::<GeometryChanges>().0.load(Ordering::SeqCst) == n {
+            let _ = app.save_window_state(StateFlags::all());
+        }
+    });
+}
 
 /// Starts the app. `--demo` runs it on the built-in simulator with a demo account.
 pub fn run() {
@@ -153,10 +182,13 @@ pub fn run() {
     } else {
         AppState::real()
     };
-    let builder =
-        tauri::Builder::default().plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+    // Single instance first (a second launch shows the running window), then the saved
+    // window size and position.
+    let builder = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             show_main(app)
-        }));
+        }))
+        .plugin(tauri_plugin_window_state::Builder::default().build());
     run_app(builder, state)
         .run(tauri::generate_context!())
         .expect("the app failed to start");
