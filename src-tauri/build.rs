@@ -11,6 +11,7 @@ fn main() {
             "create_snapshots",
             "download_snapshot",
             "cancel_transfer",
+            "pause_queue",
             "get_settings",
             "save_settings",
             "set_destination",

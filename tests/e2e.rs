@@ -95,16 +95,24 @@ impl Driver {
         }
     }
 
+    /// Clicks; a node replaced by a re-render (stale) is found again, as a person would.
     async fn click(&self, css: &str) {
-        let e = self.wait(css).await;
-        let v = self
-            .cmd(
-                reqwest::Method::POST,
-                &format!("/element/{e}/click"),
-                Some(json!({})),
-            )
-            .await;
-        assert!(v.get("error").is_none(), "click {css}: {v}");
+        for _ in 0..5 {
+            let e = self.wait(css).await;
+            let v = self
+                .cmd(
+                    reqwest::Method::POST,
+                    &format!("/element/{e}/click"),
+                    Some(json!({})),
+                )
+                .await;
+            match v.get("error").and_then(Value::as_str) {
+                None => return,
+                Some("stale element reference") => continue,
+                Some(_) => panic!("click {css}: {v}"),
+            }
+        }
+        panic!("click {css}: the element kept going stale");
     }
 
     async fn type_into(&self, css: &str, text: &str) {
@@ -420,6 +428,42 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    // 5b. Pause holds new work (a download here) until resumed.
+    d.click("#pause-toggle").await;
+    d.until_text("#pause-toggle", |t| t == "Resume").await;
+    d.until_text("#notice", |t| t.starts_with("Paused")).await;
+    d.click("button[aria-label='Download latest: Ticket-Tool']")
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let ticket = "708192a3b4c5d6e7f8091a2b3c4d5e6f";
+    let fetched = || {
+        sim.requests()
+            .iter()
+            .any(|q| q.host == Target::Files && q.path.contains(ticket))
+    };
+    assert!(!fetched(), "a download started while paused");
+    d.click("#pause-toggle").await;
+    d.until_text("#pause-toggle", |t| t == "Pause").await;
+    let t = Instant::now();
+    while !std::fs::read_dir(&out).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("Ticket-Tool")
+    }) {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the held download did not run after resume"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(fetched());
+    // The row shows the new local copy once the window has refreshed (and the layout settled).
+    d.until_text("tr:has(button[aria-label='Snapshot: Ticket-Tool'])", |t| {
+        !t.contains("none")
+    })
+    .await;
 
     // 6. The quota: three more fit, then the queue pauses and says until when.
     for name in ["cache", "CON", "🚀 rocket-api", "Atlas Bot"] {

@@ -8,6 +8,8 @@ const $ = (id) => document.getElementById(id);
 
 let t = strings.en;
 let session = null;
+let queuePaused = false;
+const selected = new Set(); // resource ids ticked by the user; survives re-renders
 let rows = [];
 const transfers = new Map(); // resource id -> {name, state, progress}
 
@@ -22,6 +24,7 @@ function applyLocale(locale) {
   setText("snapshot-all", t.snapshotAll); setText("folder-label", t.folder); setText("choose-folder", t.choose);
   setText("drop-hint", t.dropHint); setText("prune", t.prune);
   setText("keep-last-label", t.keepLast); setText("keep-days-label", t.keepDays); setText("transfers-title", t.transfers); setText("cancel-all", t.cancelAll);
+  setText("pause-toggle", queuePaused ? t.resume : t.pause);
   for (const [id, key] of [["h-name", "name"], ["h-runtime", "runtime"], ["h-ram", "ram"], ["h-cluster", "cluster"], ["h-server", "server"], ["h-local", "local"], ["h-actions", "actions"]]) setText(id, t[key]);
   $("search").placeholder = t.search;
   $("sort").innerHTML = "";
@@ -105,6 +108,8 @@ function renderRows() {
     tr.dataset.id = r.id;
     const cell = (text, sub) => { const td = document.createElement("td"); td.textContent = text; if (sub) { const s = document.createElement("span"); s.className = "sub"; s.textContent = sub; td.append(s); } tr.append(td); return td; };
     const cb = document.createElement("input"); cb.type = "checkbox"; cb.className = "pick"; cb.setAttribute("aria-label", r.name);
+    cb.checked = selected.has(r.id);
+    cb.addEventListener("change", () => { if (cb.checked) selected.add(r.id); else selected.delete(r.id); });
     const td0 = document.createElement("td"); td0.append(cb); tr.append(td0);
     cell(r.name, r.dest ? `→ ${r.dest}` : "");
     cell(r.runtime || "", r.kind === "database" ? "database" : "app");
@@ -180,6 +185,8 @@ function onEvent(retry) {
       case "done": x.kind = "done"; x.progress = null; break;
       case "failed": x.kind = "failed"; break;
       case "quota": if (session) session.quota = e.quota; renderQuota(e.quota); return;
+            case "paused": notice(t.pausedByUser); return;
+      case "resumed": notice(""); return;
       case "paused_for_quota": notice(t.paused(e.until && time(e.until))); return;
       case "rate_limited": notice(t.rateLimited(time(e.until)), true); return;
       default: return;
@@ -247,15 +254,26 @@ $("locale").addEventListener("change", async () => {
     const s = await invoke("get_settings"); s.locale = $("locale").value; await invoke("save_settings", { settings: s });
   }
 });
-$("select-all").addEventListener("change", (e) => document.querySelectorAll("input.pick").forEach((c) => { c.checked = e.target.checked; }));
+$("select-all").addEventListener("change", (e) => {
+  for (const r of sortRows(rows, $("sort").value, $("search").value)) {
+    if (e.target.checked) selected.add(r.id); else selected.delete(r.id);
+  }
+  renderRows();
+});
 $("snapshot-all").addEventListener("click", () => {
-  const picked = [...document.querySelectorAll("input.pick:checked")].map((c) => c.closest("tr").dataset.id);
+    const picked = rows.filter((r) => selected.has(r.id)).map((r) => r.id);
   snapshot(picked.length ? picked : rows.map((r) => r.id));
 });
 $("choose-folder").addEventListener("click", async () => {
   try { const p = await invoke("pick_destination", { resource: null }); if (p) { notice(t.folderSet(p)); await refresh(); } } catch (e) { showError(e); }
 });
 $("cancel-all").addEventListener("click", () => invoke("cancel_transfer"));
+$("pause-toggle").addEventListener("click", () => invoke("pause_queue", { paused: !queuePaused }).catch(showError));
+listen("queue-paused", ({ payload }) => {
+  queuePaused = payload;
+  setText("pause-toggle", queuePaused ? t.resume : t.pause);
+  notice(queuePaused ? t.pausedByUser : "");
+});
 $("prune").addEventListener("click", async () => {
   const num = (id) => { const v = parseInt($(id).value, 10); return Number.isFinite(v) && v > 0 ? v : null; };
   try {

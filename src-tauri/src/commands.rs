@@ -291,6 +291,16 @@ pub fn cancel_transfer(state: State<'_, AppState>) {
     state.cancel_all();
 }
 
+/// Pauses (or resumes) the queue: nothing new starts while paused.
+#[tauri::command]
+pub async fn pause_queue<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    paused: bool,
+) -> Result<(), UiError> {
+    crate::set_paused(&app, paused).await;
+    Ok(())
+}
+
 #[derive(Serialize, Deserialize)]
 pub struct SettingsView {
     default_dest: Option<PathBuf>,

@@ -38,9 +38,11 @@ fn show_main<R: Runtime>(app: &tauri::AppHandle<R>) {
 fn tray<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
     let open = MenuItem::with_id(app, "open", "Open Square Snapshots", true, None::<&str>)?;
     let all = MenuItem::with_id(app, "snapshot_all", "Snapshot all", true, None::<&str>)?;
+    let pause = MenuItem::with_id(app, "pause", "Pause", true, None::<&str>)?;
     let cancel = MenuItem::with_id(app, "cancel", "Stop transfers", true, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
-    let menu = Menu::with_items(app, &[&open, &all, &cancel, &quit])?;
+    let menu = Menu::with_items(app, &[&open, &all, &pause, &cancel, &quit])?;
+    app.manage(PauseItem(pause));
     let icon = tauri::image::Image::from_bytes(include_bytes!("../../icons/tray.png"))?;
     TrayIconBuilder::with_id("main")
         .icon(icon)
@@ -51,6 +53,21 @@ fn tray<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
             "snapshot_all" => {
                 show_main(app);
                 let _ = app.emit("tray-snapshot-all", ());
+            }
+            "pause" => {
+                let app = app.clone();
+                tauri::async_runtime::spawn(async move {
+                    let paused = app
+                        .state::<AppState>()
+                        .engine
+                        .lock()
+                        .await
+                        .as_ref()
+                        .map(|e| !e.is_paused());
+                    if let Some(p) = paused {
+                        set_paused(&app, p).await;
+                    }
+                });
             }
             "cancel" => app.state::<AppState>().cancel_all(),
             "quit" => {
@@ -77,6 +94,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::create_snapshots,
             commands::download_snapshot,
             commands::cancel_transfer,
+            commands::pause_queue,
             commands::get_settings,
             commands::save_settings,
             commands::set_destination,
@@ -143,6 +161,20 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
 }
 
 struct TrayPresent(bool);
+
+/// The tray's Pause/Resume item, whose label follows the queue.
+struct PauseItem<R: Runtime>(MenuItem<R>);
+
+/// Pauses or resumes the queue, from the tray or the window, and tells both.
+pub(crate) async fn set_paused<R: Runtime>(app: &tauri::AppHandle<R>, paused: bool) {
+    if let Some(e) = app.state::<AppState>().engine.lock().await.as_ref() {
+        e.set_paused(paused);
+    }
+    if let Some(item) = app.try_state::<PauseItem<R>>() {
+        let _ = item.0.set_text(if paused { "Resume" } else { "Pause" });
+    }
+    let _ = app.emit("queue-paused", paused);
+}
 
 /// Counts moves and resizes, so only the last of a burst saves.
 #[derive(Default)]

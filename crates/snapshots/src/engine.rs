@@ -168,6 +168,9 @@ pub enum Event {
     Quota {
         quota: QuotaStatus,
     },
+    /// The user paused the queue: nothing new starts until resumed.
+    Paused,
+    Resumed,
 }
 
 /// Where events go.
@@ -290,6 +293,7 @@ pub struct Engine {
     downloader: Downloader,
     blocked_until: Mutex<Option<DateTime<Utc>>>,
     recovered: Vec<Recovered>,
+    paused: tokio::sync::watch::Sender<bool>,
 }
 
 const SETTINGS: &str = "settings.json";
@@ -357,6 +361,7 @@ impl Engine {
             downloader: Downloader::new(),
             blocked_until: Mutex::new(None),
             recovered,
+            paused: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -364,6 +369,36 @@ impl Engine {
     pub fn with_downloader(mut self, d: Downloader) -> Self {
         self.downloader = d;
         self
+    }
+
+    /// Pauses or resumes the queue: while paused no create is sent and no download starts;
+    /// what is already running finishes.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.send_replace(paused);
+    }
+
+    pub fn is_paused(&self) -> bool {
+        *self.paused.borrow()
+    }
+
+    /// Returns once not paused (false if cancelled meanwhile).
+    async fn wait_while_paused(&self, events: &EventSink, cancel: &CancellationToken) -> bool {
+        let mut rx = self.paused.subscribe();
+        if !*rx.borrow_and_update() {
+            return true;
+        }
+        events(Event::Paused);
+        loop {
+            tokio::select! {
+                changed = rx.changed() => {
+                    if changed.is_err() || !*rx.borrow_and_update() {
+                        events(Event::Resumed);
+                        return true;
+                    }
+                }
+                _ = cancel.cancelled() => return false,
+            }
+        }
     }
 
     /// State files that were unreadable at start and kept aside.
@@ -548,6 +583,9 @@ impl Engine {
         cancel: &CancellationToken,
     ) -> Result<Downloaded, EngineError> {
         let dir = self.dest_for(r, dest)?;
+        if !self.wait_while_paused(&events, cancel).await {
+            return Err(EngineError::Cancelled);
+        }
         let list = self.versions(r).await?;
         let item = match version {
             Some(v) => list.iter().find(|i| i.version().as_deref() == Some(v)),
@@ -696,6 +734,12 @@ impl Engine {
                 }
             },
         };
+        if !self.wait_while_paused(&events, cancel).await {
+            return JobResult {
+                resource: r,
+                outcome: Err(EngineError::Cancelled),
+            };
+        }
         if !opts.download {
             return JobResult {
                 resource: r,
@@ -812,7 +856,7 @@ impl Engine {
                 }
             };
         while !pending.is_empty() {
-            if cancel.is_cancelled() {
+            if !self.wait_while_paused(&events, cancel).await || cancel.is_cancelled() {
                 fail_all(&mut pending, results, &|| EngineError::Cancelled);
                 break;
             }

@@ -413,3 +413,39 @@ async fn a_corrupt_settings_file_is_kept_aside_and_the_engine_starts_clean() {
     assert!(engine.recovered()[0].kept_as.exists());
     assert_eq!(engine.settings(), snapshots::settings::Settings::default());
 }
+
+#[tokio::test]
+async fn a_paused_queue_sends_nothing_until_resumed() {
+    let mut c = SimConfig::new(KEY, tiny_account(3, 4096, 5_000));
+    c.generation_time = Duration::ZERO;
+    c.limits.account_gap = Duration::from_millis(20);
+    let (sim, engine, _dir) = start(c).await;
+    let engine = std::sync::Arc::new(engine);
+    engine.set_paused(true);
+    let (sink, events) = collect();
+    let e2 = engine.clone();
+    let run = tokio::spawn(async move {
+        e2.snapshot(
+            e2.resources(),
+            SnapshotOptions::default(),
+            sink,
+            &CancellationToken::new(),
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        sim.requests().iter().filter(|q| q.method == "POST").count(),
+        0,
+        "a create went out while paused"
+    );
+    assert!(events.lock().unwrap().contains(&Event::Paused));
+    engine.set_paused(false);
+    let results = run.await.unwrap();
+    assert!(results.iter().all(|r| r.outcome.is_ok()), "{results:?}");
+    assert_eq!(
+        sim.requests().iter().filter(|q| q.method == "POST").count(),
+        3
+    );
+    assert!(events.lock().unwrap().contains(&Event::Resumed));
+}

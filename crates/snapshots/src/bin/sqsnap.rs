@@ -282,6 +282,8 @@ fn sink(out_json: bool, names: HashMap<String, String>) -> EventSink {
             Event::Failed {
                 resource, message, ..
             } => format!("{}: FAILED: {message}", name(resource)),
+            Event::Paused => "Paused: nothing new starts until resumed".into(),
+            Event::Resumed => "Resumed".into(),
             Event::Quota { .. } => return,
         };
         if tty {
