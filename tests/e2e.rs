@@ -267,8 +267,22 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
 
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
+    // Free ports, so two runs on one machine never drive each other's app.
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (port, native_port) = (free_port(), free_port());
     let driver = Command::new("tauri-driver")
-        .args(["--port", "4444", "--native-port", "4445"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native_port.to_string(),
+        ])
         .env("SQUARECLOUD_API_URL", sim.api_url())
         .env("XDG_DATA_HOME", &data)
         .env("XDG_CONFIG_HOME", &config_dir)
@@ -282,7 +296,7 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     let t = Instant::now();
     let session = loop {
         if let Ok(r) = http
-            .post("http://127.0.0.1:4444/session")
+            .post(format!("http://127.0.0.1:{port}/session"))
             .json(&caps)
             .send()
             .await
@@ -301,7 +315,7 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     };
     let d = Driver {
         http,
-        base: "http://127.0.0.1:4444".into(),
+        base: format!("http://127.0.0.1:{port}"),
         session,
         shots,
     };
@@ -639,4 +653,56 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     d.cmd(reqwest::Method::DELETE, "", None).await;
+
+    // 12. Demo mode (`make run`): signed in on the built-in simulator, says it is a demo,
+    // and keeps the demo key in memory only.
+    let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {
+        "application": env!("CARGO_BIN_EXE_square-snapshots"), "args": ["--demo"]}}}});
+    let t = Instant::now();
+    let session = loop {
+        let v: Value = d
+            .http
+            .post(format!("{}/session", d.base))
+            .json(&caps)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(id) = v["value"]["sessionId"].as_str() {
+            break id.to_string();
+        }
+        // The previous app may still be exiting (a second instance would hand over to it).
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "no demo session: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let demo = Driver {
+        http: d.http.clone(),
+        base: d.base.clone(),
+        session,
+        shots: d.shots.clone(),
+    };
+    demo.until_text("#account-name", |t| t == "Demo Account")
+        .await;
+    assert_eq!(
+        demo.js("return document.getElementById('demo-badge').hidden")
+            .await,
+        json!(false)
+    );
+    demo.until_text("#demo-badge", |t| t.contains("Demo")).await;
+    demo.until_text("#quota-text", |t| t.contains("of 32"))
+        .await;
+    demo.until_text("#resources tbody", |t| t.contains("Loja São João"))
+        .await;
+    assert_eq!(
+        keychain.get().unwrap(),
+        None,
+        "demo mode stored a key in the keychain"
+    );
+    demo.screenshot("07-demo").await;
+    demo.cmd(reqwest::Method::DELETE, "", None).await;
 }

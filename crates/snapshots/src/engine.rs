@@ -186,7 +186,7 @@ pub enum EngineError {
     Quota { until: Option<DateTime<Utc>> },
     #[error("Square Cloud has blocked requests from this key or address for a while (until about {} UTC). Nothing was lost; try again then.", until.format("%H:%M"))]
     RateLimited { until: DateTime<Utc> },
-    #[error("{0}")]
+    #[error("{}", api_message(.0))]
     Api(ApiError),
     #[error("No application or database with id {0} on this account.")]
     NotFound(String),
@@ -208,6 +208,15 @@ pub enum EngineError {
     ProcessingTimeout,
     #[error("Cancelled.")]
     Cancelled,
+}
+
+/// An API error in words, with what to do when it is likely to pass.
+fn api_message(e: &ApiError) -> String {
+    if e.is_transient() {
+        format!("{e}. Check your internet connection and try again; nothing was lost.")
+    } else {
+        e.to_string()
+    }
 }
 
 impl EngineError {

@@ -449,3 +449,29 @@ async fn a_paused_queue_sends_nothing_until_resumed() {
     );
     assert!(events.lock().unwrap().contains(&Event::Resumed));
 }
+
+#[tokio::test]
+async fn no_network_says_what_to_do() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = snapshots::EngineConfig::new(
+        format!("http://127.0.0.1:{port}/v2"),
+        tempfile::tempdir().unwrap().path(),
+    );
+    let e = snapshots::Engine::connect(cfg, snapshots::squarecloud::ApiKey::new(KEY).unwrap())
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(e.code(), "network");
+    let text = e.to_string();
+    assert!(
+        text.contains("could not reach Square Cloud")
+            && text.contains("Check your internet connection"),
+        "{text}"
+    );
+    assert!(!text.contains(KEY));
+}
