@@ -162,14 +162,25 @@ function renderTransfers() {
 function transferText(e) {
   switch (e.event) {
     case "waiting": return t.waiting(time(e.until), t.why[e.reason] || e.reason);
-    case "creating": return t.creating;
-    case "processing": return t.processing;
+    case "creating": return t.creating(elapsed(e.since));
+    case "processing": return e.answer_lost ? t.answerLost : t.processing(elapsed(e.since));
+    case "joined": return t.joined;
     case "created": return t.created;
     case "done": return t.done(e.path);
     case "failed": return `${t.failed}: ${e.message}`;
     default: return "";
   }
 }
+
+// Seconds since an ISO time, as "40 s" or "2 min 5 s".
+function elapsed(iso) { return duration(Math.max(0, (Date.now() - Date.parse(iso)) / 1000)); }
+
+// While a create is being prepared, its line counts the seconds.
+setInterval(() => {
+  for (const x of transfers.values()) {
+    if (x.last && ["creating", "processing"].includes(x.last.event)) { renderTransfers(); return; }
+  }
+}, 1000);
 
 function nameOf(id) { return (rows.find((r) => r.id === id) || {}).name || id; }
 
@@ -180,7 +191,7 @@ function onEvent(retry) {
     const x = transfers.get(id) || { name: nameOf(id), retry: () => retry(id) };
     switch (e.event) {
       case "waiting": x.kind = "waiting"; break;
-      case "creating": case "processing": case "created": x.kind = "busy"; break;
+      case "creating": case "processing": case "joined": case "created": x.kind = "busy"; break;
       case "downloading": x.kind = "busy"; x.progress = e.progress; break;
       case "done": x.kind = "done"; x.progress = null; break;
       case "failed": x.kind = "failed"; break;

@@ -66,8 +66,7 @@ fn session(state: &AppState, engine: Option<&Engine>, notices: Vec<String>) -> S
 /// The session; signs in with the stored key when there is one.
 #[tauri::command]
 pub async fn get_session(state: State<'_, AppState>) -> Result<Session, UiError> {
-    let mut slot = state.engine.lock().await;
-    if let Some(e) = slot.as_ref() {
+    if let Some(e) = state.engine.lock().await.as_ref() {
         return Ok(session(&state, Some(e), vec![]));
     }
     let key = match state.secrets.get() {
@@ -75,10 +74,17 @@ pub async fn get_session(state: State<'_, AppState>) -> Result<Session, UiError>
         Ok(None) => return Ok(session(&state, None, vec![])),
         Err(e) => return Ok(session(&state, None, vec![e.to_string()])),
     };
+    // Connecting can take a while (a slow network): the engine slot is not held meanwhile,
+    // so closing the window or the tray never waits for it.
     match Engine::connect(state.engine_config(), key).await {
         Ok(e) => {
             let notices = e.recovered().iter().map(ToString::to_string).collect();
+            let mut slot = state.engine.lock().await;
+            if let Some(existing) = slot.as_ref() {
+                return Ok(session(&state, Some(existing), vec![]));
+            }
             let e = Arc::new(e);
+            state.remember_close_to_tray(e.settings().close_to_tray);
             let s = session(&state, Some(&e), notices);
             *slot = Some(e);
             Ok(s)
@@ -97,6 +103,7 @@ pub async fn sign_in(state: State<'_, AppState>, key: String) -> Result<Session,
     state.secrets.set(&key)?;
     let notices = engine.recovered().iter().map(ToString::to_string).collect();
     let engine = Arc::new(engine);
+    state.remember_close_to_tray(engine.settings().close_to_tray);
     let s = session(&state, Some(&engine), notices);
     *state.engine.lock().await = Some(engine);
     Ok(s)
@@ -331,25 +338,29 @@ pub async fn save_settings(
     settings: SettingsView,
 ) -> Result<(), UiError> {
     let e = engine(&state).await?;
-    let mut s = e.settings();
-    s.keep_last = settings.keep_last;
-    s.keep_days = settings.keep_days;
-    s.close_to_tray = settings.close_to_tray;
-    s.locale = settings.locale.filter(|l| l == "en" || l == "pt-BR");
-    s.full_verify = settings.full_verify;
-    Ok(e.save_settings(s)?)
+    let saved = e.update_settings(|s| {
+        // Retention never deletes every copy: keep at least one.
+        s.keep_last = settings.keep_last.map(|n| n.max(1));
+        s.keep_days = settings.keep_days;
+        s.close_to_tray = settings.close_to_tray;
+        s.locale = settings.locale.filter(|l| l == "en" || l == "pt-BR");
+        s.full_verify = settings.full_verify;
+    })?;
+    state.remember_close_to_tray(saved.close_to_tray);
+    Ok(())
 }
 
 fn store_dest(e: &Engine, resource: Option<String>, dir: PathBuf) -> Result<PathBuf, UiError> {
-    let mut s = e.settings();
-    match resource {
-        Some(id) => {
-            e.resource(&id)?;
-            s.destinations.insert(id, dir.clone());
-        }
-        None => s.default_dest = Some(dir.clone()),
+    if let Some(id) = &resource {
+        e.resource(id)?;
     }
-    e.save_settings(s)?;
+    let d = dir.clone();
+    e.update_settings(move |s| match resource {
+        Some(id) => {
+            s.destinations.insert(id, d);
+        }
+        None => s.default_dest = Some(d),
+    })?;
     Ok(dir)
 }
 

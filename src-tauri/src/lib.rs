@@ -139,12 +139,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             WindowEvent::CloseRequested { api, .. } => {
                 let app = window.app_handle();
                 let tray = app.try_state::<TrayPresent>().is_some_and(|t| t.0);
-                let to_tray = tauri::async_runtime::block_on(async {
-                    match app.state::<AppState>().engine.lock().await.as_ref() {
-                        Some(e) => e.settings().close_to_tray,
-                        None => true,
-                    }
-                });
+                let to_tray = app.state::<AppState>().close_to_tray();
                 if tray && to_tray {
                     api.prevent_close();
                     // The plugin writes its file at exit; hiding to the tray is not an exit,

@@ -1,14 +1,43 @@
 //! Desktop notifications (notify-rust). A missing notification daemon is not an error.
 
+use snapshots::names::printable;
 use std::path::Path;
 
+/// Notification bodies may be read as markup (`<b>`, `<a href>`): names and messages are
+/// escaped, and control characters are shown as `�`.
+fn escape(text: &str) -> String {
+    printable(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 pub fn download_finished(name: &str, folder: &Path) {
-    let body = format!("{name} → {}", folder.display());
+    let body = format!(
+        "{} → {}",
+        escape(name),
+        escape(&folder.display().to_string())
+    );
     show("Snapshot saved", body, Some(folder.to_path_buf()));
 }
 
 pub fn failed(name: &str, why: &str) {
-    show("Snapshot failed", format!("{name}: {why}"), None);
+    show(
+        "Snapshot failed",
+        format!("{}: {}", escape(name), escape(why)),
+        None,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_are_escaped_for_markup_and_terminals() {
+        assert_eq!(
+            super::escape("<a href='x'>bot</a> & \u{1b}[31m"),
+            "&lt;a href='x'&gt;bot&lt;/a&gt; &amp; \u{FFFD}[31m"
+        );
+    }
 }
 
 pub fn quota_reached(until: Option<String>) {

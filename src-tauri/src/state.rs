@@ -6,6 +6,7 @@ use snapshots::{Engine, EngineConfig, Limits, default_data_dir};
 use squarecloud_sim::Simulator;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -17,6 +18,9 @@ pub struct AppState {
     pub data_dir: PathBuf,
     /// Cancels everything in flight (sign out, quit).
     pub cancel: std::sync::Mutex<CancellationToken>,
+    /// The "close to tray" setting, kept here so that closing the window never waits for
+    /// the engine (which a slow sign-in may hold for tens of seconds).
+    close_to_tray: AtomicBool,
 }
 
 impl AppState {
@@ -30,6 +34,7 @@ impl AppState {
                 .unwrap_or_else(|_| squarecloud::DEFAULT_API_URL.into()),
             data_dir: default_data_dir(),
             cancel: std::sync::Mutex::new(CancellationToken::new()),
+            close_to_tray: AtomicBool::new(true),
         }
     }
 
@@ -43,6 +48,7 @@ impl AppState {
             data_dir: default_data_dir().join("demo"),
             demo: Some(sim),
             cancel: std::sync::Mutex::new(CancellationToken::new()),
+            close_to_tray: AtomicBool::new(true),
         })
     }
 
@@ -53,6 +59,16 @@ impl AppState {
             cfg.limits = Limits::matching(&sim.config().limits, sim.config().time_scale);
         }
         cfg
+    }
+
+    /// Whether closing the window hides it to the tray: answers at once, whatever the engine
+    /// is doing.
+    pub fn close_to_tray(&self) -> bool {
+        self.close_to_tray.load(Ordering::Relaxed)
+    }
+
+    pub fn remember_close_to_tray(&self, v: bool) {
+        self.close_to_tray.store(v, Ordering::Relaxed);
     }
 
     pub fn cancel_token(&self) -> CancellationToken {
@@ -67,5 +83,27 @@ impl AppState {
         let mut t = self.cancel.lock().unwrap_or_else(|e| e.into_inner());
         t.cancel();
         *t = CancellationToken::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Closing the window while a sign-in holds the engine slot answers at once.
+    #[tokio::test]
+    async fn close_to_tray_never_waits_for_the_engine() {
+        let state = AppState::real();
+        state.remember_close_to_tray(false);
+        let _held = state.engine.lock().await;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let s = &state;
+        std::thread::scope(|scope| {
+            scope.spawn(move || tx.send(s.close_to_tray()).unwrap());
+        });
+        assert_eq!(
+            rx.recv_timeout(std::time::Duration::from_millis(200)),
+            Ok(false)
+        );
     }
 }

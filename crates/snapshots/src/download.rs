@@ -43,7 +43,7 @@ pub struct Downloaded {
     pub already_present: bool,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DownloadError {
     #[error(transparent)]
     Folder(#[from] FolderError),
@@ -66,6 +66,10 @@ pub enum DownloadError {
     #[error("The downloaded file failed its integrity check ({0}). It was deleted; try again.")]
     Verify(#[from] VerifyError),
     #[error(
+        "The snapshot host sent {got} bytes where Square Cloud's list promised {promised}. The file was not kept; try again."
+    )]
+    WrongLength { promised: u64, got: u64 },
+    #[error(
         "Refusing to download over plain HTTP from {0}: only https, or http on this computer, is allowed."
     )]
     Insecure(String),
@@ -80,27 +84,35 @@ impl DownloadError {
             DownloadError::Cancelled { .. } => "cancelled",
             DownloadError::Network { .. } => "network",
             DownloadError::Rejected { .. } => "rejected",
-            DownloadError::Verify(_) => "verify",
+            DownloadError::Verify(_) | DownloadError::WrongLength { .. } => "verify",
             DownloadError::Insecure(_) => "insecure",
         }
     }
 }
 
 /// The download engine. Holds its own HTTP client with no total timeout (files are large),
-/// a connect timeout and a read-idle timeout.
+/// a connect timeout, a read-idle timeout and a throughput floor: a connection that drips
+/// slower than the floor over a whole window is treated as stalled and resumed.
 #[derive(Debug, Clone)]
 pub struct Downloader {
     http: reqwest::Client,
     read_idle: Duration,
     max_failures: u32,
     backoff: Duration,
+    floor_bytes_per_sec: u64,
+    floor_window: Duration,
 }
+
+/// Error bodies from the file host are read up to this much, and for this long at most.
+const ERROR_BODY_CAP: usize = 64 * 1024;
+const ERROR_BODY_TIME: Duration = Duration::from_secs(10);
 
 impl Downloader {
     pub fn new() -> Self {
         let http = reqwest::Client::builder()
             .user_agent(squarecloud::USER_AGENT)
             .connect_timeout(Duration::from_secs(15))
+            .redirect(squarecloud::redirect_policy())
             .build()
             .expect("an HTTP client with default TLS settings");
         Self {
@@ -108,7 +120,16 @@ impl Downloader {
             read_idle: Duration::from_secs(30),
             max_failures: 6,
             backoff: Duration::from_millis(500),
+            floor_bytes_per_sec: 1024,
+            floor_window: Duration::from_secs(60),
         }
+    }
+
+    /// Below `bytes_per_sec` over a whole `window`, a connection counts as stalled.
+    pub fn with_floor(mut self, bytes_per_sec: u64, window: Duration) -> Self {
+        self.floor_bytes_per_sec = bytes_per_sec;
+        self.floor_window = window;
+        self
     }
 
     /// How long a connection may stay silent before it is dropped and resumed.
@@ -153,19 +174,23 @@ impl Downloader {
         if let Ok(meta) = std::fs::metadata(&final_path)
             && target.expected_size.is_none_or(|s| s == meta.len())
         {
-            // Same name = same resource and snapshot time: it is already here.
+            // Same name = same resource and snapshot time: it may be here already. A damaged
+            // file under that name is left as it is (it may not be ours), and the download
+            // goes to a new name beside it.
             let p = final_path.clone();
             let full = full_verify;
-            let verified = tokio::task::spawn_blocking(move || verify_zip(&p, None, full))
+            let check = tokio::task::spawn_blocking(move || verify_zip(&p, None, full))
                 .await
-                .map_err(|e| VerifyError::Io(e.to_string()))??;
-            return Ok(Downloaded {
-                path: final_path,
-                size: meta.len(),
-                verified,
-                resumed_from: 0,
-                already_present: true,
-            });
+                .map_err(|e| VerifyError::Io(e.to_string()))?;
+            if let Ok(verified) = check {
+                return Ok(Downloaded {
+                    path: final_path,
+                    size: meta.len(),
+                    verified,
+                    resumed_from: 0,
+                    already_present: true,
+                });
+            }
         }
         let part = dir.join(format!("{}.part", target.file_name));
         let mut url = target.url.clone();
@@ -177,7 +202,7 @@ impl Downloader {
         let mut meter = Meter::new(resumed_from);
 
         loop {
-            check_url(&url)?;
+            squarecloud::check_url(&url).map_err(|e| DownloadError::Insecure(e.0))?;
             if cancel.is_cancelled() {
                 return Err(DownloadError::Cancelled {
                     bytes: file_len(&part),
@@ -289,6 +314,7 @@ impl Downloader {
             meter.reset_to(written);
             let mut stream = resp.bytes_stream();
             let mut made_progress = false;
+            let mut floor = Floor::new(written, self.floor_bytes_per_sec, self.floor_window);
             let outcome: Result<(), String> = loop {
                 let next = tokio::select! {
                     n = tokio::time::timeout(self.read_idle, stream.next()) => n,
@@ -309,6 +335,9 @@ impl Downloader {
                     Ok(Some(Err(e))) => break Err(e.without_url().to_string()),
                     Ok(None) => break Ok(()),
                     Err(_) => break Err("the connection went silent".into()),
+                }
+                if floor.too_slow(written) {
+                    break Err("the connection slowed to a drip".into());
                 }
             };
             if let Err(e) = file.flush().await.and(file.sync_all().await) {
@@ -342,8 +371,15 @@ impl Downloader {
             }
         }
 
+        // The list's size is what Square Cloud promised: the host must have sent exactly that.
+        if let (Some(promised), got) = (target.expected_size, file_len(&part))
+            && promised != got
+        {
+            let _ = std::fs::remove_file(&part);
+            return Err(DownloadError::WrongLength { promised, got });
+        }
         let check = part.clone();
-        let expected = total;
+        let expected = target.expected_size.or(total);
         let verified =
             tokio::task::spawn_blocking(move || verify_zip(&check, expected, full_verify))
                 .await
@@ -399,31 +435,6 @@ impl Downloader {
 impl Default for Downloader {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-/// Plain http only to this computer (the simulator); everything else must be https.
-fn check_url(url: &str) -> Result<(), DownloadError> {
-    let parsed = url::Url::parse(url)
-        .map_err(|_| DownloadError::Insecure(url.chars().take(60).collect()))?;
-    match parsed.scheme() {
-        "https" => Ok(()),
-        "http" => {
-            let loopback = match parsed.host() {
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                Some(url::Host::Domain(d)) => d == "localhost",
-                None => false,
-            };
-            if loopback {
-                Ok(())
-            } else {
-                Err(DownloadError::Insecure(
-                    parsed.host_str().unwrap_or("").into(),
-                ))
-            }
-        }
-        _ => Err(DownloadError::Insecure(parsed.scheme().into())),
     }
 }
 
@@ -485,8 +496,21 @@ fn parse_unsatisfied_len(v: Option<&header::HeaderValue>) -> Option<u64> {
         .ok()
 }
 
+/// The host's error in words, from at most 64 KiB of its body read for at most 10 s.
 async fn s3_message(resp: reqwest::Response) -> String {
-    let text = resp.text().await.unwrap_or_default();
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    let _ = tokio::time::timeout(ERROR_BODY_TIME, async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            let room = ERROR_BODY_CAP - body.len();
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if body.len() >= ERROR_BODY_CAP {
+                break;
+            }
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&body);
     let pick = |tag: &str| {
         text.split(&format!("<{tag}>"))
             .nth(1)
@@ -511,6 +535,39 @@ fn unique_path(p: &Path) -> PathBuf {
         .map(|n| p.with_file_name(format!("{stem} ({n}).{ext}")))
         .find(|c| !c.exists())
         .expect("some free name")
+}
+
+/// The throughput floor: too slow when, over a whole window, fewer bytes than the floor
+/// allows have arrived (a drip of one byte every few seconds never trips an idle timeout).
+struct Floor {
+    start: Instant,
+    start_bytes: u64,
+    bytes_per_sec: u64,
+    window: Duration,
+}
+
+impl Floor {
+    fn new(bytes: u64, bytes_per_sec: u64, window: Duration) -> Self {
+        Self {
+            start: Instant::now(),
+            start_bytes: bytes,
+            bytes_per_sec,
+            window,
+        }
+    }
+
+    fn too_slow(&mut self, bytes: u64) -> bool {
+        let elapsed = self.start.elapsed();
+        if elapsed < self.window {
+            return false;
+        }
+        let slow =
+            (bytes - self.start_bytes) as f64 / elapsed.as_secs_f64() < self.bytes_per_sec as f64;
+        // The next window starts now.
+        self.start = Instant::now();
+        self.start_bytes = bytes;
+        slow
+    }
 }
 
 /// Throttles progress to about four reports a second and smooths the speed.
@@ -566,15 +623,6 @@ impl Meter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_loopback_may_use_plain_http() {
-        assert!(check_url("https://snapshots.squarecloud.app/a.zip").is_ok());
-        assert!(check_url("http://127.0.0.1:9/a.zip").is_ok());
-        assert!(check_url("http://localhost:9/a.zip").is_ok());
-        assert!(check_url("http://example.com/a.zip").is_err());
-        assert!(check_url("file:///etc/passwd").is_err());
-    }
 
     #[test]
     fn content_range_parsing() {

@@ -1,78 +1,25 @@
-//! The engine: every decision the app and the CLI share. It decides when a create may be
-//! sent (the account and resource windows, the daily quota), reacts to what the server
-//! answers, hands finished snapshots to the downloader and records them in the library.
+//! The engine: every decision the app and the CLI share. It owns the account, the state
+//! files (under one lock shared with other processes), server lists, downloads and the
+//! library. The create queue lives in `queue.rs`, the windows in `pacer.rs`.
 
 use crate::download::{DownloadError, DownloadTarget, Downloaded, Downloader, Progress};
 use crate::ledger::{Ledger, QuotaStatus};
 use crate::library::{Library, LibraryEntry, PruneReport};
 use crate::names::snapshot_file_name;
-use crate::settings::Settings;
-use crate::store::{Recovered, read_json_or_default, write_json_atomic};
+use crate::pacer::{Latency, Limits, WaitReason, chrono_d, sleep_until};
+use crate::queue::JobSlot;
+use crate::settings::{Settings, validate_folder};
+use crate::statedir::StateDir;
+use crate::store::Recovered;
 use crate::verify::VerifyError;
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use serde::Serialize;
-use squarecloud::{
-    ApiError, ApiKey, Client, CreateOutcome, ErrorCode, Me, ResourceKind, SnapshotItem,
-};
-use std::collections::HashSet;
+use squarecloud::{ApiError, ApiKey, Client, Me, RequestBudget, ResourceKind, SnapshotItem};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
-
-/// The server's limits as the engine respects them.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// One create per this long per account (5 s documented).
-    pub account_gap: Duration,
-    /// One create per this long per resource (60 s documented; the types say 3 min, and a
-    /// `KEEP_CALM` makes the engine wait longer anyway).
-    pub resource_gap: Duration,
-    /// The rolling quota window (24 h).
-    pub quota_window: Duration,
-    /// How often a `KEEP_CALM` is retried before the job fails.
-    pub keep_calm_retries: u32,
-    /// Polling the list after a 202: first delay, longest delay, give up after.
-    pub poll_initial: Duration,
-    pub poll_max: Duration,
-    pub poll_total: Duration,
-    /// How long a `RATE_LIMITED` block is assumed to last (about 30 minutes).
-    pub rate_block: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            account_gap: Duration::from_secs(5),
-            resource_gap: Duration::from_secs(60),
-            quota_window: Duration::from_secs(24 * 3600),
-            keep_calm_retries: 5,
-            poll_initial: Duration::from_secs(2),
-            poll_max: Duration::from_secs(60),
-            // The list may be cached for 30 minutes: wait a little longer than that.
-            poll_total: Duration::from_secs(35 * 60),
-            rate_block: Duration::from_secs(30 * 60),
-        }
-    }
-}
-
-impl Limits {
-    /// The limits of a simulator that runs `time_scale` times faster than real time.
-    pub fn matching(sim: &squarecloud_sim::Limits, time_scale: f64) -> Self {
-        let s = |d: Duration| Duration::from_secs_f64(d.as_secs_f64() / time_scale);
-        Self {
-            account_gap: s(sim.account_gap),
-            resource_gap: s(sim.resource_gap),
-            quota_window: s(sim.quota_window),
-            rate_block: s(sim.block),
-            poll_initial: Duration::from_millis(200).min(s(Duration::from_secs(2))),
-            poll_max: s(Duration::from_secs(60)).max(Duration::from_millis(50)),
-            poll_total: s(Duration::from_secs(35 * 60)).max(Duration::from_secs(2)),
-            ..Self::default()
-        }
-    }
-}
 
 /// Where the engine talks to and keeps its state.
 #[derive(Debug, Clone)]
@@ -116,15 +63,6 @@ pub struct ResourceRef {
     pub name: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WaitReason {
-    AccountWindow,
-    ResourceWindow,
-    KeepCalm,
-    Retry,
-}
-
 /// Every state change of a job, for a UI or a terminal to show.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -140,11 +78,23 @@ pub enum Event {
     RateLimited {
         until: DateTime<Utc>,
     },
+    /// The create was sent at `since`; Square Cloud is preparing the archive.
     Creating {
         resource: String,
+        since: DateTime<Utc>,
     },
+    /// Still preparing past the server's deadline (202), or the answer was lost: the engine
+    /// watches the list for the new snapshot and never asks again.
     Processing {
         resource: String,
+        since: DateTime<Utc>,
+        answer_lost: bool,
+    },
+    /// Another process on this computer is already taking a snapshot of this resource: this
+    /// job waits for it instead of asking for a second one.
+    Joined {
+        resource: String,
+        since: DateTime<Utc>,
     },
     Created {
         resource: String,
@@ -168,6 +118,10 @@ pub enum Event {
     Quota {
         quota: QuotaStatus,
     },
+    /// Something the engine learned about the server's limits, with the evidence.
+    Learned {
+        message: String,
+    },
     /// The user paused the queue: nothing new starts until resumed.
     Paused,
     Resumed,
@@ -176,7 +130,7 @@ pub enum Event {
 /// Where events go.
 pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum EngineError {
     #[error(
         "The API key was refused ({0}). Check that it is a current key from your Square Cloud account's security page, and sign in again."
@@ -188,6 +142,8 @@ pub enum EngineError {
     RateLimited { until: DateTime<Utc> },
     #[error("{}", api_message(.0))]
     Api(ApiError),
+    #[error("The API address cannot be used: {0}")]
+    Config(String),
     #[error("No application or database with id {0} on this account.")]
     NotFound(String),
     #[error("No snapshot of {0} exists yet.")]
@@ -203,9 +159,17 @@ pub enum EngineError {
     #[error("Could not save the app's state in {path}: {detail}")]
     State { path: PathBuf, detail: String },
     #[error(
-        "The server took the snapshot but it did not appear in the list in time. It will show up later; nothing was lost."
+        "Square Cloud took the snapshot but it did not appear in the list in time. It will show up later (see the versions of this resource); no second snapshot was requested."
     )]
     ProcessingTimeout,
+    #[error(
+        "The snapshot was requested, but the answer was lost on the way and the new snapshot did not appear in the list in time. It may still show up; no second snapshot was requested, so the quota was not spent twice."
+    )]
+    AnswerLost,
+    #[error(
+        "Another Square Snapshots process on this computer has been taking a snapshot of this resource since {} UTC and has not finished. No second snapshot was requested.", since.format("%H:%M:%S")
+    )]
+    Busy { since: DateTime<Utc> },
     #[error("Cancelled.")]
     Cancelled,
 }
@@ -220,7 +184,7 @@ fn api_message(e: &ApiError) -> String {
 }
 
 impl EngineError {
-    /// A short stable code the UI branches on.
+    /// A short stable code the UI and the CLI branch on.
     pub fn code(&self) -> &'static str {
         match self {
             EngineError::Auth(_) => "auth",
@@ -228,17 +192,19 @@ impl EngineError {
             EngineError::RateLimited { .. } => "rate_limited",
             EngineError::Api(e) if e.is_transient() => "network",
             EngineError::Api(_) => "api",
+            EngineError::Config(_) => "config",
             EngineError::NotFound(_) | EngineError::NoSnapshot(_) => "not_found",
             EngineError::NoDestination => "no_destination",
             EngineError::Download(d) => d.code(),
             EngineError::Verify(_) => "verify",
             EngineError::State { .. } => "disk",
-            EngineError::ProcessingTimeout => "processing",
+            EngineError::ProcessingTimeout | EngineError::AnswerLost => "processing",
+            EngineError::Busy { .. } => "busy",
             EngineError::Cancelled => "cancelled",
         }
     }
 
-    fn from_api(e: ApiError) -> Self {
+    pub(crate) fn from_api(e: ApiError) -> Self {
         match e.code() {
             Some(c) if c.is_bad_key() => EngineError::Auth(e),
             _ => EngineError::Api(e),
@@ -257,7 +223,7 @@ pub struct SnapshotOptions {
 }
 
 /// How one resource's job ended.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct JobResult {
     pub resource: ResourceRef,
     pub outcome: Result<JobOutcome, EngineError>,
@@ -267,110 +233,103 @@ pub struct JobResult {
 pub struct JobOutcome {
     pub taken_at: DateTime<Utc>,
     pub download: Option<Downloaded>,
-}
-
-struct Job {
-    r: ResourceRef,
-    not_before: Option<DateTime<Utc>>,
-    keep_calm: u32,
-    transient: u32,
-}
-
-/// What the create loop hands the download side.
-enum Fetch {
-    Url {
-        r: ResourceRef,
-        url: String,
-        taken_at: DateTime<Utc>,
-        size: Option<u64>,
-        version: Option<String>,
-    },
-    Wait {
-        r: ResourceRef,
-        before: HashSet<String>,
-    },
+    /// This request joined a snapshot already being taken (by this app or another process).
+    pub joined: bool,
 }
 
 /// The engine, bound to one account.
 pub struct Engine {
-    client: Client,
+    pub(crate) client: Client,
     me: RwLock<Me>,
-    cfg: EngineConfig,
-    ledger: Mutex<Ledger>,
-    settings: Mutex<Settings>,
-    library: Mutex<Library>,
+    pub(crate) cfg: EngineConfig,
+    pub(crate) state: StateDir,
     downloader: Downloader,
-    blocked_until: Mutex<Option<DateTime<Utc>>>,
     recovered: Vec<Recovered>,
     paused: tokio::sync::watch::Sender<bool>,
+    pub(crate) latency: Latency,
+    /// This engine's name in the in-flight records: the process id and a random token.
+    pub(crate) owner: String,
+    /// Snapshots queued or running in this engine, by resource id: a second request joins.
+    pub(crate) jobs: Mutex<HashMap<String, JobSlot>>,
 }
 
-const SETTINGS: &str = "settings.json";
-const LEDGER: &str = "ledger.json";
-const LIBRARY: &str = "library.json";
+pub(crate) const SETTINGS: &str = "settings.json";
+pub(crate) const LEDGER: &str = "ledger.json";
+pub(crate) const LIBRARY: &str = "library.json";
 
-fn state_error(path: &Path, e: std::io::Error) -> EngineError {
+pub(crate) fn state_error(path: &Path, e: std::io::Error) -> EngineError {
     EngineError::State {
         path: path.to_path_buf(),
         detail: e.to_string(),
     }
 }
 
-/// Reads one state file; an unreadable one is kept aside and reported.
-fn load<T: serde::de::DeserializeOwned + Default>(
-    dir: &Path,
-    name: &str,
-) -> Result<(T, Option<Recovered>), EngineError> {
-    let p = dir.join(name);
-    read_json_or_default(&p).map_err(|e| state_error(&p, e))
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A window plus a small safety margin (1%, 2 ms to 250 ms): the server measures with its own
-/// clock, and a create that arrives a hair early is refused.
-fn padded(d: Duration) -> chrono::Duration {
-    chrono_d(d + (d / 100).clamp(Duration::from_millis(2), Duration::from_millis(250)))
-}
-
-fn chrono_d(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
-
-async fn sleep_until(t: DateTime<Utc>, cancel: &CancellationToken) -> bool {
-    let d = (t - Utc::now()).to_std().unwrap_or_default();
-    tokio::select! {
-        _ = tokio::time::sleep(d) => true,
-        _ = cancel.cancelled() => false,
-    }
-}
+/// Share of the plan's per-minute cap this engine uses: the rest is left for the user's
+/// other tools (the dashboard, a bot) on the same account.
+const BUDGET_SHARE: f64 = 0.75;
 
 impl Engine {
-    /// Checks the key with `/users/me` and loads the persisted state.
+    /// Checks the key with `/users/me` and loads the persisted state. Sends nothing while a
+    /// `RATE_LIMITED` block recorded by any process is in force.
     pub async fn connect(cfg: EngineConfig, key: ApiKey) -> Result<Self, EngineError> {
-        let mut client = Client::new(&cfg.api_url, key).map_err(EngineError::Api)?;
+        let state = StateDir::open(&cfg.data_dir).map_err(|e| state_error(&cfg.data_dir, e))?;
+        let ledger: Ledger = state
+            .read(LEDGER)
+            .map_err(|e| state_error(&cfg.data_dir, e))?;
+        if let Some(until) = ledger.blocked_until.get(&cfg.api_url)
+            && *until > Utc::now()
+        {
+            return Err(EngineError::RateLimited { until: *until });
+        }
+        let mut client =
+            Client::new(&cfg.api_url, key).map_err(|e| EngineError::Config(e.to_string()))?;
         if let Some(f) = &cfg.files_url {
             client = client.with_files_base(f);
         }
-        let me = client.me().await.map_err(EngineError::from_api)?;
-        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| state_error(&cfg.data_dir, e))?;
-        let (settings, r1) = load::<Settings>(&cfg.data_dir, SETTINGS)?;
-        let (ledger, r2) = load::<Ledger>(&cfg.data_dir, LEDGER)?;
-        let (library, r3) = load::<Library>(&cfg.data_dir, LIBRARY)?;
-        let recovered = [r1, r2, r3].into_iter().flatten().collect();
+        let budget = Arc::new(RequestBudget::with_window(
+            squarecloud::limits::requests_per_minute("", 0),
+            cfg.limits.minute,
+        ));
+        let client = client
+            .with_budget(budget)
+            .with_rate_block(cfg.limits.rate_block);
+        let me = match client.me().await {
+            Ok(me) => me,
+            Err(e) if e.is_account_block() => {
+                let until = Utc::now() + chrono_d(cfg.limits.rate_block);
+                let url = cfg.api_url.clone();
+                let _ = state.update(LEDGER, |l: &mut Ledger| {
+                    l.blocked_until.insert(url, until);
+                });
+                return Err(EngineError::RateLimited { until });
+            }
+            Err(e) => return Err(EngineError::from_api(e)),
+        };
+        let cap =
+            squarecloud::limits::requests_per_minute(&me.user.plan.name, me.user.plan.memory.limit);
+        client
+            .budget()
+            .set_per_window(((cap as f64) * BUDGET_SHARE).floor().max(1.0) as u32);
+        // Load each file once so an unreadable one is kept aside and reported now.
+        let _: Settings = state
+            .read(SETTINGS)
+            .map_err(|e| state_error(&cfg.data_dir, e))?;
+        let _: Library = state
+            .read(LIBRARY)
+            .map_err(|e| state_error(&cfg.data_dir, e))?;
+        let recovered = state.take_recovered();
+        let token: u64 = rand::random();
         Ok(Self {
             client,
             me: RwLock::new(me),
+            owner: format!("{}-{token:016x}", std::process::id()),
             cfg,
-            ledger: Mutex::new(ledger),
-            settings: Mutex::new(settings),
-            library: Mutex::new(library),
+            state,
             downloader: Downloader::new(),
-            blocked_until: Mutex::new(None),
             recovered,
             paused: tokio::sync::watch::Sender::new(false),
+            latency: Latency::default(),
+            jobs: Mutex::new(HashMap::new()),
         })
     }
 
@@ -390,8 +349,16 @@ impl Engine {
         *self.paused.borrow()
     }
 
+    pub(crate) fn paused_watch(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.paused.subscribe()
+    }
+
     /// Returns once not paused (false if cancelled meanwhile).
-    async fn wait_while_paused(&self, events: &EventSink, cancel: &CancellationToken) -> bool {
+    pub(crate) async fn wait_while_paused(
+        &self,
+        events: &EventSink,
+        cancel: &CancellationToken,
+    ) -> bool {
         let mut rx = self.paused.subscribe();
         if !*rx.borrow_and_update() {
             return true;
@@ -423,7 +390,7 @@ impl Engine {
         self.me.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn account_id(&self) -> String {
+    pub(crate) fn account_id(&self) -> String {
         self.me
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -432,7 +399,7 @@ impl Engine {
             .clone()
     }
 
-    fn daily_quota(&self) -> u32 {
+    pub(crate) fn daily_quota(&self) -> u32 {
         let me = self.me.read().unwrap_or_else(|e| e.into_inner());
         me.user.plan.daily_snapshot_quota()
     }
@@ -468,9 +435,24 @@ impl Engine {
             .ok_or_else(|| EngineError::NotFound(id.to_string()))
     }
 
+    /// The ledger as the other processes left it.
+    pub fn ledger(&self) -> Ledger {
+        self.state.read(LEDGER).unwrap_or_default()
+    }
+
+    /// Reloads the ledger under the lock, changes it and writes it.
+    pub(crate) fn update_ledger<R>(
+        &self,
+        f: impl FnOnce(&mut Ledger) -> R,
+    ) -> Result<R, EngineError> {
+        self.state
+            .update(LEDGER, f)
+            .map_err(|e| state_error(&self.cfg.data_dir.join(LEDGER), e))
+    }
+
     pub fn quota(&self) -> QuotaStatus {
         let total = self.daily_quota();
-        lock(&self.ledger).status(
+        self.ledger().status(
             &self.account_id(),
             total,
             Utc::now(),
@@ -484,102 +466,109 @@ impl Engine {
         let mut items = Vec::new();
         let mut complete = true;
         for r in self.resources() {
-            match self.client.list_snapshots(r.kind, &r.id).await {
-                Ok(list) => {
-                    if list.iter().any(|i| i.origin.is_none()) {
-                        complete = false; // an older API without `origin`: cannot tell
-                    }
-                    items.extend(
-                        list.into_iter()
-                            .map(|i| (r.id.clone(), i.modified, i.origin)),
-                    );
-                }
-                Err(e) => return Err(EngineError::from_api(e)),
+            let list = self
+                .client
+                .list_snapshots(r.kind, &r.id)
+                .await
+                .map_err(EngineError::from_api)?;
+            if list.iter().any(|i| i.origin.is_none()) {
+                complete = false; // an older API without `origin`: cannot tell
             }
+            items.extend(
+                list.into_iter()
+                    .map(|i| (r.id.clone(), i.modified, i.origin)),
+            );
         }
-        lock(&self.ledger).reconcile(
-            &self.account_id(),
-            &items,
-            Utc::now(),
-            chrono_d(self.cfg.limits.quota_window),
-            complete,
-        );
-        self.save_ledger()?;
+        let acct = self.account_id();
+        let window = chrono_d(self.cfg.limits.quota_window);
+        self.update_ledger(|l| l.reconcile(&acct, &items, Utc::now(), window, complete))?;
         Ok(self.quota())
     }
 
     /// A resource's server snapshots, newest first. Costs no quota.
     pub async fn versions(&self, r: &ResourceRef) -> Result<Vec<SnapshotItem>, EngineError> {
+        let started = Instant::now();
         let mut list = self
             .client
             .list_snapshots(r.kind, &r.id)
             .await
             .map_err(EngineError::from_api)?;
+        self.latency.observe(started.elapsed());
         list.sort_by_key(|i| std::cmp::Reverse(i.modified));
         Ok(list)
     }
 
     pub fn settings(&self) -> Settings {
-        lock(&self.settings).clone()
+        self.state.read(SETTINGS).unwrap_or_default()
     }
 
-    pub fn save_settings(&self, s: Settings) -> Result<(), EngineError> {
-        self.save(SETTINGS, &s)?;
-        *lock(&self.settings) = s;
-        Ok(())
+    /// Changes the settings by reloading them under the lock first, so a change another
+    /// process made meanwhile is kept.
+    pub fn update_settings(&self, f: impl FnOnce(&mut Settings)) -> Result<Settings, EngineError> {
+        self.state
+            .update(SETTINGS, |s: &mut Settings| {
+                f(s);
+                s.clone()
+            })
+            .map_err(|e| state_error(&self.cfg.data_dir.join(SETTINGS), e))
     }
 
     pub fn library(&self) -> Library {
-        lock(&self.library).clone()
+        self.state.read(LIBRARY).unwrap_or_default()
     }
 
-    fn save<T: serde::Serialize>(&self, name: &str, value: &T) -> Result<(), EngineError> {
-        let p = self.cfg.data_dir.join(name);
-        write_json_atomic(&p, value).map_err(|e| state_error(&p, e))
-    }
-
-    fn save_ledger(&self) -> Result<(), EngineError> {
-        let l = lock(&self.ledger).clone();
-        self.save(LEDGER, &l)
-    }
-
-    fn save_library(&self) -> Result<(), EngineError> {
-        let l = lock(&self.library).clone();
-        self.save(LIBRARY, &l)
+    fn update_library<R>(&self, f: impl FnOnce(&mut Library) -> R) -> Result<R, EngineError> {
+        self.state
+            .update(LIBRARY, f)
+            .map_err(|e| state_error(&self.cfg.data_dir.join(LIBRARY), e))
     }
 
     /// Checks a file again (full CRC check with `full`).
     pub async fn verify(&self, path: &Path, full: bool) -> Result<(), EngineError> {
         let p = path.to_path_buf();
-        let mut lib = self.library();
-        let lib =
-            tokio::task::spawn_blocking(move || lib.verify(&p, full, Utc::now()).map(|_| lib))
-                .await
-                .map_err(|e| EngineError::Verify(VerifyError::Io(e.to_string())))??;
-        *lock(&self.library) = lib;
-        self.save_library()
+        let expected = self
+            .library()
+            .entries
+            .iter()
+            .find(|e| e.path == path)
+            .map(|e| e.size);
+        tokio::task::spawn_blocking(move || crate::verify::verify_zip(&p, expected, full))
+            .await
+            .map_err(|e| EngineError::Verify(VerifyError::Io(e.to_string())))??;
+        let p = path.to_path_buf();
+        self.update_library(|l| l.mark_verified(&p, Utc::now()))
     }
 
-    /// Applies the retention rules (the settings' unless given).
+    /// Applies the retention rules (the settings' unless given). At least one copy of each
+    /// resource is always kept.
     pub fn prune(
         &self,
         keep_last: Option<u32>,
         keep_days: Option<u32>,
     ) -> Result<PruneReport, EngineError> {
         let s = self.settings();
-        let report = lock(&self.library).prune(
-            keep_last.or(s.keep_last),
-            keep_days.or(s.keep_days),
-            Utc::now(),
-        );
-        self.save_library()?;
-        Ok(report)
+        let (last, days) = (keep_last.or(s.keep_last), keep_days.or(s.keep_days));
+        self.update_library(|l| l.prune(last, days, Utc::now()))
     }
 
-    fn dest_for(&self, r: &ResourceRef, over: Option<&Path>) -> Result<PathBuf, EngineError> {
+    pub(crate) fn dest_for(
+        &self,
+        r: &ResourceRef,
+        over: Option<&Path>,
+    ) -> Result<PathBuf, EngineError> {
         over.map(Path::to_path_buf)
             .or_else(|| self.settings().dest_for(&r.id).map(Path::to_path_buf))
             .ok_or(EngineError::NoDestination)
+    }
+
+    /// The folder a download of `r` goes to, checked now: it exists and can be written.
+    pub(crate) fn checked_dest(
+        &self,
+        r: &ResourceRef,
+        over: Option<&Path>,
+    ) -> Result<PathBuf, EngineError> {
+        let dir = self.dest_for(r, over)?;
+        validate_folder(&dir).map_err(|e| EngineError::Download(DownloadError::Folder(e)))
     }
 
     /// Downloads a server snapshot (the newest, or `version`). Costs no quota.
@@ -591,7 +580,7 @@ impl Engine {
         events: EventSink,
         cancel: &CancellationToken,
     ) -> Result<Downloaded, EngineError> {
-        let dir = self.dest_for(r, dest)?;
+        let dir = self.checked_dest(r, dest)?;
         if !self.wait_while_paused(&events, cancel).await {
             return Err(EngineError::Cancelled);
         }
@@ -602,47 +591,60 @@ impl Engine {
         }
         .ok_or_else(|| EngineError::NoSnapshot(r.name.clone()))?
         .clone();
+        self.fetch_item(r, &dir, &item, events, cancel).await
+    }
+
+    /// Downloads one listed version; a refused URL is refreshed from the list for that same
+    /// version, never for another one.
+    pub(crate) async fn fetch_item(
+        &self,
+        r: &ResourceRef,
+        dir: &Path,
+        item: &SnapshotItem,
+        events: EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<Downloaded, EngineError> {
+        let key = version_key(item);
         let url = item.download_url(self.client.files_base(), r.kind, &self.account_id());
+        let refresh = || async {
+            let list = self.versions(r).await.ok()?;
+            let same = list.iter().find(|i| version_key(i) == key)?;
+            Some(same.download_url(self.client.files_base(), r.kind, &self.account_id()))
+        };
+        let target = DownloadTarget {
+            url,
+            dir: dir.to_path_buf(),
+            file_name: snapshot_file_name(&r.name, &r.id, item.modified),
+            expected_size: Some(item.size),
+        };
         self.fetch(
             r,
-            &dir,
-            url,
-            item.modified,
-            Some(item.size),
+            target,
             item.version(),
+            item.modified,
+            refresh,
             events,
             cancel,
         )
         .await
     }
 
+    /// Streams `target`, records it in the library and says so.
     #[allow(clippy::too_many_arguments)]
-    async fn fetch(
+    pub(crate) async fn fetch<F, Fut>(
         &self,
         r: &ResourceRef,
-        dir: &Path,
-        url: String,
-        taken_at: DateTime<Utc>,
-        size: Option<u64>,
+        target: DownloadTarget,
         version: Option<String>,
+        taken_at: DateTime<Utc>,
+        refresh: F,
         events: EventSink,
         cancel: &CancellationToken,
-    ) -> Result<Downloaded, EngineError> {
-        let target = DownloadTarget {
-            url,
-            dir: dir.to_path_buf(),
-            file_name: snapshot_file_name(&r.name, &r.id, taken_at),
-            expected_size: size,
-        };
-        let refresh = || async {
-            // A fresh signed URL from the list: no quota spent.
-            let list = self.versions(r).await.ok()?;
-            let item = match &version {
-                Some(v) => list.iter().find(|i| i.version().as_ref() == Some(v)),
-                None => list.first(),
-            }?;
-            Some(item.download_url(self.client.files_base(), r.kind, &self.account_id()))
-        };
+    ) -> Result<Downloaded, EngineError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<String>>,
+    {
         let ev = events.clone();
         let id = r.id.clone();
         let mut on_progress = move |p: Progress| {
@@ -656,7 +658,7 @@ impl Engine {
             .downloader
             .fetch(&target, refresh, &mut on_progress, cancel, full)
             .await?;
-        lock(&self.library).add(LibraryEntry {
+        let entry = LibraryEntry {
             resource_id: r.id.clone(),
             resource_name: r.name.clone(),
             version,
@@ -665,8 +667,8 @@ impl Engine {
             path: done.path.clone(),
             downloaded_at: Utc::now(),
             verified_at: Some(Utc::now()),
-        });
-        self.save_library()?;
+        };
+        self.update_library(|l| l.add(entry))?;
         events(Event::Done {
             resource: r.id.clone(),
             path: done.path.clone(),
@@ -676,357 +678,59 @@ impl Engine {
         Ok(done)
     }
 
-    /// Takes a snapshot of each resource, sending no create the server would refuse, and
-    /// downloads each one as it is ready (up to three at a time) when asked to.
-    pub async fn snapshot(
-        &self,
-        targets: Vec<ResourceRef>,
-        opts: SnapshotOptions,
-        events: EventSink,
-        cancel: &CancellationToken,
-    ) -> Vec<JobResult> {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Fetch>();
-        let mut results: Vec<JobResult> = Vec::new();
-        let creates = self.create_loop(targets, &opts, events.clone(), cancel, tx, &mut results);
-        let downloads =
-            futures_util::stream::unfold(
-                rx,
-                |mut rx| async move { rx.recv().await.map(|f| (f, rx)) },
-            )
-            .map(|f| self.finish(f, &opts, events.clone(), cancel))
-            .buffer_unordered(3)
-            .collect::<Vec<JobResult>>();
-        let ((), done) = tokio::join!(creates, downloads);
-        results.extend(done);
-        for r in &results {
-            if let Err(e) = &r.outcome {
-                events(Event::Failed {
-                    resource: r.resource.id.clone(),
-                    code: e.code().into(),
-                    message: e.to_string(),
-                });
-            }
-        }
-        results
-    }
-
-    async fn finish(
-        &self,
-        f: Fetch,
-        opts: &SnapshotOptions,
-        events: EventSink,
-        cancel: &CancellationToken,
-    ) -> JobResult {
-        let (r, url, taken_at, size, version) = match f {
-            Fetch::Url {
-                r,
-                url,
-                taken_at,
-                size,
-                version,
-            } => (r, url, taken_at, size, version),
-            Fetch::Wait { r, before } => match self.await_processing(&r, &before, cancel).await {
-                Ok(item) => {
-                    events(Event::Created {
-                        resource: r.id.clone(),
-                        taken_at: item.modified,
-                    });
-                    let url =
-                        item.download_url(self.client.files_base(), r.kind, &self.account_id());
-                    (r, url, item.modified, Some(item.size), item.version())
-                }
-                Err(e) => {
-                    return JobResult {
-                        resource: r,
-                        outcome: Err(e),
-                    };
-                }
-            },
-        };
-        if !self.wait_while_paused(&events, cancel).await {
-            return JobResult {
-                resource: r,
-                outcome: Err(EngineError::Cancelled),
-            };
-        }
-        if !opts.download {
-            return JobResult {
-                resource: r,
-                outcome: Ok(JobOutcome {
-                    taken_at,
-                    download: None,
-                }),
-            };
-        }
-        let outcome = match self.dest_for(&r, opts.dest.as_deref()) {
-            Ok(dir) => self
-                .fetch(&r, &dir, url, taken_at, size, version, events, cancel)
-                .await
-                .map(|d| JobOutcome {
-                    taken_at,
-                    download: Some(d),
-                }),
-            Err(e) => Err(e),
-        };
-        JobResult {
-            resource: r,
-            outcome,
-        }
-    }
-
-    /// After a 202: poll the list (never POST again) until a version we had not seen appears.
-    async fn await_processing(
+    /// Watches the list (never posting again) for the snapshot a create sent at `since`
+    /// made: a version not in `before`, not an automatic one, made after `since`.
+    pub(crate) async fn await_new_version(
         &self,
         r: &ResourceRef,
-        before: &HashSet<String>,
+        before: Option<&HashSet<String>>,
+        since: DateTime<Utc>,
         cancel: &CancellationToken,
-    ) -> Result<SnapshotItem, EngineError> {
+    ) -> Result<Option<SnapshotItem>, EngineError> {
         let l = &self.cfg.limits;
         let deadline = Utc::now() + chrono_d(l.poll_total);
         let mut delay = l.poll_initial;
         loop {
-            if !sleep_until(Utc::now() + chrono_d(delay), cancel).await {
-                return Err(EngineError::Cancelled);
-            }
             match self.versions(r).await {
                 Ok(list) => {
-                    if let Some(item) = list.into_iter().find(|i| !before.contains(&version_key(i)))
-                    {
-                        return Ok(item);
+                    if let Some(item) = new_version(&list, before, since) {
+                        return Ok(Some(item));
                     }
                 }
                 Err(EngineError::Api(e)) if e.is_transient() => {}
                 Err(e) => return Err(e),
             }
             if Utc::now() > deadline {
-                return Err(EngineError::ProcessingTimeout);
+                return Ok(None);
+            }
+            if !sleep_until(Utc::now() + chrono_d(delay), cancel).await {
+                return Err(EngineError::Cancelled);
             }
             delay = (delay * 2).min(l.poll_max);
         }
     }
-
-    fn ready_time(&self, job: &Job) -> (DateTime<Utc>, WaitReason) {
-        let l = &self.cfg.limits;
-        let acct = self.account_id();
-        let ledger = lock(&self.ledger);
-        let now = Utc::now();
-        let mut t = (now, WaitReason::AccountWindow);
-        if let Some(last) = ledger.last_create(&acct, None) {
-            t.0 = t.0.max(last + padded(l.account_gap));
-        }
-        if let Some(last) = ledger.last_create(&acct, Some(&job.r.id)) {
-            let ready = last + padded(l.resource_gap);
-            if ready > t.0 {
-                t = (ready, WaitReason::ResourceWindow);
-            }
-        }
-        if let Some(nb) = job.not_before
-            && nb > t.0
-        {
-            t = (
-                nb,
-                if job.keep_calm > 0 {
-                    WaitReason::KeepCalm
-                } else {
-                    WaitReason::Retry
-                },
-            );
-        }
-        t
-    }
-
-    async fn create_loop(
-        &self,
-        targets: Vec<ResourceRef>,
-        opts: &SnapshotOptions,
-        events: EventSink,
-        cancel: &CancellationToken,
-        tx: tokio::sync::mpsc::UnboundedSender<Fetch>,
-        results: &mut Vec<JobResult>,
-    ) {
-        let l = self.cfg.limits.clone();
-        let acct = self.account_id();
-        let mut pending: Vec<Job> = targets
-            .into_iter()
-            .map(|r| Job {
-                r,
-                not_before: None,
-                keep_calm: 0,
-                transient: 0,
-            })
-            .collect();
-        let fail_all =
-            |pending: &mut Vec<Job>, results: &mut Vec<JobResult>, e: &dyn Fn() -> EngineError| {
-                for j in pending.drain(..) {
-                    results.push(JobResult {
-                        resource: j.r,
-                        outcome: Err(e()),
-                    });
-                }
-            };
-        while !pending.is_empty() {
-            if !self.wait_while_paused(&events, cancel).await || cancel.is_cancelled() {
-                fail_all(&mut pending, results, &|| EngineError::Cancelled);
-                break;
-            }
-            if let Some(until) = *lock(&self.blocked_until)
-                && until > Utc::now()
-            {
-                events(Event::RateLimited { until });
-                fail_all(&mut pending, results, &|| EngineError::RateLimited {
-                    until,
-                });
-                break;
-            }
-            // The quota first: no create is sent that it would refuse.
-            let total = self.daily_quota();
-            let quota_ready = lock(&self.ledger)
-                .quota_ready_at(&acct, total, Utc::now(), chrono_d(l.quota_window))
-                .map(|t| {
-                    if t > Utc::now() {
-                        t - chrono_d(l.quota_window) + padded(l.quota_window)
-                    } else {
-                        t
-                    }
-                });
-            if quota_ready.is_none_or(|t| t > Utc::now()) {
-                events(Event::Quota {
-                    quota: self.quota(),
-                });
-                events(Event::PausedForQuota { until: quota_ready });
-                if !opts.wait_for_quota {
-                    fail_all(&mut pending, results, &|| EngineError::Quota {
-                        until: quota_ready,
-                    });
-                    break;
-                }
-                let until = quota_ready.unwrap_or_else(|| {
-                    Utc::now() + chrono_d(Duration::from_secs(3600).min(l.quota_window))
-                });
-                if !sleep_until(until, cancel).await {
-                    continue;
-                }
-                lock(&self.ledger)
-                    .accounts
-                    .entry(acct.clone())
-                    .or_default()
-                    .exhausted_at = None;
-                continue;
-            }
-            // The job that may go first; ties keep the caller's order.
-            let (idx, (ready_at, reason)) = pending
-                .iter()
-                .enumerate()
-                .map(|(i, j)| (i, self.ready_time(j)))
-                .min_by_key(|(i, (t, _))| (*t, *i))
-                .expect("pending is not empty");
-            if ready_at > Utc::now() {
-                events(Event::Waiting {
-                    resource: pending[idx].r.id.clone(),
-                    until: ready_at,
-                    reason,
-                });
-                sleep_until(ready_at, cancel).await;
-                continue;
-            }
-            let r = pending[idx].r.clone();
-            events(Event::Creating {
-                resource: r.id.clone(),
-            });
-            let answer = self.client.create_snapshot(r.kind, &r.id).await;
-            // Windows count from when the answer arrived: never earlier than the server's.
-            let done_at = Utc::now();
-            match answer {
-                Ok(outcome) => {
-                    lock(&self.ledger).record(&acct, &r.id, done_at);
-                    let _ = self.save_ledger();
-                    events(Event::Quota {
-                        quota: self.quota(),
-                    });
-                    pending.remove(idx);
-                    let fetch = match outcome {
-                        CreateOutcome::Ready(s) => {
-                            events(Event::Created {
-                                resource: r.id.clone(),
-                                taken_at: done_at,
-                            });
-                            Fetch::Url {
-                                r,
-                                url: s.url,
-                                taken_at: done_at,
-                                size: None,
-                                version: None,
-                            }
-                        }
-                        CreateOutcome::Processing => {
-                            events(Event::Processing {
-                                resource: r.id.clone(),
-                            });
-                            let before = match self.versions(&r).await {
-                                Ok(list) => list.iter().map(version_key).collect(),
-                                Err(_) => HashSet::new(),
-                            };
-                            Fetch::Wait { r, before }
-                        }
-                    };
-                    let _ = tx.send(fetch);
-                }
-                Err(e) => match e.code() {
-                    Some(ErrorCode::KeepCalm) => {
-                        let job = &mut pending[idx];
-                        job.keep_calm += 1;
-                        if job.keep_calm > l.keep_calm_retries {
-                            let job = pending.remove(idx);
-                            results.push(JobResult {
-                                resource: job.r,
-                                outcome: Err(EngineError::Api(e)),
-                            });
-                        } else {
-                            let backoff = (l.account_gap * 2u32.pow(job.keep_calm))
-                                .min(Duration::from_secs(180))
-                                .max(l.account_gap);
-                            job.not_before = Some(done_at + chrono_d(backoff));
-                        }
-                    }
-                    Some(ErrorCode::DailySnapshotsLimitReached) => {
-                        lock(&self.ledger).mark_exhausted(&acct, done_at);
-                        let _ = self.save_ledger();
-                    }
-                    Some(ErrorCode::RateLimited) => {
-                        let until = done_at + chrono_d(l.rate_block);
-                        *lock(&self.blocked_until) = Some(until);
-                    }
-                    Some(c) if c.is_bad_key() => {
-                        let msg = e.to_string();
-                        fail_all(&mut pending, results, &|| {
-                            EngineError::Auth(ApiError::Api {
-                                status: 401,
-                                code: ErrorCode::AccessDenied,
-                                message: Some(msg.clone()),
-                            })
-                        });
-                        break;
-                    }
-                    _ if e.is_transient() && pending[idx].transient < 3 => {
-                        let job = &mut pending[idx];
-                        job.transient += 1;
-                        job.not_before =
-                            Some(done_at + chrono_d(l.account_gap * 2u32.pow(job.transient)));
-                    }
-                    _ => {
-                        let job = pending.remove(idx);
-                        results.push(JobResult {
-                            resource: job.r,
-                            outcome: Err(EngineError::from_api(e)),
-                        });
-                    }
-                },
-            }
-        }
-    }
 }
 
-fn version_key(i: &SnapshotItem) -> String {
+/// How far the server's clock may be behind ours when it stamps a new snapshot.
+const CLOCK_SKEW: Duration = Duration::from_secs(120);
+
+/// The snapshot a create sent at `since` made, from a list: not one seen before, not made by
+/// the daily automatic run, and not made before the create was sent. The earliest such one:
+/// anything later is another create, not ours.
+pub(crate) fn new_version(
+    list: &[SnapshotItem],
+    before: Option<&HashSet<String>>,
+    since: DateTime<Utc>,
+) -> Option<SnapshotItem> {
+    list.iter()
+        .filter(|i| before.is_none_or(|b| !b.contains(&version_key(i))))
+        .filter(|i| i.origin.as_deref() != Some("automatic"))
+        .filter(|i| i.modified >= since - chrono_d(CLOCK_SKEW))
+        .min_by_key(|i| i.modified)
+        .cloned()
+}
+
+pub(crate) fn version_key(i: &SnapshotItem) -> String {
     i.version()
         .unwrap_or_else(|| format!("{}@{}", i.name, i.modified.timestamp_millis()))
 }

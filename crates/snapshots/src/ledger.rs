@@ -1,6 +1,10 @@
-//! The daily quota. The API never says how many snapshots are left, so the engine keeps a
-//! ledger of the creates it made, adds the ones it sees in lists (made elsewhere) and learns
-//! from 429s; it says which figures are known and which are estimated.
+//! The daily quota, and what the engine learned about the server. The API never says how
+//! many snapshots are left, so the engine keeps a ledger of the creates it sent (recorded
+//! *before* sending, so a lost answer is still counted), adds the ones it sees in lists
+//! (made elsewhere) and learns from 429s; it says which figures are known and which are
+//! estimated. The same file holds the creates in flight on this machine, so that no two
+//! processes ever post for one resource, and a `RATE_LIMITED` block, so that a cron run
+//! during the block does not call again.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,9 +13,33 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LedgerEntry {
     pub resource: String,
+    /// When the create was sent (or, for `list`, when the snapshot was made).
     pub at: DateTime<Utc>,
     /// `app` (we made it) or `list` (seen in a snapshot list: made elsewhere).
     pub source: String,
+    /// When its answer arrived; `None` while in flight, or when the answer was lost.
+    #[serde(default)]
+    pub answered_at: Option<DateTime<Utc>>,
+}
+
+/// From when the server counts the create windows. Learned, never assumed twice: the
+/// engine starts with `Arrival` and moves to `Answer` on the evidence of one refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowRule {
+    #[default]
+    Arrival,
+    Answer,
+}
+
+/// What the engine learned about an account's limits, with the evidence.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Learned {
+    pub rule: WindowRule,
+    pub rule_evidence: Option<String>,
+    /// Per-resource create windows longer than the documented one, in seconds.
+    #[serde(default)]
+    pub resource_gaps: BTreeMap<String, u64>,
 }
 
 /// Per account: the creates inside the rolling window, and what the server last told us.
@@ -22,11 +50,29 @@ pub struct AccountLedger {
     pub exhausted_at: Option<DateTime<Utc>>,
     /// When lists with `origin` were last read for every resource.
     pub reconciled_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub learned: Learned,
+}
+
+/// A create that some engine on this machine is serving for a resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InFlight {
+    pub account: String,
+    /// Which engine (process id and a random token).
+    pub owner: String,
+    pub pid: u32,
+    pub since: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ledger {
     pub accounts: BTreeMap<String, AccountLedger>,
+    /// By resource id.
+    #[serde(default)]
+    pub in_flight: BTreeMap<String, InFlight>,
+    /// `RATE_LIMITED` blocks, by API base URL (known before the account is).
+    #[serde(default)]
+    pub blocked_until: BTreeMap<String, DateTime<Utc>>,
 }
 
 /// What the UI and the CLI show.
@@ -44,7 +90,7 @@ pub struct QuotaStatus {
 }
 
 impl Ledger {
-    fn account(&mut self, account: &str) -> &mut AccountLedger {
+    pub fn account(&mut self, account: &str) -> &mut AccountLedger {
         self.accounts.entry(account.to_string()).or_default()
     }
 
@@ -56,13 +102,69 @@ impl Ledger {
         }
     }
 
-    /// A create this app made (200 or 202).
+    /// A create this app is sending now: counted until the server's own answer says it was
+    /// refused ([`Ledger::forget`]).
     pub fn record(&mut self, account: &str, resource: &str, at: DateTime<Utc>) {
         self.account(account).entries.push(LedgerEntry {
             resource: resource.into(),
             at,
             source: "app".into(),
+            answered_at: None,
         });
+    }
+
+    /// The create sent at `at` was answered (200 or 202).
+    pub fn answered(
+        &mut self,
+        account: &str,
+        resource: &str,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) {
+        if let Some(e) = self
+            .account(account)
+            .entries
+            .iter_mut()
+            .find(|e| e.source == "app" && e.resource == resource && e.at == at)
+        {
+            e.answered_at = Some(now);
+        }
+    }
+
+    /// The server refused the create sent at `at` in its own words: it spent nothing.
+    pub fn forget(&mut self, account: &str, resource: &str, at: DateTime<Utc>) {
+        self.account(account)
+            .entries
+            .retain(|e| !(e.source == "app" && e.resource == resource && e.at == at));
+    }
+
+    /// The last answer of the account's creates (for the answer rule), and whether one is
+    /// still unanswered (sent less than `pending_for` ago).
+    pub fn last_answer(
+        &self,
+        account: &str,
+        resource: Option<&str>,
+        now: DateTime<Utc>,
+        pending_for: Duration,
+    ) -> (Option<DateTime<Utc>>, bool) {
+        let Some(a) = self.accounts.get(account) else {
+            return (None, false);
+        };
+        let mine = a
+            .entries
+            .iter()
+            .filter(|e| e.source == "app" && resource.is_none_or(|r| e.resource == r));
+        let mut last = None;
+        let mut pending = false;
+        for e in mine {
+            // A lost answer is taken as arriving when the client would have given up.
+            let t = e.answered_at.unwrap_or(e.at + pending_for);
+            if e.answered_at.is_none() && now < e.at + pending_for {
+                pending = true;
+            }
+            last = last.max(Some(t));
+        }
+        (last, pending)
     }
 
     /// The server refused a create for the quota.
@@ -94,6 +196,7 @@ impl Ledger {
                     resource: resource.clone(),
                     at: *modified,
                     source: "list".into(),
+                    answered_at: Some(*modified),
                 });
             }
         }

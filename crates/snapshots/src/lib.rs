@@ -7,13 +7,17 @@ pub mod engine;
 pub mod ledger;
 pub mod library;
 pub mod names;
+pub mod pacer;
+mod queue;
 pub mod secret;
 pub mod settings;
+pub mod statedir;
 pub mod store;
 pub mod verify;
 
 pub use engine::{
-    Engine, EngineConfig, EngineError, Event, EventSink, JobOutcome, JobResult, Limits,
-    ResourceRef, SnapshotOptions, WaitReason, default_data_dir,
+    Engine, EngineConfig, EngineError, Event, EventSink, JobOutcome, JobResult, ResourceRef,
+    SnapshotOptions, default_data_dir,
 };
+pub use pacer::{Limits, WaitReason};
 pub use squarecloud;

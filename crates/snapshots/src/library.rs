@@ -56,18 +56,24 @@ impl Library {
         full: bool,
         now: DateTime<Utc>,
     ) -> Result<(), VerifyError> {
-        let entry = self.entries.iter_mut().find(|e| e.path == path);
-        let expected = entry.as_ref().map(|e| e.size);
+        let expected = self.entries.iter().find(|e| e.path == path).map(|e| e.size);
         verify_zip(path, expected, full)?;
-        if let Some(e) = entry {
-            e.verified_at = Some(now);
-        }
+        self.mark_verified(path, now);
         Ok(())
     }
 
+    /// Records that a listed file passed its check at `now`.
+    pub fn mark_verified(&mut self, path: &Path, now: DateTime<Utc>) {
+        if let Some(e) = self.entries.iter_mut().find(|e| e.path == path) {
+            e.verified_at = Some(now);
+        }
+    }
+
     /// Deletes, per resource, files beyond the newest `keep_last` and older than `keep_days`
-    /// (a file is deleted only when every given rule would drop it). Only files this app
-    /// wrote and that still have the size it wrote are touched.
+    /// (a file is deleted only when every given rule would drop it). Never deletes the last
+    /// copy: `keep_last` is at least 1, and the newest verified copy of each resource is
+    /// kept whatever its age. Only files this app wrote and that still have the size it
+    /// wrote are touched.
     pub fn prune(
         &mut self,
         keep_last: Option<u32>,
@@ -79,15 +85,22 @@ impl Library {
             report.kept = self.entries.len();
             return report;
         }
+        let keep_last = keep_last.map(|n| n.max(1));
         let mut ids: Vec<String> = self.entries.iter().map(|e| e.resource_id.clone()).collect();
         ids.sort();
         ids.dedup();
         let mut drop_paths = Vec::new();
         for id in ids {
-            for (rank, e) in self.for_resource(&id).into_iter().enumerate() {
+            let entries = self.for_resource(&id);
+            let newest_verified = entries
+                .iter()
+                .find(|e| e.verified_at.is_some())
+                .map(|e| e.path.clone());
+            for (rank, e) in entries.into_iter().enumerate() {
                 let beyond_count = keep_last.is_none_or(|n| rank >= n as usize);
                 let too_old = keep_days.is_none_or(|d| now - e.taken_at > Duration::days(d as i64));
-                if beyond_count && too_old {
+                let last_good = newest_verified.as_ref() == Some(&e.path);
+                if beyond_count && too_old && !last_good {
                     drop_paths.push((e.path.clone(), e.size));
                 }
             }
@@ -146,5 +159,32 @@ mod tests {
         assert_eq!(r.skipped, vec![d.path().join("r1_1.zip")]);
         assert!(foreign.exists() && d.path().join("r1_3.zip").exists());
         assert_eq!(r.kept, 3);
+    }
+
+    #[test]
+    fn prune_never_deletes_the_last_verified_copy() {
+        let d = tempfile::tempdir().unwrap();
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut lib = Library::default();
+        for (i, verified) in [(0, true), (1, false), (2, false)] {
+            let p = d.path().join(format!("r1_{i}.zip"));
+            std::fs::write(&p, vec![0u8; 10]).unwrap();
+            lib.add(LibraryEntry {
+                resource_id: "r1".into(),
+                resource_name: "r".into(),
+                version: None,
+                taken_at: now - Duration::days(100 - i),
+                size: 10,
+                path: p,
+                downloaded_at: now,
+                verified_at: verified.then_some(now),
+            });
+        }
+        // "Keep none", and everything is too old: the newest stays (keep is at least 1), and
+        // so does the newest verified copy.
+        let r = lib.prune(Some(0), Some(1), now);
+        assert_eq!(r.deleted, vec![d.path().join("r1_1.zip")]);
+        assert!(d.path().join("r1_0.zip").exists() && d.path().join("r1_2.zip").exists());
+        assert_eq!(lib.entries.len(), 2);
     }
 }

@@ -2,14 +2,35 @@
 
 use chrono::{DateTime, Utc};
 
-const RESERVED: &[&str] = &[
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
-    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
-];
+/// Windows device names (with any extension, and with spaces before it: `CON .txt`).
+fn is_reserved(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or("").trim_end_matches(' ');
+    let upper = stem.to_uppercase();
+    if matches!(
+        upper.as_str(),
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
+    ) {
+        return true;
+    }
+    let mut chars = upper.chars();
+    let prefix: String = chars.by_ref().take(3).collect();
+    let rest: String = chars.collect();
+    (prefix == "COM" || prefix == "LPT")
+        && matches!(
+            rest.as_str(),
+            "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "¹" | "²" | "³"
+        )
+}
+
+/// The longest a sanitised name may be, in bytes: with `_<id>_<time>.zip.part` and a
+/// ` (N)` for a second copy the whole file name stays far below the 255 bytes every file
+/// system allows.
+pub const MAX_NAME_BYTES: usize = 120;
 
 /// A resource name made safe as one path component: no separators, no `..`, no characters
 /// Windows forbids, no control characters, no trailing dots or spaces, not a reserved device
-/// name, at most 60 characters. Letters with accents and emoji are kept.
+/// name, at most [`MAX_NAME_BYTES`] bytes (cut at a character boundary). Letters with
+/// accents and emoji are kept.
 pub fn sanitize(name: &str) -> String {
     let mut out: String = name
         .chars()
@@ -29,17 +50,38 @@ pub fn sanitize(name: &str) -> String {
         .join(" ")
         .trim_matches(|c: char| c == '.' || c == ' ' || c == '-')
         .chars()
-        .take(60)
+        .scan(0usize, |bytes, c| {
+            *bytes += c.len_utf8();
+            (*bytes <= MAX_NAME_BYTES).then_some(c)
+        })
         .collect();
     let out = out.trim_end_matches(['.', ' ']).to_string();
-    let stem = out.split('.').next().unwrap_or("").to_ascii_uppercase();
     if out.is_empty() {
         "snapshot".into()
-    } else if RESERVED.contains(&stem.as_str()) {
-        format!("{out}_")
+    } else if is_reserved(&out) {
+        // `_` before any extension: `CON.txt` → `CON_.txt`, `COM¹` → `COM¹_`.
+        match out.split_once('.') {
+            Some((stem, ext)) => format!("{}_.{ext}", stem.trim_end_matches(' ')),
+            None => format!("{out}_"),
+        }
     } else {
         out
     }
+}
+
+/// A name as it may be shown on a terminal or in a notification: control characters (an
+/// escape sequence could repaint the terminal) and bidirectional overrides (which reorder
+/// what follows) become `�`.
+pub fn printable(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// `<name>_<id prefix>_<UTC yyyymmddThhmmssZ>.zip`.
@@ -66,7 +108,31 @@ mod tests {
     fn hostile_and_awkward_names() {
         assert_eq!(sanitize("../../etc/passwd"), "etc-passwd");
         assert_eq!(sanitize("CON"), "CON_");
-        assert_eq!(sanitize("con.txt"), "con.txt_");
+        assert_eq!(sanitize("con.txt"), "con_.txt");
+        for name in [
+            "COM0",
+            "LPT0",
+            "COM¹",
+            "LPT³",
+            "CONIN$",
+            "conout$",
+            "CON .x",
+            "nul.tar.gz",
+        ] {
+            assert!(
+                !is_reserved(&sanitize(name)),
+                "{name} -> {}",
+                sanitize(name)
+            );
+        }
+        // 56 four-byte emoji: the whole file name, `.part` included, fits in 255 bytes.
+        let rockets = "🚀".repeat(56);
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let part = format!(
+            "{}.part",
+            snapshot_file_name(&rockets, "0f1e2d3c4b5a6978", t0)
+        );
+        assert!(part.len() <= 255, "{} bytes", part.len());
         assert_eq!(sanitize("Meu Site: Portfólio"), "Meu Site- Portfólio");
         assert_eq!(sanitize("🚀 rocket-api"), "🚀 rocket-api");
         assert_eq!(sanitize("   "), "snapshot");
@@ -80,18 +146,24 @@ mod tests {
         );
     }
 
+    #[test]
+    fn printable_names_cannot_repaint_a_terminal() {
+        assert_eq!(printable("a\u{1b}[2Jb"), "a\u{FFFD}[2Jb");
+        assert_eq!(printable("x\u{202E}gpj.exe"), "x\u{FFFD}gpj.exe");
+        assert_eq!(printable("Loja São João 🚀"), "Loja São João 🚀");
+    }
+
     proptest! {
         #[test]
         fn any_name_gives_one_safe_component(name in ".{0,200}") {
             let s = sanitize(&name);
             prop_assert!(!s.is_empty());
-            prop_assert!(s.chars().count() <= 61);
+            prop_assert!(s.len() <= MAX_NAME_BYTES + 1);
             prop_assert!(!s.contains(['/', '\\', ':', '*', '?', '"', '<', '>', '|']));
             prop_assert!(!s.contains(".."));
             prop_assert!(!s.chars().any(char::is_control));
             prop_assert!(!s.ends_with('.') && !s.ends_with(' '));
-            let stem = s.split('.').next().unwrap().to_ascii_uppercase();
-            prop_assert!(!RESERVED.contains(&stem.as_str()));
+            prop_assert!(!is_reserved(&s));
             let p = std::path::Path::new(&s);
             prop_assert_eq!(p.components().count(), 1);
         }

@@ -102,13 +102,27 @@ async fn exit_codes() {
     .await;
     assert_eq!(o.status.code(), Some(6));
     assert_eq!(json_lines(&o)[0]["ok"], false);
-    // 5: the server is down
+    // A 502 page on the very first call is retried (reads are idempotent)...
     sim.inject(FaultSpec::new(
         Target::Api,
         FaultKind::ServerErrorHtml { status: 502 },
     ));
     let o = run(sqsnap(&sim, d.path(), KEY, &["whoami"])).await;
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // ...and 5 when the server stays down (the first try and three more).
+    sim.inject(
+        FaultSpec::new(Target::Api, FaultKind::ServerErrorHtml { status: 502 }).times(Some(4)),
+    );
+    let o = run(sqsnap(&sim, d.path(), KEY, &["whoami"])).await;
     assert_eq!(o.status.code(), Some(5));
+    // 8: no such resource
+    let o = run(sqsnap(&sim, d.path(), KEY, &["download", "0000"])).await;
+    assert_eq!(o.status.code(), Some(8));
     // 0, then 4: a create, then another inside the windows is fine (the engine waits), but a
     // quota the server says is used up stops with 4.
     let out = d.path().join("out");

@@ -353,7 +353,8 @@ async fn rate_limited_stops_every_call() {
     let mut c = SimConfig::new(KEY, tiny_account(4, 4096, 5_000));
     c.generation_time = Duration::ZERO;
     c.limits.account_gap = Duration::from_millis(10);
-    c.limits.per_minute = 3; // connect (1) + two creates, then blocked
+    // connect (1) + four lists + one create, then the next create is blocked
+    c.limits.per_minute = 6;
     let (sim, engine, _dir) = start(c).await;
     let (sink, events) = collect();
     let results = engine

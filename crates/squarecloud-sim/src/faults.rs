@@ -17,7 +17,8 @@ pub enum Target {
 pub enum FaultKind {
     /// A 5xx with an HTML body, as a CDN sends.
     ServerErrorHtml { status: u16 },
-    /// The connection is cut after this many body bytes.
+    /// The connection is cut after this many body bytes. On the API the request has been
+    /// handled first: on a create this is "accepted, then the answer was lost".
     ResetAfter { bytes: u64 },
     /// After `after_bytes` of body (0: before the response), nothing for `seconds` (real time).
     Stall { after_bytes: u64, seconds: f64 },
@@ -31,6 +32,11 @@ pub enum FaultKind {
     MalformedJson,
     /// A 403 with an HTML page (a CDN's bot check), not JSON.
     Forbidden403Html,
+    /// Snapshot lists leave out versions newer than this many simulated seconds, as a list
+    /// cached before they were made does.
+    StaleList { newer_than_secs: f64 },
+    /// The file host answers 403 with a body this long (an error page that never ends).
+    HugeErrorBody { bytes: u64 },
 }
 
 /// A fault and where it applies.

@@ -16,7 +16,7 @@ pub mod zipgen;
 
 pub use clock::SimClock;
 pub use faults::{FaultKind, FaultSpec, Target};
-pub use model::{AccountSpec, Limits, ResourceSpec, SimConfig};
+pub use model::{AccountSpec, Limits, ResourceSpec, SimConfig, WindowRule};
 pub use server::RecordedRequest;
 
 use server::Shared;

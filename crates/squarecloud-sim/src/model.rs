@@ -1,6 +1,7 @@
 //! What the simulator serves: an account, its resources and the service's limits.
 
 use serde::{Deserialize, Serialize};
+use squarecloud::limits;
 use std::time::Duration;
 
 /// One Square Cloud account, as `--data FILE` describes it (JSON).
@@ -184,13 +185,28 @@ impl AccountSpec {
     }
 }
 
+/// From when the server counts a create's windows (the real service's rule is not
+/// documented; the engine learns which one it meets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowRule {
+    /// From when the create arrives (the default).
+    #[default]
+    Arrival,
+    /// From when the create is answered: a create arriving while another one of the account
+    /// is still generating is refused too.
+    Answer,
+}
+
 /// The service's limits, in simulated time.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// One create per this long per account (`KEEP_CALM`).
     pub account_gap: Duration,
-    /// One create per this long per resource (`KEEP_CALM`); docs say 60 s, the types 3 min.
+    /// One create per this long per resource (`KEEP_CALM`); the newest SDKs say 3 min.
     pub resource_gap: Duration,
+    /// From when both create windows are counted.
+    pub window_rule: WindowRule,
     /// The rolling window of the daily quota.
     pub quota_window: Duration,
     /// One restore per this long per resource.
@@ -210,13 +226,14 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            account_gap: Duration::from_secs(5),
-            resource_gap: Duration::from_secs(60),
-            quota_window: Duration::from_secs(24 * 3600),
-            restore_gap: Duration::from_secs(60),
-            per_minute: 120,
+            account_gap: limits::ACCOUNT_CREATE_GAP,
+            resource_gap: limits::RESOURCE_CREATE_GAP,
+            window_rule: WindowRule::Arrival,
+            quota_window: limits::QUOTA_WINDOW,
+            restore_gap: limits::RESTORE_GAP,
+            per_minute: limits::requests_per_minute("standard-4", 4096),
             bad_keys_per_minute: 10,
-            block: Duration::from_secs(30 * 60),
+            block: limits::RATE_BLOCK,
             status_per_minute: 15,
             user_snapshots_per_minute: 30,
         }
@@ -244,8 +261,11 @@ pub struct SimConfig {
     /// Simulated seconds per real second.
     pub time_scale: f64,
     pub seed: u64,
-    /// Simulated time a create takes to generate an archive.
+    /// Simulated time every create takes to generate an archive...
     pub generation_time: Duration,
+    /// ...plus the archive's size at this many bytes a second (0: size does not matter), so
+    /// small snapshots take a couple of seconds and the largest pass the 202 deadline.
+    pub generation_bytes_per_sec: u64,
     /// Past this, a create answers 202 `SNAPSHOT_PROCESSING` and finishes in the background.
     pub soft_deadline: Duration,
     /// Snapshot lists are cached per resource this long.
@@ -261,15 +281,21 @@ pub struct SimConfig {
 }
 
 impl SimConfig {
+    /// The documented limits, with the per-minute cap of the account's plan.
     pub fn new(api_key: impl Into<String>, account: AccountSpec) -> Self {
+        let limits = Limits {
+            per_minute: limits::requests_per_minute(&account.plan, account.memory_mb),
+            ..Limits::default()
+        };
         Self {
             api_key: api_key.into(),
             account,
-            limits: Limits::default(),
+            limits,
             time_scale: 1.0,
             seed: 42,
             generation_time: Duration::from_secs(2),
-            soft_deadline: Duration::from_secs(90),
+            generation_bytes_per_sec: 20 * 1024 * 1024,
+            soft_deadline: limits::CREATE_SOFT_DEADLINE,
             list_cache_ttl: Duration::from_secs(30 * 60),
             create_invalidates_cache: true,
             extended_list_fields: true,
@@ -282,8 +308,31 @@ impl SimConfig {
     /// The demo account with the demo limits.
     pub fn demo(api_key: impl Into<String>) -> Self {
         let mut c = Self::new(api_key, AccountSpec::demo());
-        c.limits = Limits::demo();
+        c.limits = Limits {
+            per_minute: c.limits.per_minute,
+            ..Limits::demo()
+        };
         c.generation_time = Duration::from_millis(1500);
+        c.generation_bytes_per_sec = 200 * 1024 * 1024;
         c
+    }
+
+    /// Creates answer at once whatever the size (tests that are not about timing).
+    pub fn instant_creates(mut self) -> Self {
+        self.generation_time = Duration::ZERO;
+        self.generation_bytes_per_sec = 0;
+        self
+    }
+
+    /// How long a create of `size` bytes takes, unless the resource says otherwise.
+    pub fn generation_for(&self, spec: &ResourceSpec, size: u64) -> Duration {
+        match spec.generation_secs {
+            Some(s) => Duration::from_secs_f64(s.max(0.0)),
+            None if self.generation_bytes_per_sec > 0 => {
+                self.generation_time
+                    + Duration::from_secs_f64(size as f64 / self.generation_bytes_per_sec as f64)
+            }
+            None => self.generation_time,
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::clock::SimClock;
 use crate::faults::{self, FaultKind, FaultSpec, Target};
-use crate::model::{ResourceSpec, SimConfig};
+use crate::model::{ResourceSpec, SimConfig, WindowRule};
 use crate::zipgen::VirtualZip;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
@@ -72,6 +72,8 @@ pub(crate) struct Res {
     pub kind: Kind,
     pub versions: Vec<Version>,
     last_create: Option<DateTime<Utc>>,
+    /// When the last create was (or will be) answered.
+    last_answer: Option<DateTime<Utc>>,
     last_restore: Option<DateTime<Utc>>,
     cache: Option<(DateTime<Utc>, Vec<Value>)>,
     invalidate_at: Option<DateTime<Utc>>,
@@ -92,6 +94,7 @@ pub(crate) struct State0 {
     pub resources: Vec<Res>,
     creates: VecDeque<DateTime<Utc>>,
     last_account_create: Option<DateTime<Utc>>,
+    last_account_answer: Option<DateTime<Utc>>,
     requests: VecDeque<DateTime<Utc>>,
     bad_keys: VecDeque<DateTime<Utc>>,
     status_calls: VecDeque<DateTime<Utc>>,
@@ -148,6 +151,7 @@ impl Shared {
                 kind,
                 versions: Vec::new(),
                 last_create: None,
+                last_answer: None,
                 last_restore: None,
                 cache: None,
                 invalidate_at: None,
@@ -259,8 +263,27 @@ fn envelope_ok(v: Value) -> Response {
     Json(json!({"status": "success", "response": v})).into_response()
 }
 
+/// An error envelope. Like the real API, some codes come with a human `message` and
+/// others without one.
 fn envelope_err(status: StatusCode, code: &str) -> Response {
-    (status, Json(json!({"status": "error", "code": code}))).into_response()
+    let message = match code {
+        "KEEP_CALM" => Some("Slow down: wait a little before creating another snapshot."),
+        "DAILY_SNAPSHOTS_LIMIT_REACHED" => Some("You reached the daily snapshot limit."),
+        "RATE_LIMITED" => Some("Too many requests. Try again in 30 minutes."),
+        _ => None,
+    };
+    let mut body = json!({"status": "error", "code": code});
+    if let Some(m) = message {
+        body["message"] = json!(m);
+    }
+    (status, Json(body)).into_response()
+}
+
+/// Puts a field in only when it is set: the API leaves unset optional fields out.
+fn set_opt(v: &mut Value, key: &str, value: &Option<String>) {
+    if let Some(x) = value {
+        v[key] = json!(x);
+    }
 }
 
 fn html(status: StatusCode, title: &str) -> Response {
@@ -328,6 +351,7 @@ async fn api_gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
 async fn gate_inner(shared: &Arc<Shared>, path: &str, req: Request, next: Next) -> Response {
     let injected = faults::take(&mut shared.lock().faults, Target::Api, path);
     let mut reset_after = None;
+    let mut stale = None;
     for f in &injected {
         match f {
             FaultKind::Stall { seconds, .. } => {
@@ -352,8 +376,15 @@ async fn gate_inner(shared: &Arc<Shared>, path: &str, req: Request, next: Next) 
                     .into_response();
             }
             FaultKind::ResetAfter { bytes } => reset_after = Some(*bytes),
+            FaultKind::StaleList { newer_than_secs } => {
+                stale = Some(StaleList(Duration::from_secs_f64(newer_than_secs.max(0.0))))
+            }
             _ => {}
         }
+    }
+    let mut req = req;
+    if let Some(st) = stale {
+        req.extensions_mut().insert(st);
     }
     let now = shared.clock.now();
     let limits = &shared.config.limits;
@@ -431,9 +462,11 @@ async fn users_me(State(shared): State<Arc<Shared>>) -> Response {
         .iter()
         .filter(|r| r.kind == Kind::App)
         .map(|r| {
-            json!({"id": r.spec.id, "name": r.spec.name, "desc": r.spec.desc, "ram": r.spec.ram,
-                   "lang": r.spec.kind, "cluster": r.spec.cluster, "domain": r.spec.domain,
-                   "custom": null, "created_at": created})
+            let mut v = json!({"id": r.spec.id, "name": r.spec.name, "ram": r.spec.ram,
+                   "lang": r.spec.kind, "cluster": r.spec.cluster, "created_at": created});
+            set_opt(&mut v, "desc", &r.spec.desc);
+            set_opt(&mut v, "domain", &r.spec.domain);
+            v
         })
         .collect();
     let dbs: Vec<Value> = st
@@ -472,11 +505,14 @@ async fn app_info(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> 
         return envelope_err(StatusCode::NOT_FOUND, "APP_NOT_FOUND");
     };
     let r = &st.resources[i].spec;
-    envelope_ok(json!({
-        "id": r.id, "name": r.name, "desc": r.desc, "owner": shared.config.account.id,
-        "cluster": r.cluster, "ram": r.ram, "language": r.kind, "domain": r.domain,
-        "custom": null, "created_at": "2023-05-01T10:00:00.000Z"
-    }))
+    let mut v = json!({
+        "id": r.id, "name": r.name, "owner": shared.config.account.id,
+        "cluster": r.cluster, "ram": r.ram, "language": r.kind,
+        "created_at": "2023-05-01T10:00:00.000Z"
+    });
+    set_opt(&mut v, "desc", &r.desc);
+    set_opt(&mut v, "domain", &r.domain);
+    envelope_ok(v)
 }
 
 async fn database_info(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
@@ -537,12 +573,28 @@ async fn service_status() -> Response {
     Json(json!({"status": "online", "message": "All systems operational"})).into_response()
 }
 
-async fn list_snapshots(shared: Arc<Shared>, kind: Kind, id: String) -> Response {
+/// The `StaleList` fault, carried from the gate to the list handler.
+#[derive(Debug, Clone, Copy)]
+struct StaleList(Duration);
+
+async fn list_snapshots(shared: Arc<Shared>, kind: Kind, id: String, req: Request) -> Response {
     let now = shared.clock.now();
     let mut st = shared.lock();
     let Some(i) = find(&st, kind, &id) else {
         return envelope_err(StatusCode::NOT_FOUND, kind.not_found());
     };
+    if let Some(StaleList(age)) = req.extensions().get::<StaleList>().copied() {
+        // A list filled before the newest versions were made.
+        let res = &st.resources[i];
+        let mut old: Vec<&Version> = res
+            .versions
+            .iter()
+            .filter(|v| v.ready_at <= now - cd(age))
+            .collect();
+        old.sort_by_key(|v| std::cmp::Reverse(v.ready_at));
+        let items = old.iter().map(|v| shared.list_item(res, v)).collect();
+        return envelope_ok(Value::Array(items));
+    }
     let items = shared.list(&mut st, i, now);
     envelope_ok(Value::Array(items))
 }
@@ -555,16 +607,14 @@ async fn create_snapshot(shared: Arc<Shared>, kind: Kind, id: String) -> Respons
         let Some(i) = find(&st, kind, &id) else {
             return envelope_err(StatusCode::NOT_FOUND, kind.not_found());
         };
-        if st
-            .last_account_create
-            .is_some_and(|t| now - t < cd(limits.account_gap))
-        {
+        let (account_last, resource_last) = match limits.window_rule {
+            WindowRule::Arrival => (st.last_account_create, st.resources[i].last_create),
+            WindowRule::Answer => (st.last_account_answer, st.resources[i].last_answer),
+        };
+        if account_last.is_some_and(|t| now - t < cd(limits.account_gap)) {
             return envelope_err(StatusCode::TOO_MANY_REQUESTS, "KEEP_CALM");
         }
-        if st.resources[i]
-            .last_create
-            .is_some_and(|t| now - t < cd(limits.resource_gap))
-        {
+        if resource_last.is_some_and(|t| now - t < cd(limits.resource_gap)) {
             return envelope_err(StatusCode::TOO_MANY_REQUESTS, "KEEP_CALM");
         }
         let quota = shared.config.account.daily_quota() as usize;
@@ -581,15 +631,15 @@ async fn create_snapshot(shared: Arc<Shared>, kind: Kind, id: String) -> Respons
         st.counter += 1;
         let res = &mut st.resources[i];
         res.last_create = Some(now);
-        let generation = res
-            .spec
-            .generation_secs
-            .map(Duration::from_secs_f64)
-            .unwrap_or(shared.config.generation_time);
         let vid = version_id(&shared.secret, &res.spec.id, counter);
         let size =
             VirtualZip::new(&res.spec.id, &vid, &res.spec.name, res.spec.snapshot_size).len();
+        let generation = shared.config.generation_for(&res.spec, size);
         let ready_at = now + cd(generation);
+        let answer_at = now + cd(generation.min(shared.config.soft_deadline));
+        res.last_answer = Some(answer_at);
+        st.last_account_answer = Some(answer_at);
+        let res = &mut st.resources[i];
         res.versions.push(Version {
             id: vid,
             ready_at,
@@ -731,7 +781,7 @@ pub(crate) fn api_router(shared: Arc<Shared>) -> Router {
         let b = shared.clone();
         let c = shared.clone();
         (
-            get(move |Path(id): Path<String>| list_snapshots(a, k, id))
+            get(move |Path(id): Path<String>, req: Request| list_snapshots(a, k, id, req))
                 .post(move |Path(id): Path<String>| create_snapshot(b, k, id)),
             post(move |Path(id): Path<String>, body: Bytes| restore_snapshot(c, k, id, body)),
         )
@@ -924,7 +974,21 @@ async fn serve_file_inner(
             } => sf.stall = Some((*after_bytes, *seconds)),
             FaultKind::Bandwidth { bytes_per_sec } => sf.bandwidth = Some(*bytes_per_sec),
             FaultKind::IgnoreRange => ignore_range = true,
-            FaultKind::MalformedJson => {}
+            FaultKind::HugeErrorBody { bytes } => {
+                // A 403 whose body never seems to end: clients must cap what they read.
+                let n = *bytes;
+                let chunks = futures_util::stream::iter((0..n.div_ceil(65536)).map(move |i| {
+                    let len = (n - i * 65536).min(65536) as usize;
+                    Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; len]))
+                }));
+                return (
+                    StatusCode::FORBIDDEN,
+                    [(header::CONTENT_TYPE, "application/xml")],
+                    Body::from_stream(chunks),
+                )
+                    .into_response();
+            }
+            FaultKind::MalformedJson | FaultKind::StaleList { .. } => {}
         }
     }
     let (Some(expires), Some(sig)) = (q.get("Expires"), q.get("Signature")) else {

@@ -1,13 +1,16 @@
 use crate::ErrorCode;
 
 /// What can go wrong talking to Square Cloud.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// The API answered with an error envelope.
     #[error("Square Cloud refused the request: HTTP {status}, {}{}", code.as_str(), message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
     Api {
         status: u16,
         code: ErrorCode,
+        /// The code exactly as sent (old and new names fold into one `code`).
+        raw: String,
+        /// The server's own words, when it sent some.
         message: Option<String>,
     },
     /// Not the API's JSON: a CDN or proxy page, an empty body, or text.
@@ -60,6 +63,26 @@ impl ApiError {
             }
             ApiError::InvalidUrl(_) => false,
         }
+    }
+
+    /// For a request that changes something (a create): the server may have acted on it even
+    /// though no answer of its own reached us — the connection broke, the answer did not come
+    /// in time, or a gateway answered in its place (an HTML page, or a 200 cut short). An
+    /// error envelope with a code is the server's own word, and certain.
+    pub fn answer_may_be_lost(&self) -> bool {
+        match self {
+            ApiError::Timeout | ApiError::Network(_) => true,
+            ApiError::Unexpected { .. } | ApiError::Decode { .. } => true,
+            ApiError::Api { .. } | ApiError::InvalidUrl(_) => false,
+        }
+    }
+
+    /// A 429 that blocks every call of the account for about 30 minutes (`RATE_LIMITED`,
+    /// or its older name `RATE_LIMIT`), as opposed to one route's own limit
+    /// (`RATE_LIMIT_EXCEEDED` on `/users/snapshots`, `KEEP_CALM`).
+    pub fn is_account_block(&self) -> bool {
+        matches!(self, ApiError::Api { status: 429, code: ErrorCode::RateLimited, raw, .. }
+            if raw != "RATE_LIMIT_EXCEEDED")
     }
 
     pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {

@@ -1,11 +1,20 @@
 //! A typed client for the Square Cloud API v2: the account, applications, databases and
-//! their snapshots. It knows HTTP and JSON only: no disk, no GUI, no retries (the caller
-//! decides when to try again). The key travels in the `Authorization` header and nowhere else.
+//! their snapshots. It knows HTTP and JSON only: no disk, no GUI. Idempotent reads are
+//! retried a few times on network trouble and gateway pages; a create never is (the caller
+//! decides, since a lost answer may still have spent quota). Every call waits its turn under
+//! a per-minute budget. The key travels in the `Authorization` header and nowhere else, and
+//! only over https (plain http is allowed to this computer only, for the simulator).
 
+mod budget;
 mod code;
 mod error;
 mod key;
+pub mod limits;
 pub mod models;
+mod urls;
+
+pub use budget::RequestBudget;
+pub use urls::{InsecureUrl, check_url, redirect_policy};
 
 pub use code::ErrorCode;
 pub use error::ApiError;
@@ -15,6 +24,7 @@ pub use models::*;
 use reqwest::{Method, StatusCode, header};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The public API.
@@ -36,6 +46,11 @@ pub struct Client {
     key: ApiKey,
     timeout: Duration,
     create_timeout: Duration,
+    restore_timeout: Duration,
+    retries: u32,
+    retry_backoff: Duration,
+    budget: Arc<RequestBudget>,
+    rate_block: Duration,
 }
 
 impl Client {
@@ -44,17 +59,17 @@ impl Client {
         let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(Duration::from_secs(10))
+            .redirect(redirect_policy())
             .build()
             .map_err(|e| ApiError::InvalidUrl(e.to_string()))?;
         Self::with_http(base_url, key, http)
     }
 
-    /// A client that shares an existing `reqwest::Client` (which should set [`USER_AGENT`]).
+    /// A client that shares an existing `reqwest::Client` (which should set [`USER_AGENT`] and
+    /// [`redirect_policy`]). The URL must be https, or http to this computer: the key must
+    /// never travel in clear.
     pub fn with_http(base_url: &str, key: ApiKey, http: reqwest::Client) -> Result<Self, ApiError> {
-        let parsed = url::Url::parse(base_url).map_err(|e| ApiError::InvalidUrl(e.to_string()))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(ApiError::InvalidUrl(format!("{base_url}: not http(s)")));
-        }
+        check_url(base_url).map_err(|e| ApiError::InvalidUrl(e.to_string()))?;
         Ok(Self {
             http,
             base: base_url.trim_end_matches('/').to_string(),
@@ -62,7 +77,31 @@ impl Client {
             key,
             timeout: Duration::from_secs(30),
             create_timeout: Duration::from_secs(150),
+            restore_timeout: limits::RESTORE_TIMEOUT,
+            retries: 3,
+            retry_backoff: Duration::from_millis(500),
+            budget: Arc::new(RequestBudget::new(limits::requests_per_minute("", 0))),
+            rate_block: limits::RATE_BLOCK,
         })
+    }
+
+    /// How often an idempotent read is tried again on network trouble or a gateway page, and
+    /// the first pause (doubled each time, with jitter).
+    pub fn with_retries(mut self, retries: u32, first_backoff: Duration) -> Self {
+        self.retries = retries;
+        self.retry_backoff = first_backoff;
+        self
+    }
+
+    /// Shares a per-minute budget (clones of a client share theirs already).
+    pub fn with_budget(mut self, budget: Arc<RequestBudget>) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// The per-minute budget every call of this client waits its turn in.
+    pub fn budget(&self) -> &Arc<RequestBudget> {
+        &self.budget
     }
 
     /// Where list items without a `url` are downloaded from.
@@ -177,17 +216,32 @@ impl Client {
         let path = format!("/{}/{}/snapshots/restore", kind.api_segment(), seg(id));
         let body = serde_json::json!({"snapshotId": snapshot_id, "versionId": version_id});
         let (status, bytes, ct) = self
-            .send(Method::POST, &path, Some(body), self.timeout)
+            .send(Method::POST, &path, Some(body), self.restore_timeout)
             .await?;
         let v = parse_json(status, &bytes, ct.as_deref())?;
         success_response(status, v).map(|_| ())
     }
 
+    /// A GET, tried again (bounded, jittered backoff) while the failure is one that passes:
+    /// no connection, no answer in time, a 5xx or a gateway's HTML page.
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
-        let (status, body, ct) = self.send(Method::GET, path, None, self.timeout).await?;
-        let v = parse_json(status, &body, ct.as_deref())?;
-        let response = success_response(status, v)?;
-        decode(status, response)
+        let mut attempt = 0u32;
+        loop {
+            let answer = async {
+                let (status, body, ct) = self.send(Method::GET, path, None, self.timeout).await?;
+                let v = parse_json(status, &body, ct.as_deref())?;
+                let response = success_response(status, v)?;
+                decode(status, response)
+            }
+            .await;
+            match answer {
+                Err(e) if e.is_transient() && attempt < self.retries => {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(self.retry_backoff, attempt)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn send(
@@ -197,6 +251,10 @@ impl Client {
         json: Option<Value>,
         timeout: Duration,
     ) -> Result<(StatusCode, Vec<u8>, Option<String>), ApiError> {
+        if self.budget.is_blocked() {
+            return Err(blocked_error());
+        }
+        self.budget.acquire().await;
         let mut req = self
             .http
             .request(method, format!("{}{}", self.base, path))
@@ -225,8 +283,38 @@ impl Client {
             }
             body.extend_from_slice(&chunk);
         }
+        if status == StatusCode::TOO_MANY_REQUESTS
+            && let Ok(v) = serde_json::from_slice::<Value>(&body)
+            && envelope_error(status, &v).is_account_block()
+        {
+            // Every call of this client stops: more would only lengthen the block.
+            self.budget.block_for(self.rate_block);
+        }
         Ok((status, body, ct))
     }
+
+    /// How long a `RATE_LIMITED` block stops every call (30 minutes by default).
+    pub fn with_rate_block(mut self, d: Duration) -> Self {
+        self.rate_block = d;
+        self
+    }
+}
+
+/// What a call refused locally during a block says.
+fn blocked_error() -> ApiError {
+    ApiError::Api {
+        status: 429,
+        code: ErrorCode::RateLimited,
+        raw: "RATE_LIMITED".into(),
+        message: Some("not sent: Square Cloud blocked this key a moment ago".into()),
+    }
+}
+
+/// `first × 2^(attempt-1)`, times a random factor in [0.5, 1.5), at most 30 s.
+fn backoff(first: Duration, attempt: u32) -> Duration {
+    use rand::Rng;
+    let base = first.as_secs_f64() * 2f64.powi(attempt.saturating_sub(1).min(8) as i32);
+    Duration::from_secs_f64((base * rand::rng().random_range(0.5..1.5)).min(30.0))
 }
 
 /// Percent-encodes one path segment (ids come from the API, but never trust them raw).
@@ -277,6 +365,7 @@ fn envelope_error(status: StatusCode, v: &Value) -> ApiError {
         Some(code) => ApiError::Api {
             status: status.as_u16(),
             code: ErrorCode::parse(code),
+            raw: code.to_string(),
             message: v
                 .get("message")
                 .and_then(Value::as_str)

@@ -1,14 +1,12 @@
-//! `sqsnap`: the Square Snapshots engine for servers and cron.
-//!
-//! Exit codes: 0 ok, 2 usage, 3 auth, 4 quota or rate limit, 5 network or server,
-//! 6 verification failed, 7 local disk or folder.
+//! `sqsnap`: the Square Snapshots engine for servers and cron. Exit codes: [`EXIT_CODES`].
 
 use clap::{Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use snapshots::library::Library;
+use snapshots::names::printable;
 use snapshots::secret::{KeyringStore, SecretStore};
 use snapshots::squarecloud::{ApiKey, Client};
-use snapshots::store::{read_json_or_default, write_json_atomic};
+use snapshots::statedir::StateDir;
 use snapshots::{
     Engine, EngineConfig, EngineError, Event, EventSink, Limits, SnapshotOptions, default_data_dir,
 };
@@ -19,11 +17,67 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
+/// One exit code per meaning; `--help` and the README print this table.
+const EXIT_CODES: &[(u8, &str)] = &[
+    (0, "everything asked for was done"),
+    (
+        2,
+        "usage or configuration (a bad flag, an API address that is not https)",
+    ),
+    (
+        3,
+        "the API key was refused, or the keychain could not be used",
+    ),
+    (
+        4,
+        "the daily quota is used up, or Square Cloud is rate limiting this key",
+    ),
+    (
+        5,
+        "network or server trouble; nothing was lost, try again later",
+    ),
+    (6, "a downloaded file failed its integrity check"),
+    (
+        7,
+        "a local disk or folder problem (missing, not writable, full)",
+    ),
+    (8, "no such application, database or snapshot"),
+    (
+        9,
+        "not finished yet: the snapshot is still being prepared on Square Cloud, its answer was lost, or another process is taking it",
+    ),
+    (130, "cancelled (Ctrl-C)"),
+];
+
+fn exit_codes_help() -> String {
+    let mut s = String::from("Exit codes:\n");
+    for (code, meaning) in EXIT_CODES {
+        s.push_str(&format!("  {code:>3}  {meaning}\n"));
+    }
+    s
+}
+
+/// The exit code of an engine error.
+fn exit_code(code: &str) -> u8 {
+    match code {
+        "auth" => 3,
+        "quota" | "rate_limited" => 4,
+        "verify" => 6,
+        "disk" | "folder" | "no_destination" => 7,
+        "not_found" => 8,
+        "processing" | "busy" => 9,
+        "cancelled" => 130,
+        "config" | "insecure" => 2,
+        _ => 5,
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "sqsnap",
     version,
-    about = "Keep Square Cloud snapshots safe on your own disk"
+    about = "Keep Square Cloud snapshots safe on your own disk",
+    after_help = exit_codes_help()
 )]
 struct Cli {
     /// API base URL (default: Square Cloud's).
@@ -92,14 +146,7 @@ struct Fail(u8, String);
 
 impl From<EngineError> for Fail {
     fn from(e: EngineError) -> Self {
-        let code = match e.code() {
-            "auth" => 3,
-            "quota" | "rate_limited" => 4,
-            "verify" => 6,
-            "disk" | "folder" | "no_destination" => 7,
-            _ => 5,
-        };
-        Fail(code, e.to_string())
+        Fail(exit_code(e.code()), e.to_string())
     }
 }
 
@@ -120,13 +167,19 @@ impl Out {
 /// The in-process simulator of `--demo`; dropped at exit.
 struct Demo(#[allow(dead_code)] squarecloud_sim::Simulator);
 
-async fn setup(cli: &Cli) -> Result<(EngineConfig, Option<Demo>), Fail> {
+/// Where this mode keeps its state: the demo has its own, so `--demo` never touches the
+/// real library.
+fn data_dir(demo: bool) -> PathBuf {
     let base = default_data_dir();
+    if demo { base.join("demo") } else { base }
+}
+
+async fn setup(cli: &Cli) -> Result<(EngineConfig, Option<Demo>), Fail> {
     if cli.demo {
         let sim = squarecloud_sim::Simulator::start(squarecloud_sim::SimConfig::demo("demo-key"))
             .await
             .map_err(|e| Fail(5, format!("cannot start the demo simulator: {e}")))?;
-        let mut cfg = EngineConfig::new(sim.api_url(), base.join("demo"));
+        let mut cfg = EngineConfig::new(sim.api_url(), data_dir(true));
         cfg.files_url = Some(sim.files_url());
         cfg.limits = Limits::matching(&sim.config().limits, sim.config().time_scale);
         return Ok((cfg, Some(Demo(sim))));
@@ -135,7 +188,7 @@ async fn setup(cli: &Cli) -> Result<(EngineConfig, Option<Demo>), Fail> {
         .api_url
         .clone()
         .unwrap_or_else(|| snapshots::squarecloud::DEFAULT_API_URL.into());
-    Ok((EngineConfig::new(url, base), None))
+    Ok((EngineConfig::new(url, data_dir(false)), None))
 }
 
 fn key(cli: &Cli) -> Result<ApiKey, Fail> {
@@ -178,6 +231,7 @@ fn sink(out_json: bool, names: HashMap<String, String>) -> EventSink {
     let tty = std::io::stderr().is_terminal();
     let multi = MultiProgress::new();
     let bars: Mutex<HashMap<String, ProgressBar>> = Mutex::new(HashMap::new());
+    let spinners: Mutex<HashMap<String, ProgressBar>> = Mutex::new(HashMap::new());
     let last_pct: Mutex<HashMap<String, u64>> = Mutex::new(HashMap::new());
     Arc::new(move |e: Event| {
         if out_json {
@@ -186,7 +240,23 @@ fn sink(out_json: bool, names: HashMap<String, String>) -> EventSink {
             }
             return;
         }
-        let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+        let name = |id: &str| printable(names.get(id).map(String::as_str).unwrap_or(id));
+        let stop_spinner = |id: &str| {
+            if let Some(b) = spinners
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(id)
+            {
+                b.finish_and_clear();
+            }
+        };
+        match &e {
+            Event::Created { resource, .. }
+            | Event::Downloading { resource, .. }
+            | Event::Done { resource, .. }
+            | Event::Failed { resource, .. } => stop_spinner(resource),
+            _ => {}
+        }
         let line = match &e {
             Event::Downloading { resource, progress } => {
                 if tty {
@@ -248,11 +318,63 @@ fn sink(out_json: bool, names: HashMap<String, String>) -> EventSink {
                 "Blocked by Square Cloud until about {} UTC",
                 until.format("%H:%M")
             ),
-            Event::Creating { resource } => format!("{}: creating a snapshot", name(resource)),
-            Event::Processing { resource } => format!(
-                "{}: the server is still preparing it; waiting for it to appear",
-                name(resource)
+            Event::Creating { resource, since }
+            | Event::Processing {
+                resource, since, ..
+            } if tty => {
+                let mut sp = spinners.lock().unwrap_or_else(|p| p.into_inner());
+                let bar = sp.entry(resource.clone()).or_insert_with(|| {
+                    let waited = (chrono::Utc::now() - *since).to_std().unwrap_or_default();
+                    let b = multi.add(ProgressBar::new_spinner().with_elapsed(waited));
+                    b.set_style(
+                        ProgressStyle::with_template(
+                            "{spinner} {msg:24!} preparing on Square Cloud… {elapsed}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    );
+                    b.set_message(name(resource));
+                    b.enable_steady_tick(std::time::Duration::from_millis(200));
+                    b
+                });
+                if let Event::Processing {
+                    answer_lost: true, ..
+                } = &e
+                {
+                    let _ = multi.println(format!(
+                        "{}: the answer was lost on the way; looking for the snapshot in the list (no second one is requested)",
+                        name(resource)
+                    ));
+                }
+                let _ = bar;
+                return;
+            }
+            Event::Creating { resource, .. } => {
+                format!("{}: preparing on Square Cloud…", name(resource))
+            }
+            Event::Processing {
+                resource,
+                since,
+                answer_lost,
+            } => {
+                let secs = (chrono::Utc::now() - *since).num_seconds();
+                if *answer_lost {
+                    format!(
+                        "{}: the answer was lost on the way; looking for the snapshot in the list (no second one is requested)",
+                        name(resource)
+                    )
+                } else {
+                    format!(
+                        "{}: still preparing on Square Cloud… {secs} s",
+                        name(resource)
+                    )
+                }
+            }
+            Event::Joined { resource, since } => format!(
+                "{}: already being snapshotted by another Square Snapshots process (since {} UTC); waiting for it instead of asking again",
+                name(resource),
+                since.format("%H:%M:%S")
             ),
+            Event::Learned { message } => format!("note: {message}"),
             Event::Created { resource, .. } => format!("{}: snapshot ready", name(resource)),
             Event::Done {
                 resource,
@@ -281,7 +403,7 @@ fn sink(out_json: bool, names: HashMap<String, String>) -> EventSink {
             }
             Event::Failed {
                 resource, message, ..
-            } => format!("{}: FAILED: {message}", name(resource)),
+            } => format!("{}: FAILED: {}", name(resource), printable(message)),
             Event::Paused => "Paused: nothing new starts until resumed".into(),
             Event::Resumed => "Resumed".into(),
             Event::Quota { .. } => return,
@@ -297,8 +419,8 @@ fn sink(out_json: bool, names: HashMap<String, String>) -> EventSink {
 async fn run(cli: Cli) -> Result<(), Fail> {
     let out = Out { json: cli.json };
     match &cli.command {
-        Command::Verify { paths } => return verify(&out, paths),
-        Command::Prune { keep, days } => return prune(&out, *keep, *days),
+        Command::Verify { paths } => return verify(&out, &data_dir(cli.demo), paths),
+        Command::Prune { keep, days } => return prune(&out, &data_dir(cli.demo), *keep, *days),
         Command::Logout => {
             KeyringStore::default()
                 .delete()
@@ -336,17 +458,21 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             let me = engine.me();
             let p = &me.user.plan;
             out.emit(
-                format!("{} ({}) — plan {} ({} MB), {} snapshots a day", me.user.name, me.user.id, p.name, p.memory.limit, p.daily_snapshot_quota()),
+                format!("{} ({}) — plan {} ({} MB), {} snapshots a day", printable(&me.user.name), printable(&me.user.id), printable(&p.name), p.memory.limit, p.daily_snapshot_quota()),
                 serde_json::json!({"id": me.user.id, "name": me.user.name, "plan": p.name, "memory_mb": p.memory.limit, "daily_quota": p.daily_snapshot_quota()}),
             );
         }
-        Command::Quota => {
-            let q = engine
-                .reconcile_quota()
-                .await
-                .unwrap_or_else(|_| engine.quota());
-            out.emit(quota_line(&q), serde_json::to_value(&q).unwrap_or_default());
-        }
+        Command::Quota => match engine.reconcile_quota().await {
+            Ok(q) => out.emit(quota_line(&q), serde_json::to_value(&q).unwrap_or_default()),
+            Err(e) => {
+                let q = engine.quota();
+                eprintln!(
+                    "sqsnap: could not read the lists, so this is this computer's estimate: {}",
+                    quota_line(&q)
+                );
+                return Err(e.into());
+            }
+        },
         Command::List => {
             let me = engine.me();
             for r in engine.resources() {
@@ -376,7 +502,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                     _ => "database",
                 };
                 out.emit(
-                    format!("{kind:8} {}  {:28} {:10} {:>5} MB  newest: {}", r.id, r.name, detail, ram, newest.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "none".into())),
+                    format!("{kind:8} {}  {:28} {:10} {:>5} MB  newest: {}", printable(&r.id), printable(&r.name), printable(&detail), ram, newest.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "none".into())),
                     serde_json::json!({"kind": kind, "id": r.id, "name": r.name, "runtime": detail, "ram": ram, "newest_snapshot": newest}),
                 );
             }
@@ -505,15 +631,18 @@ async fn login(out: &Out, cfg: &EngineConfig, demo: bool) -> Result<(), Fail> {
     Ok(())
 }
 
-fn library_path() -> PathBuf {
-    default_data_dir().join("library.json")
+fn state(dir: &std::path::Path) -> Result<StateDir, Fail> {
+    StateDir::open(dir).map_err(|e| Fail(7, format!("{}: {e}", dir.display())))
 }
 
-fn verify(out: &Out, paths: &[PathBuf]) -> Result<(), Fail> {
-    let (mut lib, _) = read_json_or_default::<Library>(&library_path()).unwrap_or_default();
+fn verify(out: &Out, dir: &std::path::Path, paths: &[PathBuf]) -> Result<(), Fail> {
+    let st = state(dir)?;
     let mut failed = 0;
     for p in paths {
-        match lib.verify(p, true, chrono::Utc::now()) {
+        let checked = st.update("library.json", |lib: &mut Library| {
+            lib.verify(p, true, chrono::Utc::now())
+        });
+        match checked.map_err(|e| Fail(7, e.to_string()))? {
             Ok(()) => out.emit(
                 format!("ok       {}", p.display()),
                 serde_json::json!({"path": p, "ok": true}),
@@ -527,7 +656,6 @@ fn verify(out: &Out, paths: &[PathBuf]) -> Result<(), Fail> {
             }
         }
     }
-    let _ = write_json_atomic(&library_path(), &lib);
     if failed > 0 {
         Err(Fail(
             6,
@@ -538,17 +666,29 @@ fn verify(out: &Out, paths: &[PathBuf]) -> Result<(), Fail> {
     }
 }
 
-fn prune(out: &Out, keep: Option<u32>, days: Option<u32>) -> Result<(), Fail> {
+fn prune(
+    out: &Out,
+    dir: &std::path::Path,
+    keep: Option<u32>,
+    days: Option<u32>,
+) -> Result<(), Fail> {
     if keep.is_none() && days.is_none() {
         return Err(Fail(
             2,
             "Say what to keep: --keep N and/or --days D.".into(),
         ));
     }
-    let (mut lib, _) =
-        read_json_or_default::<Library>(&library_path()).map_err(|e| Fail(7, e.to_string()))?;
-    let report = lib.prune(keep, days, chrono::Utc::now());
-    write_json_atomic(&library_path(), &lib).map_err(|e| Fail(7, e.to_string()))?;
+    if keep == Some(0) {
+        return Err(Fail(
+            2,
+            "--keep 0 would delete every copy: keep at least 1.".into(),
+        ));
+    }
+    let report = state(dir)?
+        .update("library.json", |lib: &mut Library| {
+            lib.prune(keep, days, chrono::Utc::now())
+        })
+        .map_err(|e| Fail(7, e.to_string()))?;
     for p in &report.deleted {
         out.emit(
             format!("deleted  {}", p.display()),

@@ -1,21 +1,25 @@
 //! `squarecloud-sim --port P --api-key K [--time-scale X] [--seed S] [--data FILE]`
 //!
 //! Serves the simulator until interrupted; prints one line with the API base URL once it
-//! listens. More flags: `--files-port P`, `--demo-limits`, `--generation-secs S`,
-//! `--resource-gap-secs S`, `--fault JSON` (repeatable; see `FaultSpec`).
+//! listens. More flags: `--files-port P`, `--demo-limits`, `--generation-secs S` (every
+//! create), `--generation-rate BYTES_PER_SEC` (plus the archive's size at this rate; 0: none),
+//! `--resource-gap-secs S`, `--window-rule arrival|answer`, `--per-minute N` (default: the
+//! plan's), `--fault JSON` (repeatable; see `FaultSpec`).
 
-use squarecloud_sim::{AccountSpec, FaultSpec, Limits, SimConfig, Simulator};
+use squarecloud_sim::{AccountSpec, FaultSpec, Limits, SimConfig, Simulator, WindowRule};
 use std::process::ExitCode;
 use std::time::Duration;
 
 const USAGE: &str = "usage: squarecloud-sim --port P --api-key K [--time-scale X] [--seed S] [--data FILE] \
-[--files-port P] [--demo-limits] [--generation-secs S] [--resource-gap-secs S] [--fault JSON]...";
+[--files-port P] [--demo-limits] [--generation-secs S] [--generation-rate B] [--resource-gap-secs S] \
+[--window-rule arrival|answer] [--per-minute N] [--fault JSON]...";
 
 fn parse() -> Result<(SimConfig, Vec<FaultSpec>), String> {
     let mut args = std::env::args().skip(1);
     let mut config = SimConfig::new("", AccountSpec::demo());
     let mut faults = Vec::new();
     let mut key = None;
+    let mut per_minute = None;
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
             return Err(USAGE.into());
@@ -40,6 +44,21 @@ fn parse() -> Result<(SimConfig, Vec<FaultSpec>), String> {
             "--time-scale" => config.time_scale = num(&value)?,
             "--seed" => config.seed = value.parse().map_err(|_| "--seed: not a number")?,
             "--generation-secs" => config.generation_time = Duration::from_secs_f64(num(&value)?),
+            "--generation-rate" => {
+                config.generation_bytes_per_sec = value
+                    .parse()
+                    .map_err(|_| "--generation-rate: not a number")?
+            }
+            "--window-rule" => {
+                config.limits.window_rule = match value.as_str() {
+                    "arrival" => WindowRule::Arrival,
+                    "answer" => WindowRule::Answer,
+                    _ => return Err(format!("--window-rule: arrival or answer\n{USAGE}")),
+                }
+            }
+            "--per-minute" => {
+                per_minute = Some(value.parse().map_err(|_| "--per-minute: not a number")?)
+            }
             "--resource-gap-secs" => {
                 config.limits.resource_gap = Duration::from_secs_f64(num(&value)?)
             }
@@ -54,6 +73,10 @@ fn parse() -> Result<(SimConfig, Vec<FaultSpec>), String> {
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
     }
+    // The plan's cap, unless given: `--data` may have changed the plan.
+    config.limits.per_minute = per_minute.unwrap_or_else(|| {
+        squarecloud::limits::requests_per_minute(&config.account.plan, config.account.memory_mb)
+    });
     config.api_key = key.ok_or_else(|| format!("--api-key is required\n{USAGE}"))?;
     Ok((config, faults))
 }

@@ -1,0 +1,96 @@
+//! A per-minute request budget: every call waits until the last minute holds fewer calls
+//! than the plan's cap, so a long session never meets `RATE_LIMITED` (a 30-minute block).
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// Counts calls over a sliding window, the way the server counts them.
+#[derive(Debug)]
+pub struct RequestBudget {
+    per_window: AtomicU32,
+    window: Duration,
+    sent: Mutex<VecDeque<Instant>>,
+    /// Set by a `RATE_LIMITED` answer: until then no call is sent at all.
+    blocked_until: Mutex<Option<Instant>>,
+}
+
+impl RequestBudget {
+    /// `per_minute` calls in any 60 s.
+    pub fn new(per_minute: u32) -> Self {
+        Self::with_window(per_minute, Duration::from_secs(60))
+    }
+
+    /// `per_window` calls in any `window` (a scaled clock shortens the minute).
+    pub fn with_window(per_window: u32, window: Duration) -> Self {
+        Self {
+            per_window: AtomicU32::new(per_window.max(1)),
+            window,
+            sent: Mutex::new(VecDeque::new()),
+            blocked_until: Mutex::new(None),
+        }
+    }
+
+    /// The account is blocked for `d`: every later call fails at once, unsent.
+    pub fn block_for(&self, d: Duration) {
+        *self.blocked_until.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + d);
+    }
+
+    /// Whether a block is in force.
+    pub fn is_blocked(&self) -> bool {
+        self.blocked_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|t| t > Instant::now())
+    }
+
+    /// Changes the cap (once the plan is known).
+    pub fn set_per_window(&self, n: u32) {
+        self.per_window.store(n.max(1), Ordering::Relaxed);
+    }
+
+    pub fn per_window(&self) -> u32 {
+        self.per_window.load(Ordering::Relaxed)
+    }
+
+    /// Waits for a free place in the window and takes it.
+    pub async fn acquire(&self) {
+        loop {
+            let wait = {
+                let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+                let now = Instant::now();
+                while sent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= self.window)
+                {
+                    sent.pop_front();
+                }
+                if sent.len() < self.per_window() as usize {
+                    sent.push_back(now);
+                    return;
+                }
+                let oldest = *sent.front().expect("the window is full");
+                (oldest + self.window).saturating_duration_since(now) + Duration::from_millis(1)
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_call_past_the_cap_waits_for_the_oldest_to_leave_the_window() {
+        let b = RequestBudget::with_window(3, Duration::from_millis(300));
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            b.acquire().await;
+        }
+        assert!(t0.elapsed() < Duration::from_millis(100));
+        b.acquire().await;
+        assert!(t0.elapsed() >= Duration::from_millis(300));
+    }
+}

@@ -1,0 +1,66 @@
+//! One rule for every URL the app talks to: https, or plain http to this computer only
+//! (the simulator). It is checked on the API's base URL, on every download URL and on every
+//! redirect hop, so neither the key nor a snapshot travels in clear.
+
+/// Why a URL was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "refusing {0}: only https, or plain http to this computer, is allowed (the key and your snapshots must not travel in clear)"
+)]
+pub struct InsecureUrl(pub String);
+
+/// Checks one URL against the rule.
+pub fn check_url(url: &str) -> Result<(), InsecureUrl> {
+    let parsed = url::Url::parse(url).map_err(|_| InsecureUrl(url.chars().take(60).collect()))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let loopback = match parsed.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                None => false,
+            };
+            if loopback {
+                Ok(())
+            } else {
+                Err(InsecureUrl(format!(
+                    "http://{}",
+                    parsed.host_str().unwrap_or("")
+                )))
+            }
+        }
+        other => Err(InsecureUrl(format!("{other}:"))),
+    }
+}
+
+/// Follows at most five redirects, each checked against [`check_url`].
+pub fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() >= 5 {
+            attempt.error("too many redirects")
+        } else if let Err(e) = check_url(attempt.url().as_str()) {
+            attempt.error(e)
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_or_loopback_http() {
+        assert!(check_url("https://api.squarecloud.app/v2").is_ok());
+        assert!(check_url("http://127.0.0.1:9/v2").is_ok());
+        assert!(check_url("http://[::1]:9/v2").is_ok());
+        assert!(check_url("http://localhost:9/a.zip").is_ok());
+        assert!(check_url("http://api.squarecloud.app/v2").is_err());
+        assert!(check_url("http://127.0.0.1.evil.example/v2").is_err());
+        assert!(check_url("http://10.0.0.1/v2").is_err());
+        assert!(check_url("file:///etc/passwd").is_err());
+        assert!(check_url("ftp://x/y").is_err());
+    }
+}
