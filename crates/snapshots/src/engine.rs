@@ -654,6 +654,20 @@ impl Engine {
             })
         };
         let full = self.settings().full_verify;
+        // One download of a file at a time on this machine: a second process (or engine)
+        // waits here, then finds the file already in place.
+        let key = target
+            .dir
+            .join(&target.file_name)
+            .to_string_lossy()
+            .into_owned();
+        let dir = self.cfg.data_dir.clone();
+        let _held = tokio::task::spawn_blocking(move || {
+            StateDir::open(&dir).and_then(|s| s.lock_named(&key))
+        })
+        .await
+        .map_err(|e| state_error(&self.cfg.data_dir, std::io::Error::other(e)))?
+        .map_err(|e| state_error(&self.cfg.data_dir, e))?;
         let done = self
             .downloader
             .fetch(&target, refresh, &mut on_progress, cancel, full)

@@ -37,9 +37,9 @@ pub enum WindowRule {
 pub struct Learned {
     pub rule: WindowRule,
     pub rule_evidence: Option<String>,
-    /// Per-resource create windows longer than the documented one, in seconds.
+    /// Per-resource create windows longer than the documented one, in milliseconds.
     #[serde(default)]
-    pub resource_gaps: BTreeMap<String, u64>,
+    pub resource_gaps_ms: BTreeMap<String, u64>,
 }
 
 /// Per account: the creates inside the rolling window, and what the server last told us.

@@ -137,9 +137,9 @@ pub(crate) fn ready_at(
     let a = ledger.accounts.get(account);
     let learned = a.map(|a| a.learned.clone()).unwrap_or_default();
     let resource_gap = learned
-        .resource_gaps
+        .resource_gaps_ms
         .get(resource)
-        .map(|s| Duration::from_secs(*s).max(limits.resource_gap))
+        .map(|ms| Duration::from_millis(*ms).max(limits.resource_gap))
         .unwrap_or(limits.resource_gap);
     let pending = chrono_d(limits.create_timeout);
     let last_sent = |r: Option<&str>| ledger.last_create(account, r);
@@ -198,8 +198,8 @@ mod tests {
         ledger
             .account("a")
             .learned
-            .resource_gaps
-            .insert("r1".into(), 600);
+            .resource_gaps_ms
+            .insert("r1".into(), 600_000);
         let (at, why) = ready_at(&ledger, "a", "r1", &l, m, t(41));
         assert_eq!(why, WaitReason::ResourceWindow);
         assert!(at > t(640), "{at}");

@@ -663,20 +663,23 @@ impl Engine {
                     let had_create = ledger.last_create(&acct, Some(&id)).is_some();
                     if had_create {
                         let current = learned
-                            .resource_gaps
+                            .resource_gaps_ms
                             .get(&id)
                             .copied()
-                            .unwrap_or(l.resource_gap.as_secs().max(1));
-                        let longer = (current * 2).min(3600);
+                            .unwrap_or(l.resource_gap.as_millis() as u64)
+                            .max(1);
+                        let longer = (current * 2).min(3_600_000);
                         let _ = self.update_ledger(|x| {
                             x.account(&acct)
                                 .learned
-                                .resource_gaps
+                                .resource_gaps_ms
                                 .insert(id.clone(), longer);
                         });
                         events(Event::Learned {
                             message: format!(
-                                "Square Cloud asked to slow down for {id} although its window looked open: that resource's window is now taken as {longer} s."
+                                "Square Cloud asked to slow down for {} although its window looked open: that resource's window is now taken as {:.0} s.",
+                                snapshots_name(&job.r.name),
+                                longer as f64 / 1000.0
                             ),
                         });
                     }
@@ -740,22 +743,33 @@ impl Engine {
                 before,
                 since,
             } => {
-                let outcome = if opts.download {
-                    self.download_created(&r, url, taken_at, before, since, opts, &events, cancel)
+                // One look at the list: when it already shows the new version, the file is
+                // named by the snapshot's own time and checked against its listed size, as
+                // any other process that joined will name it.
+                if let Ok(list) = self.versions(&r).await
+                    && let Some(item) = crate::engine::new_version(&list, before.as_ref(), since)
+                {
+                    (r, Ok(item), false)
+                } else {
+                    let outcome = if opts.download {
+                        self.download_created(
+                            &r, url, taken_at, before, since, opts, &events, cancel,
+                        )
                         .await
                         .map(Some)
-                } else {
-                    Ok(None)
-                };
-                let outcome = outcome.map(|download| JobOutcome {
-                    taken_at,
-                    download,
-                    joined: false,
-                });
-                return JobResult {
-                    resource: r,
-                    outcome,
-                };
+                    } else {
+                        Ok(None)
+                    };
+                    let outcome = outcome.map(|download| JobOutcome {
+                        taken_at,
+                        download,
+                        joined: false,
+                    });
+                    return JobResult {
+                        resource: r,
+                        outcome,
+                    };
+                }
             }
             Fetch::Watch {
                 r,
@@ -887,6 +901,10 @@ impl Engine {
             .await?
             .ok_or(EngineError::ProcessingTimeout)
     }
+}
+
+fn snapshots_name(name: &str) -> String {
+    crate::names::printable(name)
 }
 
 /// A listed snapshot made after `since` that is not an automatic one.

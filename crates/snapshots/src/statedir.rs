@@ -90,6 +90,24 @@ impl StateDir {
         Ok(out)
     }
 
+    /// Holds an exclusive lock named after `key` (a file to be written) until the returned
+    /// file is dropped, waiting for another process that holds it. The lock files live in
+    /// the data dir, never in the user's folders.
+    pub fn lock_named(&self, key: &str) -> std::io::Result<File> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        let dir = self.dir.join("locks");
+        std::fs::create_dir_all(&dir)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(format!("{:016x}.lock", h.finish())))?;
+        file.lock()?;
+        Ok(file)
+    }
+
     /// State files found unreadable since the last call, each kept aside under a new name.
     pub fn take_recovered(&self) -> Vec<Recovered> {
         std::mem::take(&mut *self.recovered.lock().unwrap_or_else(|e| e.into_inner()))

@@ -31,20 +31,46 @@ pub fn tiny_account(n: usize, memory_mb: u64, size: u64) -> AccountSpec {
 }
 
 pub async fn start(config: SimConfig) -> (Simulator, Engine, tempfile::TempDir) {
+    start_with(config, |_| {}).await
+}
+
+/// Starts a simulator and an engine whose limits match it, then adjusted by `f`.
+pub async fn start_with(
+    config: SimConfig,
+    f: impl FnOnce(&mut Limits),
+) -> (Simulator, Engine, tempfile::TempDir) {
     let sim = Simulator::start(config).await.unwrap();
     let data = tempfile::tempdir().unwrap();
-    let mut cfg = EngineConfig::new(sim.api_url(), data.path().join("data"));
+    let engine = engine_on(&sim, &data.path().join("data"), f).await;
+    (sim, engine, data)
+}
+
+/// An engine on `sim` keeping its state in `data`.
+pub async fn engine_on(
+    sim: &Simulator,
+    data: &std::path::Path,
+    f: impl FnOnce(&mut Limits),
+) -> Engine {
+    let mut cfg = EngineConfig::new(sim.api_url(), data);
     cfg.files_url = Some(sim.files_url());
     cfg.limits = Limits::matching(&sim.config().limits, sim.config().time_scale);
-    let engine = Engine::connect(cfg, ApiKey::new(sim.config().api_key.clone()).unwrap())
+    f(&mut cfg.limits);
+    Engine::connect(cfg, ApiKey::new(sim.config().api_key.clone()).unwrap())
         .await
         .unwrap()
         .with_downloader(
             Downloader::new()
                 .with_read_idle(Duration::from_millis(500))
                 .with_retries(6, Duration::from_millis(20)),
-        );
-    (sim, engine, data)
+        )
+}
+
+/// The creates the server accepted (200 or 202).
+pub fn accepted_creates(sim: &Simulator) -> usize {
+    sim.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && (r.status == 200 || r.status == 202))
+        .count()
 }
 
 pub fn collect() -> (EventSink, Arc<Mutex<Vec<Event>>>) {

@@ -37,6 +37,11 @@ pub enum FaultKind {
     StaleList { newer_than_secs: f64 },
     /// The file host answers 403 with a body this long (an error page that never ends).
     HugeErrorBody { bytes: u64 },
+    /// The file host redirects to this address.
+    Redirect { location: String },
+    /// The file host sends only the first `bytes` of the file, with a Content-Length that
+    /// matches what it sends (a short file that looks complete).
+    Truncate { bytes: u64 },
 }
 
 /// A fault and where it applies.
@@ -48,6 +53,9 @@ pub struct FaultSpec {
     /// Only requests whose path contains this.
     #[serde(default)]
     pub path_contains: Option<String>,
+    /// Only requests with this method (`GET`, `POST`).
+    #[serde(default)]
+    pub method: Option<String>,
     /// How many requests it applies to; absent means every request.
     #[serde(default)]
     pub times: Option<u32>,
@@ -59,6 +67,7 @@ impl FaultSpec {
             target,
             kind,
             path_contains: None,
+            method: None,
             times: Some(1),
         }
     }
@@ -73,8 +82,17 @@ impl FaultSpec {
         self
     }
 
-    fn matches(&self, target: Target, path: &str) -> bool {
+    pub fn on_method(mut self, method: impl Into<String>) -> Self {
+        self.method = Some(method.into());
+        self
+    }
+
+    fn matches(&self, target: Target, method: &str, path: &str) -> bool {
         self.target == target
+            && self
+                .method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method))
             && self
                 .path_contains
                 .as_deref()
@@ -83,10 +101,15 @@ impl FaultSpec {
 }
 
 /// Takes the faults that apply to one request, spending one use of each.
-pub(crate) fn take(faults: &mut Vec<FaultSpec>, target: Target, path: &str) -> Vec<FaultKind> {
+pub(crate) fn take(
+    faults: &mut Vec<FaultSpec>,
+    target: Target,
+    method: &str,
+    path: &str,
+) -> Vec<FaultKind> {
     let mut out = Vec::new();
     faults.retain_mut(|f| {
-        if !f.matches(target, path) {
+        if !f.matches(target, method, path) {
             return true;
         }
         out.push(f.kind.clone());
@@ -119,9 +142,9 @@ mod tests {
     #[test]
     fn a_fault_is_spent_after_its_uses() {
         let mut v = vec![FaultSpec::new(Target::Files, FaultKind::IgnoreRange).times(Some(2))];
-        assert_eq!(take(&mut v, Target::Api, "/x").len(), 0);
-        assert_eq!(take(&mut v, Target::Files, "/x").len(), 1);
-        assert_eq!(take(&mut v, Target::Files, "/x").len(), 1);
-        assert_eq!(take(&mut v, Target::Files, "/x").len(), 0);
+        assert_eq!(take(&mut v, Target::Api, "GET", "/x").len(), 0);
+        assert_eq!(take(&mut v, Target::Files, "GET", "/x").len(), 1);
+        assert_eq!(take(&mut v, Target::Files, "GET", "/x").len(), 1);
+        assert_eq!(take(&mut v, Target::Files, "GET", "/x").len(), 0);
     }
 }

@@ -349,7 +349,8 @@ async fn api_gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
 }
 
 async fn gate_inner(shared: &Arc<Shared>, path: &str, req: Request, next: Next) -> Response {
-    let injected = faults::take(&mut shared.lock().faults, Target::Api, path);
+    let method = req.method().to_string();
+    let injected = faults::take(&mut shared.lock().faults, Target::Api, &method, path);
     let mut reset_after = None;
     let mut stale = None;
     for f in &injected {
@@ -949,9 +950,10 @@ async fn serve_file_inner(
     q: &HashMap<String, String>,
     headers: &HeaderMap,
 ) -> Response {
-    let injected = faults::take(&mut shared.lock().faults, Target::Files, path);
+    let injected = faults::take(&mut shared.lock().faults, Target::Files, "GET", path);
     let mut sf = StreamFaults::default();
     let mut ignore_range = false;
+    let mut truncate = None;
     for f in &injected {
         match f {
             FaultKind::ServerErrorHtml { status } => {
@@ -988,6 +990,15 @@ async fn serve_file_inner(
                 )
                     .into_response();
             }
+            FaultKind::Redirect { location } => {
+                return (
+                    StatusCode::FOUND,
+                    [(header::LOCATION, location.as_str())],
+                    "",
+                )
+                    .into_response();
+            }
+            FaultKind::Truncate { bytes } => truncate = Some(*bytes),
             FaultKind::MalformedJson | FaultKind::StaleList { .. } => {}
         }
     }
@@ -1069,6 +1080,11 @@ async fn serve_file_inner(
     let (status, start, end) = match range {
         Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e + 1),
         None => (StatusCode::OK, 0, len),
+    };
+    // A short body that looks complete: whole-file answers only.
+    let end = match truncate {
+        Some(n) if status == StatusCode::OK => end.min(n),
+        _ => end,
     };
     let mut resp = Response::new(body_stream(zip, start, end, sf));
     *resp.status_mut() = status;

@@ -294,7 +294,10 @@ async fn restore_checks_its_parameters_and_its_window() {
 #[tokio::test]
 async fn api_faults_become_typed_errors() {
     let (sim, c) = sim_with(|_| {}).await;
-    let c = c.with_timeout(Duration::from_millis(300));
+    // One try each, to see the typed error of each fault.
+    let c = c
+        .with_timeout(Duration::from_millis(300))
+        .with_retries(0, Duration::ZERO);
     sim.inject(FaultSpec::new(
         Target::Api,
         FaultKind::ServerErrorHtml { status: 502 },
@@ -364,4 +367,79 @@ fn readme_of_a_snapshot_names_the_resource() {
         .read_to_string(&mut s)
         .unwrap();
     assert!(s.contains("Loja São João"));
+}
+
+/// Reads are retried on a gateway page, a reset or a time-out; a create never is.
+#[tokio::test]
+async fn reads_are_retried_and_creates_are_not() {
+    let (sim, c) = sim_with(|_| {}).await;
+    let c = c
+        .with_timeout(Duration::from_millis(300))
+        .with_retries(3, Duration::from_millis(5));
+    sim.inject(
+        FaultSpec::new(Target::Api, FaultKind::ServerErrorHtml { status: 502 }).times(Some(2)),
+    );
+    c.me().await.unwrap();
+    let gets = sim.requests().iter().filter(|r| r.method == "GET").count();
+    assert_eq!(gets, 3, "two failures, then the answer");
+    sim.clear_requests();
+    sim.inject(
+        FaultSpec::new(Target::Api, FaultKind::ServerErrorHtml { status: 502 })
+            .on_path("/snapshots"),
+    );
+    let e = c
+        .create_snapshot(ResourceKind::App, ATLAS)
+        .await
+        .unwrap_err();
+    assert!(e.answer_may_be_lost(), "{e:?}");
+    assert_eq!(sim.requests().len(), 1, "a create is sent once");
+}
+
+/// The key never travels in clear: the API must be https (or this computer).
+#[tokio::test]
+async fn an_http_api_off_this_computer_is_refused() {
+    let key = ApiKey::new("k").unwrap();
+    for bad in [
+        "http://api.squarecloud.app/v2",
+        "http://192.0.2.1/v2",
+        "ftp://x/v2",
+    ] {
+        assert!(
+            matches!(Client::new(bad, key.clone()), Err(ApiError::InvalidUrl(_))),
+            "{bad}"
+        );
+    }
+    assert!(Client::new("https://api.squarecloud.app/v2", key.clone()).is_ok());
+    assert!(Client::new("http://127.0.0.1:1/v2", key).is_ok());
+}
+
+/// Error envelopes may carry a message, which the error shows; unset optional fields are
+/// left out, and decoding does not mind.
+#[tokio::test]
+async fn messages_are_shown_and_missing_fields_are_fine() {
+    let (_sim, c) = sim_with(|_| {}).await;
+    let me = c.me().await.unwrap();
+    assert!(me.applications.iter().any(|a| a.domain.is_none()));
+    c.create_snapshot(ResourceKind::App, ATLAS).await.unwrap();
+    let e = c
+        .create_snapshot(ResourceKind::App, ATLAS)
+        .await
+        .unwrap_err();
+    assert_eq!(api_code(&e), (429, ErrorCode::KeepCalm));
+    assert!(e.to_string().contains("Slow down"), "{e}");
+}
+
+/// A route's own limit (`RATE_LIMIT_EXCEEDED` on `/users/snapshots`) is not an account block.
+#[test]
+fn only_account_wide_rate_limits_block_everything() {
+    let e = |raw: &str| ApiError::Api {
+        status: 429,
+        code: ErrorCode::parse(raw),
+        raw: raw.into(),
+        message: None,
+    };
+    assert!(e("RATE_LIMITED").is_account_block());
+    assert!(e("RATE_LIMIT").is_account_block());
+    assert!(!e("RATE_LIMIT_EXCEEDED").is_account_block());
+    assert!(!e("KEEP_CALM").is_account_block());
 }
