@@ -316,3 +316,196 @@ async fn demo_snapshot_all_leaves_one_verified_windows_safe_zip_per_resource() {
         assert_eq!(o.status.code(), Some(0), "{name}");
     }
 }
+
+/// Trust 3 and 7: no quota is spent before the folder is checked, and the key never goes
+/// to an http API off this computer.
+#[tokio::test]
+async fn a_missing_folder_or_an_insecure_api_sends_nothing() {
+    let sim = sim().await;
+    let d = tempfile::tempdir().unwrap();
+    let missing = d.path().join("does/not/exist");
+    let o = run(sqsnap(
+        &sim,
+        d.path(),
+        KEY,
+        &[
+            "snapshot",
+            ATLAS,
+            "--download",
+            "--dest",
+            missing.to_str().unwrap(),
+        ],
+    ))
+    .await;
+    assert_eq!(
+        o.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        sim.requests().iter().all(|r| r.method != "POST"),
+        "zero POSTs"
+    );
+    sim.clear_requests();
+    let mut c = sqsnap(&sim, d.path(), KEY, &["whoami"]);
+    c.env("SQUARECLOUD_API_URL", "http://api.squarecloud.app/v2");
+    let o = run(c).await;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("https"));
+    // --keep 0 would delete every copy.
+    let o = run(sqsnap(&sim, d.path(), KEY, &["prune", "--keep", "0"])).await;
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// Trust 10: `--demo prune` and `--demo verify` touch only the demo's own library.
+#[tokio::test]
+async fn demo_prune_never_touches_the_real_library() {
+    let sim = sim().await;
+    let d = tempfile::tempdir().unwrap();
+    let real = d.path().join("library.json");
+    std::fs::write(&real, br#"{"entries":[]}"#).unwrap();
+    let before = std::fs::metadata(&real).unwrap().modified().unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let o = run(sqsnap(
+        &sim,
+        d.path(),
+        KEY,
+        &["--demo", "prune", "--keep", "1"],
+    ))
+    .await;
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        std::fs::metadata(&real).unwrap().modified().unwrap(),
+        before
+    );
+    assert!(d.path().join("demo/library.json").exists());
+}
+
+/// Trust 14: a name with terminal escapes cannot repaint the terminal.
+#[tokio::test]
+async fn hostile_names_are_printed_harmless() {
+    let mut account = AccountSpec::demo();
+    account.applications[0].name = "evil\u{1b}[2J\u{1b}]0;pwned\u{7}".into();
+    let sim = Simulator::start(SimConfig::new(KEY, account).instant_creates())
+        .await
+        .unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let o = run(sqsnap(&sim, d.path(), KEY, &["list"])).await;
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        !o.stdout.contains(&0x1b),
+        "no escape byte reaches the terminal"
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("evil\u{FFFD}[2J"));
+}
+
+/// Trust 17: the README's exit-code table and `--help` say the same, code by code.
+#[test]
+fn the_readme_and_help_agree_on_exit_codes() {
+    let help = Command::new(env!("CARGO_BIN_EXE_sqsnap"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).to_string();
+    let from_help: Vec<(u32, String)> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Exit codes:"))
+        .skip(1)
+        .filter_map(|l| {
+            let (code, meaning) = l.trim().split_once("  ")?;
+            Some((code.trim().parse().ok()?, meaning.trim().to_string()))
+        })
+        .collect();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let from_readme: Vec<(u32, String)> = readme
+        .lines()
+        .skip_while(|l| !l.contains("| exit code |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+            Some((cells.first()?.parse().ok()?, cells.get(1)?.to_string()))
+        })
+        .collect();
+    assert!(from_help.len() >= 9, "{help}");
+    assert_eq!(from_help, from_readme);
+}
+
+/// Trust 5: two `sqsnap` processes and an engine asked to snapshot one resource at the
+/// same moment send one POST; the others wait for it and get the same file.
+#[tokio::test]
+async fn three_processes_one_resource_one_post() {
+    let mut c = SimConfig::new(KEY, AccountSpec::demo()).instant_creates();
+    c.generation_time = Duration::from_millis(1500);
+    let sim = Simulator::start(c).await.unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let out = d.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let spawn = || {
+        let mut c = sqsnap(
+            &sim,
+            &data,
+            KEY,
+            &[
+                "--json",
+                "snapshot",
+                ATLAS,
+                "--download",
+                "--dest",
+                out.to_str().unwrap(),
+            ],
+        );
+        c.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let a = spawn();
+    let b = spawn();
+    let engine = engine_on(&sim, &data, |_| {}).await;
+    let r = engine.resource(ATLAS).unwrap();
+    let (sink, _) = collect();
+    let opts = snapshots::SnapshotOptions {
+        download: true,
+        dest: Some(out.clone()),
+        wait_for_quota: false,
+    };
+    let res = engine
+        .snapshot(
+            vec![r],
+            opts,
+            sink,
+            &tokio_util::sync::CancellationToken::new(),
+        )
+        .await;
+    let a = tokio::task::spawn_blocking(move || a.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let b = tokio::task::spawn_blocking(move || b.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let posts = sim.requests().iter().filter(|q| q.method == "POST").count();
+    assert_eq!(posts, 1, "one POST for one resource on one machine");
+    assert!(res[0].outcome.is_ok(), "{:?}", res[0].outcome);
+    for o in [&a, &b] {
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let zips: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(zips.len(), 1, "{zips:?}");
+}
