@@ -37,7 +37,7 @@ lint:
 
 ## Benchmarks: writes docs/benchmarks.md.
 bench:
-	$(CARGO) build --release -p snapshots -p squarecloud-sim
+	$(CARGO) build --release -p snapshots -p squarecloud-sim --bins --examples
 	scripts/bench.sh
 
 ## The simulator alone, for curl and the CLI.
