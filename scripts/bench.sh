@@ -54,7 +54,9 @@ resource's create takes 2 to 60 s, by archive size. The lower bound is what the 
 from each request's arrival; (n − 1) × 5 s plus every create's time when it counts from each
 answer. "Before" is the engine as it was: one create at a time, each window counted from the
 previous answer. Goal: ≤ 1.05× the bound, no refused request beyond the one that teaches the
-answer rule.
+answer rule. On this clock every real millisecond counts as 50: the margin the engine adds to
+each window (the longest recent round trip, a few milliseconds on loopback, plus 1%) shows
+as about a quarter of a second per create here, most of what separates "now" from the bound.
 
 $pace
 MD

@@ -170,6 +170,14 @@ pub enum EngineError {
         "Another Square Snapshots process on this computer has been taking a snapshot of this resource since {} UTC and has not finished. No second snapshot was requested.", since.format("%H:%M:%S")
     )]
     Busy { since: DateTime<Utc> },
+    #[error(
+        "The restore was sent, but its answer was lost on the way: it may have happened. Check the application on Square Cloud before trying again."
+    )]
+    RestoreUnknown,
+    #[error(
+        "A restore of this resource is already in progress on Square Cloud. Wait for it to finish."
+    )]
+    RestoreInProgress,
     #[error("Cancelled.")]
     Cancelled,
 }
@@ -199,7 +207,8 @@ impl EngineError {
             EngineError::Verify(_) => "verify",
             EngineError::State { .. } => "disk",
             EngineError::ProcessingTimeout | EngineError::AnswerLost => "processing",
-            EngineError::Busy { .. } => "busy",
+            EngineError::Busy { .. } | EngineError::RestoreInProgress => "busy",
+            EngineError::RestoreUnknown => "processing",
             EngineError::Cancelled => "cancelled",
         }
     }

@@ -73,6 +73,9 @@ pub struct Ledger {
     /// `RATE_LIMITED` blocks, by API base URL (known before the account is).
     #[serde(default)]
     pub blocked_until: BTreeMap<String, DateTime<Utc>>,
+    /// When each resource was last restored (one restore per resource per minute).
+    #[serde(default)]
+    pub restores: BTreeMap<String, DateTime<Utc>>,
 }
 
 /// What the UI and the CLI show.

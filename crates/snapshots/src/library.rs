@@ -105,6 +105,80 @@ impl Library {
                 }
             }
         }
+        self.delete(drop_paths, &mut report);
+        report
+    }
+
+    /// A plan's retention for some resources: `Everything` keeps all; `Last` the newest N;
+    /// `Calendar` the newest file of each of the last D days, W weeks and M months that have
+    /// one (as restic's --keep-daily/weekly/monthly). The newest file and the newest
+    /// verified one of each resource are always kept.
+    pub fn prune_by(
+        &mut self,
+        ids: &[String],
+        retention: &crate::plans::Retention,
+        _now: DateTime<Utc>,
+    ) -> PruneReport {
+        use crate::plans::Retention;
+        use chrono::Datelike;
+        use std::collections::HashSet;
+        let mut report = PruneReport::default();
+        let mut drop_paths = Vec::new();
+        for id in ids {
+            let entries = self.for_resource(id);
+            let mut keep: HashSet<PathBuf> = HashSet::new();
+            if let Some(first) = entries.first() {
+                keep.insert(first.path.clone());
+            }
+            if let Some(v) = entries.iter().find(|e| e.verified_at.is_some()) {
+                keep.insert(v.path.clone());
+            }
+            match retention {
+                Retention::Everything => entries.iter().for_each(|e| {
+                    keep.insert(e.path.clone());
+                }),
+                Retention::Last { n } => entries.iter().take((*n).max(1) as usize).for_each(|e| {
+                    keep.insert(e.path.clone());
+                }),
+                Retention::Calendar {
+                    daily,
+                    weekly,
+                    monthly,
+                } => {
+                    let buckets: [(u32, &dyn Fn(&LibraryEntry) -> String); 3] = [
+                        (*daily, &|e| e.taken_at.format("%Y-%m-%d").to_string()),
+                        (*weekly, &|e| {
+                            let w = e.taken_at.iso_week();
+                            format!("{}-W{}", w.year(), w.week())
+                        }),
+                        (*monthly, &|e| e.taken_at.format("%Y-%m").to_string()),
+                    ];
+                    for (count, key) in buckets {
+                        let mut seen = HashSet::new();
+                        for e in &entries {
+                            if seen.len() >= count as usize {
+                                break;
+                            }
+                            // Newest first: the first of each bucket is its newest.
+                            if seen.insert(key(e)) {
+                                keep.insert(e.path.clone());
+                            }
+                        }
+                    }
+                }
+            }
+            for e in entries {
+                if !keep.contains(&e.path) {
+                    drop_paths.push((e.path.clone(), e.size));
+                }
+            }
+        }
+        self.delete(drop_paths, &mut report);
+        report
+    }
+
+    /// Deletes files this app wrote that still have the size it wrote; forgets missing ones.
+    fn delete(&mut self, drop_paths: Vec<(PathBuf, u64)>, report: &mut PruneReport) {
         for (path, size) in drop_paths {
             match std::fs::metadata(&path) {
                 Ok(m) if m.len() == size => {
@@ -123,7 +197,6 @@ impl Library {
             }
         }
         report.kept = self.entries.len();
-        report
     }
 }
 

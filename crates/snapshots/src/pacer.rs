@@ -32,6 +32,8 @@ pub struct Limits {
     pub minute: Duration,
     /// How long a create may go unanswered before the client gives up on it.
     pub create_timeout: Duration,
+    /// One restore per resource per this long.
+    pub restore_gap: Duration,
 }
 
 impl Default for Limits {
@@ -48,6 +50,7 @@ impl Default for Limits {
             rate_block: limits::RATE_BLOCK,
             minute: Duration::from_secs(60),
             create_timeout: Duration::from_secs(150),
+            restore_gap: limits::RESTORE_GAP,
         }
     }
 }
@@ -62,6 +65,7 @@ impl Limits {
             quota_window: s(sim.quota_window),
             rate_block: s(sim.block),
             minute: s(Duration::from_secs(60)),
+            restore_gap: s(sim.restore_gap),
             create_timeout: s(Duration::from_secs(150)).max(Duration::from_secs(2)),
             poll_initial: Duration::from_millis(200).min(s(Duration::from_secs(2))),
             poll_max: s(Duration::from_secs(60)).max(Duration::from_millis(50)),

@@ -582,5 +582,7 @@ async fn pipelined_run(rule: squarecloud_sim::WindowRule) -> (f64, f64, usize, u
         assert_eq!(learned.rule, WindowRule::Answer);
         assert!(learned.rule_evidence.is_some());
     }
+    // The quota meter shows what the server counted, exactly.
+    assert_eq!(engine.quota().used as usize, accepted_creates(&sim));
     (makespan, bound, refused, counted, accepted_creates(&sim))
 }

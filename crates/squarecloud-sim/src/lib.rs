@@ -128,6 +128,15 @@ impl Simulator {
             .unwrap_or_default()
     }
 
+    /// The version a resource was last restored to (a restore was accepted).
+    pub fn restored_to(&self, resource_id: &str) -> Option<String> {
+        let st = self.lock();
+        st.resources
+            .iter()
+            .find(|r| r.spec.id == resource_id)
+            .and_then(|r| r.restored_to.clone())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, server::State0> {
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -268,6 +268,8 @@ pub struct SimConfig {
     pub generation_bytes_per_sec: u64,
     /// Past this, a create answers 202 `SNAPSHOT_PROCESSING` and finishes in the background.
     pub soft_deadline: Duration,
+    /// How long the server holds a restore call before answering (about 60 s).
+    pub restore_time: Duration,
     /// Snapshot lists are cached per resource this long.
     pub list_cache_ttl: Duration,
     /// Whether a finished create makes the cached list stale (unknown for the real API).
@@ -296,6 +298,7 @@ impl SimConfig {
             generation_time: Duration::from_secs(2),
             generation_bytes_per_sec: 20 * 1024 * 1024,
             soft_deadline: limits::CREATE_SOFT_DEADLINE,
+            restore_time: Duration::from_secs(60),
             list_cache_ttl: Duration::from_secs(30 * 60),
             create_invalidates_cache: true,
             extended_list_fields: true,

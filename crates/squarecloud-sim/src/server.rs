@@ -75,6 +75,10 @@ pub(crate) struct Res {
     /// When the last create was (or will be) answered.
     last_answer: Option<DateTime<Utc>>,
     last_restore: Option<DateTime<Utc>>,
+    /// While a restore runs: until when.
+    restoring_until: Option<DateTime<Utc>>,
+    /// The version the resource was last restored to.
+    pub restored_to: Option<String>,
     cache: Option<(DateTime<Utc>, Vec<Value>)>,
     invalidate_at: Option<DateTime<Utc>>,
 }
@@ -153,6 +157,8 @@ impl Shared {
                 last_create: None,
                 last_answer: None,
                 last_restore: None,
+                restoring_until: None,
+                restored_to: None,
                 cache: None,
                 invalidate_at: None,
             };
@@ -675,28 +681,46 @@ async fn restore_snapshot(shared: Arc<Shared>, kind: Kind, id: String, body: Byt
     let (Some(snapshot_id), Some(version_id)) = (body.snapshot_id, body.version_id) else {
         return envelope_err(StatusCode::BAD_REQUEST, "MISSING_PARAMETERS");
     };
-    let mut st = shared.lock();
-    let Some(i) = find(&st, kind, &id) else {
-        return envelope_err(StatusCode::NOT_FOUND, kind.not_found());
+    let hold = {
+        let mut st = shared.lock();
+        let Some(i) = find(&st, kind, &id) else {
+            return envelope_err(StatusCode::NOT_FOUND, kind.not_found());
+        };
+        let res = &mut st.resources[i];
+        if snapshot_id != res.file_name() {
+            return envelope_err(StatusCode::BAD_REQUEST, "INVALID_SNAPSHOT_ID");
+        }
+        let well_formed = !version_id.is_empty()
+            && version_id.len() <= 128
+            && version_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+        if !well_formed {
+            return envelope_err(StatusCode::BAD_REQUEST, "INVALID_VERSION_ID");
+        }
+        if !res
+            .versions
+            .iter()
+            .any(|v| v.id == version_id && v.ready_at <= now)
+        {
+            return envelope_err(StatusCode::NOT_FOUND, "SNAPSHOT_NOT_FOUND");
+        }
+        if res.restoring_until.is_some_and(|t| t > now) {
+            return envelope_err(StatusCode::CONFLICT, "RESTORE_IN_PROGRESS");
+        }
+        if res
+            .last_restore
+            .is_some_and(|t| now - t < cd(shared.config.limits.restore_gap))
+        {
+            return envelope_err(StatusCode::TOO_MANY_REQUESTS, "KEEP_CALM");
+        }
+        res.last_restore = Some(now);
+        res.restoring_until = Some(now + cd(shared.config.restore_time));
+        res.restored_to = Some(version_id.clone());
+        shared.config.restore_time
     };
-    let res = &mut st.resources[i];
-    if snapshot_id != res.file_name() {
-        return envelope_err(StatusCode::BAD_REQUEST, "INVALID_SNAPSHOT_ID");
-    }
-    if !res
-        .versions
-        .iter()
-        .any(|v| v.id == version_id && v.ready_at <= now)
-    {
-        return envelope_err(StatusCode::NOT_FOUND, "SNAPSHOT_NOT_FOUND");
-    }
-    if res
-        .last_restore
-        .is_some_and(|t| now - t < cd(shared.config.limits.restore_gap))
-    {
-        return envelope_err(StatusCode::TOO_MANY_REQUESTS, "KEEP_CALM");
-    }
-    res.last_restore = Some(now);
+    // The server holds the call while it puts the files back.
+    tokio::time::sleep(shared.clock.real(hold)).await;
     Json(json!({"status": "success"})).into_response()
 }
 

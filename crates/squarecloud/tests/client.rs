@@ -268,7 +268,7 @@ async fn user_snapshots_lists_a_scope_and_needs_a_paid_plan() {
 
 #[tokio::test]
 async fn restore_checks_its_parameters_and_its_window() {
-    let (_sim, c) = sim_with(|_| {}).await;
+    let (sim, c) = sim_with(|c| c.restore_time = Duration::from_millis(50)).await;
     let list = c.list_snapshots(ResourceKind::App, ATLAS).await.unwrap();
     let v = list[0].version().unwrap();
     c.restore_snapshot(ResourceKind::App, ATLAS, &list[0].name, &v)
@@ -289,6 +289,12 @@ async fn restore_checks_its_parameters_and_its_window() {
         .await
         .unwrap_err();
     assert_eq!(api_code(&e), (400, ErrorCode::InvalidSnapshotId));
+    let e = c
+        .restore_snapshot(ResourceKind::App, ATLAS, &list[0].name, "../x")
+        .await
+        .unwrap_err();
+    assert_eq!(api_code(&e), (400, ErrorCode::InvalidVersionId));
+    assert_eq!(sim.restored_to(ATLAS), Some(v));
 }
 
 #[tokio::test]

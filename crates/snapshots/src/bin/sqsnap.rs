@@ -46,7 +46,7 @@ const EXIT_CODES: &[(u8, &str)] = &[
         9,
         "not finished yet: the snapshot is still being prepared on Square Cloud, its answer was lost, or another process is taking it",
     ),
-    (130, "cancelled (Ctrl-C)"),
+    (130, "cancelled (Ctrl-C, or a question answered no)"),
 ];
 
 fn exit_codes_help() -> String {
@@ -128,6 +128,31 @@ enum Command {
         #[arg(long)]
         dest: Option<PathBuf>,
     },
+    /// A resource's snapshots on Square Cloud, newest first (costs no quota).
+    Versions { id: String },
+    /// Put a resource back to one of its snapshots. A snapshot of the current state is taken
+    /// first (one quota slot) unless --no-snapshot-first. Asks first, unless --yes.
+    Restore {
+        id: String,
+        /// The version id (see `sqsnap versions ID`).
+        #[arg(long)]
+        version: String,
+        #[arg(long)]
+        no_snapshot_first: bool,
+        /// Where the snapshot taken first is downloaded (default: the resource's folder).
+        #[arg(long)]
+        dest: Option<PathBuf>,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Backups that run themselves: list, show, add and remove plans; install a timer.
+    Plan {
+        #[command(subcommand)]
+        cmd: PlanCmd,
+    },
+    /// Run every plan that is due, once per period, then exit (for cron or a systemd timer).
+    RunDue,
     /// Check downloaded archives (length, central directory and every CRC).
     Verify {
         #[arg(required = true)]
@@ -140,6 +165,54 @@ enum Command {
         #[arg(long)]
         days: Option<u32>,
     },
+}
+
+#[derive(Subcommand)]
+enum PlanCmd {
+    /// Every plan, its schedule and its last run.
+    List,
+    /// One plan and its recent runs.
+    Show { name: String },
+    /// Add a plan. Snapshot plans are checked against the daily quota.
+    Add {
+        name: String,
+        /// Download every server snapshot not on disk yet (costs no quota).
+        #[arg(
+            long,
+            conflicts_with = "snapshot",
+            required_unless_present = "snapshot"
+        )]
+        mirror: bool,
+        /// Take a new snapshot and download it (spends quota).
+        #[arg(long)]
+        snapshot: bool,
+        /// Resource ids (default: every application and database).
+        ids: Vec<String>,
+        /// Every hour (the default for mirrors).
+        #[arg(long, group = "when")]
+        hourly: bool,
+        /// Every N hours.
+        #[arg(long, group = "when")]
+        every_hours: Option<u32>,
+        /// Every day at HH:MM, local time.
+        #[arg(long, group = "when")]
+        daily: Option<String>,
+        /// Every week, DAY@HH:MM (mon, tue, ... sun), local time.
+        #[arg(long, group = "when")]
+        weekly: Option<String>,
+        /// Keep the newest N files per resource (instead of 7 daily, 4 weekly, 6 monthly).
+        #[arg(long, group = "keep")]
+        keep_last: Option<u32>,
+        /// Keep every file (they add up: watch the disk).
+        #[arg(long, group = "keep")]
+        keep_everything: bool,
+        #[arg(long)]
+        dest: Option<PathBuf>,
+    },
+    /// Remove a plan (its files stay).
+    Remove { name: String },
+    /// Write a systemd user service and timer that run `sqsnap run-due` every 15 minutes.
+    InstallTimer,
 }
 
 struct Fail(u8, String);
@@ -562,6 +635,114 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                 )
                 .await?;
         }
+        Command::Versions { id } => {
+            let r = engine.resource(id)?;
+            for i in engine.versions(&r).await? {
+                out.emit(
+                    format!(
+                        "{}  {:>10}  {:9}  {}",
+                        i.modified.format("%Y-%m-%d %H:%M UTC"),
+                        human_bytes(i.size),
+                        printable(i.origin.as_deref().unwrap_or("")),
+                        printable(&i.version().unwrap_or_default())
+                    ),
+                    serde_json::json!({"version": i.version(), "modified": i.modified, "size": i.size, "origin": i.origin}),
+                );
+            }
+        }
+        Command::Restore {
+            id,
+            version,
+            no_snapshot_first,
+            dest,
+            yes,
+        } => {
+            let r = engine.resource(id)?;
+            let item = engine
+                .versions(&r)
+                .await?
+                .into_iter()
+                .find(|i| i.version().as_deref() == Some(version.as_str()))
+                .ok_or_else(|| {
+                    Fail(
+                        8,
+                        format!(
+                            "{} has no snapshot with version {}.",
+                            printable(&r.name),
+                            printable(version)
+                        ),
+                    )
+                })?;
+            if !*yes {
+                confirm(&format!(
+                    "Restore {} to its snapshot of {} ({})? Its current files are replaced.{} [y/N] ",
+                    printable(&r.name),
+                    item.modified.format("%Y-%m-%d %H:%M UTC"),
+                    human_bytes(item.size),
+                    if *no_snapshot_first {
+                        " No snapshot of the current state is taken first."
+                    } else {
+                        " A snapshot of the current state is taken first (one of today's quota)."
+                    }
+                ))?;
+            }
+            let opts = snapshots::restore::RestoreOptions {
+                snapshot_first: !*no_snapshot_first,
+                download_first_to: dest.clone(),
+            };
+            let done = engine
+                .restore(&r, version, opts, sink(cli.json, names), &cancel)
+                .await?;
+            out.emit(
+                format!(
+                    "{} was restored to its snapshot of {}.{}",
+                    printable(&r.name),
+                    done.version_taken_at.format("%Y-%m-%d %H:%M UTC"),
+                    done.safety
+                        .as_ref()
+                        .and_then(|s| s.download.as_ref())
+                        .map(|d| format!(" The state before is saved in {}.", d.path.display()))
+                        .unwrap_or_default()
+                ),
+                serde_json::json!({"restored": r.id, "version": done.version, "snapshot_first": done.safety.is_some()}),
+            );
+        }
+        Command::Plan { cmd } => plan_command(&out, &engine, cmd)?,
+        Command::RunDue => {
+            let runs = engine
+                .run_due(chrono::Utc::now(), sink(cli.json, names), &cancel)
+                .await?;
+            let mut failed = false;
+            for r in &runs {
+                failed |= !r.ok;
+                out.emit(
+                    format!(
+                        "{}: {} ({} new files, {}{}{})",
+                        printable(&r.plan),
+                        if r.ok { "done" } else { "FAILED" },
+                        r.files,
+                        human_bytes(r.bytes),
+                        if r.pruned > 0 {
+                            format!(", {} old files deleted", r.pruned)
+                        } else {
+                            String::new()
+                        },
+                        if r.failures.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; {}", r.failures.join("; "))
+                        }
+                    ),
+                    serde_json::to_value(r).unwrap_or_default(),
+                );
+            }
+            if runs.is_empty() {
+                out.emit("Nothing is due.", serde_json::json!({"due": 0}));
+            }
+            if failed {
+                return Err(Fail(5, "Some plans did not complete (see above).".into()));
+            }
+        }
         Command::Login | Command::Logout | Command::Verify { .. } | Command::Prune { .. } => {
             unreachable!("handled above")
         }
@@ -629,6 +810,273 @@ async fn login(out: &Out, cfg: &EngineConfig, demo: bool) -> Result<(), Fail> {
         serde_json::json!({"account": me.user.name, "id": me.user.id, "stored": true}),
     );
     Ok(())
+}
+
+fn schedule_of(
+    hourly: bool,
+    every_hours: Option<u32>,
+    daily: &Option<String>,
+    weekly: &Option<String>,
+) -> Result<snapshots::plans::Schedule, Fail> {
+    use snapshots::plans::Schedule;
+    let time = |s: &str| {
+        chrono::NaiveTime::parse_from_str(s, "%H:%M")
+            .map_err(|_| Fail(2, format!("{s}: a time is HH:MM, for example 03:30.")))
+    };
+    if let Some(d) = daily {
+        return Ok(Schedule::Day { at: time(d)? });
+    }
+    if let Some(w) = weekly {
+        let (day, at) = w
+            .split_once('@')
+            .ok_or_else(|| Fail(2, "--weekly is DAY@HH:MM, for example sun@04:00.".into()))?;
+        let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        let weekday = days
+            .iter()
+            .position(|d| day.to_ascii_lowercase().starts_with(d))
+            .ok_or_else(|| {
+                Fail(
+                    2,
+                    format!("{day}: a day is mon, tue, wed, thu, fri, sat or sun."),
+                )
+            })?;
+        return Ok(Schedule::Week {
+            weekday: weekday as u32,
+            at: time(at)?,
+        });
+    }
+    match every_hours {
+        Some(0) => Err(Fail(2, "--every-hours needs at least 1.".into())),
+        Some(h) => Ok(Schedule::Hours { hours: h }),
+        None => {
+            let _ = hourly;
+            Ok(Schedule::Hour)
+        }
+    }
+}
+
+fn describe(p: &snapshots::plans::Plan) -> String {
+    use snapshots::plans::{PlanKind, Retention, Schedule, Scope};
+    let kind = match p.kind {
+        PlanKind::Mirror => "mirror",
+        PlanKind::Snapshot => "snapshot",
+    };
+    let when = match &p.schedule {
+        Schedule::Hour => "every hour".to_string(),
+        Schedule::Hours { hours } => format!("every {hours} hours"),
+        Schedule::Day { at } => format!("daily at {}", at.format("%H:%M")),
+        Schedule::Week { weekday, at } => format!(
+            "weekly on {} at {}",
+            [
+                "Monday",
+                "Tuesday",
+                "Wednesday",
+                "Thursday",
+                "Friday",
+                "Saturday",
+                "Sunday"
+            ][(*weekday % 7) as usize],
+            at.format("%H:%M")
+        ),
+    };
+    let scope = match &p.scope {
+        Scope::All => "every resource".to_string(),
+        Scope::Resources { ids } => format!("{} resources", ids.len()),
+    };
+    let keep = match &p.retention {
+        Retention::Calendar {
+            daily,
+            weekly,
+            monthly,
+        } => {
+            format!("keep {daily} daily, {weekly} weekly, {monthly} monthly")
+        }
+        Retention::Last { n } => format!("keep the last {n}"),
+        Retention::Everything => "keep everything".into(),
+    };
+    format!("{:16} {kind:8} {when}, {scope}, {keep}", printable(&p.id))
+}
+
+fn plan_command(out: &Out, engine: &Engine, cmd: &PlanCmd) -> Result<(), Fail> {
+    use snapshots::plans::{Plan, PlanKind, Retention, Scope};
+    match cmd {
+        PlanCmd::List => {
+            let plans = engine.plans();
+            for p in &plans.plans {
+                let last = plans
+                    .state
+                    .get(&p.id)
+                    .and_then(|s| s.history.back())
+                    .map(|r| {
+                        format!(
+                            "last run {} ({})",
+                            r.started.format("%Y-%m-%d %H:%M UTC"),
+                            if r.ok { "ok" } else { "failed" }
+                        )
+                    })
+                    .unwrap_or_else(|| "not run yet".into());
+                out.emit(
+                    format!("{}; {last}", describe(p)),
+                    serde_json::to_value(p).unwrap_or_default(),
+                );
+            }
+            let need = plans.creates_per_day(engine.resources().len());
+            let quota = engine.me().user.plan.daily_snapshot_quota();
+            out.emit(
+                format!("Plans need {need} of the {quota} snapshots a day; {} kept for snapshots by hand.", plans.reserve),
+                serde_json::json!({"creates_per_day": need, "quota": quota, "reserve": plans.reserve}),
+            );
+        }
+        PlanCmd::Show { name } => {
+            let plans = engine.plans();
+            let p = plans
+                .plans
+                .iter()
+                .find(|p| &p.id == name)
+                .ok_or_else(|| Fail(8, format!("No plan named {}.", printable(name))))?;
+            out.emit(describe(p), serde_json::to_value(p).unwrap_or_default());
+            for r in plans
+                .state
+                .get(name)
+                .map(|s| s.history.iter().rev().take(20).collect::<Vec<_>>())
+                .unwrap_or_default()
+            {
+                out.emit(
+                    format!(
+                        "  {}  {}  {} files, {}",
+                        r.started.format("%Y-%m-%d %H:%M UTC"),
+                        if r.ok { "ok    " } else { "FAILED" },
+                        r.files,
+                        human_bytes(r.bytes)
+                    ),
+                    serde_json::to_value(r).unwrap_or_default(),
+                );
+            }
+        }
+        PlanCmd::Add {
+            name,
+            mirror: _,
+            snapshot,
+            ids,
+            hourly,
+            every_hours,
+            daily,
+            weekly,
+            keep_last,
+            keep_everything,
+            dest,
+        } => {
+            for id in ids {
+                engine.resource(id)?;
+            }
+            let retention = match (keep_last, keep_everything) {
+                (Some(n), _) => Retention::Last { n: *n },
+                (None, true) => {
+                    eprintln!(
+                        "note: keeping everything: files add up, watch the free space of the folder."
+                    );
+                    Retention::Everything
+                }
+                _ => Retention::default(),
+            };
+            let plan = Plan {
+                id: name.clone(),
+                kind: if *snapshot {
+                    PlanKind::Snapshot
+                } else {
+                    PlanKind::Mirror
+                },
+                scope: if ids.is_empty() {
+                    Scope::All
+                } else {
+                    Scope::Resources { ids: ids.clone() }
+                },
+                schedule: schedule_of(*hourly, *every_hours, daily, weekly)?,
+                retention,
+                dest: dest.clone(),
+            };
+            engine.add_plan(plan.clone())?.map_err(|e| {
+                Fail(
+                    if matches!(e, snapshots::plans::PlanError::OverQuota { .. }) {
+                        4
+                    } else {
+                        2
+                    },
+                    e.to_string(),
+                )
+            })?;
+            out.emit(
+                format!("Added: {}", describe(&plan)),
+                serde_json::to_value(&plan).unwrap_or_default(),
+            );
+        }
+        PlanCmd::Remove { name } => {
+            engine
+                .update_plans(|p| p.remove(name))?
+                .map_err(|e| Fail(8, e.to_string()))?;
+            out.emit(
+                format!("Removed {}; its files stay.", printable(name)),
+                serde_json::json!({"removed": name}),
+            );
+        }
+        PlanCmd::InstallTimer => install_timer(out)?,
+    }
+    Ok(())
+}
+
+/// Writes `sqsnap-run-due.service` and `.timer` for the user's systemd.
+fn install_timer(out: &Out) -> Result<(), Fail> {
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .ok_or_else(|| Fail(7, "Neither XDG_CONFIG_HOME nor HOME is set.".into()))?;
+    let dir = config.join("systemd/user");
+    std::fs::create_dir_all(&dir).map_err(|e| Fail(7, format!("{}: {e}", dir.display())))?;
+    let exe = std::env::current_exe().map_err(|e| Fail(7, e.to_string()))?;
+    let mut env = String::new();
+    if let Ok(d) = std::env::var("SQSNAP_DATA_DIR") {
+        env.push_str(&format!("Environment=\"SQSNAP_DATA_DIR={d}\"\n"));
+    }
+    let service = format!(
+        "[Unit]\nDescription=Square Snapshots: run the plans that are due\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=oneshot\n{env}ExecStart=\"{}\" run-due\n",
+        exe.display()
+    );
+    let timer = "[Unit]\nDescription=Square Snapshots: check the plans every 15 minutes\n\n[Timer]\nOnBootSec=3min\nOnCalendar=*:0/15\nPersistent=true\n\n[Install]\nWantedBy=timers.target\n";
+    for (name, text) in [
+        ("sqsnap-run-due.service", service.as_str()),
+        ("sqsnap-run-due.timer", timer),
+    ] {
+        snapshots::store::write_text_atomic(&dir.join(name), text)
+            .map_err(|e| Fail(7, format!("{}: {e}", dir.join(name).display())))?;
+    }
+    out.emit(
+        format!(
+            "Wrote {0}/sqsnap-run-due.service and .timer. To start it:\n  systemctl --user daemon-reload && systemctl --user enable --now sqsnap-run-due.timer\nOn a server, let it run while you are logged out: loginctl enable-linger \"$USER\".\nThe key comes from the keychain, or from SQUARECLOUD_API_KEY: add it with `systemctl --user edit sqsnap-run-due.service` (an Environment= line), never in a file others can read.",
+            dir.display()
+        ),
+        serde_json::json!({"dir": dir}),
+    );
+    Ok(())
+}
+
+/// Asks on a terminal; elsewhere, says to pass --yes.
+fn confirm(question: &str) -> Result<(), Fail> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Fail(
+            2,
+            "Not restoring without a confirmation: pass --yes (nothing was changed).".into(),
+        ));
+    }
+    eprint!("{question}");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Fail(2, e.to_string()))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "s" | "sim") {
+        Ok(())
+    } else {
+        Err(Fail(130, "Not restored: nothing was changed.".into()))
+    }
 }
 
 fn state(dir: &std::path::Path) -> Result<StateDir, Fail> {

@@ -1,0 +1,119 @@
+//! Restore against the simulator: the call held about a minute (scaled), a snapshot of the
+//! current state first unless told otherwise, one restore per resource per minute.
+
+mod common;
+
+use common::*;
+use snapshots::restore::RestoreOptions;
+use squarecloud_sim::{AccountSpec, SimConfig};
+use std::process::Stdio;
+use tokio_util::sync::CancellationToken;
+
+const LOJA: &str = "1a2b3c4d5e6f708192a3b4c5d6e7f809"; // two older snapshots
+
+fn config() -> SimConfig {
+    let mut c = SimConfig::new(KEY, AccountSpec::demo()).instant_creates();
+    c.time_scale = 60.0; // the 60 s restore takes one second
+    c
+}
+
+#[tokio::test]
+async fn a_restore_takes_a_snapshot_first_and_returns_the_chosen_version() {
+    let (sim, engine, dir) = start(config()).await;
+    let r = engine.resource(LOJA).unwrap();
+    let oldest = sim.versions(LOJA)[0].clone();
+    let (sink, _) = collect();
+    let opts = RestoreOptions {
+        snapshot_first: true,
+        download_first_to: Some(dir.path().to_path_buf()),
+    };
+    let done = engine
+        .restore(&r, &oldest, opts, sink, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(sim.restored_to(LOJA), Some(oldest.clone()));
+    let safety = done.safety.unwrap();
+    let file = safety.download.unwrap().path;
+    assert!(file.exists(), "the state before is on disk");
+    // The create came first, then the restore, each once.
+    let posts: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|q| q.method == "POST")
+        .map(|q| (q.path, q.status))
+        .collect();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert!(posts[0].0.ends_with("/snapshots") && posts[1].0.ends_with("/restore"));
+    assert!(posts.iter().all(|(_, s)| *s == 200));
+    assert_eq!(engine.quota().used, 1, "the snapshot first spends one slot");
+}
+
+#[tokio::test]
+async fn restores_wait_for_the_window_and_unknown_versions_are_named() {
+    let (sim, engine, _dir) = start(config()).await;
+    let r = engine.resource(LOJA).unwrap();
+    let v = sim.versions(LOJA);
+    let (sink, _) = collect();
+    let cancel = CancellationToken::new();
+    for version in [&v[0], &v[1]] {
+        engine
+            .restore(
+                &r,
+                version,
+                RestoreOptions::default(),
+                sink.clone(),
+                &cancel,
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(sim.restored_to(LOJA), Some(v[1].clone()));
+    assert!(
+        sim.requests().iter().all(|q| q.status != 429),
+        "the window was kept"
+    );
+    assert_eq!(engine.quota().used, 0, "no snapshot asked for, none taken");
+    let e = engine
+        .restore(&r, "nope", RestoreOptions::default(), sink, &cancel)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "not_found");
+}
+
+#[tokio::test]
+async fn sqsnap_restore_asks_unless_yes() {
+    let sim = squarecloud_sim::Simulator::start(config()).await.unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let oldest = sim.versions(LOJA)[0].clone();
+    let cmd = |extra: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_sqsnap"));
+        c.args(["restore", LOJA, "--version", &oldest, "--no-snapshot-first"])
+            .args(extra)
+            .env("SQUARECLOUD_API_URL", sim.api_url())
+            .env("SQUARECLOUD_API_KEY", KEY)
+            .env("SQSNAP_DATA_DIR", d.path())
+            .stdin(Stdio::null());
+        c
+    };
+    let mut c = cmd(&[]);
+    let o = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "no terminal, no --yes: nothing done"
+    );
+    assert_eq!(sim.restored_to(LOJA), None);
+    let mut c = cmd(&["--yes"]);
+    let o = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(sim.restored_to(LOJA), Some(oldest));
+}
