@@ -251,7 +251,7 @@ pub struct Engine {
     pub(crate) client: Client,
     me: RwLock<Me>,
     pub(crate) cfg: EngineConfig,
-    pub(crate) state: StateDir,
+    pub(crate) state: Arc<StateDir>,
     downloader: Downloader,
     recovered: Vec<Recovered>,
     paused: tokio::sync::watch::Sender<bool>,
@@ -281,7 +281,8 @@ impl Engine {
     /// Checks the key with `/users/me` and loads the persisted state. Sends nothing while a
     /// `RATE_LIMITED` block recorded by any process is in force.
     pub async fn connect(cfg: EngineConfig, key: ApiKey) -> Result<Self, EngineError> {
-        let state = StateDir::open(&cfg.data_dir).map_err(|e| state_error(&cfg.data_dir, e))?;
+        let state =
+            Arc::new(StateDir::open(&cfg.data_dir).map_err(|e| state_error(&cfg.data_dir, e))?);
         let ledger: Ledger = state
             .read(LEDGER)
             .map_err(|e| state_error(&cfg.data_dir, e))?;
@@ -346,6 +347,11 @@ impl Engine {
     pub fn with_downloader(mut self, d: Downloader) -> Self {
         self.downloader = d;
         self
+    }
+
+    /// The data dir, for callbacks that outlive a borrow of the engine.
+    pub(crate) fn state_handle(&self) -> Arc<StateDir> {
+        self.state.clone()
     }
 
     /// Pauses or resumes the queue: while paused no create is sent and no download starts;

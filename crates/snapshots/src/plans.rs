@@ -335,42 +335,47 @@ impl Engine {
         let local = now.with_timezone(&Local);
         let pid = std::process::id();
         // Claim every due period (or a killed run to resume) in one locked step.
-        let claimed: Vec<(Plan, String, Vec<String>, bool)> = self.update_plans(|plans| {
-            let mut out = Vec::new();
-            for plan in plans.plans.clone() {
-                let (period, _) = plan.schedule.period(local);
-                let st = plans.state.entry(plan.id.clone()).or_default();
-                match &st.running {
-                    Some(r) if alive(r.pid) => continue, // someone is on it
-                    Some(r) => {
-                        // Killed half way: finish that run, without what it had done.
-                        let (p, done) = (r.period.clone(), r.done.clone());
-                        st.running = Some(InProgress { pid, ..r.clone() });
-                        out.push((plan, p, done, true));
+        let claimed: Vec<(Plan, String, Vec<String>, Option<DateTime<Utc>>)> =
+            self.update_plans(|plans| {
+                let mut out = Vec::new();
+                for plan in plans.plans.clone() {
+                    let (period, _) = plan.schedule.period(local);
+                    let st = plans.state.entry(plan.id.clone()).or_default();
+                    match &st.running {
+                        Some(r) if alive(r.pid) => continue, // someone is on it
+                        Some(r) => {
+                            // Killed half way: finish that run, without what it had done.
+                            let (p, done, began) = (r.period.clone(), r.done.clone(), r.started);
+                            st.running = Some(InProgress { pid, ..r.clone() });
+                            out.push((plan, p, done, Some(began)));
+                            continue;
+                        }
+                        None => {}
+                    }
+                    if st.last_period.as_deref() == Some(period.as_str()) {
                         continue;
                     }
-                    None => {}
+                    st.last_period = Some(period.clone());
+                    st.running = Some(InProgress {
+                        period: period.clone(),
+                        // This machine's clock: compared with the ledger's when resuming.
+                        started: Utc::now(),
+                        pid,
+                        done: Vec::new(),
+                    });
+                    out.push((plan, period, Vec::new(), None));
                 }
-                if st.last_period.as_deref() == Some(period.as_str()) {
-                    continue;
-                }
-                st.last_period = Some(period.clone());
-                st.running = Some(InProgress {
-                    period: period.clone(),
-                    started: now,
-                    pid,
-                    done: Vec::new(),
-                });
-                out.push((plan, period, Vec::new(), false));
-            }
-            out
-        })?;
+                out
+            })?;
         let mut runs = Vec::new();
-        for (plan, period, done, resumed) in claimed {
+        for (plan, period, done, resumed_from) in claimed {
             let run = self
-                .run_plan(&plan, &period, &done, events.clone(), cancel)
+                .run_plan(&plan, &period, &done, resumed_from, events.clone(), cancel)
                 .await;
-            let run = PlanRun { resumed, ..run };
+            let run = PlanRun {
+                resumed: resumed_from.is_some(),
+                ..run
+            };
             let record = RunRecord {
                 period: period.clone(),
                 started: now,
@@ -425,10 +430,11 @@ impl Engine {
         plan: &Plan,
         period: &str,
         done: &[String],
+        resumed_from: Option<DateTime<Utc>>,
         events: EventSink,
         cancel: &CancellationToken,
     ) -> PlanRun {
-        let targets = self.plan_targets(plan, done);
+        let mut targets = self.plan_targets(plan, done);
         let mut run = PlanRun {
             plan: plan.id.clone(),
             period: period.to_string(),
@@ -444,8 +450,49 @@ impl Engine {
             run.failures
                 .push(format!("{}: {e}", crate::names::printable(&r.name)));
         };
+        // Each finished resource is recorded at once, so a run killed later resumes without it.
+        let plan_events: EventSink = {
+            let (events, plan_id) = (events.clone(), plan.id.clone());
+            let state = self.state_handle();
+            std::sync::Arc::new(move |e: crate::engine::Event| {
+                if let crate::engine::Event::Done { resource, .. } = &e {
+                    let _ = state.update(PLANS, |plans: &mut Plans| {
+                        if let Some(r) = plans
+                            .state
+                            .get_mut(&plan_id)
+                            .and_then(|s| s.running.as_mut())
+                            && !r.done.contains(resource)
+                        {
+                            r.done.push(resource.clone());
+                        }
+                    });
+                }
+                events(e)
+            })
+        };
+        let events = plan_events;
         match plan.kind {
             PlanKind::Snapshot => {
+                // A resumed run first adopts what the killed one had sent: never a second
+                // create for a resource it already snapshotted.
+                if let Some(began) = resumed_from {
+                    let mut rest = Vec::new();
+                    for r in targets {
+                        match self
+                            .adopt_sent_since(&r, began, plan, events.clone(), cancel)
+                            .await
+                        {
+                            Some(Ok(d)) => {
+                                run.files += u32::from(!d.already_present);
+                                run.bytes += d.size;
+                                self.mark_done(plan, &r.id);
+                            }
+                            Some(Err(e)) => fail(&mut run, &r, &e),
+                            None => rest.push(r),
+                        }
+                    }
+                    targets = rest;
+                }
                 let opts = SnapshotOptions {
                     download: true,
                     dest: plan.dest.clone(),
@@ -484,6 +531,39 @@ impl Engine {
                 .unwrap_or(0);
         }
         run
+    }
+
+    /// If this machine sent a create for `r` since `began` (the ledger says so), finds and
+    /// downloads that snapshot; `None` when nothing was sent.
+    async fn adopt_sent_since(
+        &self,
+        r: &ResourceRef,
+        began: DateTime<Utc>,
+        plan: &Plan,
+        events: EventSink,
+        cancel: &CancellationToken,
+    ) -> Option<Result<crate::download::Downloaded, EngineError>> {
+        let acct = self.account_id();
+        let sent = self
+            .ledger()
+            .accounts
+            .get(&acct)?
+            .entries
+            .iter()
+            .filter(|e| e.source == "app" && e.resource == r.id && e.at >= began)
+            .map(|e| e.at)
+            .min()?;
+        Some(
+            async {
+                let dir = self.checked_dest(r, plan.dest.as_deref())?;
+                let item = self
+                    .await_new_version(r, None, sent, cancel)
+                    .await?
+                    .ok_or(EngineError::AnswerLost)?;
+                self.fetch_item(r, &dir, &item, events, cancel).await
+            }
+            .await,
+        )
     }
 
     /// Downloads every listed version of `r` that the library does not have yet.

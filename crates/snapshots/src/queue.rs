@@ -539,7 +539,6 @@ impl Engine {
                 });
                 let fetch = match outcome {
                     CreateOutcome::Ready(s) => {
-                        self.release(&id);
                         events(Event::Created {
                             resource: id.clone(),
                             taken_at: answered_at,
@@ -728,7 +727,27 @@ impl Engine {
     }
 
     /// The download side of one job.
+    /// The download side of one job. This engine's in-flight record of the resource lives
+    /// until here: a process killed before its download ends leaves it, and the next one
+    /// adopts that snapshot instead of taking another.
     async fn finish(
+        &self,
+        f: Fetch,
+        opts: &SnapshotOptions,
+        events: EventSink,
+        cancel: &CancellationToken,
+    ) -> JobResult {
+        let id = match &f {
+            Fetch::Url { r, .. } | Fetch::Watch { r, .. } | Fetch::Elsewhere { r, .. } => {
+                r.id.clone()
+            }
+        };
+        let res = self.finish_inner(f, opts, events, cancel).await;
+        self.release(&id);
+        res
+    }
+
+    async fn finish_inner(
         &self,
         f: Fetch,
         opts: &SnapshotOptions,
@@ -780,7 +799,6 @@ impl Engine {
                 let found = self
                     .await_new_version(&r, before.as_ref(), since, cancel)
                     .await;
-                self.release(&r.id);
                 let found = match found {
                     Ok(Some(item)) => Ok(item),
                     Ok(None) if answer_lost => Err(EngineError::AnswerLost),

@@ -278,6 +278,8 @@ pub struct SimConfig {
     pub extended_list_fields: bool,
     /// How long signed file URLs stay valid.
     pub url_ttl: Duration,
+    /// Whether a daily automatic snapshot of each resource appears as simulated days pass.
+    pub daily_automatic: bool,
     pub api_port: u16,
     pub files_port: u16,
 }
@@ -303,6 +305,7 @@ impl SimConfig {
             create_invalidates_cache: true,
             extended_list_fields: true,
             url_ttl: Duration::from_secs(30 * 24 * 3600),
+            daily_automatic: true,
             api_port: 0,
             files_port: 0,
         }

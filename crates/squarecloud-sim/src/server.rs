@@ -81,6 +81,8 @@ pub(crate) struct Res {
     pub restored_to: Option<String>,
     cache: Option<(DateTime<Utc>, Vec<Value>)>,
     invalidate_at: Option<DateTime<Utc>>,
+    /// When the last daily automatic snapshot was made.
+    last_automatic: DateTime<Utc>,
 }
 
 impl Res {
@@ -161,6 +163,7 @@ impl Shared {
                 restored_to: None,
                 cache: None,
                 invalidate_at: None,
+                last_automatic: base,
             };
             for i in (0..spec.history).rev() {
                 let id = version_id(&secret, &spec.id, state.counter);
@@ -234,8 +237,33 @@ impl Shared {
         item
     }
 
+    /// Square Cloud makes an automatic snapshot of every resource each day (at 03:00 UTC
+    /// here): the ones due since the last look are made now, as simulated days pass.
+    fn make_automatic(&self, st: &mut State0, idx: usize, now: DateTime<Utc>) {
+        while st.resources[idx].last_automatic + ChronoDuration::days(1) <= now {
+            let at = st.resources[idx].last_automatic + ChronoDuration::days(1);
+            let counter = st.counter;
+            st.counter += 1;
+            let res = &mut st.resources[idx];
+            let id = version_id(&self.secret, &res.spec.id, counter);
+            let size =
+                VirtualZip::new(&res.spec.id, &id, &res.spec.name, res.spec.snapshot_size).len();
+            res.versions.push(Version {
+                id,
+                ready_at: at,
+                size,
+                origin: "automatic",
+            });
+            res.last_automatic = at;
+            res.invalidate_at = Some(at);
+        }
+    }
+
     /// The list of one resource's snapshots, newest first, through the per-resource cache.
     fn list(&self, st: &mut State0, idx: usize, now: DateTime<Utc>) -> Vec<Value> {
+        if self.config.daily_automatic {
+            self.make_automatic(st, idx, now);
+        }
         let ttl = cd(self.config.list_cache_ttl);
         let res = &st.resources[idx];
         if let Some((filled, items)) = &res.cache {
