@@ -7,9 +7,10 @@ CARGO ?= cargo
 APT_BUILD := build-essential pkg-config libwebkit2gtk-4.1-dev libayatana-appindicator3-dev libdbus-1-dev
 # Tests: a real Secret Service in a private D-Bus session, a virtual display and WebKit's
 # WebDriver for the window, curl and unzip for the README check.
-APT_TEST := $(APT_BUILD) dbus-daemon dbus-bin gnome-keyring xvfb xauth webkit2gtk-driver curl unzip
+APT_TEST := $(APT_BUILD) dbus-daemon dbus-bin gnome-keyring xvfb xauth webkit2gtk-driver curl unzip \
+	x11-utils
 
-.PHONY: run test lint bench sim
+.PHONY: run test lint bench sim package
 
 ## Start the app in demo mode on the built-in simulator (no account needed).
 run:
@@ -30,6 +31,15 @@ test:
 	command -v node >/dev/null || scripts/ensure-deps.sh nodejs
 	node --test ui/
 	scripts/readme-check.sh
+	command -v npx >/dev/null || scripts/ensure-deps.sh nodejs npm
+	scripts/package-check.sh
+
+## The installable app: target/release/bundle/deb/*.deb (the app, sqsnap, desktop entry,
+## icons). Uses the Tauri bundler's prebuilt CLI from npm.
+package:
+	@scripts/ensure-deps.sh $(APT_BUILD)
+	command -v npx >/dev/null || scripts/ensure-deps.sh nodejs npm
+	scripts/package.sh
 
 ## Lints (not part of CI's build-once budget).
 lint:

@@ -248,6 +248,28 @@ impl Engine {
         }
     }
 
+    /// Which job goes next: among the listed ones whose windows are open, the largest
+    /// (the caller's order breaks ties); when none is open yet, the one that opens first.
+    fn next_job(&self, pending: &[Job]) -> usize {
+        let ledger = self.ledger();
+        let (acct, margin, now) = (self.account_id(), self.latency.margin(), Utc::now());
+        let ready = |j: &Job| {
+            let (t, _) = ready_at(&ledger, &acct, &j.r.id, &self.cfg.limits, margin, now);
+            j.not_before.map_or(t, |nb| nb.max(t))
+        };
+        let listed: Vec<(usize, DateTime<Utc>)> = (0..pending.len())
+            .filter(|i| pending[*i].listed)
+            .map(|i| (i, ready(&pending[i])))
+            .collect();
+        listed
+            .iter()
+            .filter(|(_, t)| *t <= now)
+            .max_by_key(|(i, _)| (pending[*i].size_hint, std::cmp::Reverse(*i)))
+            .or_else(|| listed.iter().min_by_key(|(i, t)| (*t, *i)))
+            .map(|(i, _)| *i)
+            .unwrap_or(0)
+    }
+
     /// Re-checks everything against the ledger every process writes, and records the create
     /// as sent, in one locked step.
     fn claim(&self, job: &Job) -> Result<Claim, EngineError> {
@@ -384,11 +406,7 @@ impl Engine {
             }
             if !is_paused && !pending.is_empty() {
                 self.list_ahead(&mut pending).await;
-                // Largest first among those listed; the caller's order breaks ties.
-                let idx = (0..pending.len())
-                    .filter(|i| pending[*i].listed)
-                    .max_by_key(|i| (pending[*i].size_hint, std::cmp::Reverse(*i)))
-                    .unwrap_or(0);
+                let idx = self.next_job(&pending);
                 match self.claim(&pending[idx]) {
                     Err(e) => fail(&mut pending, &mut results, e),
                     Ok(Claim::Sent(sent_at)) => {
