@@ -21,6 +21,7 @@ fn main() {
             "list_library",
             "verify_file",
             "prune_library",
+            "restore_snapshot",
         ]));
     tauri_build::try_build(attrs).expect("tauri build");
 }

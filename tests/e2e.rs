@@ -239,6 +239,7 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     account.memory_mb = 512;
     let mut config = SimConfig::new(KEY, account);
     config.generation_time = Duration::from_millis(300);
+    config.restore_time = Duration::from_millis(500);
     let sim = Simulator::start(config).await.unwrap();
 
     // Notifications land here.
@@ -329,6 +330,8 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
         .await;
     assert!(msg.contains("security page"), "{msg}");
     assert_eq!(keychain.get().unwrap(), None);
+    // Let WebKit paint the message before the capture.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     d.screenshot("01-wrong-key").await;
 
     // 2. The right key: resources and quota appear; the key is in the Secret Service.
@@ -479,7 +482,44 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     })
     .await;
 
-    // 6. The quota: three more fit, then the queue pauses and says until when.
+    // 5c. Restore from the window: the dialog names the resource, the version's date and what
+    // is replaced; a snapshot of the current state is taken first (checked by default), then
+    // the resource goes back to the chosen version.
+    let loja = "1a2b3c4d5e6f708192a3b4c5d6e7f809";
+    let oldest = sim.versions(loja)[0].clone();
+    d.click("button[aria-label='Restore…: Loja São João']")
+        .await;
+    d.until_text("#restore-what", |t| {
+        t.contains("Loja São João") && t.contains("replaced")
+    })
+    .await;
+    assert_eq!(
+        d.js("return document.getElementById('restore-first').checked")
+            .await,
+        json!(true)
+    );
+    let first = d.text_of("#restore-first-label").await;
+    assert!(first.contains("3 left"), "{first}");
+    d.js(&format!(
+        "const s = document.getElementById('restore-version'); s.value = {oldest:?}; \
+         s.dispatchEvent(new Event('change'))"
+    ))
+    .await;
+    d.screenshot("03b-restore-dialog").await;
+    d.click("#restore-confirm").await;
+    d.until_text("#notice", |t| t.contains("was restored"))
+        .await;
+    assert_eq!(sim.restored_to(loja), Some(oldest));
+    let posts: Vec<String> = sim
+        .requests()
+        .iter()
+        .filter(|q| q.method == "POST" && q.path.contains(loja))
+        .map(|q| q.path.clone())
+        .collect();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert!(posts[0].ends_with("/snapshots") && posts[1].ends_with("/restore"));
+
+    // 6. The quota: two more fit, then the queue pauses and says until when.
     for name in ["cache", "CON", "🚀 rocket-api", "Atlas Bot"] {
         d.click(&format!(
             "tr:has(button[aria-label='Snapshot: {name}']) input.pick"
@@ -520,6 +560,25 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
             .filter(|r| r.host == Target::Files)
             .all(|r| !r.headers.iter().any(|h| h == "authorization"))
     );
+
+    // CON's create was the last to fit in the quota: wait for its file before counting.
+    let t = Instant::now();
+    let con = loop {
+        let found = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                p.extension().is_some_and(|x| x == "zip") && p.to_string_lossy().contains("CON_")
+            });
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(90),
+            "CON's snapshot never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
 
     // 7. An older version (no quota), then the library: damage is caught, prune keeps the newest.
     let versions = "select[aria-label='Versions: Atlas Bot']";
@@ -563,10 +622,6 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
         t.contains(&format!("({})", before + 1))
     })
     .await;
-    let con = zips()
-        .into_iter()
-        .find(|p| p.to_string_lossy().contains("CON_"))
-        .unwrap();
     std::fs::write(&con, b"PK\x03\x04 damaged by a test").unwrap();
     d.click("button[aria-label^='Verify: CON_']").await;
     d.until_text("#notice", |t| t.contains("integrity check"))

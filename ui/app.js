@@ -32,6 +32,9 @@ function applyLocale(locale) {
     const o = document.createElement("option"); o.value = v; o.textContent = label; $("sort").append(o);
   }
   setText("demo-badge", t.demo);
+  setText("restore-version-label", t.restoreVersion);
+  setText("restore-cancel", t.cancel); setText("restore-confirm", t.restoreGo);
+  setText("restore-first-label", t.restoreFirst(session && session.quota ? session.quota.remaining : 0));
   if (session) renderSession();
   renderRows(); renderTransfers(); renderLibrary();
 }
@@ -130,6 +133,7 @@ function renderRows() {
     });
     sel.addEventListener("change", () => { if (sel.value) download(r.id, sel.value); });
     actions.append(sel);
+    btn(t.restore, () => openRestore(r));
     if (r.dest) btn(t.open, () => invoke("open_folder", { path: r.dest }).catch(showError));
     tr.append(actions);
     tbody.append(tr);
@@ -184,30 +188,75 @@ setInterval(() => {
 
 function nameOf(id) { return (rows.find((r) => r.id === id) || {}).name || id; }
 
+// The restore dialog: the resource, the version and its date, what is replaced, and a
+// snapshot of the current state first (checked, unless no quota is left today).
+async function openRestore(r) {
+  const dlg = $("restore-dialog");
+  const sel = $("restore-version");
+  setText("restore-title", t.restoreTitle(r.name));
+  sel.innerHTML = "";
+  let versions = [];
+  try { versions = await invoke("list_versions", { id: r.id }); } catch (e) { showError(e); return; }
+  for (const v of versions) {
+    const o = document.createElement("option"); o.value = v.version || "";
+    o.textContent = `${time(v.modified)} · ${bytes(v.size)}${v.origin ? " · " + v.origin : ""}`;
+    o.dataset.when = time(v.modified); sel.append(o);
+  }
+  const left = session && session.quota ? session.quota.remaining : 0;
+  const first = $("restore-first");
+  first.disabled = left === 0; first.checked = left > 0;
+  setText("restore-first-label", t.restoreFirst(left));
+  setText("restore-note", left === 0 ? t.restoreNoQuota : "");
+  const describe = () => setText("restore-what", t.restoreWhat(r.name, sel.selectedOptions[0] ? sel.selectedOptions[0].dataset.when : ""));
+  sel.onchange = describe; describe();
+  $("restore-cancel").onclick = () => dlg.close("cancel");
+  dlg.onclose = async () => {
+    // Only the Restore button goes on: Cancel, Escape and closing do nothing.
+    if (dlg.returnValue !== "restore" || !sel.value) return;
+    const version = sel.value, when = sel.selectedOptions[0].dataset.when;
+    notice(t.restoring(r.name));
+    try {
+      await invoke("restore_snapshot", { id: r.id, version, snapshotFirst: first.checked, onEvent: onEvent((id) => snapshot([id])) });
+      notice(t.restored(r.name, when));
+      await refresh();
+    } catch (e) { showError(e); }
+  };
+  dlg.returnValue = "";
+  dlg.showModal();
+  sel.focus();
+}
+
+// One engine event: a transfer line, the quota, or a notice. Background (scheduled) work
+// arrives the same way as a click's.
+function handleEvent(e, retry) {
+  const id = e.resource;
+  const x = transfers.get(id) || { name: nameOf(id), retry: () => retry(id) };
+  switch (e.event) {
+    case "waiting": x.kind = "waiting"; break;
+    case "creating": case "processing": case "joined": case "created": x.kind = "busy"; break;
+    case "downloading": x.kind = "busy"; x.progress = e.progress; break;
+    case "done": x.kind = "done"; x.progress = null; break;
+    case "failed": x.kind = "failed"; break;
+    case "quota": if (session) session.quota = e.quota; renderQuota(e.quota); return;
+    case "paused": notice(t.pausedByUser); return;
+    case "resumed": notice(""); return;
+    case "paused_for_quota": notice(t.paused(e.until && time(e.until))); return;
+    case "rate_limited": notice(t.rateLimited(time(e.until)), true); return;
+    default: return;
+  }
+  x.last = e;
+  transfers.set(id, x);
+  renderTransfers();
+}
+
 function onEvent(retry) {
   const ch = new Channel();
-  ch.onmessage = (e) => {
-    const id = e.resource;
-    const x = transfers.get(id) || { name: nameOf(id), retry: () => retry(id) };
-    switch (e.event) {
-      case "waiting": x.kind = "waiting"; break;
-      case "creating": case "processing": case "joined": case "created": x.kind = "busy"; break;
-      case "downloading": x.kind = "busy"; x.progress = e.progress; break;
-      case "done": x.kind = "done"; x.progress = null; break;
-      case "failed": x.kind = "failed"; break;
-      case "quota": if (session) session.quota = e.quota; renderQuota(e.quota); return;
-            case "paused": notice(t.pausedByUser); return;
-      case "resumed": notice(""); return;
-      case "paused_for_quota": notice(t.paused(e.until && time(e.until))); return;
-      case "rate_limited": notice(t.rateLimited(time(e.until)), true); return;
-      default: return;
-    }
-    x.last = e;
-    transfers.set(id, x);
-    renderTransfers();
-  };
+  ch.onmessage = (e) => handleEvent(e, retry);
   return ch;
 }
+
+listen("engine-event", (ev) => handleEvent(ev.payload, (id) => snapshot([id])));
+listen("plans-ran", () => refresh());
 
 function showError(e) { notice(e && e.message ? e.message : String(e), true); }
 

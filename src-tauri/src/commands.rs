@@ -200,8 +200,23 @@ pub async fn list_versions(
         .collect())
 }
 
+/// Engine events of background work (plans) go to the window as `engine-event`.
+pub fn event_sink<R: tauri::Runtime>(e: &Engine, app: &tauri::AppHandle<R>) -> EventSink {
+    use tauri::Emitter;
+    let app = app.clone();
+    notifying(e, move |ev| {
+        let _ = app.emit("engine-event", ev);
+    })
+}
+
 /// Forwards engine events to the window and raises the notifications.
 fn sink(e: &Engine, channel: Channel<Event>) -> EventSink {
+    notifying(e, move |ev| {
+        let _ = channel.send(ev);
+    })
+}
+
+fn notifying(e: &Engine, forward: impl Fn(Event) + Send + Sync + 'static) -> EventSink {
     let names: HashMap<String, String> =
         e.resources().into_iter().map(|r| (r.id, r.name)).collect();
     Arc::new(move |ev: Event| {
@@ -232,7 +247,7 @@ fn sink(e: &Engine, channel: Channel<Event>) -> EventSink {
             }
             _ => {}
         }
-        let _ = channel.send(ev);
+        forward(ev);
     })
 }
 
@@ -290,6 +305,45 @@ pub async fn download_snapshot(
             Err(err.into())
         }
     }
+}
+
+#[derive(Serialize)]
+pub struct RestoreView {
+    version: String,
+    version_taken_at: chrono::DateTime<chrono::Utc>,
+    snapshot_first: Option<PathBuf>,
+}
+
+/// Puts a resource back to one of its server snapshots, after a snapshot of its current
+/// state when asked (spends one of today's snapshots).
+#[tauri::command]
+pub async fn restore_snapshot(
+    state: State<'_, AppState>,
+    id: String,
+    version: String,
+    snapshot_first: bool,
+    on_event: Channel<Event>,
+) -> Result<RestoreView, UiError> {
+    let e = engine(&state).await?;
+    let r = e.resource(&id)?;
+    let opts = snapshots::restore::RestoreOptions {
+        snapshot_first,
+        download_first_to: None,
+    };
+    let done = e
+        .restore(
+            &r,
+            &version,
+            opts,
+            sink(&e, on_event),
+            &state.cancel_token(),
+        )
+        .await?;
+    Ok(RestoreView {
+        version: done.version,
+        version_taken_at: done.version_taken_at,
+        snapshot_first: done.safety.and_then(|s| s.download).map(|d| d.path),
+    })
 }
 
 /// Cancels every transfer and wait; partial downloads are kept and resume next time.

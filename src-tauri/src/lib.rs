@@ -4,6 +4,7 @@
 mod commands;
 mod error;
 mod notify;
+mod schedule;
 mod state;
 
 use serde::Serialize;
@@ -104,6 +105,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::list_library,
             commands::verify_file,
             commands::prune_library,
+            commands::restore_snapshot,
         ])
         .setup(|app| {
             let has_tray = match tray(app.handle()) {
@@ -114,6 +116,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
                 }
             };
             app.manage(TrayPresent(has_tray));
+            schedule::start(app.handle().clone());
             Ok(())
         })
         .on_window_event(|window, event| match event {

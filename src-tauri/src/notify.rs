@@ -40,6 +40,14 @@ mod tests {
     }
 }
 
+pub fn plan_failed(plan: &str, why: &str) {
+    show(
+        "A scheduled backup failed",
+        format!("{}: {}", escape(plan), escape(why)),
+        None,
+    );
+}
+
 pub fn quota_reached(until: Option<String>) {
     let body = match until {
         Some(t) => format!("The daily snapshot quota is used up. The next one frees up at {t}."),

@@ -416,12 +416,21 @@ impl Engine {
                             since: sent_at,
                         });
                         let (kind, id) = (job.r.kind, job.r.id.clone());
+                        // Spawned, so it is sent now (as recorded), not when the loop next
+                        // polls it.
+                        let client = self.client.clone();
+                        let call = tokio::spawn(async move {
+                            let result = client.create_snapshot(kind, &id).await;
+                            (result, Utc::now())
+                        });
                         in_flight.push(async move {
-                            let result = self.client.create_snapshot(kind, &id).await;
+                            let (result, answered_at) = call.await.unwrap_or_else(|e| {
+                                (Err(ApiError::Network(e.to_string())), Utc::now())
+                            });
                             Answer {
                                 job,
                                 sent_at,
-                                answered_at: Utc::now(),
+                                answered_at,
                                 result,
                             }
                         });

@@ -1,0 +1,64 @@
+//! Runs the plans in the background while the app is open, in the window or the tray. The
+//! first look comes a couple of minutes after start and after the machine wakes (a catch-up
+//! of what was missed, once per plan), then every minute. Scheduled work shows in the
+//! window like a click's, and a failed plan raises at most one notification a day.
+
+use crate::commands::event_sink;
+use crate::state::AppState;
+use chrono::{NaiveDate, Utc};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tauri::{Emitter, Manager, Runtime};
+
+/// How long after start (or wake) the first run waits: `SQSNAP_PLANS_DELAY_SECS` overrides.
+fn first_delay() -> Duration {
+    std::env::var("SQSNAP_PLANS_DELAY_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(120))
+}
+
+const EVERY: Duration = Duration::from_secs(60);
+
+pub fn start<R: Runtime>(app: tauri::AppHandle<R>) {
+    tauri::async_runtime::spawn(async move {
+        let mut failed_on: HashMap<String, NaiveDate> = HashMap::new();
+        let mut wait = first_delay();
+        loop {
+            let (mono, wall) = (Instant::now(), Utc::now());
+            tokio::time::sleep(wait).await;
+            // A much longer wall-clock gap than we slept: the machine was asleep.
+            let slept = (Utc::now() - wall).to_std().unwrap_or_default();
+            if slept > mono.elapsed() + Duration::from_secs(120) {
+                wait = first_delay();
+                continue;
+            }
+            wait = EVERY;
+            let state = app.state::<AppState>();
+            let engine = state.engine.lock().await.clone();
+            let Some(engine) = engine else { continue };
+            let events = event_sink(&engine, &app);
+            match engine
+                .run_due(Utc::now(), events, &state.cancel_token())
+                .await
+            {
+                Ok(runs) => {
+                    for run in &runs {
+                        let today = Utc::now().date_naive();
+                        if run.ok {
+                            failed_on.remove(&run.plan);
+                        } else if failed_on.get(&run.plan) != Some(&today) {
+                            failed_on.insert(run.plan.clone(), today);
+                            crate::notify::plan_failed(&run.plan, &run.failures.join("; "));
+                        }
+                    }
+                    if !runs.is_empty() {
+                        let _ = app.emit("plans-ran", runs);
+                    }
+                }
+                Err(e) => eprintln!("plans: {e}"),
+            }
+        }
+    });
+}
