@@ -29,17 +29,6 @@ pub fn failed(name: &str, why: &str) {
     );
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn names_are_escaped_for_markup_and_terminals() {
-        assert_eq!(
-            super::escape("<a href='x'>bot</a> & \u{1b}[31m"),
-            "&lt;a href='x'&gt;bot&lt;/a&gt; &amp; \u{FFFD}[31m"
-        );
-    }
-}
-
 pub fn plan_failed(plan: &str, why: &str) {
     show(
         "A scheduled backup failed",
@@ -82,4 +71,15 @@ fn show(summary: &'static str, body: String, open: Option<std::path::PathBuf>) {
             Err(e) => eprintln!("notification not shown: {e}"),
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_are_escaped_for_markup_and_terminals() {
+        assert_eq!(
+            super::escape("<a href='x'>bot</a> & \u{1b}[31m"),
+            "&lt;a href='x'&gt;bot&lt;/a&gt; &amp; \u{FFFD}[31m"
+        );
+    }
 }

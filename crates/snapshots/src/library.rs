@@ -145,7 +145,8 @@ impl Library {
                     weekly,
                     monthly,
                 } => {
-                    let buckets: [(u32, &dyn Fn(&LibraryEntry) -> String); 3] = [
+                    type Bucket<'a> = &'a dyn Fn(&LibraryEntry) -> String;
+                    let buckets: [(u32, Bucket); 3] = [
                         (*daily, &|e| e.taken_at.format("%Y-%m-%d").to_string()),
                         (*weekly, &|e| {
                             let w = e.taken_at.iso_week();

@@ -287,6 +287,10 @@ impl Plans {
     }
 }
 
+/// A plan run claimed by `run_due`: the plan, its period, what a killed run had finished,
+/// and when that run began (None: a fresh run).
+type Claimed = (Plan, String, Vec<String>, Option<DateTime<Utc>>);
+
 /// What one due plan did.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlanRun {
@@ -335,38 +339,37 @@ impl Engine {
         let local = now.with_timezone(&Local);
         let pid = std::process::id();
         // Claim every due period (or a killed run to resume) in one locked step.
-        let claimed: Vec<(Plan, String, Vec<String>, Option<DateTime<Utc>>)> =
-            self.update_plans(|plans| {
-                let mut out = Vec::new();
-                for plan in plans.plans.clone() {
-                    let (period, _) = plan.schedule.period(local);
-                    let st = plans.state.entry(plan.id.clone()).or_default();
-                    match &st.running {
-                        Some(r) if alive(r.pid) => continue, // someone is on it
-                        Some(r) => {
-                            // Killed half way: finish that run, without what it had done.
-                            let (p, done, began) = (r.period.clone(), r.done.clone(), r.started);
-                            st.running = Some(InProgress { pid, ..r.clone() });
-                            out.push((plan, p, done, Some(began)));
-                            continue;
-                        }
-                        None => {}
-                    }
-                    if st.last_period.as_deref() == Some(period.as_str()) {
+        let claimed: Vec<Claimed> = self.update_plans(|plans| {
+            let mut out = Vec::new();
+            for plan in plans.plans.clone() {
+                let (period, _) = plan.schedule.period(local);
+                let st = plans.state.entry(plan.id.clone()).or_default();
+                match &st.running {
+                    Some(r) if alive(r.pid) => continue, // someone is on it
+                    Some(r) => {
+                        // Killed half way: finish that run, without what it had done.
+                        let (p, done, began) = (r.period.clone(), r.done.clone(), r.started);
+                        st.running = Some(InProgress { pid, ..r.clone() });
+                        out.push((plan, p, done, Some(began)));
                         continue;
                     }
-                    st.last_period = Some(period.clone());
-                    st.running = Some(InProgress {
-                        period: period.clone(),
-                        // This machine's clock: compared with the ledger's when resuming.
-                        started: Utc::now(),
-                        pid,
-                        done: Vec::new(),
-                    });
-                    out.push((plan, period, Vec::new(), None));
+                    None => {}
                 }
-                out
-            })?;
+                if st.last_period.as_deref() == Some(period.as_str()) {
+                    continue;
+                }
+                st.last_period = Some(period.clone());
+                st.running = Some(InProgress {
+                    period: period.clone(),
+                    // This machine's clock: compared with the ledger's when resuming.
+                    started: Utc::now(),
+                    pid,
+                    done: Vec::new(),
+                });
+                out.push((plan, period, Vec::new(), None));
+            }
+            out
+        })?;
         let mut runs = Vec::new();
         for (plan, period, done, resumed_from) in claimed {
             let run = self
