@@ -22,15 +22,9 @@ pub struct LedgerEntry {
     pub answered_at: Option<DateTime<Utc>>,
 }
 
-/// From when the server counts the create windows. Learned, never assumed twice: the
+/// From when the server counts the create windows: learned, never assumed twice. The
 /// engine starts with `Arrival` and moves to `Answer` on the evidence of one refusal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WindowRule {
-    #[default]
-    Arrival,
-    Answer,
-}
+pub use squarecloud::limits::WindowRule;
 
 /// What the engine learned about an account's limits, with the evidence.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -753,7 +753,6 @@ impl Engine {
         }
     }
 
-    /// The download side of one job.
     /// The download side of one job. This engine's in-flight record of the resource lives
     /// until here: a process killed before its download ends leaves it, and the next one
     /// adopts that snapshot instead of taking another.
@@ -774,6 +773,7 @@ impl Engine {
         res
     }
 
+    /// What `finish` does between taking the job and releasing its record.
     async fn finish_inner(
         &self,
         f: Fetch,

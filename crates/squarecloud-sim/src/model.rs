@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use squarecloud::limits;
+pub use squarecloud::limits::WindowRule;
 use std::time::Duration;
 
 /// One Square Cloud account, as `--data FILE` describes it (JSON).
@@ -183,19 +184,6 @@ impl AccountSpec {
             ],
         }
     }
-}
-
-/// From when the server counts a create's windows (the real service's rule is not
-/// documented; the engine learns which one it meets).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WindowRule {
-    /// From when the create arrives (the default).
-    #[default]
-    Arrival,
-    /// From when the create is answered: a create arriving while another one of the account
-    /// is still generating is refused too.
-    Answer,
 }
 
 /// The service's limits, in simulated time.

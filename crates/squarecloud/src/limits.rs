@@ -2,7 +2,21 @@
 //! (`shared/squarecloud-api.md`). The engine paces itself by them; the simulator enforces
 //! them by default and may override them to inject faults.
 
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
+
+/// From when the server counts a create's windows. Not documented: the simulator can play
+/// either, and the engine learns which one it meets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowRule {
+    /// From when the create arrives.
+    #[default]
+    Arrival,
+    /// From when the create is answered: a create arriving while another one of the account
+    /// is still being prepared is refused too.
+    Answer,
+}
 
 /// One create per account per this long (docs, every SDK).
 pub const ACCOUNT_CREATE_GAP: Duration = Duration::from_secs(5);
