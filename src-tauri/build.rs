@@ -22,6 +22,8 @@ fn main() {
             "verify_file",
             "prune_library",
             "restore_snapshot",
+            "get_start_at_login",
+            "set_start_at_login",
         ]));
     tauri_build::try_build(attrs).expect("tauri build");
 }

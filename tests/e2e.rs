@@ -684,6 +684,32 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     d.wait("#sign-in-view:not([hidden])").await;
     assert_eq!(keychain.get().unwrap(), None);
 
+    // 10b. Start at login: off by default; on writes an autostart entry that starts the app
+    // minimised (to the tray); off removes it.
+    let autostart = config_dir.join("autostart");
+    let entry = || {
+        std::fs::read_dir(&autostart)
+            .ok()
+            .and_then(|mut d| d.find_map(|e| e.ok().map(|e| e.path())))
+    };
+    assert_eq!(
+        d.invoke("get_start_at_login", json!({})).await,
+        json!({"ok": false})
+    );
+    assert_eq!(
+        d.invoke("set_start_at_login", json!({"enabled": true}))
+            .await,
+        json!({"ok": true})
+    );
+    let text = std::fs::read_to_string(entry().expect("an autostart entry")).unwrap();
+    assert!(text.contains("--minimized"), "{text}");
+    assert_eq!(
+        d.invoke("set_start_at_login", json!({"enabled": false}))
+            .await,
+        json!({"ok": false})
+    );
+    assert!(entry().is_none(), "the entry is removed");
+
     // 11. The window's size is saved soon after it changes (not only at a clean exit).
     d.cmd(
         reqwest::Method::POST,

@@ -346,6 +346,34 @@ pub async fn restore_snapshot(
     })
 }
 
+/// Turns starting at login on or off (an XDG autostart entry on Linux, a login item on
+/// macOS, the Run key on Windows), starting with `--minimized`.
+pub fn start_at_login<R: tauri::Runtime>(
+    app: &tauri::AppHandle<R>,
+    on: bool,
+) -> Result<bool, UiError> {
+    crate::autostart::set(app, on).map_err(|e| {
+        UiError::new(
+            "autostart",
+            format!("Could not change starting at login: {e}"),
+        )
+    })?;
+    Ok(crate::autostart::is_enabled(app))
+}
+
+#[tauri::command]
+pub fn get_start_at_login<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> bool {
+    crate::autostart::is_enabled(&app)
+}
+
+#[tauri::command]
+pub fn set_start_at_login<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    enabled: bool,
+) -> Result<bool, UiError> {
+    start_at_login(&app, enabled)
+}
+
 /// Cancels every transfer and wait; partial downloads are kept and resume next time.
 #[tauri::command]
 pub fn cancel_transfer(state: State<'_, AppState>) {

@@ -1,6 +1,7 @@
 //! The Square Snapshots desktop shell: it adapts the engine for the window (thin commands,
 //! events over a `Channel`), and owns the tray, notifications, dialogs and drag-and-drop.
 
+mod autostart;
 mod commands;
 mod error;
 mod notify;
@@ -11,7 +12,7 @@ use serde::Serialize;
 use snapshots::settings::folder_from_drop;
 use state::AppState;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tauri::menu::{Menu, MenuItem};
+use tauri::menu::{CheckMenuItem, Menu, MenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{DragDropEvent, Emitter, Manager, Runtime, WindowEvent};
 use tauri_plugin_window_state::{AppHandleExt, StateFlags};
@@ -41,8 +42,11 @@ fn tray<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
     let all = MenuItem::with_id(app, "snapshot_all", "Snapshot all", true, None::<&str>)?;
     let pause = MenuItem::with_id(app, "pause", "Pause", true, None::<&str>)?;
     let cancel = MenuItem::with_id(app, "cancel", "Stop transfers", true, None::<&str>)?;
+    let at_login = autostart::is_enabled(app);
+    let login =
+        CheckMenuItem::with_id(app, "login", "Start at login", true, at_login, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
-    let menu = Menu::with_items(app, &[&open, &all, &pause, &cancel, &quit])?;
+    let menu = Menu::with_items(app, &[&open, &all, &pause, &cancel, &login, &quit])?;
     app.manage(PauseItem(pause));
     let icon = tauri::image::Image::from_bytes(include_bytes!("../../icons/tray.png"))?;
     TrayIconBuilder::with_id("main")
@@ -71,6 +75,12 @@ fn tray<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
                 });
             }
             "cancel" => app.state::<AppState>().cancel_all(),
+            "login" => {
+                let on = !autostart::is_enabled(app);
+                if let Err(e) = commands::start_at_login(app, on) {
+                    eprintln!("start at login: {}", e.message);
+                }
+            }
             "quit" => {
                 app.state::<AppState>().cancel_all();
                 app.exit(0);
@@ -106,6 +116,8 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::verify_file,
             commands::prune_library,
             commands::restore_snapshot,
+            commands::get_start_at_login,
+            commands::set_start_at_login,
         ])
         .setup(|app| {
             let has_tray = match tray(app.handle()) {
@@ -116,6 +128,12 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
                 }
             };
             app.manage(TrayPresent(has_tray));
+            // Started at login: straight to the tray (or minimised, with no tray to go to).
+            if std::env::args().any(|a| a == "--minimized")
+                && let Some(w) = app.get_webview_window("main")
+            {
+                let _ = if has_tray { w.hide() } else { w.minimize() };
+            }
             schedule::start(app.handle().clone());
             Ok(())
         })
@@ -149,6 +167,11 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
                     // so save now (while still visible) and a crash or logout keeps it.
                     let _ = app.save_window_state(StateFlags::all());
                     let _ = window.hide();
+                } else if !tray && to_tray && has_plans(app) {
+                    // No tray host (plain GNOME): plans must keep running, and a hidden
+                    // window could not be brought back, so the window is minimised.
+                    api.prevent_close();
+                    let _ = window.minimize();
                 }
             }
             WindowEvent::Resized(_) | WindowEvent::Moved(_) => {
@@ -159,6 +182,16 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
 }
 
 struct TrayPresent(bool);
+
+/// Whether any plan would run in the background.
+fn has_plans<R: Runtime>(app: &tauri::AppHandle<R>) -> bool {
+    app.state::<AppState>()
+        .engine
+        .try_lock()
+        .ok()
+        .and_then(|e| e.as_ref().map(|e| !e.plans().plans.is_empty()))
+        .unwrap_or(false)
+}
 
 /// The tray's Pause/Resume item, whose label follows the queue.
 struct PauseItem<R: Runtime>(MenuItem<R>);
@@ -219,6 +252,7 @@ pub fn run() {
             show_main(app)
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build());
+    let builder = autostart::plugin(builder);
     run_app(builder, state)
         .run(tauri::generate_context!())
         .expect("the app failed to start");
