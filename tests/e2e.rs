@@ -351,6 +351,11 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
         .await;
     assert_eq!(rows, 10);
     d.until_text("#quota-text", |t| t.contains("0 of 4")).await;
+    // Nothing is on this computer yet: the banner says so, and what to do.
+    d.until_text("#status-banner", |t| {
+        t.contains("10 resources need attention") && t.contains("Back them up now")
+    })
+    .await;
     assert_eq!(keychain.get().unwrap().unwrap().expose_secret(), KEY);
     let unlabelled = d
         .js("return [...document.querySelectorAll('button, input, select')].filter(el => !(\
@@ -478,7 +483,7 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     assert!(fetched());
     // The row shows the new local copy once the window has refreshed (and the layout settled).
     d.until_text("tr:has(button[aria-label='Snapshot: Ticket-Tool'])", |t| {
-        !t.contains("none")
+        t.contains("Last backup")
     })
     .await;
 

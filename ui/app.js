@@ -1,6 +1,6 @@
 // The window: renders state and sends intents. All HTTP and file work is in Rust.
 import { strings, pickLocale } from "./i18n.js";
-import { bytes, duration, time, sortRows } from "./format.js";
+import { bytes, duration, relative, time, sortRows } from "./format.js";
 
 const { invoke, Channel } = window.__TAURI__.core;
 const { listen } = window.__TAURI__.event;
@@ -68,6 +68,7 @@ function renderLibrary() {
     tr.append(actions);
     tbody.append(tr);
   }
+  renderBanner();
 }
 
 async function loadLibrary() {
@@ -118,7 +119,20 @@ function renderRows() {
     cell(r.runtime || "", r.kind === "database" ? "database" : "app");
     cell(`${r.ram} MB`); cell(r.cluster || "");
     cell(r.newest_server ? time(r.newest_server) : t.never);
-    cell(r.newest_local ? time(r.newest_local.taken_at) : t.never);
+    // "Last backup 3 hours ago · next in 5 hours", a dot for fresh, stale or none, and the
+    // exact time on hover.
+    const status = document.createElement("td");
+    const dot = document.createElement("span"); dot.className = `dot ${r.health}`; dot.setAttribute("aria-hidden", "true");
+    const words = document.createElement("span");
+    words.textContent = r.last_backup ? t.lastBackup(relative(r.last_backup, document.documentElement.lang)) : t.noBackup;
+    if (r.last_backup) words.title = time(r.last_backup);
+    status.append(dot, words);
+    if (r.next_backup) {
+      const next = document.createElement("span"); next.className = "sub";
+      next.textContent = t.nextBackup(relative(r.next_backup, document.documentElement.lang)); next.title = time(r.next_backup);
+      status.append(next);
+    }
+    tr.append(status);
     const actions = document.createElement("td");
     const btn = (label, fn) => { const b = document.createElement("button"); b.type = "button"; b.textContent = label; b.setAttribute("aria-label", `${label}: ${r.name}`); b.addEventListener("click", fn); actions.append(b); return b; };
     btn(t.snapshot, () => snapshot([r.id]));
@@ -138,6 +152,16 @@ function renderRows() {
     tr.append(actions);
     tbody.append(tr);
   }
+}
+
+// Everything fresh, or which resources need attention and what to do.
+function renderBanner() {
+  const el = $("status-banner");
+  if (!el) return;
+  const need = rows.filter((r) => r.health !== "fresh");
+  el.hidden = rows.length === 0;
+  el.className = `banner ${need.length ? "warn" : "ok"}`;
+  el.textContent = need.length ? t.attention(need.length, need.map((r) => r.name).join(", ")) : t.allGood;
 }
 
 function renderTransfers() {
@@ -166,6 +190,7 @@ function renderTransfers() {
 function transferText(e) {
   switch (e.event) {
     case "waiting": return t.waiting(time(e.until), t.why[e.reason] || e.reason);
+    case "paused_for_quota": return t.paused(e.until && time(e.until));
     case "creating": return t.creating(elapsed(e.since));
     case "processing": return e.answer_lost ? t.answerLost : t.processing(elapsed(e.since));
     case "joined": return t.joined;
@@ -240,7 +265,12 @@ function handleEvent(e, retry) {
     case "quota": if (session) session.quota = e.quota; renderQuota(e.quota); return;
     case "paused": notice(t.pausedByUser); return;
     case "resumed": notice(""); return;
-    case "paused_for_quota": notice(t.paused(e.until && time(e.until))); return;
+    case "paused_for_quota":
+      notice(t.paused(e.until && time(e.until)));
+      // Waiting lines now wait for the quota, not for a window.
+      for (const w of transfers.values()) if (w.kind === "waiting") w.last = e;
+      renderTransfers();
+      return;
     case "rate_limited": notice(t.rateLimited(time(e.until)), true); return;
     default: return;
   }

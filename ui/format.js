@@ -21,6 +21,19 @@ export function time(iso) {
   return d.toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" });
 }
 
+// "3 hours ago", "in 5 hours", "há 3 horas": the nearest whole unit, in the given locale.
+// `now` is for tests.
+export function relative(iso, locale, now = Date.now()) {
+  if (!iso) return "";
+  const secs = (Date.parse(iso) - now) / 1000;
+  const units = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
+  const fmt = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
+  for (const [unit, size] of units) {
+    if (Math.abs(secs) >= size) return fmt.format(Math.round(secs / size), unit);
+  }
+  return fmt.format(0, "minute");
+}
+
 export function sortRows(rows, key, query) {
   const q = (query || "").trim().toLowerCase();
   const out = rows.filter((r) => !q || r.name.toLowerCase().includes(q) || (r.runtime || "").toLowerCase().includes(q) || r.id.startsWith(q));

@@ -1,11 +1,21 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { bytes, duration, sortRows } from "./format.js";
+import { bytes, duration, relative, sortRows } from "./format.js";
 import { pickLocale, strings } from "./i18n.js";
 
 test("bytes", () => {
   assert.equal(bytes(12), "12 B");
   assert.equal(bytes(8 * 1024 * 1024), "8.0 MB");
+});
+
+test("relative times, in English and Portuguese", () => {
+  const now = Date.parse("2026-11-25T12:00:00Z");
+  assert.equal(relative("2026-11-25T09:00:00Z", "en", now), "3 hours ago");
+  assert.equal(relative("2026-11-25T17:00:00Z", "en", now), "in 5 hours");
+  assert.equal(relative("2026-11-24T12:00:00Z", "en", now), "yesterday");
+  assert.equal(relative("2026-11-25T09:00:00Z", "pt-BR", now), "há 3 horas");
+  assert.equal(relative("2026-11-25T11:59:40Z", "en", now), "this minute");
+  assert.equal(relative(null, "en", now), "");
 });
 
 test("duration", () => {

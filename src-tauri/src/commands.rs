@@ -129,7 +129,16 @@ pub struct ResourceRow {
     newest_server: Option<chrono::DateTime<chrono::Utc>>,
     newest_local: Option<LibraryEntry>,
     dest: Option<PathBuf>,
+    /// When the newest verified copy on this computer was taken.
+    last_backup: Option<chrono::DateTime<chrono::Utc>>,
+    /// When a plan next covers it.
+    next_backup: Option<chrono::DateTime<chrono::Utc>>,
+    /// `fresh` (a verified copy under 36 h old), `stale`, or `none`.
+    health: &'static str,
 }
+
+/// How old the newest verified copy may be and still count as fresh.
+const FRESH_HOURS: i64 = 36;
 
 /// Applications and databases with their newest server and local snapshots.
 #[tauri::command]
@@ -138,6 +147,8 @@ pub async fn list_resources(state: State<'_, AppState>) -> Result<Vec<ResourceRo
     let me = e.refresh().await?;
     let library = e.library();
     let settings = e.settings();
+    let plans = e.plans();
+    let now = chrono::Utc::now();
     let refs = e.resources();
     let newest = futures_util::future::join_all(refs.iter().map(|r| e.versions(r))).await;
     Ok(refs
@@ -157,7 +168,20 @@ pub async fn list_resources(state: State<'_, AppState>) -> Result<Vec<ResourceRo
                     .map(|d| (d.engine.clone(), d.ram, d.cluster.clone())),
             }
             .unwrap_or((None, 0, None));
+            let last_backup = library
+                .for_resource(&r.id)
+                .into_iter()
+                .find(|x| x.verified_at.is_some())
+                .map(|x| x.taken_at);
+            let health = match last_backup {
+                Some(t) if now - t < chrono::Duration::hours(FRESH_HOURS) => "fresh",
+                Some(_) => "stale",
+                None => "none",
+            };
             ResourceRow {
+                last_backup,
+                next_backup: plans.next_for(&r.id, now.with_timezone(&chrono::Local)),
+                health,
                 newest_server: list.ok().and_then(|l| l.first().map(|i| i.modified)),
                 newest_local: library.for_resource(&r.id).first().map(|x| (*x).clone()),
                 dest: settings.dest_for(&r.id).map(Path::to_path_buf),

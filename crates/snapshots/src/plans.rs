@@ -188,6 +188,21 @@ impl Schedule {
         }
     }
 
+    /// When the period after the one `now` falls in starts.
+    pub fn next_start<Tz: TimeZone>(&self, now: DateTime<Tz>) -> DateTime<Tz>
+    where
+        Tz::Offset: std::fmt::Display,
+    {
+        let (_, start) = self.period(now);
+        start
+            + match self {
+                Schedule::Hour => Duration::hours(1),
+                Schedule::Hours { hours } => Duration::hours((*hours).max(1) as i64),
+                Schedule::Day { .. } => Duration::days(1),
+                Schedule::Week { .. } => Duration::days(7),
+            }
+    }
+
     /// Creates one plan of this schedule may need on its busiest day, per resource.
     pub fn runs_per_day(&self) -> u32 {
         match self {
@@ -274,6 +289,18 @@ impl Plans {
         );
         self.plans.push(plan);
         Ok(())
+    }
+
+    /// When the next plan that covers `resource` runs.
+    pub fn next_for(&self, resource: &str, now: DateTime<Local>) -> Option<DateTime<Utc>> {
+        self.plans
+            .iter()
+            .filter(|p| match &p.scope {
+                Scope::All => true,
+                Scope::Resources { ids } => ids.iter().any(|i| i == resource),
+            })
+            .map(|p| p.schedule.next_start(now).with_timezone(&Utc))
+            .min()
     }
 
     pub fn remove(&mut self, id: &str) -> Result<Plan, PlanError> {
@@ -651,6 +678,14 @@ mod tests {
             six.period(at(2026, 11, 25, 6, 0)).0
         );
         assert_eq!(six.runs_per_day(), 4);
+        assert_eq!(
+            day.next_start(at(2026, 11, 25, 2, 59)),
+            at(2026, 11, 25, 3, 0)
+        );
+        assert_eq!(
+            hour.next_start(at(2026, 11, 25, 7, 59)),
+            at(2026, 11, 25, 8, 0)
+        );
     }
 
     #[test]
