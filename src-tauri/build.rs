@@ -24,6 +24,9 @@ fn main() {
             "restore_snapshot",
             "get_start_at_login",
             "set_start_at_login",
+            "list_plans",
+            "add_plan",
+            "remove_plan",
         ]));
     tauri_build::try_build(attrs).expect("tauri build");
 }

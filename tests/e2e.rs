@@ -647,6 +647,40 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     assert!(con.exists(), "a changed file is never deleted");
     d.screenshot("05-library").await;
 
+    // 7b. Plans from the window: a daily snapshot of all ten does not fit in 4 a day (one
+    // kept for clicks) and is refused with the numbers; a mirror plan costs nothing.
+    d.click("#plans-section summary").await;
+    d.until_text("#plans-need", |t| t.contains("need 0 of the 4"))
+        .await;
+    let fill = |kind: &str| {
+        format!(
+            "document.getElementById('plan-name').value = 'nightly';\
+             for (const [id, v] of [['plan-kind', '{kind}'], ['plan-scope', 'all'], ['plan-when', 'day']]) {{\
+               const s = document.getElementById(id); s.value = v; s.dispatchEvent(new Event('change')); }}\
+             document.getElementById('plan-at').value = '03:30';"
+        )
+    };
+    // Submitted as the Add button does (at 1100×720 the form sits below the fold).
+    let submit = "document.getElementById('plan-form').requestSubmit()";
+    d.js(&fill("snapshot")).await;
+    d.js(submit).await;
+    let refused = d
+        .until_text("#notice", |t| t.contains("would need 10 snapshots a day"))
+        .await;
+    assert!(refused.contains("the account has 4"), "{refused}");
+    d.js(&fill("mirror")).await;
+    d.js(submit).await;
+    d.until_text("#plans", |t| {
+        t.contains("nightly") && t.contains("daily at 03:30") && t.contains("not run yet")
+    })
+    .await;
+    d.js("document.getElementById('plans-section').scrollIntoView()")
+        .await;
+    d.screenshot("05b-plans").await;
+    d.js("document.querySelector(\"button[aria-label='Remove: nightly']\").click()")
+        .await;
+    d.until_text("#plans", |t| !t.contains("nightly")).await;
+
     // 8. Brazilian Portuguese, switched in the window.
     d.keys("#locale", "\u{E015}").await;
     d.until_text("#snapshot-all", |t| t == "Snapshot de tudo")

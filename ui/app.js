@@ -32,6 +32,20 @@ function applyLocale(locale) {
     const o = document.createElement("option"); o.value = v; o.textContent = label; $("sort").append(o);
   }
   setText("demo-badge", t.demo);
+  setText("plans-title", t.plans);
+  for (const [id, key] of [["plan-name-label", "planName"], ["plan-kind-label", "planKind"], ["plan-scope-label", "planScope"], ["plan-when-label", "planWhen"], ["plan-keep-label", "planKeep"], ["plan-add", "addPlan"]]) setText(id, t[key]);
+  for (const [id, opts] of [["plan-kind", t.kinds], ["plan-scope", t.scopes], ["plan-when", t.whens], ["plan-keep", t.keeps]]) {
+    const sel = $(id), keep = sel.value; sel.innerHTML = "";
+    for (const [v, label] of Object.entries(opts)) { const o = document.createElement("option"); o.value = v; o.textContent = label; sel.append(o); }
+    if (keep) sel.value = keep;
+  }
+  const wd = $("plan-weekday"), keepWd = wd.value; wd.innerHTML = "";
+  t.weekdays.forEach((d, i) => { const o = document.createElement("option"); o.value = String(i); o.textContent = d; wd.append(o); });
+  if (keepWd) wd.value = keepWd;
+  $("plan-hours").setAttribute("aria-label", t.hoursLabel); $("plan-at").setAttribute("aria-label", t.atLabel);
+  wd.setAttribute("aria-label", t.weekdayLabel); $("plan-keep-n").setAttribute("aria-label", t.keepNLabel);
+  planFormFields();
+  renderPlans();
   setText("restore-version-label", t.restoreVersion);
   setText("restore-cancel", t.cancel); setText("restore-confirm", t.restoreGo);
   setText("restore-first-label", t.restoreFirst(session && session.quota ? session.quota.remaining : 0));
@@ -152,6 +166,64 @@ function renderRows() {
     tr.append(actions);
     tbody.append(tr);
   }
+}
+
+// Plans: what each does, when it last and next runs, and what all of them need of the quota.
+let plansView = null;
+
+function planWords(p) {
+  const s = p.schedule, at = (s.at || "").slice(0, 5);
+  const when = s.every === "hour" ? t.planHourly : s.every === "hours" ? t.planEvery(s.hours)
+    : s.every === "day" ? t.planDaily(at) : t.planWeekly(t.weekdays[s.weekday], at);
+  const scope = p.scope.scope === "all" ? t.scopes.all : `${p.scope.ids.length} × ${p.scope.ids.map(nameOf).join(", ")}`;
+  const keep = p.retention.keep === "last" ? `${t.keeps.last.replace("N", p.retention.n)}` : t.keeps[p.retention.keep];
+  return `${p.id} — ${t.kinds[p.kind].split(":")[0]}, ${when}, ${scope}; ${t.planKeep.toLowerCase()}: ${keep}`;
+}
+
+function renderPlans() {
+  const ul = $("plans");
+  if (!ul || !plansView) return;
+  const lang = document.documentElement.lang;
+  setText("plans-need", t.plansNeed(plansView.creates_per_day, plansView.quota, plansView.reserve));
+  ul.innerHTML = "";
+  for (const row of plansView.plans) {
+    const li = document.createElement("li");
+    const text = document.createElement("span");
+    const last = row.last_run ? (row.last_run.ok ? t.lastRunOk : t.lastRunFailed)(relative(row.last_run.started, lang)) : t.notRunYet;
+    text.textContent = `${planWords(row.plan)} · ${last} · ${t.nextRun(relative(row.next_run, lang))}`;
+    const rm = document.createElement("button"); rm.type = "button"; rm.textContent = t.removePlan;
+    rm.setAttribute("aria-label", `${t.removePlan}: ${row.plan.id}`);
+    rm.addEventListener("click", async () => { try { plansView = await invoke("remove_plan", { id: row.plan.id }); renderPlans(); await refresh(); } catch (e) { showError(e); } });
+    li.append(text, rm); ul.append(li);
+  }
+}
+
+// Only the fields the chosen schedule and retention use are shown.
+function planFormFields() {
+  const when = $("plan-when").value, keep = $("plan-keep").value;
+  $("plan-hours").hidden = when !== "hours";
+  $("plan-weekday").hidden = when !== "week";
+  $("plan-at").hidden = when !== "day" && when !== "week";
+  $("plan-keep-n").hidden = keep !== "last";
+  setText("plan-keep-note", keep === "everything" ? t.keepEverythingNote : "");
+}
+
+async function loadPlans() {
+  try { plansView = await invoke("list_plans"); renderPlans(); } catch (e) { showError(e); }
+}
+
+async function addPlan(ev) {
+  ev.preventDefault();
+  const when = $("plan-when").value, at = `${$("plan-at").value || "03:00"}:00`;
+  const schedule = when === "hours" ? { every: "hours", hours: Number($("plan-hours").value) || 1 }
+    : when === "day" ? { every: "day", at } : when === "week" ? { every: "week", weekday: Number($("plan-weekday").value), at } : { every: "hour" };
+  const keep = $("plan-keep").value;
+  const retention = keep === "last" ? { keep: "last", n: Math.max(1, Number($("plan-keep-n").value) || 1) }
+    : keep === "everything" ? { keep: "everything" } : { keep: "calendar", daily: 7, weekly: 4, monthly: 6 };
+  const scope = $("plan-scope").value === "selected" ? { scope: "resources", ids: [...selected] } : { scope: "all" };
+  const plan = { id: $("plan-name").value.trim(), kind: $("plan-kind").value, scope, schedule, retention, dest: null };
+  try { plansView = await invoke("add_plan", { plan }); $("plan-name").value = ""; notice(""); renderPlans(); await refresh(); }
+  catch (e) { showError(e); }
 }
 
 // Everything fresh, or which resources need attention and what to do.
@@ -305,6 +377,7 @@ async function refresh() {
     setText("default-folder", s.default_dest || t.noFolder);
     renderRows();
     await loadLibrary();
+    await loadPlans();
   } catch (e) { showError(e); }
 }
 
@@ -364,6 +437,10 @@ listen("queue-paused", ({ payload }) => {
   setText("pause-toggle", queuePaused ? t.resume : t.pause);
   notice(queuePaused ? t.pausedByUser : "");
 });
+$("plan-form").addEventListener("submit", addPlan);
+$("plan-when").addEventListener("change", planFormFields);
+$("plan-keep").addEventListener("change", planFormFields);
+
 $("prune").addEventListener("click", async () => {
   const num = (id) => { const v = parseInt($(id).value, 10); return Number.isFinite(v) && v > 0 ? v : null; };
   try {

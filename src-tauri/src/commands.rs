@@ -398,6 +398,74 @@ pub fn set_start_at_login<R: tauri::Runtime>(
     start_at_login(&app, enabled)
 }
 
+#[derive(Serialize)]
+pub struct PlanRow {
+    plan: snapshots::plans::Plan,
+    last_run: Option<snapshots::plans::RunRecord>,
+    next_run: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Serialize)]
+pub struct PlansView {
+    plans: Vec<PlanRow>,
+    /// What all snapshot plans need of the daily quota, and what is kept for clicks.
+    creates_per_day: u32,
+    quota: u32,
+    reserve: u32,
+}
+
+fn plans_view(e: &Engine) -> PlansView {
+    let plans = e.plans();
+    let now = chrono::Local::now();
+    PlansView {
+        creates_per_day: plans.creates_per_day(e.resources().len()),
+        quota: e.me().user.plan.daily_snapshot_quota(),
+        reserve: plans.reserve,
+        plans: plans
+            .plans
+            .iter()
+            .map(|p| PlanRow {
+                last_run: plans
+                    .state
+                    .get(&p.id)
+                    .and_then(|s| s.history.back().cloned()),
+                next_run: p.schedule.next_start(now).with_timezone(&chrono::Utc),
+                plan: p.clone(),
+            })
+            .collect(),
+    }
+}
+
+#[tauri::command]
+pub async fn list_plans(state: State<'_, AppState>) -> Result<PlansView, UiError> {
+    Ok(plans_view(&*engine(&state).await?))
+}
+
+/// Adds a plan; one that would not fit in the daily quota is refused with the numbers.
+#[tauri::command]
+pub async fn add_plan(
+    state: State<'_, AppState>,
+    plan: snapshots::plans::Plan,
+) -> Result<PlansView, UiError> {
+    let e = engine(&state).await?;
+    if let snapshots::plans::Scope::Resources { ids } = &plan.scope {
+        for id in ids {
+            e.resource(id)?;
+        }
+    }
+    e.add_plan(plan)?
+        .map_err(|err| UiError::new("plan", err.to_string()))?;
+    Ok(plans_view(&e))
+}
+
+#[tauri::command]
+pub async fn remove_plan(state: State<'_, AppState>, id: String) -> Result<PlansView, UiError> {
+    let e = engine(&state).await?;
+    e.update_plans(|p| p.remove(&id))?
+        .map_err(|err| UiError::new("plan", err.to_string()))?;
+    Ok(plans_view(&e))
+}
+
 /// Cancels every transfer and wait; partial downloads are kept and resume next time.
 #[tauri::command]
 pub fn cancel_transfer(state: State<'_, AppState>) {

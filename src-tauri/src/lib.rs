@@ -118,6 +118,9 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::restore_snapshot,
             commands::get_start_at_login,
             commands::set_start_at_login,
+            commands::list_plans,
+            commands::add_plan,
+            commands::remove_plan,
         ])
         .setup(|app| {
             let has_tray = match tray(app.handle()) {

@@ -124,7 +124,7 @@ pub struct PlanState {
     pub history: VecDeque<RunRecord>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plans {
     pub plans: Vec<Plan>,
     #[serde(default)]
@@ -136,6 +136,17 @@ pub struct Plans {
 
 fn one() -> u32 {
     1
+}
+
+impl Default for Plans {
+    /// No plans, and one snapshot a day kept for the user's own clicks.
+    fn default() -> Self {
+        Self {
+            plans: Vec::new(),
+            state: BTreeMap::new(),
+            reserve: one(),
+        }
+    }
 }
 
 impl Schedule {
@@ -690,10 +701,8 @@ mod tests {
 
     #[test]
     fn the_planner_refuses_what_the_quota_cannot_hold() {
-        let mut plans = Plans {
-            reserve: 1,
-            ..Plans::default()
-        };
+        let mut plans = Plans::default();
+        assert_eq!(plans.reserve, 1, "one kept for clicks unless changed");
         let daily = |id: &str, ids: Vec<&str>| Plan {
             id: id.into(),
             kind: PlanKind::Snapshot,
