@@ -650,8 +650,10 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     // 7b. Plans from the window: a daily snapshot of all ten does not fit in 4 a day (one
     // kept for clicks) and is refused with the numbers; a mirror plan costs nothing.
     d.click("#plans-section summary").await;
-    d.until_text("#plans-need", |t| t.contains("need 0 of the 4"))
-        .await;
+    d.until_text("#plans-need", |t| {
+        t.contains("need 0 of the 4") && t.contains("1 is kept")
+    })
+    .await;
     let fill = |kind: &str| {
         format!(
             "document.getElementById('plan-name').value = 'nightly';\
