@@ -282,3 +282,41 @@ async fn run_due_is_once_per_period_and_a_killed_run_resumes() {
         "the second run in one period sends no create"
     );
 }
+
+/// `sqsnap plan install-timer` writes a systemd user service and timer that run `run-due`,
+/// under XDG_CONFIG_HOME, and says how to enable them; the key is not in them.
+#[tokio::test]
+async fn install_timer_writes_a_user_service_and_timer() {
+    let sim = squarecloud_sim::Simulator::start(
+        SimConfig::new(KEY, tiny_account(1, 4096, 1000)).instant_creates(),
+    )
+    .await
+    .unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sqsnap"));
+    c.args(["plan", "install-timer"])
+        .env("SQUARECLOUD_API_URL", sim.api_url())
+        .env("SQUARECLOUD_API_KEY", KEY)
+        .env("SQSNAP_DATA_DIR", d.path().join("data"))
+        .env("XDG_CONFIG_HOME", d.path().join("config"))
+        .stdin(Stdio::null());
+    let o = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("systemctl --user enable --now"));
+    let dir = d.path().join("config/systemd/user");
+    let service = std::fs::read_to_string(dir.join("sqsnap-run-due.service")).unwrap();
+    let timer = std::fs::read_to_string(dir.join("sqsnap-run-due.timer")).unwrap();
+    assert!(service.contains("run-due") && service.contains("SQSNAP_DATA_DIR="));
+    assert!(timer.contains("OnCalendar=") && timer.contains("Persistent=true"));
+    assert!(
+        !service.contains(KEY) && !timer.contains(KEY),
+        "the key is never written"
+    );
+}
