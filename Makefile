@@ -8,7 +8,7 @@ APT_BUILD := build-essential pkg-config libwebkit2gtk-4.1-dev libayatana-appindi
 # Tests: a real Secret Service in a private D-Bus session, a virtual display and WebKit's
 # WebDriver for the window, curl and unzip for the README check.
 APT_TEST := $(APT_BUILD) dbus-daemon dbus-bin gnome-keyring xvfb xauth webkit2gtk-driver curl unzip \
-	x11-utils
+	x11-utils rpm
 
 .PHONY: run test lint bench sim package
 
@@ -34,7 +34,7 @@ test:
 	command -v npx >/dev/null || scripts/ensure-deps.sh nodejs npm
 	scripts/package-check.sh
 
-## The installable app: target/release/bundle/deb/*.deb (the app, sqsnap, desktop entry,
+## The installable app: target/release/bundle/{deb,rpm}/ (the app, sqsnap, desktop entry,
 ## icons). Uses the Tauri bundler's prebuilt CLI from npm.
 package:
 	@scripts/ensure-deps.sh $(APT_BUILD)

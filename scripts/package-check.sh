@@ -35,5 +35,13 @@ window_seen() {
 }
 check window_seen
 rm -rf "$home"
+
+# The .rpm (for Fedora and openSUSE) holds the same: the app, sqsnap, the desktop entry.
+rpm_file=$(ls -1 target/debug/bundle/rpm/*.rpm | head -1)
+rpm_files=$(rpm -qpl "$rpm_file" 2>/dev/null)
+rpm_has() { grep -q "$1" <<<"$rpm_files"; }
+check rpm_has '^/usr/bin/sqsnap$'
+check rpm_has '^/usr/bin/square-snapshots$'
+check rpm_has '\.desktop$'
 echo "package-check: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

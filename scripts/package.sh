@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the installable .deb with the Tauri bundler (its CLI comes prebuilt from npm):
+# Builds the installable .deb and .rpm with the Tauri bundler (its CLI comes prebuilt from npm):
 # the app, `sqsnap` in /usr/bin, a desktop entry and the icons. PROFILE=debug builds a
 # debug bundle (what `make test` installs, to stay within CI's time); the default is release.
 set -euo pipefail
@@ -12,6 +12,7 @@ else
   cargo build --locked -p snapshots --bin sqsnap
   flag="--debug"
 fi
-files="{\"bundle\":{\"linux\":{\"deb\":{\"files\":{\"/usr/bin/sqsnap\":\"target/$profile/sqsnap\"}}}}}"
-npx --yes @tauri-apps/cli@2.12.5 build $flag --bundles deb --config "$files"
-ls -1 target/"$profile"/bundle/deb/*.deb
+sqsnap="{\"files\":{\"/usr/bin/sqsnap\":\"target/$profile/sqsnap\"}}"
+config="{\"bundle\":{\"linux\":{\"deb\":$sqsnap,\"rpm\":$sqsnap}}}"
+npx --yes @tauri-apps/cli@2.12.5 build $flag --bundles deb,rpm --config "$config"
+ls -1 target/"$profile"/bundle/deb/*.deb target/"$profile"/bundle/rpm/*.rpm
