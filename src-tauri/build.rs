@@ -25,6 +25,7 @@ fn main() {
             "get_start_at_login",
             "set_start_at_login",
             "list_plans",
+            "list_history",
             "add_plan",
             "remove_plan",
         ]));

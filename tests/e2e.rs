@@ -649,7 +649,37 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
 
     // 7b. Plans from the window: a daily snapshot of all ten does not fit in 4 a day (one
     // kept for clicks) and is refused with the numbers; a mirror plan costs nothing.
+    // Each row has a 30-day strip; Ticket-Tool's copy (taken today) marks today.
+    assert_eq!(
+        d.js("return document.querySelectorAll('#resources tbody tr .strip i').length")
+            .await,
+        json!(300)
+    );
+    assert_eq!(
+        d.js("return [...document.querySelectorAll(\"tr:has(button[aria-label='Snapshot: Ticket-Tool']) .strip i\")].pop().className")
+            .await,
+        json!("backed_up")
+    );
+    d.click("#history-section summary").await;
+    d.until_text("#history", |t| t.contains("No plan has run yet"))
+        .await;
     d.click("#plans-section summary").await;
+    // Successful scheduled backups notify only when asked: off, then on and kept.
+    assert_eq!(
+        d.js("return document.getElementById('notify-success').checked")
+            .await,
+        json!(false)
+    );
+    d.js("document.getElementById('notify-success').click()")
+        .await;
+    let t = Instant::now();
+    while d.invoke("get_settings", json!({})).await["ok"]["notify_success"] != json!(true) {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the setting was not saved"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     d.until_text("#plans-need", |t| {
         t.contains("need 0 of the 4") && t.contains("1 is kept")
     })

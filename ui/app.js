@@ -33,6 +33,8 @@ function applyLocale(locale) {
   }
   setText("demo-badge", t.demo);
   setText("plans-title", t.plans);
+  setText("notify-success-label", t.notifySuccess);
+  setText("history-title", t.history);
   for (const [id, key] of [["plan-name-label", "planName"], ["plan-kind-label", "planKind"], ["plan-scope-label", "planScope"], ["plan-when-label", "planWhen"], ["plan-keep-label", "planKeep"], ["plan-add", "addPlan"]]) setText(id, t[key]);
   for (const [id, opts] of [["plan-kind", t.kinds], ["plan-scope", t.scopes], ["plan-when", t.whens], ["plan-keep", t.keeps]]) {
     const sel = $(id), keep = sel.value; sel.innerHTML = "";
@@ -146,6 +148,19 @@ function renderRows() {
       next.textContent = t.nextBackup(relative(r.next_backup, document.documentElement.lang)); next.title = time(r.next_backup);
       status.append(next);
     }
+    // The last 30 days: backed up, failed, missed or nothing planned.
+    const strip = document.createElement("span"); strip.className = "strip";
+    strip.setAttribute("role", "img");
+    const counts = {};
+    (r.days || []).forEach((d, i) => {
+      counts[d] = (counts[d] || 0) + 1;
+      const c = document.createElement("i"); c.className = d;
+      const date = new Date(Date.now() - (r.days.length - 1 - i) * 86400000);
+      c.title = `${date.toLocaleDateString(document.documentElement.lang)}: ${t.days[d]}`;
+      strip.append(c);
+    });
+    strip.setAttribute("aria-label", Object.entries(counts).map(([k, n]) => `${n} × ${t.days[k]}`).join(", "));
+    status.append(strip);
     tr.append(status);
     const actions = document.createElement("td");
     const btn = (label, fn) => { const b = document.createElement("button"); b.type = "button"; b.textContent = label; b.setAttribute("aria-label", `${label}: ${r.name}`); b.addEventListener("click", fn); actions.append(b); return b; };
@@ -209,8 +224,25 @@ function planFormFields() {
 }
 
 async function loadPlans() {
-  try { plansView = await invoke("list_plans"); renderPlans(); } catch (e) { showError(e); }
+  try {
+    plansView = await invoke("list_plans"); renderPlans();
+    const s = await invoke("get_settings"); $("notify-success").checked = !!s.notify_success;
+    const ul = $("history"); ul.innerHTML = "";
+    const runs = await invoke("list_history");
+    if (!runs.length) { const li = document.createElement("li"); li.textContent = t.historyEmpty; ul.append(li); }
+    for (const h of runs.slice(0, 50)) {
+      const li = document.createElement("li"); li.className = h.ok ? "ok" : "failed";
+      li.textContent = t.historyRow(relative(h.started, document.documentElement.lang), h.plan, h.ok, h.files, bytes(h.bytes));
+      li.title = `${time(h.started)}${h.failures.length ? " — " + h.failures.join("; ") : ""}`;
+      ul.append(li);
+    }
+  } catch (e) { showError(e); }
 }
+
+$("notify-success").addEventListener("change", async (ev) => {
+  try { const s = await invoke("get_settings"); s.notify_success = ev.target.checked; await invoke("save_settings", { settings: s }); }
+  catch (e) { showError(e); }
+});
 
 async function addPlan(ev) {
   ev.preventDefault();

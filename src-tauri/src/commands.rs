@@ -135,6 +135,8 @@ pub struct ResourceRow {
     next_backup: Option<chrono::DateTime<chrono::Utc>>,
     /// `fresh` (a verified copy under 36 h old), `stale`, or `none`.
     health: &'static str,
+    /// The last 30 days, oldest first.
+    days: Vec<snapshots::plans::Day>,
 }
 
 /// How old the newest verified copy may be and still count as fresh.
@@ -179,6 +181,7 @@ pub async fn list_resources(state: State<'_, AppState>) -> Result<Vec<ResourceRo
                 None => "none",
             };
             ResourceRow {
+                days: plans.days(&r.id, &library, 30, now.with_timezone(&chrono::Local)),
                 last_backup,
                 next_backup: plans.next_for(&r.id, now.with_timezone(&chrono::Local)),
                 health,
@@ -224,23 +227,30 @@ pub async fn list_versions(
         .collect())
 }
 
-/// Engine events of background work (plans) go to the window as `engine-event`.
+/// Engine events of background work (plans) go to the window as `engine-event`. A
+/// scheduled download that succeeds notifies only when the user asked for it.
 pub fn event_sink<R: tauri::Runtime>(e: &Engine, app: &tauri::AppHandle<R>) -> EventSink {
     use tauri::Emitter;
     let app = app.clone();
-    notifying(e, move |ev| {
+    notifying(e, e.settings().notify_success, move |ev| {
         let _ = app.emit("engine-event", ev);
     })
 }
 
 /// Forwards engine events to the window and raises the notifications.
 fn sink(e: &Engine, channel: Channel<Event>) -> EventSink {
-    notifying(e, move |ev| {
+    notifying(e, true, move |ev| {
         let _ = channel.send(ev);
     })
 }
 
-fn notifying(e: &Engine, forward: impl Fn(Event) + Send + Sync + 'static) -> EventSink {
+/// Raises the notifications an event calls for (a finished download only with
+/// `notify_done`), then forwards it.
+fn notifying(
+    e: &Engine,
+    notify_done: bool,
+    forward: impl Fn(Event) + Send + Sync + 'static,
+) -> EventSink {
     let names: HashMap<String, String> =
         e.resources().into_iter().map(|r| (r.id, r.name)).collect();
     Arc::new(move |ev: Event| {
@@ -250,7 +260,7 @@ fn notifying(e: &Engine, forward: impl Fn(Event) + Send + Sync + 'static) -> Eve
                 path,
                 already_present: false,
                 ..
-            } => {
+            } if notify_done => {
                 let name = names.get(resource).map(String::as_str).unwrap_or(resource);
                 notify::download_finished(name, path.parent().unwrap_or(path));
             }
@@ -436,6 +446,32 @@ fn plans_view(e: &Engine) -> PlansView {
     }
 }
 
+#[derive(Serialize)]
+pub struct HistoryRow {
+    plan: String,
+    #[serde(flatten)]
+    run: snapshots::plans::RunRecord,
+}
+
+/// The plans' runs, newest first (each plan keeps its last 200).
+#[tauri::command]
+pub async fn list_history(state: State<'_, AppState>) -> Result<Vec<HistoryRow>, UiError> {
+    let plans = engine(&state).await?.plans();
+    let mut rows: Vec<HistoryRow> = plans
+        .state
+        .into_iter()
+        .flat_map(|(plan, s)| {
+            s.history.into_iter().map(move |run| HistoryRow {
+                plan: plan.clone(),
+                run,
+            })
+        })
+        .collect();
+    rows.sort_by_key(|r| std::cmp::Reverse(r.run.started));
+    rows.truncate(100);
+    Ok(rows)
+}
+
 #[tauri::command]
 pub async fn list_plans(state: State<'_, AppState>) -> Result<PlansView, UiError> {
     Ok(plans_view(&*engine(&state).await?))
@@ -490,6 +526,8 @@ pub struct SettingsView {
     close_to_tray: bool,
     locale: Option<String>,
     full_verify: bool,
+    #[serde(default)]
+    notify_success: bool,
 }
 
 #[tauri::command]
@@ -502,6 +540,7 @@ pub async fn get_settings(state: State<'_, AppState>) -> Result<SettingsView, Ui
         close_to_tray: s.close_to_tray,
         locale: s.locale,
         full_verify: s.full_verify,
+        notify_success: s.notify_success,
     })
 }
 
@@ -519,6 +558,7 @@ pub async fn save_settings(
         s.close_to_tray = settings.close_to_tray;
         s.locale = settings.locale.filter(|l| l == "en" || l == "pt-BR");
         s.full_verify = settings.full_verify;
+        s.notify_success = settings.notify_success;
     })?;
     state.remember_close_to_tray(saved.close_to_tray);
     Ok(())

@@ -119,6 +119,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::get_start_at_login,
             commands::set_start_at_login,
             commands::list_plans,
+            commands::list_history,
             commands::add_plan,
             commands::remove_plan,
         ])

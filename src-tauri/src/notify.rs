@@ -37,6 +37,17 @@ pub fn plan_failed(plan: &str, why: &str) {
     );
 }
 
+pub fn no_backup_in_days(plan: &str, days: u32) {
+    show(
+        "No recent backup",
+        format!(
+            "{}: no successful backup in {days} days. Open Square Snapshots to see why.",
+            escape(plan)
+        ),
+        None,
+    );
+}
+
 pub fn quota_reached(until: Option<String>) {
     let body = match until {
         Some(t) => format!("The daily snapshot quota is used up. The next one frees up at {t}."),

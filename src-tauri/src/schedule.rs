@@ -24,6 +24,7 @@ const EVERY: Duration = Duration::from_secs(60);
 pub fn start<R: Runtime>(app: tauri::AppHandle<R>) {
     tauri::async_runtime::spawn(async move {
         let mut failed_on: HashMap<String, NaiveDate> = HashMap::new();
+        let mut warned_on: HashMap<String, NaiveDate> = HashMap::new();
         let mut wait = first_delay();
         loop {
             let (mono, wall) = (Instant::now(), Utc::now());
@@ -55,6 +56,27 @@ pub fn start<R: Runtime>(app: tauri::AppHandle<R>) {
                     }
                     if !runs.is_empty() {
                         let _ = app.emit("plans-ran", runs);
+                    }
+                    // A plan with no successful run in three days says so, once a day.
+                    let today = Utc::now().date_naive();
+                    let plans = engine.plans();
+                    for p in &plans.plans {
+                        let Some(st) = plans.state.get(&p.id) else {
+                            continue;
+                        };
+                        let since = st
+                            .history
+                            .iter()
+                            .rev()
+                            .find(|r| r.ok)
+                            .map(|r| r.started)
+                            .or(st.created);
+                        if since.is_some_and(|t| Utc::now() - t > chrono::Duration::days(3))
+                            && warned_on.get(&p.id) != Some(&today)
+                        {
+                            warned_on.insert(p.id.clone(), today);
+                            crate::notify::no_backup_in_days(&p.id, 3);
+                        }
                     }
                 }
                 Err(e) => eprintln!("plans: {e}"),

@@ -105,6 +105,9 @@ pub struct RunRecord {
     pub bytes: u64,
     pub files: u32,
     pub failures: Vec<String>,
+    /// The resources that failed, by id.
+    #[serde(default)]
+    pub failed_ids: Vec<String>,
 }
 
 /// A run under way (or killed half way): what it has finished.
@@ -122,6 +125,9 @@ pub struct PlanState {
     pub last_period: Option<String>,
     pub running: Option<InProgress>,
     pub history: VecDeque<RunRecord>,
+    /// When the plan was added.
+    #[serde(default)]
+    pub created: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -295,6 +301,7 @@ impl Plans {
             plan.id.clone(),
             PlanState {
                 last_period: Some(period),
+                created: Some(now.with_timezone(&Utc)),
                 ..PlanState::default()
             },
         );
@@ -325,6 +332,93 @@ impl Plans {
     }
 }
 
+/// One day of a resource's last 30, for the strip in the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Day {
+    /// A verified copy taken that day is on this computer.
+    BackedUp,
+    /// A plan run for it failed that day.
+    Failed,
+    /// A plan should have run for it that day and did not.
+    Missed,
+    /// Nothing was planned, nothing happened.
+    Nothing,
+}
+
+impl Plans {
+    /// The last `n` days of one resource, oldest first, in local dates.
+    pub fn days(
+        &self,
+        resource: &str,
+        library: &Library,
+        n: u32,
+        now: DateTime<Local>,
+    ) -> Vec<Day> {
+        let today = now.date_naive();
+        let backed: HashSet<chrono::NaiveDate> = library
+            .for_resource(resource)
+            .iter()
+            .filter(|e| e.verified_at.is_some())
+            .map(|e| e.taken_at.with_timezone(&Local).date_naive())
+            .collect();
+        let covering: Vec<&Plan> = self
+            .plans
+            .iter()
+            .filter(|p| match &p.scope {
+                Scope::All => true,
+                Scope::Resources { ids } => ids.iter().any(|i| i == resource),
+            })
+            .collect();
+        (0..n as i64)
+            .rev()
+            .map(|back| {
+                let day = today - Duration::days(back);
+                if backed.contains(&day) {
+                    return Day::BackedUp;
+                }
+                let runs_that_day = |p: &Plan| {
+                    self.state
+                        .get(&p.id)
+                        .into_iter()
+                        .flat_map(|s| s.history.iter())
+                        .filter(move |r| r.started.with_timezone(&Local).date_naive() == day)
+                };
+                if covering
+                    .iter()
+                    .any(|p| runs_that_day(p).any(|r| r.failed_ids.iter().any(|i| i == resource)))
+                {
+                    return Day::Failed;
+                }
+                // Due that day: a snapshot plan whose period started that day, after it was
+                // added, and before now. (A mirror has nothing to miss if nothing was new.)
+                let due = covering.iter().any(|p| {
+                    p.kind == PlanKind::Snapshot
+                        && self
+                            .state
+                            .get(&p.id)
+                            .and_then(|s| s.created)
+                            .is_some_and(|c| {
+                                let start = p.schedule.next_start(
+                                    Local
+                                        .from_local_datetime(
+                                            &day.and_hms_opt(0, 0, 0).unwrap_or_default(),
+                                        )
+                                        .earliest()
+                                        .unwrap_or(now),
+                                );
+                                start.date_naive() == day
+                                    && start.with_timezone(&Utc) > c
+                                    && start < now
+                            })
+                        && runs_that_day(p).next().is_none()
+                });
+                if due { Day::Missed } else { Day::Nothing }
+            })
+            .collect()
+    }
+}
+
 /// A plan run claimed by `run_due`: the plan, its period, what a killed run had finished,
 /// and when that run began (None: a fresh run).
 type Claimed = (Plan, String, Vec<String>, Option<DateTime<Utc>>);
@@ -338,6 +432,7 @@ pub struct PlanRun {
     pub files: u32,
     pub bytes: u64,
     pub failures: Vec<String>,
+    pub failed_ids: Vec<String>,
     pub pruned: usize,
     /// Resumed from a run that was killed half way.
     pub resumed: bool,
@@ -425,6 +520,7 @@ impl Engine {
                 bytes: run.bytes,
                 files: run.files,
                 failures: run.failures.clone(),
+                failed_ids: run.failed_ids.clone(),
             };
             let cancelled = cancel.is_cancelled();
             self.update_plans(|plans| {
@@ -483,6 +579,7 @@ impl Engine {
             files: 0,
             bytes: 0,
             failures: Vec::new(),
+            failed_ids: Vec::new(),
             pruned: 0,
             resumed: false,
         };
@@ -490,6 +587,7 @@ impl Engine {
             run.ok = false;
             run.failures
                 .push(format!("{}: {e}", crate::names::printable(&r.name)));
+            run.failed_ids.push(r.id.clone());
         };
         // Each finished resource is recorded at once, so a run killed later resumes without it.
         let plan_events: EventSink = {
@@ -696,6 +794,70 @@ mod tests {
         assert_eq!(
             hour.next_start(at(2026, 11, 25, 7, 59)),
             at(2026, 11, 25, 8, 0)
+        );
+    }
+
+    #[test]
+    fn the_strip_says_backed_up_failed_missed_or_nothing() {
+        use crate::library::LibraryEntry;
+        let now = Local
+            .from_local_datetime(
+                &NaiveDate::from_ymd_opt(2026, 11, 25)
+                    .unwrap()
+                    .and_hms_opt(12, 0, 0)
+                    .unwrap(),
+            )
+            .earliest()
+            .unwrap();
+        let day = |back: i64| now - Duration::days(back);
+        let mut plans = Plans::default();
+        let p = Plan {
+            id: "nightly".into(),
+            kind: PlanKind::Snapshot,
+            scope: Scope::All,
+            schedule: Schedule::Day {
+                at: NaiveTime::from_hms_opt(3, 0, 0).unwrap(),
+            },
+            retention: Retention::Everything,
+            dest: None,
+        };
+        plans.add(p, 1, 32, day(4)).unwrap();
+        let st = plans.state.get_mut("nightly").unwrap();
+        for (back, ok) in [(3, true), (2, false)] {
+            st.history.push_back(RunRecord {
+                period: String::new(),
+                started: day(back).with_timezone(&Utc),
+                ended: None,
+                ok,
+                bytes: 0,
+                files: 0,
+                failures: vec![],
+                failed_ids: if ok { vec![] } else { vec!["r".into()] },
+            });
+        }
+        let mut lib = Library::default();
+        lib.add(LibraryEntry {
+            resource_id: "r".into(),
+            resource_name: "r".into(),
+            version: None,
+            taken_at: day(3).with_timezone(&Utc),
+            size: 1,
+            path: "/x".into(),
+            downloaded_at: day(3).with_timezone(&Utc),
+            verified_at: Some(day(3).with_timezone(&Utc)),
+        });
+        let d = plans.days("r", &lib, 6, now);
+        // 5 and 4 days ago: before the plan (and its first day); then ok, failed, missed x2.
+        assert_eq!(
+            d,
+            vec![
+                Day::Nothing,
+                Day::Nothing,
+                Day::BackedUp,
+                Day::Failed,
+                Day::Missed,
+                Day::Missed
+            ]
         );
     }
 

@@ -23,6 +23,8 @@ pub struct Settings {
     pub full_verify: bool,
     /// Saved window geometry.
     pub window: Option<WindowGeometry>,
+    /// Notify when a scheduled backup succeeds (failures always notify).
+    pub notify_success: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -44,6 +46,7 @@ impl Default for Settings {
             locale: None,
             full_verify: false,
             window: None,
+            notify_success: false,
         }
     }
 }
