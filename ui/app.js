@@ -294,6 +294,7 @@ function renderTransfers() {
 function transferText(e) {
   switch (e.event) {
     case "waiting": return t.waiting(time(e.until), t.why[e.reason] || e.reason);
+    case "postponed": return t.metered(bytes(e.bytes));
     case "paused_for_quota": return t.paused(e.until && time(e.until));
     case "creating": return t.creating(elapsed(e.since));
     case "processing": return e.answer_lost ? t.answerLost : t.processing(elapsed(e.since));
@@ -361,7 +362,7 @@ function handleEvent(e, retry) {
   const id = e.resource;
   const x = transfers.get(id) || { name: nameOf(id), retry: () => retry(id) };
   switch (e.event) {
-    case "waiting": x.kind = "waiting"; break;
+    case "waiting": case "postponed": x.kind = "waiting"; break;
     case "creating": case "processing": case "joined": case "created": x.kind = "busy"; break;
     case "downloading": x.kind = "busy"; x.progress = e.progress; break;
     case "done": x.kind = "done"; x.progress = null; break;

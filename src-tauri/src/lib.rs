@@ -4,6 +4,7 @@
 mod autostart;
 mod commands;
 mod error;
+mod metered;
 mod notify;
 mod schedule;
 mod state;

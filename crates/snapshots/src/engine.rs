@@ -118,6 +118,13 @@ pub enum Event {
     Quota {
         quota: QuotaStatus,
     },
+    /// A plan left this download for later, and why (a metered connection).
+    Postponed {
+        resource: String,
+        reason: String,
+        /// The size of the download left for later.
+        bytes: u64,
+    },
     /// Something the engine learned about the server's limits, with the evidence.
     Learned {
         message: String,
@@ -260,7 +267,12 @@ pub struct Engine {
     pub(crate) owner: String,
     /// Snapshots queued or running in this engine, by resource id: a second request joins.
     pub(crate) jobs: Mutex<HashMap<String, JobSlot>>,
+    /// Tells whether the connection is metered (the app asks NetworkManager).
+    metered: RwLock<Option<MeteredCheck>>,
 }
+
+/// Whether the network connection is metered (mobile data, a capped plan).
+pub type MeteredCheck = Arc<dyn Fn() -> bool + Send + Sync>;
 
 pub(crate) const SETTINGS: &str = "settings.json";
 pub(crate) const LEDGER: &str = "ledger.json";
@@ -340,6 +352,7 @@ impl Engine {
             paused: tokio::sync::watch::Sender::new(false),
             latency: Latency::default(),
             jobs: Mutex::new(HashMap::new()),
+            metered: RwLock::new(None),
         })
     }
 
@@ -352,6 +365,19 @@ impl Engine {
     /// The data dir, for callbacks that outlive a borrow of the engine.
     pub(crate) fn state_handle(&self) -> Arc<StateDir> {
         self.state.clone()
+    }
+
+    /// How to tell a metered connection (none: never metered).
+    pub fn set_metered_check(&self, check: MeteredCheck) {
+        *self.metered.write().unwrap_or_else(|e| e.into_inner()) = Some(check);
+    }
+
+    pub(crate) fn is_metered(&self) -> bool {
+        self.metered
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|f| f())
     }
 
     /// Pauses or resumes the queue: while paused no create is sent and no download starts;

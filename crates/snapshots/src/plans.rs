@@ -108,6 +108,9 @@ pub struct RunRecord {
     /// The resources that failed, by id.
     #[serde(default)]
     pub failed_ids: Vec<String>,
+    /// Downloads left for later, with the reason.
+    #[serde(default)]
+    pub postponed: Vec<String>,
 }
 
 /// A run under way (or killed half way): what it has finished.
@@ -433,6 +436,8 @@ pub struct PlanRun {
     pub bytes: u64,
     pub failures: Vec<String>,
     pub failed_ids: Vec<String>,
+    /// Downloads left for later (a metered connection), with the reason.
+    pub postponed: Vec<String>,
     pub pruned: usize,
     /// Resumed from a run that was killed half way.
     pub resumed: bool,
@@ -521,6 +526,7 @@ impl Engine {
                 files: run.files,
                 failures: run.failures.clone(),
                 failed_ids: run.failed_ids.clone(),
+                postponed: run.postponed.clone(),
             };
             let cancelled = cancel.is_cancelled();
             self.update_plans(|plans| {
@@ -580,6 +586,7 @@ impl Engine {
             bytes: 0,
             failures: Vec::new(),
             failed_ids: Vec::new(),
+            postponed: Vec::new(),
             pruned: 0,
             resumed: false,
         };
@@ -653,9 +660,10 @@ impl Engine {
             PlanKind::Mirror => {
                 for r in targets {
                     match self.mirror_one(&r, plan, events.clone(), cancel).await {
-                        Ok((files, bytes)) => {
+                        Ok((files, bytes, later)) => {
                             run.files += files;
                             run.bytes += bytes;
+                            run.postponed.extend(later);
                             self.mark_done(plan, &r.id);
                         }
                         Err(e) => fail(&mut run, &r, &e),
@@ -705,14 +713,21 @@ impl Engine {
         )
     }
 
-    /// Downloads every listed version of `r` that the library does not have yet.
+    /// Downloads every listed version of `r` that the library does not have yet; on a
+    /// metered connection, those above the setting's size wait for the next run.
     async fn mirror_one(
         &self,
         r: &ResourceRef,
         plan: &Plan,
         events: EventSink,
         cancel: &CancellationToken,
-    ) -> Result<(u32, u64), EngineError> {
+    ) -> Result<(u32, u64, Vec<String>), EngineError> {
+        let limit = self
+            .settings()
+            .metered_limit_mb
+            .map(|mb| mb * 1024 * 1024)
+            .filter(|_| self.is_metered());
+        let mut later = Vec::new();
         let dir = self.checked_dest(r, plan.dest.as_deref())?;
         let have: HashSet<String> = self
             .library()
@@ -720,10 +735,26 @@ impl Engine {
             .into_iter()
             .filter_map(|e| e.version.clone())
             .collect();
-        let mut got = (0, 0);
+        let mut got = (0, 0, Vec::new());
         for item in self.versions(r).await? {
             let Some(v) = item.version() else { continue };
             if have.contains(&v) {
+                continue;
+            }
+            if let Some(limit) = limit
+                && item.size > limit
+            {
+                let reason = format!(
+                    "{} ({} MB) waits for a connection that is not metered",
+                    crate::names::printable(&r.name),
+                    item.size / (1024 * 1024)
+                );
+                events(crate::engine::Event::Postponed {
+                    resource: r.id.clone(),
+                    reason: reason.clone(),
+                    bytes: item.size,
+                });
+                later.push(reason);
                 continue;
             }
             let d = self
@@ -734,6 +765,7 @@ impl Engine {
                 got.1 += d.size;
             }
         }
+        got.2 = later;
         Ok(got)
     }
 

@@ -25,6 +25,9 @@ pub struct Settings {
     pub window: Option<WindowGeometry>,
     /// Notify when a scheduled backup succeeds (failures always notify).
     pub notify_success: bool,
+    /// On a metered connection, mirror plans leave snapshots larger than this many MB for
+    /// later (None: they download everything).
+    pub metered_limit_mb: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -47,6 +50,7 @@ impl Default for Settings {
             full_verify: false,
             window: None,
             notify_success: false,
+            metered_limit_mb: Some(100),
         }
     }
 }

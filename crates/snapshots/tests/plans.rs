@@ -320,3 +320,72 @@ async fn install_timer_writes_a_user_service_and_timer() {
         "the key is never written"
     );
 }
+
+/// On a metered connection a mirror plan downloads the small snapshots and leaves the large
+/// ones for a later run, saying why; once the connection is not metered they come.
+#[tokio::test]
+async fn a_metered_connection_postpones_large_mirrors() {
+    let mut account = tiny_account(2, 4096, 20_000);
+    account.applications[1].snapshot_size = 3 * 1024 * 1024;
+    let (sim, engine, dir) = start(SimConfig::new(KEY, account).instant_creates()).await;
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    engine
+        .update_settings(|s| s.metered_limit_mb = Some(1))
+        .unwrap();
+    let metered = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let m = metered.clone();
+    engine.set_metered_check(std::sync::Arc::new(move || {
+        m.load(std::sync::atomic::Ordering::Relaxed)
+    }));
+    engine
+        .update_plans(|plans: &mut Plans| {
+            plans
+                .add(
+                    plan("mirror", PlanKind::Mirror, Scope::All, Schedule::Hour, &out),
+                    2,
+                    32,
+                    Local::now(),
+                )
+                .unwrap();
+            plans.state.get_mut("mirror").unwrap().last_period = Some("old".into());
+        })
+        .unwrap();
+    let (sink, events) = collect();
+    let runs = engine
+        .run_due(Utc::now(), sink.clone(), &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(runs[0].ok);
+    assert_eq!(runs[0].files, 1, "the small one");
+    assert_eq!(runs[0].postponed.len(), 1, "{:?}", runs[0].postponed);
+    assert!(runs[0].postponed[0].contains("metered"));
+    assert!(events.lock().unwrap().iter().any(|e| matches!(
+        e,
+        snapshots::Event::Postponed { bytes, .. } if *bytes > 1024 * 1024
+    )));
+    // Not metered any more: the next run brings it.
+    metered.store(false, std::sync::atomic::Ordering::Relaxed);
+    engine
+        .update_plans(|plans: &mut Plans| {
+            plans.state.get_mut("mirror").unwrap().last_period = Some("older".into());
+        })
+        .unwrap();
+    let runs = engine
+        .run_due(Utc::now(), sink, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(runs[0].files, 1);
+    assert!(runs[0].postponed.is_empty());
+    let big = id(1);
+    let newest = sim.versions(&big).last().unwrap().clone();
+    let got = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("app 1"))
+        .unwrap();
+    assert_eq!(
+        std::fs::read(got).unwrap(),
+        sim.archive(&big, &newest).unwrap()
+    );
+}

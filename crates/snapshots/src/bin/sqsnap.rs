@@ -448,6 +448,7 @@ fn sink(out_json: bool, names: HashMap<String, String>) -> EventSink {
                 since.format("%H:%M:%S")
             ),
             Event::Learned { message } => format!("note: {message}"),
+            Event::Postponed { reason, .. } => format!("later: {}", printable(reason)),
             Event::Created { resource, .. } => format!("{}: snapshot ready", name(resource)),
             Event::Done {
                 resource,

@@ -1,0 +1,63 @@
+//! Is the connection metered? NetworkManager says so in its `Metered` property on the
+//! system bus (1 yes, 3 guessed yes). Without NetworkManager (or a system bus) the answer
+//! is no: nothing is postponed.
+
+use std::time::Duration;
+
+pub fn is_metered() -> bool {
+    let Ok(conn) = zbus::blocking::connection::Builder::system()
+        .and_then(|b| b.method_timeout(Duration::from_secs(2)).build())
+    else {
+        return false;
+    };
+    let proxy = zbus::blocking::fdo::PropertiesProxy::builder(&conn)
+        .destination("org.freedesktop.NetworkManager")
+        .and_then(|b| b.path("/org/freedesktop/NetworkManager"))
+        .and_then(|b| b.build());
+    let Ok(proxy) = proxy else { return false };
+    let Ok(iface) = zbus::names::InterfaceName::try_from("org.freedesktop.NetworkManager") else {
+        return false;
+    };
+    proxy
+        .get(iface, "Metered")
+        .ok()
+        .and_then(|v| u32::try_from(v).ok())
+        .is_some_and(|m| m == 1 || m == 3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct FakeNetworkManager(u32);
+
+    #[zbus::interface(name = "org.freedesktop.NetworkManager")]
+    impl FakeNetworkManager {
+        #[zbus(property)]
+        fn metered(&self) -> u32 {
+            self.0
+        }
+    }
+
+    /// A NetworkManager stand-in on a real D-Bus (the test session's bus, given to the app as
+    /// its system bus): yes is metered; none on the bus is not.
+    #[tokio::test]
+    #[ignore = "needs a D-Bus session: `make test` runs it"]
+    async fn reads_network_managers_metered_property() {
+        let session = std::env::var("DBUS_SESSION_BUS_ADDRESS").expect("a D-Bus session");
+        // SAFETY: set before any thread of this test reads the environment.
+        unsafe { std::env::set_var("DBUS_SYSTEM_BUS_ADDRESS", &session) };
+        let ask = || tokio::task::spawn_blocking(is_metered);
+        assert!(!ask().await.unwrap(), "no NetworkManager: not metered");
+        let _nm = zbus::connection::Builder::session()
+            .unwrap()
+            .name("org.freedesktop.NetworkManager")
+            .unwrap()
+            .serve_at("/org/freedesktop/NetworkManager", FakeNetworkManager(1))
+            .unwrap()
+            .build()
+            .await
+            .unwrap();
+        assert!(ask().await.unwrap(), "Metered = 1 (yes)");
+    }
+}
