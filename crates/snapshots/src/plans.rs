@@ -865,6 +865,7 @@ mod tests {
                 files: 0,
                 failures: vec![],
                 failed_ids: if ok { vec![] } else { vec!["r".into()] },
+                postponed: vec![],
             });
         }
         let mut lib = Library::default();
