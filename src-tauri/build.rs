@@ -26,6 +26,7 @@ fn main() {
             "set_start_at_login",
             "list_plans",
             "list_history",
+            "set_plan_reserve",
             "add_plan",
             "remove_plan",
         ]));

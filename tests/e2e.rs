@@ -684,6 +684,11 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
         t.contains("need 0 of the 4") && t.contains("1 is kept")
     })
     .await;
+    // The reserve is a setting: two kept for clicks.
+    d.js("const r = document.getElementById('plan-reserve'); r.value = 2; r.dispatchEvent(new Event('change'))")
+        .await;
+    d.until_text("#plans-need", |t| t.contains("2 are kept"))
+        .await;
     let fill = |kind: &str| {
         format!(
             "document.getElementById('plan-name').value = 'nightly';\

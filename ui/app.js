@@ -34,6 +34,7 @@ function applyLocale(locale) {
   setText("demo-badge", t.demo);
   setText("plans-title", t.plans);
   setText("notify-success-label", t.notifySuccess);
+  setText("reserve-label", t.reserveLabel);
   setText("history-title", t.history);
   for (const [id, key] of [["plan-name-label", "planName"], ["plan-kind-label", "planKind"], ["plan-scope-label", "planScope"], ["plan-when-label", "planWhen"], ["plan-keep-label", "planKeep"], ["plan-add", "addPlan"]]) setText(id, t[key]);
   for (const [id, opts] of [["plan-kind", t.kinds], ["plan-scope", t.scopes], ["plan-when", t.whens], ["plan-keep", t.keeps]]) {
@@ -200,12 +201,14 @@ function renderPlans() {
   if (!ul || !plansView) return;
   const lang = document.documentElement.lang;
   setText("plans-need", t.plansNeed(plansView.creates_per_day, plansView.quota, plansView.reserve));
+  if (document.activeElement !== $("plan-reserve")) $("plan-reserve").value = plansView.reserve;
   ul.innerHTML = "";
   for (const row of plansView.plans) {
     const li = document.createElement("li");
     const text = document.createElement("span");
     const last = row.last_run ? (row.last_run.ok ? t.lastRunOk : t.lastRunFailed)(relative(row.last_run.started, lang)) : t.notRunYet;
-    text.textContent = `${planWords(row.plan)} · ${last} · ${t.nextRun(relative(row.next_run, lang))}`;
+    text.textContent = `${planWords(row.plan)} · ${last} · ${t.nextRun(relative(row.next_run, lang))} · ${t.pruneNext(row.prune_preview.length)}`;
+    if (row.prune_preview.length) text.title = row.prune_preview.join("\n");
     const rm = document.createElement("button"); rm.type = "button"; rm.textContent = t.removePlan;
     rm.setAttribute("aria-label", `${t.removePlan}: ${row.plan.id}`);
     rm.addEventListener("click", async () => { try { plansView = await invoke("remove_plan", { id: row.plan.id }); renderPlans(); await refresh(); } catch (e) { showError(e); } });
@@ -238,6 +241,11 @@ async function loadPlans() {
     }
   } catch (e) { showError(e); }
 }
+
+$("plan-reserve").addEventListener("change", async (ev) => {
+  try { plansView = await invoke("set_plan_reserve", { reserve: Math.max(0, Number(ev.target.value) || 0) }); renderPlans(); }
+  catch (e) { showError(e); if (plansView) ev.target.value = plansView.reserve; }
+});
 
 $("notify-success").addEventListener("change", async (ev) => {
   try { const s = await invoke("get_settings"); s.notify_success = ev.target.checked; await invoke("save_settings", { settings: s }); }

@@ -415,6 +415,8 @@ pub struct PlanRow {
     plan: snapshots::plans::Plan,
     last_run: Option<snapshots::plans::RunRecord>,
     next_run: chrono::DateTime<chrono::Utc>,
+    /// What its next prune deletes.
+    prune_preview: Vec<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -442,6 +444,7 @@ fn plans_view(e: &Engine) -> PlansView {
                     .get(&p.id)
                     .and_then(|s| s.history.back().cloned()),
                 next_run: p.schedule.next_start(now).with_timezone(&chrono::Utc),
+                prune_preview: e.retention_preview(p).into_iter().map(|(p, _)| p).collect(),
                 plan: p.clone(),
             })
             .collect(),
@@ -492,6 +495,19 @@ pub async fn add_plan(
         }
     }
     e.add_plan(plan)?
+        .map_err(|err| UiError::new("plan", err.to_string()))?;
+    Ok(plans_view(&e))
+}
+
+/// How many snapshots a day are kept for clicks; refused if the plans would not fit.
+#[tauri::command]
+pub async fn set_plan_reserve(
+    state: State<'_, AppState>,
+    reserve: u32,
+) -> Result<PlansView, UiError> {
+    let e = engine(&state).await?;
+    let (n, quota) = (e.resources().len(), e.me().user.plan.daily_snapshot_quota());
+    e.update_plans(|p| p.set_reserve(reserve, n, quota))?
         .map_err(|err| UiError::new("plan", err.to_string()))?;
     Ok(plans_view(&e))
 }

@@ -121,6 +121,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::set_start_at_login,
             commands::list_plans,
             commands::list_history,
+            commands::set_plan_reserve,
             commands::add_plan,
             commands::remove_plan,
         ])

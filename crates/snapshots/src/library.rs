@@ -119,10 +119,21 @@ impl Library {
         retention: &crate::plans::Retention,
         _now: DateTime<Utc>,
     ) -> PruneReport {
+        let mut report = PruneReport::default();
+        let drop_paths = self.drops_by(ids, retention);
+        self.delete(drop_paths, &mut report);
+        report
+    }
+
+    /// What `prune_by` would delete (path and size), without deleting anything.
+    pub fn drops_by(
+        &self,
+        ids: &[String],
+        retention: &crate::plans::Retention,
+    ) -> Vec<(PathBuf, u64)> {
         use crate::plans::Retention;
         use chrono::Datelike;
         use std::collections::HashSet;
-        let mut report = PruneReport::default();
         let mut drop_paths = Vec::new();
         for id in ids {
             let entries = self.for_resource(id);
@@ -174,8 +185,7 @@ impl Library {
                 }
             }
         }
-        self.delete(drop_paths, &mut report);
-        report
+        drop_paths
     }
 
     /// Deletes files this app wrote that still have the size it wrote; forgets missing ones.
@@ -233,6 +243,33 @@ mod tests {
         assert_eq!(r.skipped, vec![d.path().join("r1_1.zip")]);
         assert!(foreign.exists() && d.path().join("r1_3.zip").exists());
         assert_eq!(r.kept, 3);
+    }
+
+    #[test]
+    fn the_preview_is_what_the_prune_deletes() {
+        let d = tempfile::tempdir().unwrap();
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut lib = Library::default();
+        for i in 0..5 {
+            let p = d.path().join(format!("r1_{i}.zip"));
+            std::fs::write(&p, vec![0u8; 10]).unwrap();
+            lib.add(LibraryEntry {
+                resource_id: "r1".into(),
+                resource_name: "r".into(),
+                version: None,
+                taken_at: now - Duration::days(i),
+                size: 10,
+                path: p,
+                downloaded_at: now,
+                verified_at: Some(now),
+            });
+        }
+        let keep = crate::plans::Retention::Last { n: 2 };
+        let ids = vec!["r1".to_string()];
+        let preview: Vec<PathBuf> = lib.drops_by(&ids, &keep).into_iter().map(|x| x.0).collect();
+        assert_eq!(preview.len(), 3);
+        let r = lib.prune_by(&ids, &keep, now);
+        assert_eq!(r.deleted, preview);
     }
 
     #[test]

@@ -324,6 +324,25 @@ impl Plans {
             .min()
     }
 
+    /// Changes how many snapshots a day are kept for clicks, if the plans still fit.
+    pub fn set_reserve(
+        &mut self,
+        reserve: u32,
+        resources: usize,
+        quota: u32,
+    ) -> Result<(), PlanError> {
+        let needed = self.creates_per_day(resources);
+        if needed > 0 && needed + reserve > quota {
+            return Err(PlanError::OverQuota {
+                needed,
+                quota,
+                reserve,
+            });
+        }
+        self.reserve = reserve;
+        Ok(())
+    }
+
     pub fn remove(&mut self, id: &str) -> Result<Plan, PlanError> {
         let i = self
             .plans
@@ -769,6 +788,16 @@ impl Engine {
         Ok(got)
     }
 
+    /// The files the plan's next prune would delete, with their sizes.
+    pub fn retention_preview(&self, plan: &Plan) -> Vec<(PathBuf, u64)> {
+        let ids: Vec<String> = self
+            .plan_targets(plan, &[])
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        self.library().drops_by(&ids, &plan.retention)
+    }
+
     /// Applies a plan's retention to its resources' files (never the newest verified copy).
     fn apply_retention(&self, plan: &Plan) -> Result<PruneReport, EngineError> {
         let ids: Vec<String> = self
@@ -924,6 +953,14 @@ mod tests {
             }
         );
         assert!(e.to_string().contains("4 snapshots a day"));
+        // The reserve cannot grow past what the plans leave: 3 needed + 2 > 4.
+        assert!(matches!(
+            plans.set_reserve(2, 10, 4),
+            Err(PlanError::OverQuota { needed: 3, .. })
+        ));
+        plans.set_reserve(0, 10, 4).unwrap();
+        assert_eq!(plans.reserve, 0);
+        plans.set_reserve(1, 10, 4).unwrap();
         // A mirror plan costs nothing.
         let mirror = Plan {
             kind: PlanKind::Mirror,

@@ -211,6 +211,8 @@ enum PlanCmd {
     },
     /// Remove a plan (its files stay).
     Remove { name: String },
+    /// How many snapshots a day to keep for taking by hand (1 by default).
+    Reserve { n: u32 },
     /// Write a systemd user service and timer that run `sqsnap run-due` every 15 minutes.
     InstallTimer,
 }
@@ -936,6 +938,17 @@ fn plan_command(out: &Out, engine: &Engine, cmd: &PlanCmd) -> Result<(), Fail> {
                 .find(|p| &p.id == name)
                 .ok_or_else(|| Fail(8, format!("No plan named {}.", printable(name))))?;
             out.emit(describe(p), serde_json::to_value(p).unwrap_or_default());
+            let preview = engine.retention_preview(p);
+            out.emit(
+                format!("  next prune deletes {} files", preview.len()),
+                serde_json::json!({"prune_preview": preview.iter().map(|(p, _)| p).collect::<Vec<_>>()}),
+            );
+            for (path, size) in &preview {
+                out.emit(
+                    format!("    {} ({})", path.display(), human_bytes(*size)),
+                    serde_json::Value::Null,
+                );
+            }
             for r in plans
                 .state
                 .get(name)
@@ -1018,6 +1031,19 @@ fn plan_command(out: &Out, engine: &Engine, cmd: &PlanCmd) -> Result<(), Fail> {
             out.emit(
                 format!("Removed {}; its files stay.", printable(name)),
                 serde_json::json!({"removed": name}),
+            );
+        }
+        PlanCmd::Reserve { n } => {
+            let (count, quota) = (
+                engine.resources().len(),
+                engine.me().user.plan.daily_snapshot_quota(),
+            );
+            engine
+                .update_plans(|p| p.set_reserve(*n, count, quota))?
+                .map_err(|e| Fail(4, e.to_string()))?;
+            out.emit(
+                format!("{n} snapshots a day are kept for taking by hand."),
+                serde_json::json!({"reserve": n}),
             );
         }
         PlanCmd::InstallTimer => install_timer(out)?,
