@@ -400,6 +400,11 @@ function onEvent(retry) {
 
 listen("engine-event", (ev) => handleEvent(ev.payload, (id) => snapshot([id])));
 listen("plans-ran", () => refresh());
+// A notification was clicked: show its resource's row.
+listen("focus-resource", (ev) => {
+  const row = document.querySelector(`#resources tr[data-id="${CSS.escape(ev.payload)}"]`);
+  if (row) { row.scrollIntoView({ block: "center" }); const b = row.querySelector("button"); if (b) b.focus(); }
+});
 
 function showError(e) { notice(e && e.message ? e.message : String(e), true); }
 

@@ -140,6 +140,14 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             {
                 let _ = if has_tray { w.hide() } else { w.minimize() };
             }
+            // A click on a notification opens the window, on its resource when it names one.
+            let handle = app.handle().clone();
+            notify::set_opener(Box::new(move |resource| {
+                show_main(&handle);
+                if let Some(id) = resource {
+                    let _ = handle.emit("focus-resource", id);
+                }
+            }));
             schedule::start(app.handle().clone());
             Ok(())
         })

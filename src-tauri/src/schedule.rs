@@ -47,11 +47,21 @@ pub fn start<R: Runtime>(app: tauri::AppHandle<R>) {
                 Ok(runs) => {
                     for run in &runs {
                         let today = Utc::now().date_naive();
-                        if run.ok {
+                        if run.ok && run.postponed.is_empty() {
                             failed_on.remove(&run.plan);
+                            crate::notify::plan_succeeded(&run.plan);
                         } else if failed_on.get(&run.plan) != Some(&today) {
+                            // At most one a plan a day.
                             failed_on.insert(run.plan.clone(), today);
-                            crate::notify::plan_failed(&run.plan, &run.failures.join("; "));
+                            if run.ok {
+                                crate::notify::plan_postponed(&run.plan, &run.postponed.join("; "));
+                            } else {
+                                crate::notify::plan_failed(
+                                    &run.plan,
+                                    &run.failures.join("; "),
+                                    run.failed_ids.first().cloned(),
+                                );
+                            }
                         }
                     }
                     if !runs.is_empty() {
