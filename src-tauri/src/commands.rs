@@ -84,7 +84,7 @@ pub async fn get_session(state: State<'_, AppState>) -> Result<Session, UiError>
                 return Ok(session(&state, Some(existing), vec![]));
             }
             let e = Arc::new(e);
-            e.set_metered_check(Arc::new(crate::metered::is_metered));
+            e.set_metered_check(Arc::new(snapshots::metered::is_metered));
             state.remember_close_to_tray(e.settings().close_to_tray);
             let s = session(&state, Some(&e), notices);
             *slot = Some(e);
@@ -104,7 +104,7 @@ pub async fn sign_in(state: State<'_, AppState>, key: String) -> Result<Session,
     state.secrets.set(&key)?;
     let notices = engine.recovered().iter().map(ToString::to_string).collect();
     let engine = Arc::new(engine);
-    engine.set_metered_check(Arc::new(crate::metered::is_metered));
+    engine.set_metered_check(Arc::new(snapshots::metered::is_metered));
     state.remember_close_to_tray(engine.settings().close_to_tray);
     let s = session(&state, Some(&engine), notices);
     *state.engine.lock().await = Some(engine);

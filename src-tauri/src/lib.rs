@@ -4,7 +4,6 @@
 mod autostart;
 mod commands;
 mod error;
-mod metered;
 mod notify;
 mod schedule;
 mod state;

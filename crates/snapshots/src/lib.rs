@@ -6,6 +6,7 @@ pub mod download;
 pub mod engine;
 pub mod ledger;
 pub mod library;
+pub mod metered;
 pub mod names;
 pub mod pacer;
 pub mod plans;

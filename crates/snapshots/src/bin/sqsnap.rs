@@ -712,6 +712,8 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         }
         Command::Plan { cmd } => plan_command(&out, &engine, cmd)?,
         Command::RunDue => {
+            // Mirrors of large snapshots wait while NetworkManager says "metered".
+            engine.set_metered_check(std::sync::Arc::new(snapshots::metered::is_metered));
             let runs = engine
                 .run_due(chrono::Utc::now(), sink(cli.json, names), &cancel)
                 .await?;
