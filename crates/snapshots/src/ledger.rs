@@ -110,6 +110,25 @@ impl Ledger {
         });
     }
 
+    /// The create recorded at `at` actually left at `left` (later: after a wait for the
+    /// per-minute budget, or the scheduler); the windows count from then.
+    pub fn left_at(
+        &mut self,
+        account: &str,
+        resource: &str,
+        at: DateTime<Utc>,
+        left: DateTime<Utc>,
+    ) {
+        if let Some(e) = self
+            .account(account)
+            .entries
+            .iter_mut()
+            .find(|e| e.source == "app" && e.resource == resource && e.at == at)
+        {
+            e.at = left;
+        }
+    }
+
     /// The create sent at `at` was answered (200 or 202).
     pub fn answered(
         &mut self,

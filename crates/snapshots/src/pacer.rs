@@ -117,15 +117,15 @@ impl Latency {
         }
     }
 
-    /// Two requests sent `gap` apart arrive at most the spread of one-way delays closer
-    /// together; the longest recent round trip bounds that spread. Between 2 ms and 1 s.
+    /// Two requests that leave `gap` apart arrive at most the spread of their one-way
+    /// delays closer together. A pipelined create usually opens a new connection (the
+    /// previous one still waits for its answer) while another may reuse an idle one, so the
+    /// spread can reach a connect and a TLS handshake: three times the longest recent round
+    /// trip, between 5 ms and 2 s.
     pub(crate) fn margin(&self) -> Duration {
         let q = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        q.iter()
-            .max()
-            .copied()
-            .unwrap_or(Duration::from_millis(50))
-            .clamp(Duration::from_millis(2), Duration::from_secs(1))
+        (q.iter().max().copied().unwrap_or(Duration::from_millis(50)) * 3)
+            .clamp(Duration::from_millis(5), Duration::from_secs(2))
     }
 }
 

@@ -416,13 +416,27 @@ impl Engine {
                             since: sent_at,
                         });
                         let (kind, id) = (job.r.kind, job.r.id.clone());
-                        // Spawned, so it is sent now (as recorded), not when the loop next
-                        // polls it.
+                        // Spawned, so it leaves now, not when the loop next polls it; the
+                        // loop waits until it has actually left (after any wait for the
+                        // per-minute budget) and counts the windows from then.
                         let client = self.client.clone();
+                        let (left_tx, left_rx) = tokio::sync::oneshot::channel();
                         let call = tokio::spawn(async move {
-                            let result = client.create_snapshot(kind, &id).await;
+                            let result = client
+                                .create_snapshot_noting(kind, &id, move || {
+                                    let _ = left_tx.send(Utc::now());
+                                })
+                                .await;
                             (result, Utc::now())
                         });
+                        let mut sent_at = sent_at;
+                        if let Ok(left) = left_rx.await
+                            && left > sent_at
+                        {
+                            let (acct, rid) = (self.account_id(), job.r.id.clone());
+                            let _ = self.update_ledger(|l| l.left_at(&acct, &rid, sent_at, left));
+                            sent_at = left;
+                        }
                         in_flight.push(async move {
                             let (result, answered_at) = call.await.unwrap_or_else(|e| {
                                 (Err(ApiError::Network(e.to_string())), Utc::now())

@@ -193,9 +193,21 @@ impl Client {
         kind: ResourceKind,
         id: &str,
     ) -> Result<CreateOutcome, ApiError> {
+        self.create_snapshot_noting(kind, id, || {}).await
+    }
+
+    /// [`Client::create_snapshot`], calling `leaving` at the moment the request is handed to
+    /// the network (after any wait for the per-minute budget): the time the server's windows
+    /// count from, as nearly as the client can know it.
+    pub async fn create_snapshot_noting(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        leaving: impl FnOnce() + Send,
+    ) -> Result<CreateOutcome, ApiError> {
         let path = format!("/{}/{}/snapshots", kind.api_segment(), seg(id));
         let (status, body, ct) = self
-            .send(Method::POST, &path, None, self.create_timeout)
+            .send_noting(Method::POST, &path, None, self.create_timeout, leaving)
             .await?;
         let v = parse_json(status, &body, ct.as_deref())?;
         if status == StatusCode::ACCEPTED {
@@ -251,10 +263,22 @@ impl Client {
         json: Option<Value>,
         timeout: Duration,
     ) -> Result<(StatusCode, Vec<u8>, Option<String>), ApiError> {
+        self.send_noting(method, path, json, timeout, || {}).await
+    }
+
+    async fn send_noting(
+        &self,
+        method: Method,
+        path: &str,
+        json: Option<Value>,
+        timeout: Duration,
+        leaving: impl FnOnce() + Send,
+    ) -> Result<(StatusCode, Vec<u8>, Option<String>), ApiError> {
         if self.budget.is_blocked() {
             return Err(blocked_error());
         }
         self.budget.acquire().await;
+        leaving();
         let mut req = self
             .http
             .request(method, format!("{}{}", self.base, path))
