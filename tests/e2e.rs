@@ -670,6 +670,12 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
             .await,
         json!(false)
     );
+    // Mirrors wait for snapshots over 100 MB on a metered connection, by default.
+    assert_eq!(
+        d.js("return document.getElementById('metered-limit').value")
+            .await,
+        json!("100")
+    );
     d.js("document.getElementById('notify-success').click()")
         .await;
     let t = Instant::now();

@@ -35,6 +35,7 @@ function applyLocale(locale) {
   setText("plans-title", t.plans);
   setText("notify-success-label", t.notifySuccess);
   setText("reserve-label", t.reserveLabel);
+  setText("metered-label", t.meteredLabel);
   setText("history-title", t.history);
   for (const [id, key] of [["plan-name-label", "planName"], ["plan-kind-label", "planKind"], ["plan-scope-label", "planScope"], ["plan-when-label", "planWhen"], ["plan-keep-label", "planKeep"], ["plan-add", "addPlan"]]) setText(id, t[key]);
   for (const [id, opts] of [["plan-kind", t.kinds], ["plan-scope", t.scopes], ["plan-when", t.whens], ["plan-keep", t.keeps]]) {
@@ -230,6 +231,7 @@ async function loadPlans() {
   try {
     plansView = await invoke("list_plans"); renderPlans();
     const s = await invoke("get_settings"); $("notify-success").checked = !!s.notify_success;
+    if (document.activeElement !== $("metered-limit")) $("metered-limit").value = s.metered_limit_mb ?? "";
     const ul = $("history"); ul.innerHTML = "";
     const runs = await invoke("list_history");
     if (!runs.length) { const li = document.createElement("li"); li.textContent = t.historyEmpty; ul.append(li); }
@@ -245,6 +247,15 @@ async function loadPlans() {
 $("plan-reserve").addEventListener("change", async (ev) => {
   try { plansView = await invoke("set_plan_reserve", { reserve: Math.max(0, Number(ev.target.value) || 0) }); renderPlans(); }
   catch (e) { showError(e); if (plansView) ev.target.value = plansView.reserve; }
+});
+
+$("metered-limit").addEventListener("change", async (ev) => {
+  try {
+    const s = await invoke("get_settings");
+    const v = ev.target.value.trim();
+    s.metered_limit_mb = v === "" ? null : Math.max(0, Math.round(Number(v)) || 0);
+    await invoke("save_settings", { settings: s });
+  } catch (e) { showError(e); }
 });
 
 $("notify-success").addEventListener("change", async (ev) => {

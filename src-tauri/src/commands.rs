@@ -546,6 +546,9 @@ pub struct SettingsView {
     full_verify: bool,
     #[serde(default)]
     notify_success: bool,
+    /// On a metered connection, mirrors wait for snapshots over this many MB (None: never).
+    #[serde(default)]
+    metered_limit_mb: Option<u64>,
 }
 
 #[tauri::command]
@@ -559,6 +562,7 @@ pub async fn get_settings(state: State<'_, AppState>) -> Result<SettingsView, Ui
         locale: s.locale,
         full_verify: s.full_verify,
         notify_success: s.notify_success,
+        metered_limit_mb: s.metered_limit_mb,
     })
 }
 
@@ -577,6 +581,7 @@ pub async fn save_settings(
         s.locale = settings.locale.filter(|l| l == "en" || l == "pt-BR");
         s.full_verify = settings.full_verify;
         s.notify_success = settings.notify_success;
+        s.metered_limit_mb = settings.metered_limit_mb;
     })?;
     state.remember_close_to_tray(saved.close_to_tray);
     Ok(())
