@@ -16,16 +16,6 @@ async fn sim() -> Simulator {
     Simulator::start(c).await.unwrap()
 }
 
-fn sqsnap(sim: &Simulator, data: &Path, key: &str, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sqsnap"));
-    c.args(args)
-        .env("SQUARECLOUD_API_URL", sim.api_url())
-        .env("SQUARECLOUD_API_KEY", key)
-        .env("SQSNAP_DATA_DIR", data)
-        .stdin(Stdio::null());
-    c
-}
-
 async fn run(mut c: Command) -> Output {
     tokio::task::spawn_blocking(move || c.output().unwrap())
         .await

@@ -10,7 +10,7 @@ use common::*;
 use snapshots::plans::{Plan, PlanKind, Plans, Retention, Schedule, Scope};
 use squarecloud_sim::SimConfig;
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -232,14 +232,8 @@ async fn run_due_is_once_per_period_and_a_killed_run_resumes() {
         })
         .unwrap();
     let sqsnap = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_sqsnap"));
-        c.args(args)
-            .env("SQUARECLOUD_API_URL", sim.api_url())
-            .env("SQUARECLOUD_API_KEY", KEY)
-            .env("SQSNAP_DATA_DIR", &data)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        let mut c = common::sqsnap(&sim, &data, KEY, args);
+        c.stdout(Stdio::null()).stderr(Stdio::null());
         c
     };
     // The first run is killed once its first create was accepted (its next waits 5 s).
@@ -293,13 +287,13 @@ async fn install_timer_writes_a_user_service_and_timer() {
     .await
     .unwrap();
     let d = tempfile::tempdir().unwrap();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sqsnap"));
-    c.args(["plan", "install-timer"])
-        .env("SQUARECLOUD_API_URL", sim.api_url())
-        .env("SQUARECLOUD_API_KEY", KEY)
-        .env("SQSNAP_DATA_DIR", d.path().join("data"))
-        .env("XDG_CONFIG_HOME", d.path().join("config"))
-        .stdin(Stdio::null());
+    let mut c = common::sqsnap(
+        &sim,
+        &d.path().join("data"),
+        KEY,
+        &["plan", "install-timer"],
+    );
+    c.env("XDG_CONFIG_HOME", d.path().join("config"));
     let o = tokio::task::spawn_blocking(move || c.output().unwrap())
         .await
         .unwrap();

@@ -6,7 +6,6 @@ mod common;
 use common::*;
 use snapshots::restore::RestoreOptions;
 use squarecloud_sim::{AccountSpec, SimConfig};
-use std::process::Stdio;
 use tokio_util::sync::CancellationToken;
 
 const LOJA: &str = "1a2b3c4d5e6f708192a3b4c5d6e7f809"; // two older snapshots
@@ -86,13 +85,13 @@ async fn sqsnap_restore_asks_unless_yes() {
     let d = tempfile::tempdir().unwrap();
     let oldest = sim.versions(LOJA)[0].clone();
     let cmd = |extra: &[&str]| {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_sqsnap"));
-        c.args(["restore", LOJA, "--version", &oldest, "--no-snapshot-first"])
-            .args(extra)
-            .env("SQUARECLOUD_API_URL", sim.api_url())
-            .env("SQUARECLOUD_API_KEY", KEY)
-            .env("SQSNAP_DATA_DIR", d.path())
-            .stdin(Stdio::null());
+        let mut c = common::sqsnap(
+            &sim,
+            d.path(),
+            KEY,
+            &["restore", LOJA, "--version", &oldest, "--no-snapshot-first"],
+        );
+        c.args(extra);
         c
     };
     let mut c = cmd(&[]);
