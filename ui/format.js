@@ -15,10 +15,11 @@ export function duration(secs) {
   return h ? `${h}h ${m}m` : m ? `${m}m ${s}s` : `${s}s`;
 }
 
-export function time(iso) {
+// A date and time in the window's language (26/11/2026 19:18 in pt-BR, not 11/26/26).
+export function time(iso, locale = globalThis.document?.documentElement?.lang || undefined) {
   if (!iso) return "";
   const d = new Date(iso);
-  return d.toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" });
+  return d.toLocaleString(locale, { dateStyle: "short", timeStyle: "short" });
 }
 
 // "3 hours ago", "in 5 hours", "há 3 horas": the nearest whole unit, in the given locale.

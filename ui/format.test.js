@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { bytes, duration, relative, sortRows } from "./format.js";
+import { bytes, duration, relative, sortRows, time } from "./format.js";
 import { pickLocale, strings } from "./i18n.js";
 
 test("bytes", () => {
@@ -16,6 +16,11 @@ test("relative times, in English and Portuguese", () => {
   assert.equal(relative("2026-11-25T09:00:00Z", "pt-BR", now), "há 3 horas");
   assert.equal(relative("2026-11-25T11:59:40Z", "en", now), "this minute");
   assert.equal(relative(null, "en", now), "");
+});
+
+test("dates follow the window's language", () => {
+  assert.match(time("2026-11-26T12:00:00Z", "pt-BR"), /^26\/11\/2026/);
+  assert.match(time("2026-11-26T12:00:00Z", "en"), /^11\/26\/26/);
 });
 
 test("duration", () => {
