@@ -113,12 +113,7 @@ impl Library {
     /// `Calendar` the newest file of each of the last D days, W weeks and M months that have
     /// one (as restic's --keep-daily/weekly/monthly). The newest file and the newest
     /// verified one of each resource are always kept.
-    pub fn prune_by(
-        &mut self,
-        ids: &[String],
-        retention: &crate::plans::Retention,
-        _now: DateTime<Utc>,
-    ) -> PruneReport {
+    pub fn prune_by(&mut self, ids: &[String], retention: &crate::plans::Retention) -> PruneReport {
         let mut report = PruneReport::default();
         let drop_paths = self.drops_by(ids, retention);
         self.delete(drop_paths, &mut report);
@@ -268,7 +263,7 @@ mod tests {
         let ids = vec!["r1".to_string()];
         let preview: Vec<PathBuf> = lib.drops_by(&ids, &keep).into_iter().map(|x| x.0).collect();
         assert_eq!(preview.len(), 3);
-        let r = lib.prune_by(&ids, &keep, now);
+        let r = lib.prune_by(&ids, &keep);
         assert_eq!(r.deleted, preview);
     }
 

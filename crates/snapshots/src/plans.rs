@@ -808,7 +808,7 @@ impl Engine {
         let retention = plan.retention.clone();
         self.state
             .update(crate::engine::LIBRARY, |lib: &mut Library| {
-                lib.prune_by(&ids, &retention, Utc::now())
+                lib.prune_by(&ids, &retention)
             })
             .map_err(|e| crate::engine::state_error(&self.cfg.data_dir, e))
     }

@@ -483,7 +483,9 @@ impl Engine {
                             }
                         });
                         match self.versions(&job.r).await {
-                            Ok(list) if new_since(&list, f.since).is_some() => {
+                            Ok(list)
+                                if crate::engine::new_version(&list, None, f.since).is_some() =>
+                            {
                                 let _ = tx.send(Fetch::Elsewhere {
                                     r: job.r,
                                     owner: f.owner,
@@ -718,7 +720,7 @@ impl Engine {
                         events(Event::Learned {
                             message: format!(
                                 "Square Cloud asked to slow down for {} although its window looked open: that resource's window is now taken as {:.0} s.",
-                                snapshots_name(&job.r.name),
+                                crate::names::printable(&job.r.name),
                                 longer as f64 / 1000.0
                             ),
                         });
@@ -960,15 +962,6 @@ impl Engine {
             .await?
             .ok_or(EngineError::ProcessingTimeout)
     }
-}
-
-fn snapshots_name(name: &str) -> String {
-    crate::names::printable(name)
-}
-
-/// A listed snapshot made after `since` that is not an automatic one.
-fn new_since(list: &[SnapshotItem], since: DateTime<Utc>) -> Option<SnapshotItem> {
-    crate::engine::new_version(list, None, since)
 }
 
 /// Removes the registry entries of the jobs a call owns, publishing a result to whoever
