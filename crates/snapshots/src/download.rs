@@ -228,8 +228,7 @@ impl Downloader {
                 Ok(Ok(r)) => r,
                 Ok(Err(e)) => {
                     failures += 1;
-                    self.give_up_or_wait(failures, &e.without_url().to_string(), cancel)
-                        .await?;
+                    self.give_up_or_wait(failures, &describe(e), cancel).await?;
                     continue;
                 }
                 Err(_) => {
@@ -332,7 +331,7 @@ impl Downloader {
                             on_progress(p);
                         }
                     }
-                    Ok(Some(Err(e))) => break Err(e.without_url().to_string()),
+                    Ok(Some(Err(e))) => break Err(describe(e)),
                     Ok(None) => break Ok(()),
                     Err(_) => break Err("the connection went silent".into()),
                 }
@@ -436,6 +435,20 @@ impl Default for Downloader {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// A transfer error in words, with its causes ("error following redirect: refusing
+/// http://…"), without the URL (it carries a signature).
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 fn file_len(p: &Path) -> u64 {
