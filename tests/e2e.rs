@@ -353,7 +353,9 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     d.until_text("#quota-text", |t| t.contains("0 of 4")).await;
     // Nothing is on this computer yet: the banner says so, and what to do.
     d.until_text("#status-banner", |t| {
-        t.contains("10 resources need attention") && t.contains("Back them up now")
+        t.contains("10 resources need attention")
+            && t.contains("and 7 more")
+            && t.contains("Back them up now")
     })
     .await;
     assert_eq!(keychain.get().unwrap().unwrap().expose_secret(), KEY);

@@ -284,7 +284,9 @@ function renderBanner() {
   const need = rows.filter((r) => r.health !== "fresh");
   el.hidden = rows.length === 0;
   el.className = `banner ${need.length ? "warn" : "ok"}`;
-  el.textContent = need.length ? t.attention(need.length, need.map((r) => r.name).join(", ")) : t.allGood;
+  // Three names at most: the rows say the rest.
+  const names = need.slice(0, 3).map((r) => r.name).join(", ") + (need.length > 3 ? t.andMore(need.length - 3) : "");
+  el.textContent = need.length ? t.attention(need.length, names) : t.allGood;
 }
 
 function renderTransfers() {
