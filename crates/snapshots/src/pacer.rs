@@ -105,12 +105,31 @@ pub enum WaitReason {
 }
 
 /// Round trips of recent small requests: how early or late a request may arrive.
-#[derive(Debug, Default)]
-pub(crate) struct Latency(Mutex<VecDeque<Duration>>);
+#[derive(Debug)]
+pub(crate) struct Latency {
+    rtts: Mutex<VecDeque<Duration>>,
+    /// The least margin, widened each time the server refuses a create that the windows
+    /// said was due: a busy machine or network can hold one request back and not the next.
+    floor: Mutex<Duration>,
+}
+
+/// The least margin before any refusal: scheduling jitter on a loaded machine reaches
+/// tens of milliseconds even when round trips are under one.
+pub(crate) const MARGIN_FLOOR: Duration = Duration::from_millis(20);
+const MARGIN_CEILING: Duration = Duration::from_secs(2);
+
+impl Default for Latency {
+    fn default() -> Self {
+        Self {
+            rtts: Mutex::default(),
+            floor: Mutex::new(MARGIN_FLOOR),
+        }
+    }
+}
 
 impl Latency {
     pub(crate) fn observe(&self, rtt: Duration) {
-        let mut q = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut q = self.rtts.lock().unwrap_or_else(|e| e.into_inner());
         q.push_back(rtt);
         if q.len() > 16 {
             q.pop_front();
@@ -121,11 +140,20 @@ impl Latency {
     /// delays closer together. A pipelined create usually opens a new connection (the
     /// previous one still waits for its answer) while another may reuse an idle one, so the
     /// spread can reach a connect and a TLS handshake: three times the longest recent round
-    /// trip, between 5 ms and 2 s.
+    /// trip, never under the floor, never over 2 s.
     pub(crate) fn margin(&self) -> Duration {
-        let q = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let q = self.rtts.lock().unwrap_or_else(|e| e.into_inner());
+        let floor = *self.floor.lock().unwrap_or_else(|e| e.into_inner());
         (q.iter().max().copied().unwrap_or(Duration::from_millis(50)) * 3)
-            .clamp(Duration::from_millis(5), Duration::from_secs(2))
+            .clamp(floor, MARGIN_CEILING)
+    }
+
+    /// A create sent when the windows said it was due was refused all the same: the spread
+    /// of delays is wider than measured. Doubles the floor (up to 2 s) and returns it.
+    pub(crate) fn widen(&self) -> Duration {
+        let mut f = self.floor.lock().unwrap_or_else(|e| e.into_inner());
+        *f = (*f * 2).min(MARGIN_CEILING);
+        *f
     }
 }
 
@@ -179,6 +207,23 @@ mod tests {
 
     fn t(s: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn the_margin_follows_round_trips_and_widens_after_an_early_refusal() {
+        let l = Latency::default();
+        assert_eq!(l.margin(), Duration::from_millis(150), "unmeasured: 3 × 50 ms");
+        l.observe(Duration::from_micros(300));
+        assert_eq!(l.margin(), MARGIN_FLOOR);
+        l.observe(Duration::from_millis(40));
+        assert_eq!(l.margin(), Duration::from_millis(120));
+        assert_eq!(l.widen(), MARGIN_FLOOR * 2);
+        assert_eq!(l.widen(), MARGIN_FLOOR * 4);
+        assert_eq!(l.margin(), Duration::from_millis(120));
+        for _ in 0..10 {
+            l.widen();
+        }
+        assert_eq!(l.margin(), MARGIN_CEILING);
     }
 
     #[test]

@@ -699,6 +699,18 @@ impl Engine {
                     // Not the job's fault: it goes again under the learned rule.
                     job.keep_calm -= 1;
                 } else {
+                    // Sent just after the account's window closed by our clock: the server
+                    // saw it arrive sooner after the previous one than we sent it. Widen
+                    // the margin so the next creates leave with more room.
+                    let near_edge = ledger.accounts.get(&acct).is_some_and(|a| {
+                        a.entries.iter().any(|x| {
+                            x.at < sent_at
+                                && sent_at - x.at < gap + chrono_d(Duration::from_secs(1))
+                        })
+                    });
+                    if near_edge {
+                        self.latency.widen();
+                    }
                     // The account was free: this resource's own window is longer than we
                     // thought. Lengthen it for next time, and back off now.
                     let id = job.r.id.clone();
