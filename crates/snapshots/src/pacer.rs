@@ -212,7 +212,11 @@ mod tests {
     #[test]
     fn the_margin_follows_round_trips_and_widens_after_an_early_refusal() {
         let l = Latency::default();
-        assert_eq!(l.margin(), Duration::from_millis(150), "unmeasured: 3 × 50 ms");
+        assert_eq!(
+            l.margin(),
+            Duration::from_millis(150),
+            "unmeasured: 3 × 50 ms"
+        );
         l.observe(Duration::from_micros(300));
         assert_eq!(l.margin(), MARGIN_FLOOR);
         l.observe(Duration::from_millis(40));
