@@ -74,6 +74,8 @@ pub enum Event {
     },
     PausedForQuota {
         until: Option<DateTime<Utc>>,
+        /// The resources whose snapshots are held for the quota.
+        held: Vec<String>,
     },
     RateLimited {
         until: DateTime<Utc>,

@@ -508,7 +508,10 @@ impl Engine {
                         events(Event::Quota {
                             quota: self.quota(),
                         });
-                        events(Event::PausedForQuota { until });
+                        events(Event::PausedForQuota {
+                            until,
+                            held: pending.iter().map(|j| j.r.id.clone()).collect(),
+                        });
                         if opts.wait_for_quota {
                             let l = &self.cfg.limits;
                             let t = until.unwrap_or_else(|| {

@@ -382,7 +382,7 @@ fn sink(out_json: bool, names: HashMap<String, String>) -> EventSink {
                     until.format("%H:%M:%S")
                 )
             }
-            Event::PausedForQuota { until } => match until {
+            Event::PausedForQuota { until, .. } => match until {
                 Some(t) => format!(
                     "Daily quota used up: paused until {} UTC",
                     t.format("%Y-%m-%d %H:%M")
