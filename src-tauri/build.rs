@@ -16,6 +16,7 @@ fn main() {
             "save_settings",
             "set_destination",
             "set_destination_from_paths",
+            "clear_destination",
             "pick_destination",
             "open_folder",
             "list_library",

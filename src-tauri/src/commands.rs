@@ -131,6 +131,8 @@ pub struct ResourceRow {
     newest_server: Option<chrono::DateTime<chrono::Utc>>,
     newest_local: Option<LibraryEntry>,
     dest: Option<PathBuf>,
+    /// Whether `dest` is the resource's own folder rather than the default.
+    own_dest: bool,
     /// When the newest verified copy on this computer was taken.
     last_backup: Option<chrono::DateTime<chrono::Utc>>,
     /// When a plan next covers it.
@@ -190,6 +192,7 @@ pub async fn list_resources(state: State<'_, AppState>) -> Result<Vec<ResourceRo
                 newest_server: list.ok().and_then(|l| l.first().map(|i| i.modified)),
                 newest_local: library.for_resource(&r.id).first().map(|x| (*x).clone()),
                 dest: settings.dest_for(&r.id).map(Path::to_path_buf),
+                own_dest: settings.destinations.contains_key(&r.id),
                 kind: r.kind,
                 id: r.id,
                 name: r.name,
@@ -276,7 +279,7 @@ fn notifying(
                     message,
                 );
             }
-            Event::PausedForQuota { until } => {
+            Event::PausedForQuota { until, .. } => {
                 notify::quota_reached(
                     until.map(|t| t.with_timezone(&chrono::Local).format("%H:%M").to_string()),
                 );
@@ -549,6 +552,12 @@ pub struct SettingsView {
     /// On a metered connection, mirrors wait for snapshots over this many MB (None: never).
     #[serde(default)]
     metered_limit_mb: Option<u64>,
+    /// `light` or `dark`; None follows the desktop.
+    #[serde(default)]
+    theme: Option<String>,
+    /// Per-resource folders (shown; changed only through the folder commands).
+    #[serde(default)]
+    destinations: std::collections::BTreeMap<String, PathBuf>,
 }
 
 #[tauri::command]
@@ -563,6 +572,8 @@ pub async fn get_settings(state: State<'_, AppState>) -> Result<SettingsView, Ui
         full_verify: s.full_verify,
         notify_success: s.notify_success,
         metered_limit_mb: s.metered_limit_mb,
+        theme: s.theme,
+        destinations: s.destinations,
     })
 }
 
@@ -582,6 +593,7 @@ pub async fn save_settings(
         s.full_verify = settings.full_verify;
         s.notify_success = settings.notify_success;
         s.metered_limit_mb = settings.metered_limit_mb;
+        s.theme = settings.theme.filter(|t| t == "light" || t == "dark");
     })?;
     state.remember_close_to_tray(saved.close_to_tray);
     Ok(())
@@ -621,6 +633,19 @@ pub async fn set_destination_from_paths(
 ) -> Result<PathBuf, UiError> {
     let e = engine(&state).await?;
     store_dest(&e, resource, folder_from_drop(&paths)?)
+}
+
+/// A resource goes back to the default folder.
+#[tauri::command]
+pub async fn clear_destination(
+    state: State<'_, AppState>,
+    resource: String,
+) -> Result<(), UiError> {
+    let e = engine(&state).await?;
+    e.update_settings(move |s| {
+        s.destinations.remove(&resource);
+    })?;
+    Ok(())
 }
 
 /// The native folder picker; `None` when the user closed it.

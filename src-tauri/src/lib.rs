@@ -27,6 +27,17 @@ struct Dropped {
     y: f64,
 }
 
+/// A drag over the window, for the overlay: whether what is dragged can be dropped (checked
+/// once, when it enters), and where the pointer is, so rows can light up as targets.
+#[derive(Clone, Serialize)]
+struct Drag {
+    phase: &'static str,
+    ok: bool,
+    message: Option<String>,
+    x: f64,
+    y: f64,
+}
+
 fn show_main<R: Runtime>(app: &tauri::AppHandle<R>) {
     if let Some(w) = app.get_webview_window("main") {
         let _ = w.show();
@@ -110,6 +121,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::save_settings,
             commands::set_destination,
             commands::set_destination_from_paths,
+            commands::clear_destination,
             commands::pick_destination,
             commands::open_folder,
             commands::list_library,
@@ -151,6 +163,43 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             Ok(())
         })
         .on_window_event(|window, event| match event {
+            WindowEvent::DragDrop(DragDropEvent::Enter { paths, position }) => {
+                let verdict = folder_from_drop(paths);
+                let _ = window.emit(
+                    "drag-state",
+                    Drag {
+                        phase: "enter",
+                        ok: verdict.is_ok(),
+                        message: verdict.err().map(|e| e.to_string()),
+                        x: position.x,
+                        y: position.y,
+                    },
+                );
+            }
+            WindowEvent::DragDrop(DragDropEvent::Over { position }) => {
+                let _ = window.emit(
+                    "drag-state",
+                    Drag {
+                        phase: "over",
+                        ok: true,
+                        message: None,
+                        x: position.x,
+                        y: position.y,
+                    },
+                );
+            }
+            WindowEvent::DragDrop(DragDropEvent::Leave) => {
+                let _ = window.emit(
+                    "drag-state",
+                    Drag {
+                        phase: "leave",
+                        ok: true,
+                        message: None,
+                        x: 0.0,
+                        y: 0.0,
+                    },
+                );
+            }
             WindowEvent::DragDrop(DragDropEvent::Drop { paths, position }) => {
                 let d = match folder_from_drop(paths) {
                     Ok(p) => Dropped {

@@ -28,6 +28,8 @@ pub struct Settings {
     /// On a metered connection, mirror plans leave snapshots larger than this many MB for
     /// later (None: they download everything).
     pub metered_limit_mb: Option<u64>,
+    /// `light` or `dark`; None follows the desktop.
+    pub theme: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -51,6 +53,7 @@ impl Default for Settings {
             window: None,
             notify_success: false,
             metered_limit_mb: Some(100),
+            theme: None,
         }
     }
 }

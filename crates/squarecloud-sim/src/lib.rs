@@ -98,6 +98,11 @@ impl Simulator {
         self.lock().faults.push(fault);
     }
 
+    /// Drops every fault not yet used up.
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
     /// Every request received so far (control API calls excepted).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.lock().log.clone()
