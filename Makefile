@@ -6,9 +6,11 @@ CARGO ?= cargo
 # Build: the Tauri app (WebKitGTK, tray), keyring (D-Bus).
 APT_BUILD := build-essential pkg-config libwebkit2gtk-4.1-dev libayatana-appindicator3-dev libdbus-1-dev
 # Tests: a real Secret Service in a private D-Bus session, a virtual display and WebKit's
-# WebDriver for the window, curl and unzip for the README check.
+# WebDriver for the window, the colour emoji font (names render as users see them), curl and
+# unzip for the README check. Node and npm (UI modules, axe-core for the window's
+# accessibility check, the bundler) come from apt unless already installed.
 APT_TEST := $(APT_BUILD) dbus-daemon dbus-bin gnome-keyring xvfb xauth webkit2gtk-driver curl unzip \
-	x11-utils rpm
+	x11-utils rpm fonts-noto-color-emoji
 
 .PHONY: run test lint bench sim package
 
@@ -23,15 +25,15 @@ run:
 test:
 	@scripts/ensure-deps.sh $(APT_TEST)
 	command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked
+	command -v npm >/dev/null || scripts/ensure-deps.sh nodejs npm
+	npm ci --prefix tests/axe --no-audit --no-fund
 	$(CARGO) fmt --all -- --check
 	xvfb-run -a dbus-run-session -- scripts/with-keyring.sh \
 		$(CARGO) test --workspace --locked -- --include-ignored
 	SQSNAP_EXPECT_KEYRING=absent DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent \
 		$(CARGO) test --locked -p snapshots --test keychain
-	command -v node >/dev/null || scripts/ensure-deps.sh nodejs
 	node --test ui/
 	scripts/readme-check.sh
-	command -v npx >/dev/null || scripts/ensure-deps.sh nodejs npm
 	scripts/package-check.sh
 
 ## The installable app: target/release/bundle/{deb,rpm}/ (the app, sqsnap, desktop entry,

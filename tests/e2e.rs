@@ -3,233 +3,17 @@
 //! serving `org.freedesktop.Notifications`. `make test` runs it; alone it needs
 //! `xvfb-run -a dbus-run-session -- scripts/with-keyring.sh cargo test --test e2e -- --ignored`.
 
-use base64::Engine as _;
+mod support;
+
 use serde_json::{Value, json};
 use snapshots::secret::{KeyringStore, SecretStore, service_name};
 use squarecloud_sim::{AccountSpec, FaultKind, FaultSpec, SimConfig, Simulator, Target};
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
+use support::{Driver, Home, files_containing, launch, menu_action, serve_notifications};
 
 const KEY: &str = "313397145698959364-e2e-secret-key";
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-/// Records every notification the app sends.
-struct Listener(Arc<Mutex<Vec<(String, String)>>>);
-
-#[zbus::interface(name = "org.freedesktop.Notifications")]
-impl Listener {
-    #[allow(clippy::too_many_arguments)]
-    fn notify(
-        &self,
-        _app_name: String,
-        _replaces_id: u32,
-        _app_icon: String,
-        summary: String,
-        body: String,
-        _actions: Vec<String>,
-        _hints: HashMap<String, zbus::zvariant::OwnedValue>,
-        _expire_timeout: i32,
-    ) -> u32 {
-        let mut seen = self.0.lock().unwrap();
-        seen.push((summary, body));
-        seen.len() as u32
-    }
-
-    fn get_capabilities(&self) -> Vec<String> {
-        vec!["body".into(), "actions".into()]
-    }
-
-    fn get_server_information(&self) -> (String, String, String, String) {
-        (
-            "e2e-listener".into(),
-            "square-snapshots".into(),
-            "1".into(),
-            "1.2".into(),
-        )
-    }
-
-    fn close_notification(&self, _id: u32) {}
-}
-
-/// A minimal W3C WebDriver client.
-struct Driver {
-    http: reqwest::Client,
-    base: String,
-    session: String,
-    shots: PathBuf,
-}
-
-impl Driver {
-    async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let url = format!("{}/session/{}{}", self.base, self.session, path);
-        let mut req = self.http.request(method, &url);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let v: Value = req.send().await.unwrap().json().await.unwrap();
-        v["value"].clone()
-    }
-
-    async fn find(&self, css: &str) -> Option<String> {
-        let v = self
-            .cmd(
-                reqwest::Method::POST,
-                "/element",
-                Some(json!({"using": "css selector", "value": css})),
-            )
-            .await;
-        v.get(ELEMENT).and_then(Value::as_str).map(str::to_string)
-    }
-
-    async fn wait(&self, css: &str) -> String {
-        let t = Instant::now();
-        loop {
-            if let Some(e) = self.find(css).await {
-                return e;
-            }
-            assert!(t.elapsed() < Duration::from_secs(30), "no element {css}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Clicks; a node replaced by a re-render (stale) is found again, as a person would.
-    async fn click(&self, css: &str) {
-        for _ in 0..5 {
-            let e = self.wait(css).await;
-            let v = self
-                .cmd(
-                    reqwest::Method::POST,
-                    &format!("/element/{e}/click"),
-                    Some(json!({})),
-                )
-                .await;
-            match v.get("error").and_then(Value::as_str) {
-                None => return,
-                Some("stale element reference") => continue,
-                Some(_) => panic!("click {css}: {v}"),
-            }
-        }
-        panic!("click {css}: the element kept going stale");
-    }
-
-    async fn type_into(&self, css: &str, text: &str) {
-        let e = self.wait(css).await;
-        self.cmd(
-            reqwest::Method::POST,
-            &format!("/element/{e}/clear"),
-            Some(json!({})),
-        )
-        .await;
-        self.cmd(
-            reqwest::Method::POST,
-            &format!("/element/{e}/value"),
-            Some(json!({"text": text})),
-        )
-        .await;
-    }
-
-    /// Keys sent to an element as they are (no clearing first): arrows, Enter.
-    async fn keys(&self, css: &str, text: &str) {
-        let e = self.wait(css).await;
-        let v = self
-            .cmd(
-                reqwest::Method::POST,
-                &format!("/element/{e}/value"),
-                Some(json!({"text": text})),
-            )
-            .await;
-        assert!(v.get("error").is_none(), "keys to {css}: {v}");
-    }
-
-    async fn js(&self, script: &str) -> Value {
-        self.cmd(
-            reqwest::Method::POST,
-            "/execute/sync",
-            Some(json!({"script": script, "args": []})),
-        )
-        .await
-    }
-
-    /// Calls an app command as the UI does, through the same IPC and ACL.
-    async fn invoke(&self, cmd: &str, args: Value) -> Value {
-        let script = "const done = arguments[arguments.length - 1];\
-            window.__TAURI__.core.invoke(arguments[0], arguments[1])\
-            .then(v => done({ok: v}), e => done({err: e}));";
-        self.cmd(
-            reqwest::Method::POST,
-            "/execute/async",
-            Some(json!({"script": script, "args": [cmd, args]})),
-        )
-        .await
-    }
-
-    async fn text_of(&self, css: &str) -> String {
-        self.js(&format!(
-            "const e = document.querySelector({css:?}); return e ? e.textContent : '';"
-        ))
-        .await
-        .as_str()
-        .unwrap_or("")
-        .to_string()
-    }
-
-    async fn until_text(&self, css: &str, pred: impl Fn(&str) -> bool) -> String {
-        let t = Instant::now();
-        loop {
-            let text = self.text_of(css).await;
-            if pred(&text) {
-                return text;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(60),
-                "{css}: last text {text:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn screenshot(&self, name: &str) {
-        let v = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(v.as_str().unwrap())
-            .unwrap();
-        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
-    }
-}
-
-struct Killer(Child);
-
-impl Drop for Killer {
-    fn drop(&mut self) {
-        // SIGTERM: tauri-driver then stops WebKitWebDriver too (SIGKILL would leave it running).
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.0.id().to_string())
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
-fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
-    let mut hits = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return hits;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            hits.extend(files_containing(&p, needle));
-        } else if let Ok(bytes) = std::fs::read(&p)
-            && bytes.windows(needle.len()).any(|w| w == needle)
-        {
-            hits.push(p);
-        }
-    }
-    hits
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a display, a D-Bus session with gnome-keyring and tauri-driver: `make test` runs it"]
@@ -243,83 +27,16 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     let sim = Simulator::start(config).await.unwrap();
 
     // Notifications land here.
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let _bus = zbus::connection::Builder::session()
-        .unwrap()
-        .name("org.freedesktop.Notifications")
-        .unwrap()
-        .serve_at("/org/freedesktop/Notifications", Listener(seen.clone()))
-        .unwrap()
-        .build()
-        .await
-        .expect("a D-Bus session bus: run inside dbus-run-session");
+    let (_bus, seen) = serve_notifications().await;
 
     // The app's own dirs, so we can prove the key is in none of them.
-    let home = tempfile::tempdir().unwrap();
-    let (data, config_dir, cache) = (
-        home.path().join("data"),
-        home.path().join("config"),
-        home.path().join("cache"),
-    );
-    let out = home.path().join("Backups");
+    let home = Home::new();
+    let (data, config_dir, cache) = (home.data.clone(), home.config.clone(), home.cache.clone());
+    let out = home.dir.path().join("Backups");
     std::fs::create_dir_all(&out).unwrap();
     let keychain = KeyringStore::new(service_name());
     keychain.delete().unwrap();
-
-    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    // Free ports, so two runs on one machine never drive each other's app.
-    let free_port = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let (port, native_port) = (free_port(), free_port());
-    let driver = Command::new("tauri-driver")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--native-port",
-            &native_port.to_string(),
-        ])
-        .env("SQUARECLOUD_API_URL", sim.api_url())
-        .env("XDG_DATA_HOME", &data)
-        .env("XDG_CONFIG_HOME", &config_dir)
-        .env("XDG_CACHE_HOME", &cache)
-        .env("NO_AT_BRIDGE", "1")
-        .spawn()
-        .expect("tauri-driver on PATH (cargo install tauri-driver --locked)");
-    let _driver = Killer(driver);
-    let http = reqwest::Client::new();
-    let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": env!("CARGO_BIN_EXE_square-snapshots")}}}});
-    let t = Instant::now();
-    let session = loop {
-        if let Ok(r) = http
-            .post(format!("http://127.0.0.1:{port}/session"))
-            .json(&caps)
-            .send()
-            .await
-        {
-            let v: Value = r.json().await.unwrap();
-            if let Some(id) = v["value"]["sessionId"].as_str() {
-                break id.to_string();
-            }
-            panic!("no session: {v}");
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "tauri-driver did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let d = Driver {
-        http,
-        base: format!("http://127.0.0.1:{port}"),
-        session,
-        shots,
-    };
+    let (_driver, d) = launch(&sim.api_url(), &home, &[], "e2e-screenshots").await;
 
     // 1. A wrong key gets a plain message and is not stored.
     d.wait("#sign-in-view:not([hidden]) #api-key").await;
@@ -342,26 +59,28 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     assert_eq!(focused, "api-key", "the key field should have the focus");
     d.type_into("#api-key", &format!("{KEY}\u{E007}")).await;
     d.until_text("#account-name", |t| t == "Demo Account").await;
-    d.until_text("#resources tbody", |t| {
+    d.until_text("#resources", |t| {
         t.contains("analytics worker") && t.contains("main postgres")
     })
     .await;
     let rows = d
-        .js("return document.querySelectorAll('#resources tbody tr').length")
+        .js("return document.querySelectorAll('#resources li.row').length")
         .await;
     assert_eq!(rows, 10);
-    d.until_text("#quota-text", |t| t.contains("0 of 4")).await;
+    d.until_text("#quota-text", |t| t.contains("4 of 4 left"))
+        .await;
+    // No folder yet: the first-run screen asks for one.
+    d.wait("#first-run:not([hidden]) #first-run-choose").await;
     // Nothing is on this computer yet: the banner says so, and what to do.
-    d.until_text("#status-banner", |t| {
-        t.contains("10 resources need attention")
-            && t.contains("and 7 more")
-            && t.contains("Back them up now")
+    d.until_text("#status-text", |t| {
+        t.contains("10 resources need attention") && t.contains("and 7 more")
     })
     .await;
+    assert_eq!(d.text_of("#attention-go").await, "Back them up");
     assert_eq!(keychain.get().unwrap().unwrap().expose_secret(), KEY);
     let unlabelled = d
         .js("return [...document.querySelectorAll('button, input, select')].filter(el => !(\
-             el.getAttribute('aria-label') || (el.labels && el.labels.length && el.labels[0].textContent.trim()) \
+             el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || (el.labels && el.labels.length && el.labels[0].textContent.trim()) \
              || el.textContent.trim())).map(el => el.outerHTML.slice(0, 80))")
         .await;
     assert_eq!(unlabelled, json!([]), "controls without a label");
@@ -372,7 +91,7 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     assert!(!page.contains(KEY), "the key reached the webview");
 
     // 3. Destinations through the code a drop uses: a file and two folders are refused.
-    let file = home.path().join("notes.txt");
+    let file = home.dir.path().join("notes.txt");
     std::fs::write(&file, "x").unwrap();
     let r = d
         .invoke(
@@ -407,6 +126,14 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
         )
         .await;
     assert!(r["ok"].as_str().is_some(), "{r}");
+    // What the window does with a drop Rust has accepted: the default folder, then the list.
+    d.js(&format!(
+        "window.__TAURI__.event.emit('folder-dropped', {{ok: true, path: {:?}, x: 5, y: 5}})",
+        out.to_str().unwrap()
+    ))
+    .await;
+    d.wait("#first-run[hidden]").await;
+    d.until_text("#notice", |t| t.contains("Folder set")).await;
 
     // 4. Snapshot one (slowed to 30 MB/s so progress can be watched), progress moves.
     sim.inject(FaultSpec::new(
@@ -415,17 +142,20 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
             bytes_per_sec: 30_000_000,
         },
     ));
-    d.click("button[aria-label='Snapshot: analytics worker']")
+    d.click("button[aria-label='Back up now: analytics worker']")
         .await;
     let first = d
-        .until_text("#transfers .progress-text", |t| t.contains("MB /"))
+        .until_text("#transfers .progress-text", |t| t.contains("MB of"))
         .await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
     d.screenshot("02-download-in-progress").await;
     let later = d.text_of("#transfers .progress-text").await;
     assert_ne!(first, later, "progress did not move");
+    // Finished transfers leave the drawer: "1 done — show" leads to them.
+    d.until_text("#done-show", |t| t == "1 done — show").await;
+    d.click("#done-show").await;
     let done = d
-        .until_text("#transfers .state-done", |t| t.contains("verified"))
+        .until_text("#session-done", |t| t.contains("saved and verified"))
         .await;
     let saved: Vec<_> = std::fs::read_dir(&out)
         .unwrap()
@@ -457,8 +187,8 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     d.click("#pause-toggle").await;
     d.until_text("#pause-toggle", |t| t == "Resume").await;
     d.until_text("#notice", |t| t.starts_with("Paused")).await;
-    d.click("button[aria-label='Download latest: Ticket-Tool']")
-        .await;
+    d.click("#tab-resources").await;
+    menu_action(&d, "Ticket-Tool", "#menu-download").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let ticket = "708192a3b4c5d6e7f8091a2b3c4d5e6f";
     let fetched = || {
@@ -484,9 +214,10 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     }
     assert!(fetched());
     // The row shows the new local copy once the window has refreshed (and the layout settled).
-    d.until_text("tr:has(button[aria-label='Snapshot: Ticket-Tool'])", |t| {
-        t.contains("Last backup")
-    })
+    d.until_text(
+        "li.row:has(button[aria-label='Back up now: Ticket-Tool'])",
+        |t| t.contains("Last backup"),
+    )
     .await;
 
     // 5c. Restore from the window: the dialog names the resource, the version's date and what
@@ -494,8 +225,7 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     // the resource goes back to the chosen version.
     let loja = "1a2b3c4d5e6f708192a3b4c5d6e7f809";
     let oldest = sim.versions(loja)[0].clone();
-    d.click("button[aria-label='Restore…: Loja São João']")
-        .await;
+    menu_action(&d, "Loja São João", "#menu-restore").await;
     d.until_text("#restore-what", |t| {
         t.contains("Loja São João") && t.contains("replaced")
     })
@@ -529,7 +259,7 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     // 6. The quota: two more fit, then the queue pauses and says until when.
     for name in ["cache", "CON", "🚀 rocket-api", "Atlas Bot"] {
         d.click(&format!(
-            "tr:has(button[aria-label='Snapshot: {name}']) input.pick"
+            "li.row:has(button[aria-label='Back up now: {name}']) input.pick"
         ))
         .await;
     }
@@ -542,7 +272,8 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
         .until_text("#notice", |t| t.contains("daily quota used up"))
         .await;
     assert!(paused.contains("until"), "{paused}");
-    d.until_text("#quota-text", |t| t.contains("4 of 4")).await;
+    d.until_text("#quota-text", |t| t.contains("0 of 4 left"))
+        .await;
     d.screenshot("04-quota-paused").await;
     let t = Instant::now();
     while !seen
@@ -588,14 +319,10 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     };
 
     // 7. An older version (no quota), then the library: damage is caught, prune keeps the newest.
-    let versions = "select[aria-label='Versions: Atlas Bot']";
-    d.js(&format!("document.querySelector({versions:?}).focus()"))
-        .await;
+    menu_action(&d, "Atlas Bot", "#menu-versions").await;
     let t = Instant::now();
     while d
-        .js(&format!(
-            "return document.querySelector({versions:?}).options.length"
-        ))
+        .js("return document.getElementById('versions-list').options.length")
         .await
         .as_u64()
         < Some(4)
@@ -614,8 +341,13 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
             .collect()
     };
     let before = zips().len();
-    // By keyboard: the first arrow picks the newest (already on disk), the second an older one.
-    d.keys(versions, "\u{E015}\u{E015}").await;
+    // By keyboard: the newest (already on disk) is highlighted; one arrow down picks an
+    // older one and Enter downloads it.
+    assert_eq!(
+        d.js("return document.activeElement.id").await,
+        json!("versions-list")
+    );
+    d.press("\u{E015}\u{E007}").await;
     let t = Instant::now();
     while zips().len() <= before {
         assert!(
@@ -624,9 +356,9 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    d.click("#library-section summary").await;
-    d.until_text("#library-title", |t| {
-        t.contains(&format!("({})", before + 1))
+    d.click("#tab-library").await;
+    d.until_text("#library-text", |t| {
+        t.starts_with(&format!("{} files", before + 1))
     })
     .await;
     std::fs::write(&con, b"PK\x03\x04 damaged by a test").unwrap();
@@ -653,19 +385,19 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     // kept for clicks) and is refused with the numbers; a mirror plan costs nothing.
     // Each row has a 30-day strip; Ticket-Tool's copy (taken today) marks today.
     assert_eq!(
-        d.js("return document.querySelectorAll('#resources tbody tr .strip i').length")
+        d.js("return document.querySelectorAll('#resources li.row .strip i').length")
             .await,
         json!(300)
     );
     assert_eq!(
-        d.js("return [...document.querySelectorAll(\"tr:has(button[aria-label='Snapshot: Ticket-Tool']) .strip i\")].pop().className")
+        d.js("return [...document.querySelectorAll(\"li.row:has(button[aria-label='Back up now: Ticket-Tool']) .strip i\")].pop().className")
             .await,
         json!("backed_up")
     );
-    d.click("#history-section summary").await;
+    d.click("#tab-history").await;
     d.until_text("#history", |t| t.contains("No plan has run yet"))
         .await;
-    d.click("#plans-section summary").await;
+    d.click("#tab-settings").await;
     // Successful scheduled backups notify only when asked: off, then on and kept.
     assert_eq!(
         d.js("return document.getElementById('notify-success').checked")
@@ -705,16 +437,14 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
              document.getElementById('plan-at').value = '03:30';"
         )
     };
-    // Submitted as the Add button does (at 1100×720 the form sits below the fold).
-    let submit = "document.getElementById('plan-form').requestSubmit()";
     d.js(&fill("snapshot")).await;
-    d.js(submit).await;
+    d.click("#plan-add").await;
     let refused = d
         .until_text("#notice", |t| t.contains("would need 10 snapshots a day"))
         .await;
     assert!(refused.contains("the account has 4"), "{refused}");
     d.js(&fill("mirror")).await;
-    d.js(submit).await;
+    d.click("#plan-add").await;
     d.until_text("#plans", |t| {
         t.contains("nightly") && t.contains("daily at 03:30") && t.contains("not run yet")
     })
@@ -728,15 +458,15 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
 
     // 8. Brazilian Portuguese, switched in the window.
     d.keys("#locale", "\u{E015}").await;
-    d.until_text("#snapshot-all", |t| t == "Snapshot de tudo")
+    d.until_text("#snapshot-all", |t| t == "Fazer backup de tudo")
         .await;
-    d.until_text("#quota-text", |t| t.starts_with("4 de 4"))
+    d.until_text("#quota-text", |t| t.starts_with("0 de 4"))
         .await;
-    let done_pt = d.text_of("#transfers .state-done").await;
+    let done_pt = d.text_of("#session-done").await;
     assert!(done_pt.contains("salvo e verificado"), "{done_pt}");
     d.screenshot("06-pt-br").await;
     d.keys("#locale", "\u{E013}").await;
-    d.until_text("#snapshot-all", |t| t == "Snapshot all").await;
+    d.until_text("#snapshot-all", |t| t == "Back up all").await;
 
     // 9. A second launch hands over to the running app and exits.
     let mut second = Command::new(env!("CARGO_BIN_EXE_square-snapshots"))
@@ -764,6 +494,7 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
         assert_eq!(files_containing(dir, KEY.as_bytes()), Vec::<PathBuf>::new());
     }
     assert!(data.exists(), "the app's data dir was not where we looked");
+    d.click("#account-button").await;
     d.click("#sign-out").await;
     d.wait("#sign-in-view:not([hidden])").await;
     assert_eq!(keychain.get().unwrap(), None);
@@ -854,14 +585,15 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     demo.until_text("#account-name", |t| t == "Demo Account")
         .await;
     assert_eq!(
-        demo.js("return document.getElementById('demo-badge').hidden")
+        demo.js("return document.getElementById('demo-banner').hidden")
             .await,
         json!(false)
     );
-    demo.until_text("#demo-badge", |t| t.contains("Demo")).await;
+    demo.until_text("#demo-banner", |t| t.contains("Demo"))
+        .await;
     demo.until_text("#quota-text", |t| t.contains("of 32"))
         .await;
-    demo.until_text("#resources tbody", |t| t.contains("Loja São João"))
+    demo.until_text("#resources", |t| t.contains("Loja São João"))
         .await;
     assert_eq!(
         keychain.get().unwrap(),

@@ -1,343 +1,354 @@
 // The window: renders state and sends intents. All HTTP and file work is in Rust.
 import { strings, pickLocale } from "./i18n.js";
-import { bytes, duration, relative, time, sortRows } from "./format.js";
+import { bytes, duration, relative, time, clock, sortRows } from "./format.js";
+import { icon, fillIcons } from "./icons.js";
+import { openMenu, closeMenu, isOpen } from "./menu.js";
 
 const { invoke, Channel } = window.__TAURI__.core;
 const { listen } = window.__TAURI__.event;
 const $ = (id) => document.getElementById(id);
+const lang = () => document.documentElement.lang;
+const store = window.localStorage;
 
 let t = strings.en;
 let session = null;
+let settings = null;
 let queuePaused = false;
-const selected = new Set(); // resource ids ticked by the user; survives re-renders
+let view = "resources";
 let rows = [];
-const transfers = new Map(); // resource id -> {name, state, progress}
+let library = [];
+let plansView = null;
+let runs = [];
+let menuRow = null; // the row whose "⋯" menu is open
+let drag = null; // { ok, message } while something is dragged over the window
+const selected = new Set(); // resource ids ticked by the user; survives re-renders
+const transfers = new Map(); // resource id -> { name, kind, last, progress, retry }
+const finished = []; // done in this session, newest first: { id, name, path, at }
+let cleared = 0; // how many of `finished` the drawer no longer counts (Clear)
+const damaged = new Set(); // library files that failed Verify in this session
 
 function setText(id, text) { const el = $(id); if (el) el.textContent = text; }
+function el(tag, props = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "class") e.className = v;
+    else if (k === "text") e.textContent = v;
+    else if (k.startsWith("aria-") || k === "role" || k === "title" || k === "tabindex") { if (v != null) e.setAttribute(k, v); }
+    else e[k] = v;
+  }
+  for (const c of children) if (c != null) e.append(c);
+  return e;
+}
+function button(label, onClick, props = {}) {
+  const b = el("button", { type: "button", ...props });
+  if (label != null) b.append(label);
+  b.addEventListener("click", onClick);
+  return b;
+}
+// A relative time with the exact one on hover.
+function when(iso, words = (r) => r) {
+  return el("span", { text: words(relative(iso, lang())), title: time(iso) });
+}
+
+// ---- Theme and language ----
+
+function applyTheme(pref) {
+  const dark = pref === "dark" || (pref !== "light" && window.matchMedia("(prefers-color-scheme: dark)").matches);
+  document.documentElement.dataset.theme = dark ? "dark" : "light";
+  $("theme").value = pref || "system";
+}
+window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => applyTheme(store.getItem("theme") || "system"));
+
+function fillSelect(sel, options) {
+  const keep = sel.value;
+  sel.innerHTML = "";
+  for (const [v, label] of options) sel.append(el("option", { value: v, text: label }));
+  if (keep && options.some(([v]) => v === keep)) sel.value = keep;
+}
 
 function applyLocale(locale) {
   t = strings[locale] || strings.en;
   document.documentElement.lang = locale;
-  $("locale").value = locale;
-  setText("sign-in-title", t.signInTitle); setText("sign-in-help", t.signInHelp);
-  setText("key-label", t.keyLabel); setText("sign-in", t.signIn); setText("sign-out", t.signOut);
-  setText("snapshot-all", t.snapshotAll); setText("folder-label", t.folder); setText("choose-folder", t.choose);
-  setText("drop-hint", t.dropHint); setText("prune", t.prune);
-  setText("keep-last-label", t.keepLast); setText("keep-days-label", t.keepDays); setText("transfers-title", t.transfers); setText("cancel-all", t.cancelAll);
-  setText("pause-toggle", queuePaused ? t.resume : t.pause);
-  for (const [id, key] of [["h-name", "name"], ["h-runtime", "runtime"], ["h-ram", "ram"], ["h-cluster", "cluster"], ["h-server", "server"], ["h-local", "local"], ["h-actions", "actions"]]) setText(id, t[key]);
+  $("locale").value = locale; $("locale-signin").value = locale;
+  const texts = {
+    "sign-in-title": t.signInTitle, "sign-in-help": t.signInHelp, "key-label": t.keyLabel, "sign-in": t.signIn,
+    "sign-out": t.signOut, "locale-signin-label": t.language, "locale-label": t.language, "theme-label": t.themeLabel,
+    "tab-resources-label": t.tabResources, "tab-library-label": t.tabLibrary, "tab-history-label": t.tabHistory, "tab-settings-label": t.tabSettings,
+    "first-run-title": t.firstRunTitle, "first-run-text": t.firstRunText, "first-run-choose": t.choose, "first-run-skip": t.firstRunSkip,
+    "choose-folder": t.choose, "drop-hint": t.dropHint, "folder-title": t.folderTitle, "own-folders-title": t.ownFoldersTitle,
+    "prune": t.prune, "keep-last-label": t.keepLast, "keep-days-label": t.keepDays, "library-title": t.library,
+    "transfers-title": t.transfers, "cancel-all": t.cancelAll, "pause-toggle": queuePaused ? t.resume : t.pause,
+    "plans-title": t.plans, "notify-success-label": t.notifySuccess, "reserve-label": t.reserveLabel,
+    "metered-label": t.meteredLabel, "start-at-login-label": t.startAtLogin, "close-to-tray-label": t.closeToTray,
+    "behaviour-title": t.behaviourTitle, "look-title": t.lookTitle, "history-title": t.history, "session-title": t.sessionTitle,
+    "plan-name-label": t.planName, "plan-kind-label": t.planKind, "plan-scope-label": t.planScope, "plan-when-label": t.planWhen,
+    "plan-keep-label": t.planKeep, "plan-add": t.addPlan, "restore-version-label": t.restoreVersion,
+    "restore-cancel": t.cancel, "restore-confirm": t.restoreGo, "versions-cancel": t.cancel, "versions-download": t.downloadGo,
+    "versions-help": t.versionsHelp, "menu-download": t.download, "menu-versions": t.versions, "menu-restore": t.restore,
+    "menu-open": t.open, "menu-folder": t.otherFolder, "demo-banner": t.demo,
+    "restore-first-label": t.restoreFirst(session && session.quota ? session.quota.remaining : 0),
+  };
+  for (const [id, text] of Object.entries(texts)) setText(id, text);
+  const labels = {
+    "search": t.search, "sort": t.sortLabel, "select-all": t.selectAll, "settings-button": t.settings,
+    "notice-close": t.dismissNotice, "plan-hours": t.hoursLabel, "plan-at": t.atLabel, "plan-weekday": t.weekdayLabel,
+    "plan-keep-n": t.keepNLabel, "quota-meter": t.quotaLabel, "resources": t.resourcesLabel, "row-menu": t.more,
+  };
+  for (const [id, text] of Object.entries(labels)) $(id).setAttribute("aria-label", text);
+  $("sidebar").setAttribute("aria-label", t.sections);
   $("search").placeholder = t.search;
-  $("sort").innerHTML = "";
-  for (const [v, label] of [["name", t.sortName], ["newest", t.sortNewest], ["ram", t.sortRam]]) {
-    const o = document.createElement("option"); o.value = v; o.textContent = label; $("sort").append(o);
-  }
-  setText("demo-badge", t.demo);
-  setText("plans-title", t.plans);
-  setText("notify-success-label", t.notifySuccess);
-  setText("reserve-label", t.reserveLabel);
-  setText("metered-label", t.meteredLabel);
-  setText("history-title", t.history);
-  for (const [id, key] of [["plan-name-label", "planName"], ["plan-kind-label", "planKind"], ["plan-scope-label", "planScope"], ["plan-when-label", "planWhen"], ["plan-keep-label", "planKeep"], ["plan-add", "addPlan"]]) setText(id, t[key]);
-  for (const [id, opts] of [["plan-kind", t.kinds], ["plan-scope", t.scopes], ["plan-when", t.whens], ["plan-keep", t.keeps]]) {
-    const sel = $(id), keep = sel.value; sel.innerHTML = "";
-    for (const [v, label] of Object.entries(opts)) { const o = document.createElement("option"); o.value = v; o.textContent = label; sel.append(o); }
-    if (keep) sel.value = keep;
-  }
-  const wd = $("plan-weekday"), keepWd = wd.value; wd.innerHTML = "";
-  t.weekdays.forEach((d, i) => { const o = document.createElement("option"); o.value = String(i); o.textContent = d; wd.append(o); });
-  if (keepWd) wd.value = keepWd;
-  $("plan-hours").setAttribute("aria-label", t.hoursLabel); $("plan-at").setAttribute("aria-label", t.atLabel);
-  wd.setAttribute("aria-label", t.weekdayLabel); $("plan-keep-n").setAttribute("aria-label", t.keepNLabel);
+  $("quota-estimated").title = t.estimatedNote; $("quota-estimated").setAttribute("aria-label", t.estimatedNote);
+  fillSelect($("sort"), [["name", t.sortName], ["newest", t.sortNewest], ["ram", t.sortRam]]);
+  fillSelect($("theme"), Object.entries(t.themes));
+  $("theme").value = store.getItem("theme") || "system";
+  for (const [id, opts] of [["plan-kind", t.kinds], ["plan-scope", t.scopes], ["plan-when", t.whens], ["plan-keep", t.keeps]]) fillSelect($(id), Object.entries(opts));
+  fillSelect($("plan-weekday"), t.weekdays.map((d, i) => [String(i), d]));
   planFormFields();
-  renderPlans();
-  setText("restore-version-label", t.restoreVersion);
-  setText("restore-cancel", t.cancel); setText("restore-confirm", t.restoreGo);
-  setText("restore-first-label", t.restoreFirst(session && session.quota ? session.quota.remaining : 0));
   if (session) renderSession();
-  renderRows(); renderTransfers(); renderLibrary();
+  renderAll(); renderNotice();
 }
 
-let library = [];
-
-// The files this app downloaded, newest first, with verify and show-in-folder.
-function renderLibrary() {
-  const tbody = document.querySelector("#library tbody");
-  if (!tbody) return;
-  setText("library-title", `${t.library} (${library.length})`);
-  tbody.innerHTML = "";
-  const sorted = [...library].sort((a, b) => a.resource_name.localeCompare(b.resource_name) || b.taken_at.localeCompare(a.taken_at));
-  for (const e of sorted) {
-    const tr = document.createElement("tr");
-    const file = e.path.split(/[\\/]/).pop();
-    for (const text of [e.resource_name, time(e.taken_at), bytes(e.size), e.verified_at ? `${t.verified} ${time(e.verified_at)}` : ""]) {
-      const td = document.createElement("td"); td.textContent = text; tr.append(td);
-    }
-    tr.children[3].className = "verified-at";
-    const actions = document.createElement("td");
-    const verify = document.createElement("button");
-    verify.type = "button"; verify.textContent = t.verify; verify.setAttribute("aria-label", `${t.verify}: ${file}`);
-    verify.addEventListener("click", async () => {
-      try { await invoke("verify_file", { path: e.path }); await loadLibrary(); } catch (err) { showError(err); }
-    });
-    const show = document.createElement("button");
-    show.type = "button"; show.textContent = t.open; show.setAttribute("aria-label", `${t.open}: ${file}`);
-    show.addEventListener("click", () => invoke("open_folder", { path: e.path.slice(0, e.path.length - file.length - 1) }).catch(showError));
-    actions.append(verify, show);
-    tr.append(actions);
-    tbody.append(tr);
-  }
-  renderBanner();
+function renderAll() {
+  renderRows(); renderBanner(); renderToolbar(); renderTransfers(); renderLibrary(); renderHistory(); renderPlans(); renderSettings();
 }
 
-async function loadLibrary() {
-  library = await invoke("list_library", { resource: null });
-  renderLibrary();
-}
+// ---- Notices ----
 
-function notice(text, isError = false) {
-  const n = $("notice");
-  n.hidden = !text; n.textContent = text || ""; n.classList.toggle("error", isError);
+// Errors and states (paused) stay until dismissed or changed; other news fades after 10 s.
+// `what` is words, or a function of the language that makes them (so a switch re-words it).
+let noticeTimer = null;
+let noticeWhat = "";
+function notice(what, isError = false, sticky = false) {
+  clearTimeout(noticeTimer);
+  noticeWhat = what;
+  if (what && !isError && !sticky) noticeTimer = setTimeout(() => notice(""), 10000);
+  $("notice").hidden = !what;
+  renderNotice();
+  $("notice").classList.toggle("error", isError);
 }
+function renderNotice() { setText("notice-text", typeof noticeWhat === "function" ? noticeWhat() : noticeWhat || ""); }
+function showError(e) { notice(e && e.message ? e.message : String(e), true); }
+$("notice-close").addEventListener("click", () => notice(""));
+
+// ---- Session, header, quota ----
 
 function renderSession() {
-  $("demo-badge").hidden = !session.demo;
-  $("sign-in-view").hidden = session.signed_in;
-  $("main-view").hidden = !session.signed_in;
-  $("account").hidden = !session.signed_in;
-  if (!session.signed_in) { $("api-key").focus(); return; }
+  const on = !!(session && session.signed_in);
+  $("demo-banner").hidden = !(session && session.demo);
+  $("sign-in-view").hidden = on;
+  $("main-view").hidden = !on;
+  $("account-area").hidden = !on;
+  if (!on) { renderTransfers(); $("api-key").focus(); return; }
   setText("account-name", session.account.name);
-  setText("plan", `${session.account.plan} · ${session.account.memory_mb} MB`);
+  $("account-button").setAttribute("aria-label", `${t.account}: ${session.account.name}`);
+  setText("account-plan", t.planLine(session.account.plan, session.account.memory_mb));
   renderQuota(session.quota);
+  showView(view, false);
 }
 
 function renderQuota(q) {
   if (!q) return;
-  const parts = [t.quota(q)];
-  if (q.next_free_at && q.used > 0) parts.push(t.nextFree(time(q.next_free_at)));
-  if (q.used_is_estimate) parts.push(`(${t.estimated})`);
+  const parts = [t.quotaChip(q)];
+  if (q.next_free_at && q.used > 0) parts.push(t.nextAt(clock(q.next_free_at, lang())));
   setText("quota-text", parts.join(" · "));
-  $("quota-bar").style.width = `${q.total ? (100 * q.used) / q.total : 0}%`;
+  $("quota-chip").title = q.next_free_at && q.used > 0 ? time(q.next_free_at) : "";
+  $("quota-chip").classList.toggle("none-left", q.remaining === 0);
+  $("quota-estimated").hidden = !q.used_is_estimate;
+  $("quota-bar").style.width = `${q.total ? (100 * q.remaining) / q.total : 0}%`;
   $("quota-meter").setAttribute("aria-valuemax", q.total);
-  $("quota-meter").setAttribute("aria-valuenow", q.used);
+  $("quota-meter").setAttribute("aria-valuenow", q.remaining);
+  $("quota-meter").setAttribute("aria-valuetext", t.quotaChip(q));
 }
 
-function renderRows() {
-  const tbody = document.querySelector("#resources tbody");
-  if (!tbody) return;
-  tbody.innerHTML = "";
-  for (const r of sortRows(rows, $("sort").value, $("search").value)) {
-    const tr = document.createElement("tr");
-    tr.dataset.id = r.id;
-    const cell = (text, sub) => { const td = document.createElement("td"); td.textContent = text; if (sub) { const s = document.createElement("span"); s.className = "sub"; s.textContent = sub; td.append(s); } tr.append(td); return td; };
-    const cb = document.createElement("input"); cb.type = "checkbox"; cb.className = "pick"; cb.setAttribute("aria-label", r.name);
-    cb.checked = selected.has(r.id);
-    cb.addEventListener("change", () => { if (cb.checked) selected.add(r.id); else selected.delete(r.id); });
-    const td0 = document.createElement("td"); td0.append(cb); tr.append(td0);
-    cell(r.name, r.dest ? `→ ${r.dest}` : "");
-    cell(r.runtime || "", r.kind === "database" ? "database" : "app");
-    cell(`${r.ram} MB`); cell(r.cluster || "");
-    cell(r.newest_server ? time(r.newest_server) : t.never);
-    // "Last backup 3 hours ago · next in 5 hours", a dot for fresh, stale or none, and the
-    // exact time on hover.
-    const status = document.createElement("td");
-    const dot = document.createElement("span"); dot.className = `dot ${r.health}`; dot.setAttribute("aria-hidden", "true");
-    const words = document.createElement("span");
-    words.textContent = r.last_backup ? t.lastBackup(relative(r.last_backup, document.documentElement.lang)) : t.noBackup;
-    if (r.last_backup) words.title = time(r.last_backup);
-    status.append(dot, words);
-    if (r.next_backup) {
-      const next = document.createElement("span"); next.className = "sub";
-      next.textContent = t.nextBackup(relative(r.next_backup, document.documentElement.lang)); next.title = time(r.next_backup);
-      status.append(next);
-    }
-    // The last 30 days: backed up, failed, missed or nothing planned.
-    const strip = document.createElement("span"); strip.className = "strip";
-    strip.setAttribute("role", "img");
-    const counts = {};
-    (r.days || []).forEach((d, i) => {
-      counts[d] = (counts[d] || 0) + 1;
-      const c = document.createElement("i"); c.className = d;
-      const date = new Date(Date.now() - (r.days.length - 1 - i) * 86400000);
-      c.title = `${date.toLocaleDateString(document.documentElement.lang)}: ${t.days[d]}`;
-      strip.append(c);
-    });
-    strip.setAttribute("aria-label", Object.entries(counts).map(([k, n]) => `${n} × ${t.days[k]}`).join(", "));
-    status.append(strip);
-    tr.append(status);
-    const actions = document.createElement("td");
-    const btn = (label, fn) => { const b = document.createElement("button"); b.type = "button"; b.textContent = label; b.setAttribute("aria-label", `${label}: ${r.name}`); b.addEventListener("click", fn); actions.append(b); return b; };
-    btn(t.snapshot, () => snapshot([r.id]));
-    btn(t.download, () => download(r.id));
-    const sel = document.createElement("select"); sel.setAttribute("aria-label", `${t.versions}: ${r.name}`);
-    const first = document.createElement("option"); first.textContent = t.versions; first.value = ""; sel.append(first);
-    sel.addEventListener("focus", async () => {
-      if (sel.options.length > 1) return;
-      for (const v of await invoke("list_versions", { id: r.id })) {
-        const o = document.createElement("option"); o.value = v.version || ""; o.textContent = `${time(v.modified)} · ${bytes(v.size)}${v.origin ? " · " + v.origin : ""}`; sel.append(o);
-      }
-    });
-    sel.addEventListener("change", () => { if (sel.value) download(r.id, sel.value); });
-    actions.append(sel);
-    btn(t.restore, () => openRestore(r));
-    if (r.dest) btn(t.open, () => invoke("open_folder", { path: r.dest }).catch(showError));
-    tr.append(actions);
-    tbody.append(tr);
+$("account-button").addEventListener("click", () => {
+  if (isOpen($("account-menu"))) closeMenu(true); else openMenu($("account-menu"), $("account-button"));
+});
+$("settings-button").addEventListener("click", () => showView("settings"));
+$("sign-out").addEventListener("click", async () => {
+  closeMenu(false);
+  session = await invoke("sign_out");
+  rows = []; transfers.clear(); finished.length = 0; cleared = 0; settings = null;
+  renderSession();
+});
+
+// ---- Views (sidebar tabs) ----
+
+const views = ["resources", "library", "history", "settings"];
+function showView(name, focusTab = false) {
+  view = name;
+  for (const v of views) {
+    const tab = $(`tab-${v}`), on = v === name;
+    tab.setAttribute("aria-selected", String(on));
+    tab.tabIndex = on ? 0 : -1;
+    $(`view-${v}`).hidden = !on;
+    if (on && focusTab) tab.focus();
   }
 }
-
-// Plans: what each does, when it last and next runs, and what all of them need of the quota.
-let plansView = null;
-
-function planWords(p) {
-  const s = p.schedule, at = (s.at || "").slice(0, 5);
-  const when = s.every === "hour" ? t.planHourly : s.every === "hours" ? t.planEvery(s.hours)
-    : s.every === "day" ? t.planDaily(at) : t.planWeekly(t.weekdays[s.weekday], at);
-  const scope = p.scope.scope === "all" ? t.scopes.all : `${p.scope.ids.length} × ${p.scope.ids.map(nameOf).join(", ")}`;
-  const keep = p.retention.keep === "last" ? `${t.keeps.last.replace("N", p.retention.n)}` : t.keeps[p.retention.keep];
-  return `${p.id} — ${t.kinds[p.kind].split(":")[0]}, ${when}, ${scope}; ${t.planKeep.toLowerCase()}: ${keep}`;
-}
-
-function renderPlans() {
-  const ul = $("plans");
-  if (!ul || !plansView) return;
-  const lang = document.documentElement.lang;
-  setText("plans-need", t.plansNeed(plansView.creates_per_day, plansView.quota, plansView.reserve));
-  if (document.activeElement !== $("plan-reserve")) $("plan-reserve").value = plansView.reserve;
-  ul.innerHTML = "";
-  for (const row of plansView.plans) {
-    const li = document.createElement("li");
-    const text = document.createElement("span");
-    const last = row.last_run ? (row.last_run.ok ? t.lastRunOk : t.lastRunFailed)(relative(row.last_run.started, lang)) : t.notRunYet;
-    text.textContent = `${planWords(row.plan)} · ${last} · ${t.nextRun(relative(row.next_run, lang))} · ${t.pruneNext(row.prune_preview.length)}`;
-    if (row.prune_preview.length) text.title = row.prune_preview.join("\n");
-    const rm = document.createElement("button"); rm.type = "button"; rm.textContent = t.removePlan;
-    rm.setAttribute("aria-label", `${t.removePlan}: ${row.plan.id}`);
-    rm.addEventListener("click", async () => { try { plansView = await invoke("remove_plan", { id: row.plan.id }); renderPlans(); await refresh(); } catch (e) { showError(e); } });
-    li.append(text, rm); ul.append(li);
-  }
-}
-
-// Only the fields the chosen schedule and retention use are shown.
-function planFormFields() {
-  const when = $("plan-when").value, keep = $("plan-keep").value;
-  $("plan-hours").hidden = when !== "hours";
-  $("plan-weekday").hidden = when !== "week";
-  $("plan-at").hidden = when !== "day" && when !== "week";
-  $("plan-keep-n").hidden = keep !== "last";
-  setText("plan-keep-note", keep === "everything" ? t.keepEverythingNote : "");
-}
-
-async function loadPlans() {
-  try {
-    plansView = await invoke("list_plans"); renderPlans();
-    const s = await invoke("get_settings"); $("notify-success").checked = !!s.notify_success;
-    if (document.activeElement !== $("metered-limit")) $("metered-limit").value = s.metered_limit_mb ?? "";
-    const ul = $("history"); ul.innerHTML = "";
-    const runs = await invoke("list_history");
-    if (!runs.length) { const li = document.createElement("li"); li.textContent = t.historyEmpty; ul.append(li); }
-    for (const h of runs.slice(0, 50)) {
-      const li = document.createElement("li"); li.className = h.ok ? "ok" : "failed";
-      li.textContent = t.historyRow(relative(h.started, document.documentElement.lang), h.plan, h.ok, h.files, bytes(h.bytes));
-      li.title = `${time(h.started)}${h.failures.length ? " — " + h.failures.join("; ") : ""}`;
-      ul.append(li);
-    }
-  } catch (e) { showError(e); }
-}
-
-$("plan-reserve").addEventListener("change", async (ev) => {
-  try { plansView = await invoke("set_plan_reserve", { reserve: Math.max(0, Number(ev.target.value) || 0) }); renderPlans(); }
-  catch (e) { showError(e); if (plansView) ev.target.value = plansView.reserve; }
-});
-
-$("metered-limit").addEventListener("change", async (ev) => {
-  try {
-    const s = await invoke("get_settings");
-    const v = ev.target.value.trim();
-    s.metered_limit_mb = v === "" ? null : Math.max(0, Math.round(Number(v)) || 0);
-    await invoke("save_settings", { settings: s });
-  } catch (e) { showError(e); }
-});
-
-$("notify-success").addEventListener("change", async (ev) => {
-  try { const s = await invoke("get_settings"); s.notify_success = ev.target.checked; await invoke("save_settings", { settings: s }); }
-  catch (e) { showError(e); }
-});
-
-async function addPlan(ev) {
+for (const v of views) $(`tab-${v}`).addEventListener("click", () => showView(v));
+$("tabs").addEventListener("keydown", (ev) => {
+  const i = views.indexOf(view);
+  const next = { ArrowDown: i + 1, ArrowRight: i + 1, ArrowUp: i - 1, ArrowLeft: i - 1, Home: 0, End: views.length - 1 }[ev.key];
+  if (next == null) return;
   ev.preventDefault();
-  const when = $("plan-when").value, at = `${$("plan-at").value || "03:00"}:00`;
-  const schedule = when === "hours" ? { every: "hours", hours: Number($("plan-hours").value) || 1 }
-    : when === "day" ? { every: "day", at } : when === "week" ? { every: "week", weekday: Number($("plan-weekday").value), at } : { every: "hour" };
-  const keep = $("plan-keep").value;
-  const retention = keep === "last" ? { keep: "last", n: Math.max(1, Number($("plan-keep-n").value) || 1) }
-    : keep === "everything" ? { keep: "everything" } : { keep: "calendar", daily: 7, weekly: 4, monthly: 6 };
-  const scope = $("plan-scope").value === "selected" ? { scope: "resources", ids: [...selected] } : { scope: "all" };
-  const plan = { id: $("plan-name").value.trim(), kind: $("plan-kind").value, scope, schedule, retention, dest: null };
-  try { plansView = await invoke("add_plan", { plan }); $("plan-name").value = ""; notice(""); renderPlans(); await refresh(); }
-  catch (e) { showError(e); }
+  showView(views[(next + views.length) % views.length], true);
+});
+
+// ---- Resources ----
+
+function firstRun() {
+  return !!settings && !settings.default_dest && store.getItem("firstRunSkipped") !== "1";
+}
+
+function renderToolbar() {
+  const n = rows.filter((r) => selected.has(r.id)).length;
+  setText("snapshot-all", n ? t.snapshotSelected(n) : t.snapshotAll);
+  const shown = sortRows(rows, $("sort").value, $("search").value);
+  const all = shown.length > 0 && shown.every((r) => selected.has(r.id));
+  $("select-all").checked = all;
+  $("select-all").indeterminate = !all && shown.some((r) => selected.has(r.id));
+}
+
+let rowsStale = false;
+function renderRows() {
+  const list = $("resources");
+  $("first-run").hidden = !firstRun();
+  $("resources-pane").hidden = firstRun();
+  // Not under an open "⋯" menu: it re-renders when the menu closes.
+  if (isOpen($("row-menu"))) { rowsStale = true; return; }
+  rowsStale = false;
+  // A refresh keeps the keyboard focus where it was.
+  const focused = list.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") : null;
+  list.innerHTML = "";
+  for (const r of sortRows(rows, $("sort").value, $("search").value)) {
+    const li = el("li", { class: "row" });
+    li.dataset.id = r.id;
+    const cb = el("input", { type: "checkbox", class: "pick", checked: selected.has(r.id), "aria-label": r.name });
+    cb.addEventListener("change", () => { if (cb.checked) selected.add(r.id); else selected.delete(r.id); renderToolbar(); });
+    const kind = r.kind === "database" ? t.kindDatabase : t.kindApp;
+    const kindIcon = icon(r.kind === "database" ? "database" : "app");
+    kindIcon.classList.add("kind"); kindIcon.removeAttribute("aria-hidden");
+    kindIcon.setAttribute("role", "img"); kindIcon.setAttribute("aria-label", kind); kindIcon.title = kind;
+    const name = el("div", { class: "name", text: r.name });
+    if (r.own_dest) name.append(el("span", { class: "tag", text: t.ownFolder, title: r.dest }));
+    const who = el("div", { class: "who" }, name, el("div", { class: "sub", text: t.rowSub(r.runtime, r.ram) }));
+    // "Last backup 3 hours ago · next in 5 hours", a dot for fresh, stale or none.
+    const line = el("div", { class: "status-line" }, el("span", { class: `dot ${r.health}`, "aria-hidden": "true" }));
+    const last = r.last_backup ? when(r.last_backup, t.lastBackup) : el("span", { text: t.noBackup });
+    last.classList.add("last");
+    line.append(last);
+    if (r.next_backup) { const nx = when(r.next_backup, t.nextBackup); nx.classList.add("next"); line.append(nx); }
+    const status = el("div", { class: "status" }, line, strip(r));
+    const act = button(t.snapshot, () => snapshot([r.id]), { class: "backup", "aria-label": `${t.snapshot}: ${r.name}` });
+    const more = button(icon("more"), (ev) => openRowMenu(r, ev.currentTarget), {
+      class: "more icon-only", "aria-label": `${t.more}: ${r.name}`, "aria-haspopup": "menu", "aria-expanded": "false", "aria-controls": "row-menu",
+    });
+    li.append(cb, kindIcon, who, status, act, more);
+    list.append(li);
+  }
+  if (focused) for (const b of list.querySelectorAll("[aria-label]")) if (b.getAttribute("aria-label") === focused) { b.focus(); break; }
+  renderToolbar();
+}
+
+// The last 30 days: backed up, failed, missed or nothing planned.
+function strip(r) {
+  const s = el("span", { class: "strip", role: (r.days || []).length ? "img" : null });
+  const counts = {};
+  (r.days || []).forEach((d, i) => {
+    counts[d] = (counts[d] || 0) + 1;
+    const date = new Date(Date.now() - (r.days.length - 1 - i) * 86400000);
+    s.append(el("i", { class: d, title: `${date.toLocaleDateString(lang())}: ${t.days[d]}` }));
+  });
+  if ((r.days || []).length) s.setAttribute("aria-label", Object.entries(counts).map(([k, n]) => `${n} × ${t.days[k]}`).join(", "));
+  return s;
 }
 
 // Everything fresh, or which resources need attention and what to do.
 function renderBanner() {
-  const el = $("status-banner");
-  if (!el) return;
+  const b = $("status-banner");
   const need = rows.filter((r) => r.health !== "fresh");
-  el.hidden = rows.length === 0;
-  el.className = `banner ${need.length ? "warn" : "ok"}`;
+  b.hidden = rows.length === 0;
+  b.className = `banner ${need.length ? "warn" : "ok"}`;
+  const holder = b.querySelector(".banner-icon");
+  holder.innerHTML = ""; holder.append(icon(need.length ? "alert" : "check"));
   // Three names at most: the rows say the rest.
   const names = need.slice(0, 3).map((r) => r.name).join(", ") + (need.length > 3 ? t.andMore(need.length - 3) : "");
-  el.textContent = need.length ? t.attention(need.length, names) : t.allGood;
+  setText("status-text", need.length ? t.attention(need.length, names) : t.allGood);
+  // What to do, as a button: back up the ones that need it (held for the quota if needed).
+  $("attention-go").hidden = need.length === 0;
+  setText("attention-go", t.attentionGo(need.length));
+  $("attention-go").onclick = () => snapshot(need.map((r) => r.id));
 }
 
-function renderTransfers() {
-  const ul = $("transfers");
-  if (!ul) return;
-  $("transfers-section").hidden = transfers.size === 0;
-  ul.innerHTML = "";
-  for (const [id, x] of transfers) {
-    const li = document.createElement("li");
-    li.dataset.id = id;
-    const title = document.createElement("strong"); title.textContent = x.name; li.append(title);
-    const state = document.createElement("span"); state.className = `state state-${x.kind}`; state.textContent = " " + transferText(x.last); li.append(state);
-    if (x.progress) {
-      const p = x.progress;
-      const bar = document.createElement("progress"); bar.max = p.total || 1; bar.value = p.bytes; li.append(bar);
-      const info = document.createElement("div"); info.className = "progress-text";
-      info.textContent = `${bytes(p.bytes)}${p.total ? " / " + bytes(p.total) : ""} · ${bytes(Math.round(p.bytes_per_sec))}/s${p.eta_secs != null ? " · ETA " + duration(p.eta_secs) : ""}`;
-      li.append(info);
-    }
-    if (x.kind === "failed") { const b = document.createElement("button"); b.type = "button"; b.textContent = t.retry; b.addEventListener("click", () => x.retry()); li.append(b); }
-    ul.append(li);
-  }
+function openRowMenu(r, btn) {
+  if (isOpen($("row-menu")) && menuRow && menuRow.id === r.id) { closeMenu(true); return; }
+  menuRow = r;
+  $("menu-open").hidden = !r.dest;
+  openMenu($("row-menu"), btn, () => { if (rowsStale) setTimeout(renderRows); });
 }
-
-// A transfer's state in words, in the current language.
-function transferText(e) {
-  switch (e.event) {
-    case "waiting": return t.waiting(time(e.until), t.why[e.reason] || e.reason);
-    case "postponed": return t.metered(bytes(e.bytes));
-    case "paused_for_quota": return t.paused(e.until && time(e.until));
-    case "creating": return t.creating(elapsed(e.since));
-    case "processing": return e.answer_lost ? t.answerLost : t.processing(elapsed(e.since));
-    case "joined": return t.joined;
-    case "created": return t.created;
-    case "done": return t.done(e.path);
-    case "failed": return `${t.failed}: ${e.message}`;
-    default: return "";
+$("row-menu").addEventListener("click", (ev) => {
+  const item = ev.target.closest("[data-action]");
+  if (!item || !menuRow) return;
+  const r = menuRow;
+  closeMenu(false);
+  const back = document.querySelector(`li.row[data-id="${CSS.escape(r.id)}"] .more`);
+  switch (item.dataset.action) {
+    case "download": download(r.id); if (back) back.focus(); break;
+    case "versions": openVersions(r); break;
+    case "restore": openRestore(r); break;
+    case "open": invoke("open_folder", { path: r.dest }).catch(showError); if (back) back.focus(); break;
+    case "folder": chooseFolder(r.id); break;
+    default: break;
   }
-}
+});
 
-// Seconds since an ISO time, as "40 s" or "2 min 5 s".
-function elapsed(iso) { return duration(Math.max(0, (Date.now() - Date.parse(iso)) / 1000)); }
-
-// While a create is being prepared, its line counts the seconds.
-setInterval(() => {
-  for (const x of transfers.values()) {
-    if (x.last && ["creating", "processing"].includes(x.last.event)) { renderTransfers(); return; }
+$("search").addEventListener("input", renderRows);
+$("sort").addEventListener("change", renderRows);
+$("select-all").addEventListener("change", (e) => {
+  for (const r of sortRows(rows, $("sort").value, $("search").value)) {
+    if (e.target.checked) selected.add(r.id); else selected.delete(r.id);
   }
-}, 1000);
+  renderRows();
+});
+$("snapshot-all").addEventListener("click", () => {
+  const picked = rows.filter((r) => selected.has(r.id)).map((r) => r.id);
+  // The selection is used up by the action, as in a file manager.
+  selected.clear(); renderRows();
+  snapshot(picked.length ? picked : rows.map((r) => r.id));
+});
+$("first-run-choose").addEventListener("click", () => chooseFolder(null));
+$("first-run-skip").addEventListener("click", () => { store.setItem("firstRunSkipped", "1"); renderRows(); $("search").focus(); });
 
 function nameOf(id) { return (rows.find((r) => r.id === id) || {}).name || id; }
+
+// ---- Versions and restore dialogs ----
+
+function versionLabel(v) {
+  return `${relative(v.modified, lang())} · ${time(v.modified)} · ${bytes(v.size)}${v.origin ? " · " + v.origin : ""}`;
+}
+
+async function openVersions(r) {
+  const dlg = $("versions-dialog"), list = $("versions-list");
+  setText("versions-title", t.versionsTitle(r.name));
+  list.innerHTML = "";
+  let versions = [];
+  try { versions = await invoke("list_versions", { id: r.id }); } catch (e) { showError(e); return; }
+  for (const v of versions) list.append(el("option", { value: v.version || "", text: versionLabel(v) }));
+  if (list.options.length) list.selectedIndex = 0;
+  $("versions-cancel").onclick = () => dlg.close("cancel");
+  dlg.onclose = () => {
+    const back = document.querySelector(`li.row[data-id="${CSS.escape(r.id)}"] .more`);
+    if (back) back.focus();
+    if (dlg.returnValue === "download" && list.value) download(r.id, list.value);
+  };
+  dlg.returnValue = "";
+  dlg.showModal();
+  list.focus();
+}
+// Enter in the list downloads the highlighted version.
+$("versions-list").addEventListener("keydown", (ev) => {
+  if (ev.key === "Enter") { ev.preventDefault(); $("versions-dialog").close("download"); }
+});
+$("versions-list").addEventListener("dblclick", () => $("versions-dialog").close("download"));
 
 // The restore dialog: the resource, the version and its date, what is replaced, and a
 // snapshot of the current state first (checked, unless no quota is left today).
@@ -349,8 +360,7 @@ async function openRestore(r) {
   let versions = [];
   try { versions = await invoke("list_versions", { id: r.id }); } catch (e) { showError(e); return; }
   for (const v of versions) {
-    const o = document.createElement("option"); o.value = v.version || "";
-    o.textContent = `${time(v.modified)} · ${bytes(v.size)}${v.origin ? " · " + v.origin : ""}`;
+    const o = el("option", { value: v.version || "", text: versionLabel(v) });
     o.dataset.when = time(v.modified); sel.append(o);
   }
   const left = session && session.quota ? session.quota.remaining : 0;
@@ -362,13 +372,15 @@ async function openRestore(r) {
   sel.onchange = describe; describe();
   $("restore-cancel").onclick = () => dlg.close("cancel");
   dlg.onclose = async () => {
+    const back = document.querySelector(`li.row[data-id="${CSS.escape(r.id)}"] .more`);
+    if (back) back.focus();
     // Only the Restore button goes on: Cancel, Escape and closing do nothing.
     if (dlg.returnValue !== "restore" || !sel.value) return;
-    const version = sel.value, when = sel.selectedOptions[0].dataset.when;
-    notice(t.restoring(r.name));
+    const version = sel.value, w = sel.selectedOptions[0].dataset.when;
+    notice(() => t.restoring(r.name), false, true);
     try {
       await invoke("restore_snapshot", { id: r.id, version, snapshotFirst: first.checked, onEvent: onEvent((id) => snapshot([id])) });
-      notice(t.restored(r.name, when));
+      notice(() => t.restored(r.name, w));
       await refresh();
     } catch (e) { showError(e); }
   };
@@ -377,6 +389,83 @@ async function openRestore(r) {
   sel.focus();
 }
 
+// ---- Transfers drawer ----
+
+const active = (x) => x.kind !== "done";
+
+function renderTransfers() {
+  const on = !!(session && session.signed_in);
+  const list = [...transfers.entries()].filter(([, x]) => active(x));
+  const running = list.filter(([, x]) => x.kind === "busy").length;
+  const waiting = list.filter(([, x]) => x.kind === "waiting").length;
+  const done = finished.length - cleared;
+  $("transfers-drawer").hidden = !on || (list.length === 0 && done === 0 && !queuePaused);
+  setText("transfers-summary", t.transfersSummary(running, waiting));
+  $("done-show").hidden = $("done-clear").hidden = done === 0;
+  setText("done-show", t.doneShow(done));
+  setText("done-clear", t.clearDone);
+  $("done-clear").setAttribute("aria-label", t.clearDoneLabel);
+  $("cancel-all").hidden = list.length === 0;
+  const ul = $("transfers");
+  ul.innerHTML = "";
+  for (const [id, x] of list) {
+    const li = el("li", {}, el("strong", { text: x.name }));
+    li.dataset.id = id;
+    const p = x.progress;
+    if (p) li.append(el("progress", { max: p.total || 1, value: p.bytes, "aria-label": x.name }));
+    else li.append(el("span"));
+    const text = p
+      ? t.progress(bytes(p.bytes), p.total ? bytes(p.total) : "", bytes(Math.round(p.bytes_per_sec)), p.eta_secs != null ? duration(p.eta_secs) : "")
+      : transferText(x.last);
+    li.append(el("span", { class: `state state-${x.kind}${p ? " progress-text" : ""}`, text }));
+    const actions = el("span", { class: "line-actions" });
+    if (x.kind === "failed") {
+      actions.append(button(t.retry, () => { transfers.delete(id); x.retry(); renderTransfers(); }, { "aria-label": `${t.retry}: ${x.name}` }));
+      actions.append(button(t.dismiss, () => { transfers.delete(id); renderTransfers(); }, { "aria-label": `${t.dismiss}: ${x.name}` }));
+    }
+    li.append(actions);
+    ul.append(li);
+  }
+}
+
+// A transfer's state in words, in the current language.
+function transferText(e) {
+  if (!e) return "";
+  switch (e.event) {
+    case "waiting": return t.waiting(duration(Math.max(1, (Date.parse(e.until) - Date.now()) / 1000)), t.why[e.reason] || e.reason);
+    case "postponed": return t.metered(bytes(e.bytes));
+    case "paused_for_quota": return t.paused(e.until && clock(e.until, lang()));
+    case "creating": return t.creating(elapsed(e.since));
+    case "processing": return e.answer_lost ? t.answerLost : t.processing(elapsed(e.since));
+    case "joined": return t.joined;
+    case "created": return t.created;
+    case "done": return t.done(e.path);
+    case "failed": return `${t.failed}: ${e.message}`;
+    default: return "";
+  }
+}
+
+// Seconds since an ISO time, as "40s" or "2m 5s".
+function elapsed(iso) { return duration(Math.max(0, (Date.now() - Date.parse(iso)) / 1000)); }
+
+// Lines that count (preparing, waiting) tick every second.
+setInterval(() => {
+  for (const x of transfers.values()) {
+    if (x.last && ["creating", "processing", "waiting"].includes(x.last.event) && !x.progress) { renderTransfers(); return; }
+  }
+}, 1000);
+
+$("done-show").addEventListener("click", () => showView("history", true));
+$("done-clear").addEventListener("click", () => { cleared = finished.length; renderTransfers(); });
+$("cancel-all").addEventListener("click", () => { notice(() => t.stopped); invoke("cancel_transfer").catch(showError); });
+$("pause-toggle").addEventListener("click", () => invoke("pause_queue", { paused: !queuePaused }).catch(showError));
+listen("queue-paused", ({ payload }) => {
+  queuePaused = payload;
+  setText("pause-toggle", queuePaused ? t.resume : t.pause);
+  notice(queuePaused ? () => t.pausedByUser : "", false, true);
+  renderTransfers();
+});
+
 // One engine event: a transfer line, the quota, or a notice. Background (scheduled) work
 // arrives the same way as a click's.
 function handleEvent(e, retry) {
@@ -384,20 +473,31 @@ function handleEvent(e, retry) {
   const x = transfers.get(id) || { name: nameOf(id), retry: () => retry(id) };
   switch (e.event) {
     case "waiting": case "postponed": x.kind = "waiting"; break;
-    case "creating": case "processing": case "joined": case "created": x.kind = "busy"; break;
+    case "creating": case "processing": case "joined": case "created": x.kind = "busy"; x.progress = null; break;
     case "downloading": x.kind = "busy"; x.progress = e.progress; break;
-    case "done": x.kind = "done"; x.progress = null; break;
-    case "failed": x.kind = "failed"; break;
+    case "done":
+      transfers.delete(id);
+      finished.unshift({ id, name: x.name, path: e.path, at: new Date().toISOString() });
+      renderTransfers(); renderHistory();
+      return;
+    case "failed":
+      // Stopped by the user: the line goes; the notice says what it means.
+      if (e.code === "cancelled") { transfers.delete(id); renderTransfers(); return; }
+      x.kind = "failed"; x.progress = null; break;
     case "quota": if (session) session.quota = e.quota; renderQuota(e.quota); return;
-    case "paused": notice(t.pausedByUser); return;
+    case "paused": notice(() => t.pausedByUser, false, true); return;
     case "resumed": notice(""); return;
     case "paused_for_quota":
-      notice(t.paused(e.until && time(e.until)));
-      // Waiting lines now wait for the quota, not for a window.
+      notice(() => t.paused(e.until && clock(e.until, lang())), false, true);
+      // Waiting lines now wait for the quota, not for a window; held ones get a line.
       for (const w of transfers.values()) if (w.kind === "waiting") w.last = e;
+      for (const rid of e.held || []) {
+        const w = transfers.get(rid) || { name: nameOf(rid), retry: () => retry(rid) };
+        if (w.kind !== "busy") { w.kind = "waiting"; w.last = e; transfers.set(rid, w); }
+      }
       renderTransfers();
       return;
-    case "rate_limited": notice(t.rateLimited(time(e.until)), true); return;
+    case "rate_limited": notice(() => t.rateLimited(clock(e.until, lang())), true); return;
     default: return;
   }
   x.last = e;
@@ -415,11 +515,10 @@ listen("engine-event", (ev) => handleEvent(ev.payload, (id) => snapshot([id])));
 listen("plans-ran", () => refresh());
 // A notification was clicked: show its resource's row.
 listen("focus-resource", (ev) => {
-  const row = document.querySelector(`#resources tr[data-id="${CSS.escape(ev.payload)}"]`);
+  showView("resources");
+  const row = document.querySelector(`li.row[data-id="${CSS.escape(ev.payload)}"]`);
   if (row) { row.scrollIntoView({ block: "center" }); const b = row.querySelector("button"); if (b) b.focus(); }
 });
-
-function showError(e) { notice(e && e.message ? e.message : String(e), true); }
 
 async function snapshot(ids) {
   try { await invoke("create_snapshots", { ids, onEvent: onEvent((id) => snapshot([id])) }); await refresh(); } catch (e) { showError(e); }
@@ -429,25 +528,255 @@ async function download(id, version) {
   try { await invoke("download_snapshot", { id, version: version || null, onEvent: onEvent((rid) => download(rid, version)) }); await refresh(); } catch (e) { showError(e); }
 }
 
+// ---- On this computer (library) ----
+
+function renderLibrary() {
+  const ul = $("library");
+  const total = library.reduce((n, e) => n + e.size, 0);
+  setText("library-text", t.libraryText(library.length, bytes(total)));
+  ul.innerHTML = "";
+  if (!library.length) ul.append(el("li", { class: "empty-line", text: t.libraryEmpty }));
+  const sorted = [...library].sort((a, b) => a.resource_name.localeCompare(b.resource_name) || b.taken_at.localeCompare(a.taken_at));
+  for (const e of sorted) {
+    const file = e.path.split(/[\\/]/).pop();
+    const sub = el("div", { class: "muted" }, when(e.taken_at, t.takenRel), ` · ${bytes(e.size)} · `,
+      damaged.has(e.path) ? el("span", { class: "error", text: t.checkFailed })
+        : e.verified_at ? when(e.verified_at, t.verifiedRel) : el("span", { text: t.notVerified }));
+    sub.lastChild.classList.add("verified-at");
+    const info = el("div", { class: "grow" }, el("strong", { text: e.resource_name }), el("div", { class: "path", text: file }), sub);
+    const verify = button(t.verify, async () => {
+      try { await invoke("verify_file", { path: e.path }); damaged.delete(e.path); }
+      catch (err) { damaged.add(e.path); showError(err); }
+      await loadLibrary().catch(showError);
+    }, { "aria-label": `${t.verify}: ${file}` });
+    const show = button(t.open, () => invoke("open_folder", { path: e.path.slice(0, e.path.length - file.length - 1) }).catch(showError),
+      { "aria-label": `${t.open}: ${file}` });
+    ul.append(el("li", {}, info, el("span", { class: "actions" }, verify, show)));
+  }
+}
+
+async function loadLibrary() {
+  library = await invoke("list_library", { resource: null });
+  renderLibrary();
+}
+
+$("prune").addEventListener("click", async () => {
+  const num = (id) => { const v = parseInt($(id).value, 10); return Number.isFinite(v) && v > 0 ? v : null; };
+  try {
+    const r = await invoke("prune_library", { keepLast: num("keep-last"), keepDays: num("keep-days") });
+    notice(() => t.pruned(r.deleted.length));
+    await refresh();
+  } catch (e) { showError(e); }
+});
+
+// ---- History ----
+
+function renderHistory() {
+  const s = $("session-done");
+  s.innerHTML = "";
+  if (!finished.length) s.append(el("li", { class: "empty-line", text: t.sessionEmpty }));
+  for (const f of finished) {
+    const info = el("div", { class: "grow" }, el("strong", { text: f.name }), el("div", { class: "what", text: t.done(f.path) }), el("div", { class: "muted" }, when(f.at)));
+    const folder = f.path.slice(0, f.path.length - f.path.split(/[\\/]/).pop().length - 1);
+    s.append(el("li", { class: "done" }, info, button(t.open, () => invoke("open_folder", { path: folder }).catch(showError), { "aria-label": `${t.open}: ${f.name}` })));
+  }
+  const ul = $("history");
+  ul.innerHTML = "";
+  if (!runs.length) ul.append(el("li", { class: "empty-line", text: t.historyEmpty }));
+  for (const h of runs.slice(0, 50)) {
+    const li = el("li", { class: h.ok ? "ok" : "failed" }, el("span", {
+      class: "what", text: t.historyRow(relative(h.started, lang()), h.plan, h.ok, h.files, bytes(h.bytes)),
+      title: `${time(h.started)}${h.failures.length ? " — " + h.failures.join("; ") : ""}`,
+    }));
+    ul.append(li);
+  }
+}
+
+// ---- Settings and plans ----
+
+function renderSettings() {
+  if (!settings) return;
+  setText("default-folder", settings.default_dest || t.noFolder);
+  $("notify-success").checked = !!settings.notify_success;
+  $("close-to-tray").checked = !!settings.close_to_tray;
+  if (document.activeElement !== $("metered-limit")) $("metered-limit").value = settings.metered_limit_mb ?? "";
+  const ul = $("own-folders");
+  ul.innerHTML = "";
+  const own = Object.entries(settings.destinations || {});
+  if (!own.length) ul.append(el("li", { class: "muted", text: t.ownFoldersEmpty }));
+  for (const [id, path] of own) {
+    const name = nameOf(id);
+    ul.append(el("li", {}, el("span", { class: "what" }, el("strong", { text: name }), " → ", el("span", { class: "path", text: path })),
+      button(t.useDefault, async () => {
+        try { await invoke("clear_destination", { resource: id }); await refresh(); } catch (e) { showError(e); }
+      }, { "aria-label": `${t.useDefault}: ${name}` })));
+  }
+}
+
+async function saveSettings(change) {
+  try {
+    const s = await invoke("get_settings");
+    change(s);
+    await invoke("save_settings", { settings: s });
+    settings = s;
+  } catch (e) { showError(e); }
+}
+
+function planWords(p) {
+  const s = p.schedule, at = (s.at || "").slice(0, 5);
+  const w = s.every === "hour" ? t.planHourly : s.every === "hours" ? t.planEvery(s.hours)
+    : s.every === "day" ? t.planDaily(at) : t.planWeekly(t.weekdays[s.weekday], at);
+  const scope = p.scope.scope === "all" ? t.scopes.all : `${p.scope.ids.length} × ${p.scope.ids.map(nameOf).join(", ")}`;
+  const keep = p.retention.keep === "last" ? `${t.keeps.last.replace("N", p.retention.n)}` : t.keeps[p.retention.keep];
+  return `${p.id} — ${t.kinds[p.kind].split(":")[0]}, ${w}, ${scope}; ${t.planKeep.toLowerCase()}: ${keep}`;
+}
+
+function renderPlans() {
+  const ul = $("plans");
+  if (!plansView) return;
+  setText("plans-need", t.plansNeed(plansView.creates_per_day, plansView.quota, plansView.reserve));
+  if (document.activeElement !== $("plan-reserve")) $("plan-reserve").value = plansView.reserve;
+  ul.innerHTML = "";
+  for (const row of plansView.plans) {
+    const last = row.last_run ? (row.last_run.ok ? t.lastRunOk : t.lastRunFailed)(relative(row.last_run.started, lang())) : t.notRunYet;
+    const text = el("span", { class: "what", text: `${planWords(row.plan)} · ${last} · ${t.nextRun(relative(row.next_run, lang()))} · ${t.pruneNext(row.prune_preview.length)}` });
+    if (row.prune_preview.length) text.title = row.prune_preview.join("\n");
+    const rm = button(t.removePlan, async () => {
+      try { plansView = await invoke("remove_plan", { id: row.plan.id }); renderPlans(); await refresh(); } catch (e) { showError(e); }
+    }, { "aria-label": `${t.removePlan}: ${row.plan.id}` });
+    ul.append(el("li", {}, text, rm));
+  }
+}
+
+// Only the fields the chosen schedule and retention use are shown.
+function planFormFields() {
+  const w = $("plan-when").value, keep = $("plan-keep").value;
+  $("plan-hours").hidden = w !== "hours";
+  $("plan-weekday").hidden = w !== "week";
+  $("plan-at").hidden = w !== "day" && w !== "week";
+  $("plan-keep-n").hidden = keep !== "last";
+  setText("plan-keep-note", keep === "everything" ? t.keepEverythingNote : "");
+}
+
+async function addPlan(ev) {
+  ev.preventDefault();
+  const w = $("plan-when").value, at = `${$("plan-at").value || "03:00"}:00`;
+  const schedule = w === "hours" ? { every: "hours", hours: Number($("plan-hours").value) || 1 }
+    : w === "day" ? { every: "day", at } : w === "week" ? { every: "week", weekday: Number($("plan-weekday").value), at } : { every: "hour" };
+  const keep = $("plan-keep").value;
+  const retention = keep === "last" ? { keep: "last", n: Math.max(1, Number($("plan-keep-n").value) || 1) }
+    : keep === "everything" ? { keep: "everything" } : { keep: "calendar", daily: 7, weekly: 4, monthly: 6 };
+  const scope = $("plan-scope").value === "selected" ? { scope: "resources", ids: [...selected] } : { scope: "all" };
+  const plan = { id: $("plan-name").value.trim(), kind: $("plan-kind").value, scope, schedule, retention, dest: null };
+  try { plansView = await invoke("add_plan", { plan }); $("plan-name").value = ""; notice(""); renderPlans(); await refresh(); }
+  catch (e) { showError(e); }
+}
+$("plan-form").addEventListener("submit", addPlan);
+$("plan-when").addEventListener("change", planFormFields);
+$("plan-keep").addEventListener("change", planFormFields);
+$("plan-reserve").addEventListener("change", async (ev) => {
+  try { plansView = await invoke("set_plan_reserve", { reserve: Math.max(0, Number(ev.target.value) || 0) }); renderPlans(); }
+  catch (e) { showError(e); if (plansView) ev.target.value = plansView.reserve; }
+});
+$("metered-limit").addEventListener("change", (ev) => {
+  const v = ev.target.value.trim();
+  saveSettings((s) => { s.metered_limit_mb = v === "" ? null : Math.max(0, Math.round(Number(v)) || 0); });
+});
+$("notify-success").addEventListener("change", (ev) => saveSettings((s) => { s.notify_success = ev.target.checked; }));
+$("close-to-tray").addEventListener("change", (ev) => saveSettings((s) => { s.close_to_tray = ev.target.checked; }));
+$("start-at-login").addEventListener("change", async (ev) => {
+  try { ev.target.checked = await invoke("set_start_at_login", { enabled: ev.target.checked }); } catch (e) { showError(e); }
+});
+$("choose-folder").addEventListener("click", () => chooseFolder(null));
+
+async function chooseFolder(resource) {
+  try { const p = await invoke("pick_destination", { resource }); if (p) { notice(() => t.folderSet(p)); await refresh(); } } catch (e) { showError(e); }
+}
+
+async function changeLocale(locale) {
+  applyLocale(locale);
+  store.setItem("locale", locale);
+  if (session && session.signed_in) await saveSettings((s) => { s.locale = locale; });
+}
+$("locale").addEventListener("change", () => changeLocale($("locale").value));
+$("locale-signin").addEventListener("change", () => changeLocale($("locale-signin").value));
+$("theme").addEventListener("change", async () => {
+  const pref = $("theme").value;
+  store.setItem("theme", pref);
+  applyTheme(pref);
+  if (session && session.signed_in) await saveSettings((s) => { s.theme = pref === "system" ? null : pref; });
+});
+
+// ---- Dragging a folder over the window ----
+
+function rowAt(x, y) {
+  if (view !== "resources" || firstRun()) return null;
+  const ratio = window.devicePixelRatio || 1;
+  const hit = document.elementFromPoint(x / ratio, y / ratio);
+  return hit && hit.closest ? hit.closest("li.row[data-id]") : null;
+}
+
+function renderDrag(x, y) {
+  const o = $("drop-overlay");
+  for (const r of document.querySelectorAll("li.row.drop-target")) r.classList.remove("drop-target");
+  o.hidden = !drag;
+  if (!drag) return;
+  const row = drag.ok ? rowAt(x, y) : null;
+  if (row) row.classList.add("drop-target");
+  o.classList.toggle("refused", !drag.ok);
+  o.classList.toggle("over-row", !!row);
+  setText("drop-title", drag.ok ? t.dropTitle : t.dropRefused);
+  setText("drop-sub", !drag.ok ? drag.message || "" : row ? t.dropRow(nameOf(row.dataset.id)) : t.dropDefault);
+}
+
+listen("drag-state", ({ payload }) => {
+  if (payload.phase === "enter") drag = { ok: payload.ok, message: payload.message };
+  if (payload.phase === "leave") drag = null;
+  renderDrag(payload.x, payload.y);
+});
+
+// A folder dropped on a row sets that resource's folder; anywhere else, the default.
+listen("folder-dropped", async ({ payload }) => {
+  const row = payload.ok ? rowAt(payload.x, payload.y) : null;
+  drag = null; renderDrag(0, 0);
+  if (!payload.ok) { notice(payload.message, true); return; }
+  try {
+    const p = await invoke("set_destination", { resource: row ? row.dataset.id : null, path: payload.path });
+    notice(() => t.folderSet(p));
+    await refresh();
+  } catch (e) { showError(e); }
+});
+listen("tray-snapshot-all", () => snapshot(rows.map((r) => r.id)));
+
+// ---- Loading ----
+
 async function refresh() {
   try {
-    rows = await invoke("list_resources");
-    const s = await invoke("get_settings");
-    setText("default-folder", s.default_dest || t.noFolder);
-    renderRows();
+    const [r, s] = await Promise.all([invoke("list_resources"), invoke("get_settings")]);
+    rows = r; settings = s;
+    for (const id of [...selected]) if (!rows.some((x) => x.id === id)) selected.delete(id);
+    renderRows(); renderBanner(); renderSettings();
     await loadLibrary();
-    await loadPlans();
+    const [p, h] = await Promise.all([invoke("list_plans"), invoke("list_history")]);
+    plansView = p; runs = h;
+    renderPlans(); renderHistory();
   } catch (e) { showError(e); }
 }
 
 async function start() {
-  applyLocale(pickLocale(null, navigator.language));
+  fillIcons();
+  applyTheme(store.getItem("theme") || "system");
+  applyLocale(pickLocale(store.getItem("locale"), navigator.language));
   session = await invoke("get_session");
   renderSession();
   if (session.notices.length) notice(session.notices.join(" "), true);
   if (session.signed_in) {
     const s = await invoke("get_settings");
+    settings = s;
     if (s.locale) applyLocale(s.locale);
+    const pref = s.theme || store.getItem("theme") || "system";
+    store.setItem("theme", pref); applyTheme(pref);
+    invoke("get_start_at_login").then((on) => { $("start-at-login").checked = on; }).catch(() => {});
     await refresh();
   }
 }
@@ -460,6 +789,8 @@ $("sign-in-form").addEventListener("submit", async (ev) => {
     $("api-key").value = "";
     session = await invoke("sign_in", { key });
     setText("sign-in-error", "");
+    const s = await invoke("get_settings");
+    settings = s;
     renderSession();
     await refresh();
   } catch (e) {
@@ -467,60 +798,5 @@ $("sign-in-form").addEventListener("submit", async (ev) => {
     $("api-key").focus(); // ready to paste again, by keyboard too
   }
 });
-$("sign-out").addEventListener("click", async () => { session = await invoke("sign_out"); rows = []; transfers.clear(); renderSession(); });
-$("search").addEventListener("input", renderRows);
-$("sort").addEventListener("change", renderRows);
-$("locale").addEventListener("change", async () => {
-  applyLocale($("locale").value);
-  if (session && session.signed_in) {
-    const s = await invoke("get_settings"); s.locale = $("locale").value; await invoke("save_settings", { settings: s });
-  }
-});
-$("select-all").addEventListener("change", (e) => {
-  for (const r of sortRows(rows, $("sort").value, $("search").value)) {
-    if (e.target.checked) selected.add(r.id); else selected.delete(r.id);
-  }
-  renderRows();
-});
-$("snapshot-all").addEventListener("click", () => {
-    const picked = rows.filter((r) => selected.has(r.id)).map((r) => r.id);
-  snapshot(picked.length ? picked : rows.map((r) => r.id));
-});
-$("choose-folder").addEventListener("click", async () => {
-  try { const p = await invoke("pick_destination", { resource: null }); if (p) { notice(t.folderSet(p)); await refresh(); } } catch (e) { showError(e); }
-});
-$("cancel-all").addEventListener("click", () => invoke("cancel_transfer"));
-$("pause-toggle").addEventListener("click", () => invoke("pause_queue", { paused: !queuePaused }).catch(showError));
-listen("queue-paused", ({ payload }) => {
-  queuePaused = payload;
-  setText("pause-toggle", queuePaused ? t.resume : t.pause);
-  notice(queuePaused ? t.pausedByUser : "");
-});
-$("plan-form").addEventListener("submit", addPlan);
-$("plan-when").addEventListener("change", planFormFields);
-$("plan-keep").addEventListener("change", planFormFields);
-
-$("prune").addEventListener("click", async () => {
-  const num = (id) => { const v = parseInt($(id).value, 10); return Number.isFinite(v) && v > 0 ? v : null; };
-  try {
-    const r = await invoke("prune_library", { keepLast: num("keep-last"), keepDays: num("keep-days") });
-    notice(t.pruned(r.deleted.length));
-    await refresh();
-  } catch (e) { showError(e); }
-});
-
-// A folder dropped on a row sets that resource's folder; anywhere else, the default.
-listen("folder-dropped", async ({ payload }) => {
-  if (!payload.ok) { notice(payload.message, true); return; }
-  const ratio = window.devicePixelRatio || 1;
-  const el = document.elementFromPoint(payload.x / ratio, payload.y / ratio);
-  const row = el && el.closest && el.closest("tr[data-id]");
-  try {
-    const p = await invoke("set_destination", { resource: row ? row.dataset.id : null, path: payload.path });
-    notice(t.folderSet(p));
-    await refresh();
-  } catch (e) { showError(e); }
-});
-listen("tray-snapshot-all", () => snapshot(rows.map((r) => r.id)));
 
 start().catch(showError);

@@ -22,6 +22,12 @@ export function time(iso, locale = globalThis.document?.documentElement?.lang ||
   return d.toLocaleString(locale, { dateStyle: "short", timeStyle: "short" });
 }
 
+// A clock time in the window's language: "15:10", "3:10 PM".
+export function clock(iso, locale = globalThis.document?.documentElement?.lang || undefined) {
+  if (!iso) return "";
+  return new Date(iso).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" });
+}
+
 // "3 hours ago", "in 5 hours", "há 3 horas": the nearest whole unit, in the given locale.
 // `now` is for tests.
 export function relative(iso, locale, now = Date.now()) {

@@ -1,0 +1,364 @@
+//! How the window looks, checked on the real app under Xvfb over WebDriver: every state
+//! (signed out, first run, idle, three transfers running, quota used up) at the default size
+//! (1100×720) and the minimum (720×480), light and dark, English and Portuguese. In each:
+//! a screenshot, no header, toolbar or row text that overflows its box, and no serious or
+//! critical axe-core finding. With three transfers running, at least 8 rows stay in view.
+//! Then the drag overlay, and a keyboard-only walk with the focus always visible.
+//! `make test` runs it; alone it needs `npm ci --prefix tests/axe` and
+//! `xvfb-run -a dbus-run-session -- scripts/with-keyring.sh cargo test --test screens -- --ignored`.
+
+mod support;
+
+use serde_json::{Value, json};
+use snapshots::secret::{KeyringStore, SecretStore, service_name};
+use squarecloud_sim::{AccountSpec, FaultKind, FaultSpec, SimConfig, Simulator, Target};
+use std::time::{Duration, Instant};
+use support::{Driver, Home, launch, menu_action};
+
+const KEY: &str = "313397145698959364-screens-secret-key";
+const SIZES: [(u32, u32); 2] = [(1100, 720), (720, 480)];
+const THEMES: [&str; 2] = ["light", "dark"];
+const LOCALES: [&str; 2] = ["en", "pt-BR"];
+
+/// Theme and language through the window's own settings controls.
+async fn set_look(d: &Driver, theme: &str, locale: &str) {
+    d.js(&format!(
+        "for (const [id, v] of [['theme', {theme:?}], ['locale', {locale:?}]]) {{\
+           const s = document.getElementById(id);\
+           if (s.value !== v) {{ s.value = v; s.dispatchEvent(new Event('change')); }} }}"
+    ))
+    .await;
+    let t = Instant::now();
+    while d
+        .js("return [document.documentElement.dataset.theme, document.documentElement.lang]")
+        .await
+        != json!([theme, locale])
+    {
+        assert!(t.elapsed() < Duration::from_secs(10), "look not applied");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every visible element of the header, the toolbars, the rows and the transfer lines whose
+/// content is wider than its box (clipped or spilling), and any page-level horizontal scroll.
+const OVERFLOW: &str = r#"
+const visible = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';
+const roots = [document.getElementById('headerbar'), ...document.querySelectorAll(
+  '.toolbar, li.row, #transfers li, .drawer-head, .banner, .notice, #first-run, .sign-in .card')].filter(visible);
+const bad = [];
+for (const root of roots) {
+  for (const e of [root, ...root.querySelectorAll('*')]) {
+    if (!visible(e) || e.closest('svg') || e.clientWidth === 0) continue;
+    if (e.scrollWidth > e.clientWidth + 1) bad.push(`${e.tagName.toLowerCase()}#${e.id}.${e.className}: ${e.scrollWidth} > ${e.clientWidth} "${e.textContent.trim().slice(0, 40)}"`);
+  }
+}
+for (const e of [document.documentElement, document.body, ...document.querySelectorAll('.pane, #resources, #transfers')]) {
+  if (visible(e) && e.scrollWidth > e.clientWidth + 1) bad.push(`scrolls sideways: ${e.tagName.toLowerCase()}#${e.id}.${e.className}`);
+}
+return bad;
+"#;
+
+/// axe-core's serious and critical findings on the page as it is.
+async fn axe(d: &Driver, source: &str) -> Vec<Value> {
+    if d.js("return typeof window.axe").await != json!("object") {
+        // The npm package's own file, run in the page over WebDriver (never shipped).
+        d.js(&format!("{source}\n;window.axe = axe; return true;"))
+            .await;
+        assert_eq!(d.js("return typeof window.axe").await, json!("object"));
+    }
+    let v = d
+        .js_async(
+            "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations\
+               .filter(v => v.impact === 'serious' || v.impact === 'critical')\
+               .map(v => ({id: v.id, impact: v.impact, help: v.help,\
+                 nodes: v.nodes.slice(0, 4).map(n => n.target.join(' ') + ' — ' + n.failureSummary)}))),\
+               e => done([{id: 'axe-error', help: String(e)}]));",
+        )
+        .await;
+    v.as_array().cloned().unwrap_or_else(|| vec![v])
+}
+
+/// One state in every size, theme and language: screenshot, overflow, axe.
+async fn capture(d: &Driver, state: &str, axe_src: &str, min_rows: Option<usize>) {
+    for (w, h) in SIZES {
+        d.resize(w, h).await;
+        for theme in THEMES {
+            for locale in LOCALES {
+                set_look(d, theme, locale).await;
+                // Let WebKit lay out and paint before measuring and capturing.
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let name = format!("{state}-{w}x{h}-{theme}-{locale}");
+                d.screenshot(&name).await;
+                let bad = d.js(OVERFLOW).await;
+                assert_eq!(bad, json!([]), "{name}: text overflows its box");
+                let found = axe(d, axe_src).await;
+                assert!(found.is_empty(), "{name}: axe found {found:#?}");
+                if let (Some(min), (1100, 720)) = (min_rows, (w, h)) {
+                    let rows = rows_in_view(d).await;
+                    assert!(rows >= min, "{name}: {rows} rows in view, want {min}");
+                }
+            }
+        }
+    }
+}
+
+/// Resource rows wholly inside the list's visible box.
+async fn rows_in_view(d: &Driver) -> usize {
+    d.js("const box = document.getElementById('resources').getBoundingClientRect();\
+          return [...document.querySelectorAll('#resources li.row')].filter(r => {\
+            const b = r.getBoundingClientRect(); return b.top >= box.top - 1 && b.bottom <= box.bottom + 1; }).length;")
+        .await
+        .as_u64()
+        .unwrap() as usize
+}
+
+async fn wait_js(d: &Driver, script: &str, what: &str, secs: u64) {
+    let t = Instant::now();
+    while d.js(script).await != json!(true) {
+        assert!(t.elapsed() < Duration::from_secs(secs), "{what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display, a D-Bus session with gnome-keyring, tauri-driver and tests/axe: `make test` runs it"]
+async fn every_state_reads_well_in_both_themes_languages_and_sizes() {
+    let axe_src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/axe/node_modules/axe-core/axe.min.js"
+    ))
+    .expect("axe-core from npm: npm ci --prefix tests/axe");
+    // 512 MB: 4 snapshots a day. Creates answer fast; the 5 s account window stays.
+    let mut account = AccountSpec::demo();
+    account.memory_mb = 512;
+    let mut config = SimConfig::new(KEY, account).instant_creates();
+    config.generation_time = Duration::from_millis(300);
+    let sim = Simulator::start(config).await.unwrap();
+    let (_bus, _seen) = support::serve_notifications().await;
+    let home = Home::new();
+    let out = home.dir.path().join("Backups");
+    std::fs::create_dir_all(&out).unwrap();
+    let keychain = KeyringStore::new(service_name());
+    keychain.delete().unwrap();
+    let (_driver, d) = launch(&sim.api_url(), &home, &[], "screens").await;
+    d.script_timeout(120_000).await;
+
+    // Signed out: nothing account-related in the header.
+    d.wait("#sign-in-view:not([hidden]) #api-key").await;
+    assert_eq!(
+        d.js("return document.getElementById('account-area').hidden")
+            .await,
+        json!(true)
+    );
+    capture(&d, "signed-out", &axe_src, None).await;
+
+    // First run: signed in, no folder yet.
+    set_look(&d, "light", "en").await;
+    d.resize(1100, 720).await;
+    d.type_into("#api-key", &format!("{KEY}\u{E007}")).await;
+    d.wait("#first-run:not([hidden]) #first-run-choose").await;
+    d.until_text("#quota-text", |t| t.contains("4 of 4 left"))
+        .await;
+    capture(&d, "first-run", &axe_src, None).await;
+
+    // Idle: a folder, and every resource's latest snapshot on this computer (no quota).
+    set_look(&d, "light", "en").await;
+    d.resize(1100, 720).await;
+    d.js(&format!(
+        "window.__TAURI__.event.emit('folder-dropped', {{ok: true, path: {:?}, x: 5, y: 5}})",
+        out.to_str().unwrap()
+    ))
+    .await;
+    d.wait("#resources-pane:not([hidden]) li.row").await;
+    let names: Vec<String> = serde_json::from_value(
+        d.js("return [...document.querySelectorAll('#resources li.row .name')].map(e => e.firstChild.textContent)")
+            .await,
+    )
+    .unwrap();
+    assert_eq!(names.len(), 10);
+    // ../../etc/passwd has no snapshot yet: one is taken (1 of the 4 a day).
+    for name in names.iter().filter(|n| *n != "../../etc/passwd") {
+        menu_action(&d, name, "#menu-download").await;
+    }
+    d.click("button[aria-label='Back up now: ../../etc/passwd']")
+        .await;
+    d.until_text("#status-text", |t| t == "Everything is backed up")
+        .await;
+    d.until_text("#done-show", |t| t == "10 done — show").await;
+    // Finished transfers are cleared from the drawer (they stay in History).
+    d.click("#done-clear").await;
+    wait_js(
+        &d,
+        "return document.getElementById('transfers-drawer').hidden",
+        "the drawer stayed after Clear",
+        10,
+    )
+    .await;
+    d.js("document.getElementById('notice-close').click()")
+        .await;
+    capture(&d, "idle", &axe_src, Some(10)).await;
+
+    // Three transfers running: new snapshots of three resources on a slow file host.
+    set_look(&d, "light", "en").await;
+    d.resize(1100, 720).await;
+    sim.inject(
+        FaultSpec::new(
+            Target::Files,
+            FaultKind::Bandwidth {
+                bytes_per_sec: 60_000,
+            },
+        )
+        .times(None),
+    );
+    for name in ["analytics worker", "Loja São João", "Atlas Bot"] {
+        d.click(&format!("button[aria-label='Back up now: {name}']"))
+            .await;
+    }
+    wait_js(
+        &d,
+        "return document.querySelectorAll('#transfers progress').length === 3",
+        "three downloads did not start",
+        60,
+    )
+    .await;
+    d.js("document.getElementById('notice-close').click()")
+        .await;
+    capture(&d, "transfers", &axe_src, Some(8)).await;
+    d.click("#cancel-all").await;
+    sim.clear_faults();
+    wait_js(
+        &d,
+        "return document.querySelectorAll('#transfers progress').length === 0",
+        "Stop all left a download running",
+        30,
+    )
+    .await;
+
+    // Quota used up: all four of the day are taken, so the next is held, with the time.
+    set_look(&d, "light", "en").await;
+    d.until_text("#quota-text", |t| t.starts_with("0 of 4 left"))
+        .await;
+    d.click("button[aria-label='Back up now: CON']").await;
+    d.until_text("#notice", |t| t.contains("daily quota used up"))
+        .await;
+    capture(&d, "quota-used", &axe_src, None).await;
+    assert!(
+        sim.requests().iter().all(|r| r.status != 429),
+        "a refused request was sent"
+    );
+
+    // The drag overlay: over a row it names that resource; a file is refused with the reason.
+    set_look(&d, "light", "en").await;
+    d.resize(1100, 720).await;
+    d.click("#tab-resources").await;
+    let (x, y) = {
+        let v = d
+            .js("const r = document.querySelector(\"li.row:has(button[aria-label='Back up now: Atlas Bot'])\").getBoundingClientRect();\
+                 return [Math.round((r.left + 300) * devicePixelRatio), Math.round((r.top + r.height / 2) * devicePixelRatio)];")
+            .await;
+        (v[0].as_i64().unwrap(), v[1].as_i64().unwrap())
+    };
+    d.js(&format!(
+        "window.__TAURI__.event.emit('drag-state', {{phase: 'enter', ok: true, x: {x}, y: {y}}})"
+    ))
+    .await;
+    d.until_text("#drop-sub", |t| t == "Only for Atlas Bot")
+        .await;
+    assert_eq!(
+        d.js("return document.querySelector('li.row.drop-target .name').firstChild.textContent")
+            .await,
+        json!("Atlas Bot")
+    );
+    d.screenshot("drag-over-row").await;
+    d.js("window.__TAURI__.event.emit('drag-state', {phase: 'over', ok: true, x: 4, y: 4})")
+        .await;
+    d.until_text("#drop-title", |t| t == "Drop to save backups here")
+        .await;
+    d.until_text("#drop-sub", |t| t.starts_with("The default folder"))
+        .await;
+    d.screenshot("drag-default").await;
+    d.js("window.__TAURI__.event.emit('drag-state', {phase: 'leave', ok: true, x: 0, y: 0})")
+        .await;
+    wait_js(
+        &d,
+        "return document.getElementById('drop-overlay').hidden && !document.querySelector('.drop-target')",
+        "the overlay stayed after the drag left",
+        10,
+    )
+    .await;
+    d.js("window.__TAURI__.event.emit('drag-state', {phase: 'enter', ok: false, message: 'notes.txt is a file, not a folder.', x: 4, y: 4})")
+        .await;
+    d.until_text("#drop-title", |t| t == "This can't hold backups")
+        .await;
+    d.until_text("#drop-sub", |t| t.contains("not a folder"))
+        .await;
+    d.screenshot("drag-refused").await;
+    d.js("window.__TAURI__.event.emit('drag-state', {phase: 'leave', ok: true, x: 0, y: 0})")
+        .await;
+
+    keyboard_walk(&d).await;
+    d.cmd(reqwest::Method::DELETE, "", None).await;
+    keychain.delete().unwrap();
+}
+
+/// Tab from the top: every visible control of the header, tabs, toolbar, rows and drawer is
+/// reached, each with a visible focus ring; the tabs move with the arrows; a row's "⋯" menu
+/// opens with Enter and Escape gives the focus back.
+async fn keyboard_walk(d: &Driver) {
+    d.js("document.activeElement && document.activeElement.blur(); window.focus();")
+        .await;
+    let want: Vec<String> = serde_json::from_value(
+        d.js("return [...document.querySelectorAll('#headerbar button, #tabs [aria-selected=true], #toolbar input, #toolbar select, #toolbar button, #resources button, #resources input, .drawer-head button, #notice button')]\
+              .filter(e => e.getClientRects().length && !e.disabled).map(e => e.id || e.getAttribute('aria-label'))")
+            .await,
+    )
+    .unwrap();
+    assert!(want.len() > 30, "{want:?}");
+    let mut reached = Vec::new();
+    for _ in 0..(want.len() + 20) {
+        d.press("\u{E004}").await;
+        let v = d
+            .js("const e = document.activeElement; const s = getComputedStyle(e);\
+                 return [e.id || e.getAttribute('aria-label') || e.tagName, e.matches(':focus-visible'),\
+                         s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2];")
+            .await;
+        let id = v[0].as_str().unwrap().to_string();
+        assert_eq!(v[1], json!(true), "{id}: focus not marked visible");
+        assert_eq!(v[2], json!(true), "{id}: no focus ring");
+        if !reached.contains(&id) {
+            reached.push(id);
+        }
+    }
+    let missed: Vec<_> = want.iter().filter(|w| !reached.contains(w)).collect();
+    assert!(missed.is_empty(), "not reachable by Tab: {missed:?}");
+
+    // The sections: arrows move between tabs.
+    d.js("document.getElementById('tab-resources').focus()")
+        .await;
+    d.press("\u{E015}").await;
+    assert_eq!(
+        d.js("return [document.activeElement.id, document.getElementById('view-library').hidden]")
+            .await,
+        json!(["tab-library", false])
+    );
+    d.press("\u{E013}").await;
+    // A row's menu: Enter opens it on its first item, Escape closes it back to the button.
+    d.js("document.querySelector(\"button[aria-label='More actions: CON']\").focus()")
+        .await;
+    d.press("\u{E007}").await;
+    assert_eq!(
+        d.js("return document.activeElement.id").await,
+        json!("menu-download")
+    );
+    d.press("\u{E015}").await;
+    assert_eq!(
+        d.js("return document.activeElement.id").await,
+        json!("menu-versions")
+    );
+    d.press("\u{E00C}").await;
+    assert_eq!(
+        d.js("return [document.activeElement.getAttribute('aria-label'), document.getElementById('row-menu').hidden]")
+            .await,
+        json!(["More actions: CON", true])
+    );
+}

@@ -1,0 +1,426 @@
+//! What the window tests share: a minimal W3C WebDriver client for tauri-driver, a D-Bus
+//! notification listener, and the launch of the app with its own data dirs.
+#![allow(dead_code)] // each test binary uses its own part
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// Records every notification the app sends.
+pub struct Listener(pub Arc<Mutex<Vec<(String, String)>>>);
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl Listener {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        _app_name: String,
+        _replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        body: String,
+        _actions: Vec<String>,
+        _hints: HashMap<String, zbus::zvariant::OwnedValue>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let mut seen = self.0.lock().unwrap();
+        seen.push((summary, body));
+        seen.len() as u32
+    }
+
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".into(), "actions".into()]
+    }
+
+    fn get_server_information(&self) -> (String, String, String, String) {
+        (
+            "e2e-listener".into(),
+            "square-snapshots".into(),
+            "1".into(),
+            "1.2".into(),
+        )
+    }
+
+    fn close_notification(&self, _id: u32) {}
+}
+
+/// A minimal W3C WebDriver client.
+pub struct Driver {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub session: String,
+    pub shots: PathBuf,
+}
+
+impl Driver {
+    pub async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{}", self.base, self.session, path);
+        let mut req = self.http.request(method, &url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let v: Value = req.send().await.unwrap().json().await.unwrap();
+        v["value"].clone()
+    }
+
+    pub async fn find(&self, css: &str) -> Option<String> {
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        v.get(ELEMENT).and_then(Value::as_str).map(str::to_string)
+    }
+
+    pub async fn wait(&self, css: &str) -> String {
+        let t = Instant::now();
+        loop {
+            if let Some(e) = self.find(css).await {
+                return e;
+            }
+            assert!(t.elapsed() < Duration::from_secs(30), "no element {css}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Clicks; a node replaced by a re-render (stale) is found again, as a person would.
+    pub async fn click(&self, css: &str) {
+        for _ in 0..5 {
+            let e = self.wait(css).await;
+            let v = self
+                .cmd(
+                    reqwest::Method::POST,
+                    &format!("/element/{e}/click"),
+                    Some(json!({})),
+                )
+                .await;
+            match v.get("error").and_then(Value::as_str) {
+                None => return,
+                Some("stale element reference") => continue,
+                // Moved by a re-layout (the drawer opening) between the scroll and the click.
+                // WebKit does not scroll nested scroll areas for a click: as a person would.
+                Some("element not interactable") => {
+                    self.js(&format!(
+                        "const e = document.querySelector({css:?}); if (e) e.scrollIntoView({{block: 'center'}});"
+                    ))
+                    .await;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+                Some(_) => panic!("click {css}: {v}"),
+            }
+        }
+        self.screenshot("failed-click").await;
+        panic!("click {css}: the element kept going stale or out of reach");
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let e = self.wait(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/clear"),
+            Some(json!({})),
+        )
+        .await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+
+    /// Keys sent to an element as they are (no clearing first): arrows, Enter.
+    pub async fn keys(&self, css: &str, text: &str) {
+        let e = self.wait(css).await;
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                &format!("/element/{e}/value"),
+                Some(json!({"text": text})),
+            )
+            .await;
+        assert!(v.get("error").is_none(), "keys to {css}: {v}");
+    }
+
+    pub async fn js(&self, script: &str) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// Calls an app command as the UI does, through the same IPC and ACL.
+    pub async fn invoke(&self, cmd: &str, args: Value) -> Value {
+        let script = "const done = arguments[arguments.length - 1];\
+            window.__TAURI__.core.invoke(arguments[0], arguments[1])\
+            .then(v => done({ok: v}), e => done({err: e}));";
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": script, "args": [cmd, args]})),
+        )
+        .await
+    }
+
+    pub async fn text_of(&self, css: &str) -> String {
+        self.js(&format!(
+            "const e = document.querySelector({css:?}); return e ? e.textContent : '';"
+        ))
+        .await
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+    }
+
+    pub async fn until_text(&self, css: &str, pred: impl Fn(&str) -> bool) -> String {
+        let t = Instant::now();
+        loop {
+            let text = self.text_of(css).await;
+            if pred(&text) {
+                return text;
+            }
+            if t.elapsed() > Duration::from_secs(60) {
+                // What the window showed, for whoever reads the failure.
+                self.screenshot("failed-wait").await;
+                panic!("{css}: last text {text:?} (see failed-wait.png)");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn screenshot(&self, name: &str) {
+        let v = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+pub struct Killer(pub Child);
+
+impl Drop for Killer {
+    fn drop(&mut self) {
+        // SIGTERM: tauri-driver then stops WebKitWebDriver too (SIGKILL would leave it running).
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut hits = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return hits;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            hits.extend(files_containing(&p, needle));
+        } else if let Ok(bytes) = std::fs::read(&p)
+            && bytes.windows(needle.len()).any(|w| w == needle)
+        {
+            hits.push(p);
+        }
+    }
+    hits
+}
+
+impl Driver {
+    /// Sets the window's outer size (no window manager under Xvfb: outer = inner).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
+        let t = Instant::now();
+        loop {
+            let v = self
+                .js("return [window.innerWidth, window.innerHeight]")
+                .await;
+            if v == json!([width, height]) {
+                return;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "window is {v}, not {width}×{height}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Key presses as a person types them, to whatever has the focus.
+    pub async fn press(&self, keys: &str) {
+        let mut actions = Vec::new();
+        for k in keys.chars() {
+            actions.push(json!({"type": "keyDown", "value": k.to_string()}));
+            actions.push(json!({"type": "keyUp", "value": k.to_string()}));
+        }
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                "/actions",
+                Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+            )
+            .await;
+        assert!(v.is_null() || v.get("error").is_none(), "key actions: {v}");
+    }
+
+    /// Runs an async script (`done(value)` ends it).
+    pub async fn js_async(&self, body: &str) -> Value {
+        let script = format!("const done = arguments[arguments.length - 1]; {body}");
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// Allows long scripts (axe takes a few seconds on a big page).
+    pub async fn script_timeout(&self, ms: u64) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/timeouts",
+            Some(json!({"script": ms})),
+        )
+        .await;
+    }
+}
+
+/// Serves `org.freedesktop.Notifications` on the session bus; what the app sends lands in
+/// the returned list while the connection lives.
+pub async fn serve_notifications() -> (zbus::Connection, Arc<Mutex<Vec<(String, String)>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let bus = zbus::connection::Builder::session()
+        .unwrap()
+        .name("org.freedesktop.Notifications")
+        .unwrap()
+        .serve_at("/org/freedesktop/Notifications", Listener(seen.clone()))
+        .unwrap()
+        .build()
+        .await
+        .expect("a D-Bus session bus: run inside dbus-run-session");
+    (bus, seen)
+}
+
+/// The app's data, config and cache dirs under one temporary home.
+pub struct Home {
+    pub dir: tempfile::TempDir,
+    pub data: PathBuf,
+    pub config: PathBuf,
+    pub cache: PathBuf,
+}
+
+impl Home {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (data, config, cache) = (
+            dir.path().join("data"),
+            dir.path().join("config"),
+            dir.path().join("cache"),
+        );
+        Self {
+            dir,
+            data,
+            config,
+            cache,
+        }
+    }
+}
+
+/// tauri-driver on free ports (two runs on one machine never drive each other's app), with
+/// the app pointed at `api_url` and at `home`'s dirs; then a session on the app.
+pub async fn launch(api_url: &str, home: &Home, args: &[&str], shots: &str) -> (Killer, Driver) {
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(shots);
+    std::fs::create_dir_all(&shots).unwrap();
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (port, native_port) = (free_port(), free_port());
+    let driver = Command::new("tauri-driver")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native_port.to_string(),
+        ])
+        .env("SQUARECLOUD_API_URL", api_url)
+        .env("XDG_DATA_HOME", &home.data)
+        .env("XDG_CONFIG_HOME", &home.config)
+        .env("XDG_CACHE_HOME", &home.cache)
+        .env("NO_AT_BRIDGE", "1")
+        .spawn()
+        .expect("tauri-driver on PATH (cargo install tauri-driver --locked)");
+    let killer = Killer(driver);
+    let http = reqwest::Client::new();
+    let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {
+        "application": env!("CARGO_BIN_EXE_square-snapshots"), "args": args}}}});
+    let t = Instant::now();
+    let session = loop {
+        if let Ok(r) = http
+            .post(format!("http://127.0.0.1:{port}/session"))
+            .json(&caps)
+            .send()
+            .await
+        {
+            let v: Value = r.json().await.unwrap();
+            if let Some(id) = v["value"]["sessionId"].as_str() {
+                break id.to_string();
+            }
+            panic!("no session: {v}");
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "tauri-driver did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let d = Driver {
+        http,
+        base: format!("http://127.0.0.1:{port}"),
+        session,
+        shots,
+    };
+    (killer, d)
+}
+
+/// A row's "⋯" menu, then one of its items. A click that lands while a refresh replaces the
+/// row is lost, as it would be for a person: click again.
+pub async fn menu_action(d: &Driver, name: &str, item: &str) {
+    let t = Instant::now();
+    loop {
+        d.click(&format!("button[aria-label='More actions: {name}']"))
+            .await;
+        if d.js("return !document.getElementById('row-menu').hidden")
+            .await
+            == json!(true)
+        {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the menu of {name} did not open"
+        );
+    }
+    d.click(item).await;
+}

@@ -1,0 +1,59 @@
+// Popup menus in the WAI-ARIA "menu button" pattern: the menu opens next to its button with
+// the first item focused; arrows, Home and End move; Escape closes and gives the focus back
+// to the button; Tab or a click elsewhere closes it.
+let current = null; // { menu, button, onClose }
+
+function items(menu) {
+  return [...menu.querySelectorAll('[role="menuitem"], button')].filter((el) => !el.hidden && !el.disabled);
+}
+
+export function closeMenu(returnFocus = false) {
+  if (!current) return;
+  const { menu, button, onClose } = current;
+  current = null;
+  menu.hidden = true;
+  button.setAttribute("aria-expanded", "false");
+  if (returnFocus) button.focus();
+  if (onClose) onClose();
+}
+
+export function openMenu(menu, button, onClose = null) {
+  closeMenu();
+  menu.hidden = false;
+  const r = button.getBoundingClientRect();
+  const w = menu.offsetWidth, h = menu.offsetHeight;
+  const left = Math.max(8, Math.min(window.innerWidth - w - 8, r.right - w));
+  let top = r.bottom + 4;
+  if (top + h > window.innerHeight - 8) top = Math.max(8, r.top - h - 4);
+  menu.style.left = `${left}px`;
+  menu.style.top = `${top}px`;
+  button.setAttribute("aria-expanded", "true");
+  current = { menu, button, onClose };
+  const first = items(menu)[0];
+  if (first) first.focus();
+}
+
+export function isOpen(menu) { return current && current.menu === menu; }
+
+document.addEventListener("keydown", (ev) => {
+  if (!current) return;
+  const list = items(current.menu);
+  const i = list.indexOf(document.activeElement);
+  const go = (n) => { ev.preventDefault(); list[(n + list.length) % list.length].focus(); };
+  switch (ev.key) {
+    case "ArrowDown": go(i + 1); break;
+    case "ArrowUp": go(i - 1); break;
+    case "Home": go(0); break;
+    case "End": go(list.length - 1); break;
+    case "Escape": ev.preventDefault(); closeMenu(true); break;
+    case "Tab": closeMenu(false); break;
+    default: break;
+  }
+});
+
+document.addEventListener("pointerdown", (ev) => {
+  if (!current) return;
+  if (current.menu.contains(ev.target) || current.button.contains(ev.target)) return;
+  closeMenu(false);
+});
+window.addEventListener("resize", () => closeMenu(false));
