@@ -420,6 +420,24 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Downloads: 4 connections by default; 2 and a 1.5 MB/s limit are saved as set.
+    assert_eq!(
+        d.js("return document.getElementById('connections').value")
+            .await,
+        json!("4")
+    );
+    d.js("const c = document.getElementById('connections'); c.value = '2'; c.dispatchEvent(new Event('change'));\
+          const l = document.getElementById('limit-rate'); l.value = '1.5'; l.dispatchEvent(new Event('change'));")
+        .await;
+    let t = Instant::now();
+    loop {
+        let s = d.invoke("get_settings", json!({})).await["ok"].clone();
+        if s["connections"] == json!(2) && s["limit_rate"] == json!(1_572_864) {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "not saved: {s}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     d.until_text("#plans-need", |t| {
         t.contains("need 0 of the 4") && t.contains("1 is kept")
     })

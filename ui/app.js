@@ -80,7 +80,8 @@ function applyLocale(locale) {
     "transfers-title": t.transfers, "cancel-all": t.cancelAll, "pause-toggle": queuePaused ? t.resume : t.pause,
     "plans-title": t.plans, "notify-success-label": t.notifySuccess, "reserve-label": t.reserveLabel,
     "metered-label": t.meteredLabel, "start-at-login-label": t.startAtLogin, "close-to-tray-label": t.closeToTray,
-    "behaviour-title": t.behaviourTitle, "look-title": t.lookTitle, "history-title": t.history, "session-title": t.sessionTitle,
+    "behaviour-title": t.behaviourTitle, "downloads-title": t.downloadsTitle, "connections-label": t.connectionsLabel,
+    "limit-rate-label": t.limitRateLabel, "downloads-note": t.downloadsNote, "look-title": t.lookTitle, "history-title": t.history, "session-title": t.sessionTitle,
     "plan-name-label": t.planName, "plan-kind-label": t.planKind, "plan-scope-label": t.planScope, "plan-when-label": t.planWhen,
     "plan-keep-label": t.planKeep, "plan-add": t.addPlan, "restore-version-label": t.restoreVersion,
     "restore-cancel": t.cancel, "restore-confirm": t.restoreGo, "versions-cancel": t.cancel, "versions-download": t.downloadGo,
@@ -100,6 +101,7 @@ function applyLocale(locale) {
   $("quota-estimated").title = t.estimatedNote; $("quota-estimated").setAttribute("aria-label", t.estimatedNote);
   fillSelect($("sort"), [["name", t.sortName], ["newest", t.sortNewest], ["ram", t.sortRam]]);
   fillSelect($("theme"), Object.entries(t.themes));
+  fillSelect($("connections"), [1, 2, 3, 4, 5, 6, 7, 8].map((n) => [String(n), String(n)]));
   $("theme").value = store.getItem("theme") || "system";
   for (const [id, opts] of [["plan-kind", t.kinds], ["plan-scope", t.scopes], ["plan-when", t.whens], ["plan-keep", t.keeps]]) fillSelect($(id), Object.entries(opts));
   fillSelect($("plan-weekday"), t.weekdays.map((d, i) => [String(i), d]));
@@ -600,6 +602,8 @@ function renderSettings() {
   $("notify-success").checked = !!settings.notify_success;
   $("close-to-tray").checked = !!settings.close_to_tray;
   if (document.activeElement !== $("metered-limit")) $("metered-limit").value = settings.metered_limit_mb ?? "";
+  $("connections").value = String(settings.connections ?? 4);
+  if (document.activeElement !== $("limit-rate")) $("limit-rate").value = settings.limit_rate ? +(settings.limit_rate / 1048576).toFixed(2) : "";
   const ul = $("own-folders");
   ul.innerHTML = "";
   const own = Object.entries(settings.destinations || {});
@@ -681,6 +685,11 @@ $("plan-reserve").addEventListener("change", async (ev) => {
 $("metered-limit").addEventListener("change", (ev) => {
   const v = ev.target.value.trim();
   saveSettings((s) => { s.metered_limit_mb = v === "" ? null : Math.max(0, Math.round(Number(v)) || 0); });
+});
+$("connections").addEventListener("change", (ev) => saveSettings((s) => { s.connections = Number(ev.target.value); }));
+$("limit-rate").addEventListener("change", (ev) => {
+  const v = Number(ev.target.value);
+  saveSettings((s) => { s.limit_rate = ev.target.value.trim() === "" || !(v > 0) ? null : Math.round(v * 1048576); });
 });
 $("notify-success").addEventListener("change", (ev) => saveSettings((s) => { s.notify_success = ev.target.checked; }));
 $("close-to-tray").addEventListener("change", (ev) => saveSettings((s) => { s.close_to_tray = ev.target.checked; }));

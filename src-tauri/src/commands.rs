@@ -555,6 +555,12 @@ pub struct SettingsView {
     /// `light` or `dark`; None follows the desktop.
     #[serde(default)]
     theme: Option<String>,
+    /// Most connections per large snapshot (1–8; None: 4).
+    #[serde(default)]
+    connections: Option<u8>,
+    /// A total download rate in bytes a second (None: no limit).
+    #[serde(default)]
+    limit_rate: Option<u64>,
     /// Per-resource folders (shown; changed only through the folder commands).
     #[serde(default)]
     destinations: std::collections::BTreeMap<String, PathBuf>,
@@ -573,6 +579,8 @@ pub async fn get_settings(state: State<'_, AppState>) -> Result<SettingsView, Ui
         notify_success: s.notify_success,
         metered_limit_mb: s.metered_limit_mb,
         theme: s.theme,
+        connections: s.connections,
+        limit_rate: s.limit_rate,
         destinations: s.destinations,
     })
 }
@@ -594,6 +602,8 @@ pub async fn save_settings(
         s.notify_success = settings.notify_success;
         s.metered_limit_mb = settings.metered_limit_mb;
         s.theme = settings.theme.filter(|t| t == "light" || t == "dark");
+        s.connections = settings.connections.map(|c| c.clamp(1, 8));
+        s.limit_rate = settings.limit_rate.filter(|r| *r > 0);
     })?;
     state.remember_close_to_tray(saved.close_to_tray);
     Ok(())

@@ -1,6 +1,7 @@
 //! Streams a snapshot to `<dir>/<name>.part`, resumes with `Range`, checks the archive and
 //! renames it into place. Memory use is one chunk, whatever the size.
 
+use crate::segmented::{Outcome, RateLimit, sidecar_path};
 use crate::settings::{FolderError, validate_folder};
 use crate::verify::{Verified, VerifyError, verify_zip};
 use futures_util::StreamExt;
@@ -9,6 +10,7 @@ use reqwest::{StatusCode, header};
 use serde::Serialize;
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
@@ -95,13 +97,24 @@ impl DownloadError {
 /// slower than the floor over a whole window is treated as stalled and resumed.
 #[derive(Debug, Clone)]
 pub struct Downloader {
-    http: reqwest::Client,
-    read_idle: Duration,
-    max_failures: u32,
+    pub(crate) http: reqwest::Client,
+    pub(crate) read_idle: Duration,
+    pub(crate) max_failures: u32,
     backoff: Duration,
-    floor_bytes_per_sec: u64,
-    floor_window: Duration,
+    pub(crate) floor_bytes_per_sec: u64,
+    pub(crate) floor_window: Duration,
+    /// Most connections for one snapshot (1: a single stream).
+    pub(crate) connections: usize,
+    /// Snapshots smaller than this use one stream.
+    split_min: u64,
+    /// A total rate shared by every connection holding it.
+    pub(crate) limit: Option<Arc<RateLimit>>,
 }
+
+/// The default most connections per snapshot, and the size from which a snapshot is split.
+pub const DEFAULT_CONNECTIONS: usize = 4;
+pub const MAX_CONNECTIONS: usize = 8;
+pub const SPLIT_MIN: u64 = 32 * 1024 * 1024;
 
 /// Error bodies from the file host are read up to this much, and for this long at most.
 const ERROR_BODY_CAP: usize = 64 * 1024;
@@ -122,7 +135,29 @@ impl Downloader {
             backoff: Duration::from_millis(500),
             floor_bytes_per_sec: 1024,
             floor_window: Duration::from_secs(60),
+            connections: DEFAULT_CONNECTIONS,
+            split_min: SPLIT_MIN,
+            limit: None,
         }
+    }
+
+    /// Up to `n` connections (1 to 8) per snapshot of `split_min` bytes or more.
+    pub fn with_connections(mut self, n: usize, split_min: u64) -> Self {
+        self.connections = n.clamp(1, MAX_CONNECTIONS);
+        self.split_min = split_min;
+        self
+    }
+
+    /// Up to `n` connections (1 to 8) per large snapshot.
+    pub fn with_connection_count(mut self, n: usize) -> Self {
+        self.connections = n.clamp(1, MAX_CONNECTIONS);
+        self
+    }
+
+    /// A total rate for every download made through this downloader and its clones.
+    pub fn with_limit(mut self, limit: Option<Arc<RateLimit>>) -> Self {
+        self.limit = limit;
+        self
     }
 
     /// Below `bytes_per_sec` over a whole `window`, a connection counts as stalled.
@@ -145,10 +180,15 @@ impl Downloader {
         self
     }
 
-    async fn pause(&self, failures: u32, cancel: &CancellationToken) {
+    /// Exponential, jittered, at most a minute.
+    pub(crate) fn backoff_for(&self, failures: u32) -> Duration {
         let base = self.backoff.as_secs_f64() * 2f64.powi(failures.saturating_sub(1).min(6) as i32);
         let jitter = rand::rng().random_range(0.5..1.5);
-        let d = Duration::from_secs_f64((base * jitter).min(60.0));
+        Duration::from_secs_f64((base * jitter).min(60.0))
+    }
+
+    async fn pause(&self, failures: u32, cancel: &CancellationToken) {
+        let d = self.backoff_for(failures);
         tokio::select! {
             _ = tokio::time::sleep(d) => {}
             _ = cancel.cancelled() => {}
@@ -193,15 +233,59 @@ impl Downloader {
             }
         }
         let part = dir.join(format!("{}.part", target.file_name));
+        let side = sidecar_path(&part);
         let mut url = target.url.clone();
         let mut etag: Option<String> = None;
         let mut total: Option<u64> = target.expected_size;
         let mut failures = 0u32;
         let mut refreshed = 0u32;
-        let resumed_from = file_len(&part);
+        let mut resumed_from = file_len(&part);
+
+        // Large snapshots go over several ranged connections when the host allows it.
+        let mut segmented = false;
+        if let Some(size) = target.expected_size
+            && self.connections > 1
+            && (size >= self.split_min || side.exists())
+        {
+            resumed_from = std::fs::read(&side)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<crate::segmented::Sidecar>(&b).ok())
+                .map(|s| s.done.iter().map(|r| r.1 - r.0).sum())
+                .unwrap_or(resumed_from);
+            match self
+                .fetch_segmented(
+                    &mut url,
+                    &mut refresh,
+                    &part,
+                    &target.file_name,
+                    size,
+                    on_progress,
+                    cancel,
+                )
+                .await?
+            {
+                Outcome::Done => segmented = true,
+                Outcome::NoRanges => {
+                    // One stream from the start: the preallocated file says nothing of progress.
+                    if side.exists() {
+                        truncate(&part)?;
+                        let _ = std::fs::remove_file(&side);
+                    }
+                    resumed_from = file_len(&part);
+                }
+            }
+        } else if side.exists() {
+            truncate(&part)?;
+            let _ = std::fs::remove_file(&side);
+            resumed_from = 0;
+        }
         let mut meter = Meter::new(resumed_from);
 
+        // One stream (a small file, one connection, or a host without ranges).
         loop {
+            if segmented {
+                break;
+            }
             squarecloud::check_url(&url).map_err(|e| DownloadError::Insecure(e.0))?;
             if cancel.is_cancelled() {
                 return Err(DownloadError::Cancelled {
@@ -321,6 +405,9 @@ impl Downloader {
                 };
                 match next {
                     Ok(Some(Ok(chunk))) => {
+                        if let Some(limit) = &self.limit {
+                            limit.take(chunk.len()).await;
+                        }
                         if let Err(e) = file.write_all(&chunk).await {
                             let _ = file.flush().await;
                             return Err(disk_error(&part, e, written));
@@ -375,6 +462,7 @@ impl Downloader {
             && promised != got
         {
             let _ = std::fs::remove_file(&part);
+            let _ = std::fs::remove_file(&side);
             return Err(DownloadError::WrongLength { promised, got });
         }
         let check = part.clone();
@@ -387,6 +475,7 @@ impl Downloader {
             Ok(v) => v,
             Err(e) => {
                 let _ = std::fs::remove_file(&part);
+                let _ = std::fs::remove_file(&side);
                 return Err(e.into());
             }
         };
@@ -401,6 +490,7 @@ impl Downloader {
                 }
             }
         })?;
+        let _ = std::fs::remove_file(&side);
         if let Ok(d) = std::fs::File::open(&dir) {
             let _ = d.sync_all();
         }
@@ -413,7 +503,7 @@ impl Downloader {
         })
     }
 
-    async fn give_up_or_wait(
+    pub(crate) async fn give_up_or_wait(
         &self,
         failures: u32,
         detail: &str,
@@ -439,7 +529,7 @@ impl Default for Downloader {
 
 /// A transfer error in words, with its causes ("error following redirect: refusing
 /// http://…"), without the URL (it carries a signature).
-fn describe(e: reqwest::Error) -> String {
+pub(crate) fn describe(e: reqwest::Error) -> String {
     let e = e.without_url();
     let mut text = e.to_string();
     let mut cause = std::error::Error::source(&e);
@@ -477,7 +567,7 @@ async fn open_part(p: &Path, fresh: bool) -> Result<tokio::fs::File, DownloadErr
     o.open(p).await.map_err(|e| disk_error(p, e, 0))
 }
 
-fn disk_error(p: &Path, e: std::io::Error, bytes: u64) -> DownloadError {
+pub(crate) fn disk_error(p: &Path, e: std::io::Error, bytes: u64) -> DownloadError {
     if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
         DownloadError::DiskFull {
             path: p.into(),
@@ -493,7 +583,7 @@ fn disk_error(p: &Path, e: std::io::Error, bytes: u64) -> DownloadError {
     }
 }
 
-fn parse_content_range(v: Option<&header::HeaderValue>) -> Option<(u64, Option<u64>)> {
+pub(crate) fn parse_content_range(v: Option<&header::HeaderValue>) -> Option<(u64, Option<u64>)> {
     let s = v?.to_str().ok()?.strip_prefix("bytes ")?;
     let (range, total) = s.split_once('/')?;
     let (start, _) = range.split_once('-')?;
@@ -510,7 +600,7 @@ fn parse_unsatisfied_len(v: Option<&header::HeaderValue>) -> Option<u64> {
 }
 
 /// The host's error in words, from at most 64 KiB of its body read for at most 10 s.
-async fn s3_message(resp: reqwest::Response) -> String {
+pub(crate) async fn s3_message(resp: reqwest::Response) -> String {
     let mut body = Vec::new();
     let mut stream = resp.bytes_stream();
     let _ = tokio::time::timeout(ERROR_BODY_TIME, async {
@@ -552,7 +642,7 @@ fn unique_path(p: &Path) -> PathBuf {
 
 /// The throughput floor: too slow when, over a whole window, fewer bytes than the floor
 /// allows have arrived (a drip of one byte every few seconds never trips an idle timeout).
-struct Floor {
+pub(crate) struct Floor {
     start: Instant,
     start_bytes: u64,
     bytes_per_sec: u64,
@@ -560,7 +650,7 @@ struct Floor {
 }
 
 impl Floor {
-    fn new(bytes: u64, bytes_per_sec: u64, window: Duration) -> Self {
+    pub(crate) fn new(bytes: u64, bytes_per_sec: u64, window: Duration) -> Self {
         Self {
             start: Instant::now(),
             start_bytes: bytes,
@@ -569,7 +659,7 @@ impl Floor {
         }
     }
 
-    fn too_slow(&mut self, bytes: u64) -> bool {
+    pub(crate) fn too_slow(&mut self, bytes: u64) -> bool {
         let elapsed = self.start.elapsed();
         if elapsed < self.window {
             return false;
@@ -584,14 +674,14 @@ impl Floor {
 }
 
 /// Throttles progress to about four reports a second and smooths the speed.
-struct Meter {
+pub(crate) struct Meter {
     last: Instant,
     last_bytes: u64,
     speed: f64,
 }
 
 impl Meter {
-    fn new(bytes: u64) -> Self {
+    pub(crate) fn new(bytes: u64) -> Self {
         Self {
             last: Instant::now(),
             last_bytes: bytes,
@@ -604,7 +694,7 @@ impl Meter {
         self.last_bytes = bytes;
     }
 
-    fn tick(&mut self, bytes: u64, total: Option<u64>) -> Option<Progress> {
+    pub(crate) fn tick(&mut self, bytes: u64, total: Option<u64>) -> Option<Progress> {
         let dt = self.last.elapsed().as_secs_f64();
         if dt < 0.25 {
             return None;
@@ -612,7 +702,7 @@ impl Meter {
         Some(self.force(bytes, total))
     }
 
-    fn force(&mut self, bytes: u64, total: Option<u64>) -> Progress {
+    pub(crate) fn force(&mut self, bytes: u64, total: Option<u64>) -> Progress {
         let dt = self.last.elapsed().as_secs_f64().max(1e-3);
         let now_speed = bytes.saturating_sub(self.last_bytes) as f64 / dt;
         self.speed = if self.speed == 0.0 {

@@ -271,6 +271,10 @@ pub struct Engine {
     pub(crate) jobs: Mutex<HashMap<String, JobSlot>>,
     /// Tells whether the connection is metered (the app asks NetworkManager).
     metered: RwLock<Option<MeteredCheck>>,
+    /// Connections and rate limit for this run (the CLI's flags), over the settings.
+    transfer: Option<(usize, Option<u64>)>,
+    /// The total rate limit every download of this engine shares, while it is unchanged.
+    limiter: Mutex<Option<Arc<crate::segmented::RateLimit>>>,
 }
 
 /// Whether the network connection is metered (mobile data, a capped plan).
@@ -355,7 +359,43 @@ impl Engine {
             latency: Latency::default(),
             jobs: Mutex::new(HashMap::new()),
             metered: RwLock::new(None),
+            transfer: None,
+            limiter: Mutex::new(None),
         })
+    }
+
+    /// Connections per snapshot (1–8) and a total rate in bytes a second, for this engine
+    /// only (the CLI's `--connections` and `--limit-rate`); otherwise the settings decide.
+    pub fn with_transfer(mut self, connections: Option<usize>, limit_rate: Option<u64>) -> Self {
+        let s = self.settings();
+        self.transfer = Some((
+            connections.unwrap_or_else(|| s.connections()),
+            limit_rate.or(s.limit_rate),
+        ));
+        self
+    }
+
+    /// The downloader with the connections and the shared rate limit in force now.
+    fn downloader(&self) -> Downloader {
+        let s = self.settings();
+        let (n, rate) = self
+            .transfer
+            .unwrap_or_else(|| (s.connections(), s.limit_rate));
+        let limit = rate.filter(|r| *r > 0).map(|r| {
+            let mut held = self.limiter.lock().unwrap_or_else(|e| e.into_inner());
+            match &*held {
+                Some(l) if l.bytes_per_sec() == r => l.clone(),
+                _ => {
+                    let l = Arc::new(crate::segmented::RateLimit::new(r));
+                    *held = Some(l.clone());
+                    l
+                }
+            }
+        });
+        self.downloader
+            .clone()
+            .with_connection_count(n)
+            .with_limit(limit)
     }
 
     /// Replaces the downloader (tests shorten its timeouts).
@@ -712,7 +752,7 @@ impl Engine {
         .map_err(|e| state_error(&self.cfg.data_dir, std::io::Error::other(e)))?
         .map_err(|e| state_error(&self.cfg.data_dir, e))?;
         let done = self
-            .downloader
+            .downloader()
             .fetch(&target, refresh, &mut on_progress, cancel, full)
             .await?;
         let entry = LibraryEntry {

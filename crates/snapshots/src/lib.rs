@@ -13,6 +13,7 @@ pub mod plans;
 mod queue;
 pub mod restore;
 pub mod secret;
+pub mod segmented;
 pub mod settings;
 pub mod statedir;
 pub mod store;

@@ -30,6 +30,10 @@ pub struct Settings {
     pub metered_limit_mb: Option<u64>,
     /// `light` or `dark`; None follows the desktop.
     pub theme: Option<String>,
+    /// Most connections per large snapshot, 1 to 8 (None: 4).
+    pub connections: Option<u8>,
+    /// A total download rate in bytes a second, shared by every connection (None: no limit).
+    pub limit_rate: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -38,6 +42,16 @@ pub struct WindowGeometry {
     pub y: i32,
     pub width: u32,
     pub height: u32,
+}
+
+impl Settings {
+    /// Most connections per large snapshot, as set or the default, within 1 to 8.
+    pub fn connections(&self) -> usize {
+        self.connections
+            .map(usize::from)
+            .unwrap_or(crate::download::DEFAULT_CONNECTIONS)
+            .clamp(1, crate::download::MAX_CONNECTIONS)
+    }
 }
 
 impl Default for Settings {
@@ -54,6 +68,8 @@ impl Default for Settings {
             notify_success: false,
             metered_limit_mb: Some(100),
             theme: None,
+            connections: None,
+            limit_rate: None,
         }
     }
 }

@@ -98,6 +98,13 @@ impl Simulator {
         self.lock().faults.push(fault);
     }
 
+    /// Body bytes the file host has sent so far (what a resume re-sends shows here).
+    pub fn file_bytes_served(&self) -> u64 {
+        self.shared
+            .served
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Drops every fault not yet used up.
     pub fn clear_faults(&self) {
         self.lock().faults.clear();

@@ -117,6 +117,8 @@ pub(crate) struct Shared {
     pub files_base: String,
     secret: Vec<u8>,
     pub state: Mutex<State0>,
+    /// Body bytes the file host has sent, over every request.
+    pub served: Arc<std::sync::atomic::AtomicU64>,
 }
 
 fn cd(d: Duration) -> ChronoDuration {
@@ -184,6 +186,7 @@ impl Shared {
             files_base,
             secret,
             state: Mutex::new(state),
+            served: Arc::default(),
         }
     }
 
@@ -902,7 +905,13 @@ struct StreamFaults {
     bandwidth: Option<u64>,
 }
 
-fn body_stream(zip: VirtualZip, start: u64, end_excl: u64, f: StreamFaults) -> Body {
+fn body_stream(
+    zip: VirtualZip,
+    start: u64,
+    end_excl: u64,
+    f: StreamFaults,
+    served: Arc<std::sync::atomic::AtomicU64>,
+) -> Body {
     struct S {
         zip: VirtualZip,
         pos: u64,
@@ -927,49 +936,53 @@ fn body_stream(zip: VirtualZip, start: u64, end_excl: u64, f: StreamFaults) -> B
         began: Instant::now(),
         f,
     };
-    let stream = futures_util::stream::unfold(s, move |mut s| async move {
-        if s.failed || s.pos >= s.end {
-            return None;
-        }
-        if let Some((after, secs)) = s.f.stall
-            && !s.stalled
-            && s.sent >= after
-        {
-            s.stalled = true;
-            tokio::time::sleep(Duration::from_secs_f64(secs)).await;
-        }
-        if let Some(limit) = s.f.reset_after
-            && s.sent >= limit
-        {
-            // Let the bytes already written reach the client before the cut, as on a real
-            // connection that dies mid-transfer.
-            tokio::time::sleep(Duration::from_millis(30)).await;
-            s.failed = true;
-            let e = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset");
-            return Some((Err(e), s));
-        }
-        let mut want = ((s.end - s.pos) as usize).min(chunk);
-        if let Some(limit) = s.f.reset_after {
-            want = want.min((limit - s.sent) as usize);
-        }
-        if let Some((after, _)) = s.f.stall
-            && !s.stalled
-        {
-            want = want.min((after - s.sent) as usize).max(1);
-        }
-        let mut buf = vec![0u8; want];
-        let n = s.zip.read_at(s.pos, &mut buf);
-        buf.truncate(n);
-        s.pos += n as u64;
-        s.sent += n as u64;
-        if let Some(bw) = s.f.bandwidth {
-            let due = Duration::from_secs_f64(s.sent as f64 / bw.max(1) as f64);
-            let elapsed = s.began.elapsed();
-            if due > elapsed {
-                tokio::time::sleep(due - elapsed).await;
+    let stream = futures_util::stream::unfold(s, move |mut s| {
+        let served = served.clone();
+        async move {
+            if s.failed || s.pos >= s.end {
+                return None;
             }
+            if let Some((after, secs)) = s.f.stall
+                && !s.stalled
+                && s.sent >= after
+            {
+                s.stalled = true;
+                tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+            }
+            if let Some(limit) = s.f.reset_after
+                && s.sent >= limit
+            {
+                // Let the bytes already written reach the client before the cut, as on a real
+                // connection that dies mid-transfer.
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                s.failed = true;
+                let e = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset");
+                return Some((Err(e), s));
+            }
+            let mut want = ((s.end - s.pos) as usize).min(chunk);
+            if let Some(limit) = s.f.reset_after {
+                want = want.min((limit - s.sent) as usize);
+            }
+            if let Some((after, _)) = s.f.stall
+                && !s.stalled
+            {
+                want = want.min((after - s.sent) as usize).max(1);
+            }
+            let mut buf = vec![0u8; want];
+            let n = s.zip.read_at(s.pos, &mut buf);
+            buf.truncate(n);
+            s.pos += n as u64;
+            s.sent += n as u64;
+            if let Some(bw) = s.f.bandwidth {
+                let due = Duration::from_secs_f64(s.sent as f64 / bw.max(1) as f64);
+                let elapsed = s.began.elapsed();
+                if due > elapsed {
+                    tokio::time::sleep(due - elapsed).await;
+                }
+            }
+            served.fetch_add(buf.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            Some((Ok::<_, std::io::Error>(Bytes::from(buf)), s))
         }
-        Some((Ok::<_, std::io::Error>(Bytes::from(buf)), s))
     });
     Body::from_stream(stream)
 }
@@ -1138,7 +1151,7 @@ async fn serve_file_inner(
         Some(n) if status == StatusCode::OK => end.min(n),
         _ => end,
     };
-    let mut resp = Response::new(body_stream(zip, start, end, sf));
+    let mut resp = Response::new(body_stream(zip, start, end, sf, shared.served.clone()));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(

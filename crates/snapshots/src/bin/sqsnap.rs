@@ -89,8 +89,38 @@ struct Cli {
     /// Run against the built-in simulator with a demo account (no account needed).
     #[arg(long, global = true)]
     demo: bool,
+    /// Most connections per snapshot of 32 MiB or more, 1 to 8 (default: the app's
+    /// setting, else 4). More help only when the host limits each connection.
+    #[arg(long, global = true, value_parser = clap::value_parser!(u8).range(1..=8))]
+    connections: Option<u8>,
+    /// A total download rate shared by every connection: bytes a second, or with K, M or G
+    /// (1024-based), e.g. 500K or 2M.
+    #[arg(long, global = true, value_parser = parse_rate)]
+    limit_rate: Option<u64>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// "2M", "500K", "1.5M", "800000": bytes a second (K, M, G are powers of 1024).
+fn parse_rate(s: &str) -> Result<u64, String> {
+    let t = s.trim().trim_end_matches("/s").trim_end_matches(['B', 'b']);
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1024f64),
+        Some('M') => (&t[..t.len() - 1], 1024f64 * 1024.0),
+        Some('G') => (&t[..t.len() - 1], 1024f64 * 1024.0 * 1024.0),
+        _ => (t, 1f64),
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a rate: write bytes a second, or e.g. 500K or 2M"))?;
+    let bytes = (v * mult).round();
+    if !(1.0..=1e15).contains(&bytes) {
+        return Err(format!(
+            "{s:?} is not a usable rate: at least 1 byte a second"
+        ));
+    }
+    Ok(bytes as u64)
 }
 
 #[derive(Subcommand)]
@@ -513,7 +543,10 @@ async fn run(cli: Cli) -> Result<(), Fail> {
     if let Command::Login = cli.command {
         return login(&out, &cfg, cli.demo).await;
     }
-    let engine = Engine::connect(cfg, key(&cli)?).await?;
+    let mut engine = Engine::connect(cfg, key(&cli)?).await?;
+    if cli.connections.is_some() || cli.limit_rate.is_some() {
+        engine = engine.with_transfer(cli.connections.map(usize::from), cli.limit_rate);
+    }
     for r in engine.recovered() {
         eprintln!("note: {r}");
     }

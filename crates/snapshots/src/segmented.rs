@@ -1,0 +1,708 @@
+//! Parallel ranged downloads: one preallocated `.part`, segments written at their offsets
+//! over up to N connections, added one step at a time while the total rate grows. A small
+//! sidecar (`<file>.part.json`) records the total size, the ETag and the finished ranges, so
+//! a crash or `kill -9` resumes every unfinished segment. A host that ignores `Range` gets
+//! the single stream of `download.rs`.
+
+use crate::download::{DownloadError, Downloader, Meter, Progress, describe, s3_message};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use reqwest::{StatusCode, header};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// No segment is split below this.
+const MIN_SPLIT: u64 = 4 * 1024 * 1024;
+/// How often the rate is judged and a connection maybe added.
+const RAMP_STEP: Duration = Duration::from_millis(300);
+/// A new connection is kept up only if the total rate grew by this much.
+const RAMP_GAIN: f64 = 1.2;
+
+/// The connection ramp: one connection first, then double while each step raises the total
+/// rate by `RAMP_GAIN`; stop adding at the first step that does not, or at the maximum.
+#[derive(Debug)]
+pub(crate) struct Ramp {
+    pub target: usize,
+    max: usize,
+    open: bool,
+    last_rate: Option<f64>,
+}
+
+impl Ramp {
+    pub fn new(max: usize) -> Self {
+        Self {
+            target: 1,
+            max,
+            open: max > 1,
+            last_rate: None,
+        }
+    }
+
+    /// The total rate over the last step; returns how many connections to run now.
+    pub fn step(&mut self, rate: f64) -> usize {
+        if self.open {
+            match self.last_rate {
+                Some(prev) if rate < prev * RAMP_GAIN => self.open = false,
+                _ if self.target >= self.max => self.open = false,
+                _ => {
+                    self.last_rate = Some(rate);
+                    self.target = (self.target * 2).min(self.max);
+                }
+            }
+        }
+        self.target
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+}
+
+/// What the sidecar holds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Sidecar {
+    /// The snapshot's file name (resource, time and version): a sidecar of another is ignored.
+    pub file: String,
+    pub total: u64,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// Finished byte ranges, `[start, end)`, sorted and merged.
+    pub done: Vec<(u64, u64)>,
+}
+
+pub(crate) fn sidecar_path(part: &Path) -> PathBuf {
+    let mut s = part.as_os_str().to_owned();
+    s.push(".json");
+    PathBuf::from(s)
+}
+
+/// Sorted, merged, clipped to `[0, total)`.
+fn merge(mut v: Vec<(u64, u64)>, total: u64) -> Vec<(u64, u64)> {
+    v.retain(|r| r.0 < r.1);
+    v.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for (a, b) in v {
+        let (a, b) = (a.min(total), b.min(total));
+        match out.last_mut() {
+            Some(l) if a <= l.1 => l.1 = l.1.max(b),
+            _ if a < b => out.push((a, b)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// What is left of `[0, total)` once `done` is taken out.
+fn gaps(done: &[(u64, u64)], total: u64) -> VecDeque<(u64, u64)> {
+    let mut out = VecDeque::new();
+    let mut at = 0;
+    for &(a, b) in done {
+        if a > at {
+            out.push_back((at, a));
+        }
+        at = at.max(b);
+    }
+    if at < total {
+        out.push_back((at, total));
+    }
+    out
+}
+
+/// A range one connection is filling: `pos` moves up as bytes land on disk; `end` may move
+/// down when the rest is split off to a new connection.
+struct Seg {
+    start: u64,
+    pos: AtomicU64,
+    end: AtomicU64,
+}
+
+/// What all connections of one transfer share.
+struct Shared {
+    file: File,
+    side: PathBuf,
+    record: Mutex<Sidecar>,
+    segs: Mutex<Vec<Arc<Seg>>>,
+    /// Bytes on disk, counting what was there before.
+    done: AtomicU64,
+    saved_at: AtomicU64,
+    /// The sidecar is rewritten each time this many more bytes are on disk (0.5 % of the
+    /// file), so a crash re-fetches at most about that much.
+    save_every: u64,
+}
+
+impl Shared {
+    fn done_ranges(&self) -> Vec<(u64, u64)> {
+        let rec = self.record.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v = rec.done.clone();
+        for s in self.segs.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            v.push((s.start, s.pos.load(Ordering::Acquire)));
+        }
+        merge(v, rec.total)
+    }
+
+    /// Writes the sidecar atomically (a temporary file renamed over it).
+    fn save(&self) -> std::io::Result<()> {
+        let done = self.done_ranges();
+        let rec = {
+            let r = self.record.lock().unwrap_or_else(|e| e.into_inner());
+            Sidecar { done, ..r.clone() }
+        };
+        let tmp = self.side.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec(&rec).unwrap_or_default())?;
+        std::fs::rename(&tmp, &self.side)
+    }
+
+    fn landed(&self, n: u64) {
+        let done = self.done.fetch_add(n, Ordering::AcqRel) + n;
+        let saved = self.saved_at.load(Ordering::Acquire);
+        if done >= saved + self.save_every
+            && self
+                .saved_at
+                .compare_exchange(saved, done, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            let _ = self.save();
+        }
+    }
+}
+
+#[cfg(unix)]
+fn write_at(f: &File, buf: &[u8], at: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(f, buf, at)
+}
+
+#[cfg(windows)]
+fn write_at(f: &File, mut buf: &[u8], mut at: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        let n = f.seek_write(buf, at)?;
+        buf = &buf[n..];
+        at += n as u64;
+    }
+    Ok(())
+}
+
+/// Why a connection ended early.
+enum WorkerError {
+    /// Worth another try (network, timeout, 5xx, a drip).
+    Net(String),
+    /// The signed URL was refused: get a fresh one.
+    Expired(u16, String),
+    Disk(DownloadError),
+}
+
+/// How the segmented path ended.
+pub(crate) enum Outcome {
+    Done,
+    /// The host answered a ranged request with the whole file: use one stream.
+    NoRanges,
+}
+
+/// A total rate limit shared by every connection of every transfer that holds it.
+#[derive(Debug)]
+pub struct RateLimit {
+    bytes_per_sec: u64,
+    next: Mutex<Instant>,
+}
+
+impl RateLimit {
+    pub fn new(bytes_per_sec: u64) -> Self {
+        Self {
+            bytes_per_sec: bytes_per_sec.max(1),
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    pub fn bytes_per_sec(&self) -> u64 {
+        self.bytes_per_sec
+    }
+
+    /// Waits for `n` bytes' turn: each chunk takes its slot of time after the previous one.
+    pub async fn take(&self, n: usize) {
+        let start = {
+            let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            // An idle limiter saves up at most a quarter second of burst.
+            let start = (*next).max(now.checked_sub(Duration::from_millis(250)).unwrap_or(now));
+            *next = start + Duration::from_secs_f64(n as f64 / self.bytes_per_sec as f64);
+            start
+        };
+        tokio::time::sleep_until(start.into()).await;
+    }
+}
+
+impl Downloader {
+    /// Fills `part` (`total` bytes) over up to `self.connections` ranged connections.
+    /// `url` is updated when a fresh one had to be fetched.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn fetch_segmented<F, Fut>(
+        &self,
+        url: &mut String,
+        refresh: &mut F,
+        part: &Path,
+        file_name: &str,
+        total: u64,
+        on_progress: &mut (dyn FnMut(Progress) + Send),
+        cancel: &CancellationToken,
+    ) -> Result<Outcome, DownloadError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<String>>,
+    {
+        let side = sidecar_path(part);
+        // What an earlier attempt finished: the sidecar, or a single stream's `.part`.
+        let mut record = match std::fs::read(&side)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Sidecar>(&b).ok())
+        {
+            Some(s) if s.file == file_name && s.total == total => s,
+            _ => {
+                let len = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
+                let had_side = side.exists();
+                Sidecar {
+                    file: file_name.to_string(),
+                    total,
+                    // A `.part` without a sidecar was written front to back by one stream;
+                    // with a foreign sidecar its content is unknown.
+                    done: if len <= total && !had_side {
+                        vec![(0, len)]
+                    } else {
+                        vec![]
+                    },
+                    ..Sidecar::default()
+                }
+            }
+        };
+        record.done = merge(record.done, total);
+        let mut queue = gaps(&record.done, total);
+        let Some(&(first_a, first_b)) = queue.front() else {
+            return Ok(Outcome::Done);
+        };
+
+        // The first ranged request: does the host do ranges, and is it the same file?
+        let mut failures = 0u32;
+        let mut refreshed = 0u32;
+        let probe = loop {
+            squarecloud::check_url(url).map_err(|e| DownloadError::Insecure(e.0))?;
+            if cancel.is_cancelled() {
+                return Err(DownloadError::Cancelled {
+                    part: part.to_path_buf(),
+                    bytes: record.done.iter().map(|r| r.1 - r.0).sum(),
+                });
+            }
+            let mut req = self
+                .http
+                .get(url.as_str())
+                .header(header::RANGE, format!("bytes={first_a}-{}", first_b - 1));
+            if let Some(tag) = &record.etag {
+                req = req.header(header::IF_RANGE, tag);
+            }
+            let resp = match tokio::time::timeout(self.read_idle, req.send()).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => {
+                    failures += 1;
+                    self.give_up_or_wait(failures, &describe(e), cancel).await?;
+                    continue;
+                }
+                Err(_) => {
+                    failures += 1;
+                    self.give_up_or_wait(failures, "no answer in time", cancel)
+                        .await?;
+                    continue;
+                }
+            };
+            match resp.status() {
+                StatusCode::PARTIAL_CONTENT => {
+                    let range = crate::download::parse_content_range(
+                        resp.headers().get(header::CONTENT_RANGE),
+                    );
+                    if range != Some((first_a, Some(total))) {
+                        // Another size, or a range we did not ask for: let one stream decide.
+                        return Ok(Outcome::NoRanges);
+                    }
+                    break resp;
+                }
+                StatusCode::OK => return Ok(Outcome::NoRanges),
+                s if s == StatusCode::FORBIDDEN
+                    || s == StatusCode::NOT_FOUND
+                    || s == StatusCode::BAD_REQUEST
+                    || s == StatusCode::GONE =>
+                {
+                    let detail = s3_message(resp).await;
+                    if refreshed < 2
+                        && let Some(fresh) = refresh().await
+                    {
+                        refreshed += 1;
+                        *url = fresh;
+                        continue;
+                    }
+                    return Err(DownloadError::Rejected {
+                        status: s.as_u16(),
+                        detail,
+                    });
+                }
+                s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => {
+                    failures += 1;
+                    self.give_up_or_wait(failures, &format!("HTTP {}", s.as_u16()), cancel)
+                        .await?;
+                }
+                // Anything else: the single stream knows how to explain it.
+                _ => return Ok(Outcome::NoRanges),
+            }
+        };
+        let h = |n: header::HeaderName| {
+            probe
+                .headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        record.etag = h(header::ETAG).or(record.etag);
+        record.last_modified = h(header::LAST_MODIFIED).or(record.last_modified);
+
+        // One file, preallocated to its final size; every connection writes at its offset.
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(part)
+            .map_err(|e| crate::download::disk_error(part, e, 0))?;
+        if file.metadata().map(|m| m.len()).unwrap_or(0) != total {
+            file.set_len(total)
+                .map_err(|e| crate::download::disk_error(part, e, 0))?;
+        }
+        let already: u64 = record.done.iter().map(|r| r.1 - r.0).sum();
+        let shared = Arc::new(Shared {
+            file,
+            side: side.clone(),
+            record: Mutex::new(record),
+            segs: Mutex::new(Vec::new()),
+            done: AtomicU64::new(already),
+            saved_at: AtomicU64::new(already),
+            save_every: (total / 200).max(1024 * 1024),
+        });
+        shared
+            .save()
+            .map_err(|e| crate::download::disk_error(&side, e, already))?;
+        let mut meter = Meter::new(already);
+        let url_now = Arc::new(Mutex::new(url.clone()));
+
+        let mut workers = FuturesUnordered::new();
+        let spawn = |seg: Arc<Seg>, resp: Option<reqwest::Response>, delay: Duration| {
+            let (me, shared, url, cancel) = (
+                self.clone(),
+                shared.clone(),
+                url_now.clone(),
+                cancel.clone(),
+            );
+            async move {
+                tokio::time::sleep(delay).await;
+                let before = seg.pos.load(Ordering::Acquire);
+                let r = me.fill(&seg, resp, &shared, &url, &cancel).await;
+                let progressed = seg.pos.load(Ordering::Acquire) > before;
+                (seg, r, progressed)
+            }
+        };
+        let new_seg = |a: u64, b: u64| {
+            let s = Arc::new(Seg {
+                start: a,
+                pos: AtomicU64::new(a),
+                end: AtomicU64::new(b),
+            });
+            shared
+                .segs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(s.clone());
+            s
+        };
+        queue.pop_front();
+        workers.push(spawn(
+            new_seg(first_a, first_b),
+            Some(probe),
+            Duration::ZERO,
+        ));
+        let mut active = 1usize;
+        let mut ramp = Ramp::new(self.connections);
+        let mut step_at = Instant::now();
+        let mut step_bytes = already;
+        let mut retry_delay = Duration::ZERO;
+        let mut ticker = tokio::time::interval(Duration::from_millis(100));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+        loop {
+            // Start connections up to the target: a gap left by a failed one first, else
+            // the larger half of the biggest range still being filled.
+            while active < ramp.target {
+                let seg = if let Some((a, b)) = queue.pop_front() {
+                    new_seg(a, b)
+                } else {
+                    let segs = shared
+                        .segs
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clone();
+                    let victim = segs
+                        .iter()
+                        .filter(|s| s.pos.load(Ordering::Acquire) < s.end.load(Ordering::Acquire))
+                        .max_by_key(|s| {
+                            s.end.load(Ordering::Acquire) - s.pos.load(Ordering::Acquire)
+                        });
+                    let Some(v) = victim else { break };
+                    let (pos, end) = (v.pos.load(Ordering::Acquire), v.end.load(Ordering::Acquire));
+                    if end - pos < 2 * MIN_SPLIT {
+                        break;
+                    }
+                    let mid = pos + (end - pos) / 2;
+                    v.end.store(mid, Ordering::Release);
+                    new_seg(mid, end)
+                };
+                workers.push(spawn(seg, None, retry_delay));
+                retry_delay = Duration::ZERO;
+                active += 1;
+            }
+            if active == 0 && queue.is_empty() {
+                break;
+            }
+            tokio::select! {
+                Some((seg, r, progressed)) = workers.next() => {
+                    active -= 1;
+                    if progressed {
+                        failures = 0;
+                    }
+                    let (pos, end) = (seg.pos.load(Ordering::Acquire), seg.end.load(Ordering::Acquire));
+                    match r {
+                        Ok(()) => {}
+                        Err(_) if cancel.is_cancelled() => {}
+                        Err(WorkerError::Disk(e)) => {
+                            let _ = shared.save();
+                            return Err(e);
+                        }
+                        Err(WorkerError::Expired(status, detail)) => {
+                            queue.push_front((pos, end));
+                            let fresh = if refreshed < 2 { refresh().await } else { None };
+                            match fresh {
+                                Some(f) => {
+                                    refreshed += 1;
+                                    *url_now.lock().unwrap_or_else(|e| e.into_inner()) = f.clone();
+                                    *url = f;
+                                }
+                                None => {
+                                    let _ = shared.save();
+                                    return Err(DownloadError::Rejected { status, detail });
+                                }
+                            }
+                        }
+                        Err(WorkerError::Net(detail)) => {
+                            if pos < end {
+                                queue.push_front((pos, end));
+                            }
+                            failures += 1;
+                            if failures >= self.max_failures {
+                                let _ = shared.save();
+                                return Err(DownloadError::Network { detail, attempts: failures });
+                            }
+                            retry_delay = self.backoff_for(failures);
+                        }
+                    }
+                }
+                _ = ticker.tick() => {
+                    let done = shared.done.load(Ordering::Acquire);
+                    if let Some(p) = meter.tick(done, Some(total)) {
+                        on_progress(p);
+                    }
+                    let dt = step_at.elapsed();
+                    if ramp.is_open() && dt >= RAMP_STEP {
+                        ramp.step((done - step_bytes) as f64 / dt.as_secs_f64());
+                        step_at = Instant::now();
+                        step_bytes = done;
+                    }
+                }
+                _ = cancel.cancelled() => {
+                    // Let the connections notice, then record what they finished.
+                    while workers.next().await.is_some() {}
+                    let _ = shared.save();
+                    return Err(DownloadError::Cancelled {
+                        part: part.to_path_buf(),
+                        bytes: shared.done.load(Ordering::Acquire),
+                    });
+                }
+            }
+        }
+        shared
+            .file
+            .sync_all()
+            .map_err(|e| crate::download::disk_error(part, e, total))?;
+        let _ = shared.save();
+        on_progress(meter.force(total, Some(total)));
+        Ok(Outcome::Done)
+    }
+
+    /// One connection: requests `[pos, end)` (unless handed the probe's answer) and writes
+    /// what arrives at its offset until `end`, which may shrink while it runs.
+    async fn fill(
+        &self,
+        seg: &Seg,
+        resp: Option<reqwest::Response>,
+        shared: &Shared,
+        url: &Mutex<String>,
+        cancel: &CancellationToken,
+    ) -> Result<(), WorkerError> {
+        let resp = match resp {
+            Some(r) => r,
+            None => {
+                let (pos, end) = (
+                    seg.pos.load(Ordering::Acquire),
+                    seg.end.load(Ordering::Acquire),
+                );
+                if pos >= end {
+                    return Ok(());
+                }
+                let u = url.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let mut req = self
+                    .http
+                    .get(u)
+                    .header(header::RANGE, format!("bytes={pos}-{}", end - 1));
+                let tag = shared
+                    .record
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .etag
+                    .clone();
+                if let Some(tag) = tag {
+                    req = req.header(header::IF_RANGE, tag);
+                }
+                let r = tokio::select! {
+                    r = tokio::time::timeout(self.read_idle, req.send()) => r,
+                    _ = cancel.cancelled() => return Err(WorkerError::Net("cancelled".into())),
+                };
+                let r = match r {
+                    Ok(Ok(r)) => r,
+                    Ok(Err(e)) => return Err(WorkerError::Net(describe(e))),
+                    Err(_) => return Err(WorkerError::Net("no answer in time".into())),
+                };
+                match r.status() {
+                    StatusCode::PARTIAL_CONTENT => {
+                        let got = crate::download::parse_content_range(
+                            r.headers().get(header::CONTENT_RANGE),
+                        );
+                        if got.map(|g| g.0) != Some(pos) {
+                            return Err(WorkerError::Net("the host sent another range".into()));
+                        }
+                        r
+                    }
+                    s if s == StatusCode::FORBIDDEN
+                        || s == StatusCode::NOT_FOUND
+                        || s == StatusCode::BAD_REQUEST
+                        || s == StatusCode::GONE =>
+                    {
+                        return Err(WorkerError::Expired(s.as_u16(), s3_message(r).await));
+                    }
+                    s => return Err(WorkerError::Net(format!("HTTP {}", s.as_u16()))),
+                }
+            }
+        };
+        let mut stream = resp.bytes_stream();
+        let mut floor = crate::download::Floor::new(
+            seg.pos.load(Ordering::Acquire),
+            self.floor_bytes_per_sec,
+            self.floor_window,
+        );
+        loop {
+            let next = tokio::select! {
+                n = tokio::time::timeout(self.read_idle, stream.next()) => n,
+                _ = cancel.cancelled() => return Err(WorkerError::Net("cancelled".into())),
+            };
+            let chunk = match next {
+                Ok(Some(Ok(c))) => c,
+                Ok(Some(Err(e))) => return Err(WorkerError::Net(describe(e))),
+                Ok(None) => {
+                    return if seg.pos.load(Ordering::Acquire) >= seg.end.load(Ordering::Acquire) {
+                        Ok(())
+                    } else {
+                        Err(WorkerError::Net("the connection closed early".into()))
+                    };
+                }
+                Err(_) => return Err(WorkerError::Net("the connection went silent".into())),
+            };
+            if let Some(limit) = &self.limit {
+                limit.take(chunk.len()).await;
+            }
+            let pos = seg.pos.load(Ordering::Acquire);
+            let end = seg.end.load(Ordering::Acquire);
+            let n = (chunk.len() as u64).min(end.saturating_sub(pos)) as usize;
+            if n > 0 {
+                // Into the page cache before it is counted: a crash keeps what was counted.
+                write_at(&shared.file, &chunk[..n], pos).map_err(|e| {
+                    WorkerError::Disk(crate::download::disk_error(&shared.side, e, pos))
+                })?;
+                seg.pos.store(pos + n as u64, Ordering::Release);
+                shared.landed(n as u64);
+            }
+            if pos + n as u64 >= end {
+                // Done, or the rest went to another connection.
+                return Ok(());
+            }
+            if floor.too_slow(pos + n as u64) {
+                return Err(WorkerError::Net("the connection slowed to a drip".into()));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_merge_and_leave_gaps() {
+        let d = merge(vec![(10, 20), (0, 5), (18, 30), (40, 40), (50, 200)], 100);
+        assert_eq!(d, vec![(0, 5), (10, 30), (50, 100)]);
+        assert_eq!(
+            gaps(&d, 100).into_iter().collect::<Vec<_>>(),
+            vec![(5, 10), (30, 50)]
+        );
+        assert_eq!(gaps(&[], 7).into_iter().collect::<Vec<_>>(), vec![(0, 7)]);
+        assert!(gaps(&[(0, 7)], 7).is_empty());
+    }
+
+    #[test]
+    fn the_ramp_doubles_while_the_rate_grows_and_stops_when_it_does_not() {
+        // A host that caps each connection: every step doubles the rate.
+        let mut r = Ramp::new(4);
+        assert_eq!(r.step(20e6), 2);
+        assert_eq!(r.step(40e6), 4);
+        assert_eq!(r.step(80e6), 4);
+        assert!(!r.is_open());
+        // A host with no cap: a second connection adds nothing, so no third.
+        let mut r = Ramp::new(8);
+        assert_eq!(r.step(700e6), 2);
+        assert_eq!(r.step(720e6), 2);
+        assert!(!r.is_open());
+        assert_eq!(r.step(2e9), 2);
+        // One connection asked for: never more.
+        let mut r = Ramp::new(1);
+        assert_eq!(r.step(1e6), 1);
+    }
+
+    #[tokio::test]
+    async fn the_limit_holds_the_rate() {
+        let l = RateLimit::new(1_000_000);
+        let t = Instant::now();
+        for _ in 0..20 {
+            l.take(50_000).await;
+        }
+        // 1 MB at 1 MB/s, less the quarter second of burst allowed at the start.
+        assert!(
+            t.elapsed() >= Duration::from_millis(700),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+}

@@ -1,0 +1,211 @@
+//! Parallel ranged downloads against the simulator's file host: several connections where
+//! each is capped, one stream where ranges are ignored, a shared rate limit, and a `kill -9`
+//! in the middle of a 4-connection download that resumes byte-identical.
+
+mod common;
+
+use common::*;
+use snapshots::verify::verify_zip;
+use squarecloud_sim::{FaultKind, FaultSpec, SimConfig, Simulator, Target};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+const MIB: u64 = 1024 * 1024;
+const APP: &str = "00000000000000000000000000000000";
+
+fn file_gets(sim: &Simulator) -> Vec<Option<String>> {
+    sim.requests()
+        .into_iter()
+        .filter(|q| q.host == Target::Files && q.method == "GET")
+        .map(|q| q.range)
+        .collect()
+}
+
+fn zips(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "zip"))
+        .collect()
+}
+
+/// The bytes the simulator serves for the resource's one version.
+fn served_archive(sim: &Simulator) -> Vec<u8> {
+    let v = sim.versions(APP)[0].clone();
+    sim.archive(APP, &v).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_caps_each_connection_gets_several_and_the_file_is_exact() {
+    let c = SimConfig::new(KEY, tiny_account(1, 4096, 40 * MIB)).instant_creates();
+    let (sim, engine, dir) = start(c).await;
+    sim.inject(
+        FaultSpec::new(
+            Target::Files,
+            FaultKind::Bandwidth {
+                bytes_per_sec: 4_000_000,
+            },
+        )
+        .times(None),
+    );
+    let r = engine.resource(APP).unwrap();
+    let (sink, _) = collect();
+    let done = engine
+        .download(&r, None, Some(dir.path()), sink, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&done.path).unwrap(), served_archive(&sim));
+    let gets = file_gets(&sim);
+    assert!(
+        gets.len() >= 3,
+        "one capped connection only: {gets:?} (the ramp should have added more)"
+    );
+    assert!(
+        gets.iter().all(|r| r.is_some()),
+        "every request is ranged: {gets:?}"
+    );
+    // Splitting wastes little: what the host sent beyond the file is under 2 %.
+    let size = std::fs::metadata(&done.path).unwrap().len();
+    assert!(
+        sim.file_bytes_served() <= size + size / 50,
+        "{} served for {size}",
+        sim.file_bytes_served()
+    );
+    // No .part and no sidecar are left.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".part"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[tokio::test]
+async fn a_host_that_ignores_ranges_gets_one_stream() {
+    let c = SimConfig::new(KEY, tiny_account(1, 4096, 40 * MIB)).instant_creates();
+    let (sim, engine, dir) = start(c).await;
+    sim.inject(FaultSpec::new(Target::Files, FaultKind::IgnoreRange).times(None));
+    let r = engine.resource(APP).unwrap();
+    let (sink, _) = collect();
+    let done = engine
+        .download(&r, None, Some(dir.path()), sink, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&done.path).unwrap(), served_archive(&sim));
+    // The ranged probe got the whole file (200): one plain stream followed.
+    let gets = file_gets(&sim);
+    assert_eq!(gets.len(), 2, "{gets:?}");
+    assert!(gets[0].is_some() && gets[1].is_none(), "{gets:?}");
+}
+
+#[tokio::test]
+async fn the_rate_limit_holds_every_connection_to_the_total() {
+    let c = SimConfig::new(KEY, tiny_account(1, 4096, 2 * MIB)).instant_creates();
+    let (sim, engine, dir) = start(c).await;
+    let engine = engine.with_transfer(Some(4), Some(MIB));
+    let r = engine.resource(APP).unwrap();
+    let (sink, _) = collect();
+    let t = Instant::now();
+    let done = engine
+        .download(&r, None, Some(dir.path()), sink, &CancellationToken::new())
+        .await
+        .unwrap();
+    // 2 MiB at 1 MiB/s: at least 1.75 s (a quarter second of burst is allowed).
+    assert!(
+        t.elapsed() >= Duration::from_millis(1750),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(std::fs::read(&done.path).unwrap(), served_archive(&sim));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_a_four_connection_download_resumes_byte_identical() {
+    let size = 64 * MIB;
+    let c = SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates();
+    let sim = Simulator::start(c).await.unwrap();
+    sim.inject(
+        FaultSpec::new(
+            Target::Files,
+            FaultKind::Bandwidth {
+                bytes_per_sec: 6_000_000,
+            },
+        )
+        .times(None),
+    );
+    let data = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().to_str().unwrap();
+    let args = ["download", APP, "--dest", dest, "--connections", "4"];
+    let mut first = sqsnap(&sim, data.path(), KEY, &args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the sidecar says about 40 % is on disk, then kill -9.
+    let sidecar = || {
+        std::fs::read_dir(out.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with(".part.json"))
+    };
+    let t = Instant::now();
+    let recorded = loop {
+        let done: u64 = sidecar()
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .map(|v| {
+                v["done"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r[1].as_u64().unwrap() - r[0].as_u64().unwrap())
+                    .sum()
+            })
+            .unwrap_or(0);
+        if done >= size * 2 / 5 {
+            break done;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the download did not get going"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    first.kill().unwrap(); // SIGKILL: no chance to save anything more
+    first.wait().unwrap();
+    let ranged_before = file_gets(&sim).len();
+    assert!(ranged_before >= 3, "{:?}", file_gets(&sim));
+    assert!(recorded < size, "finished before the kill");
+
+    let again = sqsnap(&sim, data.path(), KEY, &args).output().unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let files = zips(out.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(std::fs::read(&files[0]).unwrap(), served_archive(&sim));
+    verify_zip(&files[0], Some(size), true).unwrap();
+    // The second run asked only for what was missing: no request from byte 0.
+    let after: Vec<_> = file_gets(&sim).into_iter().skip(ranged_before).collect();
+    assert!(
+        after
+            .iter()
+            .all(|r| r.as_deref().is_some_and(|r| !r.starts_with("bytes=0-"))),
+        "{after:?}"
+    );
+    // Sent twice: at most 1 % of the file.
+    let twice = sim.file_bytes_served().saturating_sub(size);
+    assert!(
+        twice <= size / 100,
+        "{twice} bytes sent twice ({:.2} %)",
+        twice as f64 * 100.0 / size as f64
+    );
+    assert!(
+        std::fs::read_dir(out.path()).unwrap().count() == 1,
+        "the .part or its sidecar was left behind"
+    );
+}
