@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// No segment is split below this.
-const MIN_SPLIT: u64 = 4 * 1024 * 1024;
+const MIN_SPLIT: u64 = 1024 * 1024;
 /// How often the rate is judged and a connection maybe added.
-const RAMP_STEP: Duration = Duration::from_millis(300);
+const RAMP_STEP: Duration = Duration::from_millis(50);
 /// A new connection is kept up only if the total rate grew by this much.
 const RAMP_GAIN: f64 = 1.2;
 
@@ -130,6 +130,9 @@ struct Shared {
     segs: Mutex<Vec<Arc<Seg>>>,
     /// Bytes on disk, counting what was there before.
     done: AtomicU64,
+    /// Connections asked for and not yet answered: the ramp judges a step only once every
+    /// new connection delivers (a TLS handshake far away takes longer than a step).
+    starting: std::sync::atomic::AtomicUsize,
     saved_at: AtomicU64,
     /// The sidecar is rewritten each time this many more bytes are on disk (0.5 % of the
     /// file), so a crash re-fetches at most about that much.
@@ -384,6 +387,7 @@ impl Downloader {
             record: Mutex::new(record),
             segs: Mutex::new(Vec::new()),
             done: AtomicU64::new(already),
+            starting: std::sync::atomic::AtomicUsize::new(0),
             saved_at: AtomicU64::new(already),
             save_every: (total / 200).max(1024 * 1024),
         });
@@ -430,10 +434,10 @@ impl Downloader {
         ));
         let mut active = 1usize;
         let mut ramp = Ramp::new(self.connections);
-        let mut step_at = Instant::now();
-        let mut step_bytes = already;
+        // The current step's start and the bytes on disk then; None while connections start.
+        let mut step: Option<(Instant, u64)> = None;
         let mut retry_delay = Duration::ZERO;
-        let mut ticker = tokio::time::interval(Duration::from_millis(100));
+        let mut ticker = tokio::time::interval(Duration::from_millis(25));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
         loop {
@@ -463,6 +467,7 @@ impl Downloader {
                     v.end.store(mid, Ordering::Release);
                     new_seg(mid, end)
                 };
+                shared.starting.fetch_add(1, Ordering::AcqRel);
                 workers.push(spawn(seg, None, retry_delay));
                 retry_delay = Duration::ZERO;
                 active += 1;
@@ -517,11 +522,18 @@ impl Downloader {
                     if let Some(p) = meter.tick(done, Some(total)) {
                         on_progress(p);
                     }
-                    let dt = step_at.elapsed();
-                    if ramp.is_open() && dt >= RAMP_STEP {
-                        ramp.step((done - step_bytes) as f64 / dt.as_secs_f64());
-                        step_at = Instant::now();
-                        step_bytes = done;
+                    if ramp.is_open() {
+                        if shared.starting.load(Ordering::Acquire) > 0 {
+                            step = None;
+                        } else if let Some((at, bytes)) = step {
+                            let dt = at.elapsed();
+                            if dt >= RAMP_STEP {
+                                ramp.step((done - bytes) as f64 / dt.as_secs_f64());
+                                step = Some((Instant::now(), done));
+                            }
+                        } else {
+                            step = Some((Instant::now(), done));
+                        }
                     }
                 }
                 _ = cancel.cancelled() => {
@@ -554,9 +566,17 @@ impl Downloader {
         url: &Mutex<String>,
         cancel: &CancellationToken,
     ) -> Result<(), WorkerError> {
+        /// Counts this connection as started when dropped: answered, failed or cancelled.
+        struct Answered<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Answered<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
         let resp = match resp {
             Some(r) => r,
             None => {
+                let _answered = Answered(&shared.starting);
                 let (pos, end) = (
                     seg.pos.load(Ordering::Acquire),
                     seg.end.load(Ordering::Acquire),

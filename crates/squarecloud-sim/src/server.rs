@@ -819,6 +819,11 @@ async fn ctl_faults(State(shared): State<Arc<Shared>>, method: Method, body: Byt
     }
 }
 
+/// Body bytes the file host has sent, over every request (benchmarks count re-sent bytes).
+async fn ctl_served(State(shared): State<Arc<Shared>>) -> Response {
+    Json(json!({"bytes": shared.served.load(std::sync::atomic::Ordering::Relaxed)})).into_response()
+}
+
 #[derive(Deserialize)]
 struct Advance {
     seconds: f64,
@@ -859,6 +864,7 @@ pub(crate) fn api_router(shared: Arc<Shared>) -> Router {
         .route("/_sim/requests", get(ctl_requests).delete(ctl_requests))
         .route("/_sim/faults", post(ctl_faults).delete(ctl_faults))
         .route("/_sim/clock/advance", post(ctl_advance))
+        .route("/_sim/served", get(ctl_served))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(shared.clone(), api_gate))
         .with_state(shared)
