@@ -40,8 +40,9 @@ cap_each() { curl -s -X POST "${auth[@]}" -d "{\"target\":\"files\",\"kind\":\"b
 timed() {
   local name=$1; shift
   rm -rf "$tmp/out"; mkdir -p "$tmp/out"
-  # Each run starts with no dirty pages left by the one before.
+  # Each run starts with no dirty pages left by the one before (and, as root, a cold cache).
   sync
+  if [ -w /proc/sys/vm/drop_caches ]; then echo 1 >/proc/sys/vm/drop_caches; fi
   /usr/bin/time -f "%e %U %S %M" -o "$tmp/t" "$@" >/dev/null 2>&1
   read -r e u s m <"$tmp/t"
   echo "$e $(python3 -c "print(round($u+$s,2))") $m" >>"$tmp/$name"
@@ -68,9 +69,17 @@ four=00000000000000000000000000000004
 # 1. 1 GiB over loopback, no cap: one connection is all the machine can feed.
 no_faults
 u1=$(url_of $one)
-for _ in $(seq "$RUNS"); do
-  timed sqsnap1g $bin/sqsnap download $one --dest "$tmp/out"
-  timed curl1g curl -s -o "$tmp/out/f.zip" "$u1"
+# A warm-up of each, not counted; then the two alternate which goes first.
+timed warm $bin/sqsnap download $one --dest "$tmp/out"
+timed warm curl -s -o "$tmp/out/f.zip" "$u1"
+for i in $(seq "$RUNS"); do
+  if [ $((i % 2)) = 1 ]; then
+    timed sqsnap1g $bin/sqsnap download $one --dest "$tmp/out"
+    timed curl1g curl -s -o "$tmp/out/f.zip" "$u1"
+  else
+    timed curl1g curl -s -o "$tmp/out/f.zip" "$u1"
+    timed sqsnap1g $bin/sqsnap download $one --dest "$tmp/out"
+  fi
 done
 
 # 2. 200 MiB from a host that caps each connection at 20 MB/s.
@@ -130,9 +139,10 @@ cat >docs/benchmarks.md <<MD
 Produced by \`make bench\` (scripts/bench.sh) on $(date -u +%Y-%m-%d), $(nproc) cores ($cpu),
 $(free -g | awk '/Mem:/ {print $2}') GiB. Release builds; every row side by side with its peer
 in one run, against \`squarecloud-sim\` over loopback. Figures are medians of $RUNS runs with
-min–max. Wall and CPU (user + system) in seconds, peak RSS in MiB (GNU time). sqsnap writes
-a \`.part\`, checks the zip (length and central directory) and renames it; curl and aria2c
-only write.
+min–max, after one uncounted warm-up; each run starts after \`sync\` and with a cold page
+cache. Wall and CPU (user + system) in seconds, peak RSS in MiB (GNU time). sqsnap writes
+a \`.part\`, checks the zip (length and central directory), fsyncs it and renames it; curl
+and aria2c only write (the kernel flushes their files after they exit).
 
 ## Downloads
 
