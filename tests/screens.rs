@@ -223,6 +223,9 @@ async fn every_state_reads_well_in_both_themes_languages_and_sizes() {
     .await;
     d.js("document.getElementById('notice-close').click()")
         .await;
+    // New snapshots of three leave the others' state alone.
+    d.until_text("#status-text", |t| t == "Everything is backed up")
+        .await;
     capture(&d, "transfers", &axe_src, Some(8)).await;
     d.click("#cancel-all").await;
     sim.clear_faults();

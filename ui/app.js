@@ -759,7 +759,19 @@ listen("tray-snapshot-all", () => snapshot(rows.map((r) => r.id)));
 
 // ---- Loading ----
 
-async function refresh() {
+// Refreshes never overlap: one asked for while another runs makes it run once more after,
+// so an older answer never lands over a newer one (a row would lose its last backup).
+let refreshing = null;
+let refreshAgain = false;
+function refresh() {
+  if (refreshing) { refreshAgain = true; return refreshing; }
+  refreshing = (async () => {
+    do { refreshAgain = false; await refreshOnce(); } while (refreshAgain);
+  })().finally(() => { refreshing = null; });
+  return refreshing;
+}
+
+async function refreshOnce() {
   try {
     const [r, s] = await Promise.all([invoke("list_resources"), invoke("get_settings")]);
     rows = r; settings = s;
