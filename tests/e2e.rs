@@ -135,13 +135,17 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     d.wait("#first-run[hidden]").await;
     d.until_text("#notice", |t| t.contains("Folder set")).await;
 
-    // 4. Snapshot one (slowed to 30 MB/s so progress can be watched), progress moves.
-    sim.inject(FaultSpec::new(
-        Target::Files,
-        FaultKind::Bandwidth {
-            bytes_per_sec: 30_000_000,
-        },
-    ));
+    // 4. Snapshot one (every connection slowed to 10 MB/s so progress can be watched; the
+    // 150 MB file goes over several), progress moves.
+    sim.inject(
+        FaultSpec::new(
+            Target::Files,
+            FaultKind::Bandwidth {
+                bytes_per_sec: 10_000_000,
+            },
+        )
+        .times(None),
+    );
     d.click("button[aria-label='Back up now: analytics worker']")
         .await;
     let first = d
@@ -153,6 +157,16 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     assert_ne!(first, later, "progress did not move");
     // Finished transfers leave the drawer: "1 done — show" leads to them.
     d.until_text("#done-show", |t| t == "1 done — show").await;
+    sim.clear_faults();
+    let ranged = sim
+        .requests()
+        .iter()
+        .filter(|q| q.host == Target::Files && q.range.is_some())
+        .count();
+    assert!(
+        ranged >= 2,
+        "150 MB from a capped host went over one connection"
+    );
     d.click("#done-show").await;
     let done = d
         .until_text("#session-done", |t| t.contains("saved and verified"))

@@ -617,13 +617,19 @@ function renderSettings() {
   }
 }
 
-async function saveSettings(change) {
-  try {
-    const s = await invoke("get_settings");
-    change(s);
-    await invoke("save_settings", { settings: s });
-    settings = s;
-  } catch (e) { showError(e); }
+// One change at a time: two quick changes each read, change and write the whole settings,
+// so run side by side the second would undo the first.
+let saving = Promise.resolve();
+function saveSettings(change) {
+  saving = saving.then(async () => {
+    try {
+      const s = await invoke("get_settings");
+      change(s);
+      await invoke("save_settings", { settings: s });
+      settings = s;
+    } catch (e) { showError(e); }
+  });
+  return saving;
 }
 
 function planWords(p) {
