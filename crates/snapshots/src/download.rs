@@ -352,11 +352,7 @@ impl Downloader {
                     truncate(&part)?;
                     continue;
                 }
-                s if s == StatusCode::FORBIDDEN
-                    || s == StatusCode::NOT_FOUND
-                    || s == StatusCode::BAD_REQUEST
-                    || s == StatusCode::GONE =>
-                {
+                s if url_refused(s) => {
                     let detail = s3_message(resp).await;
                     if refreshed < 2
                         && let Some(fresh) = refresh().await
@@ -625,6 +621,15 @@ pub(crate) async fn s3_message(resp: reqwest::Response) -> String {
         (Some(c), None) => c,
         _ => text.chars().filter(|c| !c.is_control()).take(120).collect(),
     }
+}
+
+/// The answers of a file host that refuses the signed URL itself (expired, or gone): a
+/// fresh URL from the list may work where retrying this one never will.
+pub(crate) fn url_refused(s: StatusCode) -> bool {
+    matches!(
+        s,
+        StatusCode::FORBIDDEN | StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST | StatusCode::GONE
+    )
 }
 
 /// `name.zip`, or `name (2).zip`, ... — never an existing file.

@@ -4,7 +4,9 @@
 //! a crash or `kill -9` resumes every unfinished segment. A host that ignores `Range` gets
 //! the single stream of `download.rs`.
 
-use crate::download::{DownloadError, Downloader, Meter, Progress, describe, s3_message};
+use crate::download::{
+    DownloadError, Downloader, Meter, Progress, describe, s3_message, url_refused,
+};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use reqwest::{StatusCode, header};
@@ -332,11 +334,7 @@ impl Downloader {
                     break resp;
                 }
                 StatusCode::OK => return Ok(Outcome::NoRanges),
-                s if s == StatusCode::FORBIDDEN
-                    || s == StatusCode::NOT_FOUND
-                    || s == StatusCode::BAD_REQUEST
-                    || s == StatusCode::GONE =>
-                {
+                s if url_refused(s) => {
                     let detail = s3_message(resp).await;
                     if refreshed < 2
                         && let Some(fresh) = refresh().await
@@ -617,11 +615,7 @@ impl Downloader {
                         }
                         r
                     }
-                    s if s == StatusCode::FORBIDDEN
-                        || s == StatusCode::NOT_FOUND
-                        || s == StatusCode::BAD_REQUEST
-                        || s == StatusCode::GONE =>
-                    {
+                    s if url_refused(s) => {
                         return Err(WorkerError::Expired(s.as_u16(), s3_message(r).await));
                     }
                     s => return Err(WorkerError::Net(format!("HTTP {}", s.as_u16()))),
