@@ -480,6 +480,9 @@ impl Downloader {
                         failures = 0;
                     }
                     let (pos, end) = (seg.pos.load(Ordering::Acquire), seg.end.load(Ordering::Acquire));
+                    // This connection is over: what it did not fill goes back to the queue
+                    // (below), never to a split of its old range as well.
+                    seg.end.store(pos, Ordering::Release);
                     match r {
                         Ok(()) => {}
                         Err(_) if cancel.is_cancelled() => {}

@@ -209,3 +209,119 @@ async fn kill_9_during_a_four_connection_download_resumes_byte_identical() {
         "the .part or its sidecar was left behind"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_fails_retries_its_range_alone() {
+    let size = 40 * MIB;
+    let c = SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates();
+    let (sim, engine, dir) = start(c).await;
+    // The first two file requests are cut after 3 MiB; the rest are capped so several run.
+    sim.inject(
+        FaultSpec::new(Target::Files, FaultKind::ResetAfter { bytes: 3 * MIB }).times(Some(2)),
+    );
+    sim.inject(
+        FaultSpec::new(
+            Target::Files,
+            FaultKind::Bandwidth {
+                bytes_per_sec: 8_000_000,
+            },
+        )
+        .times(None),
+    );
+    let r = engine.resource(APP).unwrap();
+    let (sink, _) = collect();
+    let done = engine
+        .download(&r, None, Some(dir.path()), sink, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&done.path).unwrap(), served_archive(&sim));
+    // What was cut is fetched again from where it stopped, not from the start.
+    assert!(
+        sim.file_bytes_served() <= size + size / 50,
+        "{} served for {size}",
+        sim.file_bytes_served()
+    );
+    let gets = file_gets(&sim);
+    assert!(gets.len() >= 3, "{gets:?}");
+}
+
+/// Downloads once, then leaves a half-finished `.part` of garbage and a sidecar made by
+/// `sidecar` in its place, and downloads again.
+async fn again_over_a_planted_sidecar(
+    sidecar: impl Fn(&str, u64) -> serde_json::Value,
+) -> (Simulator, Vec<Option<String>>) {
+    let size = 40 * MIB;
+    let c = SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates();
+    let (sim, engine, dir) = start(c).await;
+    let r = engine.resource(APP).unwrap();
+    let (sink, _) = collect();
+    let first = engine
+        .download(
+            &r,
+            None,
+            Some(dir.path()),
+            sink.clone(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    let name = first
+        .path
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    std::fs::remove_file(&first.path).unwrap();
+    let part = dir.path().join(format!("{name}.part"));
+    std::fs::write(&part, vec![0xAB; size as usize]).unwrap();
+    std::fs::write(
+        dir.path().join(format!("{name}.part.json")),
+        serde_json::to_vec(&sidecar(&name, size)).unwrap(),
+    )
+    .unwrap();
+    let before = file_gets(&sim).len();
+    let again = engine
+        .download(&r, None, Some(dir.path()), sink, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read(&again.path).unwrap(),
+        served_archive(&sim),
+        "the planted bytes must not survive"
+    );
+    let gets = file_gets(&sim).into_iter().skip(before).collect();
+    (sim, gets)
+}
+
+#[tokio::test]
+async fn a_changed_etag_restarts_cleanly_on_one_stream() {
+    let (_sim, gets) = again_over_a_planted_sidecar(|name, size| {
+        serde_json::json!({"file": name, "total": size, "etag": "\"an-older-file\"",
+            "last_modified": null, "done": [[0, size / 2]]})
+    })
+    .await;
+    // The ranged request carried the old ETag (If-Range), got the whole new file (200),
+    // and one plain stream fetched it from the start.
+    assert_eq!(gets.len(), 2, "{gets:?}");
+    assert_eq!(
+        gets[0].as_deref(),
+        Some(&*format!("bytes={}-{}", 20 * MIB, 40 * MIB - 1))
+    );
+    assert_eq!(gets[1], None);
+}
+
+#[tokio::test]
+async fn a_sidecar_of_another_size_is_ignored() {
+    let (_sim, gets) = again_over_a_planted_sidecar(|name, size| {
+        serde_json::json!({"file": name, "total": size + 1, "etag": null,
+            "last_modified": null, "done": [[0, size / 2]]})
+    })
+    .await;
+    assert!(
+        gets[0]
+            .as_deref()
+            .is_some_and(|r| r.starts_with("bytes=0-")),
+        "{gets:?}"
+    );
+}
