@@ -181,7 +181,8 @@ $pace
 
 ## Not measured yet
 
-App launch to the rendered list (50 and 1,000 resources), a 1,000-row re-render, the app's
-PSS idle and after 100 transfers, and CPU per GiB beside curl are not in this file yet.
+App launch to the rendered list (50 and 1,000 resources), a 1,000-row re-render, and the
+app's PSS idle and after 100 transfers are not in this file yet. (CPU per GiB beside curl is
+the 1 GiB CPU row above.)
 MD
 cat docs/benchmarks.md
