@@ -180,6 +180,19 @@ impl Downloader {
         self
     }
 
+    /// Sends a request; no answer within the read-idle time is a failure too. The error is
+    /// the cause in words.
+    pub(crate) async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, String> {
+        match tokio::time::timeout(self.read_idle, req.send()).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(describe(e)),
+            Err(_) => Err("no answer in time".into()),
+        }
+    }
+
     /// Exponential, jittered, at most a minute.
     pub(crate) fn backoff_for(&self, failures: u32) -> Duration {
         let base = self.backoff.as_secs_f64() * 2f64.powi(failures.saturating_sub(1).min(6) as i32);
@@ -305,20 +318,14 @@ impl Downloader {
                 }
             }
             let sent = tokio::select! {
-                r = tokio::time::timeout(self.read_idle, req.send()) => r,
+                r = self.send(req) => r,
                 _ = cancel.cancelled() => continue,
             };
             let resp = match sent {
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) => {
+                Ok(r) => r,
+                Err(detail) => {
                     failures += 1;
-                    self.give_up_or_wait(failures, &describe(e), cancel).await?;
-                    continue;
-                }
-                Err(_) => {
-                    failures += 1;
-                    self.give_up_or_wait(failures, "no answer in time", cancel)
-                        .await?;
+                    self.give_up_or_wait(failures, &detail, cancel).await?;
                     continue;
                 }
             };

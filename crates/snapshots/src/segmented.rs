@@ -308,17 +308,11 @@ impl Downloader {
             if let Some(tag) = &record.etag {
                 req = req.header(header::IF_RANGE, tag);
             }
-            let resp = match tokio::time::timeout(self.read_idle, req.send()).await {
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) => {
+            let resp = match self.send(req).await {
+                Ok(r) => r,
+                Err(detail) => {
                     failures += 1;
-                    self.give_up_or_wait(failures, &describe(e), cancel).await?;
-                    continue;
-                }
-                Err(_) => {
-                    failures += 1;
-                    self.give_up_or_wait(failures, "no answer in time", cancel)
-                        .await?;
+                    self.give_up_or_wait(failures, &detail, cancel).await?;
                     continue;
                 }
             };
@@ -600,13 +594,8 @@ impl Downloader {
                     req = req.header(header::IF_RANGE, tag);
                 }
                 let r = tokio::select! {
-                    r = tokio::time::timeout(self.read_idle, req.send()) => r,
+                    r = self.send(req) => r.map_err(WorkerError::Net)?,
                     _ = cancel.cancelled() => return Err(WorkerError::Net("cancelled".into())),
-                };
-                let r = match r {
-                    Ok(Ok(r)) => r,
-                    Ok(Err(e)) => return Err(WorkerError::Net(describe(e))),
-                    Err(_) => return Err(WorkerError::Net("no answer in time".into())),
                 };
                 match r.status() {
                     StatusCode::PARTIAL_CONTENT => {
