@@ -111,7 +111,7 @@ function applyLocale(locale) {
 }
 
 function renderAll() {
-  renderRows(); renderBanner(); renderToolbar(); renderTransfers(); renderLibrary(); renderHistory(); renderPlans(); renderSettings();
+  renderRows(); renderBanner(); renderTransfers(); renderLibrary(); renderHistory(); renderPlans(); renderSettings();
 }
 
 // ---- Notices ----
@@ -797,15 +797,19 @@ async function start() {
   session = await invoke("get_session");
   renderSession();
   if (session.notices.length) notice(session.notices.join(" "), true);
-  if (session.signed_in) {
-    const s = await invoke("get_settings");
-    settings = s;
-    if (s.locale) applyLocale(s.locale);
-    const pref = s.theme || store.getItem("theme") || "system";
-    store.setItem("theme", pref); applyTheme(pref);
-    invoke("get_start_at_login").then((on) => { $("start-at-login").checked = on; }).catch(() => {});
-    await refresh();
-  }
+  if (session.signed_in) await signedIn();
+}
+
+// What a signed-in window loads once, whether the key was in the keychain or just typed:
+// the saved language and theme, start at login, then the lists.
+async function signedIn() {
+  const s = await invoke("get_settings");
+  settings = s;
+  if (s.locale) applyLocale(s.locale);
+  const pref = s.theme || store.getItem("theme") || "system";
+  store.setItem("theme", pref); applyTheme(pref);
+  invoke("get_start_at_login").then((on) => { $("start-at-login").checked = on; }).catch(() => {});
+  await refresh();
 }
 
 $("sign-in-form").addEventListener("submit", async (ev) => {
@@ -816,10 +820,8 @@ $("sign-in-form").addEventListener("submit", async (ev) => {
     $("api-key").value = "";
     session = await invoke("sign_in", { key });
     setText("sign-in-error", "");
-    const s = await invoke("get_settings");
-    settings = s;
     renderSession();
-    await refresh();
+    await signedIn();
   } catch (e) {
     setText("sign-in-error", e.message || String(e));
     $("api-key").focus(); // ready to paste again, by keyboard too
