@@ -30,6 +30,21 @@ fn zips(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Every file connection capped at `bytes_per_sec`, as a distant or throttling host does.
+fn cap_each(sim: &Simulator, bytes_per_sec: u64) {
+    sim.inject(FaultSpec::new(Target::Files, FaultKind::Bandwidth { bytes_per_sec }).times(None));
+}
+
+/// The resource's newest snapshot into `dir`.
+async fn fetch(engine: &snapshots::Engine, dir: &Path) -> snapshots::download::Downloaded {
+    let r = engine.resource(APP).unwrap();
+    let (sink, _) = collect();
+    engine
+        .download(&r, None, Some(dir), sink, &CancellationToken::new())
+        .await
+        .unwrap()
+}
+
 /// The bytes the simulator serves for the resource's one version.
 fn served_archive(sim: &Simulator) -> Vec<u8> {
     let v = sim.versions(APP)[0].clone();
@@ -40,21 +55,8 @@ fn served_archive(sim: &Simulator) -> Vec<u8> {
 async fn a_host_that_caps_each_connection_gets_several_and_the_file_is_exact() {
     let c = SimConfig::new(KEY, tiny_account(1, 4096, 40 * MIB)).instant_creates();
     let (sim, engine, dir) = start(c).await;
-    sim.inject(
-        FaultSpec::new(
-            Target::Files,
-            FaultKind::Bandwidth {
-                bytes_per_sec: 4_000_000,
-            },
-        )
-        .times(None),
-    );
-    let r = engine.resource(APP).unwrap();
-    let (sink, _) = collect();
-    let done = engine
-        .download(&r, None, Some(dir.path()), sink, &CancellationToken::new())
-        .await
-        .unwrap();
+    cap_each(&sim, 4_000_000);
+    let done = fetch(&engine, dir.path()).await;
     assert_eq!(std::fs::read(&done.path).unwrap(), served_archive(&sim));
     let gets = file_gets(&sim);
     assert!(
@@ -86,12 +88,7 @@ async fn a_host_that_ignores_ranges_gets_one_stream() {
     let c = SimConfig::new(KEY, tiny_account(1, 4096, 40 * MIB)).instant_creates();
     let (sim, engine, dir) = start(c).await;
     sim.inject(FaultSpec::new(Target::Files, FaultKind::IgnoreRange).times(None));
-    let r = engine.resource(APP).unwrap();
-    let (sink, _) = collect();
-    let done = engine
-        .download(&r, None, Some(dir.path()), sink, &CancellationToken::new())
-        .await
-        .unwrap();
+    let done = fetch(&engine, dir.path()).await;
     assert_eq!(std::fs::read(&done.path).unwrap(), served_archive(&sim));
     // The ranged probe got the whole file (200): one plain stream followed.
     let gets = file_gets(&sim);
@@ -100,17 +97,12 @@ async fn a_host_that_ignores_ranges_gets_one_stream() {
 }
 
 #[tokio::test]
-async fn the_rate_limit_holds_every_connection_to_the_total() {
+async fn the_rate_limit_holds_a_single_stream() {
     let c = SimConfig::new(KEY, tiny_account(1, 4096, 2 * MIB)).instant_creates();
     let (sim, engine, dir) = start(c).await;
     let engine = engine.with_transfer(Some(4), Some(MIB));
-    let r = engine.resource(APP).unwrap();
-    let (sink, _) = collect();
     let t = Instant::now();
-    let done = engine
-        .download(&r, None, Some(dir.path()), sink, &CancellationToken::new())
-        .await
-        .unwrap();
+    let done = fetch(&engine, dir.path()).await;
     // 2 MiB at 1 MiB/s: at least 1.75 s (a quarter second of burst is allowed).
     assert!(
         t.elapsed() >= Duration::from_millis(1750),
@@ -121,19 +113,30 @@ async fn the_rate_limit_holds_every_connection_to_the_total() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_limit_is_shared_by_the_connections_of_a_large_snapshot() {
+    let c = SimConfig::new(KEY, tiny_account(1, 4096, 40 * MIB)).instant_creates();
+    let (sim, engine, dir) = start(c).await;
+    // Each connection could do 6 MB/s, four of them 24: the limit holds all to 10 MiB/s.
+    cap_each(&sim, 6_000_000);
+    let engine = engine.with_transfer(Some(4), Some(10 * MIB));
+    let t = Instant::now();
+    let done = fetch(&engine, dir.path()).await;
+    assert!(
+        t.elapsed() >= Duration::from_millis(3750),
+        "40 MiB at 10 MiB/s in {:?}",
+        t.elapsed()
+    );
+    let gets = file_gets(&sim);
+    assert!(gets.len() >= 2, "one connection only: {gets:?}");
+    assert_eq!(std::fs::read(&done.path).unwrap(), served_archive(&sim));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_a_four_connection_download_resumes_byte_identical() {
     let size = 64 * MIB;
     let c = SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates();
     let sim = Simulator::start(c).await.unwrap();
-    sim.inject(
-        FaultSpec::new(
-            Target::Files,
-            FaultKind::Bandwidth {
-                bytes_per_sec: 6_000_000,
-            },
-        )
-        .times(None),
-    );
+    cap_each(&sim, 6_000_000);
     let data = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     let dest = out.path().to_str().unwrap();
@@ -219,21 +222,8 @@ async fn a_connection_that_fails_retries_its_range_alone() {
     sim.inject(
         FaultSpec::new(Target::Files, FaultKind::ResetAfter { bytes: 3 * MIB }).times(Some(2)),
     );
-    sim.inject(
-        FaultSpec::new(
-            Target::Files,
-            FaultKind::Bandwidth {
-                bytes_per_sec: 8_000_000,
-            },
-        )
-        .times(None),
-    );
-    let r = engine.resource(APP).unwrap();
-    let (sink, _) = collect();
-    let done = engine
-        .download(&r, None, Some(dir.path()), sink, &CancellationToken::new())
-        .await
-        .unwrap();
+    cap_each(&sim, 8_000_000);
+    let done = fetch(&engine, dir.path()).await;
     assert_eq!(std::fs::read(&done.path).unwrap(), served_archive(&sim));
     // What was cut is fetched again from where it stopped, not from the start.
     assert!(
