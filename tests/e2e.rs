@@ -383,6 +383,9 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     d.click("#prune").await;
     d.until_text("#notice", |t| t.contains("1 old file deleted"))
         .await;
+    // The list says so as soon as the notice does.
+    let listed = d.text_of("#library-text").await;
+    assert!(listed.starts_with(&format!("{before} files")), "{listed}");
     let atlas: Vec<_> = zips()
         .into_iter()
         .filter(|p| p.to_string_lossy().contains("Atlas Bot"))

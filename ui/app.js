@@ -566,6 +566,8 @@ $("prune").addEventListener("click", async () => {
   const num = (id) => { const v = parseInt($(id).value, 10); return Number.isFinite(v) && v > 0 ? v : null; };
   try {
     const r = await invoke("prune_library", { keepLast: num("keep-last"), keepDays: num("keep-days") });
+    // The list of files first (local and quick), then the rows' last backups.
+    await loadLibrary();
     notice(() => t.pruned(r.deleted.length));
     await refresh();
   } catch (e) { showError(e); }
