@@ -202,6 +202,7 @@ async fn kill_9_during_a_four_connection_download_resumes_byte_identical() {
     );
     // Sent twice: at most 1 % of the file.
     let twice = sim.file_bytes_served().saturating_sub(size);
+    eprintln!("{twice} bytes sent twice after the kill");
     assert!(
         twice <= size / 100,
         "{twice} bytes sent twice ({:.2} %)",
