@@ -401,6 +401,7 @@ impl Downloader {
             let mut stream = resp.bytes_stream();
             let mut made_progress = false;
             let mut floor = Floor::new(written, self.floor_bytes_per_sec, self.floor_window);
+            let writeback = crate::writeback::Writeback::new(written);
             let outcome: Result<(), String> = loop {
                 let next = tokio::select! {
                     n = tokio::time::timeout(self.read_idle, stream.next()) => n,
@@ -417,6 +418,7 @@ impl Downloader {
                         }
                         written += chunk.len() as u64;
                         made_progress = true;
+                        writeback.landed(&file, written);
                         if let Some(p) = meter.tick(written, total) {
                             on_progress(p);
                         }

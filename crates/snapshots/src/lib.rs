@@ -18,6 +18,7 @@ pub mod settings;
 pub mod statedir;
 pub mod store;
 pub mod verify;
+pub mod writeback;
 
 pub use engine::{
     Engine, EngineConfig, EngineError, Event, EventSink, JobOutcome, JobResult, ResourceRef,

@@ -135,11 +135,15 @@ struct Shared {
     /// Connections asked for and not yet answered: the ramp judges a step only once every
     /// new connection delivers (a TLS handshake far away takes longer than a step).
     starting: std::sync::atomic::AtomicUsize,
+    /// Signalled when `starting` falls to 0: the ramp's next step is timed from then.
+    all_answered: tokio::sync::Notify,
     saved_at: AtomicU64,
     /// The sidecar is rewritten each time this many more bytes are on disk (0.25 % of the
     /// file), so a crash re-fetches about that much plus what was in flight: well under the
     /// 1 % promised, for every size the segmented path takes.
     save_every: u64,
+    /// Starts the disk writes every few MiB so the final fsync is short.
+    writeback: crate::writeback::Writeback,
     /// One writer at a time: two saves racing on the temporary file could rename a torn one.
     saving: Mutex<()>,
 }
@@ -169,6 +173,7 @@ impl Shared {
 
     fn landed(&self, n: u64) {
         let done = self.done.fetch_add(n, Ordering::AcqRel) + n;
+        self.writeback.landed(&self.file, done);
         let saved = self.saved_at.load(Ordering::Acquire);
         if done >= saved + self.save_every
             && self
@@ -384,9 +389,11 @@ impl Downloader {
             segs: Mutex::new(Vec::new()),
             done: AtomicU64::new(already),
             starting: std::sync::atomic::AtomicUsize::new(0),
+            all_answered: tokio::sync::Notify::new(),
             saved_at: AtomicU64::new(already),
             save_every: (total / 400).max(64 * 1024),
             saving: Mutex::new(()),
+            writeback: crate::writeback::Writeback::new(already),
         });
         shared
             .save()
@@ -432,7 +439,8 @@ impl Downloader {
         let mut active = 1usize;
         let mut ramp = Ramp::new(self.connections);
         // The current step's start and the bytes on disk then; None while connections start.
-        let mut step: Option<(Instant, u64)> = None;
+        // The probe has answered, so the first step starts now.
+        let mut step: Option<(Instant, u64)> = Some((Instant::now(), already));
         let mut retry_delay = Duration::ZERO;
         let mut ticker = tokio::time::interval(Duration::from_millis(25));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -465,6 +473,7 @@ impl Downloader {
                     new_seg(mid, end)
                 };
                 shared.starting.fetch_add(1, Ordering::AcqRel);
+                step = None;
                 workers.push(spawn(seg, None, retry_delay));
                 retry_delay = Duration::ZERO;
                 active += 1;
@@ -522,18 +531,20 @@ impl Downloader {
                     if let Some(p) = meter.tick(done, Some(total)) {
                         on_progress(p);
                     }
-                    if ramp.is_open() {
-                        if shared.starting.load(Ordering::Acquire) > 0 {
-                            step = None;
-                        } else if let Some((at, bytes)) = step {
-                            let dt = at.elapsed();
-                            if dt >= RAMP_STEP {
-                                ramp.step((done - bytes) as f64 / dt.as_secs_f64());
-                                step = Some((Instant::now(), done));
-                            }
-                        } else {
-                            step = Some((Instant::now(), done));
-                        }
+                }
+                // Every connection asked for has answered: the step is timed from here.
+                _ = shared.all_answered.notified(), if ramp.is_open() && step.is_none() => {
+                    if shared.starting.load(Ordering::Acquire) == 0 {
+                        step = Some((Instant::now(), shared.done.load(Ordering::Acquire)));
+                    }
+                }
+                // A step is over: judge the rate it had (new connections start at the top).
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(step.map_or_else(Instant::now, |s| s.0) + RAMP_STEP)),
+                    if ramp.is_open() && step.is_some() => {
+                    if let Some((at, bytes)) = step {
+                        let done = shared.done.load(Ordering::Acquire);
+                        ramp.step((done - bytes) as f64 / at.elapsed().as_secs_f64());
+                        step = Some((Instant::now(), done));
                     }
                 }
                 _ = cancel.cancelled() => {
@@ -567,16 +578,18 @@ impl Downloader {
         cancel: &CancellationToken,
     ) -> Result<(), WorkerError> {
         /// Counts this connection as started when dropped: answered, failed or cancelled.
-        struct Answered<'a>(&'a std::sync::atomic::AtomicUsize);
+        struct Answered<'a>(&'a Shared);
         impl Drop for Answered<'_> {
             fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::AcqRel);
+                if self.0.starting.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    self.0.all_answered.notify_one();
+                }
             }
         }
         let resp = match resp {
             Some(r) => r,
             None => {
-                let _answered = Answered(&shared.starting);
+                let _answered = Answered(shared);
                 let (pos, end) = (
                     seg.pos.load(Ordering::Acquire),
                     seg.end.load(Ordering::Acquire),
