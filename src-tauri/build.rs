@@ -7,6 +7,7 @@ fn main() {
             "sign_in",
             "sign_out",
             "list_resources",
+            "refresh_newest",
             "list_versions",
             "create_snapshots",
             "download_snapshot",

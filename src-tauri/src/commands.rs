@@ -155,12 +155,12 @@ pub async fn list_resources(state: State<'_, AppState>) -> Result<Vec<ResourceRo
     let settings = e.settings();
     let plans = e.plans();
     let now = chrono::Utc::now();
-    let refs = e.resources();
-    let newest = futures_util::future::join_all(refs.iter().map(|r| e.versions(r))).await;
-    Ok(refs
+    // No listing per resource here: 1,000 of them would take minutes of the per-minute
+    // budget. The window asks `refresh_newest` after showing the rows.
+    let newest = e.newest_known();
+    Ok(e.resources()
         .into_iter()
-        .zip(newest)
-        .map(|(r, list)| {
+        .map(|r| {
             let (runtime, ram, cluster) = match r.kind {
                 ResourceKind::App => me
                     .applications
@@ -189,7 +189,7 @@ pub async fn list_resources(state: State<'_, AppState>) -> Result<Vec<ResourceRo
                 last_backup,
                 next_backup: plans.next_for(&r.id, now.with_timezone(&chrono::Local)),
                 health,
-                newest_server: list.ok().and_then(|l| l.first().map(|i| i.modified)),
+                newest_server: newest.get(&r.id).copied().flatten(),
                 newest_local: library.for_resource(&r.id).first().map(|x| (*x).clone()),
                 dest: settings.dest_for(&r.id).map(Path::to_path_buf),
                 own_dest: settings.destinations.contains_key(&r.id),
@@ -202,6 +202,14 @@ pub async fn list_resources(state: State<'_, AppState>) -> Result<Vec<ResourceRo
             }
         })
         .collect())
+}
+
+/// Learns when each resource's newest server snapshot was taken, for those not learnt in
+/// the last few minutes; true when the rows should be drawn again. Costs no quota.
+#[tauri::command]
+pub async fn refresh_newest(state: State<'_, AppState>) -> Result<bool, UiError> {
+    let e = engine(&state).await?;
+    Ok(e.refresh_newest(snapshots::engine::NEWEST_MAX_AGE).await?)
 }
 
 #[derive(Serialize)]

@@ -112,6 +112,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::sign_in,
             commands::sign_out,
             commands::list_resources,
+            commands::refresh_newest,
             commands::list_versions,
             commands::create_snapshots,
             commands::download_snapshot,
@@ -289,11 +290,18 @@ fn save_geometry_soon<R: Runtime>(app: &tauri::AppHandle<R>) {
     });
 }
 
-/// Starts the app. `--demo` runs it on the built-in simulator with a demo account.
+/// Starts the app. `--demo` runs it on the built-in simulator with a demo account;
+/// `--demo-resources N` gives that account N resources (to measure a large account).
 pub fn run() {
-    let demo = std::env::args().any(|a| a == "--demo");
+    let args: Vec<String> = std::env::args().collect();
+    let demo = args.iter().any(|a| a == "--demo");
+    let sized = args
+        .iter()
+        .position(|a| a == "--demo-resources")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse::<usize>().ok());
     let state = if demo {
-        match tauri::async_runtime::block_on(AppState::demo()) {
+        match tauri::async_runtime::block_on(AppState::demo(sized)) {
             Ok(s) => {
                 let key = squarecloud::ApiKey::new("demo-key").expect("non-empty");
                 let _ = s.secrets.set(&key); // memory only in demo mode

@@ -14,7 +14,9 @@ use crate::store::Recovered;
 use crate::verify::VerifyError;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use squarecloud::{ApiError, ApiKey, Client, Me, RequestBudget, ResourceKind, SnapshotItem};
+use squarecloud::{
+    ApiError, ApiKey, Client, ErrorCode, Me, RequestBudget, ResourceKind, SnapshotItem,
+};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -275,7 +277,19 @@ pub struct Engine {
     transfer: Option<(usize, Option<u64>)>,
     /// The total rate limit every download of this engine shares, while it is unchanged.
     limiter: Mutex<Option<Arc<crate::segmented::RateLimit>>>,
+    /// When each resource's newest snapshot on the server was taken (`None`: it has none),
+    /// and when that was learnt.
+    newest: Mutex<HashMap<String, (Instant, Option<DateTime<Utc>>)>>,
+    /// Whether the account-wide listing answers (`None`: not tried yet; paid plans only).
+    account_listing: Mutex<Option<bool>>,
 }
+
+/// How long what [`Engine::newest_known`] holds is kept before a refresh asks again. The
+/// service caches its listings for 30 minutes; a create or a listing of one resource by
+/// this engine updates its entry at once.
+pub const NEWEST_MAX_AGE: Duration = Duration::from_secs(5 * 60);
+/// One-resource listings a refresh runs at once when the account-wide one is not offered.
+const NEWEST_PARALLEL: usize = 4;
 
 /// Whether the network connection is metered (mobile data, a capped plan).
 pub type MeteredCheck = Arc<dyn Fn() -> bool + Send + Sync>;
@@ -361,6 +375,8 @@ impl Engine {
             metered: RwLock::new(None),
             transfer: None,
             limiter: Mutex::new(None),
+            newest: Mutex::new(HashMap::new()),
+            account_listing: Mutex::new(None),
         })
     }
 
@@ -554,6 +570,7 @@ impl Engine {
                 .list_snapshots(r.kind, &r.id)
                 .await
                 .map_err(EngineError::from_api)?;
+            self.learn_newest(&r.id, list.iter().map(|i| i.modified).max());
             if list.iter().any(|i| i.origin.is_none()) {
                 complete = false; // an older API without `origin`: cannot tell
             }
@@ -578,7 +595,109 @@ impl Engine {
             .map_err(EngineError::from_api)?;
         self.latency.observe(started.elapsed());
         list.sort_by_key(|i| std::cmp::Reverse(i.modified));
+        self.learn_newest(&r.id, list.first().map(|i| i.modified));
         Ok(list)
+    }
+
+    fn learn_newest(&self, id: &str, newest: Option<DateTime<Utc>>) {
+        self.newest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string(), (Instant::now(), newest));
+    }
+
+    /// When each resource's newest snapshot on the server was taken, for the resources this
+    /// engine has learnt it of (`None`: the server has none), see
+    /// [`Engine::refresh_newest`]. No request is sent.
+    pub fn newest_known(&self) -> HashMap<String, Option<DateTime<Utc>>> {
+        self.newest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(id, (_, t))| (id.clone(), *t))
+            .collect()
+    }
+
+    /// Learns the newest server snapshot of every resource not learnt in the last
+    /// `max_age`. Two account-wide listings (applications, databases) when the plan offers
+    /// them; otherwise one listing per resource, a few at a time, so 1,000 resources take
+    /// their share of the per-minute budget without holding up anything else for long.
+    /// Returns whether anything changed. Costs no quota.
+    pub async fn refresh_newest(&self, max_age: Duration) -> Result<bool, EngineError> {
+        let before = self.newest_known();
+        let stale: Vec<ResourceRef> = {
+            let known = self.newest.lock().unwrap_or_else(|e| e.into_inner());
+            self.resources()
+                .into_iter()
+                .filter(|r| {
+                    known
+                        .get(&r.id)
+                        .is_none_or(|(at, _)| at.elapsed() >= max_age)
+                })
+                .collect()
+        };
+        if stale.is_empty() {
+            return Ok(false);
+        }
+        let wide = *self
+            .account_listing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut left = stale;
+        if wide != Some(false) {
+            match self.newest_account_wide(&left).await {
+                Ok(()) => {
+                    *self
+                        .account_listing
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner()) = Some(true);
+                    left.clear();
+                }
+                // A free plan (402), or the route's own limit: one listing per resource.
+                Err(e) => {
+                    if matches!(e.code(), Some(ErrorCode::UpgradeRequired))
+                        || e.status() == Some(402)
+                    {
+                        *self
+                            .account_listing
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner()) = Some(false);
+                    } else if !e.is_transient() && e.status() != Some(429) {
+                        return Err(EngineError::from_api(e));
+                    }
+                }
+            }
+        }
+        for some in left.chunks(NEWEST_PARALLEL) {
+            for r in futures_util::future::join_all(some.iter().map(|r| self.versions(r))).await {
+                r?;
+            }
+        }
+        Ok(self.newest_known() != before)
+    }
+
+    /// Both account-wide listings, grouped by resource: an item belongs to the resource
+    /// whose id its `name` is, or starts with followed by `_` (`<id>_<origin>`).
+    async fn newest_account_wide(&self, wanted: &[ResourceRef]) -> Result<(), ApiError> {
+        let mut items = Vec::new();
+        for kind in [ResourceKind::App, ResourceKind::Database] {
+            if wanted.iter().any(|r| r.kind == kind) {
+                items.extend(self.client.user_snapshots(kind).await?);
+            }
+        }
+        for r in wanted {
+            let newest = items
+                .iter()
+                .filter(|i| {
+                    i.name
+                        .strip_prefix(r.id.as_str())
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
+                })
+                .map(|i| i.modified)
+                .max();
+            self.learn_newest(&r.id, newest);
+        }
+        Ok(())
     }
 
     pub fn settings(&self) -> Settings {

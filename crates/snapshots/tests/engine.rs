@@ -478,3 +478,87 @@ async fn no_network_says_what_to_do() {
     );
     assert!(!text.contains(KEY));
 }
+
+/// API paths asked for since the log was last cleared.
+fn api_paths(sim: &squarecloud_sim::Simulator) -> Vec<String> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.host == Target::Api)
+        .map(|r| r.path)
+        .collect()
+}
+
+#[tokio::test]
+async fn newest_snapshots_of_every_resource_take_one_account_wide_listing_on_a_paid_plan() {
+    let mut a = tiny_account(30, 4096, 1000);
+    a.plan = "standard-4".into();
+    let (sim, engine, _d) = start(SimConfig::new(KEY, a)).await;
+    sim.clear_requests();
+    assert!(engine.refresh_newest(Duration::ZERO).await.unwrap());
+    let paths = api_paths(&sim);
+    assert_eq!(paths, ["/v2/users/snapshots"], "{paths:?}");
+    let known = engine.newest_known();
+    assert_eq!(known.len(), 30);
+    // The same answer one listing per resource gives.
+    for r in engine.resources().iter().take(3) {
+        let newest = engine
+            .versions(r)
+            .await
+            .unwrap()
+            .first()
+            .map(|i| i.modified);
+        assert!(newest.is_some());
+        assert_eq!(known[&r.id], newest, "{}", r.name);
+    }
+    // Learnt a moment ago: nothing is sent.
+    sim.clear_requests();
+    assert!(
+        !engine
+            .refresh_newest(Duration::from_secs(300))
+            .await
+            .unwrap()
+    );
+    assert_eq!(api_paths(&sim), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn without_the_account_wide_listing_each_resource_is_listed_once_and_it_is_not_asked_again() {
+    let mut a = tiny_account(6, 4096, 1000);
+    a.plan = "free".into();
+    let (sim, engine, _d) = start(SimConfig::new(KEY, a)).await;
+    sim.clear_requests();
+    engine.refresh_newest(Duration::ZERO).await.unwrap();
+    let paths = api_paths(&sim);
+    assert_eq!(paths[0], "/v2/users/snapshots");
+    assert_eq!(paths.len(), 7, "{paths:?}");
+    assert_eq!(engine.newest_known().len(), 6);
+    // The 402 is remembered: the next refresh lists per resource straight away.
+    sim.clear_requests();
+    engine.refresh_newest(Duration::ZERO).await.unwrap();
+    let paths = api_paths(&sim);
+    assert_eq!(paths.len(), 6, "{paths:?}");
+    assert!(
+        paths.iter().all(|p| p.starts_with("/v2/apps/")),
+        "{paths:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_account_listings_own_rate_limit_does_not_stop_the_other_calls() {
+    let mut c = SimConfig::new(KEY, tiny_account(3, 4096, 1000));
+    c.account.plan = "standard-4".into();
+    // Its own limit answers 429 RATE_LIMITED from the first call: the same code that,
+    // on any other route, blocks the whole account for 30 minutes.
+    c.limits.user_snapshots_per_minute = 0;
+    let (sim, engine, _d) = start(c).await;
+    sim.clear_requests();
+    engine.refresh_newest(Duration::ZERO).await.unwrap();
+    let paths = api_paths(&sim);
+    assert_eq!(
+        paths.len(),
+        4,
+        "one refused account listing, then one per resource: {paths:?}"
+    );
+    assert_eq!(engine.newest_known().len(), 3);
+    engine.refresh().await.expect("the account is not blocked");
+}

@@ -307,7 +307,10 @@ impl Client {
             }
             body.extend_from_slice(&chunk);
         }
+        // `/users/snapshots` answers its own limit with the same `RATE_LIMITED` code: that
+        // one stops only itself (the caller falls back to one list per resource).
         if status == StatusCode::TOO_MANY_REQUESTS
+            && !path.starts_with("/users/snapshots")
             && let Ok(v) = serde_json::from_slice::<Value>(&body)
             && envelope_error(status, &v).is_account_block()
         {

@@ -584,12 +584,14 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         },
         Command::List => {
             let me = engine.me();
+            if let Err(e) = engine.refresh_newest(std::time::Duration::ZERO).await {
+                eprintln!(
+                    "sqsnap: could not read every snapshot list, so some show \"unknown\": {e}"
+                );
+            }
+            let known = engine.newest_known();
             for r in engine.resources() {
-                let newest = engine
-                    .versions(&r)
-                    .await
-                    .ok()
-                    .and_then(|v| v.first().map(|i| i.modified));
+                let newest = known.get(&r.id).copied();
                 let (detail, ram) = match r.kind {
                     snapshots::squarecloud::ResourceKind::App => {
                         let a = me.applications.iter().find(|a| a.id == r.id);
@@ -611,8 +613,8 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                     _ => "database",
                 };
                 out.emit(
-                    format!("{kind:8} {}  {:28} {:10} {:>5} MB  newest: {}", printable(&r.id), printable(&r.name), printable(&detail), ram, newest.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "none".into())),
-                    serde_json::json!({"kind": kind, "id": r.id, "name": r.name, "runtime": detail, "ram": ram, "newest_snapshot": newest}),
+                    format!("{kind:8} {}  {:28} {:10} {:>5} MB  newest: {}", printable(&r.id), printable(&r.name), printable(&detail), ram, match newest { Some(Some(t)) => t.format("%Y-%m-%d %H:%M UTC").to_string(), Some(None) => "none".into(), None => "unknown".into() }),
+                    serde_json::json!({"kind": kind, "id": r.id, "name": r.name, "runtime": detail, "ram": ram, "newest_snapshot": newest.flatten()}),
                 );
             }
             let q = engine.quota();
