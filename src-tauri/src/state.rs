@@ -39,8 +39,13 @@ impl AppState {
     }
 
     /// Demo mode: the simulator in-process, the key in memory only.
-    pub async fn demo() -> std::io::Result<Self> {
-        let sim = Simulator::start(squarecloud_sim::SimConfig::demo("demo-key")).await?;
+    /// `resources`: the demo account grown (or cut) to that many (`--demo-resources N`).
+    pub async fn demo(resources: Option<usize>) -> std::io::Result<Self> {
+        let mut config = squarecloud_sim::SimConfig::demo("demo-key");
+        if let Some(n) = resources {
+            config.account = squarecloud_sim::AccountSpec::demo_sized(n);
+        }
+        let sim = Simulator::start(config).await?;
         Ok(Self {
             engine: Mutex::new(None),
             secrets: Box::new(MemoryStore::default()),

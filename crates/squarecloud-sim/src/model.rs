@@ -184,6 +184,34 @@ impl AccountSpec {
             ],
         }
     }
+
+    /// The demo account grown to `n` resources (or cut to `n`) with generated apps named
+    /// "demo app 0042": for measuring the window on a large account.
+    pub fn demo_sized(n: usize) -> Self {
+        let mut a = Self::demo();
+        let base = a.applications.len() + a.databases.len();
+        if n < base {
+            a.databases.truncate(n.saturating_sub(a.applications.len()));
+            a.applications.truncate(n);
+        }
+        let langs = ["javascript", "python", "rust", "go", "php", "java"];
+        for i in base..n {
+            a.applications.push(ResourceSpec {
+                id: format!("d{i:031x}"),
+                name: format!("demo app {i:04}"),
+                desc: None,
+                kind: langs[i % langs.len()].into(),
+                ram: 128 << (i % 3),
+                cluster: "florida-1".into(),
+                domain: None,
+                // 64 KiB to ~2 MiB: many of them download in seconds.
+                snapshot_size: (64 + (i as u64 * 7919) % 1984) * 1024,
+                generation_secs: None,
+                history: 1 + (i % 3) as u32,
+            });
+        }
+        a
+    }
 }
 
 /// The service's limits, in simulated time.
