@@ -402,12 +402,12 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     // kept for clicks) and is refused with the numbers; a mirror plan costs nothing.
     // Each row has a 30-day strip; Ticket-Tool's copy (taken today) marks today.
     assert_eq!(
-        d.js("return document.querySelectorAll('#resources li.row .strip i').length")
+        d.js("return [...document.querySelectorAll('#resources li.row .strip')].map((s) => s.dataset.days.split(' ').length)")
             .await,
-        json!(300)
+        json!(vec![30; 10])
     );
     assert_eq!(
-        d.js("return [...document.querySelectorAll(\"li.row:has(button[aria-label='Back up now: Ticket-Tool']) .strip i\")].pop().className")
+        d.js("return document.querySelector(\"li.row:has(button[aria-label='Back up now: Ticket-Tool']) .strip\").dataset.days.split(' ').pop()")
             .await,
         json!("backed_up")
     );

@@ -1,6 +1,6 @@
 // The window: renders state and sends intents. All HTTP and file work is in Rust.
 import { strings, pickLocale } from "./i18n.js";
-import { bytes, duration, relative, time, clock, sortRows } from "./format.js";
+import { bytes, duration, relative, time, clock, day, sortRows } from "./format.js";
 import { icon, fillIcons } from "./icons.js";
 import { openMenu, closeMenu, isOpen } from "./menu.js";
 
@@ -220,47 +220,82 @@ function renderRows() {
   rowsStale = false;
   // A refresh keeps the keyboard focus where it was.
   const focused = list.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") : null;
-  list.innerHTML = "";
-  for (const r of sortRows(rows, $("sort").value, $("search").value)) {
-    const li = el("li", { class: "row" });
-    li.dataset.id = r.id;
-    const cb = el("input", { type: "checkbox", class: "pick", checked: selected.has(r.id), "aria-label": r.name });
-    cb.addEventListener("change", () => { if (cb.checked) selected.add(r.id); else selected.delete(r.id); renderToolbar(); });
-    const kind = r.kind === "database" ? t.kindDatabase : t.kindApp;
-    const kindIcon = icon(r.kind === "database" ? "database" : "app");
-    kindIcon.classList.add("kind"); kindIcon.removeAttribute("aria-hidden");
-    kindIcon.setAttribute("role", "img"); kindIcon.setAttribute("aria-label", kind); kindIcon.title = kind;
-    const name = el("div", { class: "name", text: r.name });
-    if (r.own_dest) name.append(el("span", { class: "tag", text: t.ownFolder, title: r.dest }));
-    const who = el("div", { class: "who" }, name, el("div", { class: "sub", text: t.rowSub(r.runtime, r.ram) }));
-    // "Last backup 3 hours ago · next in 5 hours", a dot for fresh, stale or none.
-    const line = el("div", { class: "status-line" }, el("span", { class: `dot ${r.health}`, "aria-hidden": "true" }));
-    const last = r.last_backup ? when(r.last_backup, t.lastBackup) : el("span", { text: t.noBackup });
-    last.classList.add("last");
-    line.append(last);
-    if (r.next_backup) { const nx = when(r.next_backup, t.nextBackup); nx.classList.add("next"); line.append(nx); }
-    const status = el("div", { class: "status" }, line, strip(r));
-    const act = button(t.snapshot, () => snapshot([r.id]), { class: "backup", "aria-label": `${t.snapshot}: ${r.name}` });
-    const more = button(icon("more"), (ev) => openRowMenu(r, ev.currentTarget), {
-      class: "more icon-only", "aria-label": `${t.more}: ${r.name}`, "aria-haspopup": "menu", "aria-expanded": "false", "aria-controls": "row-menu",
-    });
-    li.append(cb, kindIcon, who, status, act, more);
-    list.append(li);
+  // A row whose data, language, selection and minute are unchanged is reused, and only the
+  // rows out of place are moved: a refresh or a new order of 1,000 rows rebuilds none.
+  const minute = Math.floor(Date.now() / 60000);
+  const want = sortRows(rows, $("sort").value, $("search").value).map((r) => {
+    const key = `${JSON.stringify(r)}|${lang()}|${selected.has(r.id)}|${minute}`;
+    let c = rowCache.get(r.id);
+    if (!c || c.key !== key) { c = { key, li: buildRow(r) }; rowCache.set(r.id, c); }
+    return c.li;
+  });
+  const present = new Set(rows.map((r) => r.id));
+  for (const id of [...rowCache.keys()]) if (!present.has(id)) rowCache.delete(id);
+  let at = list.firstChild;
+  for (const li of want) {
+    if (at === li) at = at.nextSibling;
+    else list.insertBefore(li, at);
   }
-  if (focused) for (const b of list.querySelectorAll("[aria-label]")) if (b.getAttribute("aria-label") === focused) { b.focus(); break; }
+  while (at) { const next = at.nextSibling; at.remove(); at = next; }
+  if (focused && !list.contains(document.activeElement)) {
+    for (const b of list.querySelectorAll("[aria-label]")) if (b.getAttribute("aria-label") === focused) { b.focus(); break; }
+  }
   renderToolbar();
 }
 
-// The last 30 days: backed up, failed, missed or nothing planned.
-function strip(r) {
-  const s = el("span", { class: "strip", role: (r.days || []).length ? "img" : null });
-  const counts = {};
-  (r.days || []).forEach((d, i) => {
-    counts[d] = (counts[d] || 0) + 1;
-    const date = new Date(Date.now() - (r.days.length - 1 - i) * 86400000);
-    s.append(el("i", { class: d, title: `${date.toLocaleDateString(lang())}: ${t.days[d]}` }));
+const rowCache = new Map();
+
+function buildRow(r) {
+  const li = el("li", { class: "row" });
+  li.dataset.id = r.id;
+  const cb = el("input", { type: "checkbox", class: "pick", checked: selected.has(r.id), "aria-label": r.name });
+  cb.addEventListener("change", () => { if (cb.checked) selected.add(r.id); else selected.delete(r.id); renderToolbar(); });
+  const kind = r.kind === "database" ? t.kindDatabase : t.kindApp;
+  const kindIcon = icon(r.kind === "database" ? "database" : "app");
+  kindIcon.classList.add("kind"); kindIcon.removeAttribute("aria-hidden");
+  kindIcon.setAttribute("role", "img"); kindIcon.setAttribute("aria-label", kind); kindIcon.title = kind;
+  const name = el("div", { class: "name", text: r.name });
+  if (r.own_dest) name.append(el("span", { class: "tag", text: t.ownFolder, title: r.dest }));
+  const who = el("div", { class: "who" }, name, el("div", { class: "sub", text: t.rowSub(r.runtime, r.ram) }));
+  // "Last backup 3 hours ago · next in 5 hours", a dot for fresh, stale or none.
+  const line = el("div", { class: "status-line" }, el("span", { class: `dot ${r.health}`, "aria-hidden": "true" }));
+  const last = r.last_backup ? when(r.last_backup, t.lastBackup) : el("span", { text: t.noBackup });
+  last.classList.add("last");
+  line.append(last);
+  if (r.next_backup) { const nx = when(r.next_backup, t.nextBackup); nx.classList.add("next"); line.append(nx); }
+  const status = el("div", { class: "status" }, line, strip(r));
+  const act = button(t.snapshot, () => snapshot([r.id]), { class: "backup", "aria-label": `${t.snapshot}: ${r.name}` });
+  const more = button(icon("more"), (ev) => openRowMenu(r, ev.currentTarget), {
+    class: "more icon-only", "aria-label": `${t.more}: ${r.name}`, "aria-haspopup": "menu", "aria-expanded": "false", "aria-controls": "row-menu",
   });
-  if ((r.days || []).length) s.setAttribute("aria-label", Object.entries(counts).map(([k, n]) => `${n} × ${t.days[k]}`).join(", "));
+  li.append(cb, kindIcon, who, status, act, more);
+  return li;
+}
+
+// The last 30 days: backed up, failed, missed or nothing planned. One element painted with a
+// gradient, 6 px a day, not 30: 1,000 rows stay quick to move. The day under the pointer
+// names itself in the tooltip; the accessible name counts the days of each kind.
+const DAY_PX = 6;
+const DAY_COLOUR = { backed_up: "var(--ok)", failed: "var(--err)", missed: "var(--warn)" };
+function strip(r) {
+  const days = r.days || [];
+  const s = el("span", { class: "strip", role: days.length ? "img" : null });
+  if (!days.length) return s;
+  const stops = days.map((d, i) => {
+    const a = i * DAY_PX, b = a + DAY_PX - 1;
+    return `${DAY_COLOUR[d] || "var(--line)"} ${a}px ${b}px, transparent ${b}px ${a + DAY_PX}px`;
+  });
+  s.style.backgroundImage = `linear-gradient(to right, ${stops.join(", ")})`;
+  s.style.width = `${days.length * DAY_PX - 1}px`;
+  s.dataset.days = days.join(" ");
+  s.addEventListener("mousemove", (ev) => {
+    const i = Math.min(days.length - 1, Math.max(0, Math.floor(ev.offsetX / DAY_PX)));
+    const date = day(new Date(Date.now() - (days.length - 1 - i) * 86400000), lang());
+    s.title = `${date}: ${t.days[days[i]]}`;
+  });
+  const counts = {};
+  for (const d of days) counts[d] = (counts[d] || 0) + 1;
+  s.setAttribute("aria-label", Object.entries(counts).map(([k, n]) => `${n} × ${t.days[k]}`).join(", "));
   return s;
 }
 
@@ -785,11 +820,27 @@ async function refreshOnce() {
     rows = r; settings = s;
     for (const id of [...selected]) if (!rows.some((x) => x.id === id)) selected.delete(id);
     renderRows(); renderBanner(); renderSettings();
+    // A User Timing mark for `make bench` (launch to the list shown), set once.
+    if (rows.length && !performance.getEntriesByName("rows-shown").length) performance.mark("rows-shown");
     await loadLibrary();
     const [p, h] = await Promise.all([invoke("list_plans"), invoke("list_history")]);
     plansView = p; runs = h;
     renderPlans(); renderHistory();
+    learnNewest();
   } catch (e) { showError(e); }
+}
+
+// When each resource's newest server snapshot was taken (for "Newest first") is learnt after
+// the rows show: on a plan without the account-wide listing that is one listing per
+// resource, minutes for a large account. The rows are drawn again when it changed; a
+// failure leaves the order as it was and the next refresh tries again.
+let learning = false;
+function learnNewest() {
+  if (learning) return;
+  learning = true;
+  invoke("refresh_newest").then(
+    (changed) => { learning = false; if (changed) refresh(); },
+    () => { learning = false; });
 }
 
 async function start() {

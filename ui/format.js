@@ -15,17 +15,27 @@ export function duration(secs) {
   return h ? `${h}h ${m}m` : m ? `${m}m ${s}s` : `${s}s`;
 }
 
+// Intl formatters are costly to build and cheap to use: one per kind and language, kept
+// (a list of 1,000 rows formats thousands of dates).
+const formatters = new Map();
+function cached(kind, locale, make) {
+  const k = `${kind}|${locale ?? ""}`;
+  if (!formatters.has(k)) formatters.set(k, make());
+  return formatters.get(k);
+}
+
 // A date and time in the window's language (26/11/2026 19:18 in pt-BR, not 11/26/26).
 export function time(iso, locale = globalThis.document?.documentElement?.lang || undefined) {
   if (!iso) return "";
-  const d = new Date(iso);
-  return d.toLocaleString(locale, { dateStyle: "short", timeStyle: "short" });
+  const f = cached("time", locale, () => new Intl.DateTimeFormat(locale, { dateStyle: "short", timeStyle: "short" }));
+  return f.format(new Date(iso));
 }
 
 // A clock time in the window's language: "15:10", "3:10 PM".
 export function clock(iso, locale = globalThis.document?.documentElement?.lang || undefined) {
   if (!iso) return "";
-  return new Date(iso).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" });
+  const f = cached("clock", locale, () => new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit" }));
+  return f.format(new Date(iso));
 }
 
 // "3 hours ago", "in 5 hours", "há 3 horas": the nearest whole unit, in the given locale.
@@ -34,20 +44,26 @@ export function relative(iso, locale, now = Date.now()) {
   if (!iso) return "";
   const secs = (Date.parse(iso) - now) / 1000;
   const units = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
-  const fmt = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
+  const fmt = cached("relative", locale, () => new Intl.RelativeTimeFormat(locale, { numeric: "auto" }));
   for (const [unit, size] of units) {
     if (Math.abs(secs) >= size) return fmt.format(Math.round(secs / size), unit);
   }
   return fmt.format(0, "minute");
 }
 
+// A day's date alone, in the given locale: "26/11/2026".
+export function day(date, locale) {
+  return cached("day", locale, () => new Intl.DateTimeFormat(locale)).format(date);
+}
+
 export function sortRows(rows, key, query) {
   const q = (query || "").trim().toLowerCase();
+  const names = cached("collator", undefined, () => new Intl.Collator());
   const out = rows.filter((r) => !q || r.name.toLowerCase().includes(q) || (r.runtime || "").toLowerCase().includes(q) || r.id.startsWith(q));
   const by = {
-    name: (a, b) => a.name.localeCompare(b.name),
+    name: (a, b) => names.compare(a.name, b.name),
     newest: (a, b) => (b.newest_server || "").localeCompare(a.newest_server || ""),
     ram: (a, b) => b.ram - a.ram,
-  }[key] || ((a, b) => a.name.localeCompare(b.name));
+  }[key] || ((a, b) => names.compare(a.name, b.name));
   return out.sort(by);
 }
