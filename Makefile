@@ -49,7 +49,10 @@ lint:
 
 ## Benchmarks: writes docs/benchmarks.md.
 bench:
+	@scripts/ensure-deps.sh $(APT_TEST)
+	command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked
 	$(CARGO) build --release -p snapshots -p squarecloud-sim --bins --examples
+	$(CARGO) build --release --bin square-snapshots
 	scripts/bench.sh
 
 ## The simulator alone, for curl and the CLI.

@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""The window's figures for docs/benchmarks.md, printed as Markdown table rows.
+
+Runs the release app in demo mode (`--demo --demo-resources N`) under WebKit's WebDriver
+(tauri-driver), on the display and D-Bus session it is started in (scripts/bench.sh runs it
+inside xvfb-run and dbus-run-session):
+
+- launch to the list shown: from the app process's start (its start time in /proc) to the
+  page's `rows-shown` User Timing mark (set once, after the first non-empty list is drawn),
+  for 50 and 1,000 resources, RUNS launches each, each with a fresh home;
+- a redraw of 1,000 rows: the sort menu changed in the page, timed to the next frame;
+- the whole process tree's PSS (the app, WebKit's web and network processes), idle 10 s
+  after the list shows, then after 100 downloads started from the rows' menus and finished.
+
+Usage: app-bench.py APP_BINARY [RUNS]
+"""
+import http.client
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+APP = os.path.abspath(sys.argv[1])
+RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+CONNECTIONS = {}
+
+
+def call(method, url, body=None, timeout=120):
+    """One kept-alive connection per driver, as WebDriver clients do."""
+    u = urllib.parse.urlsplit(url)
+    conn = CONNECTIONS.get(u.netloc)
+    if conn is None:
+        conn = CONNECTIONS[u.netloc] = http.client.HTTPConnection(u.netloc, timeout=timeout)
+    data = json.dumps(body).encode() if body is not None else None
+    try:
+        conn.request(method, u.path, body=data, headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        return json.loads(r.read() or b"{}")
+    except Exception:
+        conn.close()
+        del CONNECTIONS[u.netloc]
+        raise
+
+
+def boot_time():
+    for line in open("/proc/stat"):
+        if line.startswith("btime "):
+            return int(line.split()[1])
+    raise RuntimeError("no btime in /proc/stat")
+
+
+def started_at(pid):
+    """The process's start, in seconds since the epoch (clock-tick resolution)."""
+    stat = open(f"/proc/{pid}/stat").read()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return boot_time() + int(fields[19]) / TICK
+
+
+def children():
+    """pid -> parent pid for every process."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = open(f"/proc/{d}/stat").read()
+                out[int(d)] = int(stat[stat.rindex(")") + 2:].split()[1])
+            except OSError:
+                pass
+    return out
+
+
+def tree(root):
+    parents = children()
+    pids, grew = {root}, True
+    while grew:
+        grew = False
+        for p, pp in parents.items():
+            if pp in pids and p not in pids:
+                pids.add(p)
+                grew = True
+    return pids
+
+
+def pss_mib(root):
+    total = 0
+    for p in tree(root):
+        try:
+            for line in open(f"/proc/{p}/smaps_rollup"):
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+def app_pid(home):
+    """The app process started for this session (its environment names our home)."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{d}/exe") != APP:
+                continue
+            env = open(f"/proc/{d}/environ", "rb").read()
+        except OSError:
+            continue
+        if f"HOME={home}".encode() in env.split(b"\0"):
+            return int(d)
+    return None
+
+
+class Session:
+    def __init__(self, resources):
+        self.home = tempfile.mkdtemp(prefix="sqsnap-appbench-")
+        self.out = os.path.join(self.home, "backups")
+        data = os.path.join(self.home, "data")
+        os.makedirs(os.path.join(data, "demo"))
+        os.makedirs(self.out)
+        # A default folder is set, so the list shows rather than the first-run card.
+        with open(os.path.join(data, "demo", "settings.json"), "w") as f:
+            json.dump({"default_dest": self.out}, f)
+        env = dict(os.environ, HOME=self.home, SQSNAP_DATA_DIR=data, NO_AT_BRIDGE="1",
+                   XDG_DATA_HOME=os.path.join(self.home, ".local/share"),
+                   XDG_CONFIG_HOME=os.path.join(self.home, ".config"),
+                   XDG_CACHE_HOME=os.path.join(self.home, ".cache"))
+        port, native = free_port(), free_port()
+        self.driver = subprocess.Popen(
+            ["tauri-driver", "--port", str(port), "--native-port", str(native)],
+            env=env, stdout=subprocess.DEVNULL, stderr=open(os.environ.get("APP_BENCH_LOG", os.devnull), "ab"))
+        self.base = f"http://127.0.0.1:{port}"
+        caps = {"capabilities": {"alwaysMatch": {"tauri:options": {
+            "application": APP, "args": ["--demo", "--demo-resources", str(resources)]}}}}
+        # The driver listens once it is up; one session request then (a second one while
+        # the first is being answered would start a second app).
+        deadline = time.time() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.05)
+        v = call("POST", f"{self.base}/session", caps)
+        if "sessionId" not in v.get("value", {}):
+            raise RuntimeError(f"no session: {v}")
+        self.id = v["value"]["sessionId"]
+        self.pid = app_pid(self.home)
+
+    def js(self, script, *args):
+        return call("POST", f"{self.base}/session/{self.id}/execute/sync",
+                    {"script": script, "args": list(args)})["value"]
+
+    def js_async(self, script, *args):
+        return call("POST", f"{self.base}/session/{self.id}/execute/async",
+                    {"script": script, "args": list(args)})["value"]
+
+    def wait_rows(self, n, limit=120):
+        """Epoch seconds of the rows-shown mark, once n rows are in the list."""
+        deadline = time.time() + limit
+        while time.time() < deadline:
+            v = self.js("""const m = performance.getEntriesByName("rows-shown")[0];
+                return m ? [performance.timeOrigin + m.startTime,
+                            document.querySelectorAll("#resources li.row").length] : null;""")
+            if v and v[1] >= n:
+                return v[0] / 1000
+            time.sleep(0.02)
+        raise RuntimeError(f"the list did not reach {n} rows in {limit} s")
+
+    def close(self):
+        try:
+            call("DELETE", f"{self.base}/session/{self.id}")
+        except OSError:
+            pass
+        self.driver.kill()
+        self.driver.wait()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def fmt(v, unit=""):
+    return f"{statistics.median(v):.0f}{unit} ({min(v):.0f}–{max(v):.0f})"
+
+
+def launch(resources):
+    times = []
+    for _ in range(RUNS):
+        s = Session(resources)
+        try:
+            shown = s.wait_rows(resources)
+            times.append((shown - started_at(s.pid)) * 1000)
+        finally:
+            s.close()
+    return times
+
+
+def main():
+    rows = []
+    for n in (50, 1000):
+        t = launch(n)
+        rows.append(f"| App: launch to the list shown, {n:,} resources (ms) | {fmt(t)} | "
+                    f"{'met' if statistics.median(t) <= 1000 else 'missed'} (≤ 1,000 ms) |")
+        print(rows[-1], file=sys.stderr)
+    s = Session(1000)
+    try:
+        s.wait_rows(1000)
+        time.sleep(3)  # the list settles (the newest snapshots are learnt, once)
+        # Two kinds of redraw, each timed from the change to the next frame: a new order
+        # (every row moves; rows are reused) and every row rebuilt (all ticked: each row's
+        # tick box changes).
+        redraw = s.js_async("""const done = arguments[arguments.length - 1];
+            const sort = document.getElementById("sort"), all = document.getElementById("select-all");
+            const order = ["ram", "name"], moved = [], rebuilt = [];
+            const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r)));
+            (async () => {
+              for (let i = 0; i < 6; i++) {
+                let t = performance.now();
+                sort.value = order[i % 2];
+                sort.dispatchEvent(new Event("change"));
+                await frame();
+                moved.push(performance.now() - t);
+                t = performance.now();
+                all.checked = !all.checked;
+                all.dispatchEvent(new Event("change"));
+                await frame();
+                rebuilt.push(performance.now() - t);
+                const n = document.querySelectorAll("#resources li.row").length;
+                if (n !== 1000) { done("rows: " + n); return; }
+              }
+              all.checked = false; all.dispatchEvent(new Event("change"));
+              done([moved, rebuilt]);
+            })();""")
+        if not isinstance(redraw, list):
+            raise RuntimeError(f"redraw: {redraw}")
+        for what, v in zip(("a new order, every row moved", "every row rebuilt"), redraw):
+            rows.append(f"| App: redraw of 1,000 rows, {what}, to the next frame (ms, "
+                        f"{len(v)} times) | {fmt(v)} | "
+                        f"{'met' if statistics.median(v) <= 100 else 'missed'} (≤ 100 ms) |")
+            print(rows[-1], file=sys.stderr)
+        time.sleep(10)
+        idle = pss_mib(s.pid)
+        # 100 downloads, each from a row's "⋯" menu as a person would start it.
+        names = s.js("""return [...document.querySelectorAll("#resources li.row")]
+            .filter((li) => li.querySelector(".name").textContent.startsWith("demo app"))
+            .map((li) => li.dataset.id).slice(0, 100);""")
+        for rid in names:
+            s.js("""document.querySelector(`#resources li[data-id="${arguments[0]}"] button.more`).click();
+                document.getElementById("menu-download").click();""", rid)
+        deadline = time.time() + 600
+        while True:
+            done = [f for f in os.listdir(s.out) if f.endswith(".zip")]
+            busy = s.js("""return document.querySelectorAll("#transfers li").length;""")
+            if len(done) >= len(names) and busy == 0:
+                break
+            if time.time() > deadline:
+                raise RuntimeError(f"{len(done)} of {len(names)} downloads finished in 600 s")
+            time.sleep(0.5)
+        time.sleep(10)
+        after = pss_mib(s.pid)
+        growth = (after / idle - 1) * 100
+        rows.append(f"| App: PSS of the process tree, idle after start, 1,000 resources (MiB) "
+                    f"| {idle:.0f} | published |")
+        rows.append(f"| App: PSS after {len(names)} downloads (MiB) | {after:.0f} "
+                    f"({growth:+.1f} %) | {'met' if growth <= 10 else 'missed'} (≤ +10 %) |")
+    finally:
+        s.close()
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
