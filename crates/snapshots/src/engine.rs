@@ -279,10 +279,13 @@ pub struct Engine {
     limiter: Mutex<Option<Arc<crate::segmented::RateLimit>>>,
     /// When each resource's newest snapshot on the server was taken (`None`: it has none),
     /// and when that was learnt.
-    newest: Mutex<HashMap<String, (Instant, Option<DateTime<Utc>>)>>,
+    newest: Mutex<HashMap<String, Learnt>>,
     /// Whether the account-wide listing answers (`None`: not tried yet; paid plans only).
     account_listing: Mutex<Option<bool>>,
 }
+
+/// When a resource's newest server snapshot was learnt, and when it was taken (`None`: none).
+type Learnt = (Instant, Option<DateTime<Utc>>);
 
 /// How long what [`Engine::newest_known`] holds is kept before a refresh asks again. The
 /// service caches its listings for 30 minutes; a create or a listing of one resource by
