@@ -158,7 +158,16 @@ class Session:
                 if time.time() > deadline:
                     raise
                 time.sleep(0.05)
-        v = call("POST", f"{self.base}/session", caps)
+        # Listening is not ready: until WebKit's driver is up behind it, tauri-driver drops
+        # the request. Ask again on a new connection.
+        while True:
+            try:
+                v = call("POST", f"{self.base}/session", caps)
+                break
+            except (http.client.HTTPException, ConnectionError):
+                if time.time() > deadline + 30:
+                    raise
+                time.sleep(0.2)
         if "sessionId" not in v.get("value", {}):
             raise RuntimeError(f"no session: {v}")
         self.id = v["value"]["sessionId"]
