@@ -251,7 +251,7 @@ impl Downloader {
         let mut etag: Option<String> = None;
         let mut total: Option<u64> = target.expected_size;
         let mut failures = 0u32;
-        let mut refreshed = 0u32;
+        let mut refreshes = UrlRefreshes::default();
         let mut resumed_from = file_len(&part);
 
         // Large snapshots go over several ranged connections when the host allows it.
@@ -361,10 +361,7 @@ impl Downloader {
                 }
                 s if url_refused(s) => {
                     let detail = s3_message(resp).await;
-                    if refreshed < 2
-                        && let Some(fresh) = refresh().await
-                    {
-                        refreshed += 1;
+                    if let Some(fresh) = refreshes.fresh(&mut refresh).await {
                         url = fresh;
                         continue;
                     }
@@ -629,6 +626,27 @@ pub(crate) async fn s3_message(resp: reqwest::Response) -> String {
         (Some(c), Some(m)) => format!("{c}: {m}"),
         (Some(c), None) => c,
         _ => text.chars().filter(|c| !c.is_control()).take(120).collect(),
+    }
+}
+
+/// The fresh file URLs one download asked for after the file host refused one: at most
+/// two, so a URL that is refused at once every time ends the download.
+#[derive(Debug, Default)]
+pub(crate) struct UrlRefreshes(u32);
+
+impl UrlRefreshes {
+    /// A fresh URL from `refresh`, unless two were asked for already or none comes.
+    pub(crate) async fn fresh<F, Fut>(&mut self, refresh: &mut F) -> Option<String>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<String>>,
+    {
+        if self.0 >= 2 {
+            return None;
+        }
+        let fresh = refresh().await?;
+        self.0 += 1;
+        Some(fresh)
     }
 }
 

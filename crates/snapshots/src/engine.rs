@@ -280,8 +280,8 @@ pub struct Engine {
     /// When each resource's newest snapshot on the server was taken (`None`: it has none),
     /// and when that was learnt.
     newest: Mutex<HashMap<String, Learnt>>,
-    /// Whether the account-wide listing answers (`None`: not tried yet; paid plans only).
-    account_listing: Mutex<Option<bool>>,
+    /// The account-wide listing answered 402 (a free plan): not asked again.
+    no_account_listing: std::sync::atomic::AtomicBool,
 }
 
 /// When a resource's newest server snapshot was learnt, and when it was taken (`None`: none).
@@ -379,7 +379,7 @@ impl Engine {
             transfer: None,
             limiter: Mutex::new(None),
             newest: Mutex::new(HashMap::new()),
-            account_listing: Mutex::new(None),
+            no_account_listing: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -642,33 +642,24 @@ impl Engine {
         if stale.is_empty() {
             return Ok(false);
         }
-        let wide = *self
-            .account_listing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
         let mut left = stale;
-        if wide != Some(false) {
+        if !self
+            .no_account_listing
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
             match self.newest_account_wide(&left).await {
-                Ok(()) => {
-                    *self
-                        .account_listing
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner()) = Some(true);
-                    left.clear();
-                }
-                // A free plan (402), or the route's own limit: one listing per resource.
-                Err(e) => {
+                Ok(()) => left.clear(),
+                // A free plan (402): remembered. It, or the route's own limit: one listing
+                // per resource.
+                Err(e)
                     if matches!(e.code(), Some(ErrorCode::UpgradeRequired))
-                        || e.status() == Some(402)
-                    {
-                        *self
-                            .account_listing
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner()) = Some(false);
-                    } else if !e.is_transient() && e.status() != Some(429) {
-                        return Err(EngineError::from_api(e));
-                    }
+                        || e.status() == Some(402) =>
+                {
+                    self.no_account_listing
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
                 }
+                Err(e) if e.is_transient() || e.status() == Some(429) => {}
+                Err(e) => return Err(EngineError::from_api(e)),
             }
         }
         for some in left.chunks(NEWEST_PARALLEL) {

@@ -301,7 +301,7 @@ impl Downloader {
 
         // The first ranged request: does the host do ranges, and is it the same file?
         let mut failures = 0u32;
-        let mut refreshed = 0u32;
+        let mut refreshes = crate::download::UrlRefreshes::default();
         let probe = loop {
             squarecloud::check_url(url).map_err(|e| DownloadError::Insecure(e.0))?;
             if cancel.is_cancelled() {
@@ -339,10 +339,7 @@ impl Downloader {
                 StatusCode::OK => return Ok(Outcome::NoRanges),
                 s if url_refused(s) => {
                     let detail = s3_message(resp).await;
-                    if refreshed < 2
-                        && let Some(fresh) = refresh().await
-                    {
-                        refreshed += 1;
+                    if let Some(fresh) = refreshes.fresh(refresh).await {
                         *url = fresh;
                         continue;
                     }
@@ -500,10 +497,8 @@ impl Downloader {
                         }
                         Err(WorkerError::Expired(status, detail)) => {
                             queue.push_front((pos, end));
-                            let fresh = if refreshed < 2 { refresh().await } else { None };
-                            match fresh {
+                            match refreshes.fresh(refresh).await {
                                 Some(f) => {
-                                    refreshed += 1;
                                     *url_now.lock().unwrap_or_else(|e| e.into_inner()) = f.clone();
                                     *url = f;
                                 }

@@ -488,11 +488,16 @@ fn api_paths(sim: &squarecloud_sim::Simulator) -> Vec<String> {
         .collect()
 }
 
+/// A simulator of `n` small apps on `plan` ("free" has no account-wide listing).
+fn on_plan(n: usize, plan: &str) -> SimConfig {
+    let mut a = tiny_account(n, 4096, 1000);
+    a.plan = plan.into();
+    SimConfig::new(KEY, a)
+}
+
 #[tokio::test]
 async fn newest_snapshots_of_every_resource_take_one_account_wide_listing_on_a_paid_plan() {
-    let mut a = tiny_account(30, 4096, 1000);
-    a.plan = "standard-4".into();
-    let (sim, engine, _d) = start(SimConfig::new(KEY, a)).await;
+    let (sim, engine, _d) = start(on_plan(30, "standard-4")).await;
     sim.clear_requests();
     assert!(engine.refresh_newest(Duration::ZERO).await.unwrap());
     let paths = api_paths(&sim);
@@ -523,9 +528,7 @@ async fn newest_snapshots_of_every_resource_take_one_account_wide_listing_on_a_p
 
 #[tokio::test]
 async fn without_the_account_wide_listing_each_resource_is_listed_once_and_it_is_not_asked_again() {
-    let mut a = tiny_account(6, 4096, 1000);
-    a.plan = "free".into();
-    let (sim, engine, _d) = start(SimConfig::new(KEY, a)).await;
+    let (sim, engine, _d) = start(on_plan(6, "free")).await;
     sim.clear_requests();
     engine.refresh_newest(Duration::ZERO).await.unwrap();
     let paths = api_paths(&sim);
@@ -545,8 +548,7 @@ async fn without_the_account_wide_listing_each_resource_is_listed_once_and_it_is
 
 #[tokio::test]
 async fn the_account_listings_own_rate_limit_does_not_stop_the_other_calls() {
-    let mut c = SimConfig::new(KEY, tiny_account(3, 4096, 1000));
-    c.account.plan = "standard-4".into();
+    let mut c = on_plan(3, "standard-4");
     // Its own limit answers 429 RATE_LIMITED from the first call: the same code that,
     // on any other route, blocks the whole account for 30 minutes.
     c.limits.user_snapshots_per_minute = 0;

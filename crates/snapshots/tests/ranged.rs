@@ -244,18 +244,7 @@ async fn again_over_a_planted_sidecar(
     let size = 40 * MIB;
     let c = SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates();
     let (sim, engine, dir) = start(c).await;
-    let r = engine.resource(APP).unwrap();
-    let (sink, _) = collect();
-    let first = engine
-        .download(
-            &r,
-            None,
-            Some(dir.path()),
-            sink.clone(),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+    let first = fetch(&engine, dir.path()).await;
     let name = first
         .path
         .file_name()
@@ -272,10 +261,7 @@ async fn again_over_a_planted_sidecar(
     )
     .unwrap();
     let before = file_gets(&sim).len();
-    let again = engine
-        .download(&r, None, Some(dir.path()), sink, &CancellationToken::new())
-        .await
-        .unwrap();
+    let again = fetch(&engine, dir.path()).await;
     assert_eq!(
         std::fs::read(&again.path).unwrap(),
         served_archive(&sim),
