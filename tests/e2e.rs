@@ -288,6 +288,12 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     assert!(paused.contains("until"), "{paused}");
     d.until_text("#quota-text", |t| t.contains("0 of 4 left"))
         .await;
+    // The action used the selection up: no row stays ticked, nor does the toolbar.
+    assert_eq!(
+        d.js("return [document.querySelectorAll('input.pick:checked').length, document.getElementById('select-all').checked]")
+            .await,
+        json!([0, false])
+    );
     d.screenshot("04-quota-paused").await;
     let t = Instant::now();
     while !seen

@@ -220,13 +220,15 @@ function renderRows() {
   rowsStale = false;
   // A refresh keeps the keyboard focus where it was.
   const focused = list.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") : null;
-  // A row whose data, language, selection and minute are unchanged is reused, and only the
-  // rows out of place are moved: a refresh or a new order of 1,000 rows rebuilds none.
+  // A row whose data, language and minute are unchanged is reused, and only the rows out
+  // of place are moved: a refresh or a new order of 1,000 rows rebuilds none. The tick box
+  // is set from the selection each time (a person may have changed it since it was built).
   const minute = Math.floor(Date.now() / 60000);
   const want = sortRows(rows, $("sort").value, $("search").value).map((r) => {
-    const key = `${JSON.stringify(r)}|${lang()}|${selected.has(r.id)}|${minute}`;
+    const key = `${JSON.stringify(r)}|${lang()}|${minute}`;
     let c = rowCache.get(r.id);
     if (!c || c.key !== key) { c = { key, li: buildRow(r) }; rowCache.set(r.id, c); }
+    c.li.querySelector("input.pick").checked = selected.has(r.id);
     return c.li;
   });
   const present = new Set(rows.map((r) => r.id));
