@@ -65,6 +65,10 @@ pub enum DownloadError {
     Network { detail: String, attempts: u32 },
     #[error("The snapshot host refused the download (HTTP {status}): {detail}")]
     Rejected { status: u16, detail: String },
+    #[error(
+        "The snapshot host answered with a web page ({content_type}) instead of the archive: a network's sign-in page or a proxy may be in the way. Nothing was saved; check the connection and try again."
+    )]
+    WebPage { content_type: String },
     #[error("The downloaded file failed its integrity check ({0}). It was deleted; try again.")]
     Verify(#[from] VerifyError),
     #[error(
@@ -85,7 +89,7 @@ impl DownloadError {
             DownloadError::DiskFull { .. } | DownloadError::Disk { .. } => "disk",
             DownloadError::Cancelled { .. } => "cancelled",
             DownloadError::Network { .. } => "network",
-            DownloadError::Rejected { .. } => "rejected",
+            DownloadError::Rejected { .. } | DownloadError::WebPage { .. } => "rejected",
             DownloadError::Verify(_) | DownloadError::WrongLength { .. } => "verify",
             DownloadError::Insecure(_) => "insecure",
         }
@@ -253,6 +257,9 @@ impl Downloader {
         let mut failures = 0u32;
         let mut refreshes = UrlRefreshes::default();
         let mut resumed_from = file_len(&part);
+        // The furthest the file has got: an attempt that only gets back there (a host that
+        // restarts from 0 and cuts at the same place) is not progress, so it cannot loop.
+        let mut furthest = resumed_from;
 
         // Large snapshots go over several ranged connections when the host allows it.
         let mut segmented = false;
@@ -330,10 +337,26 @@ impl Downloader {
                 }
             };
             let status = resp.status();
+            if status.is_success()
+                && let Some(ct) = resp
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                && ct
+                    .trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("text/html")
+            {
+                return Err(DownloadError::WebPage {
+                    content_type: ct.chars().take(60).collect(),
+                });
+            }
             let mut start = 0u64;
             match status {
                 StatusCode::OK => {
-                    total = resp.content_length().or(total);
+                    // Square Cloud's list promised a size: a shorter body is a cut, resumed
+                    // below, not the whole file.
+                    total = total.or(resp.content_length());
                 }
                 StatusCode::PARTIAL_CONTENT => {
                     match parse_content_range(resp.headers().get(header::CONTENT_RANGE)) {
@@ -396,7 +419,6 @@ impl Downloader {
             let mut written = start;
             meter.reset_to(written);
             let mut stream = resp.bytes_stream();
-            let mut made_progress = false;
             let mut floor = Floor::new(written, self.floor_bytes_per_sec, self.floor_window);
             let writeback = crate::writeback::Writeback::new(written);
             let outcome: Result<(), String> = loop {
@@ -414,7 +436,6 @@ impl Downloader {
                             return Err(disk_error(&part, e, written));
                         }
                         written += chunk.len() as u64;
-                        made_progress = true;
                         writeback.landed(&file, written);
                         if let Some(p) = meter.tick(written, total) {
                             on_progress(p);
@@ -432,7 +453,8 @@ impl Downloader {
                 return Err(disk_error(&part, e, written));
             }
             drop(file);
-            if made_progress {
+            if written > furthest {
+                furthest = written;
                 failures = 0;
             }
             match outcome {

@@ -364,19 +364,64 @@ async fn redirects_are_checked_at_every_hop() {
     assert!(zips(&out).is_empty());
 }
 
-/// 12. A host that sends fewer bytes than the list promised is a clear verification error.
+/// 12. A host that sends fewer bytes than the list promised, with a Content-Length that
+/// matches what it sent: the rest is asked for with Range. One that never sends the rest is
+/// a clear error, never a success, and nothing is under the final name.
 #[tokio::test]
-async fn a_short_file_is_a_length_error_not_a_success() {
+async fn a_short_file_is_resumed_or_a_clear_error_never_a_success() {
     let (sim, engine, dir) = start(demo()).await;
     sim.inject(FaultSpec::new(Target::Files, FaultKind::Truncate { bytes: 100_000 }).times(None));
+    let r = engine.resource(ATLAS).unwrap();
+    let (sink, _) = collect();
+    let d = engine
+        .download(&r, None, Some(dir.path()), sink, &CancellationToken::new())
+        .await
+        .unwrap();
+    let newest = sim.versions(ATLAS).last().unwrap().clone();
+    assert_eq!(
+        std::fs::read(&d.path).unwrap(),
+        sim.archive(ATLAS, &newest).unwrap()
+    );
+    let ranges: Vec<_> = sim.requests().into_iter().filter_map(|q| q.range).collect();
+    assert_eq!(ranges, ["bytes=100000-"]);
+
+    // Range ignored too: every answer is the same short start; the attempts run out.
+    let out = dir.path().join("second");
+    std::fs::create_dir(&out).unwrap();
+    sim.inject(FaultSpec::new(Target::Files, FaultKind::IgnoreRange).times(None));
+    let (sink, _) = collect();
+    let e = engine
+        .download(&r, None, Some(&out), sink, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("closed early"), "{e}");
+    assert!(zips(&out).is_empty());
+}
+
+/// 12b. A web page served with 200 in place of the archive (a captive portal) is said to
+/// be one, at once, and nothing is saved.
+#[tokio::test]
+async fn a_web_page_instead_of_the_archive_is_named_and_not_saved() {
+    let (sim, engine, dir) = start(demo()).await;
+    sim.inject(FaultSpec::new(Target::Files, FaultKind::HtmlInsteadOfFile).times(None));
     let r = engine.resource(ATLAS).unwrap();
     let (sink, _) = collect();
     let e = engine
         .download(&r, None, Some(dir.path()), sink, &CancellationToken::new())
         .await
         .unwrap_err();
-    assert!(e.to_string().contains("promised"), "{e}");
-    assert!(zips(dir.path()).is_empty());
+    assert!(e.to_string().contains("web page"), "{e}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "only the data dir"
+    );
+    let gets = sim
+        .requests()
+        .iter()
+        .filter(|q| q.host == Target::Files)
+        .count();
+    assert_eq!(gets, 1, "no retries of a page");
 }
 
 /// 13. A damaged file already under the final name does not block the download, and is not

@@ -42,6 +42,13 @@ pub enum FaultKind {
     /// The file host sends only the first `bytes` of the file, with a Content-Length that
     /// matches what it sends (a short file that looks complete).
     Truncate { bytes: u64 },
+    /// The file host answers 200 with an HTML page instead of the archive (a captive portal,
+    /// a CDN's login page).
+    HtmlInsteadOfFile,
+    /// The file host declares a Content-Length `delta` bytes off the body it sends (the
+    /// whole file or the asked range): short means the body is cut where the header says,
+    /// long means the connection ends before the promised length.
+    WrongLength { delta: i64 },
 }
 
 /// A fault and where it applies.

@@ -1025,6 +1025,7 @@ async fn serve_file_inner(
     let mut sf = StreamFaults::default();
     let mut ignore_range = false;
     let mut truncate = None;
+    let mut wrong_length = None;
     for f in &injected {
         match f {
             FaultKind::ServerErrorHtml { status } => {
@@ -1070,6 +1071,16 @@ async fn serve_file_inner(
                     .into_response();
             }
             FaultKind::Truncate { bytes } => truncate = Some(*bytes),
+            FaultKind::HtmlInsteadOfFile => {
+                return (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    "<!doctype html><html><head><title>Sign in to continue</title></head>\
+                     <body><form action=\"/login\"><input name=\"user\"></form></body></html>",
+                )
+                    .into_response();
+            }
+            FaultKind::WrongLength { delta } => wrong_length = Some(*delta),
             FaultKind::MalformedJson | FaultKind::StaleList { .. } => {}
         }
     }
@@ -1157,6 +1168,13 @@ async fn serve_file_inner(
         Some(n) if status == StatusCode::OK => end.min(n),
         _ => end,
     };
+    // A lying Content-Length: the body is cut to a short one; a long one is promised but
+    // the body ends first (the connection closes under the reader).
+    let declared = match wrong_length {
+        Some(d) => (end - start).saturating_add_signed(d).max(1),
+        None => end - start,
+    };
+    let end = end.min(start + declared);
     let mut resp = Response::new(body_stream(zip, start, end, sf, shared.served.clone()));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
@@ -1164,7 +1182,7 @@ async fn serve_file_inner(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/zip"),
     );
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(declared));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if let Ok(v) = HeaderValue::from_str(&tag) {
         h.insert(header::ETAG, v);
