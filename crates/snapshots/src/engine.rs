@@ -225,6 +225,13 @@ impl EngineError {
     }
 
     pub(crate) fn from_api(e: ApiError) -> Self {
+        if e.is_account_block() {
+            // Said as a block wherever it is met (a list while a snapshot is prepared, a
+            // quota check), not as a server error: it is the user's key, for a while.
+            return EngineError::RateLimited {
+                until: Utc::now() + chrono_d(squarecloud::limits::RATE_BLOCK),
+            };
+        }
         match e.code() {
             Some(c) if c.is_bad_key() => EngineError::Auth(e),
             _ => EngineError::Api(e),
