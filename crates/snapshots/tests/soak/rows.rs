@@ -26,6 +26,30 @@ pub async fn all(r: &mut Runner) {
         )
         .await;
     }
+    r.row(
+        "kill-9",
+        "every state file parses, the same command again finishes, one accepted create, the file byte-identical",
+        (100, 5),
+        None,
+        kill9,
+    )
+    .await;
+    r.row(
+        "disk-full",
+        "a clear \"disk full\" error, the `.part` kept, the same command finishes once space is freed",
+        (10, 2),
+        mount_skip_reason(),
+        disk_full,
+    )
+    .await;
+    r.row(
+        "storms",
+        "no request refused beyond the first of each storm, never two accepted creates for one requested snapshot",
+        (100, 3),
+        None,
+        storms,
+    )
+    .await;
 }
 
 /// 1–200 MiB (short: 1–12 MiB) with 1–5 connection resets at random offsets.
@@ -228,4 +252,382 @@ async fn drips(sim: squarecloud_sim::Simulator, mut rng: StdRng) -> Case {
             Ok(format!("refused ({})", e.code()))
         }
     }
+}
+
+/// How long `sqsnap snapshot --download` of the kill row's setup takes when left alone,
+/// measured once: kills are spread over it.
+static CLEAN_RUN: tokio::sync::OnceCell<Duration> = tokio::sync::OnceCell::const_new();
+
+/// The kill row's simulator: creates take 0.4 s, the download about 0.8 s whatever its size.
+async fn kill_sim(size: u64) -> squarecloud_sim::Simulator {
+    let mut c = squarecloud_sim::SimConfig::new(KEY, account(1, |_| "kill me".into(), |_| size))
+        .instant_creates();
+    c.generation_time = Duration::from_millis(400);
+    let sim = squarecloud_sim::Simulator::start(c)
+        .await
+        .expect("simulator");
+    sim.inject(
+        FaultSpec::new(
+            Target::Files,
+            FaultKind::Bandwidth {
+                bytes_per_sec: (size as f64 / 0.8) as u64,
+            },
+        )
+        .times(None),
+    );
+    sim
+}
+
+fn snapshot_args(id: &str, dest: &std::path::Path) -> Vec<String> {
+    [
+        "snapshot",
+        id,
+        "--download",
+        "--dest",
+        dest.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// `kill -9` of `sqsnap snapshot ID --download` at a random moment of its run, then the same
+/// command again.
+async fn kill9(seed: u64, full: bool) -> Case {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let clean = *CLEAN_RUN
+        .get_or_init(|| async {
+            let sim = kill_sim(4 * MIB).await;
+            let d = tempfile::tempdir().expect("temp");
+            let dest = d.path().join("out");
+            std::fs::create_dir(&dest).expect("dir");
+            let args = snapshot_args(&app_id(&sim, 0), &dest);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let t = Instant::now();
+            let o = sqsnap(&sim, &d.path().join("data"), &args).await;
+            assert!(o.status.success(), "calibration: {}", said(&o));
+            let took = t.elapsed();
+            println!("soak kill-9: an uncut run takes {took:.2?}; kills fall in it");
+            took
+        })
+        .await;
+    let size = rng.random_range(MIB..=if full { 32 * MIB } else { 8 * MIB });
+    let sim = kill_sim(size).await;
+    let id = app_id(&sim, 0);
+    let d = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let data = d.path().join("data");
+    let dest = d.path().join("out");
+    std::fs::create_dir(&dest).map_err(|e| e.to_string())?;
+    let args = snapshot_args(&id, &dest);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let at = Duration::from_secs_f64(rng.random_range(0.0..clean.as_secs_f64()));
+    let mut child = crate::common::sqsnap(&sim, &data, KEY, &args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    tokio::time::sleep(at).await;
+    let finished_first = child.try_wait().map_err(|e| e.to_string())?.is_some();
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+    state_parses(&data)?;
+    let tag = if finished_first {
+        "finished before the kill"
+    } else if !zips(&dest).is_empty() {
+        "killed after the rename"
+    } else {
+        // The same command again; "not finished yet" (9) may be said while the lost
+        // create's snapshot is still being prepared.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let t = Instant::now();
+            let o = sqsnap(
+                &sim,
+                &data,
+                &["--json"].iter().chain(&args).copied().collect::<Vec<_>>(),
+            )
+            .await;
+            if std::env::var_os("SOAK_VERBOSE").is_some() {
+                println!(
+                    "  killed at {at:.2?}; again: {} in {:.2?}\n{}",
+                    said(&o),
+                    t.elapsed(),
+                    String::from_utf8_lossy(&o.stdout)
+                );
+            }
+            if o.status.success() {
+                break;
+            }
+            ensure!(
+                o.status.code() == Some(9) && tries < 4,
+                "the same command again, killed at {at:.2?}: {}",
+                said(&o)
+            );
+            sleep_ms(500).await;
+        }
+        "resumed"
+    };
+    state_parses(&data)?;
+    let creates: usize = accepted_creates(&sim).values().sum();
+    ensure!(
+        creates == 1,
+        "{creates} accepted creates (killed at {at:.2?} of {clean:.2?})"
+    );
+    newest_is_in(&sim, &id, &dest)?;
+    ensure!(
+        leftovers(&dest).is_empty(),
+        "left behind: {:?}",
+        leftovers(&dest)
+    );
+    Ok(tag.into())
+}
+
+/// Why the disk-full row cannot run here, if it cannot: it mounts a small tmpfs.
+fn mount_skip_reason() -> Option<String> {
+    let d = tempfile::tempdir().ok()?;
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(d.path())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        let _ = std::process::Command::new("umount").arg(d.path()).status();
+        None
+    } else {
+        Some("cannot mount a tmpfs here (needs root); run `make soak` as root to include it".into())
+    }
+}
+
+/// A tmpfs mounted for one case, unmounted when dropped.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn new(bytes: u64) -> Result<Self, String> {
+        let d = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let s = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={}k", bytes / 1024),
+                "tmpfs",
+            ])
+            .arg(d.path())
+            .status()
+            .map_err(|e| e.to_string())?;
+        ensure!(s.success(), "mount failed: {s}");
+        Ok(Self(d))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// The destination on an 8 MiB tmpfs that a filler leaves too little room on.
+async fn disk_full(seed: u64, _full: bool) -> Case {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let disk = SmallDisk::new(8 * MIB)?;
+    let free = rng.random_range(MIB / 2..3 * MIB);
+    let size = rng.random_range(free + MIB..7 * MIB);
+    let filler = disk.0.path().join("filler");
+    std::fs::write(&filler, vec![7u8; (8 * MIB - free) as usize]).map_err(|e| e.to_string())?;
+    let sim = one_app(size).await;
+    let id = app_id(&sim, 0);
+    let d = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let data = d.path().join("data");
+    let dest = disk.0.path();
+    let args = ["download", &id, "--dest", dest.to_str().unwrap()];
+    let o = sqsnap(&sim, &data, &args).await;
+    ensure!(o.status.code() == Some(7), "a full disk: {}", said(&o));
+    let err = String::from_utf8_lossy(&o.stderr).to_lowercase();
+    ensure!(
+        err.contains("full"),
+        "the message does not say the disk is full: {err}"
+    );
+    ensure!(zips(dest).is_empty(), "a final file on a full disk");
+    let kept: Vec<_> = leftovers(dest)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".part"))
+        .collect();
+    ensure!(kept.len() == 1, "the .part was not kept: {:?}", files(dest));
+    let had = std::fs::metadata(&kept[0])
+        .map_err(|e| e.to_string())?
+        .len();
+    std::fs::remove_file(&filler).map_err(|e| e.to_string())?;
+    let o = sqsnap(&sim, &data, &args).await;
+    ensure!(o.status.success(), "after freeing space: {}", said(&o));
+    newest_is_in(&sim, &id, dest)?;
+    ensure!(
+        leftovers(dest).is_empty(),
+        "left behind: {:?}",
+        leftovers(dest)
+    );
+    let resumed = sim
+        .requests()
+        .iter()
+        .any(|q| q.range.as_deref() == Some(&format!("bytes={had}-")));
+    ensure!(
+        had == 0 || resumed,
+        "the second run did not resume from {had} bytes"
+    );
+    Ok("refused, then finished".into())
+}
+
+/// Simulated seconds per real second in the storm row.
+const STORM_SCALE: f64 = 50.0;
+
+/// Snapshot-all of 20 applications by the engine, on a clock 50× faster, with creates taking
+/// 0–120 s (past 90 s they answer 202), while another client on the same key sets off
+/// storms: creates that fill the account's window (`KEEP_CALM` for whoever comes next) and
+/// spend the quota (`DAILY_SNAPSHOTS_LIMIT_REACHED` mid-run), or a burst of requests that
+/// gets the key blocked (`RATE_LIMITED`).
+async fn storms(seed: u64, _full: bool) -> Case {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let gens: Vec<f64> = (0..21).map(|_| rng.random_range(0.0..120.0)).collect();
+    let mut a = account(21, |i| format!("storm app {i}"), |_| 64 * 1024);
+    for (r, g) in a.applications.iter_mut().zip(&gens) {
+        r.generation_secs = Some(*g);
+    }
+    let other_creates = rng.random_range(1..=4usize);
+    // The quota: enough for everything, or a few short once the other client has spent.
+    let quota = 20 + other_creates as u64 - rng.random_range(0..=3u64);
+    a.memory_mb = quota.div_ceil(2) * 256;
+    let quota = a.daily_quota();
+    let mut c = squarecloud_sim::SimConfig::new(KEY, a);
+    c.time_scale = STORM_SCALE;
+    let block = rng.random_bool(0.25);
+    let sim = squarecloud_sim::Simulator::start(c)
+        .await
+        .expect("simulator");
+    let d = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let engine = crate::common::engine_on(&sim, &d.path().join("data"), |_| {}).await;
+    let targets: Vec<_> = engine
+        .resources()
+        .into_iter()
+        .filter(|r| r.name != "storm app 20")
+        .collect();
+    ensure!(targets.len() == 20, "{} targets", targets.len());
+    let other = app_id(&sim, 20);
+    // The other client's moments, in real time from the start of the run.
+    let mut moments: Vec<(f64, bool)> = (0..other_creates)
+        .map(|_| (rng.random_range(0.0..3.0), false))
+        .collect();
+    if block {
+        moments.push((rng.random_range(0.0..3.0), true));
+    }
+    moments.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let api = sim.api_url();
+    let per_minute = sim.config().limits.per_minute;
+    let other_client = tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        let t = Instant::now();
+        for (at, burst) in moments {
+            tokio::time::sleep(Duration::from_secs_f64(at).saturating_sub(t.elapsed())).await;
+            let send = |m: reqwest::Method, path: String| {
+                http.request(m, format!("{api}{path}"))
+                    .header("authorization", KEY)
+                    .header("x-soak-other", "1")
+                    .send()
+            };
+            if burst {
+                for _ in 0..=per_minute {
+                    let r = send(reqwest::Method::GET, "/users/me".into()).await;
+                    if r.is_ok_and(|r| r.status() == 429) {
+                        break;
+                    }
+                }
+            } else {
+                let _ = send(reqwest::Method::POST, format!("/apps/{other}/snapshots")).await;
+            }
+        }
+    });
+    let (sink, _) = crate::common::collect();
+    let results = engine
+        .snapshot(
+            targets.clone(),
+            snapshots::SnapshotOptions {
+                download: false,
+                dest: None,
+                wait_for_quota: false,
+            },
+            sink,
+            &tokio_util::sync::CancellationToken::new(),
+        )
+        .await;
+    let _ = other_client.await;
+    let log = sim.requests();
+    let others =
+        |q: &&squarecloud_sim::RecordedRequest| q.headers.iter().any(|h| h == "x-soak-other");
+    let other_accepted = log
+        .iter()
+        .filter(others)
+        .filter(|q| q.method == "POST" && (q.status == 200 || q.status == 202))
+        .count();
+    let blocked = log
+        .iter()
+        .filter(others)
+        .any(|q| q.status == 429 && q.method == "GET");
+    // The engine's refused requests, in bursts: requests already on their way when a storm
+    // began are refused together (within 0.1 s of real time) and count as its first; the
+    // same request refused twice in a burst, or more bursts than storms, is a failure.
+    let mut refused: Vec<&squarecloud_sim::RecordedRequest> = log
+        .iter()
+        .filter(|q| !others(q) && q.host == Target::Api && q.status == 429)
+        .collect();
+    refused.sort_by_key(|q| q.at);
+    let gap = chrono::Duration::milliseconds((100.0 * STORM_SCALE) as i64);
+    let mut bursts: Vec<Vec<String>> = Vec::new();
+    let mut last = None;
+    for q in &refused {
+        let what = format!("{} {}", q.method, q.path);
+        match (last, bursts.last_mut()) {
+            (Some(t), Some(b)) if q.at - t <= gap => {
+                ensure!(!b.contains(&what), "{what} refused twice in one storm");
+                b.push(what);
+            }
+            _ => bursts.push(vec![what]),
+        }
+        last = Some(q.at);
+    }
+    let engine_accepted = accepted_creates(&sim);
+    let mine: usize = targets
+        .iter()
+        .map(|r| engine_accepted.get(&r.id).copied().unwrap_or(0))
+        .sum();
+    // A storm: each create of the other client that took the account's window, the quota
+    // running out (at most once), the key's block (at most once).
+    let quota_ran_out = (other_accepted + mine) as u64 >= quota;
+    let storms = other_accepted + usize::from(quota_ran_out) + usize::from(blocked);
+    ensure!(
+        bursts.len() <= storms,
+        "refused in {} bursts for {storms} storms (other client: {other_accepted} creates, blocked: {blocked}; quota {quota}): {bursts:?}",
+        bursts.len()
+    );
+    for r in &targets {
+        let n = engine_accepted.get(&r.id).copied().unwrap_or(0);
+        ensure!(n <= 1, "{n} accepted creates for {}", r.name);
+    }
+    let ok = results.iter().filter(|j| j.outcome.is_ok()).count();
+    for j in &results {
+        if let Err(e) = &j.outcome {
+            ensure!(
+                matches!(e.code(), "quota" | "rate_limited" | "processing"),
+                "{}: {e}",
+                j.resource.name
+            );
+        }
+    }
+    // A job that says done had its create accepted (a block can end a created one early).
+    ensure!(ok <= mine, "{ok} jobs ok for {mine} accepted creates");
+    Ok(match (storms, bursts.len()) {
+        (0, _) => "no storm".into(),
+        (_, 0) => "storms, none met".into(),
+        _ => "storms met, refused once each".into(),
+    })
 }
