@@ -84,19 +84,32 @@ pub fn printable(name: &str) -> String {
         .collect()
 }
 
-/// `<name>_<id prefix>_<UTC yyyymmddThhmmssZ>.zip`.
+/// `<name>_<id>_<UTC yyyymmddThhmmssZ>.zip`. The whole id (Square Cloud's are 32 hex
+/// digits) keeps two resources' files apart even when their names and snapshot times are
+/// the same; an id that is not 1–32 letters and digits is written as its first 8 letters
+/// and digits and 16 hex digits of its SHA-256.
 pub fn snapshot_file_name(resource_name: &str, resource_id: &str, taken: DateTime<Utc>) -> String {
-    let id: String = resource_id
+    format!(
+        "{}_{}_{}.zip",
+        sanitize(resource_name),
+        id_part(resource_id),
+        taken.format("%Y%m%dT%H%M%SZ")
+    )
+}
+
+fn id_part(id: &str) -> String {
+    if (1..=32).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return id.to_string();
+    }
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(id.as_bytes());
+    let start: String = id
         .chars()
         .filter(char::is_ascii_alphanumeric)
         .take(8)
         .collect();
-    format!(
-        "{}_{}_{}.zip",
-        sanitize(resource_name),
-        if id.is_empty() { "x".into() } else { id },
-        taken.format("%Y%m%dT%H%M%SZ")
-    )
+    let hex: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{start}{hex}")
 }
 
 #[cfg(test)]
@@ -141,8 +154,15 @@ mod tests {
             .unwrap()
             .to_utc();
         assert_eq!(
-            snapshot_file_name("Loja São João", "1a2b3c4d5e6f7081", t),
-            "Loja São João_1a2b3c4d_20261124T100304Z.zip"
+            snapshot_file_name("Loja São João", "1a2b3c4d5e6f708192a3b4c5d6e7f809", t),
+            "Loja São João_1a2b3c4d5e6f708192a3b4c5d6e7f809_20261124T100304Z.zip"
+        );
+        // Not an id Square Cloud gives: its letters and digits, then a hash of the whole.
+        let odd = snapshot_file_name("x", "../../etc/passwd", t);
+        assert!(
+            odd.starts_with("x_etcpassw")
+                && odd.len() == "x_etcpassw_20261124T100304Z.zip".len() + 16,
+            "{odd}"
         );
     }
 
