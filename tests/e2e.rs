@@ -530,9 +530,27 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     };
     assert!(status.success(), "{status}");
 
-    // 10. The key is in no file the app wrote; signing out removes it from the keychain.
-    for dir in [&data, &config_dir, &cache] {
-        assert_eq!(files_containing(dir, KEY.as_bytes()), Vec::<PathBuf>::new());
+    // 10. The key is in no file under the home (the app's dirs, the backups folder, the
+    // app's own output), in no URL, and never went to the file host; signing out removes it
+    // from the keychain.
+    assert_eq!(
+        files_containing(home.dir.path(), KEY.as_bytes()),
+        Vec::<PathBuf>::new()
+    );
+    let log = std::fs::read_dir(home.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "log"));
+    assert!(log.is_some(), "the app's output was not where we looked");
+    for q in sim.requests() {
+        let url = format!("{}?{}", q.path, q.query.unwrap_or_default());
+        assert!(!url.contains(KEY), "the key in a URL: {}", q.path);
+        if q.host == Target::Files {
+            assert!(
+                !q.headers.iter().any(|h| h == "authorization"),
+                "a credential sent to the file host"
+            );
+        }
     }
     assert!(data.exists(), "the app's data dir was not where we looked");
     d.click("#account-button").await;

@@ -208,7 +208,9 @@ impl Driver {
     }
 }
 
-pub struct Killer(pub Child);
+/// tauri-driver, and the file its output and the app's go to (the key-secrecy check reads
+/// it; a failing test prints it).
+pub struct Killer(pub Child, pub PathBuf);
 
 impl Drop for Killer {
     fn drop(&mut self) {
@@ -218,6 +220,13 @@ impl Drop for Killer {
             .arg(self.0.id().to_string())
             .status();
         let _ = self.0.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- the app's output ({}) ---\n{}",
+                self.1.display(),
+                String::from_utf8_lossy(&std::fs::read(&self.1).unwrap_or_default())
+            );
+        }
     }
 }
 
@@ -357,6 +366,8 @@ pub async fn launch(api_url: &str, home: &Home, args: &[&str], shots: &str) -> (
             .port()
     };
     let (port, native_port) = (free_port(), free_port());
+    let log = home.dir.path().join(format!("app-{port}.log"));
+    let log_file = std::fs::File::create(&log).unwrap();
     let driver = Command::new("tauri-driver")
         .args([
             "--port",
@@ -369,9 +380,11 @@ pub async fn launch(api_url: &str, home: &Home, args: &[&str], shots: &str) -> (
         .env("XDG_CONFIG_HOME", &home.config)
         .env("XDG_CACHE_HOME", &home.cache)
         .env("NO_AT_BRIDGE", "1")
+        .stdout(log_file.try_clone().unwrap())
+        .stderr(log_file)
         .spawn()
         .expect("tauri-driver on PATH (cargo install tauri-driver --locked)");
-    let killer = Killer(driver);
+    let killer = Killer(driver, log);
     let http = reqwest::Client::new();
     let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {
         "application": env!("CARGO_BIN_EXE_square-snapshots"), "args": args}}}});

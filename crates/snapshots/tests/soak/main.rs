@@ -15,8 +15,9 @@
 //! It ends with one line, `soak: N passed, N failed`, and exits non-zero on any failure.
 
 #[path = "../common.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod common;
+mod props;
 mod rows;
 mod support;
 

@@ -119,7 +119,7 @@ pub fn zips(dir: &Path) -> Vec<PathBuf> {
 pub fn leftovers(dir: &Path) -> Vec<PathBuf> {
     files(dir)
         .into_iter()
-        .filter(|p| !p.extension().is_some_and(|e| e == "zip"))
+        .filter(|p| p.extension().is_none_or(|e| e != "zip"))
         .collect()
 }
 
