@@ -12,7 +12,7 @@ APT_BUILD := build-essential pkg-config libwebkit2gtk-4.1-dev libayatana-appindi
 APT_TEST := $(APT_BUILD) dbus-daemon dbus-bin gnome-keyring xvfb xauth webkit2gtk-driver curl unzip \
 	x11-utils rpm fonts-noto-color-emoji
 
-.PHONY: run test lint bench sim package
+.PHONY: run test lint bench soak sim package
 
 ## Start the app in demo mode on the built-in simulator (no account needed).
 run:
@@ -43,9 +43,20 @@ package:
 	command -v npx >/dev/null || scripts/ensure-deps.sh nodejs npm
 	scripts/package.sh
 
-## Lints (not part of CI's build-once budget).
+## Lints (not part of CI's build-once budget): clippy, and cargo-deny on licenses, banned
+## crates and sources (advisories need GitHub's RustSec database: see deny.toml).
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	command -v cargo-deny >/dev/null || $(CARGO) install cargo-deny --locked
+	$(CARGO) deny check licenses bans sources
+
+## The fault and abuse suite in full (release builds): writes docs/reliability.md. Run as
+## root for the disk-full row (it mounts a small tmpfs); otherwise that row says it skipped.
+## One row: make soak SOAK_ARGS="--only kill-9"; another seed: SOAK_ARGS="--seed 7".
+soak:
+	@scripts/ensure-deps.sh $(APT_BUILD)
+	$(CARGO) test --release --locked -p snapshots --test soak -- --full \
+		--report docs/reliability.md $(SOAK_ARGS)
 
 ## Benchmarks: writes docs/benchmarks.md.
 bench:
