@@ -21,6 +21,12 @@ use tokio_util::sync::CancellationToken;
 
 /// No segment is split below this.
 const MIN_SPLIT: u64 = 1024 * 1024;
+/// A connection asks for this much at first, then twice as much each time, up to
+/// `MAX_REQUEST`. A split only ever takes bytes not yet asked for: whatever a host has
+/// already sent past a shortened end would be read for nothing (on loopback, megabytes of
+/// socket buffers per split).
+const FIRST_REQUEST: u64 = 16 * 1024 * 1024;
+const MAX_REQUEST: u64 = 128 * 1024 * 1024;
 /// How often the rate is judged and a connection maybe added.
 const RAMP_STEP: Duration = Duration::from_millis(50);
 /// A new connection is kept up only if the total rate grew by this much.
@@ -117,11 +123,13 @@ fn gaps(done: &[(u64, u64)], total: u64) -> VecDeque<(u64, u64)> {
 }
 
 /// A range one connection is filling: `pos` moves up as bytes land on disk; `end` may move
-/// down when the rest is split off to a new connection.
+/// down, never below `asked`, when the rest is split off to a new connection.
 struct Seg {
     start: u64,
     pos: AtomicU64,
     end: AtomicU64,
+    /// The end of what this connection has asked the host for so far.
+    asked: AtomicU64,
 }
 
 /// What all connections of one transfer share.
@@ -310,10 +318,13 @@ impl Downloader {
                     bytes: record.done.iter().map(|r| r.1 - r.0).sum(),
                 });
             }
-            let mut req = self
-                .http
-                .get(url.as_str())
-                .header(header::RANGE, format!("bytes={first_a}-{}", first_b - 1));
+            let mut req = self.http.get(url.as_str()).header(
+                header::RANGE,
+                format!(
+                    "bytes={first_a}-{}",
+                    first_b.min(first_a + FIRST_REQUEST) - 1
+                ),
+            );
             if let Some(tag) = &record.etag {
                 req = req.header(header::IF_RANGE, tag);
             }
@@ -419,6 +430,7 @@ impl Downloader {
                 start: a,
                 pos: AtomicU64::new(a),
                 end: AtomicU64::new(b),
+                asked: AtomicU64::new(a),
             });
             shared
                 .segs
@@ -428,11 +440,11 @@ impl Downloader {
             s
         };
         queue.pop_front();
-        workers.push(spawn(
-            new_seg(first_a, first_b),
-            Some(probe),
-            Duration::ZERO,
-        ));
+        let first = new_seg(first_a, first_b);
+        first
+            .asked
+            .store(first_b.min(first_a + FIRST_REQUEST), Ordering::Release);
+        workers.push(spawn(first, Some(probe), Duration::ZERO));
         let mut active = 1usize;
         let mut ramp = Ramp::new(self.connections);
         // The current step's start and the bytes on disk then; None while connections start.
@@ -454,18 +466,22 @@ impl Downloader {
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .clone();
-                    let victim = segs
-                        .iter()
-                        .filter(|s| s.pos.load(Ordering::Acquire) < s.end.load(Ordering::Acquire))
-                        .max_by_key(|s| {
-                            s.end.load(Ordering::Acquire) - s.pos.load(Ordering::Acquire)
-                        });
+                    // The range with the most not yet asked for gives up half of it (or
+                    // what is past what it asked for, if that is less).
+                    let free = |s: &Seg| {
+                        let from = s
+                            .pos
+                            .load(Ordering::Acquire)
+                            .max(s.asked.load(Ordering::Acquire));
+                        s.end.load(Ordering::Acquire).saturating_sub(from)
+                    };
+                    let victim = segs.iter().max_by_key(|s| free(s));
                     let Some(v) = victim else { break };
                     let (pos, end) = (v.pos.load(Ordering::Acquire), v.end.load(Ordering::Acquire));
-                    if end - pos < 2 * MIN_SPLIT {
+                    let mid = (pos + (end - pos) / 2).max(v.asked.load(Ordering::Acquire));
+                    if end.saturating_sub(mid) < MIN_SPLIT || end - pos < 2 * MIN_SPLIT {
                         break;
                     }
-                    let mid = pos + (end - pos) / 2;
                     v.end.store(mid, Ordering::Release);
                     new_seg(mid, end)
                 };
@@ -581,95 +597,112 @@ impl Downloader {
                 }
             }
         }
-        let resp = match resp {
-            Some(r) => r,
-            None => {
-                let _answered = Answered(shared);
-                let (pos, end) = (
-                    seg.pos.load(Ordering::Acquire),
-                    seg.end.load(Ordering::Acquire),
-                );
-                if pos >= end {
-                    return Ok(());
+        // Only a connection the main loop counted as starting (not the probe's) reports
+        // its first answer.
+        // (`then`, not `then_some`: a guard built for nothing would count down on drop.)
+        let mut answered = resp.is_none().then(|| Answered(shared));
+        let mut handed = resp;
+        let mut ask = FIRST_REQUEST;
+        loop {
+            let resp = match handed.take() {
+                Some(r) => r,
+                None => {
+                    let (pos, end) = (
+                        seg.pos.load(Ordering::Acquire),
+                        seg.end.load(Ordering::Acquire),
+                    );
+                    if pos >= end {
+                        return Ok(());
+                    }
+                    let upto = end.min(pos + ask);
+                    ask = (ask * 2).min(MAX_REQUEST);
+                    seg.asked.fetch_max(upto, Ordering::AcqRel);
+                    let u = url.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    let mut req = self
+                        .http
+                        .get(u)
+                        .header(header::RANGE, format!("bytes={pos}-{}", upto - 1));
+                    let tag = shared
+                        .record
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .etag
+                        .clone();
+                    if let Some(tag) = tag {
+                        req = req.header(header::IF_RANGE, tag);
+                    }
+                    let r = tokio::select! {
+                        r = self.send(req) => r.map_err(WorkerError::Net),
+                        _ = cancel.cancelled() => Err(WorkerError::Net("cancelled".into())),
+                    };
+                    answered.take();
+                    let r = r?;
+                    match r.status() {
+                        StatusCode::PARTIAL_CONTENT => {
+                            let got = crate::download::parse_content_range(
+                                r.headers().get(header::CONTENT_RANGE),
+                            );
+                            if got.map(|g| g.0) != Some(pos) {
+                                return Err(WorkerError::Net("the host sent another range".into()));
+                            }
+                            r
+                        }
+                        s if url_refused(s) => {
+                            return Err(WorkerError::Expired(s.as_u16(), s3_message(r).await));
+                        }
+                        s => return Err(WorkerError::Net(format!("HTTP {}", s.as_u16()))),
+                    }
                 }
-                let u = url.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                let mut req = self
-                    .http
-                    .get(u)
-                    .header(header::RANGE, format!("bytes={pos}-{}", end - 1));
-                let tag = shared
-                    .record
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .etag
-                    .clone();
-                if let Some(tag) = tag {
-                    req = req.header(header::IF_RANGE, tag);
-                }
-                let r = tokio::select! {
-                    r = self.send(req) => r.map_err(WorkerError::Net)?,
+            };
+            // This answer covers up to `asked` (or `end`, if a split came down to it).
+            let upto = seg.asked.load(Ordering::Acquire);
+            let mut stream = resp.bytes_stream();
+            let mut floor = crate::download::Floor::new(
+                seg.pos.load(Ordering::Acquire),
+                self.floor_bytes_per_sec,
+                self.floor_window,
+            );
+            loop {
+                let next = tokio::select! {
+                    n = tokio::time::timeout(self.read_idle, stream.next()) => n,
                     _ = cancel.cancelled() => return Err(WorkerError::Net("cancelled".into())),
                 };
-                match r.status() {
-                    StatusCode::PARTIAL_CONTENT => {
-                        let got = crate::download::parse_content_range(
-                            r.headers().get(header::CONTENT_RANGE),
-                        );
-                        if got.map(|g| g.0) != Some(pos) {
-                            return Err(WorkerError::Net("the host sent another range".into()));
+                let chunk = match next {
+                    Ok(Some(Ok(c))) => c,
+                    Ok(Some(Err(e))) => return Err(WorkerError::Net(describe(e))),
+                    Ok(None) => {
+                        let pos = seg.pos.load(Ordering::Acquire);
+                        if pos >= seg.end.load(Ordering::Acquire) {
+                            return Ok(());
                         }
-                        r
+                        if pos >= upto {
+                            break; // this answer is complete: ask for the next part
+                        }
+                        return Err(WorkerError::Net("the connection closed early".into()));
                     }
-                    s if url_refused(s) => {
-                        return Err(WorkerError::Expired(s.as_u16(), s3_message(r).await));
-                    }
-                    s => return Err(WorkerError::Net(format!("HTTP {}", s.as_u16()))),
+                    Err(_) => return Err(WorkerError::Net("the connection went silent".into())),
+                };
+                if let Some(limit) = &self.limit {
+                    limit.take(chunk.len()).await;
                 }
-            }
-        };
-        let mut stream = resp.bytes_stream();
-        let mut floor = crate::download::Floor::new(
-            seg.pos.load(Ordering::Acquire),
-            self.floor_bytes_per_sec,
-            self.floor_window,
-        );
-        loop {
-            let next = tokio::select! {
-                n = tokio::time::timeout(self.read_idle, stream.next()) => n,
-                _ = cancel.cancelled() => return Err(WorkerError::Net("cancelled".into())),
-            };
-            let chunk = match next {
-                Ok(Some(Ok(c))) => c,
-                Ok(Some(Err(e))) => return Err(WorkerError::Net(describe(e))),
-                Ok(None) => {
-                    return if seg.pos.load(Ordering::Acquire) >= seg.end.load(Ordering::Acquire) {
-                        Ok(())
-                    } else {
-                        Err(WorkerError::Net("the connection closed early".into()))
-                    };
+                let pos = seg.pos.load(Ordering::Acquire);
+                let end = seg.end.load(Ordering::Acquire).min(upto);
+                let n = (chunk.len() as u64).min(end.saturating_sub(pos)) as usize;
+                if n > 0 {
+                    // Into the page cache before it is counted: a crash keeps what was counted.
+                    write_at(&shared.file, &chunk[..n], pos).map_err(|e| {
+                        WorkerError::Disk(crate::download::disk_error(&shared.side, e, pos))
+                    })?;
+                    seg.pos.store(pos + n as u64, Ordering::Release);
+                    shared.landed(n as u64);
                 }
-                Err(_) => return Err(WorkerError::Net("the connection went silent".into())),
-            };
-            if let Some(limit) = &self.limit {
-                limit.take(chunk.len()).await;
-            }
-            let pos = seg.pos.load(Ordering::Acquire);
-            let end = seg.end.load(Ordering::Acquire);
-            let n = (chunk.len() as u64).min(end.saturating_sub(pos)) as usize;
-            if n > 0 {
-                // Into the page cache before it is counted: a crash keeps what was counted.
-                write_at(&shared.file, &chunk[..n], pos).map_err(|e| {
-                    WorkerError::Disk(crate::download::disk_error(&shared.side, e, pos))
-                })?;
-                seg.pos.store(pos + n as u64, Ordering::Release);
-                shared.landed(n as u64);
-            }
-            if pos + n as u64 >= end {
-                // Done, or the rest went to another connection.
-                return Ok(());
-            }
-            if floor.too_slow(pos + n as u64) {
-                return Err(WorkerError::Net("the connection slowed to a drip".into()));
+                if pos + n as u64 >= seg.end.load(Ordering::Acquire) {
+                    // Done, or the rest went to another connection.
+                    return Ok(());
+                }
+                if floor.too_slow(pos + n as u64) {
+                    return Err(WorkerError::Net("the connection slowed to a drip".into()));
+                }
             }
         }
     }

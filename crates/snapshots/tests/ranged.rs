@@ -67,10 +67,11 @@ async fn a_host_that_caps_each_connection_gets_several_and_the_file_is_exact() {
         gets.iter().all(|r| r.is_some()),
         "every request is ranged: {gets:?}"
     );
-    // Splitting wastes little: what the host sent beyond the file is under 2 %.
+    // Splits take only what no connection has asked for yet, so the host sends the file
+    // once (before: 10-12 % more on loopback, what was in flight past each shortened end).
     let size = std::fs::metadata(&done.path).unwrap().len();
     assert!(
-        sim.file_bytes_served() <= size + size / 50,
+        sim.file_bytes_served() <= size + size / 200,
         "{} served for {size}",
         sim.file_bytes_served()
     );
@@ -278,12 +279,12 @@ async fn a_changed_etag_restarts_cleanly_on_one_stream() {
             "last_modified": null, "done": [[0, size / 2]]})
     })
     .await;
-    // The ranged request carried the old ETag (If-Range), got the whole new file (200),
-    // and one plain stream fetched it from the start.
+    // The ranged request (the first 16 MiB of the gap) carried the old ETag (If-Range), got
+    // the whole new file (200), and one plain stream fetched it from the start.
     assert_eq!(gets.len(), 2, "{gets:?}");
     assert_eq!(
         gets[0].as_deref(),
-        Some(&*format!("bytes={}-{}", 20 * MIB, 40 * MIB - 1))
+        Some(&*format!("bytes={}-{}", 20 * MIB, 36 * MIB - 1))
     );
     assert_eq!(gets[1], None);
 }
