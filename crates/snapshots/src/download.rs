@@ -355,8 +355,8 @@ impl Downloader {
             match status {
                 StatusCode::OK => {
                     // Square Cloud's list promised a size: a shorter body is a cut, resumed
-                    // below, not the whole file.
-                    total = total.or(resp.content_length());
+                    // below, not the whole file. Without a promise, this answer's length.
+                    total = target.expected_size.or(resp.content_length()).or(total);
                 }
                 StatusCode::PARTIAL_CONTENT => {
                     match parse_content_range(resp.headers().get(header::CONTENT_RANGE)) {
