@@ -21,6 +21,12 @@ pub enum ApiError {
         snippet: String,
     },
     /// JSON that does not have the documented shape.
+    /// An answer past the client's cap: not read further, and not asked for again (it would
+    /// be as large the next time).
+    #[error(
+        "Square Cloud sent an answer larger than {limit} bytes (HTTP {status}); it was not read further"
+    )]
+    TooLarge { status: u16, limit: usize },
     #[error("Square Cloud sent malformed data (HTTP {status}): {detail}")]
     Decode { status: u16, detail: String },
     /// No answer in time.
@@ -46,7 +52,8 @@ impl ApiError {
         match self {
             ApiError::Api { status, .. }
             | ApiError::Unexpected { status, .. }
-            | ApiError::Decode { status, .. } => Some(*status),
+            | ApiError::Decode { status, .. }
+            | ApiError::TooLarge { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -61,7 +68,7 @@ impl ApiError {
             ApiError::Api { status, code, .. } => {
                 *status >= 500 && !matches!(code, ErrorCode::SnapshotFailed)
             }
-            ApiError::InvalidUrl(_) => false,
+            ApiError::InvalidUrl(_) | ApiError::TooLarge { .. } => false,
         }
     }
 
@@ -72,7 +79,9 @@ impl ApiError {
     pub fn answer_may_be_lost(&self) -> bool {
         match self {
             ApiError::Timeout | ApiError::Network(_) => true,
-            ApiError::Unexpected { .. } | ApiError::Decode { .. } => true,
+            ApiError::Unexpected { .. } | ApiError::Decode { .. } | ApiError::TooLarge { .. } => {
+                true
+            }
             ApiError::Api { .. } | ApiError::InvalidUrl(_) => false,
         }
     }

@@ -299,10 +299,9 @@ impl Client {
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(ApiError::from_reqwest)? {
             if body.len() + chunk.len() > MAX_BODY {
-                return Err(ApiError::Unexpected {
+                return Err(ApiError::TooLarge {
                     status: status.as_u16(),
-                    content_type: ct,
-                    snippet: "answer larger than 16 MiB".into(),
+                    limit: MAX_BODY,
                 });
             }
             body.extend_from_slice(&chunk);

@@ -326,47 +326,22 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// A server that answers `/v2/users/me` with a body of 17–64 MiB, with or without a length.
+/// A server that answers `/v2/users/me` with a body of 17–64 MiB, with or without a length:
+/// the client stops at its cap, holds no more than that, and does not ask again.
 async fn huge(rng: &mut StdRng) -> Case {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let len = rng.random_range(17..=64) * 1024 * 1024usize;
     let chunked = rng.random_bool(0.5);
     let l = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
     let addr = l.local_addr().map_err(|e| e.to_string())?;
+    let requests = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = requests.clone();
     let server = tokio::spawn(async move {
-        let Ok((mut s, _)) = l.accept().await else {
-            return;
-        };
-        let mut buf = [0u8; 4096];
-        let _ = s.read(&mut buf).await;
-        let head = if chunked {
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
-                .to_string()
-        } else {
-            format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len}\r\n\r\n"
-            )
-        };
-        if s.write_all(head.as_bytes()).await.is_err() {
-            return;
-        }
-        let block = vec![b'['; 64 * 1024];
-        let mut sent = 0;
-        while sent < len {
-            let r = if chunked {
-                let mut c = format!("{:x}\r\n", block.len()).into_bytes();
-                c.extend_from_slice(&block);
-                c.extend_from_slice(b"\r\n");
-                s.write_all(&c).await
-            } else {
-                s.write_all(&block).await
-            };
-            if r.is_err() {
-                return; // the client stopped reading: what is wanted
-            }
-            sent += block.len();
+        while let Ok((s, _)) = l.accept().await {
+            seen.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(serve_huge(s, len, chunked));
         }
     });
     let before = peak_rss_kib();
@@ -380,5 +355,41 @@ async fn huge(rng: &mut StdRng) -> Case {
         grew < 48 * 1024,
         "the peak resident size grew by {grew} KiB reading a {len}-byte answer"
     );
+    let asked = requests.load(Ordering::Relaxed);
+    ensure!(asked == 1, "asked {asked} times for an answer past the cap");
     Ok("huge, refused".into())
+}
+
+/// One connection of [`huge`]: the head, then `len` bytes of `[` until the client hangs up.
+async fn serve_huge(mut s: tokio::net::TcpStream, len: usize, chunked: bool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = [0u8; 4096];
+    let _ = s.read(&mut buf).await;
+    let head = if chunked {
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+            .to_string()
+    } else {
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len}\r\n\r\n"
+        )
+    };
+    if s.write_all(head.as_bytes()).await.is_err() {
+        return;
+    }
+    let block = vec![b'['; 64 * 1024];
+    let mut sent = 0;
+    while sent < len {
+        let r = if chunked {
+            let mut c = format!("{:x}\r\n", block.len()).into_bytes();
+            c.extend_from_slice(&block);
+            c.extend_from_slice(b"\r\n");
+            s.write_all(&c).await
+        } else {
+            s.write_all(&block).await
+        };
+        if r.is_err() {
+            return; // the client stopped reading: what is wanted
+        }
+        sent += block.len();
+    }
 }
