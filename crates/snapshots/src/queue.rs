@@ -482,17 +482,35 @@ impl Engine {
                                 l.in_flight.remove(&id);
                             }
                         });
-                        match self.versions(&job.r).await {
-                            Ok(list)
-                                if crate::engine::new_version(&list, None, f.since).is_some() =>
+                        // Its create may have been accepted and still be prepared: look
+                        // until the resource's window has passed (no create could be sent
+                        // before then anyway), so a lost answer is never paid for twice.
+                        let until = f.since + padded(self.cfg.limits.resource_gap);
+                        let found = loop {
+                            if let Ok(list) = self.versions(&job.r).await
+                                && crate::engine::new_version(&list, None, f.since).is_some()
                             {
-                                let _ = tx.send(Fetch::Elsewhere {
-                                    r: job.r,
-                                    owner: f.owner,
-                                    since: f.since,
-                                });
+                                break true;
                             }
-                            _ => pending.insert(idx, job),
+                            if Utc::now() >= until || cancel.is_cancelled() {
+                                break false;
+                            }
+                            let step = (until - Utc::now())
+                                .to_std()
+                                .unwrap_or_default()
+                                .min(self.cfg.limits.poll_initial.max(Duration::from_secs(2)));
+                            if !sleep_until(Utc::now() + chrono_d(step), cancel).await {
+                                break false;
+                            }
+                        };
+                        if found {
+                            let _ = tx.send(Fetch::Elsewhere {
+                                r: job.r,
+                                owner: f.owner,
+                                since: f.since,
+                            });
+                        } else {
+                            pending.insert(idx, job);
                         }
                         continue;
                     }
