@@ -904,8 +904,21 @@ impl Engine {
         since: DateTime<Utc>,
         cancel: &CancellationToken,
     ) -> Result<Option<SnapshotItem>, EngineError> {
+        let deadline = Utc::now() + chrono_d(self.cfg.limits.poll_total);
+        self.await_new_version_until(r, before, since, deadline, cancel)
+            .await
+    }
+
+    /// [`Engine::await_new_version`], giving up at `deadline`.
+    pub(crate) async fn await_new_version_until(
+        &self,
+        r: &ResourceRef,
+        before: Option<&HashSet<String>>,
+        since: DateTime<Utc>,
+        deadline: DateTime<Utc>,
+        cancel: &CancellationToken,
+    ) -> Result<Option<SnapshotItem>, EngineError> {
         let l = &self.cfg.limits;
-        let deadline = Utc::now() + chrono_d(l.poll_total);
         let mut delay = l.poll_initial;
         loop {
             match self.versions(r).await {
@@ -920,7 +933,8 @@ impl Engine {
             if Utc::now() > deadline {
                 return Ok(None);
             }
-            if !sleep_until(Utc::now() + chrono_d(delay), cancel).await {
+            // One more look at the deadline, not a sleep past it.
+            if !sleep_until((Utc::now() + chrono_d(delay)).min(deadline), cancel).await {
                 return Err(EngineError::Cancelled);
             }
             delay = (delay * 2).min(l.poll_max);

@@ -486,23 +486,11 @@ impl Engine {
                         // until the resource's window has passed (no create could be sent
                         // before then anyway), so a lost answer is never paid for twice.
                         let until = f.since + padded(self.cfg.limits.resource_gap);
-                        let found = loop {
-                            if let Ok(list) = self.versions(&job.r).await
-                                && crate::engine::new_version(&list, None, f.since).is_some()
-                            {
-                                break true;
-                            }
-                            if Utc::now() >= until || cancel.is_cancelled() {
-                                break false;
-                            }
-                            let step = (until - Utc::now())
-                                .to_std()
-                                .unwrap_or_default()
-                                .min(self.cfg.limits.poll_initial.max(Duration::from_secs(2)));
-                            if !sleep_until(Utc::now() + chrono_d(step), cancel).await {
-                                break false;
-                            }
-                        };
+                        let found = matches!(
+                            self.await_new_version_until(&job.r, None, f.since, until, cancel)
+                                .await,
+                            Ok(Some(_))
+                        );
                         if found {
                             let _ = tx.send(Fetch::Elsewhere {
                                 r: job.r,

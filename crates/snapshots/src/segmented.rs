@@ -306,6 +306,8 @@ impl Downloader {
         let Some(&(first_a, first_b)) = queue.front() else {
             return Ok(Outcome::Done);
         };
+        // The first connection asks for the start of the first gap.
+        let first_upto = first_b.min(first_a + FIRST_REQUEST);
 
         // The first ranged request: does the host do ranges, and is it the same file?
         let mut failures = 0u32;
@@ -318,13 +320,10 @@ impl Downloader {
                     bytes: record.done.iter().map(|r| r.1 - r.0).sum(),
                 });
             }
-            let mut req = self.http.get(url.as_str()).header(
-                header::RANGE,
-                format!(
-                    "bytes={first_a}-{}",
-                    first_b.min(first_a + FIRST_REQUEST) - 1
-                ),
-            );
+            let mut req = self
+                .http
+                .get(url.as_str())
+                .header(header::RANGE, format!("bytes={first_a}-{}", first_upto - 1));
             if let Some(tag) = &record.etag {
                 req = req.header(header::IF_RANGE, tag);
             }
@@ -441,9 +440,7 @@ impl Downloader {
         };
         queue.pop_front();
         let first = new_seg(first_a, first_b);
-        first
-            .asked
-            .store(first_b.min(first_a + FIRST_REQUEST), Ordering::Release);
+        first.asked.store(first_upto, Ordering::Release);
         workers.push(spawn(first, Some(probe), Duration::ZERO));
         let mut active = 1usize;
         let mut ramp = Ramp::new(self.connections);
@@ -597,9 +594,8 @@ impl Downloader {
                 }
             }
         }
-        // Only a connection the main loop counted as starting (not the probe's) reports
-        // its first answer.
-        // (`then`, not `then_some`: a guard built for nothing would count down on drop.)
+        // Only a connection the main loop counted as starting (not the probe's) reports its
+        // first answer (`then`, not `then_some`: a guard built for nothing counts down).
         let mut answered = resp.is_none().then(|| Answered(shared));
         let mut handed = resp;
         let mut ask = FIRST_REQUEST;
@@ -617,41 +613,9 @@ impl Downloader {
                     let upto = end.min(pos + ask);
                     ask = (ask * 2).min(MAX_REQUEST);
                     seg.asked.fetch_max(upto, Ordering::AcqRel);
-                    let u = url.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                    let mut req = self
-                        .http
-                        .get(u)
-                        .header(header::RANGE, format!("bytes={pos}-{}", upto - 1));
-                    let tag = shared
-                        .record
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .etag
-                        .clone();
-                    if let Some(tag) = tag {
-                        req = req.header(header::IF_RANGE, tag);
-                    }
-                    let r = tokio::select! {
-                        r = self.send(req) => r.map_err(WorkerError::Net),
-                        _ = cancel.cancelled() => Err(WorkerError::Net("cancelled".into())),
-                    };
+                    let r = self.ask_range(pos, upto, shared, url, cancel).await;
                     answered.take();
-                    let r = r?;
-                    match r.status() {
-                        StatusCode::PARTIAL_CONTENT => {
-                            let got = crate::download::parse_content_range(
-                                r.headers().get(header::CONTENT_RANGE),
-                            );
-                            if got.map(|g| g.0) != Some(pos) {
-                                return Err(WorkerError::Net("the host sent another range".into()));
-                            }
-                            r
-                        }
-                        s if url_refused(s) => {
-                            return Err(WorkerError::Expired(s.as_u16(), s3_message(r).await));
-                        }
-                        s => return Err(WorkerError::Net(format!("HTTP {}", s.as_u16()))),
-                    }
+                    r?
                 }
             };
             // This answer covers up to `asked` (or `end`, if a split came down to it).
@@ -704,6 +668,47 @@ impl Downloader {
                     return Err(WorkerError::Net("the connection slowed to a drip".into()));
                 }
             }
+        }
+    }
+
+    /// Asks for `[pos, upto)`; the answer must be that range.
+    async fn ask_range(
+        &self,
+        pos: u64,
+        upto: u64,
+        shared: &Shared,
+        url: &Mutex<String>,
+        cancel: &CancellationToken,
+    ) -> Result<reqwest::Response, WorkerError> {
+        let u = url.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut req = self
+            .http
+            .get(u)
+            .header(header::RANGE, format!("bytes={pos}-{}", upto - 1));
+        let tag = shared
+            .record
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .etag
+            .clone();
+        if let Some(tag) = tag {
+            req = req.header(header::IF_RANGE, tag);
+        }
+        let r = tokio::select! {
+            r = self.send(req) => r.map_err(WorkerError::Net)?,
+            _ = cancel.cancelled() => return Err(WorkerError::Net("cancelled".into())),
+        };
+        match r.status() {
+            StatusCode::PARTIAL_CONTENT => {
+                let got =
+                    crate::download::parse_content_range(r.headers().get(header::CONTENT_RANGE));
+                if got.map(|g| g.0) != Some(pos) {
+                    return Err(WorkerError::Net("the host sent another range".into()));
+                }
+                Ok(r)
+            }
+            s if url_refused(s) => Err(WorkerError::Expired(s.as_u16(), s3_message(r).await)),
+            s => Err(WorkerError::Net(format!("HTTP {}", s.as_u16()))),
         }
     }
 }

@@ -463,15 +463,10 @@ async fn three_processes_one_resource_one_post() {
     let engine = engine_on(&sim, &data, |_| {}).await;
     let r = engine.resource(ATLAS).unwrap();
     let (sink, _) = collect();
-    let opts = snapshots::SnapshotOptions {
-        download: true,
-        dest: Some(out.clone()),
-        wait_for_quota: false,
-    };
     let res = engine
         .snapshot(
             vec![r],
-            opts,
+            download_to(&out),
             sink,
             &tokio_util::sync::CancellationToken::new(),
         )

@@ -1,8 +1,10 @@
 #![allow(dead_code)]
 
-use snapshots::download::Downloader;
+use snapshots::download::{Downloaded, Downloader};
 use snapshots::squarecloud::ApiKey;
-use snapshots::{Engine, EngineConfig, Event, EventSink, Limits};
+use snapshots::{
+    Engine, EngineConfig, EngineError, Event, EventSink, Limits, ResourceRef, SnapshotOptions,
+};
 use squarecloud_sim::{AccountSpec, ResourceSpec, SimConfig, Simulator};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -94,4 +96,31 @@ pub fn collect() -> (EventSink, Arc<Mutex<Vec<Event>>>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let e2 = events.clone();
     (Arc::new(move |e| e2.lock().unwrap().push(e)), events)
+}
+
+/// Snapshot options that download into `dir` and do not wait for the quota.
+pub fn download_to(dir: &std::path::Path) -> SnapshotOptions {
+    SnapshotOptions {
+        download: true,
+        dest: Some(dir.to_path_buf()),
+        wait_for_quota: false,
+    }
+}
+
+/// The newest snapshot of `r` downloaded into `dest`, events dropped.
+pub async fn download_latest(
+    engine: &Engine,
+    r: &ResourceRef,
+    dest: &std::path::Path,
+) -> Result<Downloaded, EngineError> {
+    let (sink, _) = collect();
+    engine
+        .download(
+            r,
+            None,
+            Some(dest),
+            sink,
+            &tokio_util::sync::CancellationToken::new(),
+        )
+        .await
 }

@@ -17,14 +17,6 @@ fn demo() -> SimConfig {
     SimConfig::new(KEY, AccountSpec::demo()).instant_creates()
 }
 
-fn download_to(dir: &std::path::Path) -> SnapshotOptions {
-    SnapshotOptions {
-        download: true,
-        dest: Some(dir.to_path_buf()),
-        wait_for_quota: false,
-    }
-}
-
 fn zips(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -372,11 +364,7 @@ async fn a_short_file_is_resumed_or_a_clear_error_never_a_success() {
     let (sim, engine, dir) = start(demo()).await;
     sim.inject(FaultSpec::new(Target::Files, FaultKind::Truncate { bytes: 100_000 }).times(None));
     let r = engine.resource(ATLAS).unwrap();
-    let (sink, _) = collect();
-    let d = engine
-        .download(&r, None, Some(dir.path()), sink, &CancellationToken::new())
-        .await
-        .unwrap();
+    let d = download_latest(&engine, &r, dir.path()).await.unwrap();
     let newest = sim.versions(ATLAS).last().unwrap().clone();
     assert_eq!(
         std::fs::read(&d.path).unwrap(),
@@ -389,11 +377,7 @@ async fn a_short_file_is_resumed_or_a_clear_error_never_a_success() {
     let out = dir.path().join("second");
     std::fs::create_dir(&out).unwrap();
     sim.inject(FaultSpec::new(Target::Files, FaultKind::IgnoreRange).times(None));
-    let (sink, _) = collect();
-    let e = engine
-        .download(&r, None, Some(&out), sink, &CancellationToken::new())
-        .await
-        .unwrap_err();
+    let e = download_latest(&engine, &r, &out).await.unwrap_err();
     assert!(e.to_string().contains("closed early"), "{e}");
     assert!(zips(&out).is_empty());
 }
@@ -405,11 +389,7 @@ async fn a_web_page_instead_of_the_archive_is_named_and_not_saved() {
     let (sim, engine, dir) = start(demo()).await;
     sim.inject(FaultSpec::new(Target::Files, FaultKind::HtmlInsteadOfFile).times(None));
     let r = engine.resource(ATLAS).unwrap();
-    let (sink, _) = collect();
-    let e = engine
-        .download(&r, None, Some(dir.path()), sink, &CancellationToken::new())
-        .await
-        .unwrap_err();
+    let e = download_latest(&engine, &r, dir.path()).await.unwrap_err();
     assert!(e.to_string().contains("web page"), "{e}");
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),
@@ -434,11 +414,7 @@ async fn a_damaged_file_under_the_final_name_does_not_block_retries() {
     let name = snapshots::names::snapshot_file_name(&r.name, &r.id, item.modified);
     let blocker = dir.path().join(&name);
     std::fs::write(&blocker, vec![b'x'; item.size as usize]).unwrap();
-    let (sink, _) = collect();
-    let d = engine
-        .download(&r, None, Some(dir.path()), sink, &CancellationToken::new())
-        .await
-        .unwrap();
+    let d = download_latest(&engine, &r, dir.path()).await.unwrap();
     assert_ne!(d.path, blocker);
     let newest = sim.versions(ATLAS).last().unwrap().clone();
     assert_eq!(

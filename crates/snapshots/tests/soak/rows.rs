@@ -107,22 +107,10 @@ async fn resets(seed: u64, full: bool) -> Case {
         );
         prev = c;
     }
-    let d = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let dest = d.path().join("out");
-    std::fs::create_dir(&dest).map_err(|e| e.to_string())?;
-    let o = sqsnap(
-        &sim,
-        &d.path().join("data"),
-        &["download", &id, "--dest", dest.to_str().unwrap()],
-    )
-    .await;
+    let (d, dest) = workdir()?;
+    let o = download_newest(&sim, &d.path().join("data"), &id, &dest).await;
     ensure!(o.status.success(), "{size} bytes, {k} resets: {}", said(&o));
-    newest_is_in(&sim, &id, &dest)?;
-    ensure!(
-        leftovers(&dest).is_empty(),
-        "left behind: {:?}",
-        leftovers(&dest)
-    );
+    only_newest_in(&sim, &id, &dest)?;
     let served = sim.file_bytes_served();
     ensure!(
         served * 10 <= size * 11,
@@ -188,26 +176,11 @@ async fn host_fault(seed: u64, full: bool, kind: HostFault) -> Case {
         }
         HostFault::Drips => return drips(sim, rng).await,
     }
-    let d = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let dest = d.path().join("out");
-    std::fs::create_dir(&dest).map_err(|e| e.to_string())?;
-    let o = sqsnap(
-        &sim,
-        &d.path().join("data"),
-        &["download", &id, "--dest", dest.to_str().unwrap()],
-    )
-    .await;
+    let (d, dest) = workdir()?;
+    let o = download_newest(&sim, &d.path().join("data"), &id, &dest).await;
     if o.status.success() {
-        newest_is_in(&sim, &id, &dest)?;
-        ensure!(
-            leftovers(&dest).is_empty(),
-            "left behind: {:?}",
-            leftovers(&dest)
-        );
+        only_newest_in(&sim, &id, &dest)?;
         return Ok("recovered".into());
-    }
-    if std::env::var_os("SOAK_VERBOSE").is_some() {
-        println!("  {kind:?}: {}", said(&o));
     }
     clear_refusal(&o, &dest)
 }
@@ -247,9 +220,7 @@ async fn drips(sim: squarecloud_sim::Simulator, mut rng: StdRng) -> Case {
         )
         .on_method("GET"),
     );
-    let d = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let dest = d.path().join("out");
-    std::fs::create_dir(&dest).map_err(|e| e.to_string())?;
+    let (d, dest) = workdir()?;
     let engine = crate::common::engine_on(&sim, &d.path().join("data"), |_| {})
         .await
         .with_downloader(
@@ -259,19 +230,9 @@ async fn drips(sim: squarecloud_sim::Simulator, mut rng: StdRng) -> Case {
         );
     let r = engine.resource(&id).map_err(|e| e.to_string())?;
     let t = Instant::now();
-    let got = engine
-        .download(
-            &r,
-            None,
-            Some(&dest),
-            std::sync::Arc::new(|_| {}),
-            &tokio_util::sync::CancellationToken::new(),
-        )
-        .await;
-    match got {
+    match crate::common::download_latest(&engine, &r, &dest).await {
         Ok(_) => {
-            newest_is_in(&sim, &id, &dest)?;
-            ensure!(leftovers(&dest).is_empty(), "left: {:?}", leftovers(&dest));
+            only_newest_in(&sim, &id, &dest)?;
             ensure!(
                 t.elapsed() < Duration::from_secs(30),
                 "took {:?}: the drip was not dropped",
@@ -329,9 +290,7 @@ async fn kill9(seed: u64, full: bool) -> Case {
     let clean = *CLEAN_RUN
         .get_or_init(|| async {
             let sim = kill_sim(4 * MIB).await;
-            let d = tempfile::tempdir().expect("temp");
-            let dest = d.path().join("out");
-            std::fs::create_dir(&dest).expect("dir");
+            let (d, dest) = workdir().expect("a temp dir");
             let args = snapshot_args(&app_id(&sim, 0), &dest);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let t = Instant::now();
@@ -345,10 +304,8 @@ async fn kill9(seed: u64, full: bool) -> Case {
     let size = rng.random_range(MIB..=if full { 32 * MIB } else { 8 * MIB });
     let sim = kill_sim(size).await;
     let id = app_id(&sim, 0);
-    let d = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (d, dest) = workdir()?;
     let data = d.path().join("data");
-    let dest = d.path().join("out");
-    std::fs::create_dir(&dest).map_err(|e| e.to_string())?;
     let args = snapshot_args(&id, &dest);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let at = Duration::from_secs_f64(rng.random_range(0.0..clean.as_secs_f64()));
@@ -372,21 +329,7 @@ async fn kill9(seed: u64, full: bool) -> Case {
         let mut tries = 0;
         loop {
             tries += 1;
-            let t = Instant::now();
-            let o = sqsnap(
-                &sim,
-                &data,
-                &["--json"].iter().chain(&args).copied().collect::<Vec<_>>(),
-            )
-            .await;
-            if std::env::var_os("SOAK_VERBOSE").is_some() {
-                println!(
-                    "  killed at {at:.2?}; again: {} in {:.2?}\n{}",
-                    said(&o),
-                    t.elapsed(),
-                    String::from_utf8_lossy(&o.stdout)
-                );
-            }
+            let o = sqsnap(&sim, &data, &args).await;
             if o.status.success() {
                 break;
             }
@@ -408,12 +351,7 @@ async fn kill9(seed: u64, full: bool) -> Case {
         made == 1 && answered <= 1,
         "{made} snapshots made, {answered} creates answered (killed at {at:.2?} of {clean:.2?})"
     );
-    newest_is_in(&sim, &id, &dest)?;
-    ensure!(
-        leftovers(&dest).is_empty(),
-        "left behind: {:?}",
-        leftovers(&dest)
-    );
+    only_newest_in(&sim, &id, &dest)?;
     Ok(tag.into())
 }
 
@@ -497,12 +435,7 @@ async fn disk_full(seed: u64, _full: bool) -> Case {
     std::fs::remove_file(&filler).map_err(|e| e.to_string())?;
     let o = sqsnap(&sim, &data, &args).await;
     ensure!(o.status.success(), "after freeing space: {}", said(&o));
-    newest_is_in(&sim, &id, dest)?;
-    ensure!(
-        leftovers(dest).is_empty(),
-        "left behind: {:?}",
-        leftovers(dest)
-    );
+    only_newest_in(&sim, &id, dest)?;
     let resumed = sim
         .requests()
         .iter()
@@ -752,11 +685,7 @@ async fn concurrency(seed: u64, _full: bool) -> Case {
             let r = |i: usize| engine.resource(&ids[i]).map_err(|e| e.to_string());
             let res = match &op {
                 Op::Snapshot(i) => {
-                    let opts = snapshots::SnapshotOptions {
-                        download: true,
-                        dest: Some(out.clone()),
-                        wait_for_quota: false,
-                    };
+                    let opts = crate::common::download_to(&out);
                     engine
                         .snapshot(vec![r(*i)?], opts, sink, &cancel)
                         .await
@@ -895,7 +824,7 @@ async fn secrecy(seed: u64, _full: bool) -> Case {
     }
     // A wrong key that shares the right one's start: refused without being echoed.
     let wrong = format!("{key}-x");
-    let o = sqsnap_with_key(&sim, &sq_data, &wrong, &["whoami"]).await;
+    let o = sqsnap_as(&sim, &sq_data, &wrong, &["whoami"]).await;
     ensure!(!o.status.success(), "a wrong key was accepted");
     said_all.push(o.stdout);
     said_all.push(o.stderr);
@@ -905,15 +834,10 @@ async fn secrecy(seed: u64, _full: bool) -> Case {
     let r = engine
         .resource(&app_id(&sim, 1))
         .map_err(|e| e.to_string())?;
-    let opts = snapshots::SnapshotOptions {
-        download: true,
-        dest: Some(out.clone()),
-        wait_for_quota: false,
-    };
     let res = engine
         .snapshot(
             vec![r],
-            opts,
+            crate::common::download_to(&out),
             sink,
             &tokio_util::sync::CancellationToken::new(),
         )
@@ -935,7 +859,11 @@ async fn secrecy(seed: u64, _full: bool) -> Case {
             String::from_utf8_lossy(bytes)
         );
     }
-    let hits = files_with(d.path(), key.as_bytes());
+    let searched = walk(d.path());
+    let hits: Vec<_> = searched
+        .iter()
+        .filter(|p| std::fs::read(p).is_ok_and(|b| contains(&b, key.as_bytes())))
+        .collect();
     ensure!(hits.is_empty(), "the key in files: {hits:?}");
     let log = sim.requests();
     ensure!(
@@ -964,47 +892,11 @@ async fn secrecy(seed: u64, _full: bool) -> Case {
     Ok(format!(
         "{} requests, {} files, {} events searched",
         log.len(),
-        count_files(d.path()),
+        searched.len(),
         n_events
     ))
 }
 
-async fn sqsnap_with_key(
-    sim: &squarecloud_sim::Simulator,
-    data: &std::path::Path,
-    key: &str,
-    args: &[&str],
-) -> std::process::Output {
-    let mut c = crate::common::sqsnap(sim, data, key, args);
-    c.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    run(c).await
-}
-
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
-}
-
-fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for p in files(dir) {
-        if p.is_dir() {
-            walk(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
-fn count_files(dir: &std::path::Path) -> usize {
-    let mut v = Vec::new();
-    walk(dir, &mut v);
-    v.len()
-}
-
-fn files_with(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
-    let mut v = Vec::new();
-    walk(dir, &mut v);
-    v.into_iter()
-        .filter(|p| std::fs::read(p).is_ok_and(|b| contains(&b, needle)))
-        .collect()
 }

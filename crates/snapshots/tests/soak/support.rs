@@ -48,9 +48,28 @@ pub fn app_id(sim: &Simulator, i: usize) -> String {
 
 /// `sqsnap ARGS` against `sim`, state in `data`, run to its end off the runtime's threads.
 pub async fn sqsnap(sim: &Simulator, data: &Path, args: &[&str]) -> Output {
-    let mut c = crate::common::sqsnap(sim, data, KEY, args);
+    sqsnap_as(sim, data, KEY, args).await
+}
+
+/// [`sqsnap`] with another key in the environment.
+pub async fn sqsnap_as(sim: &Simulator, data: &Path, key: &str, args: &[&str]) -> Output {
+    let mut c = crate::common::sqsnap(sim, data, key, args);
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
     run(c).await
+}
+
+/// A case's directory, with an empty destination folder `out` in it.
+pub fn workdir() -> Result<(tempfile::TempDir, PathBuf), String> {
+    let d = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let dest = d.path().join("out");
+    std::fs::create_dir(&dest).map_err(|e| e.to_string())?;
+    Ok((d, dest))
+}
+
+/// `sqsnap download ID --dest DEST`, state in `data`.
+pub async fn download_newest(sim: &Simulator, data: &Path, id: &str, dest: &Path) -> Output {
+    let dest = dest.to_str().expect("a UTF-8 temp path");
+    sqsnap(sim, data, &["download", id, "--dest", dest]).await
 }
 
 pub async fn run(mut c: Command) -> Output {
@@ -137,36 +156,51 @@ pub fn newest_is_in(sim: &Simulator, id: &str, dest: &Path) -> Result<PathBuf, S
     Ok(z[0].clone())
 }
 
-/// Every state file under the data dir parses: JSON as the engine's types where it has
-/// one, else as JSON.
-pub fn state_parses(data: &Path) -> Result<usize, String> {
-    let mut n = 0;
-    let mut stack = vec![data.to_path_buf()];
+/// Nothing but the newest version of `id` is in `dest`, byte for byte: no `.part`, no sidecar.
+pub fn only_newest_in(sim: &Simulator, id: &str, dest: &Path) -> Result<(), String> {
+    newest_is_in(sim, id, dest)?;
+    let left = leftovers(dest);
+    crate::ensure!(left.is_empty(), "left behind: {left:?}");
+    Ok(())
+}
+
+/// Every file under `dir`, at any depth.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for p in files(&d) {
             if p.is_dir() {
                 stack.push(p);
-                continue;
+            } else {
+                out.push(p);
             }
-            if p.extension().is_none_or(|e| e != "json") {
-                continue;
-            }
-            let bytes = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            let ok = match name {
-                "ledger.json" => serde_json::from_slice::<snapshots::ledger::Ledger>(&bytes)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string()),
-                "library.json" => serde_json::from_slice::<snapshots::library::Library>(&bytes)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string()),
-                _ => serde_json::from_slice::<serde_json::Value>(&bytes)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string()),
-            };
-            ok.map_err(|e| format!("{} does not parse: {e}", p.display()))?;
-            n += 1;
         }
+    }
+    out
+}
+
+/// Every state file under the data dir parses: JSON as the engine's types where it has
+/// one, else as JSON.
+pub fn state_parses(data: &Path) -> Result<usize, String> {
+    fn parses<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<(), String> {
+        serde_json::from_slice::<T>(b)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+    let mut n = 0;
+    for p in walk(data) {
+        if p.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let bytes = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        match p.file_name().and_then(|n| n.to_str()).unwrap_or("") {
+            "ledger.json" => parses::<snapshots::ledger::Ledger>(&bytes),
+            "library.json" => parses::<snapshots::library::Library>(&bytes),
+            _ => parses::<serde_json::Value>(&bytes),
+        }
+        .map_err(|e| format!("{} does not parse: {e}", p.display()))?;
+        n += 1;
     }
     Ok(n)
 }
