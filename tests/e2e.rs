@@ -611,8 +611,178 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
 
     // 12. Demo mode (`make run`): signed in on the built-in simulator, says it is a demo,
     // and keeps the demo key in memory only.
+    let demo = new_session(&d, &["--demo"]).await;
+    demo.until_text("#account-name", |t| t == "Demo Account")
+        .await;
+    assert_eq!(
+        demo.js("return document.getElementById('demo-banner').hidden")
+            .await,
+        json!(false)
+    );
+    demo.until_text("#demo-banner", |t| t.contains("Demo"))
+        .await;
+    demo.until_text("#quota-text", |t| t.contains("of 32"))
+        .await;
+    demo.until_text("#resources", |t| t.contains("Loja São João"))
+        .await;
+    assert_eq!(
+        keychain.get().unwrap(),
+        None,
+        "demo mode stored a key in the keychain"
+    );
+    demo.screenshot("07-demo").await;
+    demo.cmd(reqwest::Method::DELETE, "", None).await;
+
+    // 13. A long list (the demo account grown to 400): only the rows in view and a few
+    // beyond are drawn, yet the scroll bar is the whole list's and each row says its place;
+    // the end of the list, Tab, a notification's row and "tick all" reach rows that were
+    // not drawn.
+    let long = new_session(&d, &["--demo", "--demo-resources", "400"]).await;
+    long.resize(1100, 720).await;
+    until_js(
+        &long,
+        "const r = document.querySelector('#resources li.row'); return !!r && r.getAttribute('aria-setsize') === '400';",
+        "400 rows",
+    )
+    .await;
+    // No folder is chosen in this home: past the first-run card, to the list.
+    long.js("if (!document.getElementById('first-run').hidden) document.getElementById('first-run-skip').click();")
+        .await;
+    until_js(
+        &long,
+        "return document.getElementById('resources').clientHeight > 0;",
+        "the list shown",
+    )
+    .await;
+    let drawn: Vec<u64> = serde_json::from_value(
+        long.js("return [...document.querySelectorAll('#resources li.row')].map(r => Number(r.getAttribute('aria-posinset')))")
+            .await,
+    )
+    .unwrap();
+    assert!(
+        !drawn.is_empty() && drawn.len() < 80,
+        "rows drawn of 400: {}",
+        drawn.len()
+    );
+    assert_eq!(drawn, (1..=drawn.len() as u64).collect::<Vec<_>>());
+    let height = long
+        .js("return document.getElementById('resources').scrollHeight")
+        .await;
+    assert!(
+        height.as_u64().unwrap() >= 400 * 46,
+        "scroll height {height}"
+    );
+    // The end of the list: the 400th row, in view.
+    long.js("const l = document.getElementById('resources'); l.scrollTop = l.scrollHeight;")
+        .await;
+    until_js(&long, &format!("{IN_VIEW} return inView(document.querySelector('#resources li.row[aria-posinset=\"400\"]'));"), "the last row in view").await;
+    // Tab through 60 rows from the top (a tick box, "Back up now" and "⋯" each): the focus
+    // never leaves the list and skips no row.
+    long.js("const l = document.getElementById('resources'); l.scrollTop = 0;")
+        .await;
+    until_js(
+        &long,
+        "const r = document.querySelector('#resources li.row'); return r.getAttribute('aria-posinset') === '1' && (r.querySelector('input.pick').focus(), document.activeElement.matches('input.pick'));",
+        "the first row focused",
+    )
+    .await;
+    long.press(&"\u{E004}".repeat(180)).await;
+    let at = long
+        .js(&format!("{IN_VIEW} const a = document.activeElement, r = a.closest('li.row'); return r ? [r.getAttribute('aria-posinset'), a.matches('input.pick'), inView(r)] : a.outerHTML.slice(0, 80);"))
+        .await;
+    assert_eq!(at, json!(["61", true, true]), "after 180 Tabs");
+    // Shift+Tab goes back as far.
+    let mut keys = Vec::new();
+    for _ in 0..90 {
+        keys.push(json!({"type": "keyDown", "value": "\u{E008}"}));
+        keys.push(json!({"type": "keyDown", "value": "\u{E004}"}));
+        keys.push(json!({"type": "keyUp", "value": "\u{E004}"}));
+        keys.push(json!({"type": "keyUp", "value": "\u{E008}"}));
+    }
+    let v = long
+        .cmd(
+            reqwest::Method::POST,
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]})),
+        )
+        .await;
+    assert!(v.is_null() || v.get("error").is_none(), "key actions: {v}");
+    let at = long
+        .js(&format!("{IN_VIEW} const a = document.activeElement, r = a.closest('li.row'); return r ? [r.getAttribute('aria-posinset'), a.matches('input.pick'), inView(r)] : a.outerHTML.slice(0, 80);"))
+        .await;
+    assert_eq!(at, json!(["31", true, true]), "after 90 Shift+Tabs");
+    // A notification's row that is not drawn: scrolled to, drawn and focused.
+    let ids = long.invoke("list_resources", json!({})).await;
+    let ids: Vec<String> = ids["ok"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    let target = long
+        .cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": "const drawn = new Set([...document.querySelectorAll('#resources li.row')].map(r => r.dataset.id)); return arguments[0].filter(id => !drawn.has(id)).pop();", "args": [ids]})),
+        )
+        .await;
+    let target = target.as_str().expect("a row not drawn").to_string();
+    long.js(&format!(
+        "window.__TAURI__.event.emit('focus-resource', {target:?})"
+    ))
+    .await;
+    until_js(
+        &long,
+        &format!("{IN_VIEW} const r = document.activeElement.closest('li.row'); return !!r && r.dataset.id === {target:?} && inView(r);"),
+        "the notification's row focused",
+    )
+    .await;
+    // Tick all: every row, drawn or not, as the toolbar and a far part of the list show.
+    long.click("#select-all").await;
+    long.until_text("#snapshot-all", |t| t == "Back up 400 selected")
+        .await;
+    long.js("const l = document.getElementById('resources'); l.scrollTop = l.scrollHeight / 2;")
+        .await;
+    until_js(
+        &long,
+        "const b = [...document.querySelectorAll('#resources li.row input.pick')]; const p = Number(document.querySelector('#resources li.row').getAttribute('aria-posinset')); return p > 100 && b.every(x => x.checked);",
+        "rows drawn later ticked",
+    )
+    .await;
+    long.click("#select-all").await;
+    long.until_text("#snapshot-all", |t| t == "Back up all")
+        .await;
+    // A search: the list is its matches, counted.
+    long.type_into("#search", "demo app 012").await;
+    until_js(
+        &long,
+        "const r = [...document.querySelectorAll('#resources li.row')]; return r.length === 10 && r.every(x => x.getAttribute('aria-setsize') === '10' && x.querySelector('.name').textContent.startsWith('demo app 012'));",
+        "ten matches",
+    )
+    .await;
+    long.screenshot("08-long-list").await;
+    long.cmd(reqwest::Method::DELETE, "", None).await;
+}
+
+/// Whether an element is wholly inside the list's visible box (for `until_js` scripts).
+const IN_VIEW: &str = "const inView = (e) => { if (!e) return false; const v = document.getElementById('resources').getBoundingClientRect(), r = e.getBoundingClientRect(); return r.top >= v.top - 1 && r.bottom <= v.bottom + 1; };";
+
+/// Polls a script until it returns true (30 s).
+async fn until_js(d: &Driver, script: &str, what: &str) {
+    let t = Instant::now();
+    while d.js(script).await != json!(true) {
+        if t.elapsed() > Duration::from_secs(30) {
+            d.screenshot("failed-wait").await;
+            panic!("{what}: not seen in 30 s (see failed-wait.png)");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A second app on the same tauri-driver, with its own arguments (demo mode).
+async fn new_session(d: &Driver, args: &[&str]) -> Driver {
     let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {
-        "application": env!("CARGO_BIN_EXE_square-snapshots"), "args": ["--demo"]}}}});
+        "application": env!("CARGO_BIN_EXE_square-snapshots"), "args": args}}}});
     let t = Instant::now();
     let session = loop {
         let v: Value = d
@@ -635,30 +805,10 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    let demo = Driver {
+    Driver {
         http: d.http.clone(),
         base: d.base.clone(),
         session,
         shots: d.shots.clone(),
-    };
-    demo.until_text("#account-name", |t| t == "Demo Account")
-        .await;
-    assert_eq!(
-        demo.js("return document.getElementById('demo-banner').hidden")
-            .await,
-        json!(false)
-    );
-    demo.until_text("#demo-banner", |t| t.contains("Demo"))
-        .await;
-    demo.until_text("#quota-text", |t| t.contains("of 32"))
-        .await;
-    demo.until_text("#resources", |t| t.contains("Loja São João"))
-        .await;
-    assert_eq!(
-        keychain.get().unwrap(),
-        None,
-        "demo mode stored a key in the keychain"
-    );
-    demo.screenshot("07-demo").await;
-    demo.cmd(reqwest::Method::DELETE, "", None).await;
+    }
 }
