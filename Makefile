@@ -56,7 +56,7 @@ lint:
 soak:
 	@scripts/ensure-deps.sh $(APT_BUILD)
 	$(CARGO) test --release --locked -p snapshots --test soak -- --full \
-		--report docs/reliability.md $(SOAK_ARGS)
+		--report $(CURDIR)/docs/reliability.md $(SOAK_ARGS)
 
 ## Benchmarks: writes docs/benchmarks.md.
 bench:

@@ -201,6 +201,21 @@ impl Runner {
 
 fn main() -> std::process::ExitCode {
     let args = parse_args();
+    // The report's folder is checked before the rows run, not after (cargo runs this in
+    // crates/snapshots: a path relative to the workspace would only fail at the end).
+    if let Some(path) = &args.report {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        if dir.is_some_and(|d| !d.is_dir()) {
+            eprintln!(
+                "soak: no folder for the report {} (relative paths start in {}); give an absolute path",
+                path.display(),
+                std::env::current_dir()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default()
+            );
+            return std::process::ExitCode::FAILURE;
+        }
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
