@@ -639,19 +639,16 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     // not drawn.
     let long = new_session(&d, &["--demo", "--demo-resources", "400"]).await;
     long.resize(1100, 720).await;
-    until_js(
-        &long,
-        "const r = document.querySelector('#resources li.row'); return !!r && r.getAttribute('aria-setsize') === '400';",
-        "400 rows",
-    )
+    long.until_js("const r = document.querySelector('#resources li.row'); return !!r && r.getAttribute('aria-setsize') === '400';",
+        "400 rows", 30)
     .await;
     // No folder is chosen in this home: past the first-run card, to the list.
     long.js("if (!document.getElementById('first-run').hidden) document.getElementById('first-run-skip').click();")
         .await;
-    until_js(
-        &long,
+    long.until_js(
         "return document.getElementById('resources').clientHeight > 0;",
         "the list shown",
+        30,
     )
     .await;
     let drawn: Vec<u64> = serde_json::from_value(
@@ -675,41 +672,21 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     // The end of the list: the 400th row, in view.
     long.js("const l = document.getElementById('resources'); l.scrollTop = l.scrollHeight;")
         .await;
-    until_js(&long, &format!("{IN_VIEW} return inView(document.querySelector('#resources li.row[aria-posinset=\"400\"]'));"), "the last row in view").await;
+    long.until_js(&format!("{IN_VIEW} return inView(document.querySelector('#resources li.row[aria-posinset=\"400\"]'));"), "the last row in view", 30).await;
     // Tab through 60 rows from the top (a tick box, "Back up now" and "⋯" each): the focus
     // never leaves the list and skips no row.
     long.js("const l = document.getElementById('resources'); l.scrollTop = 0;")
         .await;
-    until_js(
-        &long,
-        "const r = document.querySelector('#resources li.row'); return r.getAttribute('aria-posinset') === '1' && (r.querySelector('input.pick').focus(), document.activeElement.matches('input.pick'));",
-        "the first row focused",
-    )
+    long.until_js("const r = document.querySelector('#resources li.row'); return r.getAttribute('aria-posinset') === '1' && (r.querySelector('input.pick').focus(), document.activeElement.matches('input.pick'));",
+        "the first row focused", 30)
     .await;
     long.press(&"\u{E004}".repeat(180)).await;
-    let at = long
-        .js(&format!("{IN_VIEW} const a = document.activeElement, r = a.closest('li.row'); return r ? [r.getAttribute('aria-posinset'), a.matches('input.pick'), inView(r)] : a.outerHTML.slice(0, 80);"))
-        .await;
+    let at = long.js(&focused_row()).await;
     assert_eq!(at, json!(["61", true, true]), "after 180 Tabs");
     // Shift+Tab goes back as far.
-    let mut keys = Vec::new();
-    for _ in 0..90 {
-        keys.push(json!({"type": "keyDown", "value": "\u{E008}"}));
-        keys.push(json!({"type": "keyDown", "value": "\u{E004}"}));
-        keys.push(json!({"type": "keyUp", "value": "\u{E004}"}));
-        keys.push(json!({"type": "keyUp", "value": "\u{E008}"}));
-    }
-    let v = long
-        .cmd(
-            reqwest::Method::POST,
-            "/actions",
-            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]})),
-        )
+    long.press_holding(Some('\u{E008}'), &"\u{E004}".repeat(90))
         .await;
-    assert!(v.is_null() || v.get("error").is_none(), "key actions: {v}");
-    let at = long
-        .js(&format!("{IN_VIEW} const a = document.activeElement, r = a.closest('li.row'); return r ? [r.getAttribute('aria-posinset'), a.matches('input.pick'), inView(r)] : a.outerHTML.slice(0, 80);"))
-        .await;
+    let at = long.js(&focused_row()).await;
     assert_eq!(at, json!(["31", true, true]), "after 90 Shift+Tabs");
     // A notification's row that is not drawn: scrolled to, drawn and focused.
     let ids = long.invoke("list_resources", json!({})).await;
@@ -731,11 +708,8 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
         "window.__TAURI__.event.emit('focus-resource', {target:?})"
     ))
     .await;
-    until_js(
-        &long,
-        &format!("{IN_VIEW} const r = document.activeElement.closest('li.row'); return !!r && r.dataset.id === {target:?} && inView(r);"),
-        "the notification's row focused",
-    )
+    long.until_js(&format!("{IN_VIEW} const r = document.activeElement.closest('li.row'); return !!r && r.dataset.id === {target:?} && inView(r);"),
+        "the notification's row focused", 30)
     .await;
     // Tick all: every row, drawn or not, as the toolbar and a far part of the list show.
     long.click("#select-all").await;
@@ -743,22 +717,16 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
         .await;
     long.js("const l = document.getElementById('resources'); l.scrollTop = l.scrollHeight / 2;")
         .await;
-    until_js(
-        &long,
-        "const b = [...document.querySelectorAll('#resources li.row input.pick')]; const p = Number(document.querySelector('#resources li.row').getAttribute('aria-posinset')); return p > 100 && b.every(x => x.checked);",
-        "rows drawn later ticked",
-    )
+    long.until_js("const b = [...document.querySelectorAll('#resources li.row input.pick')]; const p = Number(document.querySelector('#resources li.row').getAttribute('aria-posinset')); return p > 100 && b.every(x => x.checked);",
+        "rows drawn later ticked", 30)
     .await;
     long.click("#select-all").await;
     long.until_text("#snapshot-all", |t| t == "Back up all")
         .await;
     // A search: the list is its matches, counted.
     long.type_into("#search", "demo app 012").await;
-    until_js(
-        &long,
-        "const r = [...document.querySelectorAll('#resources li.row')]; return r.length === 10 && r.every(x => x.getAttribute('aria-setsize') === '10' && x.querySelector('.name').textContent.startsWith('demo app 012'));",
-        "ten matches",
-    )
+    long.until_js("const r = [...document.querySelectorAll('#resources li.row')]; return r.length === 10 && r.every(x => x.getAttribute('aria-setsize') === '10' && x.querySelector('.name').textContent.startsWith('demo app 012'));",
+        "ten matches", 30)
     .await;
     long.screenshot("08-long-list").await;
     long.cmd(reqwest::Method::DELETE, "", None).await;
@@ -767,16 +735,13 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
 /// Whether an element is wholly inside the list's visible box (for `until_js` scripts).
 const IN_VIEW: &str = "const inView = (e) => { if (!e) return false; const v = document.getElementById('resources').getBoundingClientRect(), r = e.getBoundingClientRect(); return r.top >= v.top - 1 && r.bottom <= v.bottom + 1; };";
 
-/// Polls a script until it returns true (30 s).
-async fn until_js(d: &Driver, script: &str, what: &str) {
-    let t = Instant::now();
-    while d.js(script).await != json!(true) {
-        if t.elapsed() > Duration::from_secs(30) {
-            d.screenshot("failed-wait").await;
-            panic!("{what}: not seen in 30 s (see failed-wait.png)");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// The focused row's place, whether a tick box has the focus, and whether the row is in
+/// view; or what has the focus, if it is outside the rows.
+fn focused_row() -> String {
+    format!(
+        "{IN_VIEW} const a = document.activeElement, r = a.closest('li.row'); \
+         return r ? [r.getAttribute('aria-posinset'), a.matches('input.pick'), inView(r)] : a.outerHTML.slice(0, 80);"
+    )
 }
 
 /// A second app on the same tauri-driver, with its own arguments (demo mode).

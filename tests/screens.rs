@@ -112,14 +112,6 @@ async fn rows_in_view(d: &Driver) -> usize {
         .unwrap() as usize
 }
 
-async fn wait_js(d: &Driver, script: &str, what: &str, secs: u64) {
-    let t = Instant::now();
-    while d.js(script).await != json!(true) {
-        assert!(t.elapsed() < Duration::from_secs(secs), "{what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a display, a D-Bus session with gnome-keyring, tauri-driver and tests/axe: `make test` runs it"]
 async fn every_state_reads_well_in_both_themes_languages_and_sizes() {
@@ -187,8 +179,7 @@ async fn every_state_reads_well_in_both_themes_languages_and_sizes() {
     d.until_text("#done-show", |t| t == "10 done — show").await;
     // Finished transfers are cleared from the drawer (they stay in History).
     d.click("#done-clear").await;
-    wait_js(
-        &d,
+    d.until_js(
         "return document.getElementById('transfers-drawer').hidden",
         "the drawer stayed after Clear",
         10,
@@ -214,8 +205,7 @@ async fn every_state_reads_well_in_both_themes_languages_and_sizes() {
         d.click(&format!("button[aria-label='Back up now: {name}']"))
             .await;
     }
-    wait_js(
-        &d,
+    d.until_js(
         "return document.querySelectorAll('#transfers progress').length === 3",
         "three downloads did not start",
         60,
@@ -229,8 +219,7 @@ async fn every_state_reads_well_in_both_themes_languages_and_sizes() {
     capture(&d, "transfers", &axe_src, Some(8)).await;
     d.click("#cancel-all").await;
     sim.clear_faults();
-    wait_js(
-        &d,
+    d.until_js(
         "return document.querySelectorAll('#transfers progress').length === 0",
         "Stop all left a download running",
         30,
@@ -282,8 +271,7 @@ async fn every_state_reads_well_in_both_themes_languages_and_sizes() {
     d.screenshot("drag-default").await;
     d.js("window.__TAURI__.event.emit('drag-state', {phase: 'leave', ok: true, x: 0, y: 0})")
         .await;
-    wait_js(
-        &d,
+    d.until_js(
         "return document.getElementById('drop-overlay').hidden && !document.querySelector('.drop-target')",
         "the overlay stayed after the drag left",
         10,

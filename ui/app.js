@@ -241,6 +241,12 @@ function renderRows() {
 }
 
 const heightOf = (r) => rowHeight.get(r.id) ?? rowGuess;
+// The height of the shown rows [a, b): measured, or guessed.
+function heightOfRows(a, b) {
+  let h = 0;
+  for (let i = a; i < b; i++) h += heightOf(shown[i]);
+  return h;
+}
 
 // Draws the rows that the scroll position shows, reusing every row already built.
 function paintRows() {
@@ -255,9 +261,6 @@ function paintRows() {
   let last = first, bottom = y;
   while (last < shown.length && bottom < top + height) bottom += heightOf(shown[last++]);
   const from = Math.max(0, first - OVERSCAN), to = Math.min(shown.length, last + OVERSCAN);
-  let above = 0, below = 0;
-  for (let i = 0; i < from; i++) above += heightOf(shown[i]);
-  for (let i = to; i < shown.length; i++) below += heightOf(shown[i]);
   // A row whose data, language and minute are unchanged is reused, and only the rows out
   // of place are moved. The tick box is set from the selection each time (a person may
   // have changed it since it was built).
@@ -276,8 +279,6 @@ function paintRows() {
     want.push(li);
   }
   want.push(padBelow);
-  padAbove.style.height = `${above}px`;
-  padBelow.style.height = `${below}px`;
   // Rows leaving go first, so that a scroll only adds and removes at the ends and moves no
   // row (a moved row would lose the keyboard focus).
   const keep = new Set(want);
@@ -287,21 +288,18 @@ function paintRows() {
     if (at === li) at = at.nextSibling;
     else list.insertBefore(li, at);
   }
-  // Measure what was drawn (one layout of ~40 rows) and size the spacers again with what
-  // was learnt. If that moves the first row in view (rows above it taller or shorter than
-  // guessed), the scroll moves as much, so what is in view stays put.
-  if (list.clientWidth > 0) {
+  // Measure what was drawn (one layout of ~40 rows; not while the list is hidden), then
+  // size the spacers with what was learnt. If that moves the first row in view (rows above
+  // it taller or shorter than guessed), the scroll moves as much, so what is in view stays.
+  const visible = list.clientWidth > 0;
+  if (visible) {
     for (let i = from; i < to; i++) rowHeight.set(shown[i].id, rowCache.get(shown[i].id).li.offsetHeight);
-    if (rowHeight.size) rowGuess = [...rowHeight.values()].reduce((a, b) => a + b, 0) / rowHeight.size;
-    above = 0; below = 0;
-    for (let i = 0; i < from; i++) above += heightOf(shown[i]);
-    for (let i = to; i < shown.length; i++) below += heightOf(shown[i]);
-    padAbove.style.height = `${above}px`;
-    padBelow.style.height = `${below}px`;
-    let firstTop = above;
-    for (let i = from; i < first; i++) firstTop += heightOf(shown[i]);
-    if (first < shown.length && Math.abs(firstTop - y) >= 1) list.scrollTop += firstTop - y;
+    rowGuess = [...rowHeight.values()].reduce((a, b) => a + b, 0) / rowHeight.size || ROW_GUESS;
   }
+  padAbove.style.height = `${heightOfRows(0, from)}px`;
+  padBelow.style.height = `${heightOfRows(to, shown.length)}px`;
+  const firstTop = heightOfRows(0, first);
+  if (visible && first < shown.length && Math.abs(firstTop - y) >= 1) list.scrollTop += firstTop - y;
   if (focused && !list.contains(document.activeElement)) {
     let back = null;
     for (const b of list.querySelectorAll("[aria-label]")) if (b.getAttribute("aria-label") === focused) { back = b; break; }
@@ -322,9 +320,7 @@ function revealRow(id) {
   const sel = `li.row[data-id="${CSS.escape(id)}"]`;
   let li = list.querySelector(sel);
   if (!li) {
-    let y = 0;
-    for (let k = 0; k < i; k++) y += heightOf(shown[k]);
-    list.scrollTop = Math.max(0, y - (list.clientHeight - heightOf(shown[i])) / 2);
+    list.scrollTop = Math.max(0, heightOfRows(0, i) - (list.clientHeight - heightOf(shown[i])) / 2);
     paintRows();
     li = list.querySelector(sel);
   }

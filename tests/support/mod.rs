@@ -273,12 +273,33 @@ impl Driver {
         }
     }
 
+    /// Polls a script until it returns true, for up to `secs`; the window's picture if not.
+    pub async fn until_js(&self, script: &str, what: &str, secs: u64) {
+        let t = Instant::now();
+        while self.js(script).await != json!(true) {
+            if t.elapsed() > Duration::from_secs(secs) {
+                self.screenshot("failed-wait").await;
+                panic!("{what}: not seen in {secs} s (see failed-wait.png)");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Key presses as a person types them, to whatever has the focus.
     pub async fn press(&self, keys: &str) {
+        self.press_holding(None, keys).await;
+    }
+
+    /// The same, each key with `held` (a modifier such as Shift, `\u{E008}`) held down.
+    pub async fn press_holding(&self, held: Option<char>, keys: &str) {
         let mut actions = Vec::new();
         for k in keys.chars() {
-            actions.push(json!({"type": "keyDown", "value": k.to_string()}));
-            actions.push(json!({"type": "keyUp", "value": k.to_string()}));
+            let down = |c: char| json!({"type": "keyDown", "value": c.to_string()});
+            let up = |c: char| json!({"type": "keyUp", "value": c.to_string()});
+            actions.extend(held.map(down));
+            actions.push(down(k));
+            actions.push(up(k));
+            actions.extend(held.map(up));
         }
         let v = self
             .cmd(

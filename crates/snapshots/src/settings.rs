@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -100,43 +99,25 @@ pub enum FolderError {
     Empty,
 }
 
-/// Numbers the folder checks' test files (see `validate_folder`).
-static PROBES: AtomicU64 = AtomicU64::new(0);
-
 /// Checks that `path` is an existing folder we can create files in (by creating and removing one).
 pub fn validate_folder(path: &Path) -> Result<PathBuf, FolderError> {
     let meta = std::fs::metadata(path).map_err(|_| FolderError::Missing(path.to_path_buf()))?;
     if !meta.is_dir() {
         return Err(FolderError::NotAFolder(path.to_path_buf()));
     }
-    // One name per check, not per process: several downloads start at once and each checks
-    // its folder; with one shared name, all but the first found the probe there and said the
-    // folder could not be written to. A name left by a crashed run is stepped over.
-    for _ in 0..100 {
-        let n = PROBES.fetch_add(1, Ordering::Relaxed);
-        let probe = path.join(format!(".sqsnap-write-test-{}-{n}", std::process::id()));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&probe)
-        {
-            Ok(_) => {
-                let _ = std::fs::remove_file(&probe);
-                return Ok(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => {
-                return Err(FolderError::NotWritable(
-                    path.to_path_buf(),
-                    e.kind().to_string(),
-                ));
-            }
+    // A test file of its own, created exclusively like the atomic writes' temporary files:
+    // several downloads start at once and each checks its folder; with one name per
+    // process, all but the first found it there and said the folder could not be written to.
+    match crate::store::tempfile_in(path, &path.join("sqsnap-write-test")) {
+        Ok((probe, _)) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
         }
+        Err(e) => Err(FolderError::NotWritable(
+            path.to_path_buf(),
+            e.kind().to_string(),
+        )),
     }
-    Err(FolderError::NotWritable(
-        path.to_path_buf(),
-        "no free name for a test file".into(),
-    ))
 }
 
 /// What a drop onto the window may set: exactly one writable folder.
@@ -193,12 +174,11 @@ mod tests {
             }
         });
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-        // A probe name a crashed run left (this process's id, the next numbers) is stepped over.
-        let next = PROBES.load(Ordering::Relaxed);
-        for n in next..next + 5 {
+        // Test file names a crashed run left (with this process's id) are stepped over.
+        for n in 0..5 {
             let left = dir
                 .path()
-                .join(format!(".sqsnap-write-test-{}-{n}", std::process::id()));
+                .join(format!(".sqsnap-write-test.{}.{n}.tmp", std::process::id()));
             std::fs::write(left, b"").unwrap();
         }
         assert!(validate_folder(dir.path()).is_ok());

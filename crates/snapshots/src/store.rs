@@ -31,7 +31,9 @@ pub fn write_text_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp.0, path)
 }
 
-fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+/// A new file `.<target's name>.<pid>.<n>.tmp` in `dir`, created exclusively: the first `n`
+/// free, so callers at the same moment (threads or processes) never share one.
+pub(crate) fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
     let base = target
         .file_name()
         .and_then(|n| n.to_str())
