@@ -200,6 +200,10 @@ impl Driver {
     }
 
     pub async fn screenshot(&self, name: &str) {
+        // What the page holds now, drawn: WebKit's frames come unevenly under Xvfb, and a
+        // picture taken at once can show a state a few steps old.
+        self.js_async("requestAnimationFrame(() => requestAnimationFrame(() => done()));")
+            .await;
         let v = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
         let png = base64::engine::general_purpose::STANDARD
             .decode(v.as_str().unwrap())
