@@ -22,11 +22,16 @@ use tokio_util::sync::CancellationToken;
 /// No segment is split below this.
 const MIN_SPLIT: u64 = 1024 * 1024;
 /// A connection asks for this much at first, then twice as much each time, up to
-/// `MAX_REQUEST`. A split only ever takes bytes not yet asked for: whatever a host has
-/// already sent past a shortened end would be read for nothing (on loopback, megabytes of
-/// socket buffers per split).
+/// `MAX_REQUEST`. A split takes bytes not yet asked for when there are some: whatever a host
+/// has already sent past a shortened end would be read for nothing (on loopback, megabytes of
+/// socket buffers per split). Only the tail split (`STEAL_AFTER`) cuts into an asked range.
 const FIRST_REQUEST: u64 = 16 * 1024 * 1024;
 const MAX_REQUEST: u64 = 128 * 1024 * 1024;
+/// Near the end, when nothing is left that no connection has asked for, an idle connection
+/// takes the second half of what another has asked for but not yet received, if that one
+/// alone would need longer than this to finish. What the host had already sent past the new
+/// end is read for nothing; at this much time left it is a small part of what is saved.
+const STEAL_AFTER: Duration = Duration::from_millis(250);
 /// How often the rate is judged and a connection maybe added.
 const RAMP_STEP: Duration = Duration::from_millis(50);
 /// A new connection is kept up only if the total rate grew by this much.
@@ -123,9 +128,12 @@ fn gaps(done: &[(u64, u64)], total: u64) -> VecDeque<(u64, u64)> {
 }
 
 /// A range one connection is filling: `pos` moves up as bytes land on disk; `end` may move
-/// down, never below `asked`, when the rest is split off to a new connection.
+/// down when the rest is split off to a new connection: to `asked` or above, or, by the tail
+/// split, below it (the connection then stops at `end` and drops the rest of its answer).
 struct Seg {
     start: u64,
+    /// When this connection was started: its own rate is `(pos - start)` since then.
+    began: Instant,
     pos: AtomicU64,
     end: AtomicU64,
     /// The end of what this connection has asked the host for so far.
@@ -192,6 +200,28 @@ impl Shared {
             let _ = self.save();
         }
     }
+}
+
+/// The tail split: the connection that would take longest to finish alone at its own rate
+/// so far, if that is over `STEAL_AFTER`, gives up the second half of what it has left.
+/// Returns the connection, the new end it keeps and the old end.
+fn tail_split(segs: &[Arc<Seg>]) -> Option<(&Arc<Seg>, u64, u64)> {
+    let left = |s: &Seg| {
+        let (pos, end) = (s.pos.load(Ordering::Acquire), s.end.load(Ordering::Acquire));
+        let secs = s.began.elapsed().as_secs_f64();
+        // A connection with nothing to show yet has no rate to judge by.
+        if pos - s.start < MIN_SPLIT / 4 || secs < RAMP_STEP.as_secs_f64() {
+            return None;
+        }
+        let rate = (pos - s.start) as f64 / secs;
+        Some((end.saturating_sub(pos) as f64 / rate, pos, end))
+    };
+    let (v, (secs, pos, end)) = segs
+        .iter()
+        .filter_map(|s| left(s).map(|l| (s, l)))
+        .max_by(|a, b| a.1.0.total_cmp(&b.1.0))?;
+    let mid = pos + (end - pos) / 2;
+    (secs > STEAL_AFTER.as_secs_f64() && end - mid >= MIN_SPLIT).then_some((v, mid, end))
 }
 
 #[cfg(unix)]
@@ -427,6 +457,7 @@ impl Downloader {
         let new_seg = |a: u64, b: u64| {
             let s = Arc::new(Seg {
                 start: a,
+                began: Instant::now(),
                 pos: AtomicU64::new(a),
                 end: AtomicU64::new(b),
                 asked: AtomicU64::new(a),
@@ -453,7 +484,8 @@ impl Downloader {
 
         loop {
             // Start connections up to the target: a gap left by a failed one first, else
-            // the larger half of the biggest range still being filled.
+            // the larger half of the biggest range still being filled, else (near the end)
+            // the second half of what the slowest connection has left.
             while active < ramp.target {
                 let seg = if let Some((a, b)) = queue.pop_front() {
                     new_seg(a, b)
@@ -476,11 +508,15 @@ impl Downloader {
                     let Some(v) = victim else { break };
                     let (pos, end) = (v.pos.load(Ordering::Acquire), v.end.load(Ordering::Acquire));
                     let mid = (pos + (end - pos) / 2).max(v.asked.load(Ordering::Acquire));
-                    if end.saturating_sub(mid) < MIN_SPLIT || end - pos < 2 * MIN_SPLIT {
+                    if end.saturating_sub(mid) >= MIN_SPLIT && end - pos >= 2 * MIN_SPLIT {
+                        v.end.store(mid, Ordering::Release);
+                        new_seg(mid, end)
+                    } else if let Some((v, mid, end)) = tail_split(&segs) {
+                        v.end.store(mid, Ordering::Release);
+                        new_seg(mid, end)
+                    } else {
                         break;
                     }
-                    v.end.store(mid, Ordering::Release);
-                    new_seg(mid, end)
                 };
                 shared.starting.fetch_add(1, Ordering::AcqRel);
                 step = None;

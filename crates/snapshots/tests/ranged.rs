@@ -237,6 +237,48 @@ async fn a_connection_that_fails_retries_its_range_alone() {
     assert!(gets.len() >= 3, "{gets:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_take_over_the_end_of_a_slow_one() {
+    let size = 40 * MIB;
+    let c = SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates();
+    let (sim, engine, dir) = start(c).await;
+    // Every connection does 16 MB/s but the first, which asks for the first 16 MiB and gets
+    // them at 2 MB/s: alone it would need 8 s for them, while the others are done in about 1.
+    cap_each(&sim, 16_000_000);
+    sim.inject(
+        FaultSpec::new(
+            Target::Files,
+            FaultKind::Bandwidth {
+                bytes_per_sec: 2_000_000,
+            },
+        )
+        .times(Some(1)),
+    );
+    let done = fetch(&engine, dir.path()).await;
+    assert_eq!(std::fs::read(&done.path).unwrap(), served_archive(&sim));
+    let gets = file_gets(&sim);
+    let starts: Vec<u64> = gets
+        .iter()
+        .filter_map(|r| {
+            let r = r.as_deref()?.strip_prefix("bytes=")?;
+            r.split('-').next()?.parse().ok()
+        })
+        .collect();
+    // Splits of what nobody asked for start at 16 MiB or later; a start inside the slow
+    // connection's first 16 MiB is an idle connection taking over the second half of what
+    // that one had asked for but not yet received.
+    assert!(
+        starts.iter().any(|&a| a > 0 && a < 16 * MIB),
+        "no connection took over the slow one's range: {gets:?}"
+    );
+    // The slow connection stops at its new end; what the host had sent past it is little.
+    assert!(
+        sim.file_bytes_served() <= size + size / 100,
+        "{} served for {size}",
+        sim.file_bytes_served()
+    );
+}
+
 /// Downloads once, then leaves a half-finished `.part` of garbage and a sidecar made by
 /// `sidecar` in its place, and downloads again.
 async fn again_over_a_planted_sidecar(
