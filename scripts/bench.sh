@@ -164,19 +164,33 @@ and aria2c only write (the kernel flushes their files after they exit).
 
 The sqsnap rows use its defaults: snapshots of 32 MiB or more start on one ranged
 connection and add more (doubling, up to \`--connections\`) only while the total rate grows
-by 20 % a step, so an uncapped host gets no extra load. The resume row caps the host at
+by 20 % a step, so an uncapped host gets no extra load. Each connection asks for 16 MiB,
+doubling up to 128 MiB; a new connection takes half of what no connection has asked for yet,
+and near the end, when none is left, the second half of what the slowest connection still
+has to receive, if that one alone would need over 250 ms. The resume row caps the host at
 100 MB/s a connection so the kill lands mid-way; sqsnap resumes from the sidecar (finished
-ranges, rewritten every 0.25 % of the file), curl from the length of its file. sqsnap also
-asks the kernel every 16 MiB to start writing what has landed (\`sync_file_range\`), so the
-fsync before the rename finds little left to write.
+ranges, rewritten every 0.25 % of the file by a thread of its own), curl from the length of
+its file. sqsnap also asks the kernel every 16 MiB to start writing what has landed
+(\`sync_file_range\`), so the fsync before the rename finds little left to write.
 
-Before and after, 200 MiB capped row: 2.78 s beside aria2c's 2.74 s (1.01×) with the final
-fsync taking 62 ms and ramp steps judged on a 25 ms ticker (50–75 ms each); then the writes
-started during the download (fsync 3 ms) and steps timed from the moment the new
-connections answered (50 ms each): 2.71 s. Since then each connection asks for 16 MiB,
-doubling up to 128 MiB, and a split takes only bytes not yet asked for (no byte is sent
-twice): this run is 20 ms over aria2c. Likely cause, not yet measured: near the end, a
-connection that has already asked for the rest of its segment cannot be helped by an idle one.
+Before and after, 200 MiB capped row. On an earlier machine (AMD EPYC): 2.78 s beside
+aria2c's 2.74 s (1.01×) with the final fsync taking 62 ms and ramp steps judged on a 25 ms
+ticker; then the writes started during the download (fsync 3 ms) and steps timed from the
+moment the new connections answered: 2.71 s; then splits limited to bytes nobody had asked
+for: 2.76 s (1.01×). Traced chunk by chunk, two of the four connections got their last
+32 KiB 44 ms after the rest: the simulator's last short write of each answer waited for the
+client's delayed ACK (Nagle's algorithm, which the web servers and storage hosts it stands
+for turn off, and now so does the simulator). On the Intel machine that followed, 5 runs
+each: sqsnap 2.76–2.77 s before that change, 2.72–2.74 s after; aria2c 2.79–2.85 s, then
+2.80–2.84 s. The tail split does not fire on this row (the four connections end within
+10 ms); with the first three requests at 10 MB/s it took 3.53 s before, 3.37 s after.
+
+Before and after, 1 GiB loopback row, on that Intel machine, whose root file system is
+mounted with \`discard\`: sqsnap took 0.91–1.06 s beside curl's 0.55–0.62 s, with the
+CPUs 39 % idle. \`perf record -e sched:sched_switch -g\` showed the connections waiting in
+\`rename\` → \`ext4_free_blocks\` → \`blkdev_issue_discard\`: each sidecar rewrite freed
+the old sidecar's blocks and waited for the disk, on the thread that reads the sockets.
+With the rewrite on a thread of its own: 0.53–0.58 s, fsync included.
 
 ## The window
 
