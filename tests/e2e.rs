@@ -723,6 +723,48 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     long.click("#select-all").await;
     long.until_text("#snapshot-all", |t| t == "Back up all")
         .await;
+    // The "⋯" of a row cut off by the list's bottom edge: the click scrolls it into view and
+    // its menu opens beside it and stays open; a small scroll carries the menu with the row,
+    // a long one closes it.
+    long.js("const l = document.getElementById('resources'); l.scrollTop = 0;")
+        .await;
+    long.until_js("const l = document.getElementById('resources').getBoundingClientRect(); return [...document.querySelectorAll('#resources li.row')].some(r => { const b = r.getBoundingClientRect(); return b.top < l.bottom && b.bottom > l.bottom; });",
+        "a row cut off at the bottom", 30)
+    .await;
+    let cut = long
+        .js("const l = document.getElementById('resources').getBoundingClientRect(); return [...document.querySelectorAll('#resources li.row')].find(r => { const b = r.getBoundingClientRect(); return b.top < l.bottom && b.bottom > l.bottom; }).getAttribute('aria-posinset');")
+        .await;
+    let cut = cut.as_str().expect("a cut-off row").to_string();
+    let more = format!("#resources li.row[aria-posinset='{cut}'] button.more");
+    long.click(&more).await;
+    // After two drawn frames (a scroll event comes with the next one): open, and beside it.
+    let menu_beside = format!(
+        "requestAnimationFrame(() => requestAnimationFrame(() => {{\
+           const m = document.getElementById('row-menu'), b = document.querySelector({more:?});\
+           if (!b || m.hidden) return done(false);\
+           const mr = m.getBoundingClientRect(), br = b.getBoundingClientRect();\
+           done(Math.abs(mr.top - br.bottom - 4) < 1 || Math.abs(mr.bottom - br.top + 4) < 1); }}));"
+    );
+    assert_eq!(
+        long.js_async(&menu_beside).await,
+        json!(true),
+        "the menu of row {cut} is open beside its button"
+    );
+    long.js("document.getElementById('resources').scrollTop += 20;")
+        .await;
+    assert_eq!(
+        long.js_async(&menu_beside).await,
+        json!(true),
+        "after a 20 px scroll the menu of row {cut} moved with it"
+    );
+    long.js("document.getElementById('resources').scrollTop += 2000;")
+        .await;
+    long.until_js(
+        "return document.getElementById('row-menu').hidden;",
+        "the menu closed once its row left the view",
+        10,
+    )
+    .await;
     // A search: the list is its matches, counted.
     long.type_into("#search", "demo app 012").await;
     long.until_js("const r = [...document.querySelectorAll('#resources li.row')]; return r.length === 10 && r.every(x => x.getAttribute('aria-setsize') === '10' && x.querySelector('.name').textContent.startsWith('demo app 012'));",

@@ -2,7 +2,7 @@
 import { strings, pickLocale } from "./i18n.js";
 import { bytes, duration, relative, time, clock, day, sortRows } from "./format.js";
 import { icon, fillIcons } from "./icons.js";
-import { openMenu, closeMenu, isOpen } from "./menu.js";
+import { openMenu, closeMenu, isOpen, followButton } from "./menu.js";
 
 const { invoke, Channel } = window.__TAURI__.core;
 const { listen } = window.__TAURI__.event;
@@ -327,22 +327,27 @@ function revealRow(id) {
   return li;
 }
 
-// Scrolling closes a row's menu (it would float away from its row), and draws the rows
-// coming into view, once a frame.
+// Scrolling moves a row's menu with its row, or closes it once the row leaves the view, and
+// draws the rows coming into view, once a frame.
 let paintQueued = false;
 $("resources").addEventListener("scroll", () => {
-  if (isOpen($("row-menu"))) closeMenu(false);
+  if (isOpen($("row-menu"))) followButton($("resources").getBoundingClientRect());
   if (paintQueued) return;
   paintQueued = true;
   requestAnimationFrame(() => { paintQueued = false; if (!isOpen($("row-menu"))) paintRows(); });
 });
 new ResizeObserver(() => { if (!isOpen($("row-menu"))) paintRows(); }).observe($("resources"));
 // Tab to a row shows the whole row (its name with its buttons), and the rows after it are
-// drawn at once, before the next key however quickly it comes.
+// drawn at once, before the next key however quickly it comes. Not for a press of the
+// pointer: the focus comes with the press, and scrolling then would move the button from
+// under the pointer before the release, and the click would be lost.
+let pressing = false;
+$("resources").addEventListener("pointerdown", () => { pressing = true; }, true);
+for (const end of ["pointerup", "pointercancel"]) document.addEventListener(end, () => { pressing = false; }, true);
 $("resources").addEventListener("focusin", (ev) => {
   const li = ev.target.closest("li.row");
   if (!li || isOpen($("row-menu"))) return;
-  li.scrollIntoView({ block: "nearest" });
+  if (!pressing) li.scrollIntoView({ block: "nearest" });
   paintRows();
 });
 

@@ -20,6 +20,15 @@ export function closeMenu(returnFocus = false) {
 export function openMenu(menu, button, onClose = null) {
   closeMenu();
   menu.hidden = false;
+  place(menu, button);
+  button.setAttribute("aria-expanded", "true");
+  current = { menu, button, onClose };
+  const first = items(menu)[0];
+  if (first) first.focus();
+}
+
+// Next to its button: below it, or above it when there is no room below.
+function place(menu, button) {
   const r = button.getBoundingClientRect();
   const w = menu.offsetWidth, h = menu.offsetHeight;
   const left = Math.max(8, Math.min(window.innerWidth - w - 8, r.right - w));
@@ -27,10 +36,15 @@ export function openMenu(menu, button, onClose = null) {
   if (top + h > window.innerHeight - 8) top = Math.max(8, r.top - h - 4);
   menu.style.left = `${left}px`;
   menu.style.top = `${top}px`;
-  button.setAttribute("aria-expanded", "true");
-  current = { menu, button, onClose };
-  const first = items(menu)[0];
-  if (first) first.focus();
+}
+
+// The area under the open menu's button scrolled: the menu moves with its button while the
+// button stays wholly inside `box` (a DOMRect), and closes once it does not.
+export function followButton(box) {
+  if (!current) return;
+  const b = current.button.getBoundingClientRect();
+  if (b.height > 0 && b.top >= box.top && b.bottom <= box.bottom) place(current.menu, current.button);
+  else closeMenu(false);
 }
 
 export function isOpen(menu) { return current && current.menu === menu; }
