@@ -201,9 +201,23 @@ async fn every_state_reads_well_in_both_themes_languages_and_sizes() {
         )
         .times(None),
     );
-    for name in ["analytics worker", "Loja São João", "Atlas Bot"] {
+    for (i, name) in ["analytics worker", "Loja São João", "Atlas Bot"]
+        .into_iter()
+        .enumerate()
+    {
         d.click(&format!("button[aria-label='Back up now: {name}']"))
             .await;
+        // Each click starts its own transfer line (waiting for the account's window, then
+        // running) before the next: a lost click says which.
+        d.until_js(
+            &format!(
+                "return [...document.querySelectorAll('#transfers li strong')].filter(s => \
+                 ['analytics worker', 'Loja São João', 'Atlas Bot'].includes(s.textContent)).length > {i}"
+            ),
+            &format!("no transfer line after Back up now: {name}"),
+            30,
+        )
+        .await;
     }
     d.until_js(
         "return document.querySelectorAll('#transfers progress').length === 3",

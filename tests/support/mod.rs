@@ -267,6 +267,10 @@ impl Driver {
                 .js("return [window.innerWidth, window.innerHeight]")
                 .await;
             if v == json!([width, height]) {
+                // Then two drawn frames: the list's resize observer redraws and re-measures
+                // its rows on the next one, and a click meanwhile can land on a moving row.
+                self.js_async("requestAnimationFrame(() => requestAnimationFrame(() => done()));")
+                    .await;
                 return;
             }
             assert!(
