@@ -233,13 +233,18 @@ impl Saver {
         }
     }
 
-    /// Ends the writer, then writes the sidecar as it stands now.
-    async fn stop_and_save(&mut self) -> std::io::Result<()> {
+    /// Drops the sender: the writer's thread ends after the save under way, if any.
+    fn close(&self) {
         self.shared
             .save_wanted
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
+    }
+
+    /// Ends the writer, then writes the sidecar as it stands now.
+    async fn stop_and_save(&mut self) -> std::io::Result<()> {
+        self.close();
         if let Some(t) = self.thread.take() {
             let _ = t.await;
         }
@@ -249,11 +254,7 @@ impl Saver {
 
 impl Drop for Saver {
     fn drop(&mut self) {
-        self.shared
-            .save_wanted
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        self.close();
     }
 }
 
@@ -261,22 +262,23 @@ impl Drop for Saver {
 /// so far, if that is over `STEAL_AFTER`, gives up the second half of what it has left.
 /// Returns the connection, the new end it keeps and the old end.
 fn tail_split(segs: &[Arc<Seg>]) -> Option<(&Arc<Seg>, u64, u64)> {
+    // Seconds left at the connection's rate so far, with its position and end.
     let left = |s: &Seg| {
         let (pos, end) = (s.pos.load(Ordering::Acquire), s.end.load(Ordering::Acquire));
-        let secs = s.began.elapsed().as_secs_f64();
+        let running = s.began.elapsed().as_secs_f64();
         // A connection with nothing to show yet has no rate to judge by.
-        if pos - s.start < MIN_SPLIT / 4 || secs < RAMP_STEP.as_secs_f64() {
+        if pos - s.start < MIN_SPLIT / 4 || running < RAMP_STEP.as_secs_f64() {
             return None;
         }
-        let rate = (pos - s.start) as f64 / secs;
+        let rate = (pos - s.start) as f64 / running;
         Some((end.saturating_sub(pos) as f64 / rate, pos, end))
     };
-    let (v, (secs, pos, end)) = segs
+    let (v, (secs_left, pos, end)) = segs
         .iter()
         .filter_map(|s| left(s).map(|l| (s, l)))
         .max_by(|a, b| a.1.0.total_cmp(&b.1.0))?;
     let mid = pos + (end - pos) / 2;
-    (secs > STEAL_AFTER.as_secs_f64() && end - mid >= MIN_SPLIT).then_some((v, mid, end))
+    (secs_left > STEAL_AFTER.as_secs_f64() && end - mid >= MIN_SPLIT).then_some((v, mid, end))
 }
 
 #[cfg(unix)]
@@ -565,15 +567,15 @@ impl Downloader {
                     let Some(v) = victim else { break };
                     let (pos, end) = (v.pos.load(Ordering::Acquire), v.end.load(Ordering::Acquire));
                     let mid = (pos + (end - pos) / 2).max(v.asked.load(Ordering::Acquire));
-                    if end.saturating_sub(mid) >= MIN_SPLIT && end - pos >= 2 * MIN_SPLIT {
-                        v.end.store(mid, Ordering::Release);
-                        new_seg(mid, end)
-                    } else if let Some((v, mid, end)) = tail_split(&segs) {
-                        v.end.store(mid, Ordering::Release);
-                        new_seg(mid, end)
-                    } else {
-                        break;
-                    }
+                    let split =
+                        if end.saturating_sub(mid) >= MIN_SPLIT && end - pos >= 2 * MIN_SPLIT {
+                            Some((v, mid, end))
+                        } else {
+                            tail_split(&segs)
+                        };
+                    let Some((v, mid, end)) = split else { break };
+                    v.end.store(mid, Ordering::Release);
+                    new_seg(mid, end)
                 };
                 shared.starting.fetch_add(1, Ordering::AcqRel);
                 step = None;
