@@ -5,6 +5,8 @@ mod autostart;
 mod commands;
 mod error;
 mod notify;
+#[cfg(target_os = "linux")]
+mod render;
 mod schedule;
 mod state;
 
@@ -293,6 +295,8 @@ fn save_geometry_soon<R: Runtime>(app: &tauri::AppHandle<R>) {
 /// Starts the app. `--demo` runs it on the built-in simulator with a demo account;
 /// `--demo-resources N` gives that account N resources (to measure a large account).
 pub fn run() {
+    #[cfg(target_os = "linux")]
+    render::choose();
     let args: Vec<String> = std::env::args().collect();
     let demo = args.iter().any(|a| a == "--demo");
     let sized = args
