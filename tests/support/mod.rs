@@ -204,7 +204,22 @@ impl Driver {
         // picture taken at once can show a state a few steps old.
         self.js_async("requestAnimationFrame(() => requestAnimationFrame(() => done()));")
             .await;
-        let v = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
+        // Painting without compositing (no GPU here: see src-tauri/src/render.rs), WebKit
+        // answers a screenshot after the next paint, and a page with nothing to redraw is
+        // never painted again: the request would wait forever. So while it waits, the body's
+        // outline flips between none and transparent, which repaints and shows nothing.
+        let shot = self.cmd(reqwest::Method::GET, "/screenshot", None);
+        let nudge = async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                self.js("const s = document.body.style; s.outline = s.outline ? '' : '1px solid transparent';")
+                    .await;
+            }
+        };
+        let v = tokio::select! {
+            v = shot => v,
+            _ = nudge => unreachable!(),
+        };
         let png = base64::engine::general_purpose::STANDARD
             .decode(v.as_str().unwrap())
             .unwrap();
@@ -414,7 +429,12 @@ pub async fn launch(api_url: &str, home: &Home, args: &[&str], shots: &str) -> (
         .spawn()
         .expect("tauri-driver on PATH (cargo install tauri-driver --locked)");
     let killer = Killer(driver, log);
-    let http = reqwest::Client::new();
+    // A command that never returns fails the test instead of holding CI to its limit; the
+    // longest wait asked of the page is the accessibility check's 120 s script.
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(180))
+        .build()
+        .unwrap();
     let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {
         "application": env!("CARGO_BIN_EXE_square-snapshots"), "args": args}}}});
     let t = Instant::now();
