@@ -211,23 +211,29 @@ def fmt(v, unit=""):
 
 
 def launch(resources):
-    times = []
+    """Launch to the list, and the part of it before the page started loading."""
+    times, before = [], []
     for _ in range(RUNS):
         s = Session(resources)
         try:
             shown = s.wait_rows(resources)
-            times.append((shown - started_at(s.pid)) * 1000)
+            start = started_at(s.pid)
+            times.append((shown - start) * 1000)
+            before.append((s.js("return performance.timeOrigin;") / 1000 - start) * 1000)
         finally:
             s.close()
-    return times
+    return times, before
 
 
 def main():
     rows = []
     for n in (50, 1000):
-        t = launch(n)
+        t, before = launch(n)
         rows.append(f"| App: launch to the list shown, {n:,} resources (ms) | {fmt(t)} | "
                     f"{'met' if statistics.median(t) <= 1000 else 'missed'} (≤ 1,000 ms) |")
+        print(rows[-1], file=sys.stderr)
+        # Until the page starts loading: GTK, WebKit's processes, WebDriver's session.
+        rows.append(f"| of which before the page starts loading (ms) | {fmt(before)} | |")
         print(rows[-1], file=sys.stderr)
     s = Session(1000)
     try:
