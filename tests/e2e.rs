@@ -406,16 +406,35 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
 
     // 7b. Plans from the window: a daily snapshot of all ten does not fit in 4 a day (one
     // kept for clicks) and is refused with the numbers; a mirror plan costs nothing.
-    // Each row has a 30-day strip; Ticket-Tool's copy (taken today) marks today.
+    // Each row has a 30-day strip; Ticket-Tool's copy marks the local day it was taken. The
+    // simulator's newest copy is from 03:00 UTC, today's or yesterday's, so the day is read
+    // from the file's name, not assumed.
     assert_eq!(
         d.js("return [...document.querySelectorAll('#resources li.row .strip')].map((s) => s.dataset.days.split(' ').length)")
             .await,
         json!(vec![30; 10])
     );
+    let ticket_taken = zips()
+        .iter()
+        .filter_map(|p| {
+            let name = p.file_name()?.to_str()?.strip_prefix("Ticket-Tool_")?;
+            let stamp = name.rsplit('_').next()?.strip_suffix("Z.zip")?;
+            chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%S").ok()
+        })
+        .max()
+        .expect("Ticket-Tool's copy is in the folder")
+        .and_utc()
+        .with_timezone(&chrono::Local)
+        .date_naive();
+    let back = (chrono::Local::now().date_naive() - ticket_taken).num_days();
+    assert!((0..30).contains(&back), "taken {ticket_taken}");
+    let strip = d
+        .js("return document.querySelector(\"li.row:has(button[aria-label='Back up now: Ticket-Tool']) .strip\").dataset.days.split(' ')")
+        .await;
     assert_eq!(
-        d.js("return document.querySelector(\"li.row:has(button[aria-label='Back up now: Ticket-Tool']) .strip\").dataset.days.split(' ').pop()")
-            .await,
-        json!("backed_up")
+        strip[29 - back as usize],
+        json!("backed_up"),
+        "taken {ticket_taken}: {strip}"
     );
     d.click("#tab-history").await;
     d.until_text("#history", |t| t.contains("No plan has run yet"))
