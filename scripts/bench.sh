@@ -224,9 +224,10 @@ stays.
 ## The window
 
 \`scripts/app-bench.py\`: the release app in demo mode with \`--demo-resources N\`, under
-Xvfb and WebKit's WebDriver. Launch is timed from the app process's start (/proc) to the
-page's \`rows-shown\` User Timing mark, $RUNS launches each with a fresh home. Redraws are
-timed in the page from the change to the next frame, beside a frame with nothing to draw
+Xvfb. Launch is timed as a person meets it, without WebDriver: from just before the app is
+spawned to its log line saying the first list was painted (the page sends it after the frame
+with the rows), $RUNS launches each with a fresh home. The rest runs under WebKit's
+WebDriver. Redraws are timed in the page from the change to the next frame, beside a frame with nothing to draw
 (Xvfb reports no refresh rate). Xvfb has no GPU, so the window paints without compositing
 here, as it does on any computer without one (see below). PSS is the
 sum over the app and WebKit's web and network processes, 10 s after the list shows, again

@@ -24,6 +24,7 @@ fn main() {
             "verify_file",
             "prune_library",
             "restore_snapshot",
+            "list_shown",
             "get_start_at_login",
             "set_start_at_login",
             "list_plans",

@@ -131,6 +131,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::verify_file,
             commands::prune_library,
             commands::restore_snapshot,
+            commands::list_shown,
             commands::get_start_at_login,
             commands::set_start_at_login,
             commands::list_plans,
@@ -248,6 +249,12 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
 
 struct TrayPresent(bool);
 
+/// When `run` began: the start the log's launch time counts from.
+pub(crate) fn started() -> std::time::Instant {
+    static AT: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *AT.get_or_init(std::time::Instant::now)
+}
+
 /// Whether any plan would run in the background.
 fn has_plans<R: Runtime>(app: &tauri::AppHandle<R>) -> bool {
     app.state::<AppState>()
@@ -295,6 +302,7 @@ fn save_geometry_soon<R: Runtime>(app: &tauri::AppHandle<R>) {
 /// Starts the app. `--demo` runs it on the built-in simulator with a demo account;
 /// `--demo-resources N` gives that account N resources (to measure a large account).
 pub fn run() {
+    started(); // the launch time in the log counts from here
     #[cfg(target_os = "linux")]
     render::choose();
     let args: Vec<String> = std::env::args().collect();
