@@ -13,7 +13,7 @@ mod state;
 use serde::Serialize;
 use snapshots::settings::folder_from_drop;
 use state::AppState;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tauri::menu::{CheckMenuItem, Menu, MenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{DragDropEvent, Emitter, Manager, Runtime, WindowEvent};
@@ -140,6 +140,11 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::add_plan,
             commands::remove_plan,
         ])
+        .on_page_load(|w, p| {
+            if p.event() == tauri::webview::PageLoadEvent::Finished {
+                show_first_time(w.app_handle());
+            }
+        })
         .setup(|app| {
             let has_tray = match tray(app.handle()) {
                 Ok(()) => true,
@@ -149,12 +154,27 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
                 }
             };
             app.manage(TrayPresent(has_tray));
-            // Started at login: straight to the tray (or minimised, with no tray to go to).
-            if std::env::args().any(|a| a == "--minimized")
+            // The window is created hidden and shown once its page has loaded (see
+            // `show_first_time`). Started at login: it stays in the tray, or opens minimised
+            // when there is no tray to go to.
+            let at_login = std::env::args().any(|a| a == "--minimized");
+            if at_login
+                && !has_tray
                 && let Some(w) = app.get_webview_window("main")
             {
-                let _ = if has_tray { w.hide() } else { w.minimize() };
+                let _ = w.minimize();
             }
+            app.manage(FirstShow {
+                stay_hidden: at_login && has_tray,
+                focus: !at_login,
+                done: AtomicBool::new(false),
+            });
+            // Should the page never load (a broken web process), the window still comes.
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+                show_first_time(&handle);
+            });
             // A click on a notification opens the window, on its resource when it names one.
             let handle = app.handle().clone();
             notify::set_opener(Box::new(move |resource| {
@@ -231,7 +251,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
                     api.prevent_close();
                     // The plugin writes its file at exit; hiding to the tray is not an exit,
                     // so save now (while still visible) and a crash or logout keeps it.
-                    let _ = app.save_window_state(StateFlags::all());
+                    let _ = app.save_window_state(window_state_flags());
                     let _ = window.hide();
                 } else if !tray && to_tray && has_plans(app) {
                     // No tray host (plain GNOME): plans must keep running, and a hidden
@@ -248,6 +268,40 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
 }
 
 struct TrayPresent(bool);
+
+/// The window's first showing: once, unless the app started at login into the tray; not
+/// focused (nor raised from minimised) when started at login.
+struct FirstShow {
+    stay_hidden: bool,
+    focus: bool,
+    done: AtomicBool,
+}
+
+/// Shows the window the first time, once its page has loaded (or after 3 s at the latest).
+/// Shown at once, the window's first paint found the web process still starting: WebKitGTK,
+/// painting without compositing (see `render`), then blocks the main thread for up to
+/// 500 ms waiting for it, and the page's load waits behind that (1 launch in 3 on a 2-core
+/// machine). It also spares the user a blank window.
+fn show_first_time<R: Runtime>(app: &tauri::AppHandle<R>) {
+    let Some(first) = app.try_state::<FirstShow>() else {
+        return;
+    };
+    if first.stay_hidden || first.done.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.show();
+        if first.focus {
+            let _ = w.set_focus();
+        }
+    }
+}
+
+/// What the window-state plugin keeps: size, position, maximised and so on, but not
+/// whether the window was visible; `show_first_time` decides that.
+fn window_state_flags() -> StateFlags {
+    StateFlags::all() - StateFlags::VISIBLE
+}
 
 /// When `run` began: the start the log's launch time counts from.
 pub(crate) fn started() -> std::time::Instant {
@@ -294,7 +348,7 @@ fn save_geometry_soon<R: Runtime>(app: &tauri::AppHandle<R>) {
     tauri::async_runtime::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         if app.state::<GeometryChanges>().0.load(Ordering::SeqCst) == n {
-            let _ = app.save_window_state(StateFlags::all());
+            let _ = app.save_window_state(window_state_flags());
         }
     });
 }
@@ -333,7 +387,11 @@ pub fn run() {
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             show_main(app)
         }))
-        .plugin(tauri_plugin_window_state::Builder::default().build());
+        .plugin(
+            tauri_plugin_window_state::Builder::default()
+                .with_state_flags(window_state_flags())
+                .build(),
+        );
     let builder = autostart::plugin(builder);
     run_app(builder, state)
         .run(tauri::generate_context!())
