@@ -912,17 +912,18 @@ listen("tray-snapshot-all", () => snapshot(rows.map((r) => r.id)));
 // so an older answer never lands over a newer one (a row would lose its last backup).
 let refreshing = null;
 let refreshAgain = false;
-function refresh() {
+// `asked`: the list and settings already asked for (at sign-in), used by the first pass.
+function refresh(asked) {
   if (refreshing) { refreshAgain = true; return refreshing; }
   refreshing = (async () => {
-    do { refreshAgain = false; await refreshOnce(); } while (refreshAgain);
+    do { refreshAgain = false; await refreshOnce(asked); asked = null; } while (refreshAgain);
   })().finally(() => { refreshing = null; });
   return refreshing;
 }
 
-async function refreshOnce() {
+async function refreshOnce(asked) {
   try {
-    const [r, s] = await Promise.all([invoke("list_resources"), invoke("get_settings")]);
+    const [r, s] = await Promise.all(asked || [invoke("list_resources"), invoke("get_settings")]);
     rows = r; settings = s;
     for (const id of [...selected]) if (!rows.some((x) => x.id === id)) selected.delete(id);
     renderRows(); renderBanner(); renderSettings();
@@ -954,10 +955,12 @@ function learnNewest() {
 }
 
 async function start() {
+  // Asked first: the answer travels while the page fills in its icons and language.
+  const asked = invoke("get_session");
   fillIcons();
   applyTheme(store.getItem("theme") || "system");
   applyLocale(pickLocale(store.getItem("locale"), navigator.language));
-  session = await invoke("get_session");
+  session = await asked;
   renderSession();
   if (session.notices.length) notice(session.notices.join(" "), true);
   if (session.signed_in) await signedIn();
@@ -966,13 +969,17 @@ async function start() {
 // What a signed-in window loads once, whether the key was in the keychain or just typed:
 // the saved language and theme, start at login, then the lists.
 async function signedIn() {
-  const s = await invoke("get_settings");
+  // The list is asked for beside the settings, not after them: the first rows show one
+  // round trip sooner. Its failure is shown by the refresh that awaits it.
+  const first = [invoke("list_resources"), invoke("get_settings")];
+  first[0].catch(() => {});
+  const s = await first[1];
   settings = s;
   if (s.locale) applyLocale(s.locale);
   const pref = s.theme || store.getItem("theme") || "system";
   store.setItem("theme", pref); applyTheme(pref);
   invoke("get_start_at_login").then((on) => { $("start-at-login").checked = on; }).catch(() => {});
-  await refresh();
+  await refresh(first);
 }
 
 $("sign-in-form").addEventListener("submit", async (ev) => {
