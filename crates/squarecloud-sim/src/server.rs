@@ -170,7 +170,7 @@ impl Shared {
             for i in (0..spec.history).rev() {
                 let id = version_id(&secret, &spec.id, state.counter);
                 state.counter += 1;
-                let size = VirtualZip::new(&spec.id, &id, &spec.name, spec.snapshot_size).len();
+                let size = VirtualZip::len_for(&spec.id, &id, &spec.name, spec.snapshot_size);
                 res.versions.push(Version {
                     id,
                     ready_at: base - ChronoDuration::days(i as i64),
@@ -250,7 +250,7 @@ impl Shared {
             let res = &mut st.resources[idx];
             let id = version_id(&self.secret, &res.spec.id, counter);
             let size =
-                VirtualZip::new(&res.spec.id, &id, &res.spec.name, res.spec.snapshot_size).len();
+                VirtualZip::len_for(&res.spec.id, &id, &res.spec.name, res.spec.snapshot_size);
             res.versions.push(Version {
                 id,
                 ready_at: at,
@@ -670,8 +670,7 @@ async fn create_snapshot(shared: Arc<Shared>, kind: Kind, id: String) -> Respons
         let res = &mut st.resources[i];
         res.last_create = Some(now);
         let vid = version_id(&shared.secret, &res.spec.id, counter);
-        let size =
-            VirtualZip::new(&res.spec.id, &vid, &res.spec.name, res.spec.snapshot_size).len();
+        let size = VirtualZip::len_for(&res.spec.id, &vid, &res.spec.name, res.spec.snapshot_size);
         let generation = shared.config.generation_for(&res.spec, size);
         let ready_at = now + cd(generation);
         let answer_at = now + cd(generation.min(shared.config.soft_deadline));

@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 const BLOCK: usize = 64 * 1024;
 const LIMIT32: u64 = 0xFFFF_FFFF;
+/// The entry that brings an archive to its size.
+const FILL_NAME: &str = "data/blob.bin";
 
 /// A zip archive described as segments of bytes; see [`VirtualZip::read_at`].
 #[derive(Debug, Clone)]
@@ -93,6 +95,27 @@ impl VirtualZip {
     /// An archive of about `target_size` bytes (exactly, when it is larger than the few hundred
     /// bytes of headers) for `resource` at `version`.
     pub fn new(resource: &str, version: &str, label: &str, target_size: u64) -> Self {
+        let (mut entries, fill) = Self::plan(resource, version, label, target_size);
+        let block = Arc::new(block_for(&format!("{resource}/{version}")));
+        entries.push(Entry {
+            name: FILL_NAME.into(),
+            crc: crc_of_fill(&block, fill),
+            size: fill,
+            body: Segment::Fill { block, len: fill },
+        });
+        Self::assemble(entries)
+    }
+
+    /// `new(…).len()` without building the archive (no fill block, no CRC): what a listing
+    /// needs, cheaply enough for an account of thousands.
+    pub fn len_for(resource: &str, version: &str, label: &str, target_size: u64) -> u64 {
+        let (fixed, fill) = Self::plan(resource, version, label, target_size);
+        Self::overhead(&fixed, FILL_NAME, Self::needs_zip64(&fixed, fill)) + fill
+    }
+
+    /// The small entries, and the size of the fill that brings the whole to `target_size`
+    /// (none when the small entries and headers alone exceed it).
+    fn plan(resource: &str, version: &str, label: &str, target_size: u64) -> (Vec<Entry>, u64) {
         let readme = format!(
             "Square Cloud snapshot (simulated)\nresource: {resource}\nname: {label}\nversion: {version}\n"
         );
@@ -101,7 +124,6 @@ impl VirtualZip {
             serde_json::Value::String(resource.into()),
             serde_json::Value::String(version.into())
         );
-        let block = Arc::new(block_for(&format!("{resource}/{version}")));
         let small = |name: &str, text: String| {
             let mut h = Hasher::new();
             h.update(text.as_bytes());
@@ -120,17 +142,10 @@ impl VirtualZip {
         let mut fill = 0u64;
         for _ in 0..3 {
             let zip64 = Self::needs_zip64(&fixed, fill);
-            let overhead = Self::overhead(&fixed, "data/blob.bin", zip64);
+            let overhead = Self::overhead(&fixed, FILL_NAME, zip64);
             fill = target_size.saturating_sub(overhead);
         }
-        let mut entries = fixed;
-        entries.push(Entry {
-            name: "data/blob.bin".into(),
-            crc: crc_of_fill(&block, fill),
-            size: fill,
-            body: Segment::Fill { block, len: fill },
-        });
-        Self::assemble(entries)
+        (fixed, fill)
     }
 
     fn needs_zip64(fixed: &[Entry], fill: u64) -> bool {
@@ -330,6 +345,30 @@ mod tests {
     fn size_is_exact_above_the_header_overhead() {
         for size in [2_000u64, 100_000, 1_048_576] {
             assert_eq!(VirtualZip::new("r", "v", "n", size).len(), size);
+        }
+    }
+
+    #[test]
+    fn len_for_is_the_built_archives_length() {
+        // Below the headers, at the zip64 switch and beyond it, with long and non-ASCII names.
+        let sizes = [
+            0u64,
+            1,
+            300,
+            2_000,
+            1_048_576,
+            LIMIT32 - 4200,
+            LIMIT32 - 4000,
+            5 << 30,
+        ];
+        for (r, v, n) in [
+            ("r", "v", "n"),
+            ("1a2b3c4d", "0123abcd", "Loja São João 🚀"),
+        ] {
+            for size in sizes {
+                let built = VirtualZip::new(r, v, n, size).len();
+                assert_eq!(VirtualZip::len_for(r, v, n, size), built, "{n}, {size}");
+            }
         }
     }
 
