@@ -670,7 +670,8 @@ async fn create_snapshot(shared: Arc<Shared>, kind: Kind, id: String) -> Respons
         let res = &mut st.resources[i];
         res.last_create = Some(now);
         let vid = version_id(&shared.secret, &res.spec.id, counter);
-        let size = VirtualZip::len_for(&res.spec.id, &vid, &res.spec.name, res.spec.snapshot_size);
+        let size =
+            VirtualZip::new(&res.spec.id, &vid, &res.spec.name, res.spec.snapshot_size).len();
         let generation = shared.config.generation_for(&res.spec, size);
         let ready_at = now + cd(generation);
         let answer_at = now + cd(generation.min(shared.config.soft_deadline));
