@@ -573,6 +573,16 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
             "no GPU here, yet the app kept compositing: {said}"
         );
     }
+    // 10b. Once the first list was painted, the app said how long its start took (a line
+    // for users' slow-start reports, and what `make bench` times launches by).
+    let said = std::fs::read_to_string(log.as_ref().unwrap()).unwrap();
+    assert!(
+        said.lines().any(|l| l
+            .strip_prefix("square-snapshots: the list is on screen, ")
+            .and_then(|l| l.strip_suffix(" ms after start"))
+            .is_some_and(|ms| ms.parse::<u64>().is_ok())),
+        "no launch time in the app's output: {said}"
+    );
     for q in sim.requests() {
         let url = format!("{}?{}", q.path, q.query.unwrap_or_default());
         assert!(!url.contains(KEY), "the key in a URL: {}", q.path);
