@@ -269,20 +269,39 @@ paints without compositing; with a GPU nothing changes, and a
 \`WEBKIT_DISABLE_COMPOSITING_MODE\` set by the user is left alone (\`0\` keeps
 compositing: \`WEBKIT_DISABLE_COMPOSITING_MODE=0 make bench\` gives the figures before).
 
-Launch, on the AMD EPYC machine of 2026-12-01: 1.7 s to the list (50 and 1,000 resources
-alike), where the same code took 0.84–0.93 s on the Intel machine before; curl's 1 GiB took
-twice as long there too. Composited, 5 launches each by hand: 1.93 and 1.98 s, so painting
-without compositing costs nothing here. Of the 1.7 s, WebKit's web and network processes
-start 0.2–0.3 s after the app, the page starts loading after 1.35–1.85 s (the row "before
-the page starts loading"), and the list shows 0.3 s later. \`perf record -a\` over a launch
-without WebDriver found the two cores 64 % idle over 2.5 s, the CPU work of all three
-processes over by about 0.9 s, and 0.3 s of it in the dynamic linker, resolving the symbols
-of WebKit's and Mesa's libraries. Timed in the app by hand (a build printing the time of
-Tauri's page-load event, 3 launches without WebDriver): the app's own set-up took 5–20 ms
-and the page started loading 0.60–0.85 s after \`main\`, all of it WebKit's web process
-starting, against 1.4 s under WebDriver. So a person's launch here is about 0.9–1.2 s; the
-rest of the row is WebDriver's session set-up, and the page's own part (script, the list
-from the engine, the first rows drawn) stays near 0.3 s.
+Launch. The earlier launch rows (1.7–1.9 s on the AMD EPYC machine of 2026-12-01, 0.84–0.93
+s on the Intel one) timed the app's start from /proc: the boot time, in whole seconds, plus
+the process's start tick. That put the start up to a second early (860 ms on the boot of
+2026-12-02, checked against a clock read just before spawning), and those launches ran under
+WebDriver, whose session set-up a person never waits for. The row now times from just
+before the spawn to the app's own log line, which the page asks for once the frame with its
+first rows is drawn.
+
+Timed that way on 2026-12-02 (AMD EPYC, 7 launches each, \`launch()\` of app-bench.py),
+the code of the last table plus the log line (9fe37ed): 1,060 ms (745–1,294) for 50
+resources and 974 ms (891–1,463) for 1,000. The spread came from one stall. In a slow
+launch, gdb found the app's main thread in WebKitGTK's draw handler, in a timed wait for the
+web process, and \`perf sched\` showed it asleep for 500 ms, with the web and network
+processes' main threads asleep 513 ms each and woken with it. The window was shown at its
+creation, its first paint came while the web process was still starting, and WebKit,
+painting without compositing, waits up to 500 ms for the web process's answer; the page's
+load and the answers to its first calls waited behind the main thread. That happened in
+about 1 launch in 3. Composited there is no such wait, but every frame costs more: 1.2–1.45
+s to the painted list in 8 launches. Now the window is created hidden and shown at the
+page's load event, which also spares a blank window; the page asks for its session before
+filling in icons and language, and for the list beside the settings, not after; its modules
+are preloaded; and the demo's simulator sizes its 2,000 archives without building them (60
+ms at 1,000 resources). After, the same 7 launches each: 739 ms (571–961) and 676 ms
+(628–702).
+
+Where the rest goes, from a temporary build printing timestamps (1,000 resources): about 100
+ms from the spawn to \`main\` (the dynamic linker: about 70,000 relocations each in the app,
+the web and the network process, for WebKit's and Mesa's libraries); about 200 ms of GTK and
+the window's creation; about 130 ms until the page starts loading (the web process
+starting); 60–90 ms to load and start the page's script. The answers to the first calls
+then reach the page 70–130 ms after the app sent them, while the web process's main thread
+is busy: on the CPU through the whole gap, in WebKit code without symbols here (likely the
+page's first style and layout). Drawing the rows takes 30–50 ms.
 
 ## Snapshot all, at the server's pace
 
