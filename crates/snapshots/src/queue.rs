@@ -23,8 +23,8 @@
 
 use crate::download::DownloadTarget;
 use crate::engine::{
-    Engine, EngineError, Event, EventSink, JobOutcome, JobResult, ResourceRef, SnapshotOptions,
-    version_key,
+    Engine, EngineError, Event, EventSink, JobOutcome, JobResult, LEDGER, ResourceRef,
+    SnapshotOptions, version_key,
 };
 use crate::ledger::{InFlight, Ledger, WindowRule};
 use crate::names::snapshot_file_name;
@@ -433,8 +433,19 @@ impl Engine {
                         if let Ok(left) = left_rx.await
                             && left > sent_at
                         {
+                            // Written on a blocking thread: done here, its fsync would hold
+                            // this runtime thread, and with it the connection task about to
+                            // write the request, so the create would reach the server later
+                            // than recorded and the next one, paced from this record, too
+                            // close to it (seen as a refused create under disk load).
                             let (acct, rid) = (self.account_id(), job.r.id.clone());
-                            let _ = self.update_ledger(|l| l.left_at(&acct, &rid, sent_at, left));
+                            let state = self.state.clone();
+                            let _ = tokio::task::spawn_blocking(move || {
+                                state.update(LEDGER, |l: &mut Ledger| {
+                                    l.left_at(&acct, &rid, sent_at, left)
+                                })
+                            })
+                            .await;
                             sent_at = left;
                         }
                         in_flight.push(async move {
