@@ -559,15 +559,15 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     let log = std::fs::read_dir(home.dir.path())
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|e| e == "log"));
-    assert!(log.is_some(), "the app's output was not where we looked");
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .expect("the app's output was not where we looked");
+    let said = std::fs::read_to_string(&log).unwrap();
     // 10a. Where no GPU exists at all (as on this machine kind), the app paints without
     // compositing and says so (src-tauri/src/render.rs; why: docs/benchmarks.md).
     let render_node = std::fs::read_dir("/dev/dri").is_ok_and(|mut d| {
         d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("renderD")))
     });
     if !render_node && !std::path::Path::new("/dev/nvidiactl").exists() {
-        let said = std::fs::read_to_string(log.as_ref().unwrap()).unwrap();
         assert!(
             said.contains("painted without compositing (WEBKIT_DISABLE_COMPOSITING_MODE=1)"),
             "no GPU here, yet the app kept compositing: {said}"
@@ -575,7 +575,6 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     }
     // 10b. Once the first list was painted, the app said how long its start took (a line
     // for users' slow-start reports, and what `make bench` times launches by).
-    let said = std::fs::read_to_string(log.as_ref().unwrap()).unwrap();
     assert!(
         said.lines().any(|l| l
             .strip_prefix("square-snapshots: the list is on screen, ")

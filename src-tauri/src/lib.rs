@@ -165,8 +165,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
                 let _ = w.minimize();
             }
             app.manage(FirstShow {
-                stay_hidden: at_login && has_tray,
-                focus: !at_login,
+                at_login,
                 done: AtomicBool::new(false),
             });
             // Should the page never load (a broken web process), the window still comes.
@@ -269,11 +268,10 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
 
 struct TrayPresent(bool);
 
-/// The window's first showing: once, unless the app started at login into the tray; not
-/// focused (nor raised from minimised) when started at login.
+/// The window's first showing, once: `at_login` (`--minimized`) keeps it in the tray, or
+/// shows it minimised and unfocused where there is no tray.
 struct FirstShow {
-    stay_hidden: bool,
-    focus: bool,
+    at_login: bool,
     done: AtomicBool,
 }
 
@@ -286,12 +284,13 @@ fn show_first_time<R: Runtime>(app: &tauri::AppHandle<R>) {
     let Some(first) = app.try_state::<FirstShow>() else {
         return;
     };
-    if first.stay_hidden || first.done.swap(true, Ordering::SeqCst) {
+    let tray = app.try_state::<TrayPresent>().is_some_and(|t| t.0);
+    if (first.at_login && tray) || first.done.swap(true, Ordering::SeqCst) {
         return;
     }
     if let Some(w) = app.get_webview_window("main") {
         let _ = w.show();
-        if first.focus {
+        if !first.at_login {
             let _ = w.set_focus();
         }
     }
