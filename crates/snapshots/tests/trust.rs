@@ -54,7 +54,7 @@ async fn a_lost_answer_never_spends_the_quota_twice() {
     let out = res[0].outcome.as_ref().unwrap();
     let posts = sim.requests().iter().filter(|q| q.method == "POST").count();
     assert_eq!(posts, 1, "one requested snapshot, one POST");
-    let newest = sim.versions(ATLAS).last().unwrap().clone();
+    let newest = sim.created_versions(ATLAS).last().unwrap().clone();
     let file = &out.download.as_ref().unwrap().path;
     assert_eq!(
         std::fs::read(file).unwrap(),
@@ -100,7 +100,7 @@ async fn a_stale_list_never_puts_an_older_archive_under_a_new_name() {
         )
         .await;
     let out = res[0].outcome.as_ref().unwrap();
-    let newest = sim.versions(ATLAS).last().unwrap().clone();
+    let newest = sim.created_versions(ATLAS).last().unwrap().clone();
     assert!(!older.contains(&newest));
     let bytes = std::fs::read(&out.download.as_ref().unwrap().path).unwrap();
     assert_eq!(bytes, sim.archive(ATLAS, &newest).unwrap());

@@ -148,6 +148,24 @@ impl Simulator {
             .unwrap_or_default()
     }
 
+    /// The version ids made by creates, oldest first, including ones still being generated:
+    /// not the seeded ones, nor the daily automatic ones that appear as the clock passes
+    /// 03:00 UTC (a test with a fast clock, or run near that hour, sees those too).
+    pub fn created_versions(&self, resource_id: &str) -> Vec<String> {
+        let st = self.lock();
+        st.resources
+            .iter()
+            .find(|r| r.spec.id == resource_id)
+            .map(|r| {
+                r.versions
+                    .iter()
+                    .filter(|v| v.origin == "manual")
+                    .map(|v| v.id.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The version a resource was last restored to (a restore was accepted).
     pub fn restored_to(&self, resource_id: &str) -> Option<String> {
         let st = self.lock();
