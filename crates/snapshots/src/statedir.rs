@@ -78,15 +78,21 @@ impl StateDir {
     }
 
     /// Reloads the file under the lock, applies `f` and writes the result atomically.
-    /// Returns what `f` returned.
+    /// Returns what `f` returned. A change that changes nothing writes nothing: each write
+    /// ends with an fsync, and most checks (may this create leave yet?) change nothing.
     pub fn update<T, R>(&self, name: &str, f: impl FnOnce(&mut T) -> R) -> std::io::Result<R>
     where
         T: DeserializeOwned + Serialize + Default,
     {
         let _g = self.lock()?;
+        let path = self.dir.join(name);
         let mut value: T = self.load(name)?;
+        let before = serde_json::to_vec(&value).map_err(std::io::Error::other)?;
         let out = f(&mut value);
-        write_json_atomic(&self.dir.join(name), &value)?;
+        let after = serde_json::to_vec(&value).map_err(std::io::Error::other)?;
+        if before != after || !path.exists() {
+            write_json_atomic(&path, &value)?;
+        }
         Ok(out)
     }
 
@@ -144,5 +150,40 @@ mod tests {
         let s = StateDir::open(d.path()).unwrap();
         let m: BTreeMap<String, u32> = s.read("m.json").unwrap();
         assert_eq!(m.len(), 400);
+    }
+
+    /// An update that changes nothing does not rewrite the file (the rename of a new file
+    /// would give it a new inode); one that changes something does.
+    #[test]
+    fn an_update_that_changes_nothing_writes_nothing() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let s = StateDir::open(d.path()).unwrap();
+        let inode = || std::fs::metadata(d.path().join("m.json")).unwrap().ino();
+        s.update("m.json", |_: &mut BTreeMap<String, u32>| {})
+            .unwrap();
+        assert!(
+            d.path().join("m.json").exists(),
+            "a missing file is written"
+        );
+        s.update("m.json", |m: &mut BTreeMap<String, u32>| {
+            m.insert("a".into(), 1)
+        })
+        .unwrap();
+        let first = inode();
+        let seen = s
+            .update("m.json", |m: &mut BTreeMap<String, u32>| {
+                m.get("a").copied()
+            })
+            .unwrap();
+        assert_eq!(seen, Some(1));
+        assert_eq!(inode(), first, "not rewritten");
+        s.update("m.json", |m: &mut BTreeMap<String, u32>| {
+            m.insert("a".into(), 2)
+        })
+        .unwrap();
+        assert_ne!(inode(), first, "rewritten");
+        let m: BTreeMap<String, u32> = s.read("m.json").unwrap();
+        assert_eq!(m["a"], 2);
     }
 }
