@@ -559,6 +559,42 @@ impl Engine {
             .map_err(|e| state_error(&self.cfg.data_dir.join(LEDGER), e))
     }
 
+    /// `update_ledger` on a blocking thread, for the create loop and the work around it. A
+    /// write ends with an fsync, and on a runtime thread it would hold back what else runs
+    /// there: the connection task writing a create that just left, which would then reach
+    /// the server later than recorded, and the next create, paced from that record, too
+    /// close to it.
+    pub(crate) async fn update_ledger_off<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Ledger) -> R + Send + 'static,
+    ) -> Result<R, EngineError> {
+        let state = self.state.clone();
+        let path = self.cfg.data_dir.join(LEDGER);
+        match tokio::task::spawn_blocking(move || state.update(LEDGER, f)).await {
+            Ok(r) => r.map_err(|e| state_error(&path, e)),
+            Err(e) => Err(state_error(&path, std::io::Error::other(e))),
+        }
+    }
+
+    /// `ledger` on a blocking thread: the read waits for the state lock, which another
+    /// process may hold while it writes.
+    pub(crate) async fn ledger_off(&self) -> Ledger {
+        let state = self.state.clone();
+        tokio::task::spawn_blocking(move || state.read(LEDGER).unwrap_or_default())
+            .await
+            .unwrap_or_default()
+    }
+
+    /// `quota` with the ledger read on a blocking thread (see `ledger_off`).
+    pub(crate) async fn quota_off(&self) -> QuotaStatus {
+        self.ledger_off().await.status(
+            &self.account_id(),
+            self.daily_quota(),
+            Utc::now(),
+            chrono_d(self.cfg.limits.quota_window),
+        )
+    }
+
     pub fn quota(&self) -> QuotaStatus {
         let total = self.daily_quota();
         self.ledger().status(

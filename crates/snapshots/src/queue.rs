@@ -23,8 +23,8 @@
 
 use crate::download::DownloadTarget;
 use crate::engine::{
-    Engine, EngineError, Event, EventSink, JobOutcome, JobResult, LEDGER, ResourceRef,
-    SnapshotOptions, version_key,
+    Engine, EngineError, Event, EventSink, JobOutcome, JobResult, ResourceRef, SnapshotOptions,
+    version_key,
 };
 use crate::ledger::{InFlight, Ledger, WindowRule};
 use crate::names::snapshot_file_name;
@@ -237,7 +237,7 @@ impl Engine {
             if let Err(EngineError::Api(e)) = &list
                 && e.is_account_block()
             {
-                self.persist_block();
+                self.persist_block().await;
             }
             let job = &mut pending[i];
             job.listed = true;
@@ -250,11 +250,10 @@ impl Engine {
 
     /// Which job goes next: among the listed ones whose windows are open, the largest
     /// (the caller's order breaks ties); when none is open yet, the one that opens first.
-    fn next_job(&self, pending: &[Job]) -> usize {
-        let ledger = self.ledger();
+    fn next_job(&self, pending: &[Job], ledger: &Ledger) -> usize {
         let (acct, margin, now) = (self.account_id(), self.latency.margin(), Utc::now());
         let ready = |j: &Job| {
-            let (t, _) = ready_at(&ledger, &acct, &j.r.id, &self.cfg.limits, margin, now);
+            let (t, _) = ready_at(ledger, &acct, &j.r.id, &self.cfg.limits, margin, now);
             j.not_before.map_or(t, |nb| nb.max(t))
         };
         let listed: Vec<(usize, DateTime<Utc>)> = (0..pending.len())
@@ -272,7 +271,7 @@ impl Engine {
 
     /// Re-checks everything against the ledger every process writes, and records the create
     /// as sent, in one locked step.
-    fn claim(&self, job: &Job) -> Result<Claim, EngineError> {
+    async fn claim(&self, job: &Job) -> Result<Claim, EngineError> {
         let acct = self.account_id();
         let l = self.cfg.limits.clone();
         let margin = self.latency.margin();
@@ -282,7 +281,7 @@ impl Engine {
         let owner = self.owner.clone();
         let id = job.r.id.clone();
         let not_before = job.not_before;
-        self.update_ledger(|ledger: &mut Ledger| {
+        self.update_ledger_off(move |ledger: &mut Ledger| {
             let now = Utc::now();
             if let Some(until) = ledger.blocked_until.get(&api)
                 && *until > now
@@ -326,27 +325,33 @@ impl Engine {
             );
             Claim::Sent(now)
         })
+        .await
     }
 
     /// Records a `RATE_LIMITED` block for every process (a cron run during it must not call).
-    fn persist_block(&self) -> DateTime<Utc> {
+    async fn persist_block(&self) -> DateTime<Utc> {
         let until = Utc::now() + chrono_d(self.cfg.limits.rate_block);
         let api = self.cfg.api_url.clone();
-        let _ = self.update_ledger(|x| {
-            let t = x.blocked_until.entry(api).or_insert(until);
-            *t = (*t).max(until);
-        });
+        let _ = self
+            .update_ledger_off(move |x| {
+                let t = x.blocked_until.entry(api).or_insert(until);
+                *t = (*t).max(until);
+            })
+            .await;
         until
     }
 
     /// Drops this engine's in-flight record of a resource.
-    pub(crate) fn release(&self, id: &str) {
+    pub(crate) async fn release(&self, id: &str) {
         let owner = self.owner.clone();
-        let _ = self.update_ledger(|l| {
-            if l.in_flight.get(id).is_some_and(|f| f.owner == owner) {
-                l.in_flight.remove(id);
-            }
-        });
+        let id = id.to_string();
+        let _ = self
+            .update_ledger_off(move |l| {
+                if l.in_flight.get(&id).is_some_and(|f| f.owner == owner) {
+                    l.in_flight.remove(&id);
+                }
+            })
+            .await;
     }
 
     /// Sends creates at the server's pace and hands each accepted one to the download side.
@@ -393,7 +398,8 @@ impl Engine {
                 // A create already sent cannot be unsent: take its answer, so that what it
                 // spent is recorded and its in-flight record released.
                 if let Some(a) = in_flight.next().await {
-                    self.on_answer(a, &mut pending, &mut results, &events, &tx);
+                    self.on_answer(a, &mut pending, &mut results, &events, &tx)
+                        .await;
                 }
                 continue;
             }
@@ -406,8 +412,8 @@ impl Engine {
             }
             if !is_paused && !pending.is_empty() {
                 self.list_ahead(&mut pending).await;
-                let idx = self.next_job(&pending);
-                match self.claim(&pending[idx]) {
+                let idx = self.next_job(&pending, &self.ledger_off().await);
+                match self.claim(&pending[idx]).await {
                     Err(e) => fail(&mut pending, &mut results, e),
                     Ok(Claim::Sent(sent_at)) => {
                         let job = pending.remove(idx);
@@ -439,13 +445,9 @@ impl Engine {
                             // than recorded and the next one, paced from this record, too
                             // close to it (seen as a refused create under disk load).
                             let (acct, rid) = (self.account_id(), job.r.id.clone());
-                            let state = self.state.clone();
-                            let _ = tokio::task::spawn_blocking(move || {
-                                state.update(LEDGER, |l: &mut Ledger| {
-                                    l.left_at(&acct, &rid, sent_at, left)
-                                })
-                            })
-                            .await;
+                            let _ = self
+                                .update_ledger_off(move |l| l.left_at(&acct, &rid, sent_at, left))
+                                .await;
                             sent_at = left;
                         }
                         in_flight.push(async move {
@@ -488,11 +490,14 @@ impl Engine {
                         let job = pending.remove(idx);
                         let id = job.r.id.clone();
                         let owner = f.owner.clone();
-                        let _ = self.update_ledger(|l| {
-                            if l.in_flight.get(&id).is_some_and(|x| x.owner == owner) {
-                                l.in_flight.remove(&id);
-                            }
-                        });
+                        let (gone, owner) = (id.clone(), owner.clone());
+                        let _ = self
+                            .update_ledger_off(move |l| {
+                                if l.in_flight.get(&gone).is_some_and(|x| x.owner == owner) {
+                                    l.in_flight.remove(&gone);
+                                }
+                            })
+                            .await;
                         // Its create may have been accepted and still be prepared: look
                         // until the resource's window has passed (no create could be sent
                         // before then anyway), so a lost answer is never paid for twice.
@@ -523,7 +528,7 @@ impl Engine {
                     }
                     Ok(Claim::NoQuota(until)) => {
                         events(Event::Quota {
-                            quota: self.quota(),
+                            quota: self.quota_off().await,
                         });
                         events(Event::PausedForQuota {
                             until,
@@ -549,11 +554,11 @@ impl Engine {
             }
             tokio::select! {
                 Some(a) = in_flight.next(), if !in_flight.is_empty() => {
-                    self.on_answer(a, &mut pending, &mut results, &events, &tx);
+                    self.on_answer(a, &mut pending, &mut results, &events, &tx).await;
                 }
                 _ = sleep_until(sleep_to, cancel), if can_sleep => {
                     if quota_wait {
-                        self.clear_exhausted_if_due(wake);
+                        self.clear_exhausted_if_due(wake).await;
                     }
                 }
                 _ = paused.changed(), if is_paused => {
@@ -570,15 +575,17 @@ impl Engine {
 
     /// After a quota wait: once the oldest counted snapshot has left the window, the
     /// server's last "none left" no longer holds (if it still does, it will say so again).
-    fn clear_exhausted_if_due(&self, wake: Option<DateTime<Utc>>) {
+    async fn clear_exhausted_if_due(&self, wake: Option<DateTime<Utc>>) {
         if wake.is_some_and(|t| t <= Utc::now()) {
             let acct = self.account_id();
-            let _ = self.update_ledger(|l| l.account(&acct).exhausted_at = None);
+            let _ = self
+                .update_ledger_off(move |l| l.account(&acct).exhausted_at = None)
+                .await;
         }
     }
 
     /// One create's answer.
-    fn on_answer(
+    async fn on_answer(
         &self,
         a: Answer,
         pending: &mut Vec<Job>,
@@ -596,9 +603,12 @@ impl Engine {
         let id = job.r.id.clone();
         match result {
             Ok(outcome) => {
-                let _ = self.update_ledger(|l| l.answered(&acct, &id, sent_at, answered_at));
+                let (a, i) = (acct.clone(), id.clone());
+                let _ = self
+                    .update_ledger_off(move |l| l.answered(&a, &i, sent_at, answered_at))
+                    .await;
                 events(Event::Quota {
-                    quota: self.quota(),
+                    quota: self.quota_off().await,
                 });
                 let fetch = match outcome {
                     CreateOutcome::Ready(s) => {
@@ -646,10 +656,14 @@ impl Engine {
             }
             Err(e) => {
                 // The server's own word, or no connection at all: nothing was spent.
-                let _ = self.update_ledger(|l| l.forget(&acct, &id, sent_at));
-                self.release(&id);
-                self.on_refusal(e, &mut job, sent_at, answered_at, events);
-                match self.refusal_verdict(&job) {
+                let (a, i) = (acct.clone(), id.clone());
+                let _ = self
+                    .update_ledger_off(move |l| l.forget(&a, &i, sent_at))
+                    .await;
+                self.release(&id).await;
+                self.on_refusal(e, &mut job, sent_at, answered_at, events)
+                    .await;
+                match self.refusal_verdict(&job).await {
                     Some(Verdict::All(err)) => {
                         pending.push(job);
                         for j in pending.drain(..) {
@@ -670,7 +684,7 @@ impl Engine {
     }
 
     /// Learns from a refusal and sets when the job may be tried again.
-    fn on_refusal(
+    async fn on_refusal(
         &self,
         e: ApiError,
         job: &mut Job,
@@ -683,13 +697,13 @@ impl Engine {
         job.last_error = Some(e.clone());
         match e.code() {
             _ if e.is_account_block() => {
-                let until = self.persist_block();
+                let until = self.persist_block().await;
                 events(Event::RateLimited { until });
             }
             Some(ErrorCode::KeepCalm) => {
                 job.keep_calm += 1;
                 let gap = chrono_d(l.account_gap);
-                let ledger = self.ledger();
+                let ledger = self.ledger_off().await;
                 let learned = ledger
                     .accounts
                     .get(&acct)
@@ -709,12 +723,14 @@ impl Engine {
                         "Square Cloud refused a create sent at {} while the account's previous create was still being prepared: it counts the account's window from each answer, not from each request. Creates now wait for the previous answer.",
                         sent_at.format("%H:%M:%S%.3f UTC")
                     );
-                    let m = message.clone();
-                    let _ = self.update_ledger(|x| {
-                        let a = &mut x.account(&acct).learned;
-                        a.rule = WindowRule::Answer;
-                        a.rule_evidence = Some(m);
-                    });
+                    let (m, a) = (message.clone(), acct.clone());
+                    let _ = self
+                        .update_ledger_off(move |x| {
+                            let a = &mut x.account(&a).learned;
+                            a.rule = WindowRule::Answer;
+                            a.rule_evidence = Some(m);
+                        })
+                        .await;
                     events(Event::Learned { message });
                     // Not the job's fault: it goes again under the learned rule.
                     job.keep_calm -= 1;
@@ -743,12 +759,12 @@ impl Engine {
                             .unwrap_or(l.resource_gap.as_millis() as u64)
                             .max(1);
                         let longer = (current * 2).min(3_600_000);
-                        let _ = self.update_ledger(|x| {
-                            x.account(&acct)
-                                .learned
-                                .resource_gaps_ms
-                                .insert(id.clone(), longer);
-                        });
+                        let (a, i) = (acct.clone(), id.clone());
+                        let _ = self
+                            .update_ledger_off(move |x| {
+                                x.account(&a).learned.resource_gaps_ms.insert(i, longer);
+                            })
+                            .await;
                         events(Event::Learned {
                             message: format!(
                                 "Square Cloud asked to slow down for {} although its window looked open: that resource's window is now taken as {:.0} s.",
@@ -764,7 +780,9 @@ impl Engine {
                 }
             }
             Some(ErrorCode::DailySnapshotsLimitReached) => {
-                let _ = self.update_ledger(|x| x.mark_exhausted(&acct, answered_at));
+                let _ = self
+                    .update_ledger_off(move |x| x.mark_exhausted(&acct, answered_at))
+                    .await;
             }
             _ if e.is_transient() => {
                 // Never reached the server (no connection): safe to try again.
@@ -778,12 +796,13 @@ impl Engine {
     }
 
     /// Whether a refused job ends here, and how.
-    fn refusal_verdict(&self, job: &Job) -> Option<Verdict> {
+    async fn refusal_verdict(&self, job: &Job) -> Option<Verdict> {
         let e = job.last_error.as_ref()?;
         let l = &self.cfg.limits;
         if e.is_account_block() {
             let until = self
-                .ledger()
+                .ledger_off()
+                .await
                 .blocked_until
                 .get(&self.cfg.api_url)
                 .copied()
@@ -817,7 +836,7 @@ impl Engine {
             }
         };
         let res = self.finish_inner(f, opts, events, cancel).await;
-        self.release(&id);
+        self.release(&id).await;
         res
     }
 
@@ -976,7 +995,8 @@ impl Engine {
         let step = l.poll_initial.max(Duration::from_millis(50));
         loop {
             let still = self
-                .ledger()
+                .ledger_off()
+                .await
                 .in_flight
                 .get(&r.id)
                 .is_some_and(|f| f.owner == owner && f.since == since);
