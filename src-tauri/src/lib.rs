@@ -9,6 +9,8 @@ mod notify;
 mod render;
 mod schedule;
 mod state;
+#[cfg(target_os = "linux")]
+mod trayhost;
 
 use serde::Serialize;
 use snapshots::settings::folder_from_drop;
@@ -41,6 +43,10 @@ struct Drag {
 }
 
 fn show_main<R: Runtime>(app: &tauri::AppHandle<R>) {
+    // Shown by the user: no first showing (at login, minimised) may follow.
+    if let Some(first) = app.try_state::<FirstShow>() {
+        first.done.store(true, Ordering::SeqCst);
+    }
     if let Some(w) = app.get_webview_window("main") {
         let _ = w.show();
         let _ = w.unminimize();
@@ -49,7 +55,7 @@ fn show_main<R: Runtime>(app: &tauri::AppHandle<R>) {
 }
 
 /// The tray icon and its menu. Without a tray host the app still runs; closing the window
-/// then quits, since nothing would bring it back.
+/// then quits (or minimises, while plans must run), since nothing would bring it back.
 fn tray<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
     let open = MenuItem::with_id(app, "open", "Open Square Snapshots", true, None::<&str>)?;
     let all = MenuItem::with_id(app, "snapshot_all", "Snapshot all", true, None::<&str>)?;
@@ -156,18 +162,16 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             app.manage(TrayPresent(has_tray));
             // The window is created hidden and shown once its page has loaded (see
             // `show_first_time`). Started at login: it stays in the tray, or opens minimised
-            // when there is no tray to go to.
+            // when there is no tray to go to (see `stay_in_tray_or_show`).
             let at_login = std::env::args().any(|a| a == "--minimized");
-            if at_login
-                && !has_tray
-                && let Some(w) = app.get_webview_window("main")
-            {
-                let _ = w.minimize();
-            }
             app.manage(FirstShow {
                 at_login,
                 done: AtomicBool::new(false),
             });
+            if at_login {
+                let handle = app.handle().clone();
+                std::thread::spawn(move || stay_in_tray_or_show(handle, has_tray));
+            }
             // Should the page never load (a broken web process), the window still comes.
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
@@ -244,7 +248,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             }
             WindowEvent::CloseRequested { api, .. } => {
                 let app = window.app_handle();
-                let tray = app.try_state::<TrayPresent>().is_some_and(|t| t.0);
+                let tray = tray_shown(app);
                 let to_tray = app.state::<AppState>().close_to_tray();
                 if tray && to_tray {
                     api.prevent_close();
@@ -266,7 +270,63 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
         })
 }
 
+/// Whether the tray icon was made. Whether anything shows it is `tray_shown`.
 struct TrayPresent(bool);
+
+/// Whether the tray icon is made and something on the desktop shows it now: only then may
+/// the window hide into it.
+fn tray_shown<R: Runtime>(app: &tauri::AppHandle<R>) -> bool {
+    app.try_state::<TrayPresent>().is_some_and(|t| t.0) && tray_host_visible()
+}
+
+#[cfg(target_os = "linux")]
+fn tray_host_visible() -> bool {
+    trayhost::visible()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn tray_host_visible() -> bool {
+    true
+}
+
+/// How long a start at login waits for the desktop's tray: the panel may come up after us.
+const TRAY_HOST_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Started at login: stays in the tray once something shows it; when nothing does within
+/// `TRAY_HOST_WAIT`, the window opens minimised and unfocused instead, so the app is never
+/// running where no one can reach it.
+fn stay_in_tray_or_show<R: Runtime>(app: tauri::AppHandle<R>, icon_made: bool) {
+    let since = std::time::Instant::now();
+    if icon_made {
+        loop {
+            if tray_host_visible() {
+                eprintln!("square-snapshots: started at login; staying in the tray");
+                return;
+            }
+            if since.elapsed() >= TRAY_HOST_WAIT {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    }
+    eprintln!(
+        "square-snapshots: started at login, but nothing on this desktop shows tray icons; \
+         the window opens minimised"
+    );
+    let handle = app.clone();
+    let _ = app.run_on_main_thread(move || {
+        let Some(first) = handle.try_state::<FirstShow>() else {
+            return;
+        };
+        if first.done.swap(true, Ordering::SeqCst) {
+            return; // opened meanwhile (a second launch, the tray menu)
+        }
+        if let Some(w) = handle.get_webview_window("main") {
+            let _ = w.minimize();
+            let _ = w.show();
+        }
+    });
+}
 
 /// The window's first showing, once: `at_login` (`--minimized`) keeps it in the tray, or
 /// shows it minimised and unfocused where there is no tray.
@@ -284,8 +344,8 @@ fn show_first_time<R: Runtime>(app: &tauri::AppHandle<R>) {
     let Some(first) = app.try_state::<FirstShow>() else {
         return;
     };
-    let tray = app.try_state::<TrayPresent>().is_some_and(|t| t.0);
-    if (first.at_login && tray) || first.done.swap(true, Ordering::SeqCst) {
+    // Started at login, `stay_in_tray_or_show` decides.
+    if first.at_login || first.done.swap(true, Ordering::SeqCst) {
         return;
     }
     if let Some(w) = app.get_webview_window("main") {

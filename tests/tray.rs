@@ -1,0 +1,168 @@
+//! Started at login (`--minimized`), the real app under Xvfb: it stays in the tray only
+//! where something on the desktop shows tray icons (a StatusNotifier host on the session
+//! bus, served here), and otherwise opens its window minimised, never hiding where no one
+//! could reach it. The window's state is read from the X server, as a desktop would see it.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::{Home, Killer};
+
+/// A desktop's tray: the StatusNotifier watcher, with a host registered. Records the items
+/// (tray icons) that register with it.
+struct Watcher(Arc<Mutex<Vec<String>>>);
+
+#[zbus::interface(name = "org.kde.StatusNotifierWatcher")]
+impl Watcher {
+    fn register_status_notifier_item(&self, service: String) {
+        self.0.lock().unwrap().push(service);
+    }
+
+    fn register_status_notifier_host(&self, _service: String) {}
+
+    #[zbus(property)]
+    fn is_status_notifier_host_registered(&self) -> bool {
+        true
+    }
+
+    #[zbus(property)]
+    fn registered_status_notifier_items(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    #[zbus(property)]
+    fn protocol_version(&self) -> i32 {
+        0
+    }
+}
+
+/// The app's top-level X window (the one with WM_HINTS), if mapped or not: whether it is
+/// viewable, and whether it asks to start iconic (minimised).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct WindowState {
+    viewable: bool,
+    iconic: bool,
+}
+
+fn app_window() -> Option<WindowState> {
+    let tree = Command::new("xwininfo")
+        .args(["-root", "-tree"])
+        .output()
+        .expect("xwininfo (x11-utils)");
+    let tree = String::from_utf8_lossy(&tree.stdout);
+    for line in tree.lines().filter(|l| l.contains("\"Square Snapshots\"")) {
+        let Some(id) = line.split_whitespace().next() else {
+            continue;
+        };
+        let hints = Command::new("xprop")
+            .args(["-id", id, "WM_HINTS"])
+            .output()
+            .expect("xprop (x11-utils)");
+        let hints = String::from_utf8_lossy(&hints.stdout);
+        if !hints.contains("WM_HINTS(WM_HINTS)") {
+            continue; // a child window, not the top level
+        }
+        let info = Command::new("xwininfo").args(["-id", id]).output().unwrap();
+        return Some(WindowState {
+            viewable: String::from_utf8_lossy(&info.stdout).contains("Map State: IsViewable"),
+            iconic: hints.contains("Iconic State"),
+        });
+    }
+    None
+}
+
+fn start(home: &Home, args: &[&str]) -> Killer {
+    let log = home.dir.path().join(format!("app-{}.log", args.join("")));
+    let out = std::fs::File::create(&log).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_square-snapshots"))
+        .args(args)
+        .env("XDG_DATA_HOME", &home.data)
+        .env("XDG_CONFIG_HOME", &home.config)
+        .env("XDG_CACHE_HOME", &home.cache)
+        .env("NO_AT_BRIDGE", "1")
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    Killer(child, log)
+}
+
+fn log_of(app: &Killer) -> String {
+    String::from_utf8_lossy(&std::fs::read(&app.1).unwrap_or_default()).into_owned()
+}
+
+async fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !done() {
+        assert!(t.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_login_the_window_stays_in_a_shown_tray_and_opens_minimised_without_one() {
+    // One test, in order: the app is single-instance on the session bus, and the watcher
+    // below must be gone for the first half.
+    let home = Home::new();
+
+    // 1. Nothing shows tray icons (a bare X server): after waiting for a panel that may
+    //    start after it, the window opens, minimised.
+    let app = start(&home, &["--demo", "--minimized"]);
+    until("the window opens", Duration::from_secs(40), || {
+        app_window().is_some_and(|w| w.viewable)
+    })
+    .await;
+    let w = app_window().unwrap();
+    assert!(w.iconic, "opened minimised, not in the user's face: {w:?}");
+    let log = log_of(&app);
+    assert!(
+        log.contains("nothing on this desktop shows tray icons"),
+        "{log}"
+    );
+    drop(app);
+    until("the first app is gone", Duration::from_secs(20), || {
+        app_window().is_none()
+    })
+    .await;
+
+    // 2. A desktop whose tray shows icons: the app's icon registers there, and the window
+    //    stays hidden past the 3 s first-showing fallback.
+    let items = Arc::new(Mutex::new(Vec::new()));
+    let _tray = zbus::connection::Builder::session()
+        .unwrap()
+        .name("org.kde.StatusNotifierWatcher")
+        .unwrap()
+        .serve_at("/StatusNotifierWatcher", Watcher(items.clone()))
+        .unwrap()
+        .build()
+        .await
+        .expect("a D-Bus session bus: run inside dbus-run-session");
+    let app = start(&home, &["--demo", "--minimized"]);
+    until("the tray icon registers", Duration::from_secs(40), || {
+        !items.lock().unwrap().is_empty()
+    })
+    .await;
+    until("the app decides", Duration::from_secs(20), || {
+        log_of(&app).contains("staying in the tray")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        !app_window().is_some_and(|w| w.viewable),
+        "hidden in the tray: {:?}",
+        app_window()
+    );
+    // Launched again (as the tray's Open does): the window comes.
+    let again = start(&home, &["--demo"]);
+    until(
+        "a second launch opens the window",
+        Duration::from_secs(20),
+        || app_window().is_some_and(|w| w.viewable),
+    )
+    .await;
+    drop(again);
+    drop(app);
+}
