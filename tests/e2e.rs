@@ -582,6 +582,14 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
             .is_some_and(|ms| ms.parse::<u64>().is_ok())),
         "no launch time in the app's output: {said}"
     );
+    // The window was shown by its page's load, not by the 3 s fallback (which would hide
+    // a broken load hook behind a slow start).
+    assert!(
+        said.lines()
+            .any(|l| l.starts_with("square-snapshots: the window is shown, ")
+                && l.ends_with(" ms after start, once its page loaded")),
+        "the window was not shown at its page's load: {said}"
+    );
     for q in sim.requests() {
         let url = format!("{}?{}", q.path, q.query.unwrap_or_default());
         assert!(!url.contains(KEY), "the key in a URL: {}", q.path);

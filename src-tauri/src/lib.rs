@@ -148,7 +148,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
         ])
         .on_page_load(|w, p| {
             if p.event() == tauri::webview::PageLoadEvent::Finished {
-                show_first_time(w.app_handle());
+                show_first_time(w.app_handle(), "once its page loaded");
             }
         })
         .setup(|app| {
@@ -176,7 +176,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-                show_first_time(&handle);
+                show_first_time(&handle, "although its page had not loaded after 3 s");
             });
             // A click on a notification opens the window, on its resource when it names one.
             let handle = app.handle().clone();
@@ -339,8 +339,9 @@ struct FirstShow {
 /// Shown at once, the window's first paint found the web process still starting: WebKitGTK,
 /// painting without compositing (see `render`), then blocks the main thread for up to
 /// 500 ms waiting for it, and the page's load waits behind that (1 launch in 3 on a 2-core
-/// machine). It also spares the user a blank window.
-fn show_first_time<R: Runtime>(app: &tauri::AppHandle<R>) {
+/// machine). It also spares the user a blank window. Says on stderr when, and `why` (a
+/// window that always waits for the fallback shows there, and the e2e test checks it).
+fn show_first_time<R: Runtime>(app: &tauri::AppHandle<R>, why: &str) {
     let Some(first) = app.try_state::<FirstShow>() else {
         return;
     };
@@ -350,9 +351,11 @@ fn show_first_time<R: Runtime>(app: &tauri::AppHandle<R>) {
     }
     if let Some(w) = app.get_webview_window("main") {
         let _ = w.show();
-        if !first.at_login {
-            let _ = w.set_focus();
-        }
+        let _ = w.set_focus();
+        eprintln!(
+            "square-snapshots: the window is shown, {} ms after start, {why}",
+            started().elapsed().as_millis()
+        );
     }
 }
 
