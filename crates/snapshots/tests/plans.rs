@@ -132,6 +132,7 @@ async fn a_simulated_week_of_plans() {
         .and_then(|t| t.with_second(0))
         .expect("a time on the hour");
     let mut runs_at = Vec::new();
+    let mut calls = Vec::new();
     let mut engine = Some(engine);
     loop {
         let now = sim.clock().now();
@@ -149,6 +150,7 @@ async fn a_simulated_week_of_plans() {
             engine = Some(engine_on(&sim, &dir.path().join("data"), |_| {}).await);
         }
         let e = engine.as_ref().unwrap();
+        calls.push(now);
         for run in e.run_due(now, sink.clone(), &cancel).await.unwrap() {
             assert!(run.ok, "{run:?}");
             runs_at.push((run.plan.clone(), now));
@@ -157,26 +159,30 @@ async fn a_simulated_week_of_plans() {
     }
     let engine = engine.unwrap();
 
-    // Quota: one create per planned resource per period its plan ran in.
-    let periods = |at: NaiveTime, weekday: Option<u32>| -> usize {
-        let mut starts: BTreeSet<DateTime<Utc>> = BTreeSet::new();
-        let mut seen = instants(t_add, t_off, at, weekday);
-        seen.extend(instants(t_on, t_end, at, weekday));
-        starts.extend(seen.iter().map(|t| day_start(*t, at)));
-        // The catch-up after the two days off, if a run was missed meanwhile.
-        if !instants(t_off, t_on, at, weekday).is_empty() {
-            starts.insert(day_start(t_on, at));
-        }
-        starts.len()
-    };
+    // Quota: one create per planned resource per period its plan ran in. The daily plan
+    // runs once in each period (from 03:00) in which the computer was on and asked what was
+    // due, except the one it was added in; days off cost one catch-up, in the first period
+    // it is on again. Counted from the calls, not from the clock: a period that began just
+    // before the computer went off, with no call between, is one of the missed ones (seen
+    // when the week started just after 03:00).
+    let added = day_start(t_add, at3);
+    let daily = calls
+        .iter()
+        .map(|t| day_start(*t, at3))
+        .filter(|p| *p != added)
+        .collect::<BTreeSet<_>>()
+        .len();
     let daily_runs = runs_at.iter().filter(|(p, _)| p == "daily").count();
     let weekly_runs = runs_at.iter().filter(|(p, _)| p == "weekly").count();
-    let daily = periods(at3, None);
     // The weekly plan's day comes once in the week, on day 2, while the computer is on.
     let weekly = instants(t_add, t_end, at4, Some(weekday)).len();
     assert_eq!(weekly, 1);
     assert_eq!(weekly_runs, weekly, "{runs_at:?}");
     assert_eq!(daily_runs, daily, "one run per daily period: {runs_at:?}");
+    assert!(
+        runs_at.iter().any(|(p, t)| p == "daily" && *t >= t_on),
+        "the daily plan caught up after the days off: {runs_at:?}"
+    );
     assert_eq!(accepted_creates(&sim), 3 * daily + weekly);
     assert!(
         sim.requests().iter().all(|q| q.status != 429),

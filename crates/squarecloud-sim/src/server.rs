@@ -80,7 +80,10 @@ pub(crate) struct Res {
     /// The version the resource was last restored to.
     pub restored_to: Option<String>,
     cache: Option<(DateTime<Utc>, Vec<Value>)>,
-    invalidate_at: Option<DateTime<Utc>>,
+    /// When new versions become ready, each making a list cached before it stale (with
+    /// `create_invalidates_cache`). All are kept: a daily automatic copy made while a
+    /// create is prepared must not hide that create's copy behind the cache.
+    invalidate_at: Vec<DateTime<Utc>>,
     /// When the last daily automatic snapshot was made.
     last_automatic: DateTime<Utc>,
 }
@@ -164,7 +167,7 @@ impl Shared {
                 restoring_until: None,
                 restored_to: None,
                 cache: None,
-                invalidate_at: None,
+                invalidate_at: Vec::new(),
                 last_automatic: base,
             };
             for i in (0..spec.history).rev() {
@@ -258,7 +261,7 @@ impl Shared {
                 origin: "automatic",
             });
             res.last_automatic = at;
-            res.invalidate_at = Some(at);
+            res.invalidate_at.push(at);
         }
     }
 
@@ -271,7 +274,7 @@ impl Shared {
         let res = &st.resources[idx];
         if let Some((filled, items)) = &res.cache {
             let stale = self.config.create_invalidates_cache
-                && res.invalidate_at.is_some_and(|t| *filled < t && t <= now);
+                && res.invalidate_at.iter().any(|t| *filled < *t && *t <= now);
             if now - *filled < ttl && !stale {
                 return items.clone();
             }
@@ -279,7 +282,9 @@ impl Shared {
         let mut ready: Vec<&Version> = res.versions.iter().filter(|v| v.ready_at <= now).collect();
         ready.sort_by_key(|v| std::cmp::Reverse(v.ready_at));
         let items: Vec<Value> = ready.iter().map(|v| self.list_item(res, v)).collect();
-        st.resources[idx].cache = Some((now, items.clone()));
+        let res = &mut st.resources[idx];
+        res.cache = Some((now, items.clone()));
+        res.invalidate_at.retain(|t| *t > now);
         items
     }
 }
@@ -684,7 +689,7 @@ async fn create_snapshot(shared: Arc<Shared>, kind: Kind, id: String) -> Respons
             size,
             origin: "manual",
         });
-        res.invalidate_at = Some(ready_at);
+        res.invalidate_at.push(ready_at);
         let path = shared.file_path(res);
         (generation, path)
     };
