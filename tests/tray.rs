@@ -47,6 +47,11 @@ struct WindowState {
 }
 
 fn app_window() -> Option<WindowState> {
+    app_window_id().map(|(_, state)| state)
+}
+
+/// The top-level window's X id and state.
+fn app_window_id() -> Option<(u64, WindowState)> {
     let tree = Command::new("xwininfo")
         .args(["-root", "-tree"])
         .output()
@@ -65,12 +70,49 @@ fn app_window() -> Option<WindowState> {
             continue; // a child window, not the top level
         }
         let info = Command::new("xwininfo").args(["-id", id]).output().unwrap();
-        return Some(WindowState {
-            viewable: String::from_utf8_lossy(&info.stdout).contains("Map State: IsViewable"),
-            iconic: hints.contains("Iconic State"),
-        });
+        let xid = u64::from_str_radix(id.trim_start_matches("0x"), 16).ok()?;
+        return Some((
+            xid,
+            WindowState {
+                viewable: String::from_utf8_lossy(&info.stdout).contains("Map State: IsViewable"),
+                iconic: hints.contains("Iconic State"),
+            },
+        ));
     }
     None
+}
+
+/// Asks the window to close, as a window manager's close button does (`WM_DELETE_WINDOW`).
+fn close_window(xid: u64) {
+    use x11_dl::xlib;
+    let x = xlib::Xlib::open().expect("libX11");
+    // SAFETY: a display of our own, opened and closed here; the event is fully initialised.
+    unsafe {
+        let display = (x.XOpenDisplay)(std::ptr::null());
+        assert!(!display.is_null(), "no X display");
+        let atom = |name: &str| {
+            let name = std::ffi::CString::new(name).unwrap();
+            (x.XInternAtom)(display, name.as_ptr(), 0)
+        };
+        let mut data = xlib::ClientMessageData::new();
+        data.set_long(0, atom("WM_DELETE_WINDOW") as i64);
+        data.set_long(1, xlib::CurrentTime as i64);
+        let mut event = xlib::XEvent {
+            client_message: xlib::XClientMessageEvent {
+                type_: xlib::ClientMessage,
+                serial: 0,
+                send_event: 1,
+                display,
+                window: xid,
+                message_type: atom("WM_PROTOCOLS"),
+                format: 32,
+                data,
+            },
+        };
+        (x.XSendEvent)(display, xid, 0, xlib::NoEventMask, &mut event);
+        (x.XFlush)(display);
+        (x.XCloseDisplay)(display);
+    }
 }
 
 fn start(home: &Home, args: &[&str]) -> Killer {
@@ -122,6 +164,13 @@ async fn at_login_the_window_stays_in_a_shown_tray_and_opens_minimised_without_o
         log.contains("nothing on this desktop shows tray icons"),
         "{log}"
     );
+    // Closed, with no tray to go to and no plan to keep running: the app quits.
+    let mut app = app;
+    close_window(app_window_id().unwrap().0);
+    until("the app quits once closed", Duration::from_secs(20), || {
+        app.0.try_wait().unwrap().is_some()
+    })
+    .await;
     drop(app);
     until("the first app is gone", Duration::from_secs(20), || {
         app_window().is_none()
@@ -164,5 +213,16 @@ async fn at_login_the_window_stays_in_a_shown_tray_and_opens_minimised_without_o
     )
     .await;
     drop(again);
+    // Closed, with a tray shown: the window goes there and the app keeps running.
+    let mut app = app;
+    close_window(app_window_id().unwrap().0);
+    until(
+        "the window hides in the tray",
+        Duration::from_secs(20),
+        || app_window().is_some_and(|w| !w.viewable),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(app.0.try_wait().unwrap().is_none(), "the app keeps running");
     drop(app);
 }
