@@ -269,7 +269,27 @@ async fn run_due_is_once_per_period_and_a_killed_run_resumes() {
         .unwrap();
     assert_eq!(runs.len(), 1);
     assert!(runs[0].resumed && runs[0].ok, "{runs:?}");
-    assert_eq!(accepted_creates(&sim), 3, "no duplicate create");
+    // Seen once in about 50 runs (2026-12-02, cause not yet found): a fourth create. What
+    // the server saw and what the two processes recorded, to find it when it shows again.
+    assert_eq!(
+        accepted_creates(&sim),
+        3,
+        "no duplicate create\nrequests:\n{}\nledger: {}\nplans: {}\nruns: {runs:?}",
+        sim.requests()
+            .iter()
+            .map(|q| format!(
+                "{} {:?} {} {} {}",
+                q.at.format("%H:%M:%S%.3f"),
+                q.host,
+                q.method,
+                q.path,
+                q.status
+            ))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        std::fs::read_to_string(data.join("ledger.json")).unwrap_or_default(),
+        std::fs::read_to_string(data.join("plans.json")).unwrap_or_default(),
+    );
     let zips = std::fs::read_dir(&out).unwrap().count();
     assert_eq!(zips, 3);
     // Twice more in the same period, once through sqsnap: nothing spends quota.
