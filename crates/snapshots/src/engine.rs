@@ -587,19 +587,17 @@ impl Engine {
 
     /// `quota` with the ledger read on a blocking thread (see `ledger_off`).
     pub(crate) async fn quota_off(&self) -> QuotaStatus {
-        self.ledger_off().await.status(
-            &self.account_id(),
-            self.daily_quota(),
-            Utc::now(),
-            chrono_d(self.cfg.limits.quota_window),
-        )
+        self.quota_in(self.ledger_off().await)
     }
 
     pub fn quota(&self) -> QuotaStatus {
-        let total = self.daily_quota();
-        self.ledger().status(
+        self.quota_in(self.ledger())
+    }
+
+    fn quota_in(&self, mut ledger: Ledger) -> QuotaStatus {
+        ledger.status(
             &self.account_id(),
-            total,
+            self.daily_quota(),
             Utc::now(),
             chrono_d(self.cfg.limits.quota_window),
         )

@@ -488,9 +488,7 @@ impl Engine {
                         // A process that stopped while serving this resource: what it sent
                         // is still counted; adopt its snapshot if it made one.
                         let job = pending.remove(idx);
-                        let id = job.r.id.clone();
-                        let owner = f.owner.clone();
-                        let (gone, owner) = (id.clone(), owner.clone());
+                        let (gone, owner) = (job.r.id.clone(), f.owner.clone());
                         let _ = self
                             .update_ledger_off(move |l| {
                                 if l.in_flight.get(&gone).is_some_and(|x| x.owner == owner) {
