@@ -99,25 +99,57 @@ pub enum FolderError {
     Empty,
 }
 
-/// Checks that `path` is an existing folder we can create files in (by creating and removing one).
+/// The name the folder check's test files are made from.
+const PROBE: &str = "sqsnap-write-test";
+
+/// Checks that `path` is an existing folder we can create files in (by creating one).
 pub fn validate_folder(path: &Path) -> Result<PathBuf, FolderError> {
     let meta = std::fs::metadata(path).map_err(|_| FolderError::Missing(path.to_path_buf()))?;
     if !meta.is_dir() {
         return Err(FolderError::NotAFolder(path.to_path_buf()));
     }
-    // A test file of its own, created exclusively like the atomic writes' temporary files:
-    // several downloads start at once and each checks its folder; with one name per
-    // process, all but the first found it there and said the folder could not be written to.
-    match crate::store::tempfile_in(path, &path.join("sqsnap-write-test")) {
-        Ok((probe, _)) => {
-            let _ = std::fs::remove_file(&probe);
-            Ok(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
-        }
+    match probe(path) {
+        Ok(()) => Ok(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())),
         Err(e) => Err(FolderError::NotWritable(
             path.to_path_buf(),
             e.kind().to_string(),
         )),
     }
+}
+
+/// Creates a file in `dir` that nobody sees and nothing leaves behind.
+///
+/// On Linux the file has no name at all (`O_TMPFILE`): a process killed during the check
+/// leaves nothing in the user's folder. Elsewhere, or on a file system without it (FAT,
+/// some network mounts), a named test file of its own, created exclusively like the atomic
+/// writes' temporary files (several downloads check one folder at once), then deleted; the
+/// ones a killed process left are deleted by later checks.
+fn probe(dir: &Path) -> std::io::Result<()> {
+    // Test files of older versions, which always named them, and of killed runs.
+    crate::store::sweep_left_temps(dir, PROBE);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_TMPFILE)
+            .open(dir)
+        {
+            Ok(_) => return Ok(()),
+            // Not supported here: EOPNOTSUPP from the file system, EISDIR from a kernel
+            // without it, EINVAL from some FUSE file systems.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL)
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let (named, _) = crate::store::tempfile_in(dir, &dir.join(PROBE))?;
+    let _ = std::fs::remove_file(named);
+    Ok(())
 }
 
 /// What a drop onto the window may set: exactly one writable folder.

@@ -32,12 +32,14 @@ pub fn write_text_atomic(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 /// A new file `.<target's name>.<pid>.<n>.tmp` in `dir`, created exclusively: the first `n`
-/// free, so callers at the same moment (threads or processes) never share one.
+/// free, so callers at the same moment (threads or processes) never share one. Those a
+/// killed process left are deleted on the way ([`sweep_left_temps`]).
 pub(crate) fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
     let base = target
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("state");
+    sweep_left_temps(dir, base);
     for n in 0..100u32 {
         let p = dir.join(format!(".{base}.{}.{n}.tmp", std::process::id()));
         match std::fs::OpenOptions::new()
@@ -51,6 +53,91 @@ pub(crate) fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf
         }
     }
     Err(std::io::Error::other("no free temporary file name"))
+}
+
+/// How long a temporary file of a process that is gone is left alone: one of a process in
+/// another PID namespace (a container sharing the folder) looks gone too, and no write of
+/// ours holds its temporary file this long.
+const LEFT_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How often one folder is looked through for one target's leftovers.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Deletes the temporary files of `base` that a process killed mid-write left in `dir`:
+/// `.<base>.<pid>.<n>.tmp` whose process is gone and that nobody touched for [`LEFT_AFTER`].
+/// Nothing else is touched, whatever its name. At most once per [`SWEEP_EVERY`] per folder
+/// and target, so frequent writes do not list the folder each time.
+pub(crate) fn sweep_left_temps(dir: &Path, base: &str) {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+    use std::time::Instant;
+    static LAST: LazyLock<Mutex<HashMap<(PathBuf, String), Instant>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    {
+        let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (dir.to_path_buf(), base.to_string());
+        if last.get(&key).is_some_and(|t| t.elapsed() < SWEEP_EVERY) {
+            return;
+        }
+        last.insert(key, Instant::now());
+    }
+    remove_left_temps(dir, base, LEFT_AFTER);
+}
+
+/// The sweep itself, without the throttle; returns how many files it deleted.
+fn remove_left_temps(dir: &Path, base: &str, left_after: std::time::Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let prefix = format!(".{base}.");
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some((pid, n)) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|r| r.strip_suffix(".tmp"))
+            .and_then(|r| r.split_once('.'))
+        else {
+            continue;
+        };
+        let (Ok(pid), Ok(_)) = (pid.parse::<u32>(), n.parse::<u32>()) else {
+            continue;
+        };
+        let untouched = e
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= left_after);
+        if untouched && !process_alive(pid) && std::fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Whether a process with this id runs (or may: anything but a clear "no such process").
+pub(crate) fn process_alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return true;
+        };
+        if pid <= 0 {
+            return true;
+        }
+        // Signal 0 only checks: it is delivered to nobody.
+        // SAFETY: kill(2) with signal 0 has no effect on the target; it reads no memory.
+        let r = unsafe { libc::kill(pid, 0) };
+        r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
 }
 
 /// What happened when a file could not be read.
@@ -126,5 +213,45 @@ mod tests {
         // No temporary files are left behind.
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    /// What a killed writer left (its process gone) is deleted once untouched long enough;
+    /// a live process's file, another target's, a recent one and look-alike names stay.
+    #[test]
+    fn leftovers_of_gone_processes_are_swept_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        // A process that has ended: its id is free until reused.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        assert!(!process_alive(gone));
+        assert!(process_alive(std::process::id()));
+        let me = std::process::id();
+        let names = [
+            format!(".ledger.json.{gone}.0.tmp"),  // left by a kill: swept
+            format!(".ledger.json.{gone}.7.tmp"),  // left by a kill: swept
+            format!(".ledger.json.{me}.0.tmp"),    // a live process's write: kept
+            format!(".plans.json.{gone}.0.tmp"),   // another target: kept
+            format!(".ledger.json.x{gone}.0.tmp"), // not our pattern: kept
+            format!(".ledger.json.{gone}.0.tmp.mine"), // not our pattern: kept
+            "ledger.json".to_string(),
+        ];
+        for n in &names {
+            std::fs::write(dir.path().join(n), b"x").unwrap();
+        }
+        // Fresh files are left alone (a process in another PID namespace looks gone).
+        assert_eq!(remove_left_temps(dir.path(), "ledger.json", LEFT_AFTER), 0);
+        assert_eq!(
+            remove_left_temps(dir.path(), "ledger.json", std::time::Duration::ZERO),
+            2
+        );
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let mut want: Vec<String> = names[2..].to_vec();
+        want.sort();
+        assert_eq!(left, want);
     }
 }

@@ -290,8 +290,11 @@ async fn run_due_is_once_per_period_and_a_killed_run_resumes() {
         std::fs::read_to_string(data.join("ledger.json")).unwrap_or_default(),
         std::fs::read_to_string(data.join("plans.json")).unwrap_or_default(),
     );
-    let zips = std::fs::read_dir(&out).unwrap().count();
-    assert_eq!(zips, 3);
+    let files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 3, "{files:?}");
     // Twice more in the same period, once through sqsnap: nothing spends quota.
     let before = sim.requests().len();
     let mut c = sqsnap(&["--json", "run-due"]);
