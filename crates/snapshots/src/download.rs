@@ -1,7 +1,7 @@
 //! Streams a snapshot to `<dir>/<name>.part`, resumes with `Range`, checks the archive and
 //! renames it into place. Memory use is one chunk, whatever the size.
 
-use crate::segmented::{Outcome, RateLimit, sidecar_path};
+use crate::segmented::{Outcome, RateLimit, remove_sidecar, sidecar_path};
 use crate::settings::{FolderError, validate_folder};
 use crate::verify::{Verified, VerifyError, verify_zip};
 use futures_util::StreamExt;
@@ -289,14 +289,14 @@ impl Downloader {
                     // One stream from the start: the preallocated file says nothing of progress.
                     if side.exists() {
                         truncate(&part)?;
-                        let _ = std::fs::remove_file(&side);
+                        remove_sidecar(&side);
                     }
                     resumed_from = file_len(&part);
                 }
             }
         } else if side.exists() {
             truncate(&part)?;
-            let _ = std::fs::remove_file(&side);
+            remove_sidecar(&side);
             resumed_from = 0;
         }
         let mut meter = Meter::new(resumed_from);
@@ -486,7 +486,7 @@ impl Downloader {
             && promised != got
         {
             let _ = std::fs::remove_file(&part);
-            let _ = std::fs::remove_file(&side);
+            remove_sidecar(&side);
             return Err(DownloadError::WrongLength { promised, got });
         }
         let check = part.clone();
@@ -499,7 +499,7 @@ impl Downloader {
             Ok(v) => v,
             Err(e) => {
                 let _ = std::fs::remove_file(&part);
-                let _ = std::fs::remove_file(&side);
+                remove_sidecar(&side);
                 return Err(e.into());
             }
         };
@@ -514,7 +514,7 @@ impl Downloader {
                 }
             }
         })?;
-        let _ = std::fs::remove_file(&side);
+        remove_sidecar(&side);
         if let Ok(d) = std::fs::File::open(&dir) {
             let _ = d.sync_all();
         }

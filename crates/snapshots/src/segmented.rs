@@ -95,6 +95,17 @@ pub(crate) fn sidecar_path(part: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// The temporary file a sidecar is written to before it is renamed over the sidecar.
+fn sidecar_tmp(side: &Path) -> PathBuf {
+    side.with_extension("json.tmp")
+}
+
+/// Deletes a sidecar, and the temporary one a save cut short by a kill left beside it.
+pub(crate) fn remove_sidecar(side: &Path) {
+    let _ = std::fs::remove_file(side);
+    let _ = std::fs::remove_file(sidecar_tmp(side));
+}
+
 /// Sorted, merged, clipped to `[0, total)`.
 fn merge(mut v: Vec<(u64, u64)>, total: u64) -> Vec<(u64, u64)> {
     v.retain(|r| r.0 < r.1);
@@ -184,7 +195,7 @@ impl Shared {
             let r = self.record.lock().unwrap_or_else(|e| e.into_inner());
             Sidecar { done, ..r.clone() }
         };
-        let tmp = self.side.with_extension("json.tmp");
+        let tmp = sidecar_tmp(&self.side);
         std::fs::write(&tmp, serde_json::to_vec(&rec).unwrap_or_default())?;
         std::fs::rename(&tmp, &self.side)
     }

@@ -182,6 +182,12 @@ async fn kill_9_during_a_four_connection_download_resumes_byte_identical() {
     let ranged_before = file_gets(&sim).len();
     assert!(ranged_before >= 3, "{:?}", file_gets(&sim));
     assert!(recorded < size, "finished before the kill");
+    // A kill during a sidecar save leaves its temporary file half written; plant one (this
+    // kill rarely lands there): the second run must neither read it nor leave it.
+    let side = sidecar().unwrap();
+    let torn = side.with_extension("json.tmp");
+    let bytes = std::fs::read(&side).unwrap();
+    std::fs::write(&torn, &bytes[..bytes.len() / 2]).unwrap();
 
     let again = sqsnap(&sim, data.path(), KEY, &args).output().unwrap();
     assert!(
@@ -211,7 +217,7 @@ async fn kill_9_during_a_four_connection_download_resumes_byte_identical() {
     );
     assert!(
         std::fs::read_dir(out.path()).unwrap().count() == 1,
-        "the .part or its sidecar was left behind"
+        "the .part, its sidecar or the sidecar's temporary file was left behind"
     );
 }
 
