@@ -420,7 +420,8 @@ impl Downloader {
             meter.reset_to(written);
             let mut stream = resp.bytes_stream();
             let mut floor = Floor::new(written, self.floor_bytes_per_sec, self.floor_window);
-            let writeback = crate::writeback::Writeback::new(written);
+            let writeback =
+                crate::writeback::Writeback::new(std::fs::File::open(&part).ok(), written);
             let outcome: Result<(), String> = loop {
                 let next = tokio::select! {
                     n = tokio::time::timeout(self.read_idle, stream.next()) => n,
@@ -436,7 +437,7 @@ impl Downloader {
                             return Err(disk_error(&part, e, written));
                         }
                         written += chunk.len() as u64;
-                        writeback.landed(&file, written);
+                        writeback.landed(written);
                         if let Some(p) = meter.tick(written, total) {
                             on_progress(p);
                         }
