@@ -95,6 +95,35 @@ pub(crate) fn sidecar_path(part: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// The largest sidecar rewritten in place: one page, which the kernel copies whole.
+const IN_PLACE_MAX: usize = 4096;
+
+/// Writes a sidecar's bytes as [`Shared::save`] says; `open`: the sidecar as last written
+/// here, open, with its length.
+fn store_sidecar(
+    open: &mut Option<(File, usize)>,
+    side: &Path,
+    mut bytes: Vec<u8>,
+) -> std::io::Result<()> {
+    if let Some((file, len)) = open.as_mut()
+        && bytes.len().max(*len) <= IN_PLACE_MAX
+    {
+        bytes.resize(bytes.len().max(*len), b' ');
+        write_at(file, &bytes, 0)?;
+        *len = bytes.len();
+        return Ok(());
+    }
+    let tmp = sidecar_tmp(side);
+    std::fs::write(&tmp, &bytes)?;
+    std::fs::rename(&tmp, side)?;
+    *open = std::fs::OpenOptions::new()
+        .write(true)
+        .open(side)
+        .ok()
+        .map(|f| (f, bytes.len()));
+    Ok(())
+}
+
 /// The temporary file a sidecar is written to before it is renamed over the sidecar.
 fn sidecar_tmp(side: &Path) -> PathBuf {
     side.with_extension("json.tmp")
@@ -171,8 +200,9 @@ struct Shared {
     save_every: u64,
     /// Starts the disk writes every few MiB so the final fsync is short.
     writeback: crate::writeback::Writeback,
-    /// One writer at a time: two saves racing on the temporary file could rename a torn one.
-    saving: Mutex<()>,
+    /// One writer at a time: two saves racing on the temporary file could rename a torn
+    /// one. Holds the sidecar once written, open for in-place saves, with the length written.
+    saving: Mutex<Option<(File, usize)>>,
     /// Asks the sidecar writer (`Saver`) for a save; a save already asked for absorbs more.
     save_wanted: Mutex<Option<std::sync::mpsc::SyncSender<()>>>,
 }
@@ -187,22 +217,29 @@ impl Shared {
         merge(v, rec.total)
     }
 
-    /// Writes the sidecar atomically (a temporary file renamed over it).
+    /// Writes the sidecar so that a kill leaves the old one or the new one, never a mix.
+    ///
+    /// The first save goes to a temporary file renamed over the sidecar. Later ones rewrite
+    /// it in place with one positioned write, padded with spaces (which JSON ignores) to
+    /// the length already there, as long as that fits in the file's first page: the kernel
+    /// copies one page whole, even when the process is killed during the call. A rename
+    /// waits for the journal, and on a file system mounted with `discard` for the disk
+    /// (seen at 40 ms, while 400 MB/s landed unrecorded); a write to the page cache does not.
+    /// Larger records take the rename again.
     fn save(&self) -> std::io::Result<()> {
-        let _one = self.saving.lock().unwrap_or_else(|e| e.into_inner());
+        let mut open = self.saving.lock().unwrap_or_else(|e| e.into_inner());
         let done = self.done_ranges();
         let rec = {
             let r = self.record.lock().unwrap_or_else(|e| e.into_inner());
             Sidecar { done, ..r.clone() }
         };
-        let tmp = sidecar_tmp(&self.side);
-        std::fs::write(&tmp, serde_json::to_vec(&rec).unwrap_or_default())?;
-        std::fs::rename(&tmp, &self.side)
+        let bytes = serde_json::to_vec(&rec).map_err(std::io::Error::other)?;
+        store_sidecar(&mut open, &self.side, bytes)
     }
 
     fn landed(&self, n: u64) {
         let done = self.done.fetch_add(n, Ordering::AcqRel) + n;
-        self.writeback.landed(&self.file, done);
+        self.writeback.landed(done);
         let saved = self.saved_at.load(Ordering::Acquire);
         if done >= saved + self.save_every
             && self
@@ -487,6 +524,7 @@ impl Downloader {
                 .map_err(|e| crate::download::disk_error(part, e, 0))?;
         }
         let already: u64 = record.done.iter().map(|r| r.1 - r.0).sum();
+        let writeback = crate::writeback::Writeback::new(file.try_clone().ok(), already);
         let shared = Arc::new(Shared {
             file,
             side: side.clone(),
@@ -497,9 +535,9 @@ impl Downloader {
             all_answered: tokio::sync::Notify::new(),
             saved_at: AtomicU64::new(already),
             save_every: (total / 400).max(64 * 1024),
-            saving: Mutex::new(()),
+            saving: Mutex::new(None),
             save_wanted: Mutex::new(None),
-            writeback: crate::writeback::Writeback::new(already),
+            writeback,
         });
         shared
             .save()
@@ -822,6 +860,35 @@ impl Downloader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first save renames a new file into place; later ones rewrite it in place, a
+    /// shorter record padded so it still reads back exactly; one over a page is renamed.
+    #[test]
+    fn sidecar_saves_rewrite_in_place_within_a_page() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let side = d.path().join("f.zip.part.json");
+        let inode = || std::fs::metadata(&side).unwrap().ino();
+        let rec = |n: usize| Sidecar {
+            file: "f.zip".into(),
+            total: 1 << 40,
+            done: (0..n as u64).map(|i| (i * 1000, i * 1000 + 500)).collect(),
+            ..Sidecar::default()
+        };
+        let read = || serde_json::from_slice::<Sidecar>(&std::fs::read(&side).unwrap()).unwrap();
+        let mut open = None;
+        store_sidecar(&mut open, &side, serde_json::to_vec(&rec(20)).unwrap()).unwrap();
+        let first = inode();
+        assert_eq!(read(), rec(20));
+        store_sidecar(&mut open, &side, serde_json::to_vec(&rec(3)).unwrap()).unwrap();
+        assert_eq!(inode(), first, "rewritten in place");
+        assert_eq!(read(), rec(3), "the padding is read as blank space");
+        store_sidecar(&mut open, &side, serde_json::to_vec(&rec(300)).unwrap()).unwrap();
+        assert!(std::fs::metadata(&side).unwrap().len() > IN_PLACE_MAX as u64);
+        assert_ne!(inode(), first, "over a page: renamed");
+        assert_eq!(read(), rec(300));
+        assert!(!sidecar_tmp(&side).exists());
+    }
 
     #[test]
     fn ranges_merge_and_leave_gaps() {
