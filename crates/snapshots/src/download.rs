@@ -53,6 +53,11 @@ pub enum DownloadError {
         "Could not write {path}: the disk is full. Free some space and try again: the {bytes} bytes already downloaded are kept and the download will resume."
     )]
     DiskFull { path: PathBuf, bytes: u64 },
+    #[error(
+        "{dir} has no room for this snapshot ({}). Nothing was downloaded and nothing was left there. Free some space or choose a folder on another disk, then try again.",
+        size_text(*needed)
+    )]
+    NoRoom { dir: PathBuf, needed: u64 },
     #[error("Could not write {path}: {detail}. Nothing was saved under the final name.")]
     Disk { path: PathBuf, detail: String },
     #[error(
@@ -86,7 +91,9 @@ impl DownloadError {
     pub fn code(&self) -> &'static str {
         match self {
             DownloadError::Folder(_) => "folder",
-            DownloadError::DiskFull { .. } | DownloadError::Disk { .. } => "disk",
+            DownloadError::DiskFull { .. }
+            | DownloadError::NoRoom { .. }
+            | DownloadError::Disk { .. } => "disk",
             DownloadError::Cancelled { .. } => "cancelled",
             DownloadError::Network { .. } => "network",
             DownloadError::Rejected { .. } | DownloadError::WebPage { .. } => "rejected",
@@ -564,6 +571,22 @@ pub(crate) fn describe(e: reqwest::Error) -> String {
         cause = c.source();
     }
     text
+}
+
+/// A size as people read it: "40.0 MiB".
+pub(crate) fn size_text(n: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} bytes")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
 fn file_len(p: &Path) -> u64 {

@@ -351,3 +351,60 @@ async fn a_sidecar_of_another_size_is_ignored() {
         "{gets:?}"
     );
 }
+
+/// A tmpfs mounted for one test (root, as in CI), unmounted when dropped.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn new(size: &str) -> Self {
+        let d = tempfile::tempdir().unwrap();
+        let s = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(d.path())
+            .status()
+            .unwrap();
+        assert!(s.success(), "mounting a tmpfs needs root");
+        SmallDisk(d)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// A large snapshot for a disk without room for it: refused before the download, saying
+/// how much room it needs; nothing is left in the folder, and the host sent only the start
+/// of the first request (before, the download wrote 16 MiB and then failed on a full disk).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_without_room_is_told_before_the_download() {
+    let size = 40 * MIB;
+    let c = SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates();
+    let (sim, engine, _dir) = start(c).await;
+    cap_each(&sim, 8_000_000);
+    let disk = SmallDisk::new("16m");
+    let r = engine.resource(APP).unwrap();
+    let (sink, _) = collect();
+    let e = engine
+        .download(
+            &r,
+            None,
+            Some(disk.0.path()),
+            sink,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("no room for this snapshot (40.0 MiB)") && msg.contains("Nothing was"),
+        "{msg}"
+    );
+    let left: Vec<_> = std::fs::read_dir(disk.0.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+    let sent = sim.file_bytes_served();
+    assert!(sent < 4 * MIB, "the host sent {sent} bytes");
+}
