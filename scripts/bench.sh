@@ -108,21 +108,28 @@ resume() { # name, then the command; waits for half the file by $watch, kills, r
   local before; before=$(served)
   "$@" >/dev/null 2>&1 &
   local pid=$!
-  while ! python3 - "$tmp/out" <<'PY'
-import glob, json, os, sys
+  # One watcher that polls every 10 ms. A python3 started per poll needed 0.19 CPU s
+  # each here: it polled every 0.2 s, using 94 % of one of the 2 cores meanwhile.
+  python3 - "$tmp/out" <<'PY'
+import glob, json, os, sys, time
 d = sys.argv[1]
-for p in glob.glob(d + "/*.part.json"):
-    try:
-        done = sum(b - a for a, b in json.load(open(p))["done"])
-    except Exception:
-        done = 0
-    sys.exit(0 if done >= 536870912 else 1)
-for p in glob.glob(d + "/*.part") + glob.glob(d + "/f.zip"):
-    if not glob.glob(p + ".json") and os.path.getsize(p) >= 536870912:
-        sys.exit(0)
-sys.exit(1)
+def half():
+    for p in glob.glob(d + "/*.part.json"):
+        try:
+            done = sum(b - a for a, b in json.load(open(p))["done"])
+        except Exception:
+            done = 0
+        return done >= 536870912
+    for p in glob.glob(d + "/*.part") + glob.glob(d + "/f.zip"):
+        try:
+            if not glob.glob(p + ".json") and os.path.getsize(p) >= 536870912:
+                return True
+        except OSError:
+            pass
+    return False
+while not half():
+    time.sleep(0.01)
 PY
-  do sleep 0.01; done
   kill -9 $pid; wait $pid 2>/dev/null || true
   "$@" >/dev/null 2>&1
   local after; after=$(served)
