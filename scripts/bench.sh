@@ -193,11 +193,29 @@ doubling up to 128 MiB; a new connection takes half of what no connection has as
 and near the end, when none is left, the second half of what the slowest connection still
 has to receive, if that one alone would need over 250 ms. The resume row caps the host at
 100 MB/s a connection so the kill lands mid-way; sqsnap resumes from the sidecar (finished
-ranges, rewritten every 0.25 % of the file by a thread of its own), curl from the length of
-its file; $RUNS kills each. The host's count is what it sent, so what still sat in the
-sockets' buffers at the kill counts as sent twice (one kill a run, as before, read 0.21,
-0.62 and 2.01 % on the AMD machine of 2026-12-01). sqsnap also asks the kernel every 16 MiB to start writing what has landed
-(\`sync_file_range\`), so the fsync before the rename finds little left to write.
+ranges, rewritten every 0.25 % of the file by a thread of its own, in place while it fits
+in a page), curl from the length of its file; $RUNS kills each. The host's count is what it
+sent, so what still sat in the sockets' buffers at the kill counts as sent twice (one kill a
+run, as before, read 0.21, 0.62 and 2.01 % on the AMD machine of 2026-12-01). sqsnap also
+reserves the file's blocks before the first byte (\`fallocate\`) and asks the kernel every
+16 MiB, from a thread of its own, to start writing what has landed (\`sync_file_range\`),
+so the fsync before the rename finds little left to write.
+
+Before and after, resume row, on the Intel machine of 2026-12-02 (\`scripts/kill-breakdown.sh
+N BIN…\` prints each kill's cost beside what the sidecar had recorded and what sat in the
+sockets' queues just before it). Before, 1 kill in 5 of the last table re-sent over 1 %
+(3.38 %), and 6 in 26 of a run of this script (1.0–4.0 %). In those, 14–41 MiB sat in the
+queues or had landed unrecorded: sqsnap had stopped reading.
+strace and \`perf record -e sched:sched_switch -g\` showed where: \`sync_file_range\`,
+called by a connection's task, waiting up to 0.73 s for the disk's queue; writes waiting up
+to 54 ms for ext4's delayed allocation (\`i_data_sem\`), held by the writeback allocating
+earlier pages; sidecar renames waiting up to 40 ms for the journal while data landed
+unrecorded. The watcher that picks the moment of the kill was also at fault: it started a
+python3 per poll, 0.19 CPU s each here, so it looked every 0.2 s and took one of the two
+cores meanwhile; it is now one process polling every 10 ms. With that watcher, 20 kills each,
+alternating: the code before these changes re-sent 0.10–2.82 % (median 0.30 %; 1 over 1 %,
+with 28 MiB in the queues), the code after 0.03–0.93 % (median 0.20 %); 8 traced downloads
+after had no write, writeback request or rename over 10 ms but the final fsync.
 
 Before and after, 200 MiB capped row. On an earlier machine (AMD EPYC): 2.78 s beside
 aria2c's 2.74 s (1.01×) with the final fsync taking 62 ms and ramp steps judged on a 25 ms
