@@ -77,6 +77,10 @@ pub enum DownloadError {
     #[error("The downloaded file failed its integrity check ({0}). It was deleted; try again.")]
     Verify(#[from] VerifyError),
     #[error(
+        "The computer restarted during this download, and part of what had been downloaded before did not reach the disk: the file failed its integrity check ({0}). It was deleted; the next try downloads it again from the start."
+    )]
+    LostInRestart(VerifyError),
+    #[error(
         "The snapshot host sent {got} bytes where Square Cloud's list promised {promised}. The file was not kept; try again."
     )]
     WrongLength { promised: u64, got: u64 },
@@ -97,7 +101,9 @@ impl DownloadError {
             DownloadError::Cancelled { .. } => "cancelled",
             DownloadError::Network { .. } => "network",
             DownloadError::Rejected { .. } | DownloadError::WebPage { .. } => "rejected",
-            DownloadError::Verify(_) | DownloadError::WrongLength { .. } => "verify",
+            DownloadError::Verify(_)
+            | DownloadError::LostInRestart(_)
+            | DownloadError::WrongLength { .. } => "verify",
             DownloadError::Insecure(_) => "insecure",
         }
     }
@@ -270,6 +276,8 @@ impl Downloader {
 
         // Large snapshots go over several ranged connections when the host allows it.
         let mut segmented = false;
+        // Resumed from ranges recorded before the system restarted.
+        let mut after_restart = false;
         if let Some(size) = target.expected_size
             && self.connections > 1
             && (size >= self.split_min || side.exists())
@@ -291,7 +299,10 @@ impl Downloader {
                 )
                 .await?
             {
-                Outcome::Done => segmented = true,
+                Outcome::Done { check_all } => {
+                    segmented = true;
+                    after_restart = check_all;
+                }
                 Outcome::NoRanges => {
                     // One stream from the start: the preallocated file says nothing of progress.
                     if side.exists() {
@@ -499,16 +510,20 @@ impl Downloader {
         }
         let check = part.clone();
         let expected = target.expected_size.or(total);
-        let verified =
-            tokio::task::spawn_blocking(move || verify_zip(&check, expected, full_verify))
-                .await
-                .map_err(|e| VerifyError::Io(e.to_string()))?;
+        let full = full_verify || after_restart;
+        let verified = tokio::task::spawn_blocking(move || verify_zip(&check, expected, full))
+            .await
+            .map_err(|e| VerifyError::Io(e.to_string()))?;
         let verified = match verified {
             Ok(v) => v,
             Err(e) => {
                 let _ = std::fs::remove_file(&part);
                 remove_sidecar(&side);
-                return Err(e.into());
+                return Err(if after_restart {
+                    DownloadError::LostInRestart(e)
+                } else {
+                    e.into()
+                });
             }
         };
         let dest = unique_path(&final_path);

@@ -87,6 +87,23 @@ pub(crate) struct Sidecar {
     pub last_modified: Option<String>,
     /// Finished byte ranges, `[start, end)`, sorted and merged.
     pub done: Vec<(u64, u64)>,
+    /// The boot of the system they were recorded in (Linux's boot id). The ranges are in the
+    /// page cache when recorded, on the disk only by the final fsync: after a crash or a
+    /// power cut they may read as zeros, so a resume in another boot checks every byte.
+    #[serde(default)]
+    pub boot: Option<String>,
+}
+
+/// This boot of the system, where the system names it (Linux).
+fn boot_id() -> Option<String> {
+    static ID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    })
+    .clone()
 }
 
 pub(crate) fn sidecar_path(part: &Path) -> PathBuf {
@@ -391,7 +408,9 @@ enum WorkerError {
 
 /// How the segmented path ended.
 pub(crate) enum Outcome {
-    Done,
+    /// `check_all`: it resumed ranges recorded before the system restarted (or by a version
+    /// that did not say when): every entry's CRC must be checked.
+    Done { check_all: bool },
     /// The host answered a ranged request with the whole file: use one stream.
     NoRanges,
 }
@@ -472,9 +491,13 @@ impl Downloader {
             }
         };
         record.done = merge(record.done, total);
+        let this_boot = boot_id();
+        let check_all = !record.done.is_empty() && this_boot.is_some() && record.boot != this_boot;
+        // Once the rest is fetched, what is recorded was recorded in this boot or checked.
+        record.boot = this_boot;
         let mut queue = gaps(&record.done, total);
         let Some(&(first_a, first_b)) = queue.front() else {
-            return Ok(Outcome::Done);
+            return Ok(Outcome::Done { check_all });
         };
         // The first connection asks for the start of the first gap.
         let first_upto = first_b.min(first_a + FIRST_REQUEST);
@@ -770,7 +793,7 @@ impl Downloader {
             .map_err(|e| crate::download::disk_error(part, e, total))?;
         let _ = saver.stop_and_save().await;
         on_progress(meter.force(total, Some(total)));
-        Ok(Outcome::Done)
+        Ok(Outcome::Done { check_all })
     }
 
     /// One connection: requests `[pos, end)` (unless handed the probe's answer) and writes
