@@ -493,8 +493,11 @@ impl Downloader {
         record.done = merge(record.done, total);
         let this_boot = boot_id();
         let check_all = !record.done.is_empty() && this_boot.is_some() && record.boot != this_boot;
-        // Once the rest is fetched, what is recorded was recorded in this boot or checked.
-        record.boot = this_boot;
+        // Ranges of an earlier boot keep its mark until the whole file is checked: killed
+        // again in this boot, the next resume must still check them.
+        if !check_all {
+            record.boot = this_boot;
+        }
         let mut queue = gaps(&record.done, total);
         let Some(&(first_a, first_b)) = queue.front() else {
             return Ok(Outcome::Done { check_all });

@@ -412,6 +412,27 @@ async fn a_disk_without_room_is_told_before_the_download() {
 /// Half of the file recorded as done by a sidecar of another boot of the system, with
 /// `first_half` in the `.part` where those bytes should be: what a crash or a power cut
 /// during a download leaves when the page cache had not reached the disk (zeros there).
+/// Returns the sidecar's path.
+fn plant_from_before_a_restart(
+    sim: &Simulator,
+    dir: &Path,
+    name: &str,
+    first_half: impl Fn(&[u8]) -> Vec<u8>,
+) -> PathBuf {
+    let archive = served_archive(sim);
+    let half = archive.len() / 2;
+    let mut part = first_half(&archive[..half]);
+    part.resize(archive.len(), 0);
+    std::fs::write(dir.join(format!("{name}.part")), part).unwrap();
+    let side = serde_json::json!({"file": name, "total": archive.len(), "etag": null,
+        "last_modified": null, "done": [[0, half]], "boot": "an-earlier-boot"});
+    let path = dir.join(format!("{name}.part.json"));
+    std::fs::write(&path, serde_json::to_vec(&side).unwrap()).unwrap();
+    path
+}
+
+/// A 40 MiB snapshot downloaded once and deleted, then planted as
+/// [`plant_from_before_a_restart`] says, and downloaded again.
 async fn resumed_after_a_restart(
     first_half: impl Fn(&[u8]) -> Vec<u8>,
 ) -> (
@@ -423,32 +444,55 @@ async fn resumed_after_a_restart(
     let size = 40 * MIB;
     let c = SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates();
     let (sim, engine, dir) = start(c).await;
-    let name = fetch(&engine, dir.path())
-        .await
-        .path
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
-    std::fs::remove_file(dir.path().join(&name)).unwrap();
-    let archive = served_archive(&sim);
-    let half = (size / 2) as usize;
-    let mut part = first_half(&archive[..half]);
-    part.resize(size as usize, 0);
-    std::fs::write(dir.path().join(format!("{name}.part")), part).unwrap();
-    let side = serde_json::json!({"file": name, "total": size, "etag": null,
-        "last_modified": null, "done": [[0, half]], "boot": "an-earlier-boot"});
-    std::fs::write(
-        dir.path().join(format!("{name}.part.json")),
-        serde_json::to_vec(&side).unwrap(),
-    )
-    .unwrap();
+    let first = fetch(&engine, dir.path()).await.path;
+    let name = first.file_name().unwrap().to_string_lossy().into_owned();
+    std::fs::remove_file(&first).unwrap();
+    plant_from_before_a_restart(&sim, dir.path(), &name, first_half);
     let r = engine.resource(APP).unwrap();
     let (sink, _) = collect();
     let again = engine
         .download(&r, None, Some(dir.path()), sink, &CancellationToken::new())
         .await;
     (sim, engine, dir, again)
+}
+
+/// Stopped again after the restart, before the end: the sidecar keeps the earlier boot's
+/// mark, so the resume after that still checks every byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_from_before_a_restart_stay_marked_until_checked() {
+    let size = 40 * MIB;
+    let c = SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates();
+    let (sim, engine, dir) = start(c).await;
+    let first = fetch(&engine, dir.path()).await.path;
+    let name = first.file_name().unwrap().to_string_lossy().into_owned();
+    std::fs::remove_file(&first).unwrap();
+    let side = plant_from_before_a_restart(&sim, dir.path(), &name, |b| b.to_vec());
+    cap_each(&sim, 4_000_000);
+    let r = engine.resource(APP).unwrap();
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        stop.cancel();
+    });
+    let (sink, _) = collect();
+    let cut = engine
+        .download(&r, None, Some(dir.path()), sink, &cancel)
+        .await;
+    assert!(cut.is_err(), "{cut:?}");
+    let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&side).unwrap()).unwrap();
+    assert_eq!(kept["boot"], "an-earlier-boot", "{kept}");
+    let done: u64 = kept["done"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[1].as_u64().unwrap() - r[0].as_u64().unwrap())
+        .sum();
+    assert!(done > size / 2, "nothing fetched before the stop: {kept}");
+    sim.clear_faults();
+    let again = fetch(&engine, dir.path()).await;
+    assert!(again.verified.crc_checked, "{:?}", again.verified);
+    assert_eq!(std::fs::read(&again.path).unwrap(), served_archive(&sim));
 }
 
 /// Ranges recorded before a restart are kept, but the whole archive is then checked (every
