@@ -201,10 +201,11 @@ reserves the file's blocks before the first byte (\`fallocate\`) and asks the ke
 16 MiB, from a thread of its own, to start writing what has landed (\`sync_file_range\`),
 so the fsync before the rename finds little left to write.
 
-Before and after, resume row, on the Intel machine of 2026-12-02 (\`scripts/kill-breakdown.sh
+Before and after, resume row, on the AMD EPYC machine of this table (\`scripts/kill-breakdown.sh
 N BIN…\` prints each kill's cost beside what the sidecar had recorded and what sat in the
 sockets' queues just before it). Before, 1 kill in 5 of the last table re-sent over 1 %
-(3.38 %), and 6 in 26 of a run of this script (1.0–4.0 %). In those, 14–41 MiB sat in the
+(3.38 %), and 6 in 26 of this script's first form, whose watcher was the old one
+(1.0–4.0 %). In those, 14–41 MiB sat in the
 queues or had landed unrecorded: sqsnap had stopped reading.
 strace and \`perf record -e sched:sched_switch -g\` showed where: \`sync_file_range\`,
 called by a connection's task, waiting up to 0.73 s for the disk's queue; writes waiting up
