@@ -116,10 +116,18 @@ fn close_window(xid: u64) {
 }
 
 fn start(home: &Home, args: &[&str]) -> Killer {
-    let log = home.dir.path().join(format!("app-{}.log", args.join("")));
+    start_with(home, args, &[])
+}
+
+fn start_with(home: &Home, args: &[&str], env: &[(&str, &std::path::Path)]) -> Killer {
+    let log = home
+        .dir
+        .path()
+        .join(format!("app-{}-{}.log", args.join(""), env.len()));
     let out = std::fs::File::create(&log).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_square-snapshots"))
         .args(args)
+        .envs(env.iter().copied())
         .env("XDG_DATA_HOME", &home.data)
         .env("XDG_CONFIG_HOME", &home.config)
         .env("XDG_CACHE_HOME", &home.cache)
@@ -175,6 +183,40 @@ async fn at_login_the_window_stays_in_a_shown_tray_and_opens_minimised_without_o
     until("the first app is gone", Duration::from_secs(20), || {
         app_window().is_none()
     })
+    .await;
+
+    // Again with a backup plan, which needs the app running: closing minimises the window
+    // (there is no window manager here to show it so; the app says it) and the app runs on.
+    let data = home.dir.path().join("with-plans");
+    std::fs::create_dir_all(data.join("demo")).unwrap();
+    std::fs::write(
+        data.join("demo").join("plans.json"),
+        r#"{"plans": [{"id": "nightly", "kind": "snapshot", "scope": {"scope": "all"},
+            "schedule": {"every": "week", "weekday": 6, "at": "03:00:00"}}], "reserve": 1}"#,
+    )
+    .unwrap();
+    let mut app = start_with(&home, &["--demo"], &[("SQSNAP_DATA_DIR", &data)]);
+    until("the window opens", Duration::from_secs(40), || {
+        app_window().is_some_and(|w| w.viewable)
+    })
+    .await;
+    close_window(app_window_id().unwrap().0);
+    until("the app says why it stays", Duration::from_secs(20), || {
+        log_of(&app).contains("the window is minimised instead")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        app.0.try_wait().unwrap().is_none(),
+        "the app keeps running for its plans"
+    );
+    assert!(app_window().is_some(), "the window is still there");
+    drop(app);
+    until(
+        "the app with plans is gone",
+        Duration::from_secs(20),
+        || app_window().is_none(),
+    )
     .await;
 
     // 2. A desktop whose tray shows icons: the app's icon registers there, and the window

@@ -261,6 +261,10 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
                     // window could not be brought back, so the window is minimised.
                     api.prevent_close();
                     let _ = window.minimize();
+                    eprintln!(
+                        "square-snapshots: closed with nothing to show a tray icon, while plans \
+                         need the app running: the window is minimised instead"
+                    );
                 }
             }
             WindowEvent::Resized(_) | WindowEvent::Moved(_) => {
