@@ -125,8 +125,6 @@ pub fn validate_folder(path: &Path) -> Result<PathBuf, FolderError> {
 /// writes' temporary files (several downloads check one folder at once), then deleted; the
 /// ones a killed process left are deleted by later checks.
 fn probe(dir: &Path) -> std::io::Result<()> {
-    // Test files of older versions, which always named them, and of killed runs.
-    crate::store::sweep_left_temps(dir, PROBE);
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -136,7 +134,13 @@ fn probe(dir: &Path) -> std::io::Result<()> {
             .custom_flags(libc::O_TMPFILE)
             .open(dir)
         {
-            Ok(_) => return Ok(()),
+            Ok(f) => {
+                // Test files of older versions, which always named them, and of killed runs.
+                if let Ok(now) = f.metadata().and_then(|m| m.modified()) {
+                    crate::store::sweep_left_temps(dir, PROBE, now);
+                }
+                return Ok(());
+            }
             // Not supported here: EOPNOTSUPP from the file system, EISDIR from a kernel
             // without it, EINVAL from some FUSE file systems.
             Err(e)

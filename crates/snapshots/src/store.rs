@@ -39,7 +39,6 @@ pub(crate) fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("state");
-    sweep_left_temps(dir, base);
     for n in 0..100u32 {
         let p = dir.join(format!(".{base}.{}.{n}.tmp", std::process::id()));
         match std::fs::OpenOptions::new()
@@ -47,7 +46,12 @@ pub(crate) fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf
             .create_new(true)
             .open(&p)
         {
-            Ok(f) => return Ok((p, f)),
+            Ok(f) => {
+                if let Ok(now) = f.metadata().and_then(|m| m.modified()) {
+                    sweep_left_temps(dir, base, now);
+                }
+                return Ok((p, f));
+            }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
         }
@@ -67,7 +71,11 @@ const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 /// `.<base>.<pid>.<n>.tmp` whose process is gone and that nobody touched for [`LEFT_AFTER`].
 /// Nothing else is touched, whatever its name. At most once per [`SWEEP_EVERY`] per folder
 /// and target, so frequent writes do not list the folder each time.
-pub(crate) fn sweep_left_temps(dir: &Path, base: &str) {
+///
+/// `fs_now`: the modification time of a file just made in `dir`. Ages are measured on the
+/// folder's own clock: a network share stamps files with the server's, which may be ahead
+/// of or behind this computer's.
+pub(crate) fn sweep_left_temps(dir: &Path, base: &str, fs_now: std::time::SystemTime) {
     use std::collections::HashMap;
     use std::sync::{LazyLock, Mutex};
     use std::time::Instant;
@@ -81,11 +89,16 @@ pub(crate) fn sweep_left_temps(dir: &Path, base: &str) {
         }
         last.insert(key, Instant::now());
     }
-    remove_left_temps(dir, base, LEFT_AFTER);
+    remove_left_temps(dir, base, LEFT_AFTER, fs_now);
 }
 
 /// The sweep itself, without the throttle; returns how many files it deleted.
-fn remove_left_temps(dir: &Path, base: &str, left_after: std::time::Duration) -> usize {
+fn remove_left_temps(
+    dir: &Path,
+    base: &str,
+    left_after: std::time::Duration,
+    fs_now: std::time::SystemTime,
+) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
@@ -109,7 +122,7 @@ fn remove_left_temps(dir: &Path, base: &str, left_after: std::time::Duration) ->
             .ok()
             .filter(|m| m.is_file())
             .and_then(|m| m.modified().ok())
-            .and_then(|t| t.elapsed().ok())
+            .and_then(|t| fs_now.duration_since(t).ok())
             .is_some_and(|age| age >= left_after);
         if untouched && !process_alive(pid) && std::fs::remove_file(e.path()).is_ok() {
             removed += 1;
@@ -217,6 +230,8 @@ mod tests {
 
     /// What a killed writer left (its process gone) is deleted once untouched long enough;
     /// a live process's file, another target's, a recent one and look-alike names stay.
+    /// Ages are read on the folder's clock (a fresh file's time), not this process's: the
+    /// test also passes with the process's clock moved (scripts/time-sweep.sh).
     #[test]
     fn leftovers_of_gone_processes_are_swept_and_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
@@ -227,7 +242,7 @@ mod tests {
         assert!(!process_alive(gone));
         assert!(process_alive(std::process::id()));
         let me = std::process::id();
-        let names = [
+        let old = [
             format!(".ledger.json.{gone}.0.tmp"),  // left by a kill: swept
             format!(".ledger.json.{gone}.7.tmp"),  // left by a kill: swept
             format!(".ledger.json.{me}.0.tmp"),    // a live process's write: kept
@@ -236,13 +251,24 @@ mod tests {
             format!(".ledger.json.{gone}.0.tmp.mine"), // not our pattern: kept
             "ledger.json".to_string(),
         ];
-        for n in &names {
+        let fresh = format!(".ledger.json.{gone}.1.tmp"); // gone, but too recent: kept
+        for n in old.iter().chain([&fresh]) {
             std::fs::write(dir.path().join(n), b"x").unwrap();
         }
-        // Fresh files are left alone (a process in another PID namespace looks gone).
-        assert_eq!(remove_left_temps(dir.path(), "ledger.json", LEFT_AFTER), 0);
+        let now = std::fs::metadata(dir.path().join(&fresh))
+            .unwrap()
+            .modified()
+            .unwrap();
+        for n in &old {
+            let f = std::fs::File::options()
+                .write(true)
+                .open(dir.path().join(n))
+                .unwrap();
+            f.set_modified(now - LEFT_AFTER - std::time::Duration::from_secs(1))
+                .unwrap();
+        }
         assert_eq!(
-            remove_left_temps(dir.path(), "ledger.json", std::time::Duration::ZERO),
+            remove_left_temps(dir.path(), "ledger.json", LEFT_AFTER, now),
             2
         );
         let mut left: Vec<String> = std::fs::read_dir(dir.path())
@@ -250,7 +276,7 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         left.sort();
-        let mut want: Vec<String> = names[2..].to_vec();
+        let mut want: Vec<String> = old[2..].iter().chain([&fresh]).cloned().collect();
         want.sort();
         assert_eq!(left, want);
     }
