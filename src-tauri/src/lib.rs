@@ -375,14 +375,21 @@ pub(crate) fn started() -> std::time::Instant {
     *AT.get_or_init(std::time::Instant::now)
 }
 
-/// Whether any plan would run in the background.
+/// Whether any plan would run in the background. Read from the plans file, not through the
+/// engine: closed while the engine is busy or still connecting (a slow network at login),
+/// the app must not quit and drop its plans. A file that cannot be read counts as plans:
+/// staying is the safe side.
 fn has_plans<R: Runtime>(app: &tauri::AppHandle<R>) -> bool {
-    app.state::<AppState>()
-        .engine
-        .try_lock()
-        .ok()
-        .and_then(|e| e.as_ref().map(|e| !e.plans().plans.is_empty()))
-        .unwrap_or(false)
+    let file = app
+        .state::<AppState>()
+        .data_dir
+        .join(snapshots::plans::PLANS);
+    match std::fs::read(file) {
+        Ok(bytes) => serde_json::from_slice::<snapshots::plans::Plans>(&bytes)
+            .map(|p| !p.plans.is_empty())
+            .unwrap_or(true),
+        Err(_) => false,
+    }
 }
 
 /// The tray's Pause/Resume item, whose label follows the queue.
