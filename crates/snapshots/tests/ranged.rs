@@ -526,3 +526,48 @@ async fn ranges_lost_in_a_restart_are_found_and_fetched_again() {
     let done = fetch(&engine, dir.path()).await;
     assert_eq!(std::fs::read(&done.path).unwrap(), served_archive(&sim));
 }
+
+/// A file system that cannot reserve blocks (ext2 has no `fallocate`): the download goes on
+/// without, over several connections, and the file is exact. (A loop-mounted image: root.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_system_without_fallocate_still_gets_the_file() {
+    let size = 40 * MIB;
+    let c = SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates();
+    let (sim, engine, dir) = start(c).await;
+    cap_each(&sim, 16_000_000);
+    let image = dir.path().join("ext2.img");
+    std::fs::File::create(&image)
+        .unwrap()
+        .set_len(64 * MIB)
+        .unwrap();
+    let mkfs = std::process::Command::new("mkfs.ext2")
+        .args(["-q", "-F"])
+        .arg(&image)
+        .status()
+        .expect("mkfs.ext2 (e2fsprogs)");
+    assert!(mkfs.success());
+    let disk = tempfile::tempdir().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-o", "loop"])
+        .arg(&image)
+        .arg(disk.path())
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "a loop mount needs root");
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(disk.path());
+    let done = fetch(&engine, disk.path()).await;
+    assert_eq!(std::fs::read(&done.path).unwrap(), served_archive(&sim));
+    assert!(file_gets(&sim).len() >= 2, "{:?}", file_gets(&sim));
+    let left: Vec<_> = std::fs::read_dir(disk.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != "lost+found")
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+}
