@@ -23,18 +23,8 @@ cat >"$tmp/account.json" <<JSON
   {"id":"00000000000000000000000000000003","name":"one mib","kind":"rust","ram":512,"snapshot_size":1048576,"history":1},
   {"id":"00000000000000000000000000000004","name":"four gib","kind":"rust","ram":512,"snapshot_size":4294967296,"history":1}]}
 JSON
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-$bin/squarecloud-sim --port "$port" --api-key bench-key --data "$tmp/account.json" >"$tmp/url" &
-sim=$!
-for _ in $(seq 50); do [ -s "$tmp/url" ] && break; sleep 0.1; done
-api=$(head -1 "$tmp/url")
-ctl="http://127.0.0.1:$port/_sim"
-export SQUARECLOUD_API_URL=$api SQUARECLOUD_API_KEY=bench-key SQSNAP_DATA_DIR="$tmp/data"
-auth=(-H "Authorization: bench-key")
-url_of() { curl -s "${auth[@]}" "$api/apps/$1/snapshots" | python3 -c 'import json,sys; print(json.load(sys.stdin)["response"][0]["url"])'; }
-served() { curl -s "${auth[@]}" "$ctl/served" | python3 -c 'import json,sys; print(json.load(sys.stdin)["bytes"])'; }
-no_faults() { curl -s -X DELETE "${auth[@]}" "$ctl/faults" >/dev/null; }
-cap_each() { curl -s -X POST "${auth[@]}" -d "{\"target\":\"files\",\"kind\":\"bandwidth\",\"bytes_per_sec\":$1,\"times\":null}" "$ctl/faults" >/dev/null; }
+. scripts/sim-env.sh
+start_sim "$tmp/account.json"
 
 # One timed run: appends "wall cpu peak_kib" to $tmp/<name>.
 timed() {

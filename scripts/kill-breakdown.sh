@@ -15,20 +15,13 @@ cat >"$tmp/account.json" <<JSON
 {"id":"1","name":"bench","email":"b@example.com","plan":"standard-4","memory_mb":4096,
  "applications":[{"id":"00000000000000000000000000000001","name":"one gib","kind":"rust","ram":512,"snapshot_size":1073741824,"history":1}]}
 JSON
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-target/release/squarecloud-sim --port "$port" --api-key bench-key --data "$tmp/account.json" >"$tmp/url" &
-sim=$!
-for _ in $(seq 50); do [ -s "$tmp/url" ] && break; sleep 0.1; done
-api=$(head -1 "$tmp/url")
-ctl="http://127.0.0.1:$port/_sim"
-export SQUARECLOUD_API_URL=$api SQUARECLOUD_API_KEY=bench-key SQSNAP_DATA_DIR="$tmp/data"
-auth=(-H "Authorization: bench-key")
-served() { curl -s "${auth[@]}" "$ctl/served" | python3 -c 'import json,sys; print(json.load(sys.stdin)["bytes"])'; }
+. scripts/sim-env.sh
+start_sim "$tmp/account.json"
 one=00000000000000000000000000000001
 # The file host's port: its sockets' send queues are the host's, the others' ours.
-fport=$(curl -s "${auth[@]}" "$api/apps/$one/snapshots" | python3 -c 'import json,sys,urllib.parse; print(urllib.parse.urlparse(json.load(sys.stdin)["response"][0]["url"]).port)')
+fport=$(url_of $one | python3 -c 'import sys,urllib.parse; print(urllib.parse.urlparse(sys.stdin.read().strip()).port)')
 # As in make bench: 100 MB/s a connection, so the kill lands mid-way.
-curl -s -X POST "${auth[@]}" -d '{"target":"files","kind":"bandwidth","bytes_per_sec":100000000,"times":null}' "$ctl/faults" >/dev/null
+cap_each 100000000
 for i in $(seq "$N"); do
   for bin in "${bins[@]}"; do
     rm -rf "$tmp/out" "$tmp/data"; mkdir -p "$tmp/out"

@@ -590,17 +590,22 @@ pub(crate) fn describe(e: reqwest::Error) -> String {
 
 /// A size as people read it: "40.0 MiB".
 pub(crate) fn size_text(n: u64) -> String {
-    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    size_in(n, &["bytes", "KiB", "MiB", "GiB", "TiB"])
+}
+
+/// `n` bytes in the largest of `units` (each 1024 times the one before) that keeps the
+/// figure at 1 or more, with one decimal; whole bytes in the first.
+pub fn size_in(n: u64, units: &[&str; 5]) -> String {
     let mut v = n as f64;
     let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
+    while v >= 1024.0 && u < units.len() - 1 {
         v /= 1024.0;
         u += 1;
     }
     if u == 0 {
-        format!("{n} bytes")
+        format!("{n} {}", units[0])
     } else {
-        format!("{v:.1} {}", UNITS[u])
+        format!("{v:.1} {}", units[u])
     }
 }
 

@@ -462,12 +462,6 @@ pub struct PlanRun {
     pub resumed: bool,
 }
 
-fn alive(pid: u32) -> bool {
-    pid == std::process::id()
-        || !cfg!(target_os = "linux")
-        || std::path::Path::new("/proc").join(pid.to_string()).exists()
-}
-
 impl Engine {
     pub fn plans(&self) -> Plans {
         self.state.read(PLANS).unwrap_or_default()
@@ -502,7 +496,7 @@ impl Engine {
                 let (period, _) = plan.schedule.period(local);
                 let st = plans.state.entry(plan.id.clone()).or_default();
                 match &st.running {
-                    Some(r) if alive(r.pid) => continue, // someone is on it
+                    Some(r) if crate::statedir::process_alive(r.pid) => continue, // someone is on it
                     Some(r) => {
                         // Killed half way: finish that run, without what it had done.
                         let (p, done, began) = (r.period.clone(), r.done.clone(), r.started);

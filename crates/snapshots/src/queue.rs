@@ -111,16 +111,7 @@ fn alive(f: &InFlight, stale_after: chrono::Duration, now: DateTime<Utc>) -> boo
     if now - f.since > stale_after {
         return false;
     }
-    if f.pid == std::process::id() {
-        return true;
-    }
-    if cfg!(target_os = "linux") {
-        std::path::Path::new("/proc")
-            .join(f.pid.to_string())
-            .exists()
-    } else {
-        true
-    }
+    crate::statedir::process_alive(f.pid)
 }
 
 impl Engine {

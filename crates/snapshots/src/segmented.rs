@@ -583,9 +583,10 @@ impl Downloader {
         let already: u64 = record.done.iter().map(|r| r.1 - r.0).sum();
         // The sidecar before the length: a `.part` of full length without one would read,
         // after a kill here, as a file one stream had finished.
-        let bytes = serde_json::to_vec(&record).map_err(std::io::Error::other);
-        bytes
-            .and_then(|b| store_sidecar(&mut None, &side, b))
+        let mut sidecar = None;
+        serde_json::to_vec(&record)
+            .map_err(std::io::Error::other)
+            .and_then(|b| store_sidecar(&mut sidecar, &side, b))
             .map_err(|e| crate::download::disk_error(&side, e, already))?;
         if file.metadata().map(|m| m.len()).unwrap_or(0) != total {
             file.set_len(total)
@@ -615,13 +616,10 @@ impl Downloader {
             all_answered: tokio::sync::Notify::new(),
             saved_at: AtomicU64::new(already),
             save_every: (total / 400).max(64 * 1024),
-            saving: Mutex::new(None),
+            saving: Mutex::new(sidecar),
             save_wanted: Mutex::new(None),
             writeback,
         });
-        shared
-            .save()
-            .map_err(|e| crate::download::disk_error(&side, e, already))?;
         let mut saver = Saver::start(&shared);
         let mut meter = Meter::new(already);
         let url_now = Arc::new(Mutex::new(url.clone()));

@@ -210,7 +210,8 @@ mod tests {
             }
         });
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-        // Test file names a crashed run left (with this process's id) are stepped over.
+        // Test file names a crashed run left (with this process's id) are stepped over: by
+        // the named test file, which Linux's unnamed one spares (so called directly).
         for n in 0..5 {
             let left = dir
                 .path()
@@ -218,6 +219,12 @@ mod tests {
             std::fs::write(left, b"").unwrap();
         }
         assert!(validate_folder(dir.path()).is_ok());
+        let (named, _) = crate::store::tempfile_in(dir.path(), &dir.path().join(PROBE)).unwrap();
+        assert!(
+            named.to_string_lossy().ends_with(".5.tmp"),
+            "{}",
+            named.display()
+        );
     }
 
     #[test]

@@ -77,17 +77,23 @@ const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 /// of or behind this computer's.
 pub(crate) fn sweep_left_temps(dir: &Path, base: &str, fs_now: std::time::SystemTime) {
     use std::collections::HashMap;
+    use std::hash::{Hash, Hasher};
     use std::sync::{LazyLock, Mutex};
     use std::time::Instant;
-    static LAST: LazyLock<Mutex<HashMap<(PathBuf, String), Instant>>> =
+    static LAST: LazyLock<Mutex<HashMap<u64, Instant>>> =
         LazyLock::new(|| Mutex::new(HashMap::new()));
+    // Called on every state write: a hash of the pair, not a copy of the path, is the key.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (dir, base).hash(&mut h);
     {
         let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (dir.to_path_buf(), base.to_string());
-        if last.get(&key).is_some_and(|t| t.elapsed() < SWEEP_EVERY) {
+        if last
+            .get(&h.finish())
+            .is_some_and(|t| t.elapsed() < SWEEP_EVERY)
+        {
             return;
         }
-        last.insert(key, Instant::now());
+        last.insert(h.finish(), Instant::now());
     }
     remove_left_temps(dir, base, LEFT_AFTER, fs_now);
 }
@@ -124,33 +130,14 @@ fn remove_left_temps(
             .and_then(|m| m.modified().ok())
             .and_then(|t| fs_now.duration_since(t).ok())
             .is_some_and(|age| age >= left_after);
-        if untouched && !process_alive(pid) && std::fs::remove_file(e.path()).is_ok() {
+        if untouched
+            && !crate::statedir::process_alive(pid)
+            && std::fs::remove_file(e.path()).is_ok()
+        {
             removed += 1;
         }
     }
     removed
-}
-
-/// Whether a process with this id runs (or may: anything but a clear "no such process").
-pub(crate) fn process_alive(pid: u32) -> bool {
-    #[cfg(unix)]
-    {
-        let Ok(pid) = libc::pid_t::try_from(pid) else {
-            return true;
-        };
-        if pid <= 0 {
-            return true;
-        }
-        // Signal 0 only checks: it is delivered to nobody.
-        // SAFETY: kill(2) with signal 0 has no effect on the target; it reads no memory.
-        let r = unsafe { libc::kill(pid, 0) };
-        r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = pid;
-        true
-    }
 }
 
 /// What happened when a file could not be read.
@@ -239,8 +226,7 @@ mod tests {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let gone = child.id();
         child.wait().unwrap();
-        assert!(!process_alive(gone));
-        assert!(process_alive(std::process::id()));
+        assert!(!crate::statedir::process_alive(gone));
         let me = std::process::id();
         let old = [
             format!(".ledger.json.{gone}.0.tmp"),  // left by a kill: swept

@@ -96,6 +96,7 @@ mod tests {
     fn one_request_per_step_and_none_before_the_first() {
         let f = tempfile::tempfile().unwrap();
         let w = Writeback::new(Some(f), 0);
+        assert_eq!(w.wake.is_some(), cfg!(target_os = "linux"), "its thread");
         w.landed(EVERY - 1);
         assert_eq!(w.started_at.load(Ordering::Acquire), 0);
         w.landed(EVERY + 5);

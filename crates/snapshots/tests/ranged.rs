@@ -35,14 +35,34 @@ fn cap_each(sim: &Simulator, bytes_per_sec: u64) {
     sim.inject(FaultSpec::new(Target::Files, FaultKind::Bandwidth { bytes_per_sec }).times(None));
 }
 
-/// The resource's newest snapshot into `dir`.
-async fn fetch(engine: &snapshots::Engine, dir: &Path) -> snapshots::download::Downloaded {
+/// A simulator with one application whose snapshots are `size` bytes, and an engine on it.
+async fn start_one(size: u64) -> (Simulator, snapshots::Engine, tempfile::TempDir) {
+    start(SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates()).await
+}
+
+/// The resource's newest snapshot into `dir`, stopped by `cancel`.
+async fn try_fetch(
+    engine: &snapshots::Engine,
+    dir: &Path,
+    cancel: &CancellationToken,
+) -> Result<snapshots::download::Downloaded, snapshots::EngineError> {
     let r = engine.resource(APP).unwrap();
     let (sink, _) = collect();
-    engine
-        .download(&r, None, Some(dir), sink, &CancellationToken::new())
+    engine.download(&r, None, Some(dir), sink, cancel).await
+}
+
+/// The resource's newest snapshot into `dir`.
+async fn fetch(engine: &snapshots::Engine, dir: &Path) -> snapshots::download::Downloaded {
+    try_fetch(engine, dir, &CancellationToken::new())
         .await
         .unwrap()
+}
+
+/// Downloads the snapshot into `dir`, deletes it, and returns its file name.
+async fn fetched_then_deleted(engine: &snapshots::Engine, dir: &Path) -> String {
+    let first = fetch(engine, dir).await.path;
+    std::fs::remove_file(&first).unwrap();
+    first.file_name().unwrap().to_string_lossy().into_owned()
 }
 
 /// The bytes the simulator serves for the resource's one version.
@@ -53,8 +73,7 @@ fn served_archive(sim: &Simulator) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_that_caps_each_connection_gets_several_and_the_file_is_exact() {
-    let c = SimConfig::new(KEY, tiny_account(1, 4096, 40 * MIB)).instant_creates();
-    let (sim, engine, dir) = start(c).await;
+    let (sim, engine, dir) = start_one(40 * MIB).await;
     cap_each(&sim, 4_000_000);
     let done = fetch(&engine, dir.path()).await;
     assert_eq!(std::fs::read(&done.path).unwrap(), served_archive(&sim));
@@ -86,8 +105,7 @@ async fn a_host_that_caps_each_connection_gets_several_and_the_file_is_exact() {
 
 #[tokio::test]
 async fn a_host_that_ignores_ranges_gets_one_stream() {
-    let c = SimConfig::new(KEY, tiny_account(1, 4096, 40 * MIB)).instant_creates();
-    let (sim, engine, dir) = start(c).await;
+    let (sim, engine, dir) = start_one(40 * MIB).await;
     sim.inject(FaultSpec::new(Target::Files, FaultKind::IgnoreRange).times(None));
     let done = fetch(&engine, dir.path()).await;
     assert_eq!(std::fs::read(&done.path).unwrap(), served_archive(&sim));
@@ -115,8 +133,7 @@ async fn the_rate_limit_holds_a_single_stream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rate_limit_is_shared_by_the_connections_of_a_large_snapshot() {
-    let c = SimConfig::new(KEY, tiny_account(1, 4096, 40 * MIB)).instant_creates();
-    let (sim, engine, dir) = start(c).await;
+    let (sim, engine, dir) = start_one(40 * MIB).await;
     // Each connection could do 6 MB/s, four of them 24: the limit holds all to 10 MiB/s.
     cap_each(&sim, 6_000_000);
     let engine = engine.with_transfer(Some(4), Some(10 * MIB));
@@ -224,8 +241,7 @@ async fn kill_9_during_a_four_connection_download_resumes_byte_identical() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_that_fails_retries_its_range_alone() {
     let size = 40 * MIB;
-    let c = SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates();
-    let (sim, engine, dir) = start(c).await;
+    let (sim, engine, dir) = start_one(size).await;
     // The first two file requests are cut after 3 MiB; the rest are capped so several run.
     sim.inject(
         FaultSpec::new(Target::Files, FaultKind::ResetAfter { bytes: 3 * MIB }).times(Some(2)),
@@ -246,8 +262,7 @@ async fn a_connection_that_fails_retries_its_range_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_take_over_the_end_of_a_slow_one() {
     let size = 40 * MIB;
-    let c = SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates();
-    let (sim, engine, dir) = start(c).await;
+    let (sim, engine, dir) = start_one(size).await;
     // Every connection does 16 MB/s but the first, which asks for the first 16 MiB and gets
     // them at 2 MB/s: alone it would need 8 s for them, while the others are done in about 1.
     cap_each(&sim, 16_000_000);
@@ -291,8 +306,7 @@ async fn again_over_a_planted_sidecar(
     sidecar: impl Fn(&str, u64) -> serde_json::Value,
 ) -> (Simulator, Vec<Option<String>>) {
     let size = 40 * MIB;
-    let c = SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates();
-    let (sim, engine, dir) = start(c).await;
+    let (sim, engine, dir) = start_one(size).await;
     let first = fetch(&engine, dir.path()).await;
     let name = first
         .path
@@ -352,23 +366,41 @@ async fn a_sidecar_of_another_size_is_ignored() {
     );
 }
 
-/// A tmpfs mounted for one test (root, as in CI), unmounted when dropped.
-struct SmallDisk(tempfile::TempDir);
+/// A file system mounted on a new folder for one test (root, as in CI), unmounted when
+/// dropped.
+struct Mounted(tempfile::TempDir);
 
-impl SmallDisk {
-    fn new(size: &str) -> Self {
+impl Mounted {
+    /// `mount <args> <folder>`.
+    fn new(args: &[&std::ffi::OsStr]) -> Self {
         let d = tempfile::tempdir().unwrap();
         let s = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .args(args)
             .arg(d.path())
             .status()
             .unwrap();
-        assert!(s.success(), "mounting a tmpfs needs root");
-        SmallDisk(d)
+        assert!(s.success(), "mounting {args:?} needs root");
+        Mounted(d)
+    }
+
+    /// A tmpfs of `size` (`16m`).
+    fn tmpfs(size: &str) -> Self {
+        let size = format!("size={size}");
+        Self::new(&[
+            "-t".as_ref(),
+            "tmpfs".as_ref(),
+            "-o".as_ref(),
+            size.as_ref(),
+            "tmpfs".as_ref(),
+        ])
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
     }
 }
 
-impl Drop for SmallDisk {
+impl Drop for Mounted {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount")
             .arg(self.0.path())
@@ -382,20 +414,10 @@ impl Drop for SmallDisk {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disk_without_room_is_told_before_the_download() {
     let size = 40 * MIB;
-    let c = SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates();
-    let (sim, engine, _dir) = start(c).await;
+    let (sim, engine, _dir) = start_one(size).await;
     cap_each(&sim, 8_000_000);
-    let disk = SmallDisk::new("16m");
-    let r = engine.resource(APP).unwrap();
-    let (sink, _) = collect();
-    let e = engine
-        .download(
-            &r,
-            None,
-            Some(disk.0.path()),
-            sink,
-            &CancellationToken::new(),
-        )
+    let disk = Mounted::tmpfs("16m");
+    let e = try_fetch(&engine, disk.path(), &CancellationToken::new())
         .await
         .unwrap_err();
     let msg = e.to_string();
@@ -403,35 +425,35 @@ async fn a_disk_without_room_is_told_before_the_download() {
         msg.contains("no room for this snapshot (40.0 MiB)") && msg.contains("Nothing was"),
         "{msg}"
     );
-    let left: Vec<_> = std::fs::read_dir(disk.0.path()).unwrap().collect();
+    let left: Vec<_> = std::fs::read_dir(disk.path()).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
     let sent = sim.file_bytes_served();
     assert!(sent < 4 * MIB, "the host sent {sent} bytes");
 }
 
-/// Half of the file recorded as done by a sidecar of another boot of the system, with
-/// `first_half` in the `.part` where those bytes should be: what a crash or a power cut
+/// The first `upto` bytes recorded as done by a sidecar of another boot of the system, with
+/// `done` of them in the `.part` where those bytes should be: what a crash or a power cut
 /// during a download leaves when the page cache had not reached the disk (zeros there).
 /// Returns the sidecar's path.
 fn plant_from_before_a_restart(
     sim: &Simulator,
     dir: &Path,
     name: &str,
-    first_half: impl Fn(&[u8]) -> Vec<u8>,
+    upto: usize,
+    done: impl Fn(&[u8]) -> Vec<u8>,
 ) -> PathBuf {
     let archive = served_archive(sim);
-    let half = archive.len() / 2;
-    let mut part = first_half(&archive[..half]);
+    let mut part = done(&archive[..upto]);
     part.resize(archive.len(), 0);
     std::fs::write(dir.join(format!("{name}.part")), part).unwrap();
     let side = serde_json::json!({"file": name, "total": archive.len(), "etag": null,
-        "last_modified": null, "done": [[0, half]], "boot": "an-earlier-boot"});
+        "last_modified": null, "done": [[0, upto]], "boot": "an-earlier-boot"});
     let path = dir.join(format!("{name}.part.json"));
     std::fs::write(&path, serde_json::to_vec(&side).unwrap()).unwrap();
     path
 }
 
-/// A 40 MiB snapshot downloaded once and deleted, then planted as
+/// A 40 MiB snapshot downloaded once and deleted, then its first half planted as
 /// [`plant_from_before_a_restart`] says, and downloaded again.
 async fn resumed_after_a_restart(
     first_half: impl Fn(&[u8]) -> Vec<u8>,
@@ -442,17 +464,10 @@ async fn resumed_after_a_restart(
     Result<snapshots::download::Downloaded, snapshots::EngineError>,
 ) {
     let size = 40 * MIB;
-    let c = SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates();
-    let (sim, engine, dir) = start(c).await;
-    let first = fetch(&engine, dir.path()).await.path;
-    let name = first.file_name().unwrap().to_string_lossy().into_owned();
-    std::fs::remove_file(&first).unwrap();
-    plant_from_before_a_restart(&sim, dir.path(), &name, first_half);
-    let r = engine.resource(APP).unwrap();
-    let (sink, _) = collect();
-    let again = engine
-        .download(&r, None, Some(dir.path()), sink, &CancellationToken::new())
-        .await;
+    let (sim, engine, dir) = start_one(size).await;
+    let name = fetched_then_deleted(&engine, dir.path()).await;
+    plant_from_before_a_restart(&sim, dir.path(), &name, size as usize / 2, first_half);
+    let again = try_fetch(&engine, dir.path(), &CancellationToken::new()).await;
     (sim, engine, dir, again)
 }
 
@@ -461,24 +476,18 @@ async fn resumed_after_a_restart(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ranges_from_before_a_restart_stay_marked_until_checked() {
     let size = 40 * MIB;
-    let c = SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates();
-    let (sim, engine, dir) = start(c).await;
-    let first = fetch(&engine, dir.path()).await.path;
-    let name = first.file_name().unwrap().to_string_lossy().into_owned();
-    std::fs::remove_file(&first).unwrap();
-    let side = plant_from_before_a_restart(&sim, dir.path(), &name, |b| b.to_vec());
+    let (sim, engine, dir) = start_one(size).await;
+    let name = fetched_then_deleted(&engine, dir.path()).await;
+    let half = size as usize / 2;
+    let side = plant_from_before_a_restart(&sim, dir.path(), &name, half, |b| b.to_vec());
     cap_each(&sim, 4_000_000);
-    let r = engine.resource(APP).unwrap();
     let cancel = CancellationToken::new();
     let stop = cancel.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(700)).await;
         stop.cancel();
     });
-    let (sink, _) = collect();
-    let cut = engine
-        .download(&r, None, Some(dir.path()), sink, &cancel)
-        .await;
+    let cut = try_fetch(&engine, dir.path(), &cancel).await;
     assert!(cut.is_err(), "{cut:?}");
     let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&side).unwrap()).unwrap();
     assert_eq!(kept["boot"], "an-earlier-boot", "{kept}");
@@ -532,8 +541,7 @@ async fn ranges_lost_in_a_restart_are_found_and_fetched_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_system_without_fallocate_still_gets_the_file() {
     let size = 40 * MIB;
-    let c = SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates();
-    let (sim, engine, dir) = start(c).await;
+    let (sim, engine, dir) = start_one(size).await;
     cap_each(&sim, 16_000_000);
     let image = dir.path().join("ext2.img");
     std::fs::File::create(&image)
@@ -546,21 +554,7 @@ async fn a_file_system_without_fallocate_still_gets_the_file() {
         .status()
         .expect("mkfs.ext2 (e2fsprogs)");
     assert!(mkfs.success());
-    let disk = tempfile::tempdir().unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args(["-o", "loop"])
-        .arg(&image)
-        .arg(disk.path())
-        .status()
-        .unwrap();
-    assert!(mounted.success(), "a loop mount needs root");
-    struct Unmount<'a>(&'a Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(self.0).status();
-        }
-    }
-    let _unmount = Unmount(disk.path());
+    let disk = Mounted::new(&["-o".as_ref(), "loop".as_ref(), image.as_os_str()]);
     let done = fetch(&engine, disk.path()).await;
     assert_eq!(std::fs::read(&done.path).unwrap(), served_archive(&sim));
     assert!(file_gets(&sim).len() >= 2, "{:?}", file_gets(&sim));
@@ -570,4 +564,26 @@ async fn a_file_system_without_fallocate_still_gets_the_file() {
         .filter(|n| n != "lost+found")
         .collect();
     assert_eq!(left.len(), 1, "{left:?}");
+}
+
+/// Everything already in the `.part` (a kill after the last byte, before the rename), with
+/// a torn sidecar temporary file beside it: nothing is fetched, and only the zip stays. No
+/// save happens on this path, so only the clean-up can remove the temporary file.
+#[tokio::test]
+async fn a_finished_part_is_kept_and_its_leftovers_are_not() {
+    let size = 40 * MIB;
+    let (sim, engine, dir) = start_one(size).await;
+    let name = fetched_then_deleted(&engine, dir.path()).await;
+    let side = plant_from_before_a_restart(&sim, dir.path(), &name, size as usize, |b| b.to_vec());
+    std::fs::write(side.with_extension("json.tmp"), b"{\"file\": \"").unwrap();
+    let before = file_gets(&sim).len();
+    let again = fetch(&engine, dir.path()).await;
+    assert_eq!(std::fs::read(&again.path).unwrap(), served_archive(&sim));
+    assert_eq!(file_gets(&sim).len(), before, "nothing fetched");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != "data")
+        .collect();
+    assert_eq!(left, [std::ffi::OsString::from(&name)], "{left:?}");
 }

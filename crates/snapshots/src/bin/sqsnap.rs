@@ -317,18 +317,7 @@ fn key(cli: &Cli) -> Result<ApiKey, Fail> {
 }
 
 fn human_bytes(n: u64) -> String {
-    let units = ["B", "KB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < units.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", units[u])
-    }
+    snapshots::download::size_in(n, &["B", "KB", "MB", "GB", "TB"])
 }
 
 /// Progress bars on a terminal, plain lines otherwise, JSON lines with --json.
