@@ -18,3 +18,5 @@ served() { curl -s "${auth[@]}" "$ctl/served" | python3 -c 'import json,sys; pri
 no_faults() { curl -s -X DELETE "${auth[@]}" "$ctl/faults" >/dev/null; }
 # Caps every file connection at $1 bytes a second.
 cap_each() { curl -s -X POST "${auth[@]}" -d "{\"target\":\"files\",\"kind\":\"bandwidth\",\"bytes_per_sec\":$1,\"times\":null}" "$ctl/faults" >/dev/null; }
+# Puts the file host $1 ms of round trip away (handshakes and TCP's slow start modelled).
+distant() { curl -s -X POST "${auth[@]}" -d "{\"target\":\"files\",\"kind\":\"distant\",\"rtt_ms\":$1,\"times\":null}" "$ctl/faults" >/dev/null; }

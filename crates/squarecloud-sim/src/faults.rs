@@ -24,6 +24,12 @@ pub enum FaultKind {
     Stall { after_bytes: u64, seconds: f64 },
     /// At most this many body bytes per second on the connection.
     Bandwidth { bytes_per_sec: u64 },
+    /// A distant file host, `rtt_ms` away. An answer on a new connection waits three round
+    /// trips (TCP's handshake, TLS 1.3's, then the request), one on a kept connection one;
+    /// the body follows TCP's slow start: 10 segments in the first round trip, twice as many
+    /// in each next one, the window kept by the connection for its later answers. With
+    /// `Bandwidth` too, whichever is slower holds.
+    Distant { rtt_ms: u64 },
     /// The file host ignores `Range` and sends the whole file with 200.
     IgnoreRange,
     /// The file host answers as if the signature had expired (403, S3 XML).

@@ -67,6 +67,9 @@ impl Simulator {
                 let _ = axum::serve(api, api_app).await;
             }),
             tokio::spawn(async move {
+                // The peer's address tells a distant host's new connections from kept ones.
+                let files_app =
+                    files_app.into_make_service_with_connect_info::<std::net::SocketAddr>();
                 let _ = axum::serve(files, files_app).await;
             }),
         ];

@@ -5,7 +5,7 @@ use crate::faults::{self, FaultKind, FaultSpec, Target};
 use crate::model::{ResourceSpec, SimConfig, WindowRule};
 use crate::zipgen::VirtualZip;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -35,6 +35,9 @@ pub struct RecordedRequest {
     pub headers: Vec<String>,
     pub range: Option<String>,
     pub status: u16,
+    /// The client's port on the file host (which connection carried it); none on the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +125,8 @@ pub(crate) struct Shared {
     pub state: Mutex<State0>,
     /// Body bytes the file host has sent, over every request.
     pub served: Arc<std::sync::atomic::AtomicU64>,
+    /// Body bytes each connection to the file host has sent (a distant host's TCP window).
+    conns: Mutex<HashMap<std::net::SocketAddr, Arc<std::sync::atomic::AtomicU64>>>,
 }
 
 fn cd(d: Duration) -> ChronoDuration {
@@ -190,7 +195,19 @@ impl Shared {
             secret,
             state: Mutex::new(state),
             served: Arc::default(),
+            conns: Mutex::default(),
         }
+    }
+
+    /// The bytes `peer`'s connection has sent, and whether this is its first request.
+    fn connection(&self, peer: std::net::SocketAddr) -> (Arc<std::sync::atomic::AtomicU64>, bool) {
+        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        // Ports are reused: an old connection's entry is dropped long before that matters.
+        if conns.len() > 10_000 {
+            conns.clear();
+        }
+        let new = !conns.contains_key(&peer);
+        (conns.entry(peer).or_default().clone(), new)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State0> {
@@ -369,6 +386,10 @@ fn record(shared: &Shared, host: Target, req: &Request) -> usize {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
         status: 0,
+        connection: req
+            .extensions()
+            .get::<ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.port()),
     });
     st.log.len() - 1
 }
@@ -909,11 +930,31 @@ fn parse_range(h: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
     Ok(Some((start, end)))
 }
 
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone)]
 struct StreamFaults {
     reset_after: Option<u64>,
     stall: Option<(u64, f64)>,
     bandwidth: Option<u64>,
+    /// A distant host's round trip, and the bytes the connection has sent (its window).
+    distant: Option<(Duration, Arc<std::sync::atomic::AtomicU64>)>,
+}
+
+/// TCP's initial window: 10 segments of a 1500-byte path.
+const INITIAL_WINDOW: u64 = 10 * 1448;
+
+/// The slow-start round trip (from 0) in which a connection sends its `n`th byte (n ≥ 1):
+/// the window starts at [`INITIAL_WINDOW`] and doubles each round trip.
+fn slow_start_round(n: u64) -> u32 {
+    let mut k = 0;
+    while k < 40 && sent_by_round(k) < n {
+        k += 1;
+    }
+    k
+}
+
+/// Bytes a connection has sent by the end of slow-start round `k`.
+fn sent_by_round(k: u32) -> u64 {
+    INITIAL_WINDOW.saturating_mul((1u64 << (k + 1)) - 1)
 }
 
 fn body_stream(
@@ -931,6 +972,8 @@ fn body_stream(
         stalled: bool,
         failed: bool,
         began: Instant,
+        /// A distant host's slow-start round trip at this answer's first byte.
+        first_round: u32,
         f: StreamFaults,
     }
     let chunk = match f.bandwidth {
@@ -945,6 +988,9 @@ fn body_stream(
         stalled: false,
         failed: false,
         began: Instant::now(),
+        first_round: f.distant.as_ref().map_or(0, |(_, conn)| {
+            slow_start_round(conn.load(std::sync::atomic::Ordering::Relaxed) + 1)
+        }),
         f,
     };
     let stream = futures_util::stream::unfold(s, move |mut s| {
@@ -979,11 +1025,26 @@ fn body_stream(
             {
                 want = want.min((after - s.sent) as usize).max(1);
             }
+            // A distant host's chunk stays within one round trip of slow start.
+            if let Some((_, conn)) = &s.f.distant {
+                let at = conn.load(std::sync::atomic::Ordering::Relaxed);
+                let round_end = sent_by_round(slow_start_round(at + 1));
+                want = want.min((round_end - at).max(1) as usize);
+            }
             let mut buf = vec![0u8; want];
             let n = s.zip.read_at(s.pos, &mut buf);
             buf.truncate(n);
             s.pos += n as u64;
             s.sent += n as u64;
+            if let Some((rtt, conn)) = &s.f.distant {
+                let before = conn.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+                let round = slow_start_round(before + n as u64);
+                let due = *rtt * round.saturating_sub(s.first_round);
+                let elapsed = s.began.elapsed();
+                if due > elapsed {
+                    tokio::time::sleep(due - elapsed).await;
+                }
+            }
             if let Some(bw) = s.f.bandwidth {
                 let due = Duration::from_secs_f64(s.sent as f64 / bw.max(1) as f64);
                 let elapsed = s.began.elapsed();
@@ -1005,6 +1066,7 @@ fn etag(resource: &str, version: &str) -> String {
 
 async fn serve_file(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     Path((scope, account, file)): Path<(String, String, String)>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
@@ -1012,13 +1074,15 @@ async fn serve_file(
 ) -> Response {
     let idx = record(&shared, Target::Files, &req);
     let path = req.uri().path().to_string();
-    let resp = serve_file_inner(&shared, &path, &scope, &account, &file, &q, &headers).await;
+    let resp = serve_file_inner(&shared, peer, &path, &scope, &account, &file, &q, &headers).await;
     set_status(&shared, idx, resp.status());
     resp
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn serve_file_inner(
     shared: &Shared,
+    peer: std::net::SocketAddr,
     path: &str,
     scope: &str,
     account: &str,
@@ -1052,6 +1116,12 @@ async fn serve_file_inner(
                 seconds,
             } => sf.stall = Some((*after_bytes, *seconds)),
             FaultKind::Bandwidth { bytes_per_sec } => sf.bandwidth = Some(*bytes_per_sec),
+            FaultKind::Distant { rtt_ms } => {
+                let rtt = Duration::from_millis(*rtt_ms);
+                let (conn, new) = shared.connection(peer);
+                tokio::time::sleep(rtt * if new { 3 } else { 1 }).await;
+                sf.distant = Some((rtt, conn));
+            }
             FaultKind::IgnoreRange => ignore_range = true,
             FaultKind::HugeErrorBody { bytes } => {
                 // A 403 whose body never seems to end: clients must cap what they read.
@@ -1220,7 +1290,18 @@ pub(crate) fn files_router(shared: Arc<Shared>) -> Router {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_range;
+    use super::{parse_range, slow_start_round};
+
+    #[test]
+    fn slow_start_doubles_from_ten_segments() {
+        assert_eq!(slow_start_round(1), 0);
+        assert_eq!(slow_start_round(14_480), 0);
+        assert_eq!(slow_start_round(14_481), 1);
+        assert_eq!(slow_start_round(3 * 14_480), 1);
+        assert_eq!(slow_start_round(3 * 14_480 + 1), 2);
+        assert_eq!(slow_start_round(1 << 20), 6);
+        assert_eq!(slow_start_round(u64::MAX), 40);
+    }
 
     #[test]
     fn ranges() {

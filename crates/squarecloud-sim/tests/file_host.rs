@@ -3,7 +3,7 @@
 use squarecloud_sim::zipgen::VirtualZip;
 use squarecloud_sim::{AccountSpec, FaultKind, FaultSpec, SimConfig, Simulator, Target};
 use std::io::{Read, Seek, SeekFrom};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const KEY: &str = "demo-key";
 const ATLAS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
@@ -253,6 +253,40 @@ impl Seek for Cursor {
         };
         Ok(self.pos)
     }
+}
+
+#[tokio::test]
+async fn a_distant_host_answers_after_its_handshakes_and_starts_slow() {
+    let sim = sim().await;
+    let (url, size) = latest_url(&sim, ATLAS).await;
+    assert!(size > 2 << 20, "{size}");
+    let rtt = Duration::from_millis(100);
+    sim.inject(FaultSpec::new(Target::Files, FaultKind::Distant { rtt_ms: 100 }).times(None));
+    let http = reqwest::Client::new();
+    let fetch = |range: &'static str| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let t = Instant::now();
+            let r = http.get(&url).header("Range", range).send().await.unwrap();
+            let head = t.elapsed();
+            assert_eq!(r.status(), 206);
+            let n = r.bytes().await.unwrap().len();
+            (head, t.elapsed() - head, n)
+        }
+    };
+    // A new connection: TCP's and TLS's handshakes, then the request. Its first MiB comes in
+    // slow start: 14,480 bytes in the first round trip, twice as much in each next one, so
+    // 7 round trips.
+    let (head, body, n) = fetch("bytes=0-1048575").await;
+    assert_eq!(n, 1 << 20);
+    assert!(head >= 3 * rtt, "{head:?}");
+    assert!(body >= 6 * rtt, "{body:?}");
+    // The same connection again: one round trip, and the window it opened is kept (the
+    // second MiB is one round trip's worth, and a bit of the next).
+    let (head2, body2, n) = fetch("bytes=1048576-2097151").await;
+    assert_eq!(n, 1 << 20);
+    assert!(head2 >= rtt && head2 < head, "{head2:?} after {head:?}");
+    assert!(body2 < body, "{body2:?} after {body:?}");
 }
 
 #[test]
