@@ -31,11 +31,20 @@ const MAX_REQUEST: u64 = 128 * 1024 * 1024;
 /// takes the second half of what another has asked for but not yet received, if that one
 /// alone would need longer than this to finish. What the host had already sent past the new
 /// end is read for nothing; at this much time left it is a small part of what is saved.
+/// On a distant host, longer: eight of its quickest answers (see [`Shared::steal_after`]).
 const STEAL_AFTER: Duration = Duration::from_millis(250);
-/// How often the rate is judged and a connection maybe added.
+/// The rate is measured over windows this long at least; on a distant host, over the
+/// quickest answer seen (a round trip or more), up to `RAMP_WINDOW_MAX`.
 const RAMP_STEP: Duration = Duration::from_millis(50);
+const RAMP_WINDOW_MAX: Duration = Duration::from_secs(1);
 /// A new connection is kept up only if the total rate grew by this much.
 const RAMP_GAIN: f64 = 1.2;
+/// A step that has not yet grown by `RAMP_GAIN` is judged once its rate stops growing: a
+/// window less than this factor over the one before. Far away, a new connection starts in
+/// TCP's slow start and needs several round trips to reach its pace.
+const RAMP_PLATEAU: f64 = 1.1;
+/// A host whose first answer takes this long is far away: see [`Ramp::second_now`].
+const FAR: Duration = Duration::from_millis(200);
 
 /// The connection ramp: one connection first, then double while each step raises the total
 /// rate by `RAMP_GAIN`; stop adding at the first step that does not, or at the maximum.
@@ -45,6 +54,8 @@ pub(crate) struct Ramp {
     max: usize,
     open: bool,
     last_rate: Option<f64>,
+    /// The current step's last window.
+    window_rate: Option<f64>,
 }
 
 impl Ramp {
@@ -54,7 +65,45 @@ impl Ramp {
             max,
             open: max > 1,
             last_rate: None,
+            window_rate: None,
         }
+    }
+
+    /// The total rate over one window of the current step; returns how many connections to
+    /// run now. The step is judged (see [`Ramp::step`]) at once when it is the first or has
+    /// grown enough, else when its rate has stopped growing.
+    pub fn window(&mut self, rate: f64) -> usize {
+        if !self.open {
+            return self.target;
+        }
+        let judge = match (self.last_rate, self.window_rate) {
+            (Some(last), Some(prev)) => rate >= last * RAMP_GAIN || rate < prev * RAMP_PLATEAU,
+            (Some(last), None) => rate >= last * RAMP_GAIN,
+            (None, _) => true,
+        };
+        if !judge {
+            self.window_rate = Some(rate);
+            return self.target;
+        }
+        self.window_rate = None;
+        self.step(rate)
+    }
+
+    /// A distant host: a second connection starts before the first one's rate is known;
+    /// [`Ramp::alone`] gives that rate once the second answers. False when one is the most.
+    pub fn second_now(&mut self) -> bool {
+        if !self.open || self.last_rate.is_some() {
+            return false;
+        }
+        self.target = 2.min(self.max);
+        self.open = self.target < self.max;
+        self.target == 2
+    }
+
+    /// The first connection's rate alone, measured while the second connected: the first
+    /// step's, which the second is judged against.
+    pub fn alone(&mut self, rate: f64) {
+        self.last_rate = Some(rate);
     }
 
     /// The total rate over the last step; returns how many connections to run now.
@@ -210,6 +259,9 @@ struct Shared {
     starting: std::sync::atomic::AtomicUsize,
     /// Signalled when `starting` falls to 0: the ramp's next step is timed from then.
     all_answered: tokio::sync::Notify,
+    /// The quickest answer so far (µs from asking to the headers): a round trip to the
+    /// host, or more while every answer came on a new connection.
+    quickest_answer: AtomicU64,
     saved_at: AtomicU64,
     /// The sidecar is rewritten each time this many more bytes are on disk (0.25 % of the
     /// file), so a crash re-fetches about that much plus what was in flight: well under the
@@ -225,6 +277,25 @@ struct Shared {
 }
 
 impl Shared {
+    /// How long the ramp measures the rate for: a round trip to the host at least.
+    fn ramp_window(&self) -> Duration {
+        Duration::from_micros(self.quickest_answer.load(Ordering::Relaxed))
+            .clamp(RAMP_STEP, RAMP_WINDOW_MAX)
+    }
+
+    /// How long the slowest connection must still need for a tail split to pay. Far away, a
+    /// split's new request may need a new connection: three round trips to its answer (TCP,
+    /// TLS, the request), then slow start before it matches the pace of the one it relieves.
+    /// It pays when the victim alone would need twice that: about eight round trips.
+    fn steal_after(&self) -> Duration {
+        STEAL_AFTER.max(Duration::from_micros(self.quickest_answer.load(Ordering::Relaxed)) * 8)
+    }
+
+    fn answered_in(&self, took: Duration) {
+        self.quickest_answer
+            .fetch_min(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
     fn done_ranges(&self) -> Vec<(u64, u64)> {
         let rec = self.record.lock().unwrap_or_else(|e| e.into_inner());
         let mut v = rec.done.clone();
@@ -324,9 +395,9 @@ impl Drop for Saver {
 }
 
 /// The tail split: the connection that would take longest to finish alone at its own rate
-/// so far, if that is over `STEAL_AFTER`, gives up the second half of what it has left.
+/// so far, if that is over `after`, gives up the second half of what it has left.
 /// Returns the connection, the new end it keeps and the old end.
-fn tail_split(segs: &[Arc<Seg>]) -> Option<(&Arc<Seg>, u64, u64)> {
+fn tail_split(segs: &[Arc<Seg>], after: Duration) -> Option<(&Arc<Seg>, u64, u64)> {
     // Seconds left at the connection's rate so far, with its position and end.
     let left = |s: &Seg| {
         let (pos, end) = (s.pos.load(Ordering::Acquire), s.end.load(Ordering::Acquire));
@@ -343,7 +414,7 @@ fn tail_split(segs: &[Arc<Seg>]) -> Option<(&Arc<Seg>, u64, u64)> {
         .filter_map(|s| left(s).map(|l| (s, l)))
         .max_by(|a, b| a.1.0.total_cmp(&b.1.0))?;
     let mid = pos + (end - pos) / 2;
-    (secs_left > STEAL_AFTER.as_secs_f64() && end - mid >= MIN_SPLIT).then_some((v, mid, end))
+    (secs_left > after.as_secs_f64() && end - mid >= MIN_SPLIT).then_some((v, mid, end))
 }
 
 /// Reserves the disk blocks of the whole file before any byte arrives (Linux), so that:
@@ -508,7 +579,7 @@ impl Downloader {
         // The first ranged request: does the host do ranges, and is it the same file?
         let mut failures = 0u32;
         let mut refreshes = crate::download::UrlRefreshes::default();
-        let probe = loop {
+        let (probe, probe_took) = loop {
             squarecloud::check_url(url).map_err(|e| DownloadError::Insecure(e.0))?;
             if cancel.is_cancelled() {
                 return Err(DownloadError::Cancelled {
@@ -523,6 +594,7 @@ impl Downloader {
             if let Some(tag) = &record.etag {
                 req = req.header(header::IF_RANGE, tag);
             }
+            let asked = Instant::now();
             let resp = match self.send(req).await {
                 Ok(r) => r,
                 Err(detail) => {
@@ -540,7 +612,7 @@ impl Downloader {
                         // Another size, or a range we did not ask for: let one stream decide.
                         return Ok(Outcome::NoRanges);
                     }
-                    break resp;
+                    break (resp, asked.elapsed());
                 }
                 StatusCode::OK => return Ok(Outcome::NoRanges),
                 s if url_refused(s) => {
@@ -614,6 +686,7 @@ impl Downloader {
             done: AtomicU64::new(already),
             starting: std::sync::atomic::AtomicUsize::new(0),
             all_answered: tokio::sync::Notify::new(),
+            quickest_answer: AtomicU64::new(probe_took.as_micros() as u64),
             saved_at: AtomicU64::new(already),
             save_every: (total / 400).max(64 * 1024),
             saving: Mutex::new(sidecar),
@@ -664,6 +737,12 @@ impl Downloader {
         // The current step's start and the bytes on disk then; None while connections start.
         // The probe has answered, so the first step starts now.
         let mut step: Option<(Instant, u64)> = Some((Instant::now(), already));
+        // A distant host: the second connection starts now, and the first one's rate alone
+        // is measured while it connects (as long as the probe took, a window's worth).
+        let mut alone: Option<(Instant, u64)> = None;
+        if probe_took >= FAR && ramp.second_now() {
+            alone = step;
+        }
         let mut retry_delay = Duration::ZERO;
         let mut ticker = tokio::time::interval(Duration::from_millis(25));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -698,7 +777,7 @@ impl Downloader {
                         if end.saturating_sub(mid) >= MIN_SPLIT && end - pos >= 2 * MIN_SPLIT {
                             Some((v, mid, end))
                         } else {
-                            tail_split(&segs)
+                            tail_split(&segs, shared.steal_after())
                         };
                     let Some((v, mid, end)) = split else { break };
                     v.end.store(mid, Ordering::Release);
@@ -765,15 +844,19 @@ impl Downloader {
                 // Every connection asked for has answered: the step is timed from here.
                 _ = shared.all_answered.notified(), if ramp.is_open() && step.is_none() => {
                     if shared.starting.load(Ordering::Acquire) == 0 {
-                        step = Some((Instant::now(), shared.done.load(Ordering::Acquire)));
+                        let done = shared.done.load(Ordering::Acquire);
+                        if let Some((at, bytes)) = alone.take() {
+                            ramp.alone((done - bytes) as f64 / at.elapsed().as_secs_f64());
+                        }
+                        step = Some((Instant::now(), done));
                     }
                 }
-                // A step is over: judge the rate it had (new connections start at the top).
-                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(step.map_or_else(Instant::now, |s| s.0) + RAMP_STEP)),
+                // A window is over: the ramp weighs its rate (new connections start at the top).
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(step.map_or_else(Instant::now, |s| s.0) + shared.ramp_window())),
                     if ramp.is_open() && step.is_some() => {
                     if let Some((at, bytes)) = step {
                         let done = shared.done.load(Ordering::Acquire);
-                        ramp.step((done - bytes) as f64 / at.elapsed().as_secs_f64());
+                        ramp.window((done - bytes) as f64 / at.elapsed().as_secs_f64());
                         step = Some((Instant::now(), done));
                     }
                 }
@@ -920,10 +1003,12 @@ impl Downloader {
         if let Some(tag) = tag {
             req = req.header(header::IF_RANGE, tag);
         }
+        let asked = Instant::now();
         let r = tokio::select! {
             r = self.send(req) => r.map_err(WorkerError::Net)?,
             _ = cancel.cancelled() => return Err(WorkerError::Net("cancelled".into())),
         };
+        shared.answered_in(asked.elapsed());
         match r.status() {
             StatusCode::PARTIAL_CONTENT => {
                 let got =
@@ -982,6 +1067,43 @@ mod tests {
         );
         assert_eq!(gaps(&[], 7).into_iter().collect::<Vec<_>>(), vec![(0, 7)]);
         assert!(gaps(&[(0, 7)], 7).is_empty());
+    }
+
+    #[test]
+    fn a_step_is_judged_once_it_grew_enough_or_stopped_growing() {
+        let mut r = Ramp::new(4);
+        // The first window sets the baseline and doubles.
+        assert_eq!(r.window(1e6), 2);
+        // Slow start: growing by 10 % or more a window, not yet by 20 %: not judged yet.
+        assert_eq!(r.window(1.05e6), 2);
+        assert_eq!(r.window(1.17e6), 2);
+        // Then 20 % over the last step: judged at once, doubled; at the most, it stops.
+        assert_eq!(r.window(2e6), 4);
+        assert_eq!(r.window(4e6), 4);
+        assert!(!r.is_open());
+
+        // Two windows within 10 % of each other and no gain: judged, and the ramp stops.
+        let mut r = Ramp::new(8);
+        assert_eq!(r.window(700e6), 2);
+        assert_eq!(r.window(650e6), 2);
+        assert_eq!(r.window(660e6), 2);
+        assert!(!r.is_open());
+    }
+
+    #[test]
+    fn far_away_the_second_connection_starts_at_once() {
+        let mut r = Ramp::new(4);
+        assert!(r.second_now());
+        assert_eq!(r.target, 2);
+        // The first connection alone, measured while the second connected; the two together
+        // double it: on to four.
+        r.alone(10e6);
+        assert_eq!(r.window(20e6), 4);
+        // At most two: the second is the last.
+        let mut r = Ramp::new(2);
+        assert!(r.second_now());
+        assert!(!r.is_open());
+        assert!(!Ramp::new(1).second_now());
     }
 
     #[test]

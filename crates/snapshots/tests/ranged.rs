@@ -103,6 +103,31 @@ async fn a_host_that_caps_each_connection_gets_several_and_the_file_is_exact() {
     assert!(left.is_empty(), "{left:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distant_host_that_caps_each_connection_gets_them_all() {
+    // 120 ms away, as from São Paulo to storage in Florida: each new connection answers
+    // after three round trips and starts in TCP's slow start, so its rate grows for several
+    // round trips after it answers. Judged over 50 ms windows, the ramp stopped at 2
+    // connections (3 here, with the tail split's).
+    let (sim, engine, dir) = start_one(120 * MIB).await;
+    cap_each(&sim, 20_000_000);
+    sim.inject(FaultSpec::new(Target::Files, FaultKind::Distant { rtt_ms: 120 }).times(None));
+    let done = fetch(&engine, dir.path()).await;
+    assert_eq!(std::fs::read(&done.path).unwrap(), served_archive(&sim));
+    // New connections come from the ramp (and at times a tail split).
+    let connections: std::collections::BTreeSet<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|q| q.host == Target::Files)
+        .filter_map(|q| q.connection)
+        .collect();
+    assert!(
+        connections.len() >= 4,
+        "{connections:?} {:?}",
+        file_gets(&sim)
+    );
+}
+
 #[tokio::test]
 async fn a_host_that_ignores_ranges_gets_one_stream() {
     let (sim, engine, dir) = start_one(40 * MIB).await;
