@@ -83,6 +83,13 @@ for _ in $(seq "$RUNS"); do
   timed aria2cap aria2c -q -x4 -s4 -k1M --allow-overwrite=true -d "$tmp/out" -o f.zip "$u2"
   timed curlcap curl -s -o "$tmp/out/f.zip" "$u2"
 done
+# 2b. The same host 120 ms away (São Paulo to Florida): handshakes and slow start.
+distant 120
+for _ in $(seq "$RUNS"); do
+  timed sqsnapfar $bin/sqsnap download $two --dest "$tmp/out" --connections 4
+  timed aria2far aria2c -q -x4 -s4 -k1M --allow-overwrite=true -d "$tmp/out" -o f.zip "$u2"
+  timed curlfar curl -s -o "$tmp/out/f.zip" "$u2"
+done
 no_faults
 
 # 3. Memory: 1 MiB and 4 GiB with 4 connections allowed (must stay flat).
@@ -173,6 +180,8 @@ disk alone writing and flushing 1 GiB.
 | 1 GiB, loopback, no cap: peak RSS | $(stat sqsnap1g 3) | curl $(stat curl1g 3) | | ≤ 40 MiB |
 | 200 MiB, host caps each connection at 20 MB/s: wall | $(stat sqsnapcap 1) (\`--connections 4\`) | aria2c -x4 -s4 $(stat aria2cap 1) | $(ratio sqsnapcap aria2cap 1) | ≤ aria2c |
 | the same, beside one stream | | curl $(stat curlcap 1) | $(ratio sqsnapcap curlcap 1) | |
+| the same host 120 ms away (modelled, see below): wall | $(stat sqsnapfar 1) | aria2c -x4 -s4 $(stat aria2far 1) | $(ratio sqsnapfar aria2far 1) | published |
+| the same, beside one stream | | curl $(stat curlfar 1) | $(ratio sqsnapfar curlfar 1) | |
 | Peak RSS, 1 MiB → 4 GiB (4 connections) | $(stat rss1m 3) → $(stat rss4g 3) | | | flat, ≤ 40 MiB |
 | kill -9 at half of 1 GiB, then again: % of the file sent twice | $(pct resumesq) | curl -C - $(pct resumecurl) | | ≤ 1 % |
 
@@ -190,6 +199,24 @@ run, as before, read 0.21, 0.62 and 2.01 % on the AMD machine of 2026-12-01). sq
 reserves the file's blocks before the first byte (\`fallocate\`) and asks the kernel every
 16 MiB, from a thread of its own, to start writing what has landed (\`sync_file_range\`),
 so the fsync before the rename finds little left to write.
+
+The 120 ms row: this kernel has no \`netem\` or \`fq\` queue to delay packets, so the
+simulator's file host models the distance (its \`distant\` fault): an answer on a new
+connection waits three round trips (TCP's handshake, TLS 1.3's, the request), one on a kept
+connection one, and each body starts in TCP's slow start (10 segments in the first round
+trip, twice as many in each next one, the window kept by the connection). Every tool meets
+the same host. aria2c opens its 4 connections at once; sqsnap's ramp measures before it adds,
+so each doubling costs a new connection's three round trips and a window. Before and after,
+3 runs each by hand on the machine of this table: the ramp judged 50 ms windows while new
+connections were still in slow start, saw too little growth and stopped at 2 connections:
+7.58–7.71 s beside aria2c's 3.53–3.87 s (2.1×). Now a window lasts the quickest answer seen
+(50 ms to 1 s), a step is judged once it has grown 20 % or stops growing (a window under
+1.1× the one before); when the first answer took over 200 ms the second connection starts
+at once and the first one's rate is measured while it connects; and a tail split far away
+needs eight quickest answers of work left, since its request may need a new connection in
+slow start (before: a split at 4.4 s of 6.2 s went to a new connection and ended last).
+After: 4.47 s (4.47–4.50). On loopback the windows stay 50 ms and nothing changes: capped row
+2.70–2.87 s before and after in 3 runs each.
 
 Before and after, resume row, on the AMD EPYC machine of this table (\`scripts/kill-breakdown.sh
 N BIN…\` prints each kill's cost beside what the sidecar had recorded and what sat in the
