@@ -218,7 +218,8 @@ slow start (before: a split at 4.4 s of 6.2 s went to a new connection and ended
 After: 4.47 s (4.47–4.50). On loopback the windows stay 50 ms and nothing changes: capped row
 2.70–2.87 s before and after in 3 runs each.
 
-Before and after, resume row, on the AMD EPYC machine of this table (\`scripts/kill-breakdown.sh
+Before and after, resume row, on the AMD EPYC machine of the table before this one (earlier on
+2026-12-02, whose disk was slower) (\`scripts/kill-breakdown.sh
 N BIN…\` prints each kill's cost beside what the sidecar had recorded and what sat in the
 sockets' queues just before it). Before, 1 kill in 5 of the last table re-sent over 1 %
 (3.38 %), and 6 in 26 of this script's first form, whose watcher was the old one
@@ -262,7 +263,10 @@ than dd, which flushes only at the end; curl with \`sync\` of its file afterward
 4.1–4.9 s (3 runs each by hand, before the two rows above were added). The goal of 1.05×
 curl holds where the disk outruns the network, as on the Intel machine above; where it
 does not, a backup that is on disk when it is called saved is worth the wait, so the fsync
-stays.
+stays. The table before this one, on another AMD EPYC machine earlier on 2026-12-02, read
+2.86 s (1.88–2.98) beside curl's 1.70 s (1.58–1.72), with \`dd conv=fdatasync\` at 3.14 s
+(2.46–3.59) and curl then \`sync\` at 4.69 s: 1.68×, disk-bound. The machine of this table
+writes and flushes 1 GiB in under a second, and the same code is well inside the goal.
 
 ## The window
 
