@@ -317,6 +317,10 @@ impl Downloader {
             remove_sidecar(&side);
             resumed_from = 0;
         }
+        // A single stream's `.part` left by an earlier run: after a crash or a power cut its
+        // length may have reached the disk before all of its bytes did (a file system that
+        // journals metadata only), so the archive it completes is checked whole.
+        let from_earlier_run = !segmented && resumed_from > 0;
         let mut meter = Meter::new(resumed_from);
 
         // One stream (a small file, one connection, or a host without ranges).
@@ -510,7 +514,7 @@ impl Downloader {
         }
         let check = part.clone();
         let expected = target.expected_size.or(total);
-        let full = full_verify || after_restart;
+        let full = full_verify || after_restart || from_earlier_run;
         let verified = tokio::task::spawn_blocking(move || verify_zip(&check, expected, full))
             .await
             .map_err(|e| VerifyError::Io(e.to_string()))?;

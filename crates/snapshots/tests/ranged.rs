@@ -537,6 +537,43 @@ async fn ranges_from_before_a_restart_stay_marked_until_checked() {
     assert_eq!(std::fs::read(&again.path).unwrap(), served_archive(&sim));
 }
 
+/// A single stream's `.part` from an earlier run is resumed, and the archive it completes is
+/// checked whole: after a crash, a file system that journals only metadata can keep the
+/// length of what was written without all of its bytes (zeros in the middle). The central
+/// directory, at the end, is fetched after the resume and says nothing of that.
+#[tokio::test]
+async fn a_single_stream_part_from_an_earlier_run_is_checked_whole() {
+    let size = 8 * MIB;
+    let (sim, engine, dir) = start_one(size).await;
+    let name = fetched_then_deleted(&engine, dir.path()).await;
+    let archive = served_archive(&sim);
+    let part = dir.path().join(format!("{name}.part"));
+    let half = archive.len() / 2;
+
+    // Intact: resumed from its length, and every entry's CRC checked.
+    std::fs::write(&part, &archive[..half]).unwrap();
+    sim.clear_requests();
+    let done = fetch(&engine, dir.path()).await;
+    assert!(done.verified.crc_checked, "{:?}", done.verified);
+    assert_eq!(done.resumed_from, half as u64);
+    assert_eq!(std::fs::read(&done.path).unwrap(), archive);
+    assert_eq!(file_gets(&sim), vec![Some(format!("bytes={half}-"))]);
+    std::fs::remove_file(&done.path).unwrap();
+
+    // A MiB of zeros where data was: refused and deleted, and the next try starts over.
+    let mut lost = archive[..half].to_vec();
+    lost[MIB as usize..2 * MIB as usize].fill(0);
+    std::fs::write(&part, &lost).unwrap();
+    let refused = try_fetch(&engine, dir.path(), &CancellationToken::new()).await;
+    let e = refused.expect_err("a damaged resume was kept");
+    assert!(e.to_string().contains("integrity check"), "{e}");
+    assert!(!part.exists());
+    assert!(zips(dir.path()).is_empty(), "{:?}", zips(dir.path()));
+    let again = fetch(&engine, dir.path()).await;
+    assert_eq!(again.resumed_from, 0);
+    assert_eq!(std::fs::read(&again.path).unwrap(), archive);
+}
+
 /// Ranges recorded before a restart are kept, but the whole archive is then checked (every
 /// entry's CRC), not only its directory: intact, the download resumes and is kept.
 #[tokio::test]
