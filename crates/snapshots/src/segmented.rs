@@ -107,7 +107,7 @@ impl Ramp {
     }
 
     /// The total rate over the last step; returns how many connections to run now.
-    pub fn step(&mut self, rate: f64) -> usize {
+    fn step(&mut self, rate: f64) -> usize {
         if self.open {
             match self.last_rate {
                 Some(prev) if rate < prev * RAMP_GAIN => self.open = false,
@@ -739,10 +739,12 @@ impl Downloader {
         let mut step: Option<(Instant, u64)> = Some((Instant::now(), already));
         // A distant host: the second connection starts now, and the first one's rate alone
         // is measured while it connects (as long as the probe took, a window's worth).
-        let mut alone: Option<(Instant, u64)> = None;
-        if probe_took >= FAR && ramp.second_now() {
-            alone = step;
-        }
+        let far = probe_took >= FAR && ramp.second_now();
+        let mut alone = if far { step } else { None };
+        // Bytes a second since `at`, when `bytes` were on disk.
+        let rate_since = |(at, bytes): (Instant, u64), done: u64| {
+            (done - bytes) as f64 / at.elapsed().as_secs_f64()
+        };
         let mut retry_delay = Duration::ZERO;
         let mut ticker = tokio::time::interval(Duration::from_millis(25));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -845,8 +847,8 @@ impl Downloader {
                 _ = shared.all_answered.notified(), if ramp.is_open() && step.is_none() => {
                     if shared.starting.load(Ordering::Acquire) == 0 {
                         let done = shared.done.load(Ordering::Acquire);
-                        if let Some((at, bytes)) = alone.take() {
-                            ramp.alone((done - bytes) as f64 / at.elapsed().as_secs_f64());
+                        if let Some(from) = alone.take() {
+                            ramp.alone(rate_since(from, done));
                         }
                         step = Some((Instant::now(), done));
                     }
@@ -854,9 +856,9 @@ impl Downloader {
                 // A window is over: the ramp weighs its rate (new connections start at the top).
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(step.map_or_else(Instant::now, |s| s.0) + shared.ramp_window())),
                     if ramp.is_open() && step.is_some() => {
-                    if let Some((at, bytes)) = step {
+                    if let Some(from) = step {
                         let done = shared.done.load(Ordering::Acquire);
-                        ramp.window((done - bytes) as f64 / at.elapsed().as_secs_f64());
+                        ramp.window(rate_since(from, done));
                         step = Some((Instant::now(), done));
                     }
                 }
