@@ -38,6 +38,12 @@ pub enum ApiError {
     /// The configured base URL cannot be used.
     #[error("invalid API URL: {0}")]
     InvalidUrl(String),
+    /// Square Cloud's answer sent the request somewhere it must not go (plain http, a
+    /// downgrade from https, a loop): not followed, and not tried again.
+    #[error(
+        "Square Cloud's answer redirected the request, and the redirect was not followed: {0}. Nothing was sent there; if this keeps happening, a proxy or network may be tampering with the connection."
+    )]
+    Redirect(String),
 }
 
 impl ApiError {
@@ -68,7 +74,7 @@ impl ApiError {
             ApiError::Api { status, code, .. } => {
                 *status >= 500 && !matches!(code, ErrorCode::SnapshotFailed)
             }
-            ApiError::InvalidUrl(_) | ApiError::TooLarge { .. } => false,
+            ApiError::InvalidUrl(_) | ApiError::Redirect(_) | ApiError::TooLarge { .. } => false,
         }
     }
 
@@ -82,7 +88,7 @@ impl ApiError {
             ApiError::Unexpected { .. } | ApiError::Decode { .. } | ApiError::TooLarge { .. } => {
                 true
             }
-            ApiError::Api { .. } | ApiError::InvalidUrl(_) => false,
+            ApiError::Api { .. } | ApiError::InvalidUrl(_) | ApiError::Redirect(_) => false,
         }
     }
 
@@ -100,6 +106,20 @@ impl ApiError {
         }
         // The URL carries no secret (the key travels in a header), but drop it anyway to keep
         // messages short.
-        ApiError::Network(e.without_url().to_string())
+        let e = e.without_url();
+        if e.is_redirect() {
+            // The reason is the policy's, one level down ("refusing http://…").
+            let mut text = String::new();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                if !text.is_empty() {
+                    text.push_str(": ");
+                }
+                text.push_str(&c.to_string());
+                cause = c.source();
+            }
+            return ApiError::Redirect(if text.is_empty() { e.to_string() } else { text });
+        }
+        ApiError::Network(e.to_string())
     }
 }

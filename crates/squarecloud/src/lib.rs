@@ -14,7 +14,7 @@ pub mod models;
 mod urls;
 
 pub use budget::RequestBudget;
-pub use urls::{InsecureUrl, check_url, redirect_policy};
+pub use urls::{InsecureUrl, check_hop, check_url, redirect_policy};
 
 pub use code::ErrorCode;
 pub use error::ApiError;

@@ -34,12 +34,26 @@ pub fn check_url(url: &str) -> Result<(), InsecureUrl> {
     }
 }
 
-/// Follows at most five redirects, each checked against [`check_url`].
+/// Checks one redirect hop: the new URL against [`check_url`], and never from https down to
+/// plain http, not even to this computer (a hop there from a real host is someone else's
+/// doing: the request would leave TLS, and a local process could read it).
+pub fn check_hop(previous: &[url::Url], next: &url::Url) -> Result<(), InsecureUrl> {
+    check_url(next.as_str())?;
+    if next.scheme() == "http" && previous.iter().any(|u| u.scheme() == "https") {
+        return Err(InsecureUrl(format!(
+            "a redirect from https to http://{} (a secure connection is never downgraded)",
+            next.host_str().unwrap_or("")
+        )));
+    }
+    Ok(())
+}
+
+/// Follows at most five redirects, each checked by [`check_hop`].
 pub fn redirect_policy() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
         if attempt.previous().len() >= 5 {
             attempt.error("too many redirects")
-        } else if let Err(e) = check_url(attempt.url().as_str()) {
+        } else if let Err(e) = check_hop(attempt.previous(), attempt.url()) {
             attempt.error(e)
         } else {
             attempt.follow()
@@ -62,5 +76,22 @@ mod tests {
         assert!(check_url("http://10.0.0.1/v2").is_err());
         assert!(check_url("file:///etc/passwd").is_err());
         assert!(check_url("ftp://x/y").is_err());
+    }
+
+    #[test]
+    fn a_hop_from_https_to_http_is_refused_even_to_this_computer() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        let https = [u("https://api.squarecloud.app/v2/apps")];
+        let e = check_hop(&https, &u("http://localhost:8080/v2/apps")).unwrap_err();
+        assert!(e.to_string().contains("never downgraded"), "{e}");
+        assert!(check_hop(&https, &u("http://127.0.0.1/x")).is_err());
+        // Once https anywhere in the chain, http stays refused.
+        let chain = [u("https://a.example/"), u("https://b.example/")];
+        assert!(check_hop(&chain, &u("http://[::1]/x")).is_err());
+        assert!(check_hop(&https, &u("https://cdn.example/x")).is_ok());
+        // The simulator on this computer: http to http is fine.
+        let local = [u("http://127.0.0.1:9/a")];
+        assert!(check_hop(&local, &u("http://127.0.0.1:9/b")).is_ok());
+        assert!(check_hop(&local, &u("http://192.0.2.7/b")).is_err());
     }
 }

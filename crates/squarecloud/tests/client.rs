@@ -372,6 +372,47 @@ async fn requests_carry_the_user_agent_and_the_key_only_in_authorization() {
     assert!(!format!("{c:?}").contains("s3cr3t"));
 }
 
+/// The API client checks every redirect hop as the file host's client does: a hop to plain
+/// http off this computer is refused before any connection, with the reason; a hop to
+/// another host on this computer (the simulator's file host) never carries the key.
+#[tokio::test]
+async fn api_redirects_are_checked_and_never_carry_the_key_away() {
+    let (sim, c) = sim_with(|_| {}).await;
+    sim.inject(
+        FaultSpec::new(
+            Target::Api,
+            FaultKind::Redirect {
+                location: "http://192.0.2.7/v2/users/me".into(),
+            },
+        )
+        .times(None),
+    );
+    let e = c.me().await.unwrap_err();
+    assert!(format!("{e}").contains("refusing http://192.0.2.7"), "{e}");
+    sim.clear_faults();
+    // Another origin (the file host's port): followed, without the Authorization header.
+    let elsewhere = format!("{}/v2/users/me", sim.files_url());
+    sim.inject(FaultSpec::new(
+        Target::Api,
+        FaultKind::Redirect {
+            location: elsewhere,
+        },
+    ));
+    let _ = c.me().await;
+    let to_files: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.host == Target::Files)
+        .collect();
+    assert!(!to_files.is_empty(), "the hop was followed");
+    assert!(
+        to_files
+            .iter()
+            .all(|r| !r.headers.contains(&"authorization".to_string())),
+        "{to_files:?}"
+    );
+}
+
 #[test]
 fn readme_of_a_snapshot_names_the_resource() {
     let z = squarecloud_sim::zipgen::VirtualZip::new("id1", "v1", "Loja São João", 10_000);
