@@ -43,7 +43,7 @@ pub enum FaultKind {
     StaleList { newer_than_secs: f64 },
     /// The file host answers 403 with a body this long (an error page that never ends).
     HugeErrorBody { bytes: u64 },
-    /// The file host redirects to this address.
+    /// The host redirects to this address (the file host, or the API when aimed at it).
     Redirect { location: String },
     /// The file host sends only the first `bytes` of the file, with a Content-Length that
     /// matches what it sends (a short file that looks complete).
@@ -55,6 +55,14 @@ pub enum FaultKind {
     /// whole file or the asked range): short means the body is cut where the header says,
     /// long means the connection ends before the promised length.
     WrongLength { delta: i64 },
+    /// The file host answers with `status` (206 or 416, say), this `Content-Range` and
+    /// `body_bytes` zeros, whatever was asked: a part it was not asked for, a range it
+    /// refuses for no reason, a total that changes.
+    BadPartial {
+        status: u16,
+        content_range: String,
+        body_bytes: u64,
+    },
 }
 
 /// A fault and where it applies.

@@ -440,6 +440,14 @@ async fn gate_inner(shared: &Arc<Shared>, path: &str, req: Request, next: Next) 
                     .into_response();
             }
             FaultKind::ResetAfter { bytes } => reset_after = Some(*bytes),
+            FaultKind::Redirect { location } => {
+                return (
+                    StatusCode::FOUND,
+                    [(header::LOCATION, location.as_str())],
+                    "",
+                )
+                    .into_response();
+            }
             FaultKind::StaleList { newer_than_secs } => {
                 stale = Some(StaleList(Duration::from_secs_f64(newer_than_secs.max(0.0))))
             }
@@ -1156,6 +1164,22 @@ async fn serve_file_inner(
                     .into_response();
             }
             FaultKind::WrongLength { delta } => wrong_length = Some(*delta),
+            FaultKind::BadPartial {
+                status,
+                content_range,
+                body_bytes,
+            } => {
+                let s = StatusCode::from_u16(*status).unwrap_or(StatusCode::PARTIAL_CONTENT);
+                return (
+                    s,
+                    [
+                        (header::CONTENT_TYPE, "application/zip"),
+                        (header::CONTENT_RANGE, content_range.as_str()),
+                    ],
+                    vec![0u8; (*body_bytes).min(1 << 20) as usize],
+                )
+                    .into_response();
+            }
             FaultKind::MalformedJson | FaultKind::StaleList { .. } => {}
         }
     }
