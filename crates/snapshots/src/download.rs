@@ -85,6 +85,10 @@ pub enum DownloadError {
     )]
     WrongLength { promised: u64, got: u64 },
     #[error(
+        "{0}. Square Snapshots did not make that file, and writing to it could send the backup somewhere else. The folder was left as it was: remove that file, or choose a folder only you can write to, then try again."
+    )]
+    Foreign(crate::ownfile::Foreign),
+    #[error(
         "Refusing to download over plain HTTP from {0}: only https, or http on this computer, is allowed."
     )]
     Insecure(String),
@@ -94,7 +98,7 @@ impl DownloadError {
     /// A short stable code the UI and the CLI branch on.
     pub fn code(&self) -> &'static str {
         match self {
-            DownloadError::Folder(_) => "folder",
+            DownloadError::Folder(_) | DownloadError::Foreign(_) => "folder",
             DownloadError::DiskFull { .. }
             | DownloadError::NoRoom { .. }
             | DownloadError::Disk { .. } => "disk",
@@ -280,12 +284,10 @@ impl Downloader {
         let mut after_restart = false;
         if let Some(size) = target.expected_size
             && self.connections > 1
-            && (size >= self.split_min || side.exists())
+            && (size >= self.split_min || std::fs::symlink_metadata(&side).is_ok())
         {
-            resumed_from = std::fs::read(&side)
-                .ok()
-                .and_then(|b| serde_json::from_slice::<crate::segmented::Sidecar>(&b).ok())
-                .map(|s| s.done.iter().map(|r| r.1 - r.0).sum())
+            resumed_from = crate::segmented::read_sidecar(&side)?
+                .map(|s| s.done_bytes())
                 .unwrap_or(resumed_from);
             match self
                 .fetch_segmented(
@@ -305,14 +307,14 @@ impl Downloader {
                 }
                 Outcome::NoRanges => {
                     // One stream from the start: the preallocated file says nothing of progress.
-                    if side.exists() {
+                    if std::fs::symlink_metadata(&side).is_ok() {
                         truncate(&part)?;
                         remove_sidecar(&side);
                     }
                     resumed_from = file_len(&part);
                 }
             }
-        } else if side.exists() {
+        } else if std::fs::symlink_metadata(&side).is_ok() {
             truncate(&part)?;
             remove_sidecar(&side);
             resumed_from = 0;
@@ -386,10 +388,19 @@ impl Downloader {
                             start = s;
                             total = t.or(total);
                         }
-                        _ => {
-                            // A range we did not ask for: start over rather than splice.
+                        got => {
+                            // A range we did not ask for: start over rather than splice. A
+                            // host that keeps doing it spends the attempts like any failure.
                             truncate(&part)?;
                             etag = None;
+                            failures += 1;
+                            let detail = match got {
+                                Some((s, _)) => format!(
+                                    "the host sent bytes from {s} when asked for {offset} onwards"
+                                ),
+                                None => "the host sent a part without saying which".into(),
+                            };
+                            self.give_up_or_wait(failures, &detail, cancel).await?;
                             continue;
                         }
                     }
@@ -402,6 +413,13 @@ impl Downloader {
                         break;
                     }
                     truncate(&part)?;
+                    failures += 1;
+                    self.give_up_or_wait(
+                        failures,
+                        "the host refused the range it was asked for (HTTP 416)",
+                        cancel,
+                    )
+                    .await?;
                     continue;
                 }
                 s if url_refused(s) => {
@@ -437,13 +455,12 @@ impl Downloader {
                 etag = Some(tag.to_string());
             }
             // 200 means the whole file: begin again even if a .part existed.
-            let mut file = open_part(&part, start == 0).await?;
+            let (mut file, second) = open_part(&part, start == 0)?;
             let mut written = start;
             meter.reset_to(written);
             let mut stream = resp.bytes_stream();
             let mut floor = Floor::new(written, self.floor_bytes_per_sec, self.floor_window);
-            let writeback =
-                crate::writeback::Writeback::new(std::fs::File::open(&part).ok(), written);
+            let writeback = crate::writeback::Writeback::new(second, written);
             let outcome: Result<(), String> = loop {
                 let next = tokio::select! {
                     n = tokio::time::timeout(self.read_idle, stream.next()) => n,
@@ -530,17 +547,7 @@ impl Downloader {
                 });
             }
         };
-        let dest = unique_path(&final_path);
-        std::fs::rename(&part, &dest).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                DownloadError::Folder(FolderError::Missing(dir.clone()))
-            } else {
-                DownloadError::Disk {
-                    path: dest.clone(),
-                    detail: e.to_string(),
-                }
-            }
-        })?;
+        let dest = rename_into_place(&part, &final_path, &dir)?;
         remove_sidecar(&side);
         if let Ok(d) = std::fs::File::open(&dir) {
             let _ = d.sync_all();
@@ -613,8 +620,10 @@ pub fn size_in(n: u64, units: &[&str; 5]) -> String {
     }
 }
 
+/// The length of `p` itself: a link planted there is not followed (its own length is
+/// tiny; opening it for the resume then refuses it).
 fn file_len(p: &Path) -> u64 {
-    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+    std::fs::symlink_metadata(p).map(|m| m.len()).unwrap_or(0)
 }
 
 fn truncate(p: &Path) -> Result<(), DownloadError> {
@@ -628,19 +637,28 @@ fn truncate(p: &Path) -> Result<(), DownloadError> {
     }
 }
 
-async fn open_part(p: &Path, fresh: bool) -> Result<tokio::fs::File, DownloadError> {
-    let mut o = tokio::fs::OpenOptions::new();
-    o.create(true);
-    if fresh {
-        o.write(true).truncate(true)
+/// The `.part` to write, created private, or ours from before (never a planted link or
+/// another user's file): emptied when `fresh`, else appended to. Also a second handle on
+/// it for the write-back.
+fn open_part(
+    p: &Path,
+    fresh: bool,
+) -> Result<(tokio::fs::File, Option<std::fs::File>), DownloadError> {
+    use crate::ownfile::{Access, open_or_create};
+    let opened = if fresh {
+        open_or_create(p, Access::Write).and_then(|f| f.set_len(0).map(|()| f))
     } else {
-        o.append(true)
+        open_or_create(p, Access::Append)
     };
-    o.open(p).await.map_err(|e| disk_error(p, e, 0))
+    let f = opened.map_err(|e| disk_error(p, e, 0))?;
+    let second = f.try_clone().ok();
+    Ok((tokio::fs::File::from_std(f), second))
 }
 
 pub(crate) fn disk_error(p: &Path, e: std::io::Error, bytes: u64) -> DownloadError {
-    if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+    if let Some(f) = crate::ownfile::Foreign::of(&e) {
+        DownloadError::Foreign(f.clone())
+    } else if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
         DownloadError::DiskFull {
             path: p.into(),
             bytes,
@@ -730,16 +748,43 @@ pub(crate) fn url_refused(s: StatusCode) -> bool {
 }
 
 /// `name.zip`, or `name (2).zip`, ... — never an existing file.
-fn unique_path(p: &Path) -> PathBuf {
-    if !p.exists() {
+/// `p`, or `<stem> (N).<ext>` with the first N from `from` whose name is free: nothing there,
+/// not even a link (a dangling one would say "no file" and then be replaced).
+fn unique_path(p: &Path, from: u32) -> PathBuf {
+    let free = |c: &Path| std::fs::symlink_metadata(c).is_err();
+    if from <= 1 && free(p) {
         return p.to_path_buf();
     }
     let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("snapshot");
     let ext = p.extension().and_then(|s| s.to_str()).unwrap_or("zip");
-    (2..)
+    (from.max(2)..)
         .map(|n| p.with_file_name(format!("{stem} ({n}).{ext}")))
-        .find(|c| !c.exists())
+        .find(|c| free(c))
         .expect("some free name")
+}
+
+/// Gives the checked `.part` its final name, or the next free one: never over a file, never
+/// through a link, even when a name is taken between the look and the rename.
+fn rename_into_place(part: &Path, final_path: &Path, dir: &Path) -> Result<PathBuf, DownloadError> {
+    let mut n = 1;
+    loop {
+        let dest = unique_path(final_path, n);
+        match crate::ownfile::rename_new(part, &dest) {
+            Ok(()) => return Ok(dest),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(DownloadError::Folder(FolderError::Missing(
+                    dir.to_path_buf(),
+                )));
+            }
+            Err(e) => {
+                return Err(DownloadError::Disk {
+                    path: dest,
+                    detail: e.to_string(),
+                });
+            }
+        }
+    }
 }
 
 /// The throughput floor: too slow when, over a whole window, fewer bytes than the floor
@@ -856,8 +901,8 @@ mod tests {
     fn unique_names_never_overwrite() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("a.zip");
-        assert_eq!(unique_path(&p), p);
+        assert_eq!(unique_path(&p, 1), p);
         std::fs::write(&p, "x").unwrap();
-        assert_eq!(unique_path(&p), d.path().join("a (2).zip"));
+        assert_eq!(unique_path(&p, 1), d.path().join("a (2).zip"));
     }
 }

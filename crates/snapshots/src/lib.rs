@@ -8,6 +8,7 @@ pub mod ledger;
 pub mod library;
 pub mod metered;
 pub mod names;
+pub mod ownfile;
 pub mod pacer;
 pub mod plans;
 mod queue;

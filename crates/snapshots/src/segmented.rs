@@ -143,6 +143,17 @@ pub(crate) struct Sidecar {
     pub boot: Option<String>,
 }
 
+impl Sidecar {
+    /// Bytes in the finished ranges, each counted once: a sidecar is read from disk, where
+    /// any range may be out of order, overlap another, or lie past the end.
+    pub(crate) fn done_bytes(&self) -> u64 {
+        merge(self.done.clone(), self.total)
+            .iter()
+            .map(|r| r.1 - r.0)
+            .sum()
+    }
+}
+
 /// This boot of the system, where the system names it (Linux).
 fn boot_id() -> Option<String> {
     static ID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
@@ -179,12 +190,17 @@ fn store_sidecar(
         *len = bytes.len();
         return Ok(());
     }
+    // A new private temporary file: what a killed save left goes first (unlinking a name
+    // never writes through it), and a link planted in between is refused.
     let tmp = sidecar_tmp(side);
-    std::fs::write(&tmp, &bytes)?;
+    let _ = std::fs::remove_file(&tmp);
+    {
+        use std::io::Write;
+        let mut f = crate::ownfile::create_new(&tmp)?;
+        f.write_all(&bytes)?;
+    }
     std::fs::rename(&tmp, side)?;
-    *open = std::fs::OpenOptions::new()
-        .write(true)
-        .open(side)
+    *open = crate::ownfile::open_own(side, crate::ownfile::Access::Write)
         .ok()
         .map(|f| (f, bytes.len()));
     Ok(())
@@ -193,6 +209,22 @@ fn store_sidecar(
 /// The temporary file a sidecar is written to before it is renamed over the sidecar.
 fn sidecar_tmp(side: &Path) -> PathBuf {
     side.with_extension("json.tmp")
+}
+
+/// A sidecar's bytes: None when there is none (or it is not one of ours to read, see the
+/// error); an error when its name holds something this app did not make (a planted link,
+/// another user's file), which is refused rather than trusted or replaced.
+pub(crate) fn read_sidecar_bytes(side: &Path) -> Result<Option<Vec<u8>>, DownloadError> {
+    match crate::ownfile::read_own(side) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(crate::download::disk_error(side, e, 0)),
+    }
+}
+
+/// The sidecar's record, when there is one that reads.
+pub(crate) fn read_sidecar(side: &Path) -> Result<Option<Sidecar>, DownloadError> {
+    Ok(read_sidecar_bytes(side)?.and_then(|b| serde_json::from_slice(&b).ok()))
 }
 
 /// Deletes a sidecar, and the temporary one a save cut short by a kill left beside it.
@@ -539,14 +571,14 @@ impl Downloader {
     {
         let side = sidecar_path(part);
         // What an earlier attempt finished: the sidecar, or a single stream's `.part`.
-        let mut record = match std::fs::read(&side)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Sidecar>(&b).ok())
-        {
+        let side_bytes = read_sidecar_bytes(&side)?;
+        let had_side = side_bytes.is_some();
+        let mut record = match side_bytes.and_then(|b| serde_json::from_slice::<Sidecar>(&b).ok()) {
             Some(s) if s.file == file_name && s.total == total => s,
             _ => {
-                let len = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
-                let had_side = side.exists();
+                let len = std::fs::symlink_metadata(part)
+                    .map(|m| m.len())
+                    .unwrap_or(0);
                 Sidecar {
                     file: file_name.to_string(),
                     total,
@@ -646,11 +678,7 @@ impl Downloader {
         record.last_modified = h(header::LAST_MODIFIED).or(record.last_modified);
 
         // One file, preallocated to its final size; every connection writes at its offset.
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(part)
+        let file = crate::ownfile::open_or_create(part, crate::ownfile::Access::Write)
             .map_err(|e| crate::download::disk_error(part, e, 0))?;
         let already: u64 = record.done.iter().map(|r| r.1 - r.0).sum();
         // The sidecar before the length: a `.part` of full length without one would read,

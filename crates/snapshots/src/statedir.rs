@@ -32,9 +32,10 @@ impl Drop for DirLock<'_> {
 }
 
 impl StateDir {
-    /// Creates the dir when missing.
+    /// Creates the dir when missing, readable by this user alone (and narrows one an older
+    /// version left open to others).
     pub fn open(dir: &Path) -> std::io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
+        crate::ownfile::ensure_private_dir(dir)?;
         Ok(Self {
             dir: dir.to_path_buf(),
             recovered: Mutex::new(Vec::new()),
@@ -48,12 +49,11 @@ impl StateDir {
 
     fn lock(&self) -> std::io::Result<DirLock<'_>> {
         let local = self.local.lock().unwrap_or_else(|e| e.into_inner());
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(self.dir.join(".lock"))?;
-        file.lock()?;
+        let path = self.dir.join(".lock");
+        let mut file = crate::ownfile::open_or_create(&path, crate::ownfile::Access::Write)?;
+        wait_for_lock(&file, &path, STATE_LOCK_WAIT)?;
+        // Who holds it, for a process that waits too long: this process, since now.
+        let _ = write_holder(&mut file);
         Ok(DirLock {
             file,
             _local: local,
@@ -97,26 +97,115 @@ impl StateDir {
     }
 
     /// Holds an exclusive lock named after `key` (a file to be written) until the returned
-    /// file is dropped, waiting for another process that holds it. The lock files live in
-    /// the data dir, never in the user's folders.
-    pub fn lock_named(&self, key: &str) -> std::io::Result<File> {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        key.hash(&mut h);
+    /// guard is dropped, waiting for another process that holds it. The lock files live in
+    /// the data dir, never in the user's folders, and are deleted when released.
+    pub fn lock_named(&self, key: &str) -> std::io::Result<NamedLock> {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(key.as_bytes());
+        let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
         let dir = self.dir.join("locks");
-        std::fs::create_dir_all(&dir)?;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(format!("{:016x}.lock", h.finish())))?;
-        file.lock()?;
-        Ok(file)
+        crate::ownfile::ensure_private_dir(&dir)?;
+        let path = dir.join(format!("{name}.lock"));
+        loop {
+            let file = crate::ownfile::open_or_create(&path, crate::ownfile::Access::Write)?;
+            file.lock()?;
+            // The holder before us may have deleted the name as it let go: then this lock is
+            // on a file nobody else will find, and the name must be taken again.
+            if same_file(&file, &path) {
+                return Ok(NamedLock { file, path });
+            }
+        }
     }
 
     /// State files found unreadable since the last call, each kept aside under a new name.
     pub fn take_recovered(&self) -> Vec<Recovered> {
         std::mem::take(&mut *self.recovered.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// How long a state read or write waits for another process to let go of the dir: theirs
+/// are short (read, change, write), so a longer wait means that process is stuck.
+pub const STATE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Waits for the exclusive lock on `file` up to `limit`; then fails naming who holds it.
+fn wait_for_lock(file: &File, path: &Path, limit: std::time::Duration) -> std::io::Result<()> {
+    let began = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(1);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+        if began.elapsed() >= limit {
+            let holder = std::fs::read_to_string(path)
+                .ok()
+                .map(|s| crate::names::printable(s.trim()))
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "a process that did not say who it is".into());
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                format!(
+                    "another Square Snapshots process has held {} for over {} s ({holder}). \
+                     Nothing was changed. If that process is stuck, stop it, then try again",
+                    path.display(),
+                    limit.as_secs()
+                ),
+            ));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Writes who holds the lock into the lock file: `pid N (program) since TIME`.
+fn write_holder(file: &mut File) -> std::io::Result<()> {
+    use std::io::{Seek, Write};
+    let program = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let text = format!(
+        "pid {} ({program}) since {}",
+        std::process::id(),
+        chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    file.set_len(0)?;
+    file.seek(std::io::SeekFrom::Start(0))?;
+    file.write_all(text.as_bytes())
+}
+
+/// Whether the open `file` is still the one named `path`.
+fn same_file(file: &File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::symlink_metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        // Windows does not delete a file that is open, so the name is still this file.
+        let _ = (file, path);
+        true
+    }
+}
+
+/// A named lock: held until dropped, then its file is deleted (under the lock, so a waiter
+/// that gets it after notices and takes the name again) and let go.
+#[derive(Debug)]
+pub struct NamedLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl Drop for NamedLock {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
     }
 }
 
@@ -193,5 +282,78 @@ mod tests {
         assert_ne!(inode(), first, "rewritten");
         let m: BTreeMap<String, u32> = s.read("m.json").unwrap();
         assert_eq!(m["a"], 2);
+    }
+
+    /// A process that holds the state lock and never lets go (stuck, or a hostile user of
+    /// an older, world-readable lock file) no longer blocks the others forever: they give
+    /// up after the limit with a message that names the holder.
+    #[test]
+    fn a_held_lock_is_waited_for_with_a_limit_and_a_name() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let s = StateDir::open(d.path()).unwrap();
+        s.update("m.json", |_: &mut BTreeMap<String, u32>| {})
+            .unwrap();
+        let lock = d.path().join(".lock");
+        assert_eq!(std::fs::metadata(&lock).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(d.path()).unwrap().mode() & 0o777, 0o700);
+        let held = std::fs::OpenOptions::new().write(true).open(&lock).unwrap();
+        held.lock().unwrap();
+        std::fs::write(&lock, "pid 4242 (sqsnap) since 2026-12-04 15:00:00 UTC").unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&lock).unwrap();
+        let t = std::time::Instant::now();
+        let e = wait_for_lock(&f, &lock, std::time::Duration::from_millis(300)).unwrap_err();
+        assert!(t.elapsed() >= std::time::Duration::from_millis(300));
+        let text = e.to_string();
+        assert!(
+            text.contains("pid 4242 (sqsnap)") && text.contains("Nothing was changed"),
+            "{text}"
+        );
+        held.unlock().unwrap();
+        wait_for_lock(&f, &lock, std::time::Duration::from_millis(300)).unwrap();
+    }
+
+    /// Named locks have a stable name (SHA-256 of the key, the same in every build), are
+    /// private, and leave no file behind once let go; a waiter that got a deleted one's
+    /// lock takes the name again, so two holders never run at once.
+    #[test]
+    fn named_locks_are_stable_exclusive_and_cleaned_up() {
+        let d = tempfile::tempdir().unwrap();
+        let s = StateDir::open(d.path()).unwrap();
+        let g = s.lock_named("/backups/a.zip").unwrap();
+        let names: Vec<String> = std::fs::read_dir(d.path().join("locks"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        // sha256("/backups/a.zip"), first 8 bytes.
+        assert_eq!(
+            names,
+            ["ff77a1a4f14c2ec9.lock"].map(String::from).to_vec(),
+            "{names:?}"
+        );
+        let inside = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (p, inside) = (d.path().to_path_buf(), inside.clone());
+                std::thread::spawn(move || {
+                    let s = StateDir::open(&p).unwrap();
+                    for _ in 0..25 {
+                        let _g = s.lock_named("/backups/a.zip").unwrap();
+                        assert_eq!(inside.fetch_add(1, std::sync::atomic::Ordering::SeqCst), 0);
+                        std::thread::yield_now();
+                        inside.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        drop(g);
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(
+            std::fs::read_dir(d.path().join("locks")).unwrap().count(),
+            0
+        );
     }
 }

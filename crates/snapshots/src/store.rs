@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// either the old file or the new one.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    crate::ownfile::create_dir_private(dir)?;
     let mut tmp = tempfile_in(dir, path)?;
     let bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
     tmp.1.write_all(&bytes)?;
@@ -33,7 +33,8 @@ pub fn write_text_atomic(path: &Path, text: &str) -> std::io::Result<()> {
 
 /// A new file `.<target's name>.<pid>.<n>.tmp` in `dir`, created exclusively: the first `n`
 /// free, so callers at the same moment (threads or processes) never share one. Those a
-/// killed process left are deleted on the way ([`sweep_left_temps`]).
+/// killed process left are deleted on the way ([`sweep_left_temps`]). Readable by its owner
+/// alone, and never through a link planted under its name ([`crate::ownfile::create_new`]).
 pub(crate) fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
     let base = target
         .file_name()
@@ -41,11 +42,7 @@ pub(crate) fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf
         .unwrap_or("state");
     for n in 0..100u32 {
         let p = dir.join(format!(".{base}.{}.{n}.tmp", std::process::id()));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&p)
-        {
+        match crate::ownfile::create_new(&p) {
             Ok(f) => {
                 if let Ok(now) = f.metadata().and_then(|m| m.modified()) {
                     sweep_left_temps(dir, base, now);
