@@ -32,6 +32,9 @@ pub struct DownloadTarget {
     pub file_name: String,
     /// The size the list reported, when known.
     pub expected_size: Option<u64>,
+    /// Without an expected size, the most that may arrive: past it the download stops and
+    /// its `.part` is deleted.
+    pub max_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -89,6 +92,11 @@ pub enum DownloadError {
     )]
     Foreign(crate::ownfile::Foreign),
     #[error(
+        "The snapshot host kept sending past {} without saying how large the file is, far more than this resource's snapshots have weighed so far. The download was stopped and the partial file deleted, so the folder is as it was. The snapshot is still on Square Cloud: Download latest fetches it with the size Square Cloud lists.",
+        size_text(*limit)
+    )]
+    Oversize { limit: u64 },
+    #[error(
         "Refusing to download over plain HTTP from {0}: only https, or http on this computer, is allowed."
     )]
     Insecure(String),
@@ -104,7 +112,9 @@ impl DownloadError {
             | DownloadError::Disk { .. } => "disk",
             DownloadError::Cancelled { .. } => "cancelled",
             DownloadError::Network { .. } => "network",
-            DownloadError::Rejected { .. } | DownloadError::WebPage { .. } => "rejected",
+            DownloadError::Rejected { .. }
+            | DownloadError::WebPage { .. }
+            | DownloadError::Oversize { .. } => "rejected",
             DownloadError::Verify(_)
             | DownloadError::LostInRestart(_)
             | DownloadError::WrongLength { .. } => "verify",
@@ -454,6 +464,14 @@ impl Downloader {
             {
                 etag = Some(tag.to_string());
             }
+            // A size said up front past the bound: refused before anything is written.
+            if let Some(limit) = target.max_size
+                && total.is_some_and(|t| t > limit)
+            {
+                let _ = std::fs::remove_file(&part);
+                remove_sidecar(&side);
+                return Err(DownloadError::Oversize { limit });
+            }
             // 200 means the whole file: begin again even if a .part existed.
             let (mut file, second) = open_part(&part, start == 0)?;
             let mut written = start;
@@ -470,6 +488,14 @@ impl Downloader {
                     Ok(Some(Ok(chunk))) => {
                         if let Some(limit) = &self.limit {
                             limit.take(chunk.len()).await;
+                        }
+                        if let Some(limit) = target.max_size
+                            && written + chunk.len() as u64 > limit
+                        {
+                            drop(file);
+                            let _ = std::fs::remove_file(&part);
+                            remove_sidecar(&side);
+                            return Err(DownloadError::Oversize { limit });
                         }
                         if let Err(e) = file.write_all(&chunk).await {
                             let _ = file.flush().await;

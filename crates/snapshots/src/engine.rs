@@ -32,7 +32,15 @@ pub struct EngineConfig {
     /// Settings, ledger and library live here.
     pub data_dir: PathBuf,
     pub limits: Limits,
+    /// The least a freshly created snapshot, whose size no list has given, may weigh before
+    /// its download is stopped: see [`Engine::fresh_size_cap`].
+    pub fresh_size_floor: u64,
 }
+
+/// [`EngineConfig::fresh_size_floor`]'s default: more than any application's upload.
+pub const FRESH_SIZE_FLOOR: u64 = 2 * 1024 * 1024 * 1024;
+/// A fresh snapshot may weigh this many times the largest one of its resource seen so far.
+pub const FRESH_SIZE_GROWTH: u64 = 4;
 
 impl EngineConfig {
     pub fn new(api_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
@@ -41,6 +49,7 @@ impl EngineConfig {
             files_url: None,
             data_dir: data_dir.into(),
             limits: Limits::default(),
+            fresh_size_floor: FRESH_SIZE_FLOOR,
         }
     }
 }
@@ -289,6 +298,8 @@ pub struct Engine {
     newest: Mutex<HashMap<String, Learnt>>,
     /// The account-wide listing answered 402 (a free plan): not asked again.
     no_account_listing: std::sync::atomic::AtomicBool,
+    /// The largest snapshot of each resource its lists have shown, in bytes.
+    largest: Mutex<HashMap<String, u64>>,
 }
 
 /// When a resource's newest server snapshot was learnt, and when it was taken (`None`: none).
@@ -386,6 +397,7 @@ impl Engine {
             transfer: None,
             limiter: Mutex::new(None),
             newest: Mutex::new(HashMap::new()),
+            largest: Mutex::new(HashMap::new()),
             no_account_listing: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -615,6 +627,7 @@ impl Engine {
                 .await
                 .map_err(EngineError::from_api)?;
             self.learn_newest(&r.id, list.iter().map(|i| i.modified).max());
+            self.learn_largest(&r.id, list.iter().map(|i| i.size).max());
             if list.iter().any(|i| i.origin.is_none()) {
                 complete = false; // an older API without `origin`: cannot tell
             }
@@ -640,7 +653,42 @@ impl Engine {
         self.latency.observe(started.elapsed());
         list.sort_by_key(|i| std::cmp::Reverse(i.modified));
         self.learn_newest(&r.id, list.first().map(|i| i.modified));
+        self.learn_largest(&r.id, list.iter().map(|i| i.size).max());
         Ok(list)
+    }
+
+    fn learn_largest(&self, id: &str, size: Option<u64>) {
+        if let Some(size) = size {
+            let mut m = self.largest.lock().unwrap_or_else(|e| e.into_inner());
+            let e = m.entry(id.to_string()).or_default();
+            *e = (*e).max(size);
+        }
+    }
+
+    /// The most a freshly created snapshot of `id` may weigh: its download has no listed
+    /// size, and a host that never stops sending must not fill the disk. Four times the
+    /// largest snapshot of the resource seen (listed, or in the library), and never less
+    /// than [`EngineConfig::fresh_size_floor`].
+    pub fn fresh_size_cap(&self, id: &str) -> u64 {
+        let listed = self
+            .largest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .copied()
+            .unwrap_or(0);
+        let kept = self
+            .library()
+            .entries
+            .iter()
+            .filter(|e| e.resource_id == id)
+            .map(|e| e.size)
+            .max()
+            .unwrap_or(0);
+        listed
+            .max(kept)
+            .saturating_mul(FRESH_SIZE_GROWTH)
+            .max(self.cfg.fresh_size_floor)
     }
 
     fn learn_newest(&self, id: &str, newest: Option<DateTime<Utc>>) {
@@ -853,6 +901,7 @@ impl Engine {
             dir: dir.to_path_buf(),
             file_name: snapshot_file_name(&r.name, &r.id, item.modified),
             expected_size: Some(item.size),
+            max_size: None,
         };
         self.fetch(
             r,

@@ -966,6 +966,7 @@ impl Engine {
             dir,
             file_name: snapshot_file_name(&r.name, &r.id, taken_at),
             expected_size: None,
+            max_size: Some(self.fresh_size_cap(&r.id)),
         };
         self.fetch(r, target, None, taken_at, refresh, events.clone(), cancel)
             .await

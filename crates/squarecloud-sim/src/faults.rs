@@ -55,6 +55,9 @@ pub enum FaultKind {
     /// whole file or the asked range): short means the body is cut where the header says,
     /// long means the connection ends before the promised length.
     WrongLength { delta: i64 },
+    /// The file host answers 200 with `bytes` zeros sent chunked, without a Content-Length:
+    /// an answer that seems never to end.
+    Chunked { bytes: u64 },
     /// The file host answers with `status` (206 or 416, say), this `Content-Range` and
     /// `body_bytes` zeros, whatever was asked: a part it was not asked for, a range it
     /// refuses for no reason, a total that changes.

@@ -1164,6 +1164,19 @@ async fn serve_file_inner(
                     .into_response();
             }
             FaultKind::WrongLength { delta } => wrong_length = Some(*delta),
+            FaultKind::Chunked { bytes } => {
+                let n = *bytes;
+                let chunks = futures_util::stream::iter((0..n.div_ceil(65536)).map(move |i| {
+                    let len = (n - i * 65536).min(65536) as usize;
+                    Ok::<_, std::io::Error>(Bytes::from(vec![0u8; len]))
+                }));
+                return (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "application/zip")],
+                    Body::from_stream(chunks),
+                )
+                    .into_response();
+            }
             FaultKind::BadPartial {
                 status,
                 content_range,

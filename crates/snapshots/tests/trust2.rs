@@ -1,0 +1,335 @@
+//! Trust, second pass: what a careful attacker on the same computer or an unkind host finds.
+//! Each test names the item of the issue it covers; each fails on a4040b1.
+
+mod common;
+
+use common::*;
+use snapshots::download::Downloader;
+use snapshots::squarecloud::ApiKey;
+use snapshots::{Engine, EngineConfig, EngineError, Limits};
+use squarecloud_sim::{FaultKind, FaultSpec, SimConfig, Simulator, Target};
+use std::os::unix::fs::{MetadataExt, symlink};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+const APP: &str = "00000000000000000000000000000000";
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * KIB;
+
+fn one_app(size: u64) -> SimConfig {
+    SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates()
+}
+
+/// An engine on `sim` in `data`, with `dl` as its downloader and `floor` as the least bound
+/// of a fresh snapshot's size.
+async fn engine(sim: &Simulator, data: &Path, dl: Downloader, floor: u64) -> Engine {
+    let mut cfg = EngineConfig::new(sim.api_url(), data);
+    cfg.files_url = Some(sim.files_url());
+    cfg.limits = Limits::matching(&sim.config().limits, sim.config().time_scale);
+    cfg.fresh_size_floor = floor;
+    Engine::connect(cfg, ApiKey::new(KEY).unwrap())
+        .await
+        .unwrap()
+        .with_downloader(dl)
+}
+
+fn quick() -> Downloader {
+    Downloader::new()
+        .with_read_idle(Duration::from_millis(500))
+        .with_retries(6, Duration::from_millis(20))
+}
+
+/// Several connections from 64 KiB up.
+fn split() -> Downloader {
+    quick().with_connections(4, 64 * KIB)
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+fn file_gets(sim: &Simulator) -> usize {
+    sim.requests()
+        .iter()
+        .filter(|q| q.host == Target::Files && q.method == "GET")
+        .count()
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::symlink_metadata(p).unwrap().mode() & 0o777
+}
+
+/// A folder of its own under `root`.
+fn folder(root: &Path, name: &str) -> PathBuf {
+    let d = root.join(name);
+    std::fs::create_dir(&d).unwrap();
+    d
+}
+
+/// 4. A file host that answers every request with a part it was not asked for (or a 416)
+/// made the single stream start over forever (21,564 requests in 5 s). Every retry now
+/// spends the same bounded budget, with backoff; the folder keeps nothing.
+#[tokio::test]
+async fn item4_a_bad_partial_answer_spends_attempts_and_ends() {
+    let sim = Simulator::start(one_app(200 * KIB)).await.unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let cases = [
+        (206, "bytes 5-9/100", 5),
+        (206, "bytes 0-9/100", 10),
+        (416, "bytes */100", 0),
+        (206, "nonsense", 10),
+    ];
+    for (i, (status, range, body)) in cases.into_iter().enumerate() {
+        for (how, dl) in [("one stream", quick()), ("ranged", split())] {
+            let e = engine(&sim, &root.path().join(format!("data{i}{how}")), dl, MIB).await;
+            let out = folder(root.path(), &format!("out{i}{how}"));
+            sim.clear_faults();
+            sim.inject(
+                FaultSpec::new(
+                    Target::Files,
+                    FaultKind::BadPartial {
+                        status,
+                        content_range: range.into(),
+                        body_bytes: body,
+                    },
+                )
+                .times(None),
+            );
+            let before = file_gets(&sim);
+            let began = Instant::now();
+            let r = e.resource(APP).unwrap();
+            let err = download_latest(&e, &r, &out).await;
+            let gets = file_gets(&sim) - before;
+            assert!(err.is_err(), "{status} {range} {how}: {err:?}");
+            assert!(
+                gets <= 8,
+                "{status} {range} {how}: {gets} requests for one download"
+            );
+            assert!(began.elapsed() < Duration::from_secs(30));
+            assert!(
+                listing(&out).iter().all(|n| !n.ends_with(".zip")),
+                "{:?}",
+                listing(&out)
+            );
+        }
+    }
+}
+
+/// 6. Backups hold source code, `.env` files and database dumps: the archive, a `.part` and
+/// its sidecar left by a stopped download, and the data dir with its state are the user's
+/// alone, whatever the umask.
+#[tokio::test]
+async fn item6_backups_and_state_are_readable_by_their_owner_alone() {
+    let sim = Simulator::start(one_app(2 * MIB)).await.unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let e = engine(&sim, &data, split(), MIB).await;
+    let r = e.resource(APP).unwrap();
+    let out = folder(root.path(), "out");
+    let d = download_latest(&e, &r, &out).await.unwrap();
+    assert_eq!(mode(&d.path), 0o600, "{}", d.path.display());
+    assert_eq!(mode(&data), 0o700);
+    for f in listing(&data) {
+        let p = data.join(&f);
+        if p.is_file() {
+            assert_eq!(mode(&p), 0o600, "{f}");
+        }
+    }
+    // A download stopped half way: its .part and sidecar.
+    let stopped = folder(root.path(), "stopped");
+    sim.inject(
+        FaultSpec::new(
+            Target::Files,
+            FaultKind::Bandwidth {
+                bytes_per_sec: 256 * KIB,
+            },
+        )
+        .times(None),
+    );
+    let cancel = CancellationToken::new();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        c2.cancel();
+    });
+    let (sink, _) = collect();
+    let res = e.download(&r, None, Some(&stopped), sink, &cancel).await;
+    assert!(res.is_err());
+    let names = listing(&stopped);
+    assert!(names.iter().any(|n| n.ends_with(".part")), "{names:?}");
+    assert!(names.iter().any(|n| n.ends_with(".part.json")), "{names:?}");
+    for n in names {
+        assert_eq!(mode(&stopped.join(&n)), 0o600, "{n}");
+    }
+}
+
+/// 6. `sqsnap download` under the usual umask 022 also writes an archive only its owner
+/// can read.
+#[tokio::test(flavor = "multi_thread")]
+async fn item6_sqsnap_backups_are_private_under_umask_022() {
+    let sim = Simulator::start(one_app(100 * KIB)).await.unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let out = folder(root.path(), "out");
+    let data = root.path().join("data");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 022; exec \"$0\" download \"$1\" --dest \"$2\"")
+        .arg(env!("CARGO_BIN_EXE_sqsnap"))
+        .arg(APP)
+        .arg(&out)
+        .env("SQUARECLOUD_API_URL", sim.api_url())
+        .env("SQUARECLOUD_API_KEY", KEY)
+        .env("SQSNAP_DATA_DIR", &data)
+        .stdin(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let zips: Vec<_> = listing(&out)
+        .into_iter()
+        .filter(|n| n.ends_with(".zip"))
+        .collect();
+    assert_eq!(zips.len(), 1, "{zips:?}");
+    assert_eq!(mode(&out.join(&zips[0])), 0o600);
+    assert_eq!(mode(&data), 0o700);
+}
+
+/// The archive's name in a folder, learnt by downloading it once elsewhere.
+async fn archive_name(e: &Engine, root: &Path) -> String {
+    let r = e.resource(APP).unwrap();
+    let learn = folder(root, "learn");
+    let d = download_latest(e, &r, &learn).await.unwrap();
+    d.path.file_name().unwrap().to_str().unwrap().to_string()
+}
+
+/// 7. Names the engine writes are predictable (`<name>_<id>_<time>.zip`), so someone who
+/// can write in the folder can plant them. A link or someone else's file under the `.part`
+/// or the sidecar's name is refused with a clear error and never written through; one under
+/// the sidecar's temporary name or the final name is left alone.
+#[tokio::test]
+async fn item7_planted_names_are_never_written_through() {
+    let sim = Simulator::start(one_app(512 * KIB)).await.unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let e = engine(&sim, &root.path().join("data"), split(), MIB).await;
+    let name = archive_name(&e, root.path()).await;
+    let victim = root.path().join("victim");
+    let precious = b"someone else's file".to_vec();
+    let r = e.resource(APP).unwrap();
+    // SAFETY: no preconditions.
+    let root_user = unsafe { libc::geteuid() } == 0;
+
+    type Plant = fn(&Path, &Path, &str);
+    let refused: Vec<(&str, Plant, &str)> = vec![
+        (
+            ".part as a link",
+            |dir, victim, name| symlink(victim, dir.join(format!("{name}.part"))).unwrap(),
+            "symbolic link",
+        ),
+        (
+            ".part as a hard link",
+            |dir, victim, name| {
+                std::fs::hard_link(victim, dir.join(format!("{name}.part"))).unwrap()
+            },
+            "another name",
+        ),
+        (
+            "sidecar as a link",
+            |dir, victim, name| symlink(victim, dir.join(format!("{name}.part.json"))).unwrap(),
+            "symbolic link",
+        ),
+    ];
+    for (i, (what, plant, why)) in refused.into_iter().enumerate() {
+        std::fs::write(&victim, &precious).unwrap();
+        let dir = folder(root.path(), &format!("refused{i}"));
+        plant(&dir, &victim, &name);
+        let before = listing(&dir);
+        let err = download_latest(&e, &r, &dir).await.unwrap_err();
+        assert_eq!(err.code(), "folder", "{what}: {err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(why) && text.contains("nothing was written"),
+            "{what}: {text}"
+        );
+        assert_eq!(std::fs::read(&victim).unwrap(), precious, "{what}");
+        assert_eq!(listing(&dir), before, "{what}: the folder is as it was");
+    }
+    if root_user {
+        let dir = folder(root.path(), "theirs");
+        let theirs = dir.join(format!("{name}.part"));
+        std::fs::write(&theirs, b"theirs").unwrap();
+        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+        let err = download_latest(&e, &r, &dir).await.unwrap_err();
+        assert!(err.to_string().contains("another user"), "{err}");
+        assert_eq!(std::fs::read(&theirs).unwrap(), b"theirs");
+    }
+
+    // Left alone, and the download still lands, under a name of its own.
+    let tolerated: Vec<(&str, Plant)> = vec![
+        ("sidecar's temporary file as a link", |dir, victim, name| {
+            symlink(victim, dir.join(format!("{name}.part.json.tmp"))).unwrap()
+        }),
+        ("final name as a link", |dir, victim, name| {
+            symlink(victim, dir.join(name)).unwrap()
+        }),
+        ("final name as a dangling link", |dir, _, name| {
+            symlink(dir.join("nowhere"), dir.join(name)).unwrap()
+        }),
+    ];
+    for (i, (what, plant)) in tolerated.into_iter().enumerate() {
+        std::fs::write(&victim, &precious).unwrap();
+        let dir = folder(root.path(), &format!("tolerated{i}"));
+        plant(&dir, &victim, &name);
+        let d = download_latest(&e, &r, &dir).await.unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), precious, "{what}");
+        assert!(!dir.join("nowhere").exists(), "{what}");
+        assert!(
+            !std::fs::symlink_metadata(&d.path).unwrap().is_symlink(),
+            "{what}"
+        );
+        assert_eq!(mode(&d.path), 0o600, "{what}");
+    }
+}
+
+/// 13. A freshly created snapshot has no listed size. A host that keeps sending (a chunked
+/// answer without end) is stopped at a bound learnt from the resource's sizes, and the
+/// folder is left as it was: nothing under any name.
+#[tokio::test]
+async fn item13_an_endless_answer_for_a_fresh_snapshot_is_stopped() {
+    let sim = Simulator::start(one_app(100 * KIB)).await.unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let e = engine(&sim, &root.path().join("data"), quick(), MIB).await;
+    let r = e.resource(APP).unwrap();
+    // Four times the largest seen (100 KiB) is under the floor: the floor (1 MiB) holds.
+    e.versions(&r).await.unwrap();
+    assert_eq!(e.fresh_size_cap(APP), MIB);
+    let out = folder(root.path(), "out");
+    sim.inject(FaultSpec::new(Target::Files, FaultKind::Chunked { bytes: 64 * MIB }).times(None));
+    // A list that does not show the new snapshot yet: the create's own URL is fetched, with
+    // no size to hold it to.
+    sim.inject(
+        FaultSpec::new(
+            Target::Api,
+            FaultKind::StaleList {
+                newer_than_secs: 3600.0,
+            },
+        )
+        .on_method("GET")
+        .times(None),
+    );
+    let (sink, _) = collect();
+    let res = e
+        .snapshot(vec![r], download_to(&out), sink, &CancellationToken::new())
+        .await;
+    let err = res[0].outcome.as_ref().unwrap_err();
+    assert!(
+        matches!(err, EngineError::Download(_))
+            && err.to_string().contains("kept sending past 1.0 MiB"),
+        "{err}"
+    );
+    assert!(listing(&out).is_empty(), "{:?}", listing(&out));
+}
