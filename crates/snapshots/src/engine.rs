@@ -326,7 +326,8 @@ pub(crate) fn state_error(path: &Path, e: std::io::Error) -> EngineError {
     }
 }
 
-/// Share of the plan's per-minute cap this engine uses: the rest is left for the user's
+/// Share of the plan's per-minute cap that every process on this data dir uses together
+/// (their calls are counted in one record, `calls.rs`): the rest is left for the user's
 /// other tools (the dashboard, a bot) on the same account.
 const BUDGET_SHARE: f64 = 0.75;
 
@@ -349,10 +350,17 @@ impl Engine {
         if let Some(f) = &cfg.files_url {
             client = client.with_files_base(f);
         }
-        let budget = Arc::new(RequestBudget::with_window(
-            squarecloud::limits::requests_per_minute("", 0),
-            cfg.limits.minute,
-        ));
+        // One budget and one block for every process on this data dir.
+        let budget = Arc::new(
+            RequestBudget::with_window(
+                squarecloud::limits::requests_per_minute("", 0),
+                cfg.limits.minute,
+            )
+            .with_shared(Arc::new(crate::calls::SharedCallLog::new(
+                state.clone(),
+                cfg.api_url.clone(),
+            ))),
+        );
         let client = client
             .with_budget(budget)
             .with_rate_block(cfg.limits.rate_block);

@@ -2,7 +2,7 @@
 //! Every read-modify-write of a state file happens under one OS file lock on the dir,
 //! reloading first, so no process's change is lost to another's whole-file write.
 
-use crate::store::{Recovered, read_json_or_default, write_json_atomic};
+use crate::store::{Recovered, read_json_or_default};
 use serde::{Serialize, de::DeserializeOwned};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -84,6 +84,27 @@ impl StateDir {
     where
         T: DeserializeOwned + Serialize + Default,
     {
+        self.update_with(name, true, f)
+    }
+
+    /// [`StateDir::update`] without the fsyncs: for a record that is worth little after a
+    /// power cut and is written on every API call (the shared request budget).
+    pub fn update_light<T, R>(&self, name: &str, f: impl FnOnce(&mut T) -> R) -> std::io::Result<R>
+    where
+        T: DeserializeOwned + Serialize + Default,
+    {
+        self.update_with(name, false, f)
+    }
+
+    fn update_with<T, R>(
+        &self,
+        name: &str,
+        durable: bool,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> std::io::Result<R>
+    where
+        T: DeserializeOwned + Serialize + Default,
+    {
         let _g = self.lock()?;
         let path = self.dir.join(name);
         let mut value: T = self.load(name)?;
@@ -91,7 +112,7 @@ impl StateDir {
         let out = f(&mut value);
         let after = serde_json::to_vec(&value).map_err(std::io::Error::other)?;
         if before != after || !path.exists() {
-            write_json_atomic(&path, &value)?;
+            crate::store::write_json(&path, &value, durable)?;
         }
         Ok(out)
     }

@@ -7,15 +7,27 @@ use std::path::{Path, PathBuf};
 /// Writes `value` to `path` through a temporary file, fsync and rename, so a crash leaves
 /// either the old file or the new one.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    write_json(path, value, true)
+}
+
+/// [`write_json_atomic`], with the fsyncs only when `durable`: a record that may be lost in
+/// a power cut (a count of recent calls) is still never read half written.
+pub(crate) fn write_json<T: Serialize>(
+    path: &Path,
+    value: &T,
+    durable: bool,
+) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     crate::ownfile::create_dir_private(dir)?;
     let mut tmp = tempfile_in(dir, path)?;
     let bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
     tmp.1.write_all(&bytes)?;
-    tmp.1.sync_all()?;
+    if durable {
+        tmp.1.sync_all()?;
+    }
     drop(tmp.1);
     std::fs::rename(&tmp.0, path)?;
-    if let Ok(d) = std::fs::File::open(dir) {
+    if durable && let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())

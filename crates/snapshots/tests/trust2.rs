@@ -333,3 +333,84 @@ async fn item13_an_endless_answer_for_a_fresh_snapshot_is_stopped() {
     );
     assert!(listing(&out).is_empty(), "{:?}", listing(&out));
 }
+
+/// 14. Two processes on one data dir each kept 75 % of the plan's per-minute cap: together
+/// 150 %, two 429s and a 30-minute block. Their calls are now counted in one record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn item14_two_processes_share_one_per_minute_budget() {
+    let mut account = squarecloud_sim::AccountSpec::demo();
+    account.plan = "hobby-2".into(); // 60 a minute
+    let mut c = SimConfig::new(KEY, account).instant_creates();
+    c.time_scale = 60.0; // a minute is a second
+    let sim = Simulator::start(c).await.unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let a = engine(&sim, &data, quick(), MIB).await;
+    let b = engine(&sim, &data, quick(), MIB).await;
+    let r = a.resources()[0].clone();
+    let began = Instant::now();
+    let run = |e: Engine, r: snapshots::ResourceRef| async move {
+        for _ in 0..60 {
+            e.versions(&r).await.unwrap();
+        }
+    };
+    tokio::join!(run(a, r.clone()), run(b, r));
+    let refused = sim.requests().iter().filter(|q| q.status == 429).count();
+    assert_eq!(refused, 0, "no call was refused");
+    // 122 calls at 45 a (scaled) minute take over two of them.
+    assert!(
+        began.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        began.elapsed()
+    );
+}
+
+/// 15. A block met by a list (not a create) was not recorded: the next process called the
+/// API during it. Any call that meets it now stops every process, this one's siblings and
+/// the next to start, without sending anything.
+#[tokio::test]
+async fn item15_a_block_met_by_any_call_stops_every_process() {
+    let mut c = SimConfig::new(KEY, tiny_account(1, 4096, 5_000)).instant_creates();
+    c.limits.per_minute = 4; // connect, connect, two lists; the third list is blocked
+    let sim = Simulator::start(c).await.unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let a = engine(&sim, &data, quick(), MIB).await;
+    let b = engine(&sim, &data, quick(), MIB).await;
+    let r = a.resource(APP).unwrap();
+    let mut blocked = false;
+    for _ in 0..4 {
+        match a.versions(&r).await {
+            Ok(_) => {}
+            Err(e) => {
+                assert!(matches!(e, EngineError::RateLimited { .. }), "{e}");
+                blocked = true;
+                break;
+            }
+        }
+    }
+    assert!(blocked, "the simulator's cap was met");
+    let sent = sim.requests().len();
+    // The sibling process refuses at once, unsent.
+    assert!(b.versions(&r).await.is_err());
+    assert!(
+        b.download(
+            &r,
+            None,
+            Some(root.path()),
+            collect().0,
+            &CancellationToken::new()
+        )
+        .await
+        .is_err()
+    );
+    // So does the next process to start.
+    let mut cfg = EngineConfig::new(sim.api_url(), &data);
+    cfg.files_url = Some(sim.files_url());
+    let e = Engine::connect(cfg, ApiKey::new(KEY).unwrap())
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(e, EngineError::RateLimited { .. }), "{e}");
+    assert_eq!(sim.requests().len(), sent, "nothing sent during the block");
+}

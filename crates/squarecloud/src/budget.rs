@@ -4,7 +4,22 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Where the calls and blocks of every process that uses one key are kept (the app and
+/// `sqsnap` from cron each have a budget of their own: without this, each would fill the
+/// server's minute on its own, and together they would meet its 30-minute block).
+/// Implementations keep wall-clock times, which every process shares.
+pub trait SharedCalls: Send + Sync + std::fmt::Debug {
+    /// Takes a place for one call now: `Ok(None)` when fewer than `cap` calls of any process
+    /// were made in the `window` before now (the call is then recorded), else how long until
+    /// the oldest leaves the window (nothing is recorded).
+    fn take(&self, cap: u32, window: Duration) -> std::io::Result<Option<Duration>>;
+    /// Records that the key is blocked until `until`.
+    fn block(&self, until: SystemTime);
+    /// The block in force that any process recorded, if any.
+    fn blocked_until(&self) -> Option<SystemTime>;
+}
 
 /// Counts calls over a sliding window, the way the server counts them.
 #[derive(Debug)]
@@ -14,6 +29,8 @@ pub struct RequestBudget {
     sent: Mutex<VecDeque<Instant>>,
     /// Set by a `RATE_LIMITED` answer: until then no call is sent at all.
     blocked_until: Mutex<Option<Instant>>,
+    /// The other processes' calls and blocks, when they are shared.
+    shared: Option<std::sync::Arc<dyn SharedCalls>>,
 }
 
 impl RequestBudget {
@@ -29,20 +46,36 @@ impl RequestBudget {
             window,
             sent: Mutex::new(VecDeque::new()),
             blocked_until: Mutex::new(None),
+            shared: None,
         }
     }
 
-    /// The account is blocked for `d`: every later call fails at once, unsent.
-    pub fn block_for(&self, d: Duration) {
-        *self.blocked_until.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + d);
+    /// Counts the calls and blocks of every process through `shared` as well.
+    pub fn with_shared(mut self, shared: std::sync::Arc<dyn SharedCalls>) -> Self {
+        self.shared = Some(shared);
+        self
     }
 
-    /// Whether a block is in force.
+    /// The account is blocked for `d`: every later call fails at once, unsent, in this
+    /// process and (when shared) in every other.
+    pub fn block_for(&self, d: Duration) {
+        *self.blocked_until.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + d);
+        if let Some(s) = &self.shared {
+            s.block(SystemTime::now() + d);
+        }
+    }
+
+    /// Whether a block is in force, met here or by another process.
     pub fn is_blocked(&self) -> bool {
         self.blocked_until
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .is_some_and(|t| t > Instant::now())
+            || self
+                .shared
+                .as_ref()
+                .and_then(|s| s.blocked_until())
+                .is_some_and(|t| t > SystemTime::now())
     }
 
     /// Changes the cap (once the plan is known).
@@ -54,8 +87,19 @@ impl RequestBudget {
         self.per_window.load(Ordering::Relaxed)
     }
 
-    /// Waits for a free place in the window and takes it.
+    /// Waits for a free place in the window and takes it: in the shared record when there
+    /// is one (which counts every process), else in this process's own.
     pub async fn acquire(&self) {
+        if let Some(s) = &self.shared {
+            loop {
+                match s.take(self.per_window(), self.window) {
+                    Ok(None) => return,
+                    Ok(Some(wait)) => tokio::time::sleep(wait + Duration::from_millis(1)).await,
+                    // The record cannot be read or written: this process's count alone.
+                    Err(_) => break,
+                }
+            }
+        }
         loop {
             let wait = {
                 let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());

@@ -13,7 +13,7 @@ pub mod limits;
 pub mod models;
 mod urls;
 
-pub use budget::RequestBudget;
+pub use budget::{RequestBudget, SharedCalls};
 pub use urls::{InsecureUrl, check_hop, check_url, redirect_policy};
 
 pub use code::ErrorCode;
