@@ -572,3 +572,126 @@ async fn the_account_listings_own_rate_limit_does_not_stop_the_other_calls() {
     assert_eq!(engine.newest_known().len(), 3);
     engine.refresh().await.expect("the account is not blocked");
 }
+
+/// A folder that exists but cannot be written to, for one test. As root (CI), permission
+/// bits are ignored, so it is a read-only tmpfs mounted there; otherwise the folder's mode
+/// is 0555. `None`, saying why, when neither can be had (root without the right to mount).
+struct ReadOnlyFolder {
+    dir: tempfile::TempDir,
+    mounted: bool,
+}
+
+impl ReadOnlyFolder {
+    fn new() -> Option<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // SAFETY: no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        if !root {
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+            return Some(Self {
+                dir,
+                mounted: false,
+            });
+        }
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!(
+                "skipped: root, but mounting a read-only tmpfs failed (no CAP_SYS_ADMIN here?)"
+            );
+            return None;
+        }
+        Some(Self { dir, mounted: true })
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for ReadOnlyFolder {
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        if self.mounted {
+            let _ = std::process::Command::new("umount")
+                .arg(self.dir.path())
+                .status();
+        } else {
+            let _ =
+                std::fs::set_permissions(self.dir.path(), std::fs::Permissions::from_mode(0o755));
+        }
+    }
+}
+
+/// A destination that exists but cannot be written to is found before any create is sent:
+/// chosen for this snapshot, or the folder in the settings (as the window and the tray
+/// use), for one resource or several. The error says the folder cannot be written to.
+#[tokio::test]
+async fn a_folder_that_cannot_be_written_to_spends_no_quota() {
+    let Some(ro) = ReadOnlyFolder::new() else {
+        return;
+    };
+    assert!(
+        std::fs::File::create(ro.path().join("x")).is_err(),
+        "the folder should refuse files"
+    );
+    let (sim, engine, _dir) = start(demo_config()).await;
+    let r = engine.resource(ATLAS).unwrap();
+    let (sink, _) = collect();
+    let cancel = CancellationToken::new();
+    let said_why = |res: &[snapshots::JobResult]| {
+        for j in res {
+            let e = j.outcome.as_ref().unwrap_err();
+            assert_eq!(e.code(), "folder", "{e}");
+            let text = e.to_string();
+            assert!(
+                text.contains("cannot be written to")
+                    && text.contains(&*ro.path().to_string_lossy()),
+                "{text}"
+            );
+        }
+    };
+
+    // Chosen for this snapshot.
+    let res = engine
+        .snapshot(
+            vec![r.clone()],
+            download_to(ro.path()),
+            sink.clone(),
+            &cancel,
+        )
+        .await;
+    said_why(&res);
+
+    // The default folder of the settings, for everything at once.
+    engine
+        .update_settings(|s| s.default_dest = Some(ro.path().to_path_buf()))
+        .unwrap();
+    let opts = SnapshotOptions {
+        download: true,
+        dest: None,
+        wait_for_quota: false,
+    };
+    let all = engine.resources();
+    let res = engine.snapshot(all.clone(), opts, sink, &cancel).await;
+    assert_eq!(res.len(), all.len());
+    said_why(&res);
+
+    let posts: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|q| q.method == "POST")
+        .map(|q| q.path)
+        .collect();
+    assert!(posts.is_empty(), "creates were sent: {posts:?}");
+    assert_eq!(engine.quota().used, 0, "no quota spent");
+    assert_eq!(
+        std::fs::read_dir(ro.path()).unwrap().count(),
+        0,
+        "nothing was left in the folder"
+    );
+}
