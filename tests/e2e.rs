@@ -11,13 +11,17 @@ use squarecloud_sim::{AccountSpec, FaultKind, FaultSpec, SimConfig, Simulator, T
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{Driver, Home, files_containing, launch, menu_action, serve_notifications};
+use support::{
+    Driver, Home, files_containing, launch, launch_with, menu_action, one_app_at_a_time,
+    serve_notifications,
+};
 
 const KEY: &str = "313397145698959364-e2e-secret-key";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a display, a D-Bus session with gnome-keyring and tauri-driver: `make test` runs it"]
 async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
+    let _one = one_app_at_a_time().await;
     // The simulator: the demo account on a 512 MB plan (4 snapshots a day).
     let mut account = AccountSpec::demo();
     account.memory_mb = 512;
@@ -865,4 +869,168 @@ async fn new_session(d: &Driver, args: &[&str]) -> Driver {
         session,
         shots: d.shots.clone(),
     }
+}
+
+const ATLAS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+const LOJA: &str = "1a2b3c4d5e6f708192a3b4c5d6e7f809";
+
+/// The key in a keychain item of the test's own, which the app reads through
+/// `SQSNAP_KEYRING_SERVICE`: the app starts signed in, and the main test's item is left
+/// alone. Removed when dropped.
+struct OwnKey(KeyringStore, String);
+
+impl OwnKey {
+    fn new(test: &str) -> Self {
+        let service = format!("{}.{test}", service_name());
+        let store = KeyringStore::new(service.clone());
+        store
+            .set(&snapshots::squarecloud::ApiKey::new(KEY).unwrap())
+            .unwrap();
+        Self(store, service)
+    }
+
+    fn env(&self) -> [(&str, &str); 1] {
+        [("SQSNAP_KEYRING_SERVICE", self.1.as_str())]
+    }
+}
+
+impl Drop for OwnKey {
+    fn drop(&mut self) {
+        let _ = self.0.delete();
+    }
+}
+
+/// Waits for the resources, and goes past the first-run card (no folder chosen) to them.
+async fn until_listed(d: &Driver) {
+    d.until_text("#resources", |t| {
+        t.contains("Atlas Bot") && t.contains("analytics worker")
+    })
+    .await;
+    d.js("if (!document.getElementById('first-run').hidden) document.getElementById('first-run-skip').click();")
+        .await;
+    d.until_js(
+        "return document.getElementById('resources').clientHeight > 0;",
+        "the list shown",
+        30,
+    )
+    .await;
+}
+
+/// Restore… on one row, then at once on another while the first one's versions are still on
+/// their way (the simulator holds that answer 4 s): the dialog is the second row's from
+/// first to last, the first one's late answer changes nothing in it, and its Restore button
+/// restores the resource it names. Before, the late answer took the dialog over: its text
+/// named the first resource under the second's title, and Restore went to the first one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display, a D-Bus session with gnome-keyring and tauri-driver: `make test` runs it"]
+async fn a_restore_dialog_keeps_to_the_row_it_was_last_opened_on() {
+    let _one = one_app_at_a_time().await;
+    let mut config = SimConfig::new(KEY, AccountSpec::demo());
+    config.generation_time = Duration::from_millis(300);
+    config.restore_time = Duration::from_millis(500);
+    let sim = Simulator::start(config).await.unwrap();
+    let home = Home::new();
+    let key = OwnKey::new("restore-dialog");
+    let (_driver, d) = launch_with(&sim.api_url(), &home, &[], "e2e-restore", &key.env()).await;
+    until_listed(&d).await;
+    // Whatever the start asked for has been answered.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let from = sim.requests().len();
+    sim.inject(
+        FaultSpec::new(
+            Target::Api,
+            FaultKind::Stall {
+                after_bytes: 0,
+                seconds: 4.0,
+            },
+        )
+        .on_path(format!("{ATLAS}/snapshots"))
+        .on_method("GET"),
+    );
+    menu_action(&d, "Atlas Bot", "#menu-restore").await;
+    menu_action(&d, "Loja São João", "#menu-restore").await;
+    d.until_js(
+        "return document.getElementById('restore-dialog').open;",
+        "the restore dialog",
+        10,
+    )
+    .await;
+    let atlas_list = |done: bool| {
+        sim.requests()[from..].iter().any(|q| {
+            q.method == "GET" && q.path.ends_with(&format!("{ATLAS}/snapshots")) && {
+                (q.status != 0) == done
+            }
+        })
+    };
+    assert!(
+        atlas_list(false),
+        "the first row's versions should still be on their way"
+    );
+    // The late answer arrives, and the window has had time to do what it does with it.
+    let t = Instant::now();
+    while !atlas_list(true) {
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "the held answer never came"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    d.screenshot("restore-after-late-answer").await;
+    let title = d.text_of("#restore-title").await;
+    let what = d.text_of("#restore-what").await;
+    let offered: Vec<String> = serde_json::from_value(
+        d.js("return [...document.getElementById('restore-version').options].map(o => o.value)")
+            .await,
+    )
+    .unwrap();
+    let open = d
+        .js("return document.getElementById('restore-dialog').open")
+        .await;
+
+    // Loja's oldest version, without a snapshot first; then Restore.
+    let oldest = sim.versions(LOJA)[0].clone();
+    d.js(&format!(
+        "const s = document.getElementById('restore-version'); s.value = {oldest:?}; \
+         s.dispatchEvent(new Event('change')); \
+         const f = document.getElementById('restore-first'); if (f.checked) f.click();"
+    ))
+    .await;
+    d.click("#restore-confirm").await;
+    d.until_js(
+        "const n = document.getElementById('notice'); \
+         return !n.hidden && (n.classList.contains('error') || n.textContent.includes('was restored'));",
+        "the restore's outcome",
+        30,
+    )
+    .await;
+    let notice = d.text_of("#notice").await;
+    let restores: Vec<String> = sim
+        .requests()
+        .iter()
+        .filter(|q| q.method == "POST" && q.path.ends_with("/restore"))
+        .map(|q| q.path.clone())
+        .collect();
+    assert_eq!(
+        sim.restored_to(LOJA),
+        Some(oldest),
+        "Loja São João, whose dialog it was, was not restored: {notice:?}, restores {restores:?}"
+    );
+    assert_eq!(sim.restored_to(ATLAS), None, "Atlas Bot was restored");
+    assert_eq!(restores.len(), 1, "{restores:?}");
+    assert!(restores[0].contains(LOJA), "{restores:?}");
+    assert!(notice.contains("Loja São João was restored"), "{notice}");
+    // What the dialog showed once the late answer had come: Loja's, and Loja's alone.
+    assert_eq!(open, json!(true));
+    assert_eq!(title, "Restore Loja São João");
+    assert!(
+        what.starts_with("Loja São João on Square Cloud"),
+        "the dialog describes another resource: {what}"
+    );
+    let mut listed = sim.versions(LOJA);
+    listed.sort();
+    let mut offered = offered;
+    offered.sort();
+    assert_eq!(offered, listed, "the versions offered are Loja's");
 }

@@ -8,7 +8,7 @@ mod support;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{Home, Killer};
+use support::{Home, Killer, app_window, app_window_id, close_window};
 
 /// A desktop's tray: the StatusNotifier watcher, with a host registered. Records the items
 /// (tray icons) that register with it.
@@ -35,83 +35,6 @@ impl Watcher {
     #[zbus(property)]
     fn protocol_version(&self) -> i32 {
         0
-    }
-}
-
-/// The app's top-level X window (the one with WM_HINTS), if mapped or not: whether it is
-/// viewable, and whether it asks to start iconic (minimised).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct WindowState {
-    viewable: bool,
-    iconic: bool,
-}
-
-fn app_window() -> Option<WindowState> {
-    app_window_id().map(|(_, state)| state)
-}
-
-/// The top-level window's X id and state.
-fn app_window_id() -> Option<(u64, WindowState)> {
-    let tree = Command::new("xwininfo")
-        .args(["-root", "-tree"])
-        .output()
-        .expect("xwininfo (x11-utils)");
-    let tree = String::from_utf8_lossy(&tree.stdout);
-    for line in tree.lines().filter(|l| l.contains("\"Square Snapshots\"")) {
-        let Some(id) = line.split_whitespace().next() else {
-            continue;
-        };
-        let hints = Command::new("xprop")
-            .args(["-id", id, "WM_HINTS"])
-            .output()
-            .expect("xprop (x11-utils)");
-        let hints = String::from_utf8_lossy(&hints.stdout);
-        if !hints.contains("WM_HINTS(WM_HINTS)") {
-            continue; // a child window, not the top level
-        }
-        let info = Command::new("xwininfo").args(["-id", id]).output().unwrap();
-        let xid = u64::from_str_radix(id.trim_start_matches("0x"), 16).ok()?;
-        return Some((
-            xid,
-            WindowState {
-                viewable: String::from_utf8_lossy(&info.stdout).contains("Map State: IsViewable"),
-                iconic: hints.contains("Iconic State"),
-            },
-        ));
-    }
-    None
-}
-
-/// Asks the window to close, as a window manager's close button does (`WM_DELETE_WINDOW`).
-fn close_window(xid: u64) {
-    use x11_dl::xlib;
-    let x = xlib::Xlib::open().expect("libX11");
-    // SAFETY: a display of our own, opened and closed here; the event is fully initialised.
-    unsafe {
-        let display = (x.XOpenDisplay)(std::ptr::null());
-        assert!(!display.is_null(), "no X display");
-        let atom = |name: &str| {
-            let name = std::ffi::CString::new(name).unwrap();
-            (x.XInternAtom)(display, name.as_ptr(), 0)
-        };
-        let mut data = xlib::ClientMessageData::new();
-        data.set_long(0, atom("WM_DELETE_WINDOW") as i64);
-        data.set_long(1, xlib::CurrentTime as i64);
-        let mut event = xlib::XEvent {
-            client_message: xlib::XClientMessageEvent {
-                type_: xlib::ClientMessage,
-                serial: 0,
-                send_event: 1,
-                display,
-                window: xid,
-                message_type: atom("WM_PROTOCOLS"),
-                format: 32,
-                data,
-            },
-        };
-        (x.XSendEvent)(display, xid, 0, xlib::NoEventMask, &mut event);
-        (x.XFlush)(display);
-        (x.XCloseDisplay)(display);
     }
 }
 

@@ -3,6 +3,7 @@ import { strings, pickLocale } from "./i18n.js";
 import { bytes, duration, relative, time, clock, day, sortRows } from "./format.js";
 import { icon, fillIcons } from "./icons.js";
 import { openMenu, closeMenu, isOpen, followButton } from "./menu.js";
+import { restoreDialog } from "./restore.js";
 
 const { invoke, Channel } = window.__TAURI__.core;
 const { listen } = window.__TAURI__.event;
@@ -495,13 +496,19 @@ $("versions-list").addEventListener("dblclick", () => $("versions-dialog").close
 
 // The restore dialog: the resource, the version and its date, what is replaced, and a
 // snapshot of the current state first (checked, unless no quota is left today).
+// Each opening holds its own resource (restore.js): Restore… chosen on another row while
+// this one's versions load makes this opening stale, and its late answer is dropped.
+const restoring = restoreDialog();
 async function openRestore(r) {
   const dlg = $("restore-dialog");
   const sel = $("restore-version");
-  setText("restore-title", t.restoreTitle(r.name));
-  sel.innerHTML = "";
+  const ticket = restoring.open(r);
   let versions = [];
-  try { versions = await invoke("list_versions", { id: r.id }); } catch (e) { showError(e); return; }
+  try { versions = await invoke("list_versions", { id: ticket.id }); } catch (e) { if (!restoring.stale(ticket)) showError(e); return; }
+  if (!restoring.accept(ticket)) return;
+  const name = ticket.name;
+  setText("restore-title", t.restoreTitle(name));
+  sel.innerHTML = "";
   for (const v of versions) {
     const o = el("option", { value: v.version || "", text: versionLabel(v) });
     o.dataset.when = time(v.modified); sel.append(o);
@@ -511,24 +518,26 @@ async function openRestore(r) {
   first.disabled = left === 0; first.checked = left > 0;
   setText("restore-first-label", t.restoreFirst(left));
   setText("restore-note", left === 0 ? t.restoreNoQuota : "");
-  const describe = () => setText("restore-what", t.restoreWhat(r.name, sel.selectedOptions[0] ? sel.selectedOptions[0].dataset.when : ""));
+  const describe = () => setText("restore-what", t.restoreWhat(name, sel.selectedOptions[0] ? sel.selectedOptions[0].dataset.when : ""));
   sel.onchange = describe; describe();
   $("restore-cancel").onclick = () => dlg.close("cancel");
   dlg.onclose = async () => {
-    const row = revealRow(r.id), back = row && row.querySelector(".more");
+    const row = revealRow(ticket.id), back = row && row.querySelector(".more");
     if (back) back.focus();
-    // Only the Restore button goes on: Cancel, Escape and closing do nothing.
-    if (dlg.returnValue !== "restore" || !sel.value) return;
-    const version = sel.value, w = sel.selectedOptions[0].dataset.when;
-    notice(() => t.restoring(r.name), false, true);
+    // Only the Restore button goes on: Cancel, Escape and closing do nothing. What it
+    // restores is this opening's resource, the one named in the title.
+    if (dlg.returnValue !== "restore") return;
+    const go = restoring.confirm(ticket, sel.value);
+    if (!go) return;
+    const w = sel.selectedOptions[0] ? sel.selectedOptions[0].dataset.when : "";
+    notice(() => t.restoring(go.name), false, true);
     try {
-      await invoke("restore_snapshot", { id: r.id, version, snapshotFirst: first.checked, onEvent: onEvent((id) => snapshot([id])) });
-      notice(() => t.restored(r.name, w));
+      await invoke("restore_snapshot", { id: go.id, version: go.version, snapshotFirst: first.checked, onEvent: onEvent((id) => snapshot([id])) });
+      notice(() => t.restored(go.name, w));
       await refresh();
     } catch (e) { showError(e); }
   };
-  dlg.returnValue = "";
-  dlg.showModal();
+  if (!dlg.open) { dlg.returnValue = ""; dlg.showModal(); }
   sel.focus();
 }
 

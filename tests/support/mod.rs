@@ -397,9 +397,28 @@ impl Home {
     }
 }
 
+/// The app is single-instance on the session bus: a second one hands over to the first and
+/// exits. The window tests of one binary run one at a time, each holding this while its app
+/// may run (tests of a binary otherwise run in parallel).
+pub async fn one_app_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static ONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    ONE.lock().await
+}
+
 /// tauri-driver on free ports (two runs on one machine never drive each other's app), with
 /// the app pointed at `api_url` and at `home`'s dirs; then a session on the app.
 pub async fn launch(api_url: &str, home: &Home, args: &[&str], shots: &str) -> (Killer, Driver) {
+    launch_with(api_url, home, args, shots, &[]).await
+}
+
+/// [`launch`], with more environment for the app (tauri-driver's is the app's).
+pub async fn launch_with(
+    api_url: &str,
+    home: &Home,
+    args: &[&str],
+    shots: &str,
+    env: &[(&str, &str)],
+) -> (Killer, Driver) {
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(shots);
     std::fs::create_dir_all(&shots).unwrap();
     let free_port = || {
@@ -424,6 +443,7 @@ pub async fn launch(api_url: &str, home: &Home, args: &[&str], shots: &str) -> (
         .env("XDG_CONFIG_HOME", &home.config)
         .env("XDG_CACHE_HOME", &home.cache)
         .env("NO_AT_BRIDGE", "1")
+        .envs(env.iter().copied())
         .stdout(log_file.try_clone().unwrap())
         .stderr(log_file)
         .spawn()
@@ -485,4 +505,81 @@ pub async fn menu_action(d: &Driver, name: &str, item: &str) {
         );
     }
     d.click(item).await;
+}
+
+/// The app's top-level X window (the one with WM_HINTS), if mapped or not: whether it is
+/// viewable, and whether it asks to start iconic (minimised).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowState {
+    pub viewable: bool,
+    pub iconic: bool,
+}
+
+pub fn app_window() -> Option<WindowState> {
+    app_window_id().map(|(_, state)| state)
+}
+
+/// The top-level window's X id and state.
+pub fn app_window_id() -> Option<(u64, WindowState)> {
+    let tree = Command::new("xwininfo")
+        .args(["-root", "-tree"])
+        .output()
+        .expect("xwininfo (x11-utils)");
+    let tree = String::from_utf8_lossy(&tree.stdout);
+    for line in tree.lines().filter(|l| l.contains("\"Square Snapshots\"")) {
+        let Some(id) = line.split_whitespace().next() else {
+            continue;
+        };
+        let hints = Command::new("xprop")
+            .args(["-id", id, "WM_HINTS"])
+            .output()
+            .expect("xprop (x11-utils)");
+        let hints = String::from_utf8_lossy(&hints.stdout);
+        if !hints.contains("WM_HINTS(WM_HINTS)") {
+            continue; // a child window, not the top level
+        }
+        let info = Command::new("xwininfo").args(["-id", id]).output().unwrap();
+        let xid = u64::from_str_radix(id.trim_start_matches("0x"), 16).ok()?;
+        return Some((
+            xid,
+            WindowState {
+                viewable: String::from_utf8_lossy(&info.stdout).contains("Map State: IsViewable"),
+                iconic: hints.contains("Iconic State"),
+            },
+        ));
+    }
+    None
+}
+
+/// Asks the window to close, as a window manager's close button does (`WM_DELETE_WINDOW`).
+pub fn close_window(xid: u64) {
+    use x11_dl::xlib;
+    let x = xlib::Xlib::open().expect("libX11");
+    // SAFETY: a display of our own, opened and closed here; the event is fully initialised.
+    unsafe {
+        let display = (x.XOpenDisplay)(std::ptr::null());
+        assert!(!display.is_null(), "no X display");
+        let atom = |name: &str| {
+            let name = std::ffi::CString::new(name).unwrap();
+            (x.XInternAtom)(display, name.as_ptr(), 0)
+        };
+        let mut data = xlib::ClientMessageData::new();
+        data.set_long(0, atom("WM_DELETE_WINDOW") as i64);
+        data.set_long(1, xlib::CurrentTime as i64);
+        let mut event = xlib::XEvent {
+            client_message: xlib::XClientMessageEvent {
+                type_: xlib::ClientMessage,
+                serial: 0,
+                send_event: 1,
+                display,
+                window: xid,
+                message_type: atom("WM_PROTOCOLS"),
+                format: 32,
+                data,
+            },
+        };
+        (x.XSendEvent)(display, xid, 0, xlib::NoEventMask, &mut event);
+        (x.XFlush)(display);
+        (x.XCloseDisplay)(display);
+    }
 }
