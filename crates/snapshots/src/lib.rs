@@ -2,6 +2,7 @@
 //! downloads, the local library, settings and the secret store. No GUI: the desktop app and
 //! the `sqsnap` CLI both drive it.
 
+pub(crate) mod claim;
 mod calls;
 pub mod download;
 pub mod engine;
