@@ -3,6 +3,7 @@
 use crate::verify::{VerifyError, verify_zip};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,7 +22,16 @@ pub struct LibraryEntry {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Library {
     pub entries: Vec<LibraryEntry>,
+    /// Server versions whose file a prune deleted on purpose, per resource id, with when:
+    /// a mirror does not bring them back. Forgotten once the server no longer lists them
+    /// (`forget_pruned_except`), or when that version is downloaded again by hand.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pruned: BTreeMap<String, BTreeMap<String, DateTime<Utc>>>,
 }
+
+/// Tombstones kept per resource at most (the oldest go first): a server that keeps listing
+/// thousands of versions must not grow the index without end.
+const MAX_PRUNED_PER_RESOURCE: usize = 1000;
 
 /// What a prune did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -34,8 +44,60 @@ pub struct PruneReport {
 
 impl Library {
     pub fn add(&mut self, e: LibraryEntry) {
+        if let Some(v) = &e.version
+            && let Some(t) = self.pruned.get_mut(&e.resource_id)
+        {
+            // Wanted again (a download by hand): retention decides about it afresh.
+            t.remove(v);
+            if t.is_empty() {
+                self.pruned.remove(&e.resource_id);
+            }
+        }
         self.entries.retain(|x| x.path != e.path);
         self.entries.push(e);
+    }
+
+    /// The versions of `id` this library has a copy of or deleted on purpose: what a mirror
+    /// must not download again.
+    pub fn known_versions(&self, id: &str) -> std::collections::HashSet<String> {
+        self.entries
+            .iter()
+            .filter(|e| e.resource_id == id)
+            .filter_map(|e| e.version.clone())
+            .chain(
+                self.pruned
+                    .get(id)
+                    .into_iter()
+                    .flat_map(|t| t.keys().cloned()),
+            )
+            .collect()
+    }
+
+    /// Forgets the pruned versions of `id` the server no longer lists (`listed`: every
+    /// version it lists now).
+    pub fn forget_pruned_except(&mut self, id: &str, listed: &std::collections::HashSet<String>) {
+        if let Some(t) = self.pruned.get_mut(id) {
+            t.retain(|v, _| listed.contains(v));
+            if t.is_empty() {
+                self.pruned.remove(id);
+            }
+        }
+    }
+
+    fn remember_pruned(&mut self, path: &Path, now: DateTime<Utc>) {
+        for e in self.entries.iter().filter(|e| e.path == path) {
+            if let Some(v) = &e.version {
+                let t = self.pruned.entry(e.resource_id.clone()).or_default();
+                t.insert(v.clone(), now);
+                while t.len() > MAX_PRUNED_PER_RESOURCE {
+                    let Some(oldest) = t.iter().min_by_key(|(_, at)| **at).map(|(v, _)| v.clone())
+                    else {
+                        break;
+                    };
+                    t.remove(&oldest);
+                }
+            }
+        }
     }
 
     /// Entries of one resource, newest first.
@@ -69,11 +131,21 @@ impl Library {
         }
     }
 
+    /// Entries of one resource whose file is on disk, newest first. A listed file that is
+    /// gone (moved, on a drive that is not plugged in) is not a copy: it counts for no rule
+    /// and is left in the index as it is.
+    fn on_disk(&self, id: &str) -> Vec<&LibraryEntry> {
+        self.for_resource(id)
+            .into_iter()
+            .filter(|e| std::fs::symlink_metadata(&e.path).is_ok())
+            .collect()
+    }
+
     /// Deletes, per resource, files beyond the newest `keep_last` and older than `keep_days`
-    /// (a file is deleted only when every given rule would drop it). Never deletes the last
-    /// copy: `keep_last` is at least 1, and the newest verified copy of each resource is
-    /// kept whatever its age. Only files this app wrote and that still have the size it
-    /// wrote are touched.
+    /// (a file is deleted only when every given rule would drop it), counting only files that
+    /// are on disk. Never deletes the last copy: `keep_last` is at least 1, and the newest
+    /// good copy of each resource ([`protected`]) is kept whatever its age. Only files this
+    /// app wrote and that still have the size it wrote are touched.
     pub fn prune(
         &mut self,
         keep_last: Option<u32>,
@@ -91,15 +163,12 @@ impl Library {
         ids.dedup();
         let mut drop_paths = Vec::new();
         for id in ids {
-            let entries = self.for_resource(&id);
-            let newest_verified = entries
-                .iter()
-                .find(|e| e.verified_at.is_some())
-                .map(|e| e.path.clone());
+            let entries = self.on_disk(&id);
+            let last_good_path = protected(&entries);
             for (rank, e) in entries.into_iter().enumerate() {
                 let beyond_count = keep_last.is_none_or(|n| rank >= n as usize);
                 let too_old = keep_days.is_none_or(|d| now - e.taken_at > Duration::days(d as i64));
-                let last_good = newest_verified.as_ref() == Some(&e.path);
+                let last_good = last_good_path.as_ref() == Some(&e.path);
                 if beyond_count && too_old && !last_good {
                     drop_paths.push((e.path.clone(), e.size));
                 }
@@ -111,8 +180,8 @@ impl Library {
 
     /// A plan's retention for some resources: `Everything` keeps all; `Last` the newest N;
     /// `Calendar` the newest file of each of the last D days, W weeks and M months that have
-    /// one (as restic's --keep-daily/weekly/monthly). The newest file and the newest
-    /// verified one of each resource are always kept.
+    /// one (as restic's --keep-daily/weekly/monthly). Only files on disk count; the newest of
+    /// them and the newest good copy ([`protected`]) of each resource are always kept.
     pub fn prune_by(&mut self, ids: &[String], retention: &crate::plans::Retention) -> PruneReport {
         let mut report = PruneReport::default();
         let drop_paths = self.drops_by(ids, retention);
@@ -131,13 +200,13 @@ impl Library {
         use std::collections::HashSet;
         let mut drop_paths = Vec::new();
         for id in ids {
-            let entries = self.for_resource(id);
+            let entries = self.on_disk(id);
             let mut keep: HashSet<PathBuf> = HashSet::new();
             if let Some(first) = entries.first() {
                 keep.insert(first.path.clone());
             }
-            if let Some(v) = entries.iter().find(|e| e.verified_at.is_some()) {
-                keep.insert(v.path.clone());
+            if let Some(good) = protected(&entries) {
+                keep.insert(good);
             }
             match retention {
                 Retention::Everything => entries.iter().for_each(|e| {
@@ -190,6 +259,7 @@ impl Library {
                 Ok(m) if m.len() == size => {
                     if std::fs::remove_file(&path).is_ok() {
                         report.deleted.push(path.clone());
+                        self.remember_pruned(&path, Utc::now());
                         self.entries.retain(|e| e.path != path);
                     } else {
                         report.skipped.push(path);
@@ -204,6 +274,23 @@ impl Library {
         }
         report.kept = self.entries.len();
     }
+}
+
+/// The copy of one resource no rule deletes, from its files on disk (newest first): the
+/// newest that still has the size we wrote, passed its check when downloaded and still
+/// reads as a zip; else the newest with its size and a passed check; else the newest with
+/// its size. `None` when no file is as we wrote it (then none would be deleted anyway).
+fn protected(entries: &[&LibraryEntry]) -> Option<PathBuf> {
+    let intact: Vec<&&LibraryEntry> = entries
+        .iter()
+        .filter(|e| std::fs::metadata(&e.path).is_ok_and(|m| m.is_file() && m.len() == e.size))
+        .collect();
+    let verified = || intact.iter().filter(|e| e.verified_at.is_some());
+    verified()
+        .find(|e| verify_zip(&e.path, Some(e.size), false).is_ok())
+        .or_else(|| verified().next())
+        .or_else(|| intact.first())
+        .map(|e| e.path.clone())
 }
 
 #[cfg(test)]
@@ -292,5 +379,72 @@ mod tests {
         assert_eq!(r.deleted, vec![d.path().join("r1_1.zip")]);
         assert!(d.path().join("r1_0.zip").exists() && d.path().join("r1_2.zip").exists());
         assert_eq!(lib.entries.len(), 2);
+    }
+
+    /// A small real zip of `len` stored bytes at `path`; its size.
+    fn zip_at(path: &Path, len: usize) -> u64 {
+        use std::io::Write;
+        let f = std::fs::File::create(path).unwrap();
+        let mut z = zip::ZipWriter::new(f);
+        z.start_file("a.txt", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(&vec![b'a'; len]).unwrap();
+        z.finish().unwrap();
+        std::fs::metadata(path).unwrap().len()
+    }
+
+    /// The newest entry's file is gone (moved, a drive unplugged): keep-last-1 keeps the
+    /// newest file that is still there, by either prune, instead of deleting every copy.
+    /// And a newest file that no longer reads as a zip does not cost the last good one.
+    #[test]
+    fn prune_keeps_the_newest_copy_that_exists_and_reads() {
+        use crate::plans::Retention;
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let setup = || {
+            let d = tempfile::tempdir().unwrap();
+            let mut lib = Library::default();
+            for i in 0..4 {
+                let p = d.path().join(format!("r1_{i}.zip"));
+                let size = zip_at(&p, 10 + i);
+                lib.add(LibraryEntry {
+                    resource_id: "r1".into(),
+                    resource_name: "r".into(),
+                    version: Some(format!("v{i}")),
+                    taken_at: now - Duration::days(10 - i as i64),
+                    size,
+                    path: p,
+                    downloaded_at: now,
+                    verified_at: Some(now),
+                });
+            }
+            std::fs::remove_file(d.path().join("r1_3.zip")).unwrap();
+            (d, lib)
+        };
+        let (d, mut lib) = setup();
+        let r = lib.prune(Some(1), None, now);
+        assert!(d.path().join("r1_2.zip").exists(), "{r:?}");
+        assert_eq!(r.deleted.len(), 2, "{r:?}");
+        let (d, mut lib) = setup();
+        let ids = vec!["r1".to_string()];
+        let r = lib.prune_by(&ids, &Retention::Last { n: 1 });
+        assert!(d.path().join("r1_2.zip").exists(), "{r:?}");
+        assert_eq!(r.deleted.len(), 2, "{r:?}");
+        // The gone one stays listed (its drive may come back); the deleted are remembered.
+        assert!(
+            lib.entries
+                .iter()
+                .any(|e| e.version.as_deref() == Some("v3"))
+        );
+        assert_eq!(lib.known_versions("r1").len(), 4);
+
+        // The newest file is there, but damaged with its size unchanged: keep-last-1 keeps
+        // it (it is the newest) and the newest one that reads.
+        let (d, mut lib) = setup();
+        let p2 = d.path().join("r1_2.zip");
+        let len = std::fs::metadata(&p2).unwrap().len() as usize;
+        std::fs::write(&p2, vec![0u8; len]).unwrap();
+        let r = lib.prune(Some(1), None, now);
+        assert!(p2.exists() && d.path().join("r1_1.zip").exists(), "{r:?}");
+        assert_eq!(r.deleted, vec![d.path().join("r1_0.zip")]);
     }
 }
