@@ -111,15 +111,24 @@ pub struct RunRecord {
     /// Downloads left for later, with the reason.
     #[serde(default)]
     pub postponed: Vec<String>,
+    /// Resources this run did not snapshot because that would have used the snapshots kept
+    /// for the user's own clicks (the reserve), by id; `postponed` says why in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reserve_held: Vec<String>,
 }
 
-/// A run under way (or killed half way): what it has finished.
+/// A run under way (or killed or stopped half way): what it has finished.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InProgress {
     pub period: String,
     pub started: DateTime<Utc>,
+    /// The process that claimed it (for people reading the file; liveness is `holder`'s).
     pub pid: u32,
     pub done: Vec<String>,
+    /// The lock its runner holds while it runs (see `claim.rs`): a claim whose lock can be
+    /// taken is stale, whatever `pid` says. `None`: written by an older version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -133,14 +142,31 @@ pub struct PlanState {
     pub created: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The plans and their state, as `plans.json` holds them.
+///
+/// Read leniently: a plan that cannot be read or has values no schedule can keep (written
+/// by hand, or by a damaged or older program) goes to `invalid` with the reason, and the
+/// others stay. It is written back as it was, so it can be shown and removed, never run.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Plans {
     pub plans: Vec<Plan>,
-    #[serde(default)]
     pub state: BTreeMap<String, PlanState>,
     /// Creates a day kept free for manual snapshots.
-    #[serde(default = "one")]
     pub reserve: u32,
+    /// Stored plans that are skipped, with why.
+    pub invalid: Vec<InvalidPlan>,
+}
+
+/// A stored plan that cannot run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InvalidPlan {
+    /// Its name, when it has one ("" otherwise).
+    pub id: String,
+    /// What is wrong, what it means, and what to do.
+    pub why: String,
+    /// The plan as stored, written back unchanged.
+    #[serde(skip)]
+    pub raw: serde_json::Value,
 }
 
 fn one() -> u32 {
@@ -154,7 +180,118 @@ impl Default for Plans {
             plans: Vec::new(),
             state: BTreeMap::new(),
             reserve: one(),
+            invalid: Vec::new(),
         }
+    }
+}
+
+impl Serialize for Plans {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeStruct};
+        let mut plans = Vec::with_capacity(self.plans.len() + self.invalid.len());
+        for p in &self.plans {
+            plans.push(serde_json::to_value(p).map_err(S::Error::custom)?);
+        }
+        plans.extend(self.invalid.iter().map(|i| i.raw.clone()));
+        let mut st = s.serialize_struct("Plans", 3)?;
+        st.serialize_field("plans", &plans)?;
+        st.serialize_field("state", &self.state)?;
+        st.serialize_field("reserve", &self.reserve)?;
+        st.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Plans {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(default)]
+            plans: Vec<serde_json::Value>,
+            #[serde(default)]
+            state: BTreeMap<String, serde_json::Value>,
+            #[serde(default)]
+            reserve: Option<serde_json::Value>,
+        }
+        let raw = Raw::deserialize(d)?;
+        let mut out = Plans {
+            reserve: raw
+                .reserve
+                .map(|v| v.as_u64().map_or(one(), |n| n.min(u32::MAX as u64) as u32))
+                .unwrap_or_else(one),
+            ..Plans::default()
+        };
+        for value in raw.plans {
+            let id = value
+                .get("id")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string();
+            let checked = serde_json::from_value::<Plan>(value.clone())
+                .map_err(|e| format!("It cannot be read ({e})."))
+                .and_then(|p| p.validate().map(|()| p))
+                .and_then(|p| {
+                    if out.plans.iter().any(|q| q.id == p.id) {
+                        Err("Another plan has the same name.".to_string())
+                    } else {
+                        Ok(p)
+                    }
+                });
+            match checked {
+                Ok(p) => out.plans.push(p),
+                Err(why) => out.invalid.push(InvalidPlan {
+                    id,
+                    why: format!(
+                        "{why} This stored plan is skipped: it backs nothing up, and your files are untouched. Remove it, then add it again with a valid schedule."
+                    ),
+                    raw: value,
+                }),
+            }
+        }
+        // A plan's state that cannot be read is started afresh; the others keep theirs.
+        for (id, v) in raw.state {
+            out.state
+                .insert(id, serde_json::from_value(v).unwrap_or_default());
+        }
+        Ok(out)
+    }
+}
+
+/// The longest gap `Schedule::Hours` may have: a year.
+pub const MAX_HOURS: u32 = 24 * 366;
+
+impl Plan {
+    /// Whether every field holds a value a schedule can keep; the reason when not.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.id.trim().is_empty() {
+            return Err("A plan needs a name.".into());
+        }
+        if self.id.chars().count() > 200 || self.id.chars().any(char::is_control) {
+            return Err(
+                "A plan's name is at most 200 characters, with no control characters.".into(),
+            );
+        }
+        match &self.schedule {
+            Schedule::Hours { hours } if *hours == 0 || *hours > MAX_HOURS => {
+                return Err(format!(
+                    "Every {hours} hours is not a schedule: choose from 1 to {MAX_HOURS} hours (a year)."
+                ));
+            }
+            Schedule::Week { weekday, .. } if *weekday > 6 => {
+                return Err(format!(
+                    "Weekday {weekday} does not exist: 0 is Monday and 6 is Sunday."
+                ));
+            }
+            _ => {}
+        }
+        if let Scope::Resources { ids } = &self.scope
+            && (ids.is_empty() || ids.iter().any(|i| i.trim().is_empty()))
+        {
+            return Err("The plan names no resource: choose at least one, or all.".into());
+        }
+        if let Retention::Last { n: 0 } = self.retention {
+            return Err("Keeping the last 0 would delete every copy: keep at least 1.".into());
+        }
+        Ok(())
     }
 }
 
@@ -214,13 +351,14 @@ impl Schedule {
         Tz::Offset: std::fmt::Display,
     {
         let (_, start) = self.period(now);
-        start
-            + match self {
-                Schedule::Hour => Duration::hours(1),
-                Schedule::Hours { hours } => Duration::hours((*hours).max(1) as i64),
-                Schedule::Day { .. } => Duration::days(1),
-                Schedule::Week { .. } => Duration::days(7),
-            }
+        let step = match self {
+            Schedule::Hour => Duration::hours(1),
+            Schedule::Hours { hours } => Duration::hours((*hours).max(1) as i64),
+            Schedule::Day { .. } => Duration::days(1),
+            Schedule::Week { .. } => Duration::days(7),
+        };
+        // Past the calendar's end (a schedule no check let through): never a panic.
+        start.clone().checked_add_signed(step).unwrap_or(start)
     }
 
     /// Creates one plan of this schedule may need on its busiest day, per resource.
@@ -263,10 +401,11 @@ impl Plans {
                 let n = match &p.scope {
                     Scope::All => resources,
                     Scope::Resources { ids } => ids.len(),
-                } as u32;
-                n * p.schedule.runs_per_day()
+                }
+                .min(u32::MAX as usize) as u32;
+                n.saturating_mul(p.schedule.runs_per_day())
             })
-            .sum()
+            .fold(0u32, u32::saturating_add)
     }
 
     /// Adds a plan if every snapshot plan together still fits in the quota, less the
@@ -278,21 +417,17 @@ impl Plans {
         quota: u32,
         now: DateTime<Local>,
     ) -> Result<(), PlanError> {
-        if plan.id.trim().is_empty() {
-            return Err(PlanError::Invalid("A plan needs a name.".into()));
-        }
-        if self.plans.iter().any(|p| p.id == plan.id) {
+        plan.validate()
+            .map_err(|why| PlanError::Invalid(format!("{why} Nothing was saved.")))?;
+        if self.plans.iter().any(|p| p.id == plan.id)
+            || self.invalid.iter().any(|p| p.id == plan.id)
+        {
             return Err(PlanError::Exists(plan.id));
-        }
-        if let Retention::Last { n: 0 } = plan.retention {
-            return Err(PlanError::Invalid(
-                "Keeping the last 0 would delete every copy: keep at least 1.".into(),
-            ));
         }
         let mut with = self.clone();
         with.plans.push(plan.clone());
         let needed = with.creates_per_day(resources);
-        if needed + self.reserve > quota && needed > 0 {
+        if needed.saturating_add(self.reserve) > quota && needed > 0 {
             return Err(PlanError::OverQuota {
                 needed,
                 quota,
@@ -332,7 +467,7 @@ impl Plans {
         quota: u32,
     ) -> Result<(), PlanError> {
         let needed = self.creates_per_day(resources);
-        if needed > 0 && needed + reserve > quota {
+        if needed > 0 && needed.saturating_add(reserve) > quota {
             return Err(PlanError::OverQuota {
                 needed,
                 quota,
@@ -343,14 +478,17 @@ impl Plans {
         Ok(())
     }
 
-    pub fn remove(&mut self, id: &str) -> Result<Plan, PlanError> {
-        let i = self
-            .plans
-            .iter()
-            .position(|p| p.id == id)
-            .ok_or_else(|| PlanError::Unknown(id.into()))?;
+    /// Removes the plan named `id`, and any stored plan of that name that cannot run.
+    /// Returns the plan when it was a valid one.
+    pub fn remove(&mut self, id: &str) -> Result<Option<Plan>, PlanError> {
+        let invalid = self.invalid.len();
+        self.invalid.retain(|p| p.id != id);
+        let found = self.plans.iter().position(|p| p.id == id);
+        if found.is_none() && invalid == self.invalid.len() {
+            return Err(PlanError::Unknown(id.into()));
+        }
         self.state.remove(id);
-        Ok(self.plans.remove(i))
+        Ok(found.map(|i| self.plans.remove(i)))
     }
 }
 
@@ -458,8 +596,54 @@ pub struct PlanRun {
     /// Downloads left for later (a metered connection), with the reason.
     pub postponed: Vec<String>,
     pub pruned: usize,
-    /// Resumed from a run that was killed half way.
+    /// Resumed from a run that was killed or stopped half way.
     pub resumed: bool,
+    /// Stopped (cancelled) before the end: the next `run_due` finishes it.
+    #[serde(default)]
+    pub stopped: bool,
+    /// Resources not snapshotted, to keep the reserve for the user's own clicks (by id).
+    pub reserve_held: Vec<String>,
+}
+
+impl PlanRun {
+    fn new(plan: &str, period: &str) -> Self {
+        PlanRun {
+            plan: plan.to_string(),
+            period: period.to_string(),
+            ok: true,
+            files: 0,
+            bytes: 0,
+            failures: Vec::new(),
+            failed_ids: Vec::new(),
+            postponed: Vec::new(),
+            pruned: 0,
+            resumed: false,
+            stopped: false,
+            reserve_held: Vec::new(),
+        }
+    }
+
+    fn stopped(plan: &str, period: &str) -> Self {
+        PlanRun {
+            stopped: true,
+            ..PlanRun::new(plan, period)
+        }
+    }
+}
+
+/// Whether the runner that claimed `r` still runs it. A claim names the lock its runner
+/// holds (`claim.rs`); one from an older version names only a pid, which may be reused or
+/// be this process's own after a stop: it is trusted only when it is another live process
+/// and the run began less than 12 hours ago.
+fn claim_held(data_dir: &std::path::Path, r: &InProgress) -> bool {
+    match &r.holder {
+        Some(token) => crate::claim::held(data_dir, token),
+        None => {
+            r.pid != std::process::id()
+                && crate::statedir::process_alive(r.pid)
+                && Utc::now() - r.started < Duration::hours(12)
+        }
+    }
 }
 
 impl Engine {
@@ -481,6 +665,11 @@ impl Engine {
     }
 
     /// Runs every plan due at `now`, once per period, then returns what each did.
+    ///
+    /// A run that was killed, or stopped through `cancel`, keeps its claim with what it had
+    /// finished; its lock is let go, so the next `run_due` (here or in another process)
+    /// finishes it without redoing that. A stopped run is returned with `stopped` and is
+    /// not recorded in the history: the run that finishes it is.
     pub async fn run_due(
         &self,
         now: DateTime<Utc>,
@@ -489,47 +678,91 @@ impl Engine {
     ) -> Result<Vec<PlanRun>, EngineError> {
         let local = now.with_timezone(&Local);
         let pid = std::process::id();
-        // Claim every due period (or a killed run to resume) in one locked step.
-        let claimed: Vec<Claimed> = self.update_plans(|plans| {
-            let mut out = Vec::new();
+        let data_dir = self.cfg.data_dir.clone();
+        // Claim every due period (or a stopped run to resume) in one locked step. Each claim
+        // names a lock this process holds until the run ends.
+        let (claimed, failed) = self.update_plans(|plans| {
+            let mut out: Vec<(Claimed, crate::claim::Holder)> = Vec::new();
+            let mut failed = None;
             for plan in plans.plans.clone() {
                 let (period, _) = plan.schedule.period(local);
                 let st = plans.state.entry(plan.id.clone()).or_default();
-                match &st.running {
-                    Some(r) if crate::statedir::process_alive(r.pid) => continue, // someone is on it
-                    Some(r) => {
-                        // Killed half way: finish that run, without what it had done.
-                        let (p, done, began) = (r.period.clone(), r.done.clone(), r.started);
-                        st.running = Some(InProgress { pid, ..r.clone() });
-                        out.push((plan, p, done, Some(began)));
-                        continue;
+                let resume = match &st.running {
+                    Some(r) if claim_held(&data_dir, r) => continue, // someone is on it
+                    // Killed or stopped half way: finish that run, without what it had done.
+                    Some(r) => Some(r.clone()),
+                    None if st.last_period.as_deref() == Some(period.as_str()) => continue,
+                    None => None,
+                };
+                let holder = match crate::claim::Holder::acquire(&data_dir) {
+                    Ok(h) => h,
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
                     }
-                    None => {}
+                };
+                let token = Some(holder.token().to_string());
+                match resume {
+                    Some(r) => {
+                        let (p, done, began) = (r.period.clone(), r.done.clone(), r.started);
+                        st.running = Some(InProgress {
+                            pid,
+                            holder: token,
+                            ..r
+                        });
+                        out.push(((plan, p, done, Some(began)), holder));
+                    }
+                    None => {
+                        st.last_period = Some(period.clone());
+                        st.running = Some(InProgress {
+                            period: period.clone(),
+                            // This machine's clock: compared with the ledger's when resuming.
+                            started: Utc::now(),
+                            pid,
+                            done: Vec::new(),
+                            holder: token,
+                        });
+                        out.push(((plan, period, Vec::new(), None), holder));
+                    }
                 }
-                if st.last_period.as_deref() == Some(period.as_str()) {
-                    continue;
-                }
-                st.last_period = Some(period.clone());
-                st.running = Some(InProgress {
-                    period: period.clone(),
-                    // This machine's clock: compared with the ledger's when resuming.
-                    started: Utc::now(),
-                    pid,
-                    done: Vec::new(),
-                });
-                out.push((plan, period, Vec::new(), None));
             }
-            out
+            (out, failed)
         })?;
+        if let Some(e) = failed
+            && claimed.is_empty()
+        {
+            return Err(crate::engine::state_error(
+                &self.cfg.data_dir.join("claims"),
+                e,
+            ));
+        }
+        if !claimed.is_empty() {
+            // An all-resources plan covers what the account has now, not what it had when
+            // this engine started. Offline, what is known serves.
+            let _ = self.refresh().await;
+        }
         let mut runs = Vec::new();
-        for (plan, period, done, resumed_from) in claimed {
+        for ((plan, period, done, resumed_from), holder) in claimed {
+            if cancel.is_cancelled() {
+                // Stopped before it began: its claim waits, released, for the next run_due.
+                drop(holder);
+                runs.push(PlanRun::stopped(&plan.id, &period));
+                continue;
+            }
             let run = self
                 .run_plan(&plan, &period, &done, resumed_from, events.clone(), cancel)
                 .await;
             let run = PlanRun {
                 resumed: resumed_from.is_some(),
+                stopped: cancel.is_cancelled(),
                 ..run
             };
+            if run.stopped {
+                // Its claim stays with what it finished; dropping the lock releases it.
+                drop(holder);
+                runs.push(run);
+                continue;
+            }
             let record = RunRecord {
                 period: period.clone(),
                 started: now,
@@ -540,18 +773,17 @@ impl Engine {
                 failures: run.failures.clone(),
                 failed_ids: run.failed_ids.clone(),
                 postponed: run.postponed.clone(),
+                reserve_held: run.reserve_held.clone(),
             };
-            let cancelled = cancel.is_cancelled();
             self.update_plans(|plans| {
                 let st = plans.state.entry(plan.id.clone()).or_default();
-                if !cancelled {
-                    st.running = None;
-                }
+                st.running = None;
                 st.history.push_back(record);
                 while st.history.len() > HISTORY {
                     st.history.pop_front();
                 }
             })?;
+            drop(holder);
             runs.push(run);
         }
         Ok(runs)
@@ -591,18 +823,7 @@ impl Engine {
         cancel: &CancellationToken,
     ) -> PlanRun {
         let mut targets = self.plan_targets(plan, done);
-        let mut run = PlanRun {
-            plan: plan.id.clone(),
-            period: period.to_string(),
-            ok: true,
-            files: 0,
-            bytes: 0,
-            failures: Vec::new(),
-            failed_ids: Vec::new(),
-            postponed: Vec::new(),
-            pruned: 0,
-            resumed: false,
-        };
+        let mut run = PlanRun::new(&plan.id, period);
         let fail = |run: &mut PlanRun, r: &ResourceRef, e: &EngineError| {
             run.ok = false;
             run.failures
@@ -652,6 +873,19 @@ impl Engine {
                     }
                     targets = rest;
                 }
+                // The reserve for the user's own snapshots, checked now: an all-resources
+                // plan grows with the account, and other snapshots may have used the day.
+                let (go, wait, why) = self.within_reserve(targets);
+                targets = go;
+                if let Some(why) = why {
+                    // Said once for the run (`sqsnap run-due` prints it), not as a waiting
+                    // line per resource: nothing of this run will come for them.
+                    events(crate::engine::Event::Learned {
+                        message: format!("{}: {why}", crate::names::printable(&plan.id)),
+                    });
+                    run.postponed.push(why);
+                    run.reserve_held = wait.into_iter().map(|r| r.id).collect();
+                }
                 let opts = SnapshotOptions {
                     download: true,
                     dest: plan.dest.clone(),
@@ -693,6 +927,46 @@ impl Engine {
         run
     }
 
+    /// Splits a snapshot plan's targets into those the quota left today can take while
+    /// keeping the reserve for snapshots by hand, and those that wait for a later run, with
+    /// why in words. The resources whose newest copy here is oldest go first, so the same
+    /// ones do not wait every time.
+    fn within_reserve(
+        &self,
+        mut targets: Vec<ResourceRef>,
+    ) -> (Vec<ResourceRef>, Vec<ResourceRef>, Option<String>) {
+        let reserve = self.plans().reserve;
+        let q = self.quota();
+        let room = q.remaining.saturating_sub(reserve) as usize;
+        if targets.len() <= room {
+            return (targets, Vec::new(), None);
+        }
+        let library = self.library();
+        targets.sort_by_key(|r| library.for_resource(&r.id).first().map(|e| e.taken_at));
+        let wait = targets.split_off(room);
+        let names: Vec<String> = wait
+            .iter()
+            .take(5)
+            .map(|r| crate::names::printable(&r.name))
+            .collect();
+        let more = if wait.len() > names.len() {
+            format!(" and {} more", wait.len() - names.len())
+        } else {
+            String::new()
+        };
+        let why = format!(
+            "{} of {} resources ({}{more}) were not snapshotted, to keep the reserve: {} of the {} snapshots a day {} left and {reserve} {} kept for snapshots you take by hand. Their earlier backups are untouched; they are taken in the plan's next run that fits. To take them sooner, lower the reserve or take fewer resources in the plan.",
+            wait.len(),
+            wait.len() + targets.len(),
+            names.join(", "),
+            q.remaining,
+            q.total,
+            if q.remaining == 1 { "is" } else { "are" },
+            if reserve == 1 { "is" } else { "are" },
+        );
+        (targets, wait, Some(why))
+    }
+
     /// If this machine sent a create for `r` since `began` (the ledger says so), finds and
     /// downloads that snapshot; `None` when nothing was sent.
     async fn adopt_sent_since(
@@ -726,8 +1000,9 @@ impl Engine {
         )
     }
 
-    /// Downloads every listed version of `r` that the library does not have yet; on a
-    /// metered connection, those above the setting's size wait for the next run.
+    /// Downloads every listed version of `r` that the library neither has nor deleted on
+    /// purpose (a prune's tombstone: retention and the mirror agree); on a metered
+    /// connection, those above the setting's size wait for the next run.
     async fn mirror_one(
         &self,
         r: &ResourceRef,
@@ -742,14 +1017,18 @@ impl Engine {
             .filter(|_| self.is_metered());
         let mut later = Vec::new();
         let dir = self.checked_dest(r, plan.dest.as_deref())?;
-        let have: HashSet<String> = self
-            .library()
-            .for_resource(&r.id)
-            .into_iter()
-            .filter_map(|e| e.version.clone())
-            .collect();
+        let list = self.versions(r).await?;
+        let listed: HashSet<String> = list.iter().filter_map(|i| i.version()).collect();
+        // Tombstones of versions the server no longer lists can go: it will not offer them.
+        let have = self
+            .state
+            .update(crate::engine::LIBRARY, |lib: &mut Library| {
+                lib.forget_pruned_except(&r.id, &listed);
+                lib.known_versions(&r.id)
+            })
+            .map_err(|e| crate::engine::state_error(&self.cfg.data_dir, e))?;
         let mut got = (0, 0, Vec::new());
-        for item in self.versions(r).await? {
+        for item in list {
             let Some(v) = item.version() else { continue };
             if have.contains(&v) {
                 continue;
@@ -852,6 +1131,30 @@ mod tests {
         );
     }
 
+    /// A schedule no check would let through still gives an answer, never a panic.
+    #[test]
+    fn absurd_schedules_do_not_panic() {
+        let now = at(2026, 11, 25, 7, 59);
+        for s in [
+            Schedule::Hours { hours: u32::MAX },
+            Schedule::Hours { hours: 0 },
+            Schedule::Week {
+                weekday: u32::MAX,
+                at: NaiveTime::from_hms_opt(3, 0, 0).unwrap(),
+            },
+        ] {
+            let _ = s.period(now);
+            let _ = s.next_start(now);
+            let _ = s.runs_per_day();
+        }
+        let far = DateTime::<Utc>::MAX_UTC - Duration::hours(1);
+        let _ = Schedule::Hour.next_start(far);
+        let _ = Schedule::Day {
+            at: NaiveTime::from_hms_opt(3, 0, 0).unwrap(),
+        }
+        .next_start(far);
+    }
+
     #[test]
     fn the_strip_says_backed_up_failed_missed_or_nothing() {
         use crate::library::LibraryEntry;
@@ -889,6 +1192,7 @@ mod tests {
                 failures: vec![],
                 failed_ids: if ok { vec![] } else { vec!["r".into()] },
                 postponed: vec![],
+                reserve_held: vec![],
             });
         }
         let mut lib = Library::default();

@@ -422,3 +422,432 @@ async fn a_metered_connection_postpones_large_mirrors() {
         sim.archive(&big, &newest).unwrap()
     );
 }
+
+// ---- Claims, tombstones, validation and the reserve ------------------------------------
+
+/// A plan for every resource, due now (its last period is an old one).
+fn due_now(engine: &snapshots::Engine, p: Plan, resources: usize, quota: u32) {
+    let id = p.id.clone();
+    engine
+        .update_plans(|plans: &mut Plans| {
+            plans.add(p, resources, quota, Local::now()).unwrap();
+            plans.state.get_mut(&id).unwrap().last_period = Some("old".into());
+        })
+        .unwrap();
+}
+
+/// Makes a plan due again (as the next period would).
+fn due_again(engine: &snapshots::Engine, id: &str) {
+    engine
+        .update_plans(|plans: &mut Plans| {
+            let st = plans.state.get_mut(id).unwrap();
+            st.last_period = Some(format!("{}-again", st.last_period.clone().unwrap()));
+        })
+        .unwrap();
+}
+
+/// Keeps the simulated clock away from 03:00 UTC (the server's automatic snapshots) and
+/// midnight UTC (a new calendar day) for the next minutes: moved forward to 12:00 UTC.
+fn to_noon_utc(sim: &squarecloud_sim::Simulator) {
+    let secs = sim.clock().now().timestamp().rem_euclid(86_400);
+    let to_noon = (12 * 3600 - secs).rem_euclid(86_400) as u64;
+    sim.advance(Duration::from_secs(to_noon));
+}
+
+fn file_requests(sim: &squarecloud_sim::Simulator) -> usize {
+    sim.requests()
+        .iter()
+        .filter(|q| q.host == squarecloud_sim::Target::Files)
+        .count()
+}
+
+/// "Stop all" (the cancellation token) in the middle of a scheduled run: the run says it
+/// was stopped, and the next `run_due` in this same process finishes it (it was skipped
+/// for good before: the claim named this live process), without a second create for what
+/// the stopped run had done.
+#[tokio::test]
+async fn a_stopped_run_is_finished_by_the_next_run_due() {
+    let mut c = SimConfig::new(KEY, tiny_account(3, 4096, 20_000)).instant_creates();
+    c.limits.account_gap = Duration::from_millis(300);
+    let (sim, engine, dir) = start(c).await;
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let at = NaiveTime::from_hms_opt(0, 0, 0).unwrap();
+    let p = plan(
+        "nightly",
+        PlanKind::Snapshot,
+        Scope::All,
+        Schedule::Day { at },
+        &out,
+    );
+    due_now(&engine, p, 3, 32);
+    let (sink, _) = collect();
+    let cancel = CancellationToken::new();
+    let stop = async {
+        let t0 = std::time::Instant::now();
+        while accepted_creates(&sim) < 1 {
+            assert!(t0.elapsed() < Duration::from_secs(20), "no create");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        cancel.cancel();
+    };
+    let (runs, ()) = tokio::join!(engine.run_due(Utc::now(), sink.clone(), &cancel), stop);
+    let runs = runs.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert!(runs[0].stopped, "{runs:?}");
+    let stopped_at = accepted_creates(&sim);
+    assert!(stopped_at < 3, "stopped before the end: {stopped_at}");
+    let plans = engine.plans();
+    assert!(
+        plans.state["nightly"].history.is_empty(),
+        "a stop is not a failed run"
+    );
+    // The next look, same process, same period: the run is finished.
+    let runs = engine
+        .run_due(Utc::now(), sink, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1, "the stopped plan runs again");
+    assert!(
+        runs[0].resumed && runs[0].ok && !runs[0].stopped,
+        "{runs:?}"
+    );
+    assert_eq!(
+        accepted_creates(&sim),
+        3,
+        "no second create for any resource"
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 3);
+    let st = &engine.plans().state["nightly"];
+    assert!(st.running.is_none());
+    assert_eq!(st.history.len(), 1);
+}
+
+/// A claim that names this very process (as after a reboot reuses the pid, or a claim
+/// from an older version) but whose lock nobody holds is taken over; one whose lock another
+/// handle holds (another process) is respected until it lets go.
+#[tokio::test]
+async fn a_claim_is_judged_by_its_lock_not_its_pid() {
+    use snapshots::plans::InProgress;
+    let (sim, engine, dir) =
+        start(SimConfig::new(KEY, tiny_account(1, 4096, 20_000)).instant_creates()).await;
+    let data = dir.path().join("data");
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    due_now(
+        &engine,
+        plan("mirror", PlanKind::Mirror, Scope::All, Schedule::Hour, &out),
+        1,
+        32,
+    );
+    let claim = |holder: Option<&str>| {
+        engine
+            .update_plans(|plans: &mut Plans| {
+                plans.state.get_mut("mirror").unwrap().running = Some(InProgress {
+                    period: "old".into(),
+                    started: Utc::now(),
+                    pid: std::process::id(),
+                    done: vec![],
+                    holder: holder.map(String::from),
+                });
+            })
+            .unwrap()
+    };
+    let (sink, _) = collect();
+    let never = CancellationToken::new();
+    let run = || engine.run_due(Utc::now(), sink.clone(), &never);
+
+    // This process's pid, no lock file (its holder is gone): taken over.
+    claim(Some(&format!("{}-00000000deadbeef", std::process::id())));
+    let runs = run().await.unwrap();
+    assert_eq!(
+        runs.len(),
+        1,
+        "a stale claim with our own pid is taken over"
+    );
+    assert!(runs[0].resumed && runs[0].ok, "{runs:?}");
+    assert_eq!(runs[0].files, 1);
+
+    // A claim written by an older version: a pid only, ours.
+    claim(None);
+    let runs = run().await.unwrap();
+    assert_eq!(
+        runs.len(),
+        1,
+        "a pid-only claim naming this process is stale"
+    );
+
+    // Held through another handle, as another process holds it: respected.
+    let token = "4242-0123456789abcdef";
+    let lock = data.join("claims").join(format!("{token}.lock"));
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    let held = std::fs::File::create(&lock).unwrap();
+    held.lock().unwrap();
+    claim(Some(token));
+    let before = sim.requests().len();
+    let runs = run().await.unwrap();
+    assert!(runs.is_empty(), "someone is on it: {runs:?}");
+    assert_eq!(sim.requests().len(), before, "nothing sent");
+    // It lets go (ends, is killed): the next look finishes its run.
+    held.unlock().unwrap();
+    drop(held);
+    let runs = run().await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert!(runs[0].resumed);
+    assert!(engine.plans().state["mirror"].running.is_none());
+    let left: Vec<_> = std::fs::read_dir(data.join("claims")).unwrap().collect();
+    assert!(left.is_empty(), "no lock file left behind: {left:?}");
+}
+
+/// A mirror keeping the last 1 of 4 server versions: the first run downloads them and
+/// deletes 3; the next downloads nothing and deletes nothing (it used to bring the 3 back
+/// every hour, and delete them again).
+#[tokio::test]
+async fn a_mirror_does_not_bring_back_what_its_retention_deleted() {
+    let mut account = tiny_account(1, 4096, 20_000);
+    account.applications[0].history = 4;
+    let (sim, engine, dir) = start(SimConfig::new(KEY, account).instant_creates()).await;
+    to_noon_utc(&sim);
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let mut p = plan("mirror", PlanKind::Mirror, Scope::All, Schedule::Hour, &out);
+    p.retention = Retention::Last { n: 1 };
+    due_now(&engine, p, 1, 32);
+    let (sink, _) = collect();
+    let runs = engine
+        .run_due(Utc::now(), sink.clone(), &CancellationToken::new())
+        .await
+        .unwrap();
+    // Four, and any automatic one made as the clock moved to noon.
+    let n = sim.versions(&id(0)).len() as u32;
+    assert!(n >= 4);
+    assert_eq!(
+        (runs[0].files, runs[0].pruned),
+        (n, n as usize - 1),
+        "{runs:?}"
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
+    for _ in 0..2 {
+        due_again(&engine, "mirror");
+        let before = file_requests(&sim);
+        let runs = engine
+            .run_due(Utc::now(), sink.clone(), &CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!((runs[0].files, runs[0].pruned), (0, 0), "{runs:?}");
+        assert_eq!(file_requests(&sim), before, "nothing fetched again");
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
+    }
+    // The newest is the one kept.
+    let newest = sim.versions(&id(0)).last().unwrap().clone();
+    let lib = engine.library();
+    assert_eq!(lib.entries.len(), 1);
+    assert_eq!(lib.entries[0].version.as_deref(), Some(newest.as_str()));
+}
+
+/// The default calendar retention keeps the newest of each day: with two server snapshots
+/// in one day, the older one is deleted once and not downloaded again.
+#[tokio::test]
+async fn a_mirror_with_calendar_retention_settles() {
+    let (sim, engine, dir) =
+        start(SimConfig::new(KEY, tiny_account(1, 4096, 20_000)).instant_creates()).await;
+    to_noon_utc(&sim);
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    // A snapshot by hand on the day of the automatic one (03:00 UTC, now 12:00 UTC).
+    let r = engine.resource(&id(0)).unwrap();
+    let (sink, _) = collect();
+    let made = engine
+        .snapshot(
+            vec![r],
+            snapshots::SnapshotOptions {
+                download: false,
+                dest: None,
+                wait_for_quota: false,
+            },
+            sink.clone(),
+            &CancellationToken::new(),
+        )
+        .await;
+    assert!(made[0].outcome.is_ok(), "{:?}", made[0].outcome);
+    let mut p = plan("mirror", PlanKind::Mirror, Scope::All, Schedule::Hour, &out);
+    p.retention = Retention::default();
+    due_now(&engine, p, 1, 32);
+    let runs = engine
+        .run_due(Utc::now(), sink.clone(), &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(runs[0].files >= 2 && runs[0].pruned >= 1, "{runs:?}");
+    let kept = std::fs::read_dir(&out).unwrap().count();
+    due_again(&engine, "mirror");
+    let before = file_requests(&sim);
+    let runs = engine
+        .run_due(Utc::now(), sink, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!((runs[0].files, runs[0].pruned), (0, 0), "{runs:?}");
+    assert_eq!(file_requests(&sim), before, "nothing fetched again");
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), kept);
+}
+
+/// Absurd schedules are refused where plans come in (the engine, as the window's command
+/// calls it, and `sqsnap plan add`), and a hand-written plans.json full of them is read
+/// without a panic: the good plan keeps running, the bad ones are listed as invalid with a
+/// reason, `plan list`, `run-due` and `plan remove` work.
+#[tokio::test]
+async fn absurd_schedules_are_refused_and_a_bad_plans_file_is_survived() {
+    let (sim, engine, dir) =
+        start(SimConfig::new(KEY, tiny_account(1, 4096, 20_000)).instant_creates()).await;
+    let data = dir.path().join("data");
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    for schedule in [
+        Schedule::Hours {
+            hours: 4_000_000_000,
+        },
+        Schedule::Hours { hours: 0 },
+        Schedule::Week {
+            weekday: 9,
+            at: NaiveTime::from_hms_opt(3, 0, 0).unwrap(),
+        },
+    ] {
+        let p = plan("bad", PlanKind::Mirror, Scope::All, schedule, &out);
+        let e = engine.add_plan(p).unwrap().unwrap_err();
+        assert!(e.to_string().contains("Nothing was saved"), "{e}");
+    }
+    assert!(engine.plans().plans.is_empty());
+    let cli = |args: &[&str]| {
+        let mut c = common::sqsnap(&sim, &data, KEY, args);
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        // Off the runtime's thread: the simulator answers on it.
+        tokio::task::spawn_blocking(move || c.output().unwrap())
+    };
+    let o = cli(&[
+        "plan",
+        "add",
+        "x",
+        "--mirror",
+        "--every-hours",
+        "4000000000",
+    ])
+    .await
+    .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("8784"),
+        "says what is allowed: {o:?}"
+    );
+    assert!(engine.plans().plans.is_empty());
+
+    // A plans.json written by hand: one good plan and five bad ones.
+    let good = serde_json::json!({"id": "good", "kind": "mirror", "scope": {"scope": "all"},
+        "schedule": {"every": "hour"}, "retention": {"keep": "everything"}, "dest": out});
+    let text = serde_json::json!({
+        "plans": [
+            good,
+            {"id": "huge", "kind": "mirror", "scope": {"scope": "all"},
+             "schedule": {"every": "hours", "hours": 4_000_000_000u64}},
+            {"id": "day9", "kind": "snapshot", "scope": {"scope": "all"},
+             "schedule": {"every": "week", "weekday": 99, "at": "03:00:00"}},
+            {"id": "badtime", "kind": "snapshot", "scope": {"scope": "all"},
+             "schedule": {"every": "day", "at": "99:99"}},
+            {"id": "neg", "kind": "mirror", "scope": {"scope": "all"},
+             "schedule": {"every": "hours", "hours": -5}},
+            "not a plan"
+        ],
+        "state": {"good": {"last_period": "old", "running": null, "history": []},
+                  "huge": {"last_period": 12}},
+        "reserve": 99_999_999_999u64
+    });
+    std::fs::write(data.join("plans.json"), text.to_string()).unwrap();
+    let plans = engine.plans();
+    assert_eq!(
+        plans
+            .plans
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect::<Vec<_>>(),
+        ["good"]
+    );
+    assert_eq!(plans.invalid.len(), 5, "{:?}", plans.invalid);
+    assert!(
+        plans.invalid.iter().all(|i| i.why.contains("skipped")),
+        "{:?}",
+        plans.invalid
+    );
+    assert!(plans.invalid[0].why.contains("4000000000"));
+    // What the window draws for each resource: no panic.
+    let _ = plans.next_for(&id(0), Local::now());
+    let _ = plans.creates_per_day(1_000_000);
+    for args in [
+        &["plan", "list"][..],
+        &["run-due"],
+        &["plan", "show", "good"],
+    ] {
+        let o = cli(args).await.unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {o:?}");
+    }
+    assert_eq!(
+        std::fs::read_dir(&out).unwrap().count(),
+        1,
+        "the good plan ran"
+    );
+    for name in ["huge", "day9", "badtime", "neg"] {
+        let o = cli(&["plan", "remove", name]).await.unwrap();
+        assert_eq!(o.status.code(), Some(0), "{name}: {o:?}");
+    }
+    let plans = engine.plans();
+    assert_eq!(plans.plans.len(), 1);
+    assert_eq!(plans.invalid.len(), 1, "only the nameless one is left");
+    assert!(!plans.state.contains_key("huge"));
+    assert!(
+        plans.state["good"].history.len() == 1,
+        "the good plan kept its state"
+    );
+}
+
+/// A snapshot plan added while it fitted (2 resources, 4 a day, 1 kept for clicks), then
+/// the account grows to 4: a run takes only what keeps the reserve, and its record says
+/// which waited and why.
+#[tokio::test]
+async fn the_reserve_is_kept_at_every_run() {
+    let mut c = SimConfig::new(KEY, tiny_account(4, 512, 20_000)).instant_creates();
+    c.limits.account_gap = Duration::from_millis(300);
+    let (sim, engine, dir) = start(c).await;
+    assert_eq!(engine.quota().total, 4);
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let at = NaiveTime::from_hms_opt(0, 0, 0).unwrap();
+    // Added when the account had 2 resources: 2 a day + 1 kept fits in 4.
+    let p = plan(
+        "nightly",
+        PlanKind::Snapshot,
+        Scope::All,
+        Schedule::Day { at },
+        &out,
+    );
+    due_now(&engine, p, 2, 4);
+    let (sink, events) = collect();
+    let runs = engine
+        .run_due(Utc::now(), sink, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(accepted_creates(&sim), 3, "one left for a click");
+    assert_eq!(engine.quota().remaining, 1);
+    let run = &runs[0];
+    assert_eq!(run.files, 3);
+    assert_eq!(run.reserve_held.len(), 1, "{run:?}");
+    assert!(run.postponed[0].contains("reserve"), "{run:?}");
+    let record = engine.plans().state["nightly"]
+        .history
+        .back()
+        .unwrap()
+        .clone();
+    assert_eq!(record.reserve_held, run.reserve_held);
+    assert!(record.postponed[0].contains("kept for snapshots you take by hand"));
+    assert!(events.lock().unwrap().iter().any(|e| matches!(
+        e,
+        snapshots::Event::Learned { message } if message.contains("reserve")
+    )));
+}
