@@ -122,7 +122,10 @@ pub fn no_backup_in_days(plan: &str, days: u32) {
 
 pub fn quota_reached(until: Option<String>) {
     let body = match until {
-        Some(t) => format!("The daily snapshot quota is used up. The next one frees up at {t}."),
+        Some(t) => format!(
+            "The daily snapshot quota is used up. The next one frees up at {}.",
+            escape(&t)
+        ),
         None => "The daily snapshot quota is used up.".into(),
     };
     show("Quota reached", body, Extra::default());
@@ -141,7 +144,14 @@ fn close(id: u32) {
     }
 }
 
+/// The body as sent: whatever a caller put in it, no character a terminal or a
+/// notification daemon would act on (control characters, bidirectional overrides) is left.
+fn safe_body(body: &str) -> String {
+    printable(body)
+}
+
 fn show(summary: &'static str, body: String, extra: Extra) {
+    let body = safe_body(&body);
     std::thread::spawn(move || {
         let mut n = notify_rust::Notification::new();
         n.appname("Square Snapshots").summary(summary).body(&body);
@@ -205,6 +215,18 @@ mod tests {
             escape("<a href='x'>bot</a> & \u{1b}[31m"),
             "&lt;a href='x'&gt;bot&lt;/a&gt; &amp; \u{FFFD}[31m"
         );
+        // A title change (OSC), a bell, C1's one-character CSI, the bidirectional marks.
+        let hostile = "\u{1b}]0;pwned\u{7}bot\u{9b}2J \u{200F}\u{061C}\u{202E}gpj.exe";
+        for text in [escape(hostile), safe_body(&format!("{hostile}: {hostile}"))] {
+            assert!(
+                !text.chars().any(|c| c.is_control()
+                    || matches!(c, '\u{200E}' | '\u{200F}')
+                    || ('\u{2028}'..='\u{202E}').contains(&c)
+                    || ('\u{2066}'..='\u{2069}').contains(&c)
+                    || c == '\u{061C}'),
+                "{text:?}"
+            );
+        }
     }
 
     /// A notification server stand-in on the session bus: records what it is asked.

@@ -69,18 +69,28 @@ pub fn sanitize(name: &str) -> String {
     }
 }
 
-/// A name as it may be shown on a terminal or in a notification: control characters (an
-/// escape sequence could repaint the terminal) and bidirectional overrides (which reorder
-/// what follows) become `�`.
+/// Whether a character must never reach a terminal or a notification raw: the control
+/// characters (C0 with tab and newline, DEL, C1: an escape sequence, a bell or a newline
+/// could repaint the terminal, set its title or forge a line), the bidirectional
+/// embeddings, overrides and isolates (which reorder what follows: `gpj.exe` shown as
+/// `exe.jpg`) and the bidirectional marks, and the line and paragraph separators.
+pub fn is_terminal_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200E}'
+                | '\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// A name (or any text from a server) as it may be shown on a terminal or in a
+/// notification: every [`is_terminal_unsafe`] character becomes `�`.
 pub fn printable(name: &str) -> String {
     name.chars()
-        .map(|c| {
-            if c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
-                '\u{FFFD}'
-            } else {
-                c
-            }
-        })
+        .map(|c| if is_terminal_unsafe(c) { '\u{FFFD}' } else { c })
         .collect()
 }
 
@@ -171,6 +181,11 @@ mod tests {
         assert_eq!(printable("a\u{1b}[2Jb"), "a\u{FFFD}[2Jb");
         assert_eq!(printable("x\u{202E}gpj.exe"), "x\u{FFFD}gpj.exe");
         assert_eq!(printable("Loja São João 🚀"), "Loja São João 🚀");
+        // C1 (CSI as one character), DEL, bell, the bidi marks and a line separator.
+        assert_eq!(
+            printable("a\u{9b}31m\u{7f}\u{7}\u{200F}\u{061C}\u{2028}z"),
+            "a\u{FFFD}31m\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}z"
+        );
     }
 
     proptest! {
