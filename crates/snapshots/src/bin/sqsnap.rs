@@ -89,6 +89,15 @@ struct Cli {
     /// Run against the built-in simulator with a demo account (no account needed).
     #[arg(long, global = true)]
     demo: bool,
+    /// Read the API key from this file (for servers without a keychain). It must be yours
+    /// and readable by you alone (mode 0600 or 0400), not a link; one line.
+    #[arg(
+        long,
+        env = "SQUARECLOUD_API_KEY_FILE",
+        global = true,
+        value_name = "PATH"
+    )]
+    key_file: Option<PathBuf>,
     /// Most connections per snapshot of 32 MiB or more, 1 to 8 (default: the app's
     /// setting, else 4). More help only when the host limits each connection.
     #[arg(long, global = true, value_parser = clap::value_parser!(u8).range(1..=8))]
@@ -262,10 +271,129 @@ struct Out {
 impl Out {
     fn emit(&self, human: impl AsRef<str>, json: serde_json::Value) {
         if self.json {
-            println!("{json}");
+            say::out_json(&json);
         } else {
-            println!("{}", human.as_ref());
+            say::out(human.as_ref());
         }
+    }
+
+    /// A line for people only (nothing with --json).
+    fn human(&self, line: impl AsRef<str>) {
+        if !self.json {
+            say::out(line.as_ref());
+        }
+    }
+}
+
+/// Every line sqsnap prints goes through here, whoever wrote its parts: names, messages and
+/// codes from the server, paths, errors. Human lines are made harmless for a terminal as a
+/// whole ([`snapshots::names::printable`]: no escape sequence, bell, line break or
+/// bidirectional override, whatever a resource is called), JSON lines have the same
+/// characters as `\u` escapes. A standard output whose reader went away (`sqsnap list |
+/// head -1`) stops the command quietly, as a closed pipe stops other Unix tools.
+mod say {
+    use snapshots::names::{is_terminal_unsafe, printable};
+    use std::io::Write;
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio_util::sync::CancellationToken;
+
+    /// Standard output's reader is gone: nothing more is written there.
+    static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+    /// Standard output failed otherwise (a full disk under `> file`): said once on stderr.
+    static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
+    /// Cancelled when the reader goes away, so work in progress stops as on Ctrl-C.
+    static STOP: OnceLock<CancellationToken> = OnceLock::new();
+
+    pub fn stop_when_output_closes(token: CancellationToken) {
+        let _ = STOP.set(token);
+    }
+
+    pub fn stdout_closed() -> bool {
+        STDOUT_CLOSED.load(Ordering::SeqCst)
+    }
+
+    /// One line of human text as it may reach a terminal.
+    pub fn safe(line: &str) -> String {
+        printable(line)
+    }
+
+    /// One JSON line: what serde_json leaves raw that a terminal would act on (DEL, C1, the
+    /// bidirectional controls) written as `\u` escapes; it can only be inside a string, so
+    /// the line means the same.
+    pub fn json(value: &impl serde::Serialize) -> String {
+        let text = serde_json::to_string(value).unwrap_or_else(|_| "null".into());
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars() {
+            if is_terminal_unsafe(c) {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// A human line on standard output.
+    pub fn out(line: &str) {
+        write_stdout(&safe(line));
+    }
+
+    /// A JSON line on standard output.
+    pub fn out_json(value: &impl serde::Serialize) {
+        write_stdout(&json(value));
+    }
+
+    fn write_stdout(line: &str) {
+        if STDOUT_CLOSED.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut stdout = std::io::stdout().lock();
+        let written = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+        match written {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                STDOUT_CLOSED.store(true, Ordering::SeqCst);
+                if let Some(stop) = STOP.get() {
+                    stop.cancel();
+                }
+            }
+            Err(e) => {
+                if !STDOUT_FAILED.swap(true, Ordering::SeqCst) {
+                    err(&format!(
+                        "sqsnap: cannot write to standard output ({e}); carrying on without it"
+                    ));
+                }
+            }
+        }
+    }
+
+    /// A human line on standard error. An error writing it is ignored: the work goes on.
+    pub fn err(line: &str) {
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "{}", safe(line));
+    }
+
+    /// A question on standard error, the answer typed after it.
+    pub fn ask(question: &str) {
+        let mut stderr = std::io::stderr().lock();
+        let _ = write!(stderr, "{}", safe(question)).and_then(|()| stderr.flush());
+    }
+
+    /// Ends the process as a closed pipe ends other tools: by SIGPIPE, with no message (the
+    /// shell sees 141 and says nothing).
+    pub fn end_for_closed_output() -> ! {
+        #[cfg(unix)]
+        // SAFETY: restoring the default action of SIGPIPE and raising it; nothing else runs
+        // after this in this thread, and the default action ends the process.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            libc::raise(libc::SIGPIPE);
+        }
+        std::process::exit(141)
     }
 }
 
@@ -296,9 +424,19 @@ async fn setup(cli: &Cli) -> Result<(EngineConfig, Option<Demo>), Fail> {
     Ok((EngineConfig::new(url, data_dir(false)), None))
 }
 
+/// The key's name among systemd's credentials: the unit `plan install-timer` writes says
+/// `LoadCredential=squarecloud-api-key:PATH`, and the service finds the key in
+/// `$CREDENTIALS_DIRECTORY/squarecloud-api-key`.
+const CREDENTIAL: &str = "squarecloud-api-key";
+
+/// The key, from the first of: the demo's; `--key-file` (or `SQUARECLOUD_API_KEY_FILE`);
+/// `SQUARECLOUD_API_KEY`; systemd's credentials; the keychain.
 fn key(cli: &Cli) -> Result<ApiKey, Fail> {
     if cli.demo {
         return Ok(ApiKey::new("demo-key").expect("non-empty"));
+    }
+    if let Some(path) = &cli.key_file {
+        return read_key_file(path, KeySource::File);
     }
     if let Some(k) = std::env::var("SQUARECLOUD_API_KEY")
         .ok()
@@ -306,14 +444,106 @@ fn key(cli: &Cli) -> Result<ApiKey, Fail> {
     {
         return Ok(k);
     }
+    if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY").filter(|d| !d.is_empty()) {
+        let path = PathBuf::from(dir).join(CREDENTIAL);
+        if std::fs::symlink_metadata(&path).is_ok() {
+            return read_key_file(&path, KeySource::Systemd);
+        }
+    }
     match KeyringStore::default().get() {
         Ok(Some(k)) => Ok(k),
         Ok(None) => Err(Fail(
             3,
-            "Not signed in. Run `sqsnap login`, or set SQUARECLOUD_API_KEY.".into(),
+            "Not signed in. Run `sqsnap login` to keep the key in the keychain; on a server without one, put it in a file only you can read and pass --key-file PATH (or set SQUARECLOUD_API_KEY_FILE).".into(),
         )),
         Err(e) => Err(Fail(3, e.to_string())),
     }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum KeySource {
+    /// A file the user named: it must be theirs and private.
+    File,
+    /// systemd's credentials directory: private to the service, its files made by systemd
+    /// (owned by root for a system service that runs as another user).
+    Systemd,
+}
+
+/// Reads a key file. Refused, with what to do, when it is a link, not a plain file, not
+/// the user's own or readable or writable by others: a key others can read is no longer
+/// secret, and one others can write decides which account the backups use. One line; the
+/// line break at its end is not part of the key. The key is never in a message.
+fn read_key_file(path: &std::path::Path, source: KeySource) -> Result<ApiKey, Fail> {
+    let shown = path.display();
+    let refuse = |why: String| {
+        Fail(
+            2,
+            format!("The API key file {shown} was not used: {why} Nothing was sent."),
+        )
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Not through a link; and a FIFO must not hold the open.
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return refuse("it is a symbolic link, and sqsnap reads a key only from the file itself (a link can be turned to another file). Give the path of the file the link points to.".into());
+        }
+        match e.kind() {
+            std::io::ErrorKind::NotFound => refuse("there is no such file.".into()),
+            std::io::ErrorKind::PermissionDenied => {
+                refuse("this user may not read it.".into())
+            }
+            _ => refuse(format!("it cannot be opened ({e}).")),
+        }
+    })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| refuse(format!("it cannot be examined ({e}).")))?;
+    if !meta.is_file() {
+        return Err(refuse("it is not a plain file.".into()));
+    }
+    #[cfg(unix)]
+    if source == KeySource::File {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me {
+            return Err(refuse(format!(
+                "it belongs to another user (uid {}), who can change or read it. Keep the key in a file of your own: `install -m 600 /dev/null NEW_PATH`, then paste the key into it.",
+                meta.uid()
+            )));
+        }
+        let mode = meta.mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(refuse(format!(
+                "others can read or change it (mode {mode:04o}). Make it yours alone with `chmod 600 {shown}`; since others could read it, think about replacing the key on Square Cloud (Account → Security)."
+            )));
+        }
+    }
+    let _ = source;
+    let mut text = String::new();
+    std::io::Read::take(file, 4097)
+        .read_to_string(&mut text)
+        .map_err(|e| refuse(format!("it cannot be read as text ({e}).")))?;
+    if text.len() > 4096 {
+        return Err(refuse("it is far too long to be an API key.".into()));
+    }
+    let line = text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(&text);
+    if line.contains(['\n', '\r']) {
+        return Err(refuse(
+            "it holds more than one line; it must hold the key alone.".into(),
+        ));
+    }
+    ApiKey::new(line).ok_or_else(|| refuse("it is empty.".into()))
 }
 
 fn human_bytes(n: u64) -> String {
@@ -329,9 +559,7 @@ fn sink(out_json: bool, names: HashMap<String, String>) -> EventSink {
     let last_pct: Mutex<HashMap<String, u64>> = Mutex::new(HashMap::new());
     Arc::new(move |e: Event| {
         if out_json {
-            if let Ok(s) = serde_json::to_string(&e) {
-                println!("{s}");
-            }
+            say::out_json(&e);
             return;
         }
         let name = |id: &str| printable(names.get(id).map(String::as_str).unwrap_or(id));
@@ -358,7 +586,7 @@ fn sink(out_json: bool, names: HashMap<String, String>) -> EventSink {
                     let bar = bars.entry(resource.clone()).or_insert_with(|| {
                         let b = multi.add(ProgressBar::new(progress.total.unwrap_or(0)));
                         b.set_style(ProgressStyle::with_template("{msg:24!} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
-                        b.set_message(name(resource));
+                        b.set_message(say::safe(&name(resource)));
                         b
                     });
                     if let Some(t) = progress.total {
@@ -426,7 +654,7 @@ fn sink(out_json: bool, names: HashMap<String, String>) -> EventSink {
                         )
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                     );
-                    b.set_message(name(resource));
+                    b.set_message(say::safe(&name(resource)));
                     b.enable_steady_tick(std::time::Duration::from_millis(200));
                     b
                 });
@@ -434,10 +662,10 @@ fn sink(out_json: bool, names: HashMap<String, String>) -> EventSink {
                     answer_lost: true, ..
                 } = &e
                 {
-                    let _ = multi.println(format!(
+                    let _ = multi.println(say::safe(&format!(
                         "{}: the answer was lost on the way; looking for the snapshot in the list (no second one is requested)",
                         name(resource)
-                    ));
+                    )));
                 }
                 let _ = bar;
                 return;
@@ -504,9 +732,9 @@ fn sink(out_json: bool, names: HashMap<String, String>) -> EventSink {
             Event::Quota { .. } => return,
         };
         if tty {
-            let _ = multi.println(line);
+            let _ = multi.println(say::safe(&line));
         } else {
-            println!("{line}");
+            say::out(&line);
         }
     })
 }
@@ -537,7 +765,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         engine = engine.with_transfer(cli.connections.map(usize::from), cli.limit_rate);
     }
     for r in engine.recovered() {
-        eprintln!("note: {r}");
+        say::err(&format!("note: {r}"));
     }
     let names: HashMap<String, String> = engine
         .resources()
@@ -545,6 +773,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         .map(|r| (r.id, r.name))
         .collect();
     let cancel = CancellationToken::new();
+    say::stop_when_output_closes(cancel.clone());
     let c2 = cancel.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -564,19 +793,19 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             Ok(q) => out.emit(quota_line(&q), serde_json::to_value(&q).unwrap_or_default()),
             Err(e) => {
                 let q = engine.quota();
-                eprintln!(
+                say::err(&format!(
                     "sqsnap: could not read the lists, so this is this computer's estimate: {}",
                     quota_line(&q)
-                );
+                ));
                 return Err(e.into());
             }
         },
         Command::List => {
             let me = engine.me();
             if let Err(e) = engine.refresh_newest(std::time::Duration::ZERO).await {
-                eprintln!(
+                say::err(&format!(
                     "sqsnap: could not read every snapshot list, so some show \"unknown\": {e}"
-                );
+                ));
             }
             let known = engine.newest_known();
             for r in engine.resources() {
@@ -734,7 +963,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                 serde_json::json!({"restored": r.id, "version": done.version, "snapshot_first": done.safety.is_some()}),
             );
         }
-        Command::Plan { cmd } => plan_command(&out, &engine, cmd)?,
+        Command::Plan { cmd } => plan_command(&out, &engine, cmd, cli.key_file.as_deref())?,
         Command::RunDue => {
             // Mirrors of large snapshots wait while NetworkManager says "metered".
             engine.set_metered_check(std::sync::Arc::new(snapshots::metered::is_metered));
@@ -926,7 +1155,12 @@ fn describe(p: &snapshots::plans::Plan) -> String {
     format!("{:16} {kind:8} {when}, {scope}, {keep}", printable(&p.id))
 }
 
-fn plan_command(out: &Out, engine: &Engine, cmd: &PlanCmd) -> Result<(), Fail> {
+fn plan_command(
+    out: &Out,
+    engine: &Engine,
+    cmd: &PlanCmd,
+    key_file: Option<&std::path::Path>,
+) -> Result<(), Fail> {
     use snapshots::plans::{Plan, PlanKind, Retention, Scope};
     match cmd {
         PlanCmd::List => {
@@ -1012,8 +1246,8 @@ fn plan_command(out: &Out, engine: &Engine, cmd: &PlanCmd) -> Result<(), Fail> {
             let retention = match (keep_last, keep_everything) {
                 (Some(n), _) => Retention::Last { n: *n },
                 (None, true) => {
-                    eprintln!(
-                        "note: keeping everything: files add up, watch the free space of the folder."
+                    say::err(
+                        "note: keeping everything: files add up, watch the free space of the folder.",
                     );
                     Retention::Everything
                 }
@@ -1072,29 +1306,89 @@ fn plan_command(out: &Out, engine: &Engine, cmd: &PlanCmd) -> Result<(), Fail> {
                 serde_json::json!({"reserve": n}),
             );
         }
-        PlanCmd::InstallTimer => install_timer(out)?,
+        PlanCmd::InstallTimer => install_timer(out, key_file)?,
     }
     Ok(())
 }
 
-/// Writes `sqsnap-run-due.service` and `.timer` for the user's systemd.
-fn install_timer(out: &Out) -> Result<(), Fail> {
+/// Writes `sqsnap-run-due.service` and `.timer` for the user's systemd. With a key file
+/// (`--key-file`), the service gets the key through `LoadCredential=`: never in the unit,
+/// the environment or a process's arguments.
+fn install_timer(out: &Out, key_file: Option<&std::path::Path>) -> Result<(), Fail> {
     let config = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
         .ok_or_else(|| Fail(7, "Neither XDG_CONFIG_HOME nor HOME is set.".into()))?;
     let dir = config.join("systemd/user");
-    std::fs::create_dir_all(&dir).map_err(|e| Fail(7, format!("{}: {e}", dir.display())))?;
     let exe = std::env::current_exe().map_err(|e| Fail(7, e.to_string()))?;
-    let mut env = String::new();
-    if let Ok(d) = std::env::var("SQSNAP_DATA_DIR") {
-        env.push_str(&format!("Environment=\"SQSNAP_DATA_DIR={d}\"\n"));
-    }
-    let service = format!(
-        "[Unit]\nDescription=Square Snapshots: run the plans that are due\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=oneshot\n{env}ExecStart=\"{}\" run-due\n",
-        exe.display()
+    let unit_text = |what: &str, path: &std::path::Path| {
+        path.to_str().map(str::to_owned).ok_or_else(|| {
+            Fail(
+                2,
+                format!(
+                    "{what} {} is not valid UTF-8, which a systemd unit cannot name. Nothing was written.",
+                    path.display()
+                ),
+            )
+        })
+    };
+    let mut service = String::from(
+        "[Unit]\nDescription=Square Snapshots: run the plans that are due\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=oneshot\n",
     );
+    if let Some(d) = std::env::var_os("SQSNAP_DATA_DIR").filter(|d| !d.is_empty()) {
+        let d = std::path::absolute(PathBuf::from(d)).map_err(|e| Fail(7, e.to_string()))?;
+        let d = unit_text("The data folder", &d)?;
+        service.push_str(&format!(
+            "Environment={}\n",
+            systemd_quote(&format!("SQSNAP_DATA_DIR={d}"))
+        ));
+    }
+    let credential = match key_file {
+        Some(path) => {
+            // The same checks as when it is used, now rather than at 3 in the morning.
+            read_key_file(path, KeySource::File)?;
+            let path = std::fs::canonicalize(path)
+                .map_err(|e| Fail(7, format!("{}: {e}", path.display())))?;
+            let text = unit_text("The key file", &path)?;
+            if text.chars().any(char::is_control) || text.ends_with([' ', '\\']) {
+                return Err(Fail(
+                    2,
+                    format!(
+                        "The key file's path {} has a line break, a control character or a trailing space or backslash, which systemd's LoadCredential= cannot hold. Move the file to a plain path and run this again. Nothing was written.",
+                        path.display()
+                    ),
+                ));
+            }
+            service.push_str(&format!(
+                "LoadCredential={CREDENTIAL}:{}\n",
+                text.replace('%', "%%")
+            ));
+            Some(path)
+        }
+        None => None,
+    };
+    let exe_text = unit_text("This program's path", &exe)?;
+    // systemd refuses to start a program whose path has these, however it is written.
+    if exe_text
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '"' | '\'' | '\\'))
+    {
+        return Err(Fail(
+            2,
+            format!(
+                "This program's path {} has a quote, a backslash or a control character (a line break), which systemd does not accept in the program a service starts. Move sqsnap to a plain folder (for example /usr/local/bin) and run this again. Nothing was written.",
+                exe.display()
+            ),
+        ));
+    }
+    // `:`: no variable is expanded in this command line, so a `$` in the path stays one.
+    service.push_str(&format!(
+        "ExecStart=:{} run-due\n",
+        systemd_quote(&exe_text)
+    ));
     let timer = "[Unit]\nDescription=Square Snapshots: check the plans every 15 minutes\n\n[Timer]\nOnBootSec=3min\nOnCalendar=*:0/15\nPersistent=true\n\n[Install]\nWantedBy=timers.target\n";
+    std::fs::create_dir_all(&dir).map_err(|e| Fail(7, format!("{}: {e}", dir.display())))?;
     for (name, text) in [
         ("sqsnap-run-due.service", service.as_str()),
         ("sqsnap-run-due.timer", timer),
@@ -1104,12 +1398,56 @@ fn install_timer(out: &Out) -> Result<(), Fail> {
     }
     out.emit(
         format!(
-            "Wrote {0}/sqsnap-run-due.service and .timer. To start it:\n  systemctl --user daemon-reload && systemctl --user enable --now sqsnap-run-due.timer\nOn a server, let it run while you are logged out: loginctl enable-linger \"$USER\".\nThe key comes from the keychain, or from SQUARECLOUD_API_KEY: add it with `systemctl --user edit sqsnap-run-due.service` (an Environment= line), never in a file others can read.",
+            "Wrote {}/sqsnap-run-due.service and .timer. To start it:",
             dir.display()
         ),
-        serde_json::json!({"dir": dir}),
+        serde_json::json!({"dir": dir, "key_file": credential}),
     );
+    out.human(
+        "  systemctl --user daemon-reload && systemctl --user enable --now sqsnap-run-due.timer",
+    );
+    out.human(
+        "On a server, let it run while you are logged out: loginctl enable-linger \"$USER\".",
+    );
+    match &credential {
+        Some(path) => out.human(format!(
+            "The service reads the key from {} through systemd's LoadCredential= (systemd 250 or newer): keep that file yours alone (mode 0600).",
+            path.display()
+        )),
+        None => out.human(
+            "The service takes the key from the keychain. Where none runs (a server), put the key in a file only you can read and run `sqsnap --key-file PATH plan install-timer` again: systemd then hands it to the service with LoadCredential=, so it is never in the unit, the environment or the process list.",
+        ),
+    }
     Ok(())
+}
+
+/// One word of a systemd unit line, quoted as systemd reads `Environment=` and `ExecStart=`
+/// (systemd.syntax(7), "Quoting"; systemd.service(5), "Command lines"): in double quotes,
+/// `\\` and `"` escaped, control characters (a line break) as C escapes, `%` doubled (a
+/// specifier otherwise). `$` means nothing in `Environment=`, nor in a command line that
+/// starts with `:`.
+fn systemd_quote(word: &str) -> String {
+    let mut q = String::from("\"");
+    for c in word.chars() {
+        match c {
+            '\\' => q.push_str("\\\\"),
+            '"' => q.push_str("\\\""),
+            '%' => q.push_str("%%"),
+            '\n' => q.push_str("\\n"),
+            '\t' => q.push_str("\\t"),
+            c if c.is_control() => {
+                let n = c as u32;
+                if n < 0x80 {
+                    q.push_str(&format!("\\x{n:02x}"));
+                } else {
+                    q.push_str(&format!("\\u{n:04x}"));
+                }
+            }
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
 }
 
 /// Asks on a terminal; elsewhere, says to pass --yes.
@@ -1120,7 +1458,7 @@ fn confirm(question: &str) -> Result<(), Fail> {
             "Not restoring without a confirmation: pass --yes (nothing was changed).".into(),
         ));
     }
-    eprint!("{question}");
+    say::ask(question);
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)
@@ -1140,10 +1478,23 @@ fn verify(out: &Out, dir: &std::path::Path, paths: &[PathBuf]) -> Result<(), Fai
     let st = state(dir)?;
     let mut failed = 0;
     for p in paths {
-        let checked = st.update("library.json", |lib: &mut Library| {
-            lib.verify(p, true, chrono::Utc::now())
-        });
-        match checked.map_err(|e| Fail(7, e.to_string()))? {
+        // The state lock is held to read the entry and to record the result, never during
+        // the check itself: a CRC pass over a large archive would hold every other process.
+        let expected = st
+            .read::<Library>("library.json")
+            .map_err(|e| Fail(7, e.to_string()))?
+            .entries
+            .iter()
+            .find(|e| e.path == *p)
+            .map(|e| e.size);
+        let checked = snapshots::verify::verify_zip(p, expected, true).map(|_| ());
+        if checked.is_ok() {
+            st.update("library.json", |lib: &mut Library| {
+                lib.mark_verified(p, chrono::Utc::now())
+            })
+            .map_err(|e| Fail(7, e.to_string()))?;
+        }
+        match checked {
             Ok(()) => out.emit(
                 format!("ok       {}", p.display()),
                 serde_json::json!({"path": p, "ok": true}),
@@ -1213,13 +1564,19 @@ fn prune(
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.json;
-    match run(cli).await {
+    let result = run(cli).await;
+    if say::stdout_closed() {
+        // Whoever read the output has what they wanted; what was cut short stopped as on
+        // Ctrl-C (a download keeps its `.part` for the same command to resume).
+        say::end_for_closed_output();
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Fail(code, msg)) => {
             if json {
-                println!("{}", serde_json::json!({"error": msg, "exit_code": code}));
+                say::out_json(&serde_json::json!({"error": msg, "exit_code": code}));
             } else {
-                eprintln!("sqsnap: {msg}");
+                say::err(&format!("sqsnap: {msg}"));
             }
             ExitCode::from(code)
         }

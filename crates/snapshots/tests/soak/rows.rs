@@ -68,10 +68,10 @@ pub async fn all(r: &mut Runner) {
     .await;
     r.row(
         "hostile-names",
-        "the path is inside the folder, ≤ 255 bytes, valid on Windows, macOS and Linux, unique per resource",
+        "the path is inside the folder, ≤ 255 bytes, valid on Windows, macOS and Linux, unique per resource; through `sqsnap` (1 case in 200), no raw control or bidi character on its output or errors",
         (10_000, 2_000),
         None,
-        crate::props::hostile_names,
+        hostile_names,
     )
     .await;
     r.row(
@@ -82,6 +82,127 @@ pub async fn all(r: &mut Runner) {
         crate::props::bad_server_input,
     )
     .await;
+}
+
+/// A hostile name's file name ([`crate::props::hostile_names`]); for one case in 200, names
+/// made of terminal controls too, through `sqsnap`'s output: a list, JSON, a failing download.
+async fn hostile_names(seed: u64, full: bool) -> Case {
+    let safe = crate::props::hostile_names(seed, full).await?;
+    if seed % 200 != 0 {
+        return Ok(safe);
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    let names: Vec<String> = (0..4)
+        .map(|i| format!("r{i} {}", terminal_hostile(&mut rng)))
+        .collect();
+    let c = squarecloud_sim::SimConfig::new(KEY, account(4, |i| names[i].clone(), |_| 4096))
+        .instant_creates();
+    let sim = squarecloud_sim::Simulator::start(c)
+        .await
+        .map_err(|e| e.to_string())?;
+    // Every download fails: a web page instead of the archive (its error names the resource).
+    sim.inject(FaultSpec::new(Target::Files, FaultKind::HtmlInsteadOfFile).times(None));
+    let (d, dest) = workdir()?;
+    let data = d.path().join("data");
+    let id = app_id(&sim, 0);
+    let dest = dest.to_str().unwrap_or_default();
+    for args in [
+        vec!["list"],
+        vec!["--json", "list"],
+        vec!["versions", id.as_str()],
+        vec!["download", id.as_str(), "--dest", dest],
+        vec!["--json", "download", id.as_str(), "--dest", dest],
+    ] {
+        let o = sqsnap(&sim, &data, &args).await;
+        ensure!(
+            matches!(o.status.code(), Some(0..=9)),
+            "{names:?}: {args:?}: {}",
+            said(&o)
+        );
+        for (stream, bytes) in [("output", &o.stdout), ("errors", &o.stderr)] {
+            let raw: Vec<char> = String::from_utf8_lossy(bytes)
+                .chars()
+                .filter(|&c| {
+                    (c.is_control() && c != '\n')
+                        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}')
+                        || ('\u{202A}'..='\u{202E}').contains(&c)
+                        || ('\u{2066}'..='\u{2069}').contains(&c)
+                })
+                .collect();
+            ensure!(
+                raw.is_empty(),
+                "{names:?}: `sqsnap {}` printed {raw:?} raw on its {stream}",
+                args.join(" ")
+            );
+        }
+        if args == ["list"] {
+            let lines = String::from_utf8_lossy(&o.stdout).lines().count();
+            ensure!(
+                lines == 5,
+                "{names:?}: {lines} lines for 4 resources and the quota"
+            );
+        }
+        if args == ["--json", "list"] {
+            let listed: Vec<String> = String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter_map(|v| v["name"].as_str().map(str::to_owned))
+                .collect();
+            ensure!(
+                listed == names,
+                "JSON changed the names: {listed:?} for {names:?}"
+            );
+        }
+    }
+    Ok(format!("{safe}, printed"))
+}
+
+/// A name of terminal controls: CSI and OSC sequences (colours, clearing, a title, a link),
+/// bells, backspaces, line breaks, DEL, the C1 controls, bidirectional overrides, isolates
+/// and marks, among letters and any character at all.
+fn terminal_hostile(rng: &mut StdRng) -> String {
+    const PIECES: &[&str] = &[
+        "\u{1b}[31m",
+        "\u{1b}[2J",
+        "\u{1b}[1;1H",
+        "\u{1b}]0;title\u{7}",
+        "\u{1b}]8;;http://x\u{1b}\\",
+        "\u{1b}P",
+        "\u{7}",
+        "\u{8}",
+        "\r",
+        "\n",
+        "\t",
+        "\0",
+        "\u{7f}",
+        "\u{9b}31m",
+        "\u{9d}0;t\u{9c}",
+        "\u{85}",
+        "\u{202E}",
+        "\u{202D}",
+        "\u{202A}",
+        "\u{2066}",
+        "\u{2069}",
+        "\u{200F}",
+        "\u{061C}",
+        "São",
+        "🚀",
+        "a",
+        " ",
+        "%s",
+        "\\",
+        "\"",
+    ];
+    let n = rng.random_range(1..12);
+    let mut s = String::new();
+    for _ in 0..n {
+        if rng.random_bool(0.1) {
+            s.push(char::from_u32(rng.random_range(0..0x11_0000)).unwrap_or('?'));
+        } else {
+            s.push_str(PIECES[rng.random_range(0..PIECES.len())]);
+        }
+    }
+    s
 }
 
 /// 1–200 MiB (short: 1–12 MiB) with 1–5 connection resets at random offsets.
