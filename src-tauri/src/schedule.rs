@@ -2,6 +2,8 @@
 //! first look comes a couple of minutes after start and after the machine wakes (a catch-up
 //! of what was missed, once per plan), then every minute. Scheduled work shows in the
 //! window like a click's, and a failed plan raises at most one notification a day.
+//! A run stopped by the user ("Stop all") is not a failure: it is finished, without what it
+//! had done, at the first look after a pause, so a stop is not undone a minute later.
 
 use crate::commands::event_sink;
 use crate::state::AppState;
@@ -20,6 +22,9 @@ fn first_delay() -> Duration {
 }
 
 const EVERY: Duration = Duration::from_secs(60);
+
+/// How long the next look waits after the user stopped a scheduled run.
+const AFTER_STOP: Duration = Duration::from_secs(15 * 60);
 
 pub fn start<R: Runtime>(app: tauri::AppHandle<R>) {
     tauri::async_runtime::spawn(async move {
@@ -45,7 +50,10 @@ pub fn start<R: Runtime>(app: tauri::AppHandle<R>) {
                 .await
             {
                 Ok(runs) => {
-                    for run in &runs {
+                    if runs.iter().any(|r| r.stopped) {
+                        wait = AFTER_STOP;
+                    }
+                    for run in runs.iter().filter(|r| !r.stopped) {
                         let today = Utc::now().date_naive();
                         if run.ok && run.postponed.is_empty() {
                             failed_on.remove(&run.plan);
