@@ -747,6 +747,9 @@ function renderHistory() {
 }
 
 // ---- Settings and plans ----
+    // Held back to keep the reserve for snapshots by hand: said in the row, names on hover.
+    const held = h.reserve_held || [];
+    if (held.length) li.append(el("div", { class: "muted", text: t.reserveHeld(held.length), title: held.map(nameOf).join(", ") }));
 
 function renderSettings() {
   if (!settings) return;
@@ -813,6 +816,14 @@ function renderPlans() {
 // Only the fields the chosen schedule and retention use are shown.
 function planFormFields() {
   const w = $("plan-when").value, keep = $("plan-keep").value;
+  // Stored plans that cannot run: said, with the engine's reason on hover, and removable.
+  for (const bad of plansView.invalid || []) {
+    const text = el("span", { class: "what", text: t.invalidPlan(bad.id), title: bad.why });
+    const rm = button(t.removePlan, async () => {
+      try { plansView = await invoke("remove_plan", { id: bad.id }); renderPlans(); await refresh(); } catch (e) { showError(e); }
+    }, { "aria-label": `${t.removePlan}: ${bad.id}` });
+    ul.append(el("li", { class: "failed" }, text, rm));
+  }
   $("plan-hours").hidden = w !== "hours";
   $("plan-weekday").hidden = w !== "week";
   $("plan-at").hidden = w !== "day" && w !== "week";

@@ -450,6 +450,8 @@ pub struct PlansView {
     creates_per_day: u32,
     quota: u32,
     reserve: u32,
+    /// Stored plans that cannot run (bad values in plans.json), with why: shown, removable.
+    invalid: Vec<snapshots::plans::InvalidPlan>,
 }
 
 fn plans_view(e: &Engine) -> PlansView {
@@ -459,6 +461,7 @@ fn plans_view(e: &Engine) -> PlansView {
         creates_per_day: plans.creates_per_day(e.resources().len()),
         quota: e.me().user.plan.daily_snapshot_quota(),
         reserve: plans.reserve,
+        invalid: plans.invalid.clone(),
         plans: plans
             .plans
             .iter()
