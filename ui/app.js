@@ -742,14 +742,14 @@ function renderHistory() {
       class: "what", text: t.historyRow(relative(h.started, lang()), h.plan, h.ok, h.files, bytes(h.bytes)),
       title: `${time(h.started)}${h.failures.length ? " — " + h.failures.join("; ") : ""}`,
     }));
+    // Held back to keep the reserve for snapshots by hand: said in the row, names on hover.
+    const held = h.reserve_held || [];
+    if (held.length) li.append(el("div", { class: "muted", text: t.reserveHeld(held.length), title: held.map(nameOf).join(", ") }));
     ul.append(li);
   }
 }
 
 // ---- Settings and plans ----
-    // Held back to keep the reserve for snapshots by hand: said in the row, names on hover.
-    const held = h.reserve_held || [];
-    if (held.length) li.append(el("div", { class: "muted", text: t.reserveHeld(held.length), title: held.map(nameOf).join(", ") }));
 
 function renderSettings() {
   if (!settings) return;
@@ -811,11 +811,6 @@ function renderPlans() {
     }, { "aria-label": `${t.removePlan}: ${row.plan.id}` });
     ul.append(el("li", {}, text, rm));
   }
-}
-
-// Only the fields the chosen schedule and retention use are shown.
-function planFormFields() {
-  const w = $("plan-when").value, keep = $("plan-keep").value;
   // Stored plans that cannot run: said, with the engine's reason on hover, and removable.
   for (const bad of plansView.invalid || []) {
     const text = el("span", { class: "what", text: t.invalidPlan(bad.id), title: bad.why });
@@ -824,6 +819,11 @@ function planFormFields() {
     }, { "aria-label": `${t.removePlan}: ${bad.id}` });
     ul.append(el("li", { class: "failed" }, text, rm));
   }
+}
+
+// Only the fields the chosen schedule and retention use are shown.
+function planFormFields() {
+  const w = $("plan-when").value, keep = $("plan-keep").value;
   $("plan-hours").hidden = w !== "hours";
   $("plan-weekday").hidden = w !== "week";
   $("plan-at").hidden = w !== "day" && w !== "week";
