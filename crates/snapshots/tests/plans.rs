@@ -850,4 +850,29 @@ async fn the_reserve_is_kept_at_every_run() {
         e,
         snapshots::Event::Learned { message } if message.contains("reserve")
     )));
+    // The next period, from `sqsnap run-due`: 1 left and 1 kept, so all four wait, and the
+    // output says why; nothing is sent.
+    due_again(&engine, "nightly");
+    let mut c = common::sqsnap(&sim, &dir.path().join("data"), KEY, &["run-due"]);
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let o = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("4 of 4 resources") && said.contains("to keep the reserve"),
+        "{said}"
+    );
+    assert_eq!(accepted_creates(&sim), 3, "nothing sent");
+    let record = engine.plans().state["nightly"]
+        .history
+        .back()
+        .unwrap()
+        .clone();
+    assert_eq!(record.reserve_held.len(), 4);
 }
