@@ -550,6 +550,13 @@ impl Plans {
                 {
                     return Day::Failed;
                 }
+                // Held back that day to keep the reserve: planned, and not done.
+                if covering
+                    .iter()
+                    .any(|p| runs_that_day(p).any(|r| r.reserve_held.iter().any(|i| i == resource)))
+                {
+                    return Day::Missed;
+                }
                 // Due that day: a snapshot plan whose period started that day, after it was
                 // added, and before now. (A mirror has nothing to miss if nothing was new.)
                 let due = covering.iter().any(|p| {

@@ -845,6 +845,11 @@ async fn the_reserve_is_kept_at_every_run() {
         .unwrap()
         .clone();
     assert_eq!(record.reserve_held, run.reserve_held);
+    // The row's 30-day strip shows today as missed for the one that waited.
+    let strip = engine
+        .plans()
+        .days(&run.reserve_held[0], &engine.library(), 1, Local::now());
+    assert_eq!(strip, vec![snapshots::plans::Day::Missed]);
     assert!(record.postponed[0].contains("kept for snapshots you take by hand"));
     assert!(events.lock().unwrap().iter().any(|e| matches!(
         e,
