@@ -233,6 +233,23 @@ pub struct Killer(pub Child, pub PathBuf);
 
 impl Drop for Killer {
     fn drop(&mut self) {
+        // The app first: WebKitWebDriver leaves it running when it ends, and the next test's
+        // app would hand over to it (single instance) and exit.
+        let apps = app_pids_under(self.0.id());
+        for pid in &apps {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status();
+        }
+        let t = Instant::now();
+        while apps
+            .iter()
+            .any(|p| Path::new(&format!("/proc/{p}/exe")).exists())
+            && t.elapsed() < Duration::from_secs(10)
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         // SIGTERM: tauri-driver then stops WebKitWebDriver too (SIGKILL would leave it running).
         let _ = Command::new("kill")
             .arg("-TERM")
@@ -247,6 +264,42 @@ impl Drop for Killer {
             );
         }
     }
+}
+
+/// The app's own processes under tauri-driver (`root`): its children's children.
+pub fn app_pids_under(root: u32) -> Vec<u32> {
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_square-snapshots")).unwrap();
+    let parent_of = |pid: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // After the command's name in parentheses: state, then the parent's id.
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if std::fs::read_link(format!("/proc/{pid}/exe")).ok().as_ref() != Some(&exe) {
+            continue;
+        }
+        let mut p = pid;
+        for _ in 0..4 {
+            match parent_of(p) {
+                Some(q) if q == root => {
+                    found.push(pid);
+                    break;
+                }
+                Some(q) if q > 1 => p = q,
+                _ => break,
+            }
+        }
+    }
+    found
 }
 
 pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
