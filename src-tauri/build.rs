@@ -12,6 +12,7 @@ fn main() {
             "create_snapshots",
             "download_snapshot",
             "cancel_transfer",
+            "stop_waiting",
             "pause_queue",
             "get_settings",
             "save_settings",

@@ -571,6 +571,11 @@ function renderTransfers() {
       : transferText(x.last);
     li.append(el("span", { class: `state state-${x.kind}${p ? " progress-text" : ""}`, text }));
     const actions = el("span", { class: "line-actions" });
+    // A create whose answer was lost, or that is slow: its list is watched; the user may stop
+    // waiting for this one alone (nothing is sent again either way).
+    if (x.kind === "busy" && x.last && x.last.event === "processing") {
+      actions.append(button(t.stopWaiting, () => invoke("stop_waiting", { resource: id }).catch(showError), { "aria-label": `${t.stopWaiting}: ${x.name}` }));
+    }
     if (x.kind === "failed") {
       actions.append(button(t.retry, () => { transfers.delete(id); x.retry(); renderTransfers(); }, { "aria-label": `${t.retry}: ${x.name}` }));
       actions.append(button(t.dismiss, () => { transfers.delete(id); renderTransfers(); }, { "aria-label": `${t.dismiss}: ${x.name}` }));
@@ -588,7 +593,7 @@ function transferText(e) {
     case "postponed": return t.metered(bytes(e.bytes));
     case "paused_for_quota": return t.paused(e.until && clock(e.until, lang()));
     case "creating": return t.creating(elapsed(e.since));
-    case "processing": return e.answer_lost ? t.answerLost : t.processing(elapsed(e.since));
+    case "processing": return e.answer_lost ? t.answerLost(clock(e.until, lang())) : t.processing(elapsed(e.since));
     case "joined": return t.joined;
     case "created": return t.created;
     case "done": return t.done(e.path);

@@ -553,6 +553,13 @@ pub fn cancel_transfer(state: State<'_, AppState>) {
     state.cancel_all();
 }
 
+/// Stops watching the list for one resource's new snapshot (a slow create, or one whose
+/// answer was lost); the rest goes on. Nothing is sent.
+#[tauri::command]
+pub async fn stop_waiting(state: State<'_, AppState>, resource: String) -> Result<bool, UiError> {
+    Ok(engine(&state).await?.stop_waiting(&resource))
+}
+
 /// Pauses (or resumes) the queue: nothing new starts while paused.
 #[tauri::command]
 pub async fn pause_queue<R: tauri::Runtime>(

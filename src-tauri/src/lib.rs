@@ -125,6 +125,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::create_snapshots,
             commands::download_snapshot,
             commands::cancel_transfer,
+            commands::stop_waiting,
             commands::pause_queue,
             commands::get_settings,
             commands::save_settings,

@@ -102,6 +102,9 @@ pub enum Event {
         resource: String,
         since: DateTime<Utc>,
         answer_lost: bool,
+        /// Until when the list is watched for the new snapshot before giving up. Never a
+        /// second create: [`Engine::stop_waiting`] ends the watch sooner.
+        until: DateTime<Utc>,
     },
     /// Another process on this computer is already taking a snapshot of this resource: this
     /// job waits for it instead of asking for a second one.
@@ -187,6 +190,10 @@ pub enum EngineError {
     )]
     AnswerLost,
     #[error(
+        "You stopped waiting for this snapshot. Square Cloud may still have made it: it counts toward today's quota until its list shows otherwise, and once listed, Download latest fetches it. No second snapshot was requested."
+    )]
+    StoppedWaiting,
+    #[error(
         "Another Square Snapshots process on this computer has been taking a snapshot of this resource since {} UTC and has not finished. No second snapshot was requested.", since.format("%H:%M:%S")
     )]
     Busy { since: DateTime<Utc> },
@@ -226,7 +233,9 @@ impl EngineError {
             EngineError::Download(d) => d.code(),
             EngineError::Verify(_) => "verify",
             EngineError::State { .. } => "disk",
-            EngineError::ProcessingTimeout | EngineError::AnswerLost => "processing",
+            EngineError::ProcessingTimeout
+            | EngineError::AnswerLost
+            | EngineError::StoppedWaiting => "processing",
             EngineError::Busy { .. } | EngineError::RestoreInProgress => "busy",
             EngineError::RestoreUnknown => "processing",
             EngineError::Cancelled => "cancelled",
@@ -300,6 +309,9 @@ pub struct Engine {
     no_account_listing: std::sync::atomic::AtomicBool,
     /// The largest snapshot of each resource its lists have shown, in bytes.
     largest: Mutex<HashMap<String, u64>>,
+    /// The creates whose list is being watched (a slow one, or one whose answer was lost),
+    /// by resource: cancelling one stops that watch only.
+    pub(crate) watching: Mutex<HashMap<String, CancellationToken>>,
 }
 
 /// When a resource's newest server snapshot was learnt, and when it was taken (`None`: none).
@@ -406,6 +418,7 @@ impl Engine {
             limiter: Mutex::new(None),
             newest: Mutex::new(HashMap::new()),
             largest: Mutex::new(HashMap::new()),
+            watching: Mutex::new(HashMap::new()),
             no_account_listing: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -998,6 +1011,29 @@ impl Engine {
         let deadline = Utc::now() + chrono_d(self.cfg.limits.poll_total);
         self.await_new_version_until(r, before, since, deadline, cancel)
             .await
+    }
+
+    /// When a watch of the list that starts now gives up.
+    pub(crate) fn watch_deadline(&self) -> DateTime<Utc> {
+        Utc::now() + chrono_d(self.cfg.limits.poll_total)
+    }
+
+    /// Stops watching the list for `resource`'s new snapshot (a slow create, or one whose
+    /// answer was lost): its job ends with [`EngineError::StoppedWaiting`]. Nothing is sent,
+    /// and the quota stays counted. False when nothing of it is being watched.
+    pub fn stop_waiting(&self, resource: &str) -> bool {
+        match self
+            .watching
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(resource)
+        {
+            Some(t) => {
+                t.cancel();
+                true
+            }
+            None => false,
+        }
     }
 
     /// [`Engine::await_new_version`], giving up at `deadline`.

@@ -2,8 +2,8 @@
 //! downloads, the local library, settings and the secret store. No GUI: the desktop app and
 //! the `sqsnap` CLI both drive it.
 
-pub(crate) mod claim;
 mod calls;
+pub(crate) mod claim;
 pub mod download;
 pub mod engine;
 pub mod ledger;

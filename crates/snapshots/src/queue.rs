@@ -618,6 +618,7 @@ impl Engine {
                             resource: id.clone(),
                             since: sent_at,
                             answer_lost: false,
+                            until: self.watch_deadline(),
                         });
                         Fetch::Watch {
                             r: job.r,
@@ -635,6 +636,7 @@ impl Engine {
                     resource: id.clone(),
                     since: sent_at,
                     answer_lost: true,
+                    until: self.watch_deadline(),
                 });
                 let _ = tx.send(Fetch::Watch {
                     r: job.r,
@@ -879,13 +881,26 @@ impl Engine {
                 since,
                 answer_lost,
             } => {
+                // A watch of its own, so the user can stop waiting for this one alone.
+                let watch = cancel.child_token();
+                self.watching
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(r.id.clone(), watch.clone());
                 let found = self
-                    .await_new_version(&r, before.as_ref(), since, cancel)
+                    .await_new_version(&r, before.as_ref(), since, &watch)
                     .await;
+                self.watching
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&r.id);
                 let found = match found {
                     Ok(Some(item)) => Ok(item),
                     Ok(None) if answer_lost => Err(EngineError::AnswerLost),
                     Ok(None) => Err(EngineError::ProcessingTimeout),
+                    Err(EngineError::Cancelled) if !cancel.is_cancelled() => {
+                        Err(EngineError::StoppedWaiting)
+                    }
                     Err(e) => Err(e),
                 };
                 (r, found, false)

@@ -546,6 +546,14 @@ fn read_key_file(path: &std::path::Path, source: KeySource) -> Result<ApiKey, Fa
     ApiKey::new(line).ok_or_else(|| refuse("it is empty.".into()))
 }
 
+/// What a create whose answer was lost means, and until when its list is watched.
+fn watching_text(until: &chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "Square Cloud may have made this snapshot (its answer was lost on the way); watching its list until {} (no second snapshot is requested; Ctrl+C stops waiting)",
+        until.with_timezone(&chrono::Local).format("%H:%M")
+    )
+}
+
 fn human_bytes(n: u64) -> String {
     snapshots::download::size_in(n, &["B", "KB", "MB", "GB", "TB"])
 }
@@ -659,12 +667,15 @@ fn sink(out_json: bool, names: HashMap<String, String>) -> EventSink {
                     b
                 });
                 if let Event::Processing {
-                    answer_lost: true, ..
+                    answer_lost: true,
+                    until,
+                    ..
                 } = &e
                 {
                     let _ = multi.println(say::safe(&format!(
-                        "{}: the answer was lost on the way; looking for the snapshot in the list (no second one is requested)",
-                        name(resource)
+                        "{}: {}",
+                        name(resource),
+                        watching_text(until)
                     )));
                 }
                 let _ = bar;
@@ -677,13 +688,13 @@ fn sink(out_json: bool, names: HashMap<String, String>) -> EventSink {
                 resource,
                 since,
                 answer_lost,
+                until,
             } => {
                 let secs = (chrono::Utc::now() - *since).num_seconds();
                 if *answer_lost {
-                    format!(
-                        "{}: the answer was lost on the way; looking for the snapshot in the list (no second one is requested)",
-                        name(resource)
-                    )
+                    // A warning, where a script's output is not: on stderr.
+                    say::err(&format!("{}: {}", name(resource), watching_text(until)));
+                    return;
                 } else {
                     format!(
                         "{}: still preparing on Square Cloud… {secs} s",
