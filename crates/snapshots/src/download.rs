@@ -333,6 +333,11 @@ impl Downloader {
         // length may have reached the disk before all of its bytes did (a file system that
         // journals metadata only), so the archive it completes is checked whole.
         let from_earlier_run = !segmented && resumed_from > 0;
+        // This run appended one answer to another's bytes. The host's first answer may not
+        // have been the file at all (a 200 of a few bytes of something else, then cut), and
+        // the usual check (the length and the central directory, at the end) says nothing
+        // of the start: such a file is checked whole.
+        let mut spliced = false;
         let mut meter = Meter::new(resumed_from);
 
         // One stream (a small file, one connection, or a host without ranges).
@@ -396,6 +401,7 @@ impl Downloader {
                     match parse_content_range(resp.headers().get(header::CONTENT_RANGE)) {
                         Some((s, t)) if s == offset => {
                             start = s;
+                            spliced |= s > 0;
                             total = t.or(total);
                         }
                         got => {
@@ -468,7 +474,7 @@ impl Downloader {
             if let Some(limit) = target.max_size
                 && total.is_some_and(|t| t > limit)
             {
-                let _ = std::fs::remove_file(&part);
+                crate::ownfile::remove_own(&part);
                 remove_sidecar(&side);
                 return Err(DownloadError::Oversize { limit });
             }
@@ -493,7 +499,7 @@ impl Downloader {
                             && written + chunk.len() as u64 > limit
                         {
                             drop(file);
-                            let _ = std::fs::remove_file(&part);
+                            crate::ownfile::remove_own(&part);
                             remove_sidecar(&side);
                             return Err(DownloadError::Oversize { limit });
                         }
@@ -551,20 +557,20 @@ impl Downloader {
         if let (Some(promised), got) = (target.expected_size, file_len(&part))
             && promised != got
         {
-            let _ = std::fs::remove_file(&part);
+            crate::ownfile::remove_own(&part);
             remove_sidecar(&side);
             return Err(DownloadError::WrongLength { promised, got });
         }
         let check = part.clone();
         let expected = target.expected_size.or(total);
-        let full = full_verify || after_restart || from_earlier_run;
+        let full = full_verify || after_restart || from_earlier_run || spliced;
         let verified = tokio::task::spawn_blocking(move || verify_zip(&check, expected, full))
             .await
             .map_err(|e| VerifyError::Io(e.to_string()))?;
         let verified = match verified {
             Ok(v) => v,
             Err(e) => {
-                let _ = std::fs::remove_file(&part);
+                crate::ownfile::remove_own(&part);
                 remove_sidecar(&side);
                 return Err(if after_restart {
                     DownloadError::LostInRestart(e)
@@ -652,7 +658,15 @@ fn file_len(p: &Path) -> u64 {
     std::fs::symlink_metadata(p).map(|m| m.len()).unwrap_or(0)
 }
 
+/// Deletes our `.part` to start over; one that is not ours is refused, and stays.
 fn truncate(p: &Path) -> Result<(), DownloadError> {
+    if std::fs::symlink_metadata(p).is_err() {
+        return Ok(());
+    }
+    drop(
+        crate::ownfile::open_own(p, crate::ownfile::Access::Read)
+            .map_err(|e| disk_error(p, e, 0))?,
+    );
     match std::fs::remove_file(p) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

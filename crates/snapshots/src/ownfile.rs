@@ -57,7 +57,10 @@ fn options(access: Access) -> OpenOptions {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        o.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        // O_NONBLOCK: a named pipe planted under our name must not hold the open forever
+        // (it then fails, or opens and is refused as no regular file); a regular file
+        // ignores it.
+        o.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK);
     }
     o
 }
@@ -115,6 +118,10 @@ fn explain(path: &Path, e: io::Error) -> io::Error {
     if e.raw_os_error() == Some(libc::ELOOP) {
         return refuse(path, "is a symbolic link (someone may have planted it)");
     }
+    #[cfg(unix)]
+    if matches!(e.raw_os_error(), Some(libc::ENXIO | libc::EISDIR)) {
+        return refuse(path, "is not a regular file");
+    }
     let _ = path;
     e
 }
@@ -153,6 +160,26 @@ fn check_own(path: &Path, f: &File) -> io::Result<()> {
         return Err(refuse(path, "is not a regular file"));
     }
     Ok(())
+}
+
+/// Deletes `path` if it is a file of ours (see [`open_own`]); anything else under that name
+/// is left as it is. Whether something was deleted.
+pub fn remove_own(path: &Path) -> bool {
+    let Ok(m) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    if !m.file_type().is_file() {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: as above.
+        if m.uid() != unsafe { libc::geteuid() } || m.nlink() > 1 {
+            return false;
+        }
+    }
+    std::fs::remove_file(path).is_ok()
 }
 
 /// Creates `dir` and any missing parents, each new one `0700`. Folders that exist keep
@@ -265,6 +292,22 @@ mod tests {
             let f = Foreign::of(&e).map(|f| f.why.clone()).unwrap_or_default();
             assert!(
                 f.contains("symbolic link") || e.kind() == io::ErrorKind::AlreadyExists,
+                "{e}"
+            );
+        }
+        // A named pipe under our name neither blocks nor is written to.
+        let fifo = d.path().join("c.zip.part");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        for access in [Access::Append, Access::Write, Access::Read] {
+            let e = open_own(&fifo, access).unwrap_err();
+            assert!(
+                Foreign::of(&e).unwrap().why.contains("not a regular file"),
                 "{e}"
             );
         }

@@ -190,10 +190,17 @@ fn store_sidecar(
         *len = bytes.len();
         return Ok(());
     }
-    // A new private temporary file: what a killed save left goes first (unlinking a name
-    // never writes through it), and a link planted in between is refused.
+    // A new private temporary file. What a killed save of ours left goes first; anything
+    // else under that name (a link, a pipe, another user's file) is refused and left as it
+    // is, as is one planted between the two steps.
     let tmp = sidecar_tmp(side);
-    let _ = std::fs::remove_file(&tmp);
+    if std::fs::symlink_metadata(&tmp).is_ok() {
+        drop(crate::ownfile::open_own(
+            &tmp,
+            crate::ownfile::Access::Read,
+        )?);
+        std::fs::remove_file(&tmp)?;
+    }
     {
         use std::io::Write;
         let mut f = crate::ownfile::create_new(&tmp)?;
@@ -228,9 +235,10 @@ pub(crate) fn read_sidecar(side: &Path) -> Result<Option<Sidecar>, DownloadError
 }
 
 /// Deletes a sidecar, and the temporary one a save cut short by a kill left beside it.
+/// Only files of ours: whatever someone else put under those names stays.
 pub(crate) fn remove_sidecar(side: &Path) {
-    let _ = std::fs::remove_file(side);
-    let _ = std::fs::remove_file(sidecar_tmp(side));
+    crate::ownfile::remove_own(side);
+    crate::ownfile::remove_own(&sidecar_tmp(side));
 }
 
 /// Sorted, merged, clipped to `[0, total)`.
@@ -698,7 +706,7 @@ impl Downloader {
             }
             // Nothing fetched yet: nothing to keep either.
             drop(file);
-            let _ = std::fs::remove_file(part);
+            crate::ownfile::remove_own(part);
             remove_sidecar(&side);
             return Err(DownloadError::NoRoom {
                 dir: part.parent().unwrap_or(part).to_path_buf(),

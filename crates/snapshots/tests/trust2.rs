@@ -242,6 +242,11 @@ async fn item7_planted_names_are_never_written_through() {
             |dir, victim, name| symlink(victim, dir.join(format!("{name}.part.json"))).unwrap(),
             "symbolic link",
         ),
+        (
+            "sidecar's temporary file as a link",
+            |dir, victim, name| symlink(victim, dir.join(format!("{name}.part.json.tmp"))).unwrap(),
+            "symbolic link",
+        ),
     ];
     for (i, (what, plant, why)) in refused.into_iter().enumerate() {
         std::fs::write(&victim, &precious).unwrap();
@@ -270,9 +275,6 @@ async fn item7_planted_names_are_never_written_through() {
 
     // Left alone, and the download still lands, under a name of its own.
     let tolerated: Vec<(&str, Plant)> = vec![
-        ("sidecar's temporary file as a link", |dir, victim, name| {
-            symlink(victim, dir.join(format!("{name}.part.json.tmp"))).unwrap()
-        }),
         ("final name as a link", |dir, victim, name| {
             symlink(victim, dir.join(name)).unwrap()
         }),
@@ -413,4 +415,175 @@ async fn item15_a_block_met_by_any_call_stops_every_process() {
         .unwrap();
     assert!(matches!(e, EngineError::RateLimited { .. }), "{e}");
     assert_eq!(sim.requests().len(), sent, "nothing sent during the block");
+}
+
+/// 5. A create whose answer was lost is never sent again, and its list is watched for up
+/// to 35 minutes: the event says until when, and the user can stop waiting for that one
+/// resource alone (the window's Stop waiting), which ends its job at once, sending nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item5_a_lost_answer_says_until_when_and_can_be_stopped() {
+    let sim = Simulator::start(one_app(5_000)).await.unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let mut cfg = EngineConfig::new(sim.api_url(), root.path().join("data"));
+    cfg.files_url = Some(sim.files_url());
+    cfg.limits = Limits::matching(&sim.config().limits, sim.config().time_scale);
+    cfg.limits.poll_total = Duration::from_secs(35 * 60);
+    let e = std::sync::Arc::new(
+        Engine::connect(cfg, ApiKey::new(KEY).unwrap())
+            .await
+            .unwrap()
+            .with_downloader(quick()),
+    );
+    sim.inject(
+        FaultSpec::new(Target::Api, FaultKind::ResetAfter { bytes: 5 })
+            .on_path("/snapshots")
+            .on_method("POST"),
+    );
+    // The list never shows it (as a list cached for 30 minutes does not).
+    sim.inject(
+        FaultSpec::new(
+            Target::Api,
+            FaultKind::StaleList {
+                newer_than_secs: 36_000.0,
+            },
+        )
+        .on_method("GET")
+        .times(None),
+    );
+    let r = e.resource(APP).unwrap();
+    let (sink, events) = collect();
+    let out = folder(root.path(), "out");
+    let job = {
+        let (e, out) = (e.clone(), out.clone());
+        tokio::spawn(async move {
+            e.snapshot(vec![r], download_to(&out), sink, &CancellationToken::new())
+                .await
+        })
+    };
+    let began = Instant::now();
+    let until = loop {
+        let seen = events.lock().unwrap().iter().find_map(|ev| match ev {
+            snapshots::Event::Processing {
+                answer_lost: true,
+                until,
+                ..
+            } => Some(*until),
+            _ => None,
+        });
+        if let Some(u) = seen {
+            break u;
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(20),
+            "no processing event"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let ahead = until - chrono::Utc::now();
+    assert!(
+        ahead > chrono::Duration::minutes(34) && ahead <= chrono::Duration::minutes(35),
+        "{ahead}"
+    );
+    // Stop waiting: the watch may not have registered yet when the event arrives.
+    while !e.stop_waiting(APP) {
+        assert!(began.elapsed() < Duration::from_secs(20));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let res = tokio::time::timeout(Duration::from_secs(10), job)
+        .await
+        .expect("stopping ends the job at once")
+        .unwrap();
+    let err = res[0].outcome.as_ref().unwrap_err();
+    assert!(matches!(err, EngineError::StoppedWaiting), "{err}");
+    assert!(err.to_string().contains("No second snapshot was requested"));
+    assert_eq!(accepted_creates(&sim), 1, "never sent again");
+    assert!(!e.stop_waiting(APP), "nothing left to stop");
+}
+
+/// 5. `sqsnap` says the same on stderr: the snapshot may have been made, and until when its
+/// list is watched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item5_sqsnap_says_until_when_it_watches() {
+    use std::io::BufRead;
+    let sim = Simulator::start(one_app(5_000)).await.unwrap();
+    let root = tempfile::tempdir().unwrap();
+    sim.inject(
+        FaultSpec::new(Target::Api, FaultKind::ResetAfter { bytes: 5 })
+            .on_path("/snapshots")
+            .on_method("POST"),
+    );
+    sim.inject(
+        FaultSpec::new(
+            Target::Api,
+            FaultKind::StaleList {
+                newer_than_secs: 36_000.0,
+            },
+        )
+        .on_method("GET")
+        .times(None),
+    );
+    let mut child = sqsnap(&sim, &root.path().join("data"), KEY, &["snapshot", APP])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.contains("watching its list until"))
+    });
+    let line = tokio::time::timeout(Duration::from_secs(60), line).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = line.expect("said within a minute").unwrap().expect("said");
+    assert!(
+        line.contains("may have made this snapshot") && line.contains("no second snapshot"),
+        "{line}"
+    );
+    assert_eq!(accepted_creates(&sim), 1);
+}
+
+/// 8. `sqsnap verify` held the state lock through a whole CRC pass, so every other process
+/// (a prune, the app) waited behind it. The lock is now held only to read and record: a
+/// check that cannot finish (a named pipe nobody writes) blocks nobody else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item8_a_long_check_holds_no_lock() {
+    let sim = Simulator::start(one_app(5_000)).await.unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let fifo = root.path().join("endless.zip");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let fifo_arg = fifo.to_str().unwrap().to_string();
+    let mut child = sqsnap(&sim, &data, KEY, &["verify", &fifo_arg])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Let it reach the check (it blocks opening the pipe).
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let d = data.clone();
+    let update = tokio::task::spawn_blocking(move || {
+        let s = snapshots::statedir::StateDir::open(&d).unwrap();
+        s.update(
+            "other.json",
+            |m: &mut std::collections::BTreeMap<String, u32>| m.insert("a".into(), 1),
+        )
+    });
+    let done = tokio::time::timeout(Duration::from_secs(10), update).await;
+    // Let the check end: a writer that sends nothing.
+    drop(std::fs::OpenOptions::new().write(true).open(&fifo).unwrap());
+    let status = child.wait().unwrap();
+    assert!(
+        matches!(done, Ok(Ok(Ok(_)))),
+        "another process's update waited for the check"
+    );
+    assert!(!status.success(), "an empty file fails its check");
 }

@@ -83,6 +83,9 @@ pub struct FaultSpec {
     /// How many requests it applies to; absent means every request.
     #[serde(default)]
     pub times: Option<u32>,
+    /// How many matching requests pass untouched before it applies (0: from the first).
+    #[serde(default)]
+    pub after: u32,
 }
 
 impl FaultSpec {
@@ -93,7 +96,15 @@ impl FaultSpec {
             path_contains: None,
             method: None,
             times: Some(1),
+            after: 0,
         }
+    }
+
+    /// Lets the first `n` matching requests through untouched (a ranged download's first
+    /// answer, say), then applies.
+    pub fn after(mut self, n: u32) -> Self {
+        self.after = n;
+        self
     }
 
     pub fn times(mut self, n: Option<u32>) -> Self {
@@ -136,6 +147,10 @@ pub(crate) fn take(
         if !f.matches(target, method, path) {
             return true;
         }
+        if f.after > 0 {
+            f.after -= 1;
+            return true;
+        }
         out.push(f.kind.clone());
         match &mut f.times {
             Some(n) if *n <= 1 => false,
@@ -168,6 +183,16 @@ mod tests {
         let mut v = vec![FaultSpec::new(Target::Files, FaultKind::IgnoreRange).times(Some(2))];
         assert_eq!(take(&mut v, Target::Api, "GET", "/x").len(), 0);
         assert_eq!(take(&mut v, Target::Files, "GET", "/x").len(), 1);
+        assert_eq!(take(&mut v, Target::Files, "GET", "/x").len(), 1);
+        assert_eq!(take(&mut v, Target::Files, "GET", "/x").len(), 0);
+    }
+
+    #[test]
+    fn a_fault_after_n_lets_that_many_through_first() {
+        let mut v = vec![FaultSpec::new(Target::Files, FaultKind::IgnoreRange).after(2)];
+        assert_eq!(take(&mut v, Target::Api, "GET", "/x").len(), 0);
+        assert_eq!(take(&mut v, Target::Files, "GET", "/x").len(), 0);
+        assert_eq!(take(&mut v, Target::Files, "GET", "/x").len(), 0);
         assert_eq!(take(&mut v, Target::Files, "GET", "/x").len(), 1);
         assert_eq!(take(&mut v, Target::Files, "GET", "/x").len(), 0);
     }

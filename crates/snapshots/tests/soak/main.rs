@@ -20,6 +20,7 @@ mod common;
 mod props;
 mod rows;
 mod support;
+mod trust_rows;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -226,6 +227,7 @@ fn main() -> std::process::ExitCode {
         outcomes: Vec::new(),
     };
     rt.block_on(rows::all(&mut runner));
+    rt.block_on(trust_rows::all(&mut runner));
     let passed: usize = runner.outcomes.iter().map(|o| o.passed).sum();
     let failed: usize = runner.outcomes.iter().map(|o| o.failed).sum();
     if let Some(path) = &args.report {
