@@ -312,6 +312,9 @@ pub struct Engine {
     /// The creates whose list is being watched (a slow one, or one whose answer was lost),
     /// by resource: cancelling one stops that watch only.
     pub(crate) watching: Mutex<HashMap<String, CancellationToken>>,
+    /// This engine's claim, held while it lives: its in-flight records name it, so another
+    /// process can tell them from those of an engine that is gone ([`crate::claim`]).
+    pub(crate) holder: Option<crate::claim::Holder>,
 }
 
 /// When a resource's newest server snapshot was learnt, and when it was taken (`None`: none).
@@ -402,6 +405,8 @@ impl Engine {
             .map_err(|e| state_error(&cfg.data_dir, e))?;
         let recovered = state.take_recovered();
         let token: u64 = rand::random();
+        // Without one (the folder cannot be written), records fall back to the pid.
+        let holder = crate::claim::Holder::acquire(&cfg.data_dir).ok();
         Ok(Self {
             client,
             me: RwLock::new(me),
@@ -419,6 +424,7 @@ impl Engine {
             newest: Mutex::new(HashMap::new()),
             largest: Mutex::new(HashMap::new()),
             watching: Mutex::new(HashMap::new()),
+            holder,
             no_account_listing: std::sync::atomic::AtomicBool::new(false),
         })
     }

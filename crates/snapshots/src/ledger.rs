@@ -56,6 +56,10 @@ pub struct InFlight {
     pub owner: String,
     pub pid: u32,
     pub since: DateTime<Utc>,
+    /// The engine's claim token ([`crate::claim`]): alive while its lock is held, which a
+    /// reused pid cannot fake. Records of older versions have none (their pid is asked).
+    #[serde(default)]
+    pub holder: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

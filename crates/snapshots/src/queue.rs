@@ -106,12 +106,21 @@ struct Answer {
     result: Result<CreateOutcome, ApiError>,
 }
 
-/// Is the process that wrote an in-flight record still there?
-fn alive(f: &InFlight, stale_after: chrono::Duration, now: DateTime<Utc>) -> bool {
+/// Is the engine that wrote an in-flight record still there? Asked of its claim's lock
+/// (see [`crate::claim`]); a record of an older version, by its pid.
+fn alive(
+    f: &InFlight,
+    data_dir: &std::path::Path,
+    stale_after: chrono::Duration,
+    now: DateTime<Utc>,
+) -> bool {
     if now - f.since > stale_after {
         return false;
     }
-    crate::statedir::process_alive(f.pid)
+    match &f.holder {
+        Some(token) => crate::claim::held(data_dir, token),
+        None => crate::statedir::process_alive(f.pid),
+    }
 }
 
 impl Engine {
@@ -270,6 +279,8 @@ impl Engine {
         let stale_after = chrono_d(l.create_timeout + l.poll_total);
         let api = self.cfg.api_url.clone();
         let owner = self.owner.clone();
+        let holder = self.holder.as_ref().map(|h| h.token().to_string());
+        let data_dir = self.cfg.data_dir.clone();
         let id = job.r.id.clone();
         let not_before = job.not_before;
         self.update_ledger_off(move |ledger: &mut Ledger| {
@@ -282,7 +293,7 @@ impl Engine {
             if let Some(f) = ledger.in_flight.get(&id)
                 && f.owner != owner
             {
-                return if alive(f, stale_after, now) {
+                return if alive(f, &data_dir, stale_after, now) {
                     Claim::Busy(f.clone())
                 } else {
                     Claim::Stale(f.clone())
@@ -312,6 +323,7 @@ impl Engine {
                     owner: owner.clone(),
                     pid: std::process::id(),
                     since: now,
+                    holder,
                 },
             );
             Claim::Sent(now)

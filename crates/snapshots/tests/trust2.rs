@@ -587,3 +587,53 @@ async fn item8_a_long_check_holds_no_lock() {
     );
     assert!(!status.success(), "an empty file fails its check");
 }
+
+/// 1 (the same flaw in creates). An in-flight create record named its engine by pid: a
+/// record left by a process that is gone, whose pid is now someone else's (here: this very
+/// process's), made every later run wait for a create that nobody serves. Records now name
+/// the engine's claim lock, which dies with it.
+#[tokio::test]
+async fn item1_an_in_flight_record_of_a_gone_engine_is_not_waited_for() {
+    // A resource window of 3 s: a gone engine's create is looked for that long at most.
+    let mut c = one_app(5_000);
+    c.time_scale = 60.0;
+    let sim = Simulator::start(c).await.unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let e = engine(&sim, &data, quick(), MIB).await;
+    let state = snapshots::statedir::StateDir::open(&data).unwrap();
+    state
+        .update("ledger.json", |l: &mut snapshots::ledger::Ledger| {
+            l.in_flight.insert(
+                APP.into(),
+                snapshots::ledger::InFlight {
+                    account: "gone".into(),
+                    owner: "4242-00000000deadbeef".into(),
+                    // A live pid: the old check took this for a running engine.
+                    pid: std::process::id(),
+                    since: chrono::Utc::now(),
+                    holder: Some("4242-00000000deadbeef".into()),
+                },
+            );
+        })
+        .unwrap();
+    let r = e.resource(APP).unwrap();
+    let out = folder(root.path(), "out");
+    let (sink, events) = collect();
+    let res = tokio::time::timeout(
+        Duration::from_secs(60),
+        e.snapshot(vec![r], download_to(&out), sink, &CancellationToken::new()),
+    )
+    .await
+    .expect("not held by a record nobody serves");
+    assert!(res[0].outcome.is_ok(), "{:?}", res[0].outcome);
+    assert!(
+        !events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, snapshots::Event::Joined { .. })),
+        "it did not wait for the gone engine"
+    );
+    assert_eq!(accepted_creates(&sim), 1);
+}
