@@ -470,19 +470,26 @@ function versionLabel(v) {
   return `${relative(v.modified, lang())} · ${time(v.modified)} · ${bytes(v.size)}${v.origin ? " · " + v.origin : ""}`;
 }
 
+// One resource per opening, as the restore dialog (restore.js): a late answer for a row
+// chosen earlier is dropped, and Download fetches the resource named in the title.
+const browsing = restoreDialog();
 async function openVersions(r) {
   const dlg = $("versions-dialog"), list = $("versions-list");
-  setText("versions-title", t.versionsTitle(r.name));
-  list.innerHTML = "";
+  const ticket = browsing.open(r);
   let versions = [];
-  try { versions = await invoke("list_versions", { id: r.id }); } catch (e) { showError(e); return; }
+  try { versions = await invoke("list_versions", { id: ticket.id }); } catch (e) { if (!browsing.stale(ticket)) showError(e); return; }
+  if (!browsing.accept(ticket)) return;
+  setText("versions-title", t.versionsTitle(ticket.name));
+  list.innerHTML = "";
   for (const v of versions) list.append(el("option", { value: v.version || "", text: versionLabel(v) }));
   if (list.options.length) list.selectedIndex = 0;
   $("versions-cancel").onclick = () => dlg.close("cancel");
   dlg.onclose = () => {
-    const row = revealRow(r.id), back = row && row.querySelector(".more");
+    const row = revealRow(ticket.id), back = row && row.querySelector(".more");
     if (back) back.focus();
-    if (dlg.returnValue === "download" && list.value) download(r.id, list.value);
+    if (dlg.returnValue !== "download") return;
+    const picked = browsing.confirm(ticket, list.value);
+    if (picked) download(picked.id, picked.version);
   };
   dlg.returnValue = "";
   dlg.showModal();
