@@ -47,6 +47,10 @@ const EXIT_CODES: &[(u8, &str)] = &[
         "not finished yet: the snapshot is still being prepared on Square Cloud, its answer was lost, or another process is taking it",
     ),
     (130, "cancelled (Ctrl-C, or a question answered no)"),
+    (
+        141,
+        "its output was closed (a pipe into head): it stopped quietly, as other tools do",
+    ),
 ];
 
 fn exit_codes_help() -> String {
