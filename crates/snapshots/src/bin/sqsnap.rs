@@ -1198,6 +1198,18 @@ fn plan_command(
                     serde_json::to_value(p).unwrap_or_default(),
                 );
             }
+            // Stored plans that cannot run: said, with why, so they can be removed.
+            for bad in &plans.invalid {
+                let name = if bad.id.is_empty() {
+                    "(no name)"
+                } else {
+                    &bad.id
+                };
+                out.emit(
+                    format!("{}: cannot run, skipped: {}", printable(name), bad.why),
+                    serde_json::json!({"id": bad.id, "invalid": true, "why": bad.why}),
+                );
+            }
             let need = plans.creates_per_day(engine.resources().len());
             let quota = engine.me().user.plan.daily_snapshot_quota();
             out.emit(

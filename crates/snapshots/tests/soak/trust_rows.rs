@@ -26,7 +26,7 @@ pub async fn all(r: &mut Runner) {
     r.row(
         "bad-partials",
         "a 206 or 416 with a wrong, garbled or changing range (on one stream, or on one connection of several): byte-identical, or a clear error, within the attempt budget (≤ 40 requests, ≤ 120 s)",
-        (300, 8),
+        (80, 5),
         None,
         bad_partials,
     )
