@@ -692,10 +692,18 @@ impl Downloader {
         // The sidecar before the length: a `.part` of full length without one would read,
         // after a kill here, as a file one stream had finished.
         let mut sidecar = None;
-        serde_json::to_vec(&record)
+        if let Err(e) = serde_json::to_vec(&record)
             .map_err(std::io::Error::other)
             .and_then(|b| store_sidecar(&mut sidecar, &side, b))
-            .map_err(|e| crate::download::disk_error(&side, e, already))?;
+        {
+            // Nothing fetched yet: the `.part` just made goes too, so a refusal leaves the
+            // folder as it was.
+            if already == 0 && file.metadata().is_ok_and(|m| m.len() == 0) {
+                drop(file);
+                crate::ownfile::remove_own(part);
+            }
+            return Err(crate::download::disk_error(&side, e, already));
+        }
         if file.metadata().map(|m| m.len()).unwrap_or(0) != total {
             file.set_len(total)
                 .map_err(|e| crate::download::disk_error(part, e, already))?;
