@@ -5,8 +5,13 @@
 use std::time::Duration;
 
 /// Whether NetworkManager says the connection is metered (false without NetworkManager).
+/// Callable from anywhere, async code included: zbus's blocking calls run an executor of
+/// their own (tokio's, when the build enables it), which panics on a thread that already
+/// drives async tasks, so the question is asked on a thread of its own.
 pub fn is_metered() -> bool {
-    metered_on(zbus::blocking::connection::Builder::system())
+    std::thread::spawn(|| metered_on(zbus::blocking::connection::Builder::system()))
+        .join()
+        .unwrap_or(false)
 }
 
 /// The same question, on a given bus.
@@ -41,6 +46,14 @@ mod tests {
         fn metered(&self) -> u32 {
             self.0
         }
+    }
+
+    /// Asked from async code (the engine asks while a plan runs), it answers rather than
+    /// panicking ("Cannot start a runtime from within a runtime" where zbus runs on tokio
+    /// and a system bus is there).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn asked_from_async_code_it_answers() {
+        let _ = is_metered();
     }
 
     /// A NetworkManager stand-in on a real D-Bus (the test session's bus): yes is metered;
