@@ -345,6 +345,11 @@ fn set_opt(v: &mut Value, key: &str, value: &Option<String>) {
     }
 }
 
+/// A 302 to `location` (either host, as a `Redirect` fault).
+fn redirect(location: &str) -> Response {
+    (StatusCode::FOUND, [(header::LOCATION, location)], "").into_response()
+}
+
 fn html(status: StatusCode, title: &str) -> Response {
     let body = format!(
         "<!DOCTYPE html><html><head><title>{title}</title></head><body><h1>{title}</h1>\
@@ -440,14 +445,7 @@ async fn gate_inner(shared: &Arc<Shared>, path: &str, req: Request, next: Next) 
                     .into_response();
             }
             FaultKind::ResetAfter { bytes } => reset_after = Some(*bytes),
-            FaultKind::Redirect { location } => {
-                return (
-                    StatusCode::FOUND,
-                    [(header::LOCATION, location.as_str())],
-                    "",
-                )
-                    .into_response();
-            }
+            FaultKind::Redirect { location } => return redirect(location),
             FaultKind::StaleList { newer_than_secs } => {
                 stale = Some(StaleList(Duration::from_secs_f64(newer_than_secs.max(0.0))))
             }
@@ -1145,14 +1143,7 @@ async fn serve_file_inner(
                 )
                     .into_response();
             }
-            FaultKind::Redirect { location } => {
-                return (
-                    StatusCode::FOUND,
-                    [(header::LOCATION, location.as_str())],
-                    "",
-                )
-                    .into_response();
-            }
+            FaultKind::Redirect { location } => return redirect(location),
             FaultKind::Truncate { bytes } => truncate = Some(*bytes),
             FaultKind::HtmlInsteadOfFile => {
                 return (
