@@ -51,9 +51,12 @@ impl SharedCallLog {
 
 impl squarecloud::SharedCalls for SharedCallLog {
     fn take(&self, cap: u32, window: Duration) -> std::io::Result<Option<Duration>> {
-        let now = millis(SystemTime::now());
         let w = window.as_millis().min(i64::MAX as u128) as i64;
         self.state.update_light(CALLS, |c: &mut Calls| {
+            // Read under the lock: a time read before it could be older than calls another
+            // process recorded while this one waited, which would then look "from the
+            // future" and be dropped, and the window would undercount.
+            let now = millis(SystemTime::now());
             let e = c.by_api.entry(self.api.clone()).or_default();
             // Calls that left the window; and any "from the future" (the clock was set
             // back), which would otherwise hold every call until that time comes.
