@@ -67,23 +67,6 @@ pub async fn engine_on(
         )
 }
 
-/// `sqsnap` against `sim`, keeping its state in `data`, with `key` in the environment and
-/// no standard input.
-pub fn sqsnap(
-    sim: &Simulator,
-    data: &std::path::Path,
-    key: &str,
-    args: &[&str],
-) -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_sqsnap"));
-    c.args(args)
-        .env("SQUARECLOUD_API_URL", sim.api_url())
-        .env("SQUARECLOUD_API_KEY", key)
-        .env("SQSNAP_DATA_DIR", data)
-        .stdin(std::process::Stdio::null());
-    c
-}
-
 /// The creates the server accepted (200 or 202).
 pub fn accepted_creates(sim: &Simulator) -> usize {
     sim.requests()
