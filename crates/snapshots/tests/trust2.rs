@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use snapshots::download::Downloader;
 use snapshots::squarecloud::ApiKey;
-use snapshots::{Engine, EngineConfig, EngineError, Limits};
+use snapshots::{Engine, EngineConfig, EngineError};
 use squarecloud_sim::{FaultKind, FaultSpec, SimConfig, Simulator, Target};
 use std::os::unix::fs::{MetadataExt, symlink};
 use std::path::{Path, PathBuf};
@@ -27,7 +27,7 @@ fn one_app(size: u64) -> SimConfig {
 async fn engine(sim: &Simulator, data: &Path, dl: Downloader, floor: u64) -> Engine {
     let mut cfg = EngineConfig::new(sim.api_url(), data);
     cfg.files_url = Some(sim.files_url());
-    cfg.limits = Limits::matching(&sim.config().limits, sim.config().time_scale);
+    cfg.limits = limits_of(sim);
     cfg.fresh_size_floor = floor;
     Engine::connect(cfg, ApiKey::new(KEY).unwrap())
         .await
@@ -397,7 +397,7 @@ async fn item5_a_lost_answer_says_until_when_and_can_be_stopped() {
     let root = tempfile::tempdir().unwrap();
     let mut cfg = EngineConfig::new(sim.api_url(), root.path().join("data"));
     cfg.files_url = Some(sim.files_url());
-    cfg.limits = Limits::matching(&sim.config().limits, sim.config().time_scale);
+    cfg.limits = limits_of(&sim);
     cfg.limits.poll_total = Duration::from_secs(35 * 60);
     let e = std::sync::Arc::new(
         Engine::connect(cfg, ApiKey::new(KEY).unwrap())

@@ -16,8 +16,9 @@ pub const CREDENTIAL: &str = "squarecloud-api-key";
 /// The key, from the first of: the demo's; `--key-file` (or `SQUARECLOUD_API_KEY_FILE`);
 /// `SQUARECLOUD_API_KEY`; systemd's credentials; the keychain.
 pub fn key(cli: &Cli) -> Result<ApiKey, Fail> {
+    #[cfg(feature = "demo")]
     if cli.demo {
-        return Ok(ApiKey::new("demo-key").expect("non-empty"));
+        return Ok(snapshots::demo::key());
     }
     if let Some(path) = &cli.key_file {
         return read_key_file(path, KeySource::File);

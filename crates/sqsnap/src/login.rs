@@ -28,11 +28,8 @@ async fn check_and_keep(out: &Out, cfg: &EngineConfig, demo: bool) -> Result<(),
             .map_err(|e| Fail(2, e.to_string()))?;
     }
     let key = ApiKey::new(text).ok_or_else(|| Fail(2, "No key was given.".into()))?;
-    let key = if demo {
-        ApiKey::new("demo-key").expect("non-empty")
-    } else {
-        key
-    };
+    #[cfg(feature = "demo")]
+    let key = if demo { snapshots::demo::key() } else { key };
     let client = Client::new(&cfg.api_url, key.clone()).map_err(|e| Fail(2, e.to_string()))?;
     let me = client.me().await.map_err(|e| match e.code() {
         Some(c) if c.is_bad_key() => Fail(3, "Square Cloud refused this key. Copy a current key from your account's security page and try again. Nothing was stored.".into()),

@@ -46,6 +46,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Fail> {
+    session::check_demo(&cli)?;
     let out = say::Out { json: cli.json };
     // What needs neither Square Cloud nor the key.
     match &cli.command {

@@ -5,19 +5,38 @@ use crate::cli::Cli;
 use crate::exit::Fail;
 use crate::say::{self, Out};
 use snapshots::statedir::StateDir;
-use snapshots::{Engine, EngineConfig, EventSink, Limits, default_data_dir};
+use snapshots::{Engine, EngineConfig, EventSink, default_data_dir};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 
-/// The in-process simulator of `--demo`; dropped at exit.
-pub struct Demo(#[allow(dead_code)] squarecloud_sim::Simulator);
+/// The engine's demo of `--demo`, running until the command ends.
+#[cfg(feature = "demo")]
+pub use snapshots::demo::Demo;
+/// Built without the `demo` feature: there is no demo to run.
+#[cfg(not(feature = "demo"))]
+pub enum Demo {}
 
 /// Where this mode keeps its state: the demo has its own, so `--demo` never touches the
 /// real library.
 pub fn data_dir(demo: bool) -> PathBuf {
-    let base = default_data_dir();
-    if demo { base.join("demo") } else { base }
+    #[cfg(feature = "demo")]
+    if demo {
+        return snapshots::demo::data_dir();
+    }
+    let _ = demo;
+    default_data_dir()
+}
+
+/// Refuses `--demo` in a build without it, saying so, before anything else is done.
+pub fn check_demo(cli: &Cli) -> Result<(), Fail> {
+    if cli.demo && !cfg!(feature = "demo") {
+        return Err(Fail(
+            2,
+            "--demo is not built into this sqsnap (it was built without the `demo` feature). Nothing was done.".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The data dir's state, locked per change.
@@ -26,14 +45,12 @@ pub fn state(dir: &std::path::Path) -> Result<StateDir, Fail> {
 }
 
 pub async fn setup(cli: &Cli) -> Result<(EngineConfig, Option<Demo>), Fail> {
+    #[cfg(feature = "demo")]
     if cli.demo {
-        let sim = squarecloud_sim::Simulator::start(squarecloud_sim::SimConfig::demo("demo-key"))
+        let demo = Demo::start(None)
             .await
             .map_err(|e| Fail(5, format!("cannot start the demo simulator: {e}")))?;
-        let mut cfg = EngineConfig::new(sim.api_url(), data_dir(true));
-        cfg.files_url = Some(sim.files_url());
-        cfg.limits = Limits::matching(&sim.config().limits, sim.config().time_scale);
-        return Ok((cfg, Some(Demo(sim))));
+        return Ok((demo.engine_config(data_dir(true)), Some(demo)));
     }
     let url = cli
         .api_url
