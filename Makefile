@@ -56,14 +56,15 @@ lint:
 ## One row: make soak SOAK_ARGS="--only kill-9"; another seed: SOAK_ARGS="--seed 7".
 soak:
 	@scripts/ensure-deps.sh $(APT_BUILD)
-	$(CARGO) test --release --locked -p snapshots --test soak -- --full \
+	$(CARGO) test --release --locked -p sqsnap --test soak -- --full \
 		--report $(CURDIR)/docs/reliability.md $(SOAK_ARGS)
 
 ## Benchmarks: writes docs/benchmarks.md.
 bench:
 	@scripts/ensure-deps.sh $(APT_TEST)
 	command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked
-	$(CARGO) build --release -p snapshots -p squarecloud-sim --bins --examples
+	$(CARGO) build --release -p sqsnap -p squarecloud-sim --bins
+	$(CARGO) build --release -p snapshots --examples
 	$(CARGO) build --release --bin square-snapshots
 	scripts/bench.sh
 

@@ -6,10 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${PROFILE:-release}
 if [ "$profile" = release ]; then
-  cargo build --release --locked -p snapshots --bin sqsnap
+  cargo build --release --locked -p sqsnap --bin sqsnap
   flag=""
 else
-  cargo build --locked -p snapshots --bin sqsnap
+  cargo build --locked -p sqsnap --bin sqsnap
   flag="--debug"
 fi
 sqsnap="{\"files\":{\"/usr/bin/sqsnap\":\"target/$profile/sqsnap\"}}"

@@ -47,7 +47,7 @@ async fn engine(state: &AppState) -> Result<Arc<Engine>, UiError> {
 fn session(state: &AppState, engine: Option<&Engine>, notices: Vec<String>) -> Session {
     Session {
         signed_in: engine.is_some(),
-        demo: state.demo.is_some(),
+        demo: state.is_demo(),
         account: engine.map(|e| {
             let me = e.me();
             AccountView {

@@ -427,6 +427,31 @@ fn save_geometry_soon<R: Runtime>(app: &tauri::AppHandle<R>) {
     });
 }
 
+/// The state of `--demo`: the engine's demo account, its key in memory only.
+#[cfg(feature = "demo")]
+fn demo_state(resources: Option<usize>) -> AppState {
+    match tauri::async_runtime::block_on(AppState::demo(resources)) {
+        Ok(s) => {
+            let _ = s.secrets.set(&snapshots::demo::key()); // memory only in demo mode
+            s
+        }
+        Err(e) => {
+            eprintln!("square-snapshots: cannot start the demo simulator: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// A build without the `demo` feature has no demo: it says so rather than start on a real
+/// account.
+#[cfg(not(feature = "demo"))]
+fn demo_state(_resources: Option<usize>) -> AppState {
+    eprintln!(
+        "square-snapshots: --demo is not built into this app (it was built without the `demo` feature); start it without --demo."
+    );
+    std::process::exit(2);
+}
+
 /// Starts the app. `--demo` runs it on the built-in simulator with a demo account;
 /// `--demo-resources N` gives that account N resources (to measure a large account).
 pub fn run() {
@@ -441,17 +466,7 @@ pub fn run() {
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse::<usize>().ok());
     let state = if demo {
-        match tauri::async_runtime::block_on(AppState::demo(sized)) {
-            Ok(s) => {
-                let key = squarecloud::ApiKey::new("demo-key").expect("non-empty");
-                let _ = s.secrets.set(&key); // memory only in demo mode
-                s
-            }
-            Err(e) => {
-                eprintln!("square-snapshots: cannot start the demo simulator: {e}");
-                std::process::exit(1);
-            }
-        }
+        demo_state(sized)
     } else {
         AppState::real()
     };

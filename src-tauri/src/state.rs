@@ -1,9 +1,10 @@
 //! The one managed state of the app: the engine (once signed in), where the key lives,
-//! and the demo simulator when running with `--demo`.
+//! and the engine's demo when running with `--demo`.
 
-use snapshots::secret::{KeyringStore, MemoryStore, SecretStore};
-use snapshots::{Engine, EngineConfig, Limits, default_data_dir};
-use squarecloud_sim::Simulator;
+#[cfg(feature = "demo")]
+use snapshots::secret::MemoryStore;
+use snapshots::secret::{KeyringStore, SecretStore};
+use snapshots::{Engine, EngineConfig, default_data_dir};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +14,9 @@ use tokio_util::sync::CancellationToken;
 pub struct AppState {
     pub engine: Mutex<Option<Arc<Engine>>>,
     pub secrets: Box<dyn SecretStore>,
-    pub demo: Option<Simulator>,
+    /// The demo account's simulator (`--demo`), running as long as the app.
+    #[cfg(feature = "demo")]
+    pub demo: Option<snapshots::demo::Demo>,
     pub api_url: String,
     pub data_dir: PathBuf,
     /// Cancels everything in flight (sign out, quit).
@@ -29,6 +32,7 @@ impl AppState {
         Self {
             engine: Mutex::new(None),
             secrets: Box::new(KeyringStore::default()),
+            #[cfg(feature = "demo")]
             demo: None,
             api_url: std::env::var("SQUARECLOUD_API_URL")
                 .unwrap_or_else(|_| squarecloud::DEFAULT_API_URL.into()),
@@ -38,32 +42,37 @@ impl AppState {
         }
     }
 
-    /// Demo mode: the simulator in-process, the key in memory only.
+    /// Demo mode: the engine's demo in-process, the key in memory only.
     /// `resources`: the demo account grown (or cut) to that many (`--demo-resources N`).
+    #[cfg(feature = "demo")]
     pub async fn demo(resources: Option<usize>) -> std::io::Result<Self> {
-        let mut config = squarecloud_sim::SimConfig::demo("demo-key");
-        if let Some(n) = resources {
-            config.account = squarecloud_sim::AccountSpec::demo_sized(n);
-        }
-        let sim = Simulator::start(config).await?;
+        let demo = snapshots::demo::Demo::start(resources).await?;
         Ok(Self {
             engine: Mutex::new(None),
             secrets: Box::new(MemoryStore::default()),
-            api_url: sim.api_url(),
-            data_dir: default_data_dir().join("demo"),
-            demo: Some(sim),
+            api_url: demo.api_url(),
+            data_dir: snapshots::demo::data_dir(),
+            demo: Some(demo),
             cancel: std::sync::Mutex::new(CancellationToken::new()),
             close_to_tray: AtomicBool::new(true),
         })
     }
 
     pub fn engine_config(&self) -> EngineConfig {
-        let mut cfg = EngineConfig::new(self.api_url.clone(), self.data_dir.clone());
-        if let Some(sim) = &self.demo {
-            cfg.files_url = Some(sim.files_url());
-            cfg.limits = Limits::matching(&sim.config().limits, sim.config().time_scale);
+        #[cfg(feature = "demo")]
+        if let Some(demo) = &self.demo {
+            return demo.engine_config(self.data_dir.clone());
         }
-        cfg
+        EngineConfig::new(self.api_url.clone(), self.data_dir.clone())
+    }
+
+    /// Whether this is the demo account (the window says so).
+    pub fn is_demo(&self) -> bool {
+        #[cfg(feature = "demo")]
+        let demo = self.demo.is_some();
+        #[cfg(not(feature = "demo"))]
+        let demo = false;
+        demo
     }
 
     /// Whether closing the window hides it to the tray: answers at once, whatever the engine

@@ -4,6 +4,8 @@
 
 mod calls;
 pub(crate) mod claim;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod download;
 pub mod engine;
 pub mod ledger;
@@ -27,5 +29,5 @@ pub use engine::{
     Engine, EngineConfig, EngineError, Event, EventSink, JobOutcome, JobResult, ResourceRef,
     SnapshotOptions, default_data_dir,
 };
-pub use pacer::{Limits, WaitReason};
+pub use pacer::{Limits, ServerWindows, WaitReason};
 pub use squarecloud;

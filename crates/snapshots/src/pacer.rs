@@ -55,17 +55,36 @@ impl Default for Limits {
     }
 }
 
+/// The windows a server enforces, measured on its own clock: what [`Limits::scaled`] builds
+/// the engine's limits from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ServerWindows {
+    /// One create per this long per account.
+    pub account_gap: Duration,
+    /// One create per this long per resource.
+    pub resource_gap: Duration,
+    /// The rolling quota window.
+    pub quota_window: Duration,
+    /// How long a `RATE_LIMITED` block lasts.
+    pub rate_block: Duration,
+    /// One restore per resource per this long.
+    pub restore_gap: Duration,
+}
+
 impl Limits {
-    /// The limits of a simulator that runs `time_scale` times faster than real time.
-    pub fn matching(sim: &squarecloud_sim::Limits, time_scale: f64) -> Self {
+    /// The limits for a server that enforces `server` on a clock running `time_scale` times
+    /// faster than real time (a simulator; 1.0 is real time). The server's minute and the
+    /// engine's own timeouts and polling shrink with it, within floors that keep a fast
+    /// clock workable.
+    pub fn scaled(server: ServerWindows, time_scale: f64) -> Self {
         let s = |d: Duration| Duration::from_secs_f64(d.as_secs_f64() / time_scale);
         Self {
-            account_gap: s(sim.account_gap),
-            resource_gap: s(sim.resource_gap),
-            quota_window: s(sim.quota_window),
-            rate_block: s(sim.block),
+            account_gap: s(server.account_gap),
+            resource_gap: s(server.resource_gap),
+            quota_window: s(server.quota_window),
+            rate_block: s(server.rate_block),
             minute: s(Duration::from_secs(60)),
-            restore_gap: s(sim.restore_gap),
+            restore_gap: s(server.restore_gap),
             create_timeout: s(Duration::from_secs(150)).max(Duration::from_secs(2)),
             poll_initial: Duration::from_millis(200).min(s(Duration::from_secs(2))),
             poll_max: s(Duration::from_secs(60)).max(Duration::from_millis(50)),

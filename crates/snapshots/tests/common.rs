@@ -3,7 +3,8 @@
 use snapshots::download::{Downloaded, Downloader};
 use snapshots::squarecloud::ApiKey;
 use snapshots::{
-    Engine, EngineConfig, EngineError, Event, EventSink, Limits, ResourceRef, SnapshotOptions,
+    Engine, EngineConfig, EngineError, Event, EventSink, Limits, ResourceRef, ServerWindows,
+    SnapshotOptions,
 };
 use squarecloud_sim::{AccountSpec, ResourceSpec, SimConfig, Simulator};
 use std::sync::{Arc, Mutex};
@@ -47,6 +48,21 @@ pub async fn start_with(
     (sim, engine, data)
 }
 
+/// The engine's limits for `sim`: its windows, on its clock.
+pub fn limits_of(sim: &Simulator) -> Limits {
+    let l = &sim.config().limits;
+    Limits::scaled(
+        ServerWindows {
+            account_gap: l.account_gap,
+            resource_gap: l.resource_gap,
+            quota_window: l.quota_window,
+            rate_block: l.block,
+            restore_gap: l.restore_gap,
+        },
+        sim.config().time_scale,
+    )
+}
+
 /// An engine on `sim` keeping its state in `data`.
 pub async fn engine_on(
     sim: &Simulator,
@@ -55,7 +71,7 @@ pub async fn engine_on(
 ) -> Engine {
     let mut cfg = EngineConfig::new(sim.api_url(), data);
     cfg.files_url = Some(sim.files_url());
-    cfg.limits = Limits::matching(&sim.config().limits, sim.config().time_scale);
+    cfg.limits = limits_of(sim);
     f(&mut cfg.limits);
     Engine::connect(cfg, ApiKey::new(sim.config().api_key.clone()).unwrap())
         .await
@@ -65,23 +81,6 @@ pub async fn engine_on(
                 .with_read_idle(Duration::from_millis(500))
                 .with_retries(6, Duration::from_millis(20)),
         )
-}
-
-/// `sqsnap` against `sim`, keeping its state in `data`, with `key` in the environment and
-/// no standard input.
-pub fn sqsnap(
-    sim: &Simulator,
-    data: &std::path::Path,
-    key: &str,
-    args: &[&str],
-) -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_sqsnap"));
-    c.args(args)
-        .env("SQUARECLOUD_API_URL", sim.api_url())
-        .env("SQUARECLOUD_API_KEY", key)
-        .env("SQSNAP_DATA_DIR", data)
-        .stdin(std::process::Stdio::null());
-    c
 }
 
 /// The creates the server accepted (200 or 202).

@@ -1,5 +1,6 @@
 //! Restore against the simulator: the call held about a minute (scaled), a snapshot of the
 //! current state first unless told otherwise, one restore per resource per minute.
+//! (`sqsnap restore` asking first: `crates/sqsnap/tests/with_engine/restore.rs`.)
 
 mod common;
 
@@ -77,42 +78,4 @@ async fn restores_wait_for_the_window_and_unknown_versions_are_named() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), "not_found");
-}
-
-#[tokio::test]
-async fn sqsnap_restore_asks_unless_yes() {
-    let sim = squarecloud_sim::Simulator::start(config()).await.unwrap();
-    let d = tempfile::tempdir().unwrap();
-    let oldest = sim.versions(LOJA)[0].clone();
-    let cmd = |extra: &[&str]| {
-        let mut c = common::sqsnap(
-            &sim,
-            d.path(),
-            KEY,
-            &["restore", LOJA, "--version", &oldest, "--no-snapshot-first"],
-        );
-        c.args(extra);
-        c
-    };
-    let mut c = cmd(&[]);
-    let o = tokio::task::spawn_blocking(move || c.output().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "no terminal, no --yes: nothing done"
-    );
-    assert_eq!(sim.restored_to(LOJA), None);
-    let mut c = cmd(&["--yes"]);
-    let o = tokio::task::spawn_blocking(move || c.output().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert_eq!(sim.restored_to(LOJA), Some(oldest));
 }

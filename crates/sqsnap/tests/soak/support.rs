@@ -261,7 +261,7 @@ pub fn report(args: &Args, outcomes: &[Outcome], secs: f64) -> String {
     let mut s = String::new();
     s.push_str("# Reliability: the fault and abuse suite\n\n");
     s.push_str(
-        "Written by `make soak` (`crates/snapshots/tests/soak/`): the real `sqsnap` binary \
+        "Written by `make soak` (`crates/sqsnap/tests/soak/`): the real `sqsnap` binary \
          and the engine the app runs, release builds, against the simulator with faults \
          injected. Each row is a loop of cases drawn from the row's seed; a failure prints the \
          command that replays it. `make test` runs the same code with smaller counts.\n\n",
@@ -301,7 +301,7 @@ pub fn report(args: &Args, outcomes: &[Outcome], secs: f64) -> String {
         ));
     }
     s.push_str(
-        "\nReplay one row: `cargo test --release -p snapshots --test soak -- --full --only ROW \
+        "\nReplay one row: `cargo test --release -p sqsnap --test soak -- --full --only ROW \
          --seed RUN_SEED`; one case: `... --only ROW --case CASE_SEED` (printed on failure).\n",
     );
     s

@@ -1,7 +1,7 @@
 //! The fault and abuse suite: the real `sqsnap` binary and the engine the app runs, hammered
 //! against the simulator, each row a loop of cases drawn from a fixed seed.
 //!
-//! `cargo test -p snapshots --test soak` (so `make test` and CI) runs the short form: the same
+//! `cargo test -p sqsnap --test soak` (so `make test` and CI) runs the short form: the same
 //! code with smaller counts. `make soak` runs the full counts on release builds and writes
 //! `docs/reliability.md`. After `--`:
 //!
@@ -14,7 +14,7 @@
 //!
 //! It ends with one line, `soak: N passed, N failed`, and exits non-zero on any failure.
 
-#[path = "../common.rs"]
+#[path = "../common/mod.rs"]
 #[allow(unused_imports)]
 mod common;
 mod props;
@@ -181,7 +181,7 @@ impl Runner {
                     o.failed += 1;
                     println!("soak {name}: FAILED case {s}: {why}");
                     println!(
-                        "  replay: cargo test -p snapshots --test soak -- --only {name} --case {s}{}",
+                        "  replay: cargo test -p sqsnap --test soak -- --only {name} --case {s}{}",
                         if self.args.full { " --full" } else { "" }
                     );
                 }
@@ -203,7 +203,7 @@ impl Runner {
 fn main() -> std::process::ExitCode {
     let args = parse_args();
     // The report's folder is checked before the rows run, not after (cargo runs this in
-    // crates/snapshots: a path relative to the workspace would only fail at the end).
+    // crates/sqsnap: a path relative to the workspace would only fail at the end).
     if let Some(path) = &args.report {
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
         if dir.is_some_and(|d| !d.is_dir()) {

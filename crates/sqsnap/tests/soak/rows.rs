@@ -88,7 +88,7 @@ pub async fn all(r: &mut Runner) {
 /// made of terminal controls too, through `sqsnap`'s output: a list, JSON, a failing download.
 async fn hostile_names(seed: u64, full: bool) -> Case {
     let safe = crate::props::hostile_names(seed, full).await?;
-    if seed % 200 != 0 {
+    if !seed.is_multiple_of(200) {
         return Ok(safe);
     }
     let mut rng = StdRng::seed_from_u64(seed);

@@ -291,7 +291,7 @@ async fn shared_budget(seed: u64, _full: bool) -> Case {
     for _ in 0..n {
         let mut cfg = snapshots::EngineConfig::new(sim.api_url(), &data);
         cfg.files_url = Some(sim.files_url());
-        cfg.limits = snapshots::Limits::matching(&sim.config().limits, sim.config().time_scale);
+        cfg.limits = crate::common::limits_of(&sim);
         let e = snapshots::Engine::connect(cfg, ApiKey::new(crate::common::KEY).unwrap())
             .await
             .map_err(|e| e.to_string())?;

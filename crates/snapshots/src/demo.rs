@@ -1,0 +1,71 @@
+//! The demo (`--demo` of the app and of `sqsnap`): a simulated Square Cloud account served
+//! in-process by `squarecloud-sim`, with its own data dir so it never touches the real
+//! library. Only in builds with the `demo` feature: the simulator is a test server, and
+//! stays out of production builds without it.
+
+use crate::engine::{EngineConfig, default_data_dir};
+use crate::pacer::{Limits, ServerWindows};
+use squarecloud::ApiKey;
+use squarecloud_sim::{AccountSpec, SimConfig, Simulator};
+use std::path::PathBuf;
+
+/// The demo account's key: it opens the simulator and nothing else, so it is never stored.
+pub const KEY: &str = "demo-key";
+
+/// The demo key as the engine takes it.
+pub fn key() -> ApiKey {
+    ApiKey::new(KEY).expect("non-empty")
+}
+
+/// Where the demo keeps its state: beside the real one, never in it.
+pub fn data_dir() -> PathBuf {
+    default_data_dir().join("demo")
+}
+
+/// A running demo account; the simulator stops when this is dropped.
+pub struct Demo {
+    sim: Simulator,
+}
+
+impl Demo {
+    /// Starts the demo account (eight applications and two databases), or one grown or cut
+    /// to `resources` (to try a large account).
+    pub async fn start(resources: Option<usize>) -> std::io::Result<Self> {
+        let mut config = SimConfig::demo(KEY);
+        if let Some(n) = resources {
+            config.account = AccountSpec::demo_sized(n);
+        }
+        Ok(Self {
+            sim: Simulator::start(config).await?,
+        })
+    }
+
+    /// The demo's API base URL.
+    pub fn api_url(&self) -> String {
+        self.sim.api_url()
+    }
+
+    /// An engine configuration for the demo, keeping its state in `data_dir`: the
+    /// simulator's API and file host, and its windows on its clock.
+    pub fn engine_config(&self, data_dir: impl Into<PathBuf>) -> EngineConfig {
+        let mut cfg = EngineConfig::new(self.sim.api_url(), data_dir);
+        cfg.files_url = Some(self.sim.files_url());
+        cfg.limits = limits_of(&self.sim);
+        cfg
+    }
+}
+
+/// The engine's limits for a simulator: its windows, on its clock.
+fn limits_of(sim: &Simulator) -> Limits {
+    let l = &sim.config().limits;
+    Limits::scaled(
+        ServerWindows {
+            account_gap: l.account_gap,
+            resource_gap: l.resource_gap,
+            quota_window: l.quota_window,
+            rate_block: l.block,
+            restore_gap: l.restore_gap,
+        },
+        sim.config().time_scale,
+    )
+}

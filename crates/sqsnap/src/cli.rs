@@ -1,0 +1,201 @@
+//! The command line sqsnap understands: flags, subcommands and their help.
+
+use crate::exit::exit_codes_help;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "sqsnap",
+    version,
+    about = "Keep Square Cloud snapshots safe on your own disk",
+    after_help = exit_codes_help()
+)]
+pub struct Cli {
+    /// API base URL (default: Square Cloud's).
+    #[arg(long, env = "SQUARECLOUD_API_URL", global = true)]
+    pub api_url: Option<String>,
+    /// One JSON object per line on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Run against the built-in simulator with a demo account (no account needed).
+    #[arg(long, global = true)]
+    pub demo: bool,
+    /// Read the API key from this file (for servers without a keychain). It must be yours
+    /// and readable by you alone (mode 0600 or 0400), not a link; one line.
+    #[arg(
+        long,
+        env = "SQUARECLOUD_API_KEY_FILE",
+        global = true,
+        value_name = "PATH"
+    )]
+    pub key_file: Option<PathBuf>,
+    /// Most connections per snapshot of 32 MiB or more, 1 to 8 (default: the app's
+    /// setting, else 4). More help only when the host limits each connection.
+    #[arg(long, global = true, value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub connections: Option<u8>,
+    /// A total download rate shared by every connection: bytes a second, or with K, M or G
+    /// (1024-based), e.g. 500K or 2M.
+    #[arg(long, global = true, value_parser = parse_rate)]
+    pub limit_rate: Option<u64>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// "2M", "500K", "1.5M", "800000": bytes a second (K, M, G are powers of 1024).
+pub fn parse_rate(s: &str) -> Result<u64, String> {
+    let t = s.trim().trim_end_matches("/s").trim_end_matches(['B', 'b']);
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1024f64),
+        Some('M') => (&t[..t.len() - 1], 1024f64 * 1024.0),
+        Some('G') => (&t[..t.len() - 1], 1024f64 * 1024.0 * 1024.0),
+        _ => (t, 1f64),
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a rate: write bytes a second, or e.g. 500K or 2M"))?;
+    let bytes = (v * mult).round();
+    if !(1.0..=1e15).contains(&bytes) {
+        return Err(format!(
+            "{s:?} is not a usable rate: at least 1 byte a second"
+        ));
+    }
+    Ok(bytes as u64)
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Check an API key and keep it in the OS keychain (reads it from stdin when piped).
+    Login,
+    /// Remove the key from the keychain.
+    Logout,
+    /// The account and plan the key belongs to.
+    Whoami,
+    /// Applications, databases and the quota.
+    List,
+    /// The daily snapshot quota.
+    Quota,
+    /// Take snapshots (spends quota), optionally downloading them.
+    Snapshot(SnapshotArgs),
+    /// Download an existing snapshot (the newest by default). Costs no quota.
+    Download(DownloadArgs),
+    /// A resource's snapshots on Square Cloud, newest first (costs no quota).
+    Versions { id: String },
+    /// Put a resource back to one of its snapshots. A snapshot of the current state is taken
+    /// first (one quota slot) unless --no-snapshot-first. Asks first, unless --yes.
+    Restore(RestoreArgs),
+    /// Backups that run themselves: list, show, add and remove plans; install a timer.
+    Plan {
+        #[command(subcommand)]
+        cmd: PlanCmd,
+    },
+    /// Run every plan that is due, once per period, then exit (for cron or a systemd timer).
+    RunDue,
+    /// Check downloaded archives (length, central directory and every CRC).
+    Verify {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Delete old downloads this app made: keep the newest N per resource and/or D days.
+    Prune {
+        #[arg(long)]
+        keep: Option<u32>,
+        #[arg(long)]
+        days: Option<u32>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PlanCmd {
+    /// Every plan, its schedule and its last run.
+    List,
+    /// One plan and its recent runs.
+    Show { name: String },
+    /// Add a plan. Snapshot plans are checked against the daily quota.
+    Add(PlanAddArgs),
+    /// Remove a plan (its files stay).
+    Remove { name: String },
+    /// How many snapshots a day to keep for taking by hand (1 by default).
+    Reserve { n: u32 },
+    /// Write a systemd user service and timer that run `sqsnap run-due` every 15 minutes.
+    InstallTimer,
+}
+
+#[derive(Args)]
+pub struct SnapshotArgs {
+    /// Resource ids.
+    pub ids: Vec<String>,
+    /// Every application and database.
+    #[arg(long, conflicts_with = "ids")]
+    pub all: bool,
+    #[arg(long)]
+    pub download: bool,
+    #[arg(long)]
+    pub dest: Option<PathBuf>,
+    /// When the quota runs out, wait for it instead of stopping.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Args)]
+pub struct DownloadArgs {
+    pub id: String,
+    #[arg(long)]
+    pub version: Option<String>,
+    #[arg(long)]
+    pub dest: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct RestoreArgs {
+    pub id: String,
+    /// The version id (see `sqsnap versions ID`).
+    #[arg(long)]
+    pub version: String,
+    #[arg(long)]
+    pub no_snapshot_first: bool,
+    /// Where the snapshot taken first is downloaded (default: the resource's folder).
+    #[arg(long)]
+    pub dest: Option<PathBuf>,
+    /// Do not ask.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Args)]
+pub struct PlanAddArgs {
+    pub name: String,
+    /// Download every server snapshot not on disk yet (costs no quota).
+    #[arg(
+        long,
+        conflicts_with = "snapshot",
+        required_unless_present = "snapshot"
+    )]
+    pub mirror: bool,
+    /// Take a new snapshot and download it (spends quota).
+    #[arg(long)]
+    pub snapshot: bool,
+    /// Resource ids (default: every application and database).
+    pub ids: Vec<String>,
+    /// Every hour (the default for mirrors).
+    #[arg(long, group = "when")]
+    pub hourly: bool,
+    /// Every N hours.
+    #[arg(long, group = "when")]
+    pub every_hours: Option<u32>,
+    /// Every day at HH:MM, local time.
+    #[arg(long, group = "when")]
+    pub daily: Option<String>,
+    /// Every week, DAY@HH:MM (mon, tue, ... sun), local time.
+    #[arg(long, group = "when")]
+    pub weekly: Option<String>,
+    /// Keep the newest N files per resource (instead of 7 daily, 4 weekly, 6 monthly).
+    #[arg(long, group = "keep")]
+    pub keep_last: Option<u32>,
+    /// Keep every file (they add up: watch the disk).
+    #[arg(long, group = "keep")]
+    pub keep_everything: bool,
+    #[arg(long)]
+    pub dest: Option<PathBuf>,
+}

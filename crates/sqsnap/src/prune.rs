@@ -1,0 +1,49 @@
+//! `sqsnap prune`: old downloads this app made deleted, keeping the newest N per resource
+//! and/or D days; files changed since they were downloaded are kept.
+
+use crate::exit::Fail;
+use crate::say::Out;
+use crate::session::state;
+use snapshots::library::Library;
+
+pub fn run(
+    out: &Out,
+    dir: &std::path::Path,
+    keep: Option<u32>,
+    days: Option<u32>,
+) -> Result<(), Fail> {
+    if keep.is_none() && days.is_none() {
+        return Err(Fail(
+            2,
+            "Say what to keep: --keep N and/or --days D.".into(),
+        ));
+    }
+    if keep == Some(0) {
+        return Err(Fail(
+            2,
+            "--keep 0 would delete every copy: keep at least 1.".into(),
+        ));
+    }
+    let report = state(dir)?
+        .update("library.json", |lib: &mut Library| {
+            lib.prune(keep, days, chrono::Utc::now())
+        })
+        .map_err(|e| Fail(7, e.to_string()))?;
+    for p in &report.deleted {
+        out.emit(
+            format!("deleted  {}", p.display()),
+            serde_json::json!({"deleted": p}),
+        );
+    }
+    for p in &report.skipped {
+        out.emit(
+            format!("kept     {} (changed since it was downloaded)", p.display()),
+            serde_json::json!({"skipped": p}),
+        );
+    }
+    out.emit(
+        format!("{} deleted, {} kept", report.deleted.len(), report.kept),
+        serde_json::json!({"deleted_count": report.deleted.len(), "kept": report.kept}),
+    );
+    Ok(())
+}

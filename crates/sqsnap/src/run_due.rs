@@ -1,0 +1,47 @@
+//! `sqsnap run-due`: every plan that is due, once per period, then exit (cron, timers).
+
+use crate::exit::Fail;
+use crate::say;
+use crate::session::Session;
+use snapshots::names::printable;
+
+pub async fn run(s: &Session) -> Result<(), Fail> {
+    // Mirrors of large snapshots wait while NetworkManager says "metered".
+    s.engine
+        .set_metered_check(std::sync::Arc::new(snapshots::metered::is_metered));
+    let runs = s
+        .engine
+        .run_due(chrono::Utc::now(), s.sink(), &s.cancel)
+        .await?;
+    let mut failed = false;
+    for r in &runs {
+        failed |= !r.ok;
+        s.out.emit(
+            format!(
+                "{}: {} ({} new files, {}{}{})",
+                printable(&r.plan),
+                if r.ok { "done" } else { "FAILED" },
+                r.files,
+                say::bytes(r.bytes),
+                if r.pruned > 0 {
+                    format!(", {} old files deleted", r.pruned)
+                } else {
+                    String::new()
+                },
+                if r.failures.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", r.failures.join("; "))
+                }
+            ),
+            serde_json::to_value(r).unwrap_or_default(),
+        );
+    }
+    if runs.is_empty() {
+        s.out.emit("Nothing is due.", serde_json::json!({"due": 0}));
+    }
+    if failed {
+        return Err(Fail(5, "Some plans did not complete (see above).".into()));
+    }
+    Ok(())
+}

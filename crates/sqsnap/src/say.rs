@@ -1,0 +1,147 @@
+//! Every line sqsnap prints goes through here, whoever wrote its parts: names, messages and
+//! codes from the server, paths, errors. Human lines are made harmless for a terminal as a
+//! whole ([`snapshots::names::printable`]: no escape sequence, bell, line break or
+//! bidirectional override, whatever a resource is called), JSON lines have the same
+//! characters as `\u` escapes. A standard output whose reader went away (`sqsnap list |
+//! head -1`) stops the command quietly, as a closed pipe stops other Unix tools.
+
+use snapshots::names::{is_terminal_unsafe, printable};
+use std::io::Write;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio_util::sync::CancellationToken;
+
+/// Standard output's reader is gone: nothing more is written there.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+/// Standard output failed otherwise (a full disk under `> file`): said once on stderr.
+static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
+/// Cancelled when the reader goes away, so work in progress stops as on Ctrl-C.
+static STOP: OnceLock<CancellationToken> = OnceLock::new();
+
+pub fn stop_when_output_closes(token: CancellationToken) {
+    let _ = STOP.set(token);
+}
+
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::SeqCst)
+}
+
+/// One line of human text as it may reach a terminal.
+pub fn safe(line: &str) -> String {
+    printable(line)
+}
+
+/// One JSON line: what serde_json leaves raw that a terminal would act on (DEL, C1, the
+/// bidirectional controls) written as `\u` escapes; it can only be inside a string, so
+/// the line means the same.
+pub fn json(value: &impl serde::Serialize) -> String {
+    let text = serde_json::to_string(value).unwrap_or_else(|_| "null".into());
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_terminal_unsafe(c) {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A human line on standard output.
+pub fn out(line: &str) {
+    write_stdout(&safe(line));
+}
+
+/// A JSON line on standard output.
+pub fn out_json(value: &impl serde::Serialize) {
+    write_stdout(&json(value));
+}
+
+fn write_stdout(line: &str) {
+    if STDOUT_CLOSED.load(Ordering::SeqCst) {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    let written = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Ordering::SeqCst);
+            if let Some(stop) = STOP.get() {
+                stop.cancel();
+            }
+        }
+        Err(e) => {
+            if !STDOUT_FAILED.swap(true, Ordering::SeqCst) {
+                err(&format!(
+                    "sqsnap: cannot write to standard output ({e}); carrying on without it"
+                ));
+            }
+        }
+    }
+}
+
+/// A human line on standard error. An error writing it is ignored: the work goes on.
+pub fn err(line: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{}", safe(line));
+}
+
+/// A question on standard error, the answer typed after it.
+pub fn ask(question: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = write!(stderr, "{}", safe(question)).and_then(|()| stderr.flush());
+}
+
+/// Ends the process as a closed pipe ends other tools: by SIGPIPE, with no message (the
+/// shell sees 141 and says nothing).
+pub fn end_for_closed_output() -> ! {
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of SIGPIPE and raising it; nothing else runs
+    // after this in this thread, and the default action ends the process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::raise(libc::SIGPIPE);
+    }
+    std::process::exit(141)
+}
+
+/// Where a command's results go: a human line, or with `--json` one JSON object a line.
+pub struct Out {
+    pub json: bool,
+}
+
+impl Out {
+    pub fn emit(&self, human: impl AsRef<str>, json: serde_json::Value) {
+        if self.json {
+            out_json(&json);
+        } else {
+            out(human.as_ref());
+        }
+    }
+
+    /// A line for people only (nothing with --json).
+    pub fn human(&self, line: impl AsRef<str>) {
+        if !self.json {
+            out(line.as_ref());
+        }
+    }
+}
+
+/// A size as people read it (1.5 MB).
+pub fn bytes(n: u64) -> String {
+    snapshots::download::size_in(n, &["B", "KB", "MB", "GB", "TB"])
+}
+
+/// How a command that failed ends: its message on standard error (or as a JSON line with
+/// `--json`), and its exit code.
+pub fn failure(json: bool, code: u8, msg: &str) {
+    if json {
+        out_json(&serde_json::json!({"error": msg, "exit_code": code}));
+    } else {
+        err(&format!("sqsnap: {msg}"));
+    }
+}

@@ -1,0 +1,109 @@
+//! What every command that talks to Square Cloud starts with: the engine's configuration
+//! (the demo's simulator with `--demo`), the key, the engine, Ctrl-C.
+
+use crate::cli::Cli;
+use crate::exit::Fail;
+use crate::say::{self, Out};
+use snapshots::statedir::StateDir;
+use snapshots::{Engine, EngineConfig, EventSink, default_data_dir};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use tokio_util::sync::CancellationToken;
+
+/// The engine's demo of `--demo`, running until the command ends.
+#[cfg(feature = "demo")]
+pub use snapshots::demo::Demo;
+/// Built without the `demo` feature: there is no demo to run.
+#[cfg(not(feature = "demo"))]
+pub enum Demo {}
+
+/// Where this mode keeps its state: the demo has its own, so `--demo` never touches the
+/// real library.
+pub fn data_dir(demo: bool) -> PathBuf {
+    #[cfg(feature = "demo")]
+    if demo {
+        return snapshots::demo::data_dir();
+    }
+    let _ = demo;
+    default_data_dir()
+}
+
+/// Refuses `--demo` in a build without it, saying so, before anything else is done.
+pub fn check_demo(cli: &Cli) -> Result<(), Fail> {
+    if cli.demo && !cfg!(feature = "demo") {
+        return Err(Fail(
+            2,
+            "--demo is not built into this sqsnap (it was built without the `demo` feature). Nothing was done.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The data dir's state, locked per change.
+pub fn state(dir: &std::path::Path) -> Result<StateDir, Fail> {
+    StateDir::open(dir).map_err(|e| Fail(7, format!("{}: {e}", dir.display())))
+}
+
+pub async fn setup(cli: &Cli) -> Result<(EngineConfig, Option<Demo>), Fail> {
+    #[cfg(feature = "demo")]
+    if cli.demo {
+        let demo = Demo::start(None)
+            .await
+            .map_err(|e| Fail(5, format!("cannot start the demo simulator: {e}")))?;
+        return Ok((demo.engine_config(data_dir(true)), Some(demo)));
+    }
+    let url = cli
+        .api_url
+        .clone()
+        .unwrap_or_else(|| snapshots::squarecloud::DEFAULT_API_URL.into());
+    Ok((EngineConfig::new(url, data_dir(false)), None))
+}
+
+/// A connected engine and what a command needs beside it.
+pub struct Session {
+    pub engine: Engine,
+    pub out: Out,
+    /// Cancelled by Ctrl-C, or when standard output's reader goes away.
+    pub cancel: CancellationToken,
+    names: HashMap<String, String>,
+    /// Dropped after the engine.
+    _demo: Option<Demo>,
+}
+
+impl Session {
+    pub async fn open(cli: &Cli) -> Result<Session, Fail> {
+        let (cfg, demo) = setup(cli).await?;
+        let mut engine = Engine::connect(cfg, crate::key::key(cli)?).await?;
+        if cli.connections.is_some() || cli.limit_rate.is_some() {
+            engine = engine.with_transfer(cli.connections.map(usize::from), cli.limit_rate);
+        }
+        for r in engine.recovered() {
+            say::err(&format!("note: {r}"));
+        }
+        let names = engine
+            .resources()
+            .into_iter()
+            .map(|r| (r.id, r.name))
+            .collect();
+        let cancel = CancellationToken::new();
+        say::stop_when_output_closes(cancel.clone());
+        let c2 = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                c2.cancel();
+            }
+        });
+        Ok(Session {
+            engine,
+            out: Out { json: cli.json },
+            cancel,
+            names,
+            _demo: demo,
+        })
+    }
+
+    /// Where the engine's events go while a command works.
+    pub fn sink(&self) -> EventSink {
+        crate::progress::sink(self.out.json, self.names.clone())
+    }
+}
