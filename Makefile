@@ -8,8 +8,8 @@ APT_BUILD := build-essential pkg-config libwebkit2gtk-4.1-dev libayatana-appindi
 # Tests: a real Secret Service in a private D-Bus session, a virtual display and WebKit's
 # WebDriver for the window, the colour emoji font (names render as users see them), curl and
 # unzip for the README check, e2fsprogs for a small ext2 disk (no fallocate). Node and npm
-# (UI modules, axe-core for the window's accessibility check, the bundler) come from apt
-# unless already installed.
+# (UI modules, axe-core for the window's accessibility check, TypeScript to check the UI's
+# types, the bundler) come from apt unless already installed.
 APT_TEST := $(APT_BUILD) dbus-daemon dbus-bin gnome-keyring xvfb xauth webkit2gtk-driver curl unzip \
 	x11-utils rpm fonts-noto-color-emoji e2fsprogs
 
@@ -21,13 +21,14 @@ run:
 	$(CARGO) build --bin square-snapshots
 	./target/debug/square-snapshots --demo
 
-## Every test: Rust (client, simulator, engine, CLI, real keychain, the real window over
-## WebDriver), the UI modules, then the README example.
+## Every test: the UI's types (tsc --checkJs), Rust (client, simulator, engine, CLI, real
+## keychain, the real window over WebDriver), the UI modules, then the README example.
 test:
 	@scripts/ensure-deps.sh $(APT_TEST)
 	command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked
 	command -v npm >/dev/null || scripts/ensure-deps.sh nodejs npm
 	npm ci --prefix tests/axe --no-audit --no-fund
+	tests/axe/node_modules/.bin/tsc -p ui/jsconfig.json
 	$(CARGO) fmt --all -- --check
 	xvfb-run -a dbus-run-session -- scripts/with-keyring.sh \
 		$(CARGO) test --workspace --locked -- --include-ignored

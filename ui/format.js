@@ -1,5 +1,6 @@
 // Pure formatting and ordering helpers, tested with `node --test`.
 
+/** @param {number | null | undefined} n */
 export function bytes(n) {
   if (n == null) return "";
   const units = ["B", "KB", "MB", "GB", "TB"];
@@ -8,6 +9,7 @@ export function bytes(n) {
   return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
+/** @param {number | null | undefined} secs */
 export function duration(secs) {
   if (secs == null || !isFinite(secs)) return "";
   secs = Math.max(0, Math.round(secs));
@@ -18,6 +20,7 @@ export function duration(secs) {
 // Intl formatters are costly to build and cheap to use: one per kind and language, kept
 // (a list of 1,000 rows formats thousands of dates).
 const formatters = new Map();
+/** @template T @param {string} kind @param {string | undefined} locale @param {() => T} make @returns {T} */
 function cached(kind, locale, make) {
   const k = `${kind}|${locale ?? ""}`;
   if (!formatters.has(k)) formatters.set(k, make());
@@ -25,6 +28,7 @@ function cached(kind, locale, make) {
 }
 
 // A date and time in the window's language (26/11/2026 19:18 in pt-BR, not 11/26/26).
+/** @param {string | null | undefined} iso @param {string} [locale] */
 export function time(iso, locale = globalThis.document?.documentElement?.lang || undefined) {
   if (!iso) return "";
   const f = cached("time", locale, () => new Intl.DateTimeFormat(locale, { dateStyle: "short", timeStyle: "short" }));
@@ -32,6 +36,7 @@ export function time(iso, locale = globalThis.document?.documentElement?.lang ||
 }
 
 // A clock time in the window's language: "15:10", "3:10 PM".
+/** @param {string | null | undefined} iso @param {string} [locale] */
 export function clock(iso, locale = globalThis.document?.documentElement?.lang || undefined) {
   if (!iso) return "";
   const f = cached("clock", locale, () => new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit" }));
@@ -40,9 +45,11 @@ export function clock(iso, locale = globalThis.document?.documentElement?.lang |
 
 // "3 hours ago", "in 5 hours", "há 3 horas": the nearest whole unit, in the given locale.
 // `now` is for tests.
+/** @param {string | null | undefined} iso @param {string} [locale] @param {number} [now] */
 export function relative(iso, locale, now = Date.now()) {
   if (!iso) return "";
   const secs = (Date.parse(iso) - now) / 1000;
+  /** @type {[Intl.RelativeTimeFormatUnit, number][]} */
   const units = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
   const fmt = cached("relative", locale, () => new Intl.RelativeTimeFormat(locale, { numeric: "auto" }));
   for (const [unit, size] of units) {
@@ -52,18 +59,33 @@ export function relative(iso, locale, now = Date.now()) {
 }
 
 // A day's date alone, in the given locale: "26/11/2026".
+/** @param {Date} date @param {string} [locale] */
 export function day(date, locale) {
   return cached("day", locale, () => new Intl.DateTimeFormat(locale)).format(date);
 }
 
+/**
+ * The rows a search leaves, in the order chosen.
+ * @template {{ id: string, name: string, runtime?: string | null, ram: number, newest_server?: string | null }} R
+ * @param {R[]} rows @param {string} key @param {string} query
+ * @returns {R[]}
+ */
 export function sortRows(rows, key, query) {
   const q = (query || "").trim().toLowerCase();
   const names = cached("collator", undefined, () => new Intl.Collator());
   const out = rows.filter((r) => !q || r.name.toLowerCase().includes(q) || (r.runtime || "").toLowerCase().includes(q) || r.id.startsWith(q));
-  const by = {
+  /** @type {Record<string, (a: R, b: R) => number>} */
+  const sorts = {
     name: (a, b) => names.compare(a.name, b.name),
     newest: (a, b) => (b.newest_server || "").localeCompare(a.newest_server || ""),
     ram: (a, b) => b.ram - a.ram,
-  }[key] || ((a, b) => names.compare(a.name, b.name));
+  };
+  const by = sorts[key] || sorts.name;
   return out.sort(by);
 }
+
+/** The last part of a path, on any system. @param {string} path */
+export function fileName(path) { return path.split(/[\\/]/).pop() || ""; }
+
+/** The folder a file is in. @param {string} path */
+export function folderOf(path) { return path.slice(0, path.length - fileName(path).length - 1); }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { bytes, duration, relative, sortRows, time } from "./format.js";
+import { bytes, duration, fileName, folderOf, relative, sortRows, time } from "./format.js";
 import { pickLocale, strings } from "./i18n.js";
 
 test("bytes", () => {
@@ -46,4 +46,11 @@ test("locales have the same keys", () => {
   assert.equal(pickLocale(null, "en-US"), "en");
   assert.equal(pickLocale("en", "pt-BR"), "en");
   assert.deepEqual(Object.keys(strings.en).sort(), Object.keys(strings["pt-BR"]).sort());
+});
+
+test("a file's name and folder, with either separator", () => {
+  assert.equal(fileName("/home/ana/backups/Atlas_0f1e_20261125T120000Z.zip"), "Atlas_0f1e_20261125T120000Z.zip");
+  assert.equal(folderOf("/home/ana/backups/Atlas.zip"), "/home/ana/backups");
+  assert.equal(fileName("C:\\Users\\ana\\b\\x.zip"), "x.zip");
+  assert.equal(folderOf("C:\\Users\\ana\\b\\x.zip"), "C:\\Users\\ana\\b");
 });

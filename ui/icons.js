@@ -1,5 +1,6 @@
 // Inline SVG icons drawn for this app (24×24 grid, stroked in the text colour): nothing is
 // fetched, so the CSP stays strict and the icons follow the theme.
+/** @type {Record<string, string>} */
 const paths = {
   logo: '<rect x="3" y="3" width="18" height="18" rx="4"/><path d="M12 7v8M8.5 11.5 12 15l3.5-3.5"/>',
   user: '<circle cx="12" cy="8" r="4"/><path d="M4 21c0-4 3.6-6 8-6s8 2 8 6"/>',
@@ -18,6 +19,7 @@ const paths = {
 };
 
 // A fresh icon element; decorative (the control around it carries the words).
+/** @param {string} name */
 export function icon(name) {
   const span = document.createElement("span");
   span.className = "icon";
@@ -28,12 +30,14 @@ export function icon(name) {
 }
 
 // Fills every `<span data-icon="…">` of the page.
+/** @param {ParentNode} [root] */
 export function fillIcons(root = document) {
   for (const el of root.querySelectorAll("[data-icon]")) {
+    if (!(el instanceof HTMLElement)) continue;
     if (el.firstChild) continue;
-    const i = icon(el.dataset.icon);
+    const i = icon(el.dataset.icon || "");
     el.setAttribute("aria-hidden", "true");
     el.classList.add("icon");
-    el.append(i.firstChild);
+    if (i.firstChild) el.append(i.firstChild);
   }
 }

@@ -1,10 +1,13 @@
 // Popup menus in the WAI-ARIA "menu button" pattern: the menu opens next to its button with
 // the first item focused; arrows, Home and End move; Escape closes and gives the focus back
 // to the button; Tab or a click elsewhere closes it.
-let current = null; // { menu, button, onClose }
+/** @type {{ menu: HTMLElement, button: HTMLElement, onClose: (() => void) | null } | null} */
+let current = null;
 
+/** The menu's items (buttons) that can take the focus. @param {HTMLElement} menu */
 function items(menu) {
-  return [...menu.querySelectorAll('[role="menuitem"], button')].filter((el) => !el.hidden && !el.disabled);
+  const all = /** @type {HTMLButtonElement[]} */ ([...menu.querySelectorAll('[role="menuitem"], button')]);
+  return all.filter((el) => !el.hidden && !el.disabled);
 }
 
 export function closeMenu(returnFocus = false) {
@@ -17,6 +20,7 @@ export function closeMenu(returnFocus = false) {
   if (onClose) onClose();
 }
 
+/** @param {HTMLElement} menu @param {HTMLElement} button @param {(() => void) | null} [onClose] */
 export function openMenu(menu, button, onClose = null) {
   closeMenu();
   menu.hidden = false;
@@ -28,6 +32,7 @@ export function openMenu(menu, button, onClose = null) {
 }
 
 // Next to its button: below it, or above it when there is no room below.
+/** @param {HTMLElement} menu @param {HTMLElement} button */
 function place(menu, button) {
   const r = button.getBoundingClientRect();
   const w = menu.offsetWidth, h = menu.offsetHeight;
@@ -40,6 +45,7 @@ function place(menu, button) {
 
 // The area under the open menu's button scrolled: the menu moves with its button while the
 // button stays wholly inside `box` (a DOMRect), and closes once it does not.
+/** @param {DOMRect} box */
 export function followButton(box) {
   if (!current) return;
   const b = current.button.getBoundingClientRect();
@@ -47,27 +53,33 @@ export function followButton(box) {
   else closeMenu(false);
 }
 
-export function isOpen(menu) { return current && current.menu === menu; }
+/** @param {HTMLElement} menu */
+export function isOpen(menu) { return !!current && current.menu === menu; }
 
-document.addEventListener("keydown", (ev) => {
-  if (!current) return;
-  const list = items(current.menu);
-  const i = list.indexOf(document.activeElement);
-  const go = (n) => { ev.preventDefault(); list[(n + list.length) % list.length].focus(); };
-  switch (ev.key) {
-    case "ArrowDown": go(i + 1); break;
-    case "ArrowUp": go(i - 1); break;
-    case "Home": go(0); break;
-    case "End": go(list.length - 1); break;
-    case "Escape": ev.preventDefault(); closeMenu(true); break;
-    case "Tab": closeMenu(false); break;
-    default: break;
-  }
-});
+// The keys, a press elsewhere and a resize; attached once, at start.
+export function initMenus() {
+  document.addEventListener("keydown", (ev) => {
+    if (!current) return;
+    const list = items(current.menu);
+    const i = list.indexOf(/** @type {HTMLButtonElement} */ (document.activeElement));
+    /** @param {number} n */
+    const go = (n) => { ev.preventDefault(); list[(n + list.length) % list.length].focus(); };
+    switch (ev.key) {
+      case "ArrowDown": go(i + 1); break;
+      case "ArrowUp": go(i - 1); break;
+      case "Home": go(0); break;
+      case "End": go(list.length - 1); break;
+      case "Escape": ev.preventDefault(); closeMenu(true); break;
+      case "Tab": closeMenu(false); break;
+      default: break;
+    }
+  });
 
-document.addEventListener("pointerdown", (ev) => {
-  if (!current) return;
-  if (current.menu.contains(ev.target) || current.button.contains(ev.target)) return;
-  closeMenu(false);
-});
-window.addEventListener("resize", () => closeMenu(false));
+  document.addEventListener("pointerdown", (ev) => {
+    if (!current) return;
+    const target = /** @type {Node | null} */ (ev.target);
+    if (current.menu.contains(target) || current.button.contains(target)) return;
+    closeMenu(false);
+  });
+  window.addEventListener("resize", () => closeMenu(false));
+}

@@ -1,0 +1,70 @@
+// Loading what the views show, and the intents more than one view sends (a folder chosen).
+import { notice, showError } from "./notice.js";
+import { repaint, state } from "./state.js";
+import * as ipc from "./ipc.js";
+
+// Refreshes never overlap: one asked for while another runs makes it run once more after,
+// so an older answer never lands over a newer one (a row would lose its last backup).
+/** @type {Promise<void> | null} */
+let refreshing = null;
+let refreshAgain = false;
+
+/** The list and settings already asked for (at sign-in), used by a refresh's first pass.
+ * @typedef {[Promise<ipc.ResourceRow[]>, Promise<ipc.SettingsView>]} Asked */
+
+/** Loads everything again and draws it. @param {Asked | null} [asked] */
+export function refresh(asked) {
+  if (refreshing) { refreshAgain = true; return refreshing; }
+  refreshing = (async () => {
+    do { refreshAgain = false; await refreshOnce(asked); asked = null; } while (refreshAgain);
+  })().finally(() => { refreshing = null; });
+  return refreshing;
+}
+
+/** @param {Asked | null | undefined} asked */
+async function refreshOnce(asked) {
+  try {
+    const [r, s] = await Promise.all(asked || [ipc.listResources(), ipc.getSettings()]);
+    state.rows = r; state.settings = s;
+    for (const id of [...state.selected]) if (!r.some((x) => x.id === id)) state.selected.delete(id);
+    repaint("rows", "banner", "settings");
+    // The first list: a User Timing mark (`make bench` waits for it), and once it is painted
+    // the log says how long the start took.
+    if (r.length && !performance.getEntriesByName("rows-shown").length) {
+      performance.mark("rows-shown");
+      requestAnimationFrame(() => setTimeout(() => ipc.listShown().catch(() => {})));
+    }
+    await loadLibrary();
+    const [p, h] = await Promise.all([ipc.listPlans(), ipc.listHistory()]);
+    state.plansView = p; state.runs = h;
+    repaint("plans", "history");
+    learnNewest();
+  } catch (e) { showError(e); }
+}
+
+/** The files on this computer (local and quick). */
+export async function loadLibrary() {
+  state.library = await ipc.listLibrary(null);
+  repaint("library");
+}
+
+// When each resource's newest server snapshot was taken (for "Newest first") is learnt after
+// the rows show: on a plan without the account-wide listing that is one listing per
+// resource, minutes for a large account. The rows are drawn again when it changed; a
+// failure leaves the order as it was and the next refresh tries again.
+let learning = false;
+function learnNewest() {
+  if (learning) return;
+  learning = true;
+  ipc.refreshNewest().then(
+    (changed) => { learning = false; if (changed) refresh(); },
+    () => { learning = false; });
+}
+
+/** The folder picker, for a resource or (null) the default folder. @param {string | null} resource */
+export async function chooseFolder(resource) {
+  try {
+    const p = await ipc.pickDestination(resource);
+    if (p) { notice(() => state.t.folderSet(p)); await refresh(); }
+  } catch (e) { showError(e); }
+}

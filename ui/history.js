@@ -1,0 +1,38 @@
+// History: what finished in this session, and the plans' runs.
+import { $, button, el, when } from "./dom.js";
+import { bytes, folderOf, relative, time } from "./format.js";
+import { showError } from "./notice.js";
+import { lang, nameOf, painter, state } from "./state.js";
+import * as ipc from "./ipc.js";
+
+/** A run's tooltip: the exact time, and what failed. @param {ipc.HistoryRow} h */
+export function runTitle(h) {
+  return `${time(h.started)}${h.failures.length ? " — " + h.failures.join("; ") : ""}`;
+}
+
+function renderHistory() {
+  const { t } = state;
+  const s = $("session-done");
+  s.innerHTML = "";
+  if (!state.finished.length) s.append(el("li", { class: "empty-line", text: t.sessionEmpty }));
+  for (const f of state.finished) {
+    const info = el("div", { class: "grow" }, el("strong", { text: f.name }), el("div", { class: "what", text: t.done(f.path) }), el("div", { class: "muted" }, when(f.at)));
+    s.append(el("li", { class: "done" }, info, button(t.open, () => ipc.openFolder(folderOf(f.path)).catch(showError), { "aria-label": `${t.open}: ${f.name}` })));
+  }
+  const ul = $("history");
+  ul.innerHTML = "";
+  if (!state.runs.length) ul.append(el("li", { class: "empty-line", text: t.historyEmpty }));
+  for (const h of state.runs.slice(0, 50)) {
+    const li = el("li", { class: h.ok ? "ok" : "failed" }, el("span", {
+      class: "what", text: t.historyRow(relative(h.started, lang()), h.plan, h.ok, h.files, bytes(h.bytes)), title: runTitle(h),
+    }));
+    // Held back to keep the reserve for snapshots by hand: said in the row, names on hover.
+    const held = h.reserve_held || [];
+    if (held.length) li.append(el("div", { class: "muted", text: t.reserveHeld(held.length), title: held.map(nameOf).join(", ") }));
+    ul.append(li);
+  }
+}
+
+export function initHistory() {
+  painter("history", renderHistory);
+}

@@ -1,0 +1,210 @@
+// The one door to the Rust side: every command the window calls and every event it hears,
+// each typed with what crosses IPC. The types are written from the Rust that serializes them
+// (src-tauri/src/commands.rs, src-tauri/src/lib.rs, crates/snapshots/src/): a field renamed
+// there is renamed here, and `tsc --checkJs` (make test) finds every use that no longer fits.
+// Times are RFC 3339 strings (chrono's DateTime<Utc>), paths are strings (PathBuf), and a
+// Rust Option is `T | null`.
+
+// ---- Errors ----
+
+/** Every command fails with this: a code the window may branch on, words a person reads.
+ * @typedef {{ code: string, message: string }} UiError */
+
+// ---- Session and account (commands.rs) ----
+
+/** @typedef {{ total: number, used: number, remaining: number, next_free_at: string | null,
+ *   used_is_estimate: boolean, next_free_is_estimate: boolean }} QuotaStatus */
+/** @typedef {{ id: string, name: string, plan: string, memory_mb: number, daily_quota: number }} AccountView */
+/** @typedef {{ signed_in: boolean, demo: boolean, account: AccountView | null, quota: QuotaStatus | null,
+ *   notices: string[] }} Session */
+
+// ---- Resources, versions, the library ----
+
+/** @typedef {"app" | "database"} ResourceKind */
+/** One day of a resource's last 30 (plans.rs `Day`). @typedef {"backed_up" | "failed" | "missed" | "nothing"} Day */
+/** `fresh`: a verified copy under 36 h old. @typedef {"fresh" | "stale" | "none"} Health */
+/** @typedef {{ resource_id: string, resource_name: string, version: string | null, taken_at: string,
+ *   size: number, path: string, downloaded_at: string, verified_at: string | null }} LibraryEntry */
+/** @typedef {{ kind: ResourceKind, id: string, name: string, runtime: string | null, ram: number,
+ *   cluster: string | null, newest_server: string | null, newest_local: LibraryEntry | null,
+ *   dest: string | null, own_dest: boolean, last_backup: string | null, next_backup: string | null,
+ *   health: Health, days: Day[] }} ResourceRow */
+/** @typedef {{ version: string | null, modified: string, size: number, origin: string | null }} VersionView */
+/** @typedef {{ deleted: string[], kept: number, skipped: string[] }} PruneReport */
+/** @typedef {{ version: string, version_taken_at: string, snapshot_first: string | null }} RestoreView */
+
+// ---- Settings ----
+
+/** Read with get_settings, changed and written back whole with save_settings.
+ * @typedef {{ default_dest: string | null, keep_last: number | null, keep_days: number | null,
+ *   close_to_tray: boolean, locale: string | null, full_verify: boolean, notify_success: boolean,
+ *   metered_limit_mb: number | null, theme: string | null, connections: number | null,
+ *   limit_rate: number | null, destinations: Record<string, string> }} SettingsView */
+
+// ---- Plans (crates/snapshots/src/plans.rs) ----
+
+/** @typedef {"mirror" | "snapshot"} PlanKind */
+/** Local time; `at` is "HH:MM:SS"; `weekday` 0 = Monday.
+ * @typedef {{ every: "hour" } | { every: "hours", hours: number } | { every: "day", at: string }
+ *   | { every: "week", weekday: number, at: string }} Schedule */
+/** @typedef {{ scope: "all" } | { scope: "resources", ids: string[] }} Scope */
+/** @typedef {{ keep: "calendar", daily: number, weekly: number, monthly: number } | { keep: "last", n: number }
+ *   | { keep: "everything" }} Retention */
+/** @typedef {{ id: string, kind: PlanKind, scope: Scope, schedule: Schedule, retention: Retention,
+ *   dest: string | null }} Plan */
+/** @typedef {{ period: string, started: string, ended: string | null, ok: boolean, bytes: number,
+ *   files: number, failures: string[], failed_ids: string[], postponed: string[],
+ *   reserve_held?: string[] }} RunRecord */
+/** A run with its plan's name (`#[serde(flatten)]`). @typedef {RunRecord & { plan: string }} HistoryRow */
+/** @typedef {{ plan: Plan, last_run: RunRecord | null, next_run: string, prune_preview: string[] }} PlanRow */
+/** A stored plan that cannot run, with why. @typedef {{ id: string, why: string }} InvalidPlan */
+/** @typedef {{ plans: PlanRow[], creates_per_day: number, quota: number, reserve: number,
+ *   invalid: InvalidPlan[] }} PlansView */
+/** What one due plan did. @typedef {{ plan: string, period: string, ok: boolean, files: number, bytes: number }} PlanRun */
+
+// ---- Engine events (crates/snapshots/src/engine.rs `Event`, tag `event`, snake_case) ----
+
+/** @typedef {{ bytes: number, total: number | null, bytes_per_sec: number, eta_secs: number | null }} Progress */
+/** @typedef {"account_window" | "resource_window" | "keep_calm" | "retry"} WaitReason */
+/** @typedef {{ event: "waiting", resource: string, until: string, reason: WaitReason }} WaitingEvent */
+/** @typedef {{ event: "paused_for_quota", until: string | null, held: string[] }} PausedForQuotaEvent */
+/** @typedef {{ event: "rate_limited", until: string }} RateLimitedEvent */
+/** @typedef {{ event: "creating", resource: string, since: string }} CreatingEvent */
+/** @typedef {{ event: "processing", resource: string, since: string, answer_lost: boolean, until: string }} ProcessingEvent */
+/** @typedef {{ event: "joined", resource: string, since: string }} JoinedEvent */
+/** @typedef {{ event: "created", resource: string, taken_at: string }} CreatedEvent */
+/** @typedef {{ event: "downloading", resource: string, progress: Progress }} DownloadingEvent */
+/** @typedef {{ event: "done", resource: string, path: string, size: number, already_present: boolean }} DoneEvent */
+/** @typedef {{ event: "failed", resource: string, code: string, message: string }} FailedEvent */
+/** @typedef {{ event: "quota", quota: QuotaStatus }} QuotaEvent */
+/** @typedef {{ event: "postponed", resource: string, reason: string, bytes: number }} PostponedEvent */
+/** @typedef {{ event: "learned", message: string }} LearnedEvent */
+/** @typedef {{ event: "paused" } | { event: "resumed" }} PauseEvent */
+/** @typedef {WaitingEvent | PausedForQuotaEvent | RateLimitedEvent | CreatingEvent | ProcessingEvent
+ *   | JoinedEvent | CreatedEvent | DownloadingEvent | DoneEvent | FailedEvent | QuotaEvent
+ *   | PostponedEvent | LearnedEvent | PauseEvent} EngineEvent */
+
+// ---- Window events (src-tauri/src/lib.rs) ----
+
+/** A drag over the window; `ok` is checked once, on enter. x and y are physical pixels.
+ * @typedef {{ phase: "enter" | "over" | "leave", ok: boolean, message: string | null, x: number, y: number }} DragState */
+/** @typedef {{ ok: boolean, path: string | null, message: string | null, x: number, y: number }} FolderDropped */
+
+/** The events the Rust side emits to the window, and what each carries.
+ * @typedef {{ "engine-event": EngineEvent, "plans-ran": PlanRun[], "queue-paused": boolean,
+ *   "tray-snapshot-all": null, "focus-resource": string, "drag-state": DragState,
+ *   "folder-dropped": FolderDropped }} Events */
+
+/** Their names. @satisfies {Record<string, keyof Events>} */
+export const EVENTS = /** @type {const} */ ({
+  engineEvent: "engine-event",
+  plansRan: "plans-ran",
+  queuePaused: "queue-paused",
+  traySnapshotAll: "tray-snapshot-all",
+  focusResource: "focus-resource",
+  dragState: "drag-state",
+  folderDropped: "folder-dropped",
+});
+
+// ---- Tauri's global API (withGlobalTauri), as far as it is used here ----
+
+/** @typedef {{ onmessage: (message: EngineEvent) => void }} EventChannel */
+/** @typedef {{
+ *   core: { invoke: (cmd: string, args?: Record<string, unknown>) => Promise<any>, Channel: new () => EventChannel },
+ *   event: { listen: (name: string, handler: (ev: { payload: any }) => void) => Promise<() => void> },
+ * }} TauriGlobal */
+
+const tauri = /** @type {TauriGlobal} */ (/** @type {any} */ (window).__TAURI__);
+const call = tauri.core.invoke;
+
+/**
+ * Listens to one of the app's events.
+ * @template {keyof Events} K
+ * @param {K} name
+ * @param {(payload: Events[K]) => void} handler
+ */
+export function on(name, handler) {
+  return tauri.event.listen(name, (ev) => handler(ev.payload));
+}
+
+/** A channel for one job's engine events (a click's snapshot, download or restore).
+ * @param {(e: EngineEvent) => void} handler */
+export function eventChannel(handler) {
+  const ch = new tauri.core.Channel();
+  ch.onmessage = handler;
+  return ch;
+}
+
+// ---- Commands (src-tauri/src/commands.rs), one wrapper each ----
+
+/** The session; signs in with the stored key when there is one. @returns {Promise<Session>} */
+export const getSession = () => call("get_session");
+/** @param {string} key @returns {Promise<Session>} */
+export const signIn = (key) => call("sign_in", { key });
+/** @returns {Promise<Session>} */
+export const signOut = () => call("sign_out");
+
+/** @returns {Promise<ResourceRow[]>} */
+export const listResources = () => call("list_resources");
+/** Learns each resource's newest server snapshot; true when something changed. @returns {Promise<boolean>} */
+export const refreshNewest = () => call("refresh_newest");
+/** @param {string} id @returns {Promise<VersionView[]>} */
+export const listVersions = (id) => call("list_versions", { id });
+/** The page has painted its first list (the log says how long the start took). @returns {Promise<void>} */
+export const listShown = () => call("list_shown");
+
+/** @param {string[]} ids @param {EventChannel} onEvent @returns {Promise<number>} */
+export const createSnapshots = (ids, onEvent) => call("create_snapshots", { ids, onEvent });
+/** The newest snapshot, or `version`; resolves to the file's path.
+ * @param {string} id @param {string | null} version @param {EventChannel} onEvent @returns {Promise<string>} */
+export const downloadSnapshot = (id, version, onEvent) => call("download_snapshot", { id, version, onEvent });
+/** @param {string} id @param {string} version @param {boolean} snapshotFirst @param {EventChannel} onEvent
+ * @returns {Promise<RestoreView>} */
+export const restoreSnapshot = (id, version, snapshotFirst, onEvent) =>
+  call("restore_snapshot", { id, version, snapshotFirst, onEvent });
+/** Stops every job. @returns {Promise<void>} */
+export const cancelTransfer = () => call("cancel_transfer");
+/** @param {string} resource @returns {Promise<boolean>} */
+export const stopWaiting = (resource) => call("stop_waiting", { resource });
+/** @param {boolean} paused @returns {Promise<void>} */
+export const pauseQueue = (paused) => call("pause_queue", { paused });
+
+/** @returns {Promise<SettingsView>} */
+export const getSettings = () => call("get_settings");
+/** @param {SettingsView} settings @returns {Promise<void>} */
+export const saveSettings = (settings) => call("save_settings", { settings });
+/** A resource's folder, or the default one (`resource` null); resolves to the folder used.
+ * @param {string | null} resource @param {string} path @returns {Promise<string>} */
+export const setDestination = (resource, path) => call("set_destination", { resource, path });
+/** @param {string | null} resource @param {string[]} paths @returns {Promise<string>} */
+export const setDestinationFromPaths = (resource, paths) => call("set_destination_from_paths", { resource, paths });
+/** @param {string} resource @returns {Promise<void>} */
+export const clearDestination = (resource) => call("clear_destination", { resource });
+/** The folder picker; null when the person cancelled it.
+ * @param {string | null} resource @returns {Promise<string | null>} */
+export const pickDestination = (resource) => call("pick_destination", { resource });
+/** @param {string} path @returns {Promise<void>} */
+export const openFolder = (path) => call("open_folder", { path });
+
+/** @param {string | null} resource @returns {Promise<LibraryEntry[]>} */
+export const listLibrary = (resource) => call("list_library", { resource });
+/** @param {string} path @returns {Promise<void>} */
+export const verifyFile = (path) => call("verify_file", { path });
+/** @param {number | null} keepLast @param {number | null} keepDays @returns {Promise<PruneReport>} */
+export const pruneLibrary = (keepLast, keepDays) => call("prune_library", { keepLast, keepDays });
+
+/** @returns {Promise<boolean>} */
+export const getStartAtLogin = () => call("get_start_at_login");
+/** Resolves to whether it is on now. @param {boolean} enabled @returns {Promise<boolean>} */
+export const setStartAtLogin = (enabled) => call("set_start_at_login", { enabled });
+
+/** @returns {Promise<PlansView>} */
+export const listPlans = () => call("list_plans");
+/** @returns {Promise<HistoryRow[]>} */
+export const listHistory = () => call("list_history");
+/** @param {Plan} plan @returns {Promise<PlansView>} */
+export const addPlan = (plan) => call("add_plan", { plan });
+/** @param {string} id @returns {Promise<PlansView>} */
+export const removePlan = (id) => call("remove_plan", { id });
+/** @param {number} reserve @returns {Promise<PlansView>} */
+export const setPlanReserve = (reserve) => call("set_plan_reserve", { reserve });

@@ -1,0 +1,55 @@
+// The transfers drawer's lines in words, without the page. Tested with `node --test`.
+import { bytes, clock, duration } from "./format.js";
+
+/** @typedef {import("./ipc.js").EngineEvent} EngineEvent */
+/** @typedef {import("./ipc.js").Progress} Progress */
+/** @typedef {import("./state.js").Strings} Strings */
+/** @typedef {import("./state.js").Transfer} Transfer */
+
+/** Seconds since an ISO time, as "40s" or "2m 5s". @param {string} iso @param {number} now */
+export function elapsed(iso, now) { return duration(Math.max(0, (now - Date.parse(iso)) / 1000)); }
+
+/** A download's line: "12.0 MB of 40.0 MB · 2.0 MB/s · 14s left".
+ * @param {Progress} p @param {Strings} t */
+export function progressText(p, t) {
+  return t.progress(bytes(p.bytes), p.total ? bytes(p.total) : "", bytes(Math.round(p.bytes_per_sec)),
+    p.eta_secs != null ? duration(p.eta_secs) : "");
+}
+
+/** A transfer's state in words, in the given language.
+ * @param {EngineEvent | undefined} e @param {Strings} t @param {string} lang @param {number} now */
+export function transferText(e, t, lang, now) {
+  if (!e) return "";
+  switch (e.event) {
+    case "waiting": return t.waiting(duration(Math.max(1, (Date.parse(e.until) - now) / 1000)), t.why[e.reason] || e.reason);
+    case "postponed": return t.metered(bytes(e.bytes));
+    case "paused_for_quota": return t.paused(e.until && clock(e.until, lang));
+    case "creating": return t.creating(elapsed(e.since, now));
+    case "processing": return e.answer_lost ? t.answerLost(clock(e.until, lang)) : t.processing(elapsed(e.since, now));
+    case "joined": return t.joined;
+    case "created": return t.created;
+    case "done": return t.done(e.path);
+    case "failed": return `${t.failed}: ${e.message}`;
+    default: return "";
+  }
+}
+
+/** The lines the drawer shows (not the done ones), and how many run and wait.
+ * @param {Map<string, Transfer>} transfers */
+export function drawerLines(transfers) {
+  const list = [...transfers.entries()].filter(([, x]) => x.kind !== "done");
+  return {
+    list,
+    running: list.filter(([, x]) => x.kind === "busy").length,
+    waiting: list.filter(([, x]) => x.kind === "waiting").length,
+  };
+}
+
+/** Whether a line counts seconds (preparing, waiting) and so is drawn again each second.
+ * @param {Iterable<Transfer>} transfers */
+export function ticking(transfers) {
+  for (const x of transfers) {
+    if (x.last && ["creating", "processing", "waiting"].includes(x.last.event) && !x.progress) return true;
+  }
+  return false;
+}

@@ -1,0 +1,69 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { drawerLines, elapsed, progressText, ticking, transferText } from "./lines.js";
+import { strings } from "./i18n.js";
+
+const en = strings.en, pt = strings["pt-BR"];
+const now = Date.parse("2026-11-25T12:00:00Z");
+const ago = (s) => new Date(now - s * 1000).toISOString();
+const later = (s) => new Date(now + s * 1000).toISOString();
+
+test("a download's line: done, total, speed and time left", () => {
+  const mb = 1024 * 1024;
+  assert.equal(progressText({ bytes: 12 * mb, total: 40 * mb, bytes_per_sec: 2 * mb, eta_secs: 14 }, en),
+    "12.0 MB of 40.0 MB · 2.0 MB/s · 14s left");
+  // A size the host did not say, and no estimate yet.
+  assert.equal(progressText({ bytes: 512, total: null, bytes_per_sec: 0.4, eta_secs: null }, en), "512 B · 0 B/s");
+});
+
+test("each engine state in words", () => {
+  const r = "a1";
+  assert.equal(transferText({ event: "waiting", resource: r, until: later(4.2), reason: "account_window" }, en, "en", now),
+    "starts in 4s — account limit: 1 every 5 s");
+  // Never "starts in 0s": a wait about to end still says a second.
+  assert.match(transferText({ event: "waiting", resource: r, until: ago(3), reason: "keep_calm" }, en, "en", now), /^starts in 1s — /);
+  assert.equal(transferText({ event: "creating", resource: r, since: ago(125) }, en, "en", now), "preparing on Square Cloud… 2m 5s");
+  assert.equal(transferText({ event: "processing", resource: r, since: ago(40), answer_lost: false, until: later(60) }, en, "en", now),
+    "still preparing on Square Cloud… 40s");
+  assert.match(transferText({ event: "processing", resource: r, since: ago(40), answer_lost: true, until: later(60) }, en, "en", now),
+    /^Square Cloud may have made this snapshot; watching its list until .+ \(no second one is requested\)$/);
+  assert.equal(transferText({ event: "paused_for_quota", until: null, held: [] }, en, "en", now), "paused: daily quota used up");
+  assert.equal(transferText({ event: "postponed", resource: r, reason: "metered", bytes: 300 * 1024 * 1024 }, en, "en", now),
+    "waits for a connection that is not metered (300.0 MB); the next run tries again");
+  assert.equal(transferText({ event: "joined", resource: r, since: ago(1) }, en, "en", now), en.joined);
+  assert.equal(transferText({ event: "created", resource: r, taken_at: ago(1) }, en, "en", now), "ready on the server");
+  assert.equal(transferText({ event: "done", resource: r, path: "/b/x.zip", size: 1, already_present: false }, en, "en", now),
+    "saved and verified: /b/x.zip");
+  assert.equal(transferText({ event: "failed", resource: r, code: "network", message: "Reset." }, en, "en", now), "failed: Reset.");
+  assert.equal(transferText({ event: "learned", message: "x" }, en, "en", now), "");
+  assert.equal(transferText(undefined, en, "en", now), "");
+});
+
+test("the words follow the language", () => {
+  const e = /** @type {const} */ ({ event: "created", resource: "a", taken_at: ago(1) });
+  assert.equal(transferText(e, pt, "pt-BR", now), pt.created);
+  assert.notEqual(pt.created, en.created);
+});
+
+test("elapsed time never runs backwards", () => {
+  assert.equal(elapsed(ago(5), now), "5s");
+  assert.equal(elapsed(later(5), now), "0s");
+});
+
+test("the drawer counts what runs and waits, never the done ones; counting lines tick", () => {
+  const retry = () => {};
+  /** @type {Map<string, import("./state.js").Transfer>} */
+  const m = new Map([
+    ["a", { name: "A", kind: "busy", retry, progress: { bytes: 1, total: 2, bytes_per_sec: 1, eta_secs: 1 }, last: { event: "downloading", resource: "a", progress: { bytes: 1, total: 2, bytes_per_sec: 1, eta_secs: 1 } } }],
+    ["b", { name: "B", kind: "waiting", retry, last: { event: "waiting", resource: "b", until: later(3), reason: "retry" } }],
+    ["c", { name: "C", kind: "done", retry }],
+    ["d", { name: "D", kind: "failed", retry, last: { event: "failed", resource: "d", code: "x", message: "y" } }],
+  ]);
+  const d = drawerLines(m);
+  assert.deepEqual(d.list.map(([id]) => id), ["a", "b", "d"]);
+  assert.equal(d.running, 1);
+  assert.equal(d.waiting, 1);
+  assert.equal(ticking(m.values()), true, "a waiting line counts down");
+  m.delete("b");
+  assert.equal(ticking(m.values()), false, "a download's progress is drawn when it comes");
+});

@@ -1,0 +1,44 @@
+// Plans in words, and the plan form's values as the plan add_plan takes, without the page.
+// Tested with `node --test`.
+
+/** @typedef {import("./ipc.js").Plan} Plan */
+/** @typedef {import("./state.js").Strings} Strings */
+
+/** "nightly — Snapshot, daily at 03:30, Every resource; keep: 7 daily, 4 weekly, 6 monthly".
+ * @param {Plan} p @param {Strings} t @param {(id: string) => string} nameOf */
+export function planWords(p, t, nameOf) {
+  const s = p.schedule, at = "at" in s ? s.at.slice(0, 5) : "";
+  const w = s.every === "hour" ? t.planHourly : s.every === "hours" ? t.planEvery(s.hours)
+    : s.every === "day" ? t.planDaily(at) : t.planWeekly(t.weekdays[s.weekday], at);
+  const scope = p.scope.scope === "all" ? t.scopes.all : `${p.scope.ids.length} × ${p.scope.ids.map(nameOf).join(", ")}`;
+  const r = p.retention;
+  const keep = r.keep === "last" ? t.keeps.last.replace("N", String(r.n)) : t.keeps[r.keep];
+  return `${p.id} — ${t.kinds[p.kind].split(":")[0]}, ${w}, ${scope}; ${t.planKeep.toLowerCase()}: ${keep}`;
+}
+
+/** Which of the form's fields the chosen schedule and retention use.
+ * @param {string} when @param {string} keep */
+export function planFields(when, keep) {
+  return { hours: when === "hours", weekday: when === "week", at: when === "day" || when === "week", keepN: keep === "last" };
+}
+
+/**
+ * The form's values (as the inputs hold them) as a plan.
+ * @param {{ name: string, kind: string, scope: string, when: string, hours: string, weekday: string,
+ *   at: string, keep: string, keepN: string }} f
+ * @param {Iterable<string>} selected the ticked resources, for a plan of "the ticked resources"
+ * @returns {Plan}
+ */
+export function planFromForm(f, selected) {
+  const at = `${f.at || "03:00"}:00`;
+  /** @type {Plan["schedule"]} */
+  const schedule = f.when === "hours" ? { every: "hours", hours: Number(f.hours) || 1 }
+    : f.when === "day" ? { every: "day", at } : f.when === "week" ? { every: "week", weekday: Number(f.weekday), at } : { every: "hour" };
+  /** @type {Plan["retention"]} */
+  const retention = f.keep === "last" ? { keep: "last", n: Math.max(1, Number(f.keepN) || 1) }
+    : f.keep === "everything" ? { keep: "everything" } : { keep: "calendar", daily: 7, weekly: 4, monthly: 6 };
+  /** @type {Plan["scope"]} */
+  const scope = f.scope === "selected" ? { scope: "resources", ids: [...selected] } : { scope: "all" };
+  const kind = /** @type {Plan["kind"]} */ (f.kind);
+  return { id: f.name.trim(), kind, scope, schedule, retention, dest: null };
+}

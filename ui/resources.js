@@ -1,0 +1,305 @@
+// The Resources view: the banner, the toolbar (search, sort, tick all, back up), the list of
+// resources drawn a screenful at a time, and each row's ⋯ menu.
+import { $, button, el, inputEl, selectEl, setText, when } from "./dom.js";
+import { day, sortRows } from "./format.js";
+import { icon } from "./icons.js";
+import { closeMenu, followButton, isOpen, openMenu } from "./menu.js";
+import { attentionNames, needAttention, rowKey, stripDayAt, stripLabel, stripPaint, visibleRange } from "./rows.js";
+import { chooseFolder } from "./actions.js";
+import { openRestore, openVersions } from "./dialogs.js";
+import { showError } from "./notice.js";
+import { showView } from "./shell.js";
+import { download, snapshot } from "./transfers.js";
+import { lang, painter, state, store } from "./state.js";
+import * as ipc from "./ipc.js";
+
+/** @typedef {ipc.ResourceRow} ResourceRow */
+
+/** Whether the view asks where backups go first (no folder yet, and not skipped). */
+export function firstRun() {
+  return !!state.settings && !state.settings.default_dest && store.getItem("firstRunSkipped") !== "1";
+}
+
+function renderToolbar() {
+  const { t, selected } = state;
+  const n = state.rows.filter((r) => selected.has(r.id)).length;
+  setText("snapshot-all", n ? t.snapshotSelected(n) : t.snapshotAll);
+  const all = shown.length > 0 && shown.every((r) => selected.has(r.id));
+  const box = inputEl("select-all");
+  box.checked = all;
+  box.indeterminate = !all && shown.some((r) => selected.has(r.id));
+}
+
+// ---- The list of resources ----
+// Only the rows in view, and a few either side, are in the page: a new order, a search or
+// "tick all" over 1,000 resources sorts 1,000 but builds, moves and styles about 40, so it
+// draws in one frame. Spacers above and below stand for the rest, so the scroll bar is the
+// whole list's; each row says its place (aria-posinset / aria-setsize), so a screen reader
+// hears "12 of 1,000". Tab moves through the rows as before: a focused row is scrolled into
+// view, and the rows after it are drawn before the next key.
+const OVERSCAN = 12; // rows drawn beyond each edge of the view
+const ROW_GUESS = 46; // px, for a row not measured yet (the rows' min-height in style.css)
+/** The rows after search and sort, in order. @type {ResourceRow[]} */
+let shown = [];
+/** id -> the row built, and the key it was built for: a row is rebuilt only when it changed.
+ * @type {Map<string, { key: string, li: HTMLLIElement }>} */
+const rowCache = new Map();
+/** id -> measured px, at the list's current width. @type {Map<string, number>} */
+const rowHeight = new Map();
+let listWidth = -1;
+let rowGuess = ROW_GUESS; // the mean of the measured rows
+/** @type {HTMLLIElement} */
+let padAbove;
+/** @type {HTMLLIElement} */
+let padBelow;
+/** The row whose ⋯ menu is open. @type {ResourceRow | null} */
+let menuRow = null;
+let rowsStale = false;
+
+export function renderRows() {
+  $("first-run").hidden = !firstRun();
+  $("resources-pane").hidden = firstRun();
+  // Not under an open "⋯" menu: it re-renders when the menu closes.
+  if (isOpen($("row-menu"))) { rowsStale = true; return; }
+  rowsStale = false;
+  shown = sortRows(state.rows, selectEl("sort").value, inputEl("search").value);
+  const present = new Set(state.rows.map((r) => r.id));
+  for (const id of [...rowCache.keys()]) if (!present.has(id)) { rowCache.delete(id); rowHeight.delete(id); }
+  paintRows();
+  renderToolbar();
+}
+
+/** @param {ResourceRow} r */
+const heightOf = (r) => rowHeight.get(r.id) ?? rowGuess;
+/** The height of the shown rows [a, b): measured, or guessed. @param {number} a @param {number} b */
+function heightOfRows(a, b) {
+  let h = 0;
+  for (let i = a; i < b; i++) h += heightOf(shown[i]);
+  return h;
+}
+
+// Draws the rows that the scroll position shows, reusing every row already built.
+function paintRows() {
+  const list = $("resources");
+  if (list.clientWidth !== listWidth) { listWidth = list.clientWidth; rowHeight.clear(); }
+  // A refresh keeps the keyboard focus where it was.
+  const active = document.activeElement;
+  const focused = active && list.contains(active) && active !== list ? active.getAttribute("aria-label") : null;
+  const top = list.scrollTop, height = list.clientHeight || window.innerHeight;
+  const { first, y, from, to } = visibleRange(shown.length, (i) => heightOf(shown[i]), top, height, OVERSCAN);
+  // A row whose data, language and minute are unchanged is reused, and only the rows out
+  // of place are moved. The tick box is set from the selection each time (a person may
+  // have changed it since it was built).
+  const now = Date.now();
+  const want = [padAbove];
+  for (let i = from; i < to; i++) {
+    const r = shown[i];
+    const key = rowKey(r, lang(), now);
+    let c = rowCache.get(r.id);
+    if (!c || c.key !== key) { c = { key, li: buildRow(r) }; rowCache.set(r.id, c); }
+    const li = c.li;
+    /** @type {HTMLInputElement} */ (li.querySelector("input.pick")).checked = state.selected.has(r.id);
+    if (li.getAttribute("aria-posinset") !== String(i + 1)) li.setAttribute("aria-posinset", String(i + 1));
+    if (li.getAttribute("aria-setsize") !== String(shown.length)) li.setAttribute("aria-setsize", String(shown.length));
+    li.classList.toggle("end", i === shown.length - 1);
+    want.push(li);
+  }
+  want.push(padBelow);
+  // Rows leaving go first, so that a scroll only adds and removes at the ends and moves no
+  // row (a moved row would lose the keyboard focus).
+  const keep = new Set(want);
+  for (const c of [...list.children]) if (!keep.has(/** @type {HTMLLIElement} */ (c))) c.remove();
+  let at = list.firstChild;
+  for (const li of want) {
+    if (at === li) at = at.nextSibling;
+    else list.insertBefore(li, at);
+  }
+  // Measure what was drawn (one layout of ~40 rows; not while the list is hidden), then
+  // size the spacers with what was learnt. If that moves the first row in view (rows above
+  // it taller or shorter than guessed), the scroll moves as much, so what is in view stays.
+  const visible = list.clientWidth > 0;
+  if (visible) {
+    for (let i = from; i < to; i++) rowHeight.set(shown[i].id, /** @type {{ li: HTMLLIElement }} */ (rowCache.get(shown[i].id)).li.offsetHeight);
+    rowGuess = [...rowHeight.values()].reduce((a, b) => a + b, 0) / rowHeight.size || ROW_GUESS;
+  }
+  padAbove.style.height = `${heightOfRows(0, from)}px`;
+  padBelow.style.height = `${heightOfRows(to, shown.length)}px`;
+  const firstTop = heightOfRows(0, first);
+  if (visible && first < shown.length && Math.abs(firstTop - y) >= 1) list.scrollTop += firstTop - y;
+  if (focused && !list.contains(document.activeElement)) {
+    /** @type {HTMLElement | null} */
+    let back = null;
+    for (const b of list.querySelectorAll("[aria-label]")) if (b.getAttribute("aria-label") === focused) { back = /** @type {HTMLElement} */ (b); break; }
+    // Its row scrolled out of the page: the focus stays in the list, not lost to the window.
+    (back || list).focus({ preventScroll: !back });
+  }
+}
+
+/** The row of a resource, scrolled to and drawn if it was not (a search hiding it is
+ * cleared). @param {string} id @returns {HTMLElement | null} */
+export function revealRow(id) {
+  const list = $("resources");
+  let i = shown.findIndex((r) => r.id === id);
+  if (i < 0 && state.rows.some((r) => r.id === id) && inputEl("search").value) {
+    inputEl("search").value = ""; renderRows();
+    i = shown.findIndex((r) => r.id === id);
+  }
+  if (i < 0) return null;
+  const sel = `li.row[data-id="${CSS.escape(id)}"]`;
+  let li = list.querySelector(sel);
+  if (!li) {
+    list.scrollTop = Math.max(0, heightOfRows(0, i) - (list.clientHeight - heightOf(shown[i])) / 2);
+    paintRows();
+    li = list.querySelector(sel);
+  }
+  return /** @type {HTMLElement | null} */ (li);
+}
+
+/** Back to the row's ⋯ button (a dialog or the menu closed). @param {string} id */
+export function focusRowMenu(id) {
+  const row = revealRow(id), back = row && row.querySelector(".more");
+  if (back) /** @type {HTMLElement} */ (back).focus();
+}
+
+/** @param {ResourceRow} r */
+function buildRow(r) {
+  const { t } = state;
+  const li = el("li", { class: "row" });
+  li.dataset.id = r.id;
+  const cb = el("input", { type: "checkbox", class: "pick", checked: state.selected.has(r.id), "aria-label": r.name });
+  cb.addEventListener("change", () => { if (cb.checked) state.selected.add(r.id); else state.selected.delete(r.id); renderToolbar(); });
+  const kind = r.kind === "database" ? t.kindDatabase : t.kindApp;
+  const kindIcon = icon(r.kind === "database" ? "database" : "app");
+  kindIcon.classList.add("kind"); kindIcon.removeAttribute("aria-hidden");
+  kindIcon.setAttribute("role", "img"); kindIcon.setAttribute("aria-label", kind); kindIcon.title = kind;
+  const name = el("div", { class: "name", text: r.name });
+  if (r.own_dest) name.append(el("span", { class: "tag", text: t.ownFolder, title: r.dest }));
+  const who = el("div", { class: "who" }, name, el("div", { class: "sub", text: t.rowSub(r.runtime, r.ram) }));
+  // "Last backup 3 hours ago · next in 5 hours", a dot for fresh, stale or none.
+  const line = el("div", { class: "status-line" }, el("span", { class: `dot ${r.health}`, "aria-hidden": "true" }));
+  const last = r.last_backup ? when(r.last_backup, t.lastBackup) : el("span", { text: t.noBackup });
+  last.classList.add("last");
+  line.append(last);
+  if (r.next_backup) { const nx = when(r.next_backup, t.nextBackup); nx.classList.add("next"); line.append(nx); }
+  const status = el("div", { class: "status" }, line, strip(r));
+  const act = button(t.snapshot, () => snapshot([r.id]), { class: "backup", "aria-label": `${t.snapshot}: ${r.name}` });
+  const more = button(icon("more"), (ev) => openRowMenu(r, /** @type {HTMLElement} */ (ev.currentTarget)), {
+    class: "more icon-only", "aria-label": `${t.more}: ${r.name}`, "aria-haspopup": "menu", "aria-expanded": "false", "aria-controls": "row-menu",
+  });
+  li.append(cb, kindIcon, who, status, act, more);
+  return li;
+}
+
+// The last 30 days: backed up, failed, missed or nothing planned. One element painted with a
+// gradient, not 30: 1,000 rows stay quick to move. The day under the pointer names itself in
+// the tooltip; the accessible name counts the days of each kind.
+/** @param {ResourceRow} r */
+function strip(r) {
+  const days = r.days || [];
+  const s = el("span", { class: "strip", role: days.length ? "img" : null });
+  if (!days.length) return s;
+  const paint = stripPaint(days);
+  s.style.backgroundImage = paint.image;
+  s.style.width = `${paint.width}px`;
+  s.dataset.days = days.join(" ");
+  s.addEventListener("mousemove", (ev) => {
+    const { i, date } = stripDayAt(ev.offsetX, days.length, Date.now());
+    s.title = `${day(date, lang())}: ${state.t.days[days[i]]}`;
+  });
+  s.setAttribute("aria-label", stripLabel(days, state.t.days));
+  return s;
+}
+
+// Everything fresh, or which resources need attention and what to do.
+function renderBanner() {
+  const { t, rows } = state;
+  const b = $("status-banner");
+  const need = needAttention(rows);
+  b.hidden = rows.length === 0;
+  b.className = `banner ${need.length ? "warn" : "ok"}`;
+  const holder = /** @type {HTMLElement} */ (b.querySelector(".banner-icon"));
+  holder.innerHTML = ""; holder.append(icon(need.length ? "alert" : "check"));
+  setText("status-text", need.length ? t.attention(need.length, attentionNames(need, t.andMore)) : t.allGood);
+  // What to do, as a button: back up the ones that need it (held for the quota if needed).
+  $("attention-go").hidden = need.length === 0;
+  setText("attention-go", t.attentionGo(need.length));
+  $("attention-go").onclick = () => snapshot(need.map((r) => r.id));
+}
+
+/** @param {ResourceRow} r @param {HTMLElement} btn */
+function openRowMenu(r, btn) {
+  if (isOpen($("row-menu")) && menuRow && menuRow.id === r.id) { closeMenu(true); return; }
+  menuRow = r;
+  $("menu-open").hidden = !r.dest;
+  openMenu($("row-menu"), btn, () => { if (rowsStale) setTimeout(renderRows); });
+}
+
+/** @param {Event} ev */
+function menuAction(ev) {
+  const item = /** @type {HTMLElement | null} */ (/** @type {Element} */ (ev.target).closest("[data-action]"));
+  if (!item || !menuRow) return;
+  const r = menuRow;
+  closeMenu(false);
+  const row = revealRow(r.id), back = /** @type {HTMLElement | null} */ (row && row.querySelector(".more"));
+  switch (item.dataset.action) {
+    case "download": download(r.id); if (back) back.focus(); break;
+    case "versions": openVersions(r, () => focusRowMenu(r.id)); break;
+    case "restore": openRestore(r, () => focusRowMenu(r.id)); break;
+    case "open": if (r.dest) ipc.openFolder(r.dest).catch(showError); if (back) back.focus(); break;
+    case "folder": chooseFolder(r.id); break;
+    default: break;
+  }
+}
+
+export function initResources() {
+  padAbove = el("li", { class: "pad", "aria-hidden": "true" });
+  padBelow = el("li", { class: "pad", "aria-hidden": "true" });
+  painter("rows", renderRows);
+  painter("banner", renderBanner);
+  const list = $("resources");
+  // Scrolling moves a row's menu with its row, or closes it once the row leaves the view, and
+  // draws the rows coming into view, once a frame.
+  let paintQueued = false;
+  list.addEventListener("scroll", () => {
+    if (isOpen($("row-menu"))) followButton(list.getBoundingClientRect());
+    if (paintQueued) return;
+    paintQueued = true;
+    requestAnimationFrame(() => { paintQueued = false; if (!isOpen($("row-menu"))) paintRows(); });
+  });
+  new ResizeObserver(() => { if (!isOpen($("row-menu"))) paintRows(); }).observe(list);
+  // Tab to a row shows the whole row (its name with its buttons), and the rows after it are
+  // drawn at once, before the next key however quickly it comes. Not for a press of the
+  // pointer: the focus comes with the press, and scrolling then would move the button from
+  // under the pointer before the release, and the click would be lost.
+  let pressing = false;
+  list.addEventListener("pointerdown", () => { pressing = true; }, true);
+  for (const end of ["pointerup", "pointercancel"]) document.addEventListener(end, () => { pressing = false; }, true);
+  list.addEventListener("focusin", (ev) => {
+    const li = /** @type {Element} */ (ev.target).closest("li.row");
+    if (!li || isOpen($("row-menu"))) return;
+    if (!pressing) li.scrollIntoView({ block: "nearest" });
+    paintRows();
+  });
+  $("row-menu").addEventListener("click", menuAction);
+  $("search").addEventListener("input", renderRows);
+  $("sort").addEventListener("change", renderRows);
+  $("select-all").addEventListener("change", () => {
+    const on = inputEl("select-all").checked;
+    for (const r of shown) { if (on) state.selected.add(r.id); else state.selected.delete(r.id); }
+    renderRows();
+  });
+  $("snapshot-all").addEventListener("click", () => {
+    const picked = state.rows.filter((r) => state.selected.has(r.id)).map((r) => r.id);
+    // The selection is used up by the action, as in a file manager.
+    state.selected.clear(); renderRows();
+    snapshot(picked.length ? picked : state.rows.map((r) => r.id));
+  });
+  $("first-run-choose").addEventListener("click", () => chooseFolder(null));
+  $("first-run-skip").addEventListener("click", () => { store.setItem("firstRunSkipped", "1"); renderRows(); $("search").focus(); });
+  // A notification was clicked: show its resource's row.
+  ipc.on(ipc.EVENTS.focusResource, (id) => {
+    showView("resources");
+    const row = revealRow(id);
+    if (row) { row.scrollIntoView({ block: "center" }); const b = row.querySelector("button"); if (b) b.focus(); }
+  });
+}

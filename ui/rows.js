@@ -1,0 +1,65 @@
+// The rules behind the list of resources, without the page: which rows are drawn for a
+// scroll position, when a row must be built again, the 30-day strip, and the banner's
+// verdict. Tested with `node --test`.
+
+/** @typedef {import("./ipc.js").ResourceRow} ResourceRow */
+/** @typedef {import("./ipc.js").Day} Day */
+
+/**
+ * Which of `count` rows a view of `height` px scrolled to `top` shows, and which are drawn
+ * (`overscan` more either side). `first` is the first row in view, `y` its top; rows
+ * [from, to) are drawn.
+ * @param {number} count @param {(i: number) => number} heightAt @param {number} top
+ * @param {number} height @param {number} overscan
+ */
+export function visibleRange(count, heightAt, top, height, overscan) {
+  let first = 0, y = 0;
+  while (first < count && y + heightAt(first) <= top) y += heightAt(first++);
+  let last = first, bottom = y;
+  while (last < count && bottom < top + height) bottom += heightAt(last++);
+  return { first, y, last, from: Math.max(0, first - overscan), to: Math.min(count, last + overscan) };
+}
+
+/** A row is built again only when its data, the language or the minute (its relative
+ * times) changed. @param {ResourceRow} r @param {string} lang @param {number} now */
+export function rowKey(r, lang, now) {
+  return `${JSON.stringify(r)}|${lang}|${Math.floor(now / 60000)}`;
+}
+
+/** Px a day in the strip (5 px drawn, 1 px gap). */
+export const DAY_PX = 6;
+const DAY_COLOUR = { backed_up: "var(--ok)", failed: "var(--err)", missed: "var(--warn)", nothing: "var(--line)" };
+
+/** The strip as one gradient: 30 days cost one element, not 30. @param {Day[]} days */
+export function stripPaint(days) {
+  const stops = days.map((d, i) => {
+    const a = i * DAY_PX, b = a + DAY_PX - 1;
+    return `${DAY_COLOUR[d] || "var(--line)"} ${a}px ${b}px, transparent ${b}px ${a + DAY_PX}px`;
+  });
+  return { image: `linear-gradient(to right, ${stops.join(", ")})`, width: days.length * DAY_PX - 1 };
+}
+
+/** The day under the pointer, `offsetX` px into a strip of `n` days, and its date (the
+ * last day is today). @param {number} offsetX @param {number} n @param {number} now */
+export function stripDayAt(offsetX, n, now) {
+  const i = Math.min(n - 1, Math.max(0, Math.floor(offsetX / DAY_PX)));
+  return { i, date: new Date(now - (n - 1 - i) * 86400000) };
+}
+
+/** The strip's accessible name: how many days of each kind, in order of first showing.
+ * @param {Day[]} days @param {Record<Day, string>} words */
+export function stripLabel(days, words) {
+  /** @type {Map<Day, number>} */
+  const counts = new Map();
+  for (const d of days) counts.set(d, (counts.get(d) || 0) + 1);
+  return [...counts].map(([k, n]) => `${n} × ${words[k]}`).join(", ");
+}
+
+/** The rows the banner names: every one without a fresh copy. @param {ResourceRow[]} rows */
+export function needAttention(rows) { return rows.filter((r) => r.health !== "fresh"); }
+
+/** Three names at most: the rows say the rest.
+ * @param {{ name: string }[]} need @param {(n: number) => string} andMore */
+export function attentionNames(need, andMore) {
+  return need.slice(0, 3).map((r) => r.name).join(", ") + (need.length > 3 ? andMore(need.length - 3) : "");
+}

@@ -1,0 +1,53 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { attentionNames, DAY_PX, needAttention, rowKey, stripDayAt, stripLabel, stripPaint, visibleRange } from "./rows.js";
+
+test("the rows in view of a scrolled list, and those drawn beyond them", () => {
+  const h = () => 50;
+  // 100 rows of 50 px; a 200 px view scrolled to 1,000 px shows rows 20–23.
+  assert.deepEqual(visibleRange(100, h, 1000, 200, 12), { first: 20, y: 1000, last: 24, from: 8, to: 36 });
+  // At the top and at the end, the overscan stops at the list's ends.
+  assert.deepEqual(visibleRange(100, h, 0, 200, 12), { first: 0, y: 0, last: 4, from: 0, to: 16 });
+  assert.deepEqual(visibleRange(100, h, 4900, 200, 12), { first: 98, y: 4900, last: 100, from: 86, to: 100 });
+  // A row cut by the top edge is in view; rows of other heights count as they are.
+  const heights = [30, 80, 40];
+  assert.deepEqual(visibleRange(3, (i) => heights[i], 40, 20, 0), { first: 1, y: 30, last: 2, from: 1, to: 2 });
+  assert.deepEqual(visibleRange(0, h, 0, 200, 12), { first: 0, y: 0, last: 0, from: 0, to: 0 });
+});
+
+test("a row is built again when its data, the language or the minute changes", () => {
+  const r = /** @type {any} */ ({ id: "a", name: "Atlas", health: "fresh" });
+  const at = Date.parse("2026-11-25T12:00:10Z");
+  assert.equal(rowKey(r, "en", at), rowKey({ ...r }, "en", at + 30000));
+  assert.notEqual(rowKey(r, "en", at), rowKey(r, "en", at + 60000));
+  assert.notEqual(rowKey(r, "en", at), rowKey(r, "pt-BR", at));
+  assert.notEqual(rowKey(r, "en", at), rowKey({ ...r, health: "stale" }, "en", at));
+});
+
+test("the 30-day strip: one gradient, 6 px a day, the day under the pointer", () => {
+  const p = stripPaint(["backed_up", "failed", "nothing"]);
+  assert.equal(p.width, 3 * DAY_PX - 1);
+  assert.equal(p.image, "linear-gradient(to right, var(--ok) 0px 5px, transparent 5px 6px, var(--err) 6px 11px, "
+    + "transparent 11px 12px, var(--line) 12px 17px, transparent 17px 18px)");
+  const now = Date.parse("2026-11-25T12:00:00Z");
+  assert.deepEqual(stripDayAt(0, 30, now), { i: 0, date: new Date(now - 29 * 86400000) });
+  assert.deepEqual(stripDayAt(179, 30, now), { i: 29, date: new Date(now) });
+  // Past either end, the nearest day.
+  assert.equal(stripDayAt(-4, 30, now).i, 0);
+  assert.equal(stripDayAt(500, 30, now).i, 29);
+});
+
+test("the strip's accessible name counts the days of each kind", () => {
+  const words = { backed_up: "backed up", failed: "failed", missed: "missed", nothing: "nothing planned" };
+  assert.equal(stripLabel(["nothing", "backed_up", "backed_up", "missed", "nothing"], words),
+    "2 × nothing planned, 2 × backed up, 1 × missed");
+});
+
+test("the banner names the resources without a fresh copy, three at most", () => {
+  const rows = /** @type {any[]} */ (["fresh", "stale", "none", "stale", "none"].map((health, i) => ({ id: String(i), name: `r${i}`, health })));
+  const need = needAttention(rows);
+  assert.deepEqual(need.map((r) => r.name), ["r1", "r2", "r3", "r4"]);
+  assert.equal(attentionNames(need, (n) => ` and ${n} more`), "r1, r2, r3 and 1 more");
+  assert.equal(attentionNames(need.slice(0, 2), (n) => ` and ${n} more`), "r1, r2");
+  assert.deepEqual(needAttention(rows.slice(0, 1)), []);
+});

@@ -1,0 +1,135 @@
+// The window around the views: theme and language, the header (account, quota), the
+// sidebar's tabs, and signing out.
+import { strings } from "./i18n.js";
+import { clock, time } from "./format.js";
+import { closeMenu, isOpen, openMenu } from "./menu.js";
+import { $, fillSelect, selectEl, setText } from "./dom.js";
+import { renderNotice } from "./notice.js";
+import { lang, repaint, state, store } from "./state.js";
+import * as ipc from "./ipc.js";
+
+/** "light", "dark" or "system" (or nothing: the system's). @param {string | null} pref */
+export function applyTheme(pref) {
+  const dark = pref === "dark" || (pref !== "light" && window.matchMedia("(prefers-color-scheme: dark)").matches);
+  document.documentElement.dataset.theme = dark ? "dark" : "light";
+  selectEl("theme").value = pref || "system";
+}
+
+/** Every word of the page in `locale`, then every view drawn again. @param {string} locale */
+export function applyLocale(locale) {
+  const t = state.t = /** @type {Record<string, import("./state.js").Strings>} */ (strings)[locale] || strings.en;
+  const { session } = state;
+  document.documentElement.lang = locale;
+  selectEl("locale").value = locale; selectEl("locale-signin").value = locale;
+  const texts = {
+    "sign-in-title": t.signInTitle, "sign-in-help": t.signInHelp, "key-label": t.keyLabel, "sign-in": t.signIn,
+    "sign-out": t.signOut, "locale-signin-label": t.language, "locale-label": t.language, "theme-label": t.themeLabel,
+    "tab-resources-label": t.tabResources, "tab-library-label": t.tabLibrary, "tab-history-label": t.tabHistory, "tab-settings-label": t.tabSettings,
+    "first-run-title": t.firstRunTitle, "first-run-text": t.firstRunText, "first-run-choose": t.choose, "first-run-skip": t.firstRunSkip,
+    "choose-folder": t.choose, "drop-hint": t.dropHint, "folder-title": t.folderTitle, "own-folders-title": t.ownFoldersTitle,
+    "prune": t.prune, "keep-last-label": t.keepLast, "keep-days-label": t.keepDays, "library-title": t.library,
+    "transfers-title": t.transfers, "cancel-all": t.cancelAll, "pause-toggle": state.queuePaused ? t.resume : t.pause,
+    "plans-title": t.plans, "notify-success-label": t.notifySuccess, "reserve-label": t.reserveLabel,
+    "metered-label": t.meteredLabel, "start-at-login-label": t.startAtLogin, "close-to-tray-label": t.closeToTray,
+    "behaviour-title": t.behaviourTitle, "downloads-title": t.downloadsTitle, "connections-label": t.connectionsLabel,
+    "limit-rate-label": t.limitRateLabel, "downloads-note": t.downloadsNote, "look-title": t.lookTitle, "history-title": t.history, "session-title": t.sessionTitle,
+    "plan-name-label": t.planName, "plan-kind-label": t.planKind, "plan-scope-label": t.planScope, "plan-when-label": t.planWhen,
+    "plan-keep-label": t.planKeep, "plan-add": t.addPlan, "restore-version-label": t.restoreVersion,
+    "restore-cancel": t.cancel, "restore-confirm": t.restoreGo, "versions-cancel": t.cancel, "versions-download": t.downloadGo,
+    "versions-help": t.versionsHelp, "menu-download": t.download, "menu-versions": t.versions, "menu-restore": t.restore,
+    "menu-open": t.open, "menu-folder": t.otherFolder, "demo-banner": t.demo,
+    "restore-first-label": t.restoreFirst(session && session.quota ? session.quota.remaining : 0),
+  };
+  for (const [id, text] of Object.entries(texts)) setText(id, text);
+  const labels = {
+    "search": t.search, "sort": t.sortLabel, "select-all": t.selectAll, "settings-button": t.settings,
+    "notice-close": t.dismissNotice, "plan-hours": t.hoursLabel, "plan-at": t.atLabel, "plan-weekday": t.weekdayLabel,
+    "plan-keep-n": t.keepNLabel, "quota-meter": t.quotaLabel, "resources": t.resourcesLabel, "row-menu": t.more,
+  };
+  for (const [id, text] of Object.entries(labels)) $(id).setAttribute("aria-label", text);
+  $("sidebar").setAttribute("aria-label", t.sections);
+  /** @type {HTMLInputElement} */ ($("search")).placeholder = t.search;
+  $("quota-estimated").title = t.estimatedNote; $("quota-estimated").setAttribute("aria-label", t.estimatedNote);
+  fillSelect(selectEl("sort"), [["name", t.sortName], ["newest", t.sortNewest], ["ram", t.sortRam]]);
+  fillSelect(selectEl("theme"), Object.entries(t.themes));
+  fillSelect(selectEl("connections"), [1, 2, 3, 4, 5, 6, 7, 8].map((n) => [String(n), String(n)]));
+  selectEl("theme").value = store.getItem("theme") || "system";
+  for (const [id, opts] of [["plan-kind", t.kinds], ["plan-scope", t.scopes], ["plan-when", t.whens], ["plan-keep", t.keeps]]) {
+    fillSelect(selectEl(/** @type {string} */ (id)), Object.entries(opts));
+  }
+  fillSelect(selectEl("plan-weekday"), t.weekdays.map((d, i) => [String(i), d]));
+  if (session) renderSession();
+  repaint(); renderNotice();
+}
+
+// ---- Session, header, quota ----
+
+export function renderSession() {
+  const { session, t } = state;
+  const on = !!(session && session.signed_in);
+  $("demo-banner").hidden = !(session && session.demo);
+  $("sign-in-view").hidden = on;
+  $("main-view").hidden = !on;
+  $("account-area").hidden = !on;
+  if (!on || !session || !session.account) { repaint("transfers"); $("api-key").focus(); return; }
+  setText("account-name", session.account.name);
+  $("account-button").setAttribute("aria-label", `${t.account}: ${session.account.name}`);
+  setText("account-plan", t.planLine(session.account.plan, session.account.memory_mb));
+  renderQuota(session.quota);
+  showView(state.view, false);
+}
+
+/** @param {import("./ipc.js").QuotaStatus | null} q */
+export function renderQuota(q) {
+  if (!q) return;
+  const { t } = state;
+  const parts = [t.quotaChip(q)];
+  if (q.next_free_at && q.used > 0) parts.push(t.nextAt(clock(q.next_free_at, lang())));
+  setText("quota-text", parts.join(" · "));
+  $("quota-chip").title = q.next_free_at && q.used > 0 ? time(q.next_free_at) : "";
+  $("quota-chip").classList.toggle("none-left", q.remaining === 0);
+  $("quota-estimated").hidden = !q.used_is_estimate;
+  $("quota-bar").style.width = `${q.total ? (100 * q.remaining) / q.total : 0}%`;
+  $("quota-meter").setAttribute("aria-valuemax", String(q.total));
+  $("quota-meter").setAttribute("aria-valuenow", String(q.remaining));
+  $("quota-meter").setAttribute("aria-valuetext", t.quotaChip(q));
+}
+
+// ---- Views (sidebar tabs) ----
+
+/** @type {(typeof state.view)[]} */
+const views = ["resources", "library", "history", "settings"];
+
+/** @param {typeof state.view} name @param {boolean} [focusTab] */
+export function showView(name, focusTab = false) {
+  state.view = name;
+  for (const v of views) {
+    const tab = $(`tab-${v}`), on = v === name;
+    tab.setAttribute("aria-selected", String(on));
+    tab.tabIndex = on ? 0 : -1;
+    $(`view-${v}`).hidden = !on;
+    if (on && focusTab) tab.focus();
+  }
+}
+
+export function initShell() {
+  window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => applyTheme(store.getItem("theme") || "system"));
+  $("account-button").addEventListener("click", () => {
+    if (isOpen($("account-menu"))) closeMenu(true); else openMenu($("account-menu"), $("account-button"));
+  });
+  $("settings-button").addEventListener("click", () => showView("settings"));
+  $("sign-out").addEventListener("click", async () => {
+    closeMenu(false);
+    state.session = await ipc.signOut();
+    state.rows = []; state.transfers.clear(); state.finished.length = 0; state.cleared = 0; state.settings = null;
+    renderSession();
+  });
+  for (const v of views) $(`tab-${v}`).addEventListener("click", () => showView(v));
+  $("tabs").addEventListener("keydown", (ev) => {
+    const i = views.indexOf(state.view);
+    const next = /** @type {Record<string, number>} */ ({ ArrowDown: i + 1, ArrowRight: i + 1, ArrowUp: i - 1, ArrowLeft: i - 1, Home: 0, End: views.length - 1 })[ev.key];
+    if (next == null) return;
+    ev.preventDefault();
+    showView(views[(next + views.length) % views.length], true);
+  });
+}

@@ -1,0 +1,76 @@
+// What the window knows, in one object: the views read it and the loaders and events write
+// it. What only one view needs (its scroll bookkeeping, its open menu) stays in that view.
+import { strings } from "./i18n.js";
+
+/** @typedef {typeof strings.en} Strings */
+/** @typedef {import("./ipc.js").EngineEvent} EngineEvent */
+/** @typedef {import("./ipc.js").Progress} Progress */
+/**
+ * A line of the transfers drawer. `kind` is what it is doing; `last` is the engine's latest
+ * word about it; `retry` starts it again after a failure.
+ * @typedef {{ name: string, kind?: "waiting" | "busy" | "failed" | "done", last?: EngineEvent,
+ *   progress?: Progress | null, retry: () => void }} Transfer
+ */
+/** A job done in this session. @typedef {{ id: string, name: string, path: string, at: string }} Finished */
+
+export const state = {
+  /** The words of the window's language. @type {Strings} */
+  t: strings.en,
+  /** @type {import("./ipc.js").Session | null} */
+  session: null,
+  /** @type {import("./ipc.js").SettingsView | null} */
+  settings: null,
+  queuePaused: false,
+  /** The sidebar tab shown. @type {"resources" | "library" | "history" | "settings"} */
+  view: "resources",
+  /** @type {import("./ipc.js").ResourceRow[]} */
+  rows: [],
+  /** @type {import("./ipc.js").LibraryEntry[]} */
+  library: [],
+  /** @type {import("./ipc.js").PlansView | null} */
+  plansView: null,
+  /** @type {import("./ipc.js").HistoryRow[]} */
+  runs: [],
+  /** Something dragged over the window: whether it can be dropped, and why not.
+   * @type {{ ok: boolean, message: string | null } | null} */
+  drag: null,
+  /** Resource ids ticked by the user; survives re-renders. @type {Set<string>} */
+  selected: new Set(),
+  /** Resource id -> its line in the drawer. @type {Map<string, Transfer>} */
+  transfers: new Map(),
+  /** Done in this session, newest first. @type {Finished[]} */
+  finished: [],
+  /** How many of `finished` the drawer no longer counts (Clear). */
+  cleared: 0,
+  /** Library files that failed Verify in this session. @type {Set<string>} */
+  damaged: new Set(),
+};
+
+/** The person's choices kept by the page itself (language and theme before sign-in). */
+export const store = window.localStorage;
+
+/** The window's language, as set on the page. */
+export const lang = () => document.documentElement.lang;
+
+export const signedIn = () => !!(state.session && state.session.signed_in);
+
+/** A resource's name, or its id when the list does not have it (any more).
+ * @param {string} id */
+export function nameOf(id) {
+  const r = state.rows.find((x) => x.id === id);
+  return r ? r.name : id;
+}
+
+// The views draw themselves: each registers its painter at init, and whoever changed the
+// state asks for the parts to be drawn again, without knowing the views.
+/** @typedef {"rows" | "banner" | "transfers" | "library" | "history" | "plans" | "settings"} Part */
+/** @type {Map<Part, () => void>} */
+const painters = new Map();
+
+/** @param {Part} part @param {() => void} paint */
+export function painter(part, paint) { painters.set(part, paint); }
+
+/** Draws the parts named, or every part. @param {Part[]} parts */
+export function repaint(...parts) {
+  for (const [part, paint] of painters) if (!parts.length || parts.includes(part)) paint();
+}

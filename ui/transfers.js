@@ -1,0 +1,129 @@
+// The transfers drawer: what is running or waiting, and the jobs that feed it (snapshots
+// and downloads asked for by a click, the tray or a plan).
+import { $, button, el, setText } from "./dom.js";
+import { clock } from "./format.js";
+import { drawerLines, progressText, ticking, transferText } from "./lines.js";
+import { notice, showError } from "./notice.js";
+import { refresh } from "./actions.js";
+import { renderQuota, showView } from "./shell.js";
+import { lang, nameOf, painter, repaint, signedIn, state } from "./state.js";
+import * as ipc from "./ipc.js";
+
+export function renderTransfers() {
+  const { t } = state;
+  const { list, running, waiting } = drawerLines(state.transfers);
+  const done = state.finished.length - state.cleared;
+  $("transfers-drawer").hidden = !signedIn() || (list.length === 0 && done === 0 && !state.queuePaused);
+  setText("transfers-summary", t.transfersSummary(running, waiting));
+  $("done-show").hidden = $("done-clear").hidden = done === 0;
+  setText("done-show", t.doneShow(done));
+  setText("done-clear", t.clearDone);
+  $("done-clear").setAttribute("aria-label", t.clearDoneLabel);
+  $("cancel-all").hidden = list.length === 0;
+  const ul = $("transfers");
+  ul.innerHTML = "";
+  const now = Date.now();
+  for (const [id, x] of list) {
+    const li = el("li", {}, el("strong", { text: x.name }));
+    li.dataset.id = id;
+    const p = x.progress;
+    if (p) li.append(el("progress", { max: p.total || 1, value: p.bytes, "aria-label": x.name }));
+    else li.append(el("span"));
+    const text = p ? progressText(p, t) : transferText(x.last, t, lang(), now);
+    li.append(el("span", { class: `state state-${x.kind}${p ? " progress-text" : ""}`, text }));
+    const actions = el("span", { class: "line-actions" });
+    // A create whose answer was lost, or that is slow: its list is watched; the user may stop
+    // waiting for this one alone (nothing is sent again either way).
+    if (x.kind === "busy" && x.last && x.last.event === "processing") {
+      actions.append(button(t.stopWaiting, () => ipc.stopWaiting(id).catch(showError), { "aria-label": `${t.stopWaiting}: ${x.name}` }));
+    }
+    if (x.kind === "failed") {
+      actions.append(button(t.retry, () => { state.transfers.delete(id); x.retry(); renderTransfers(); }, { "aria-label": `${t.retry}: ${x.name}` }));
+      actions.append(button(t.dismiss, () => { state.transfers.delete(id); renderTransfers(); }, { "aria-label": `${t.dismiss}: ${x.name}` }));
+    }
+    li.append(actions);
+    ul.append(li);
+  }
+}
+
+/**
+ * One engine event: a transfer line, the quota, or a notice. Background (scheduled) work
+ * arrives the same way as a click's. `retry` starts a failed line's job again.
+ * @param {ipc.EngineEvent} e @param {(id: string) => void} retry
+ */
+export function handleEvent(e, retry) {
+  const { transfers } = state;
+  /** @param {string} id @returns {import("./state.js").Transfer} */
+  const line = (id) => transfers.get(id) || { name: nameOf(id), retry: () => retry(id) };
+  switch (e.event) {
+    case "quota": if (state.session) state.session.quota = e.quota; renderQuota(e.quota); return;
+    case "paused": notice(() => state.t.pausedByUser, false, true); return;
+    case "resumed": notice(""); return;
+    case "paused_for_quota": {
+      notice(() => state.t.paused(e.until && clock(e.until, lang())), false, true);
+      // Waiting lines now wait for the quota, not for a window; held ones get a line.
+      for (const w of transfers.values()) if (w.kind === "waiting") w.last = e;
+      for (const rid of e.held || []) {
+        const w = line(rid);
+        if (w.kind !== "busy") { w.kind = "waiting"; w.last = e; transfers.set(rid, w); }
+      }
+      renderTransfers();
+      return;
+    }
+    case "rate_limited": notice(() => state.t.rateLimited(clock(e.until, lang())), true); return;
+    case "learned": return;
+    default: break;
+  }
+  const id = e.resource;
+  const x = line(id);
+  switch (e.event) {
+    case "waiting": case "postponed": x.kind = "waiting"; break;
+    case "creating": case "processing": case "joined": case "created": x.kind = "busy"; x.progress = null; break;
+    case "downloading": x.kind = "busy"; x.progress = e.progress; break;
+    case "done":
+      transfers.delete(id);
+      state.finished.unshift({ id, name: x.name, path: e.path, at: new Date().toISOString() });
+      renderTransfers(); repaint("history");
+      return;
+    case "failed":
+      // Stopped by the user: the line goes; the notice says what it means.
+      if (e.code === "cancelled") { transfers.delete(id); renderTransfers(); return; }
+      x.kind = "failed"; x.progress = null; break;
+    default: return;
+  }
+  x.last = e;
+  transfers.set(id, x);
+  renderTransfers();
+}
+
+/** A channel whose events go to the drawer. @param {(id: string) => void} retry */
+export const onEvent = (retry) => ipc.eventChannel((e) => handleEvent(e, retry));
+
+/** Backs up these resources (a new snapshot each, downloaded). @param {string[]} ids */
+export async function snapshot(ids) {
+  try { await ipc.createSnapshots(ids, onEvent((id) => snapshot([id]))); await refresh(); } catch (e) { showError(e); }
+}
+
+/** Downloads a resource's newest snapshot, or `version`. @param {string} id @param {string | null} [version] */
+export async function download(id, version) {
+  try { await ipc.downloadSnapshot(id, version || null, onEvent((rid) => download(rid, version))); await refresh(); } catch (e) { showError(e); }
+}
+
+export function initTransfers() {
+  painter("transfers", renderTransfers);
+  // Lines that count (preparing, waiting) tick every second.
+  setInterval(() => { if (ticking(state.transfers.values())) renderTransfers(); }, 1000);
+  $("done-show").addEventListener("click", () => showView("history", true));
+  $("done-clear").addEventListener("click", () => { state.cleared = state.finished.length; renderTransfers(); });
+  $("cancel-all").addEventListener("click", () => { notice(() => state.t.stopped); ipc.cancelTransfer().catch(showError); });
+  $("pause-toggle").addEventListener("click", () => ipc.pauseQueue(!state.queuePaused).catch(showError));
+  ipc.on(ipc.EVENTS.queuePaused, (paused) => {
+    state.queuePaused = paused;
+    setText("pause-toggle", paused ? state.t.resume : state.t.pause);
+    notice(paused ? () => state.t.pausedByUser : "", false, true);
+    renderTransfers();
+  });
+  ipc.on(ipc.EVENTS.engineEvent, (e) => handleEvent(e, (id) => snapshot([id])));
+  ipc.on(ipc.EVENTS.plansRan, () => refresh());
+  ipc.on(ipc.EVENTS.traySnapshotAll, () => snapshot(state.rows.map((r) => r.id)));
+}
