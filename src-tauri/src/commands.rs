@@ -727,26 +727,12 @@ pub async fn open_folder(state: State<'_, AppState>, path: PathBuf) -> Result<()
             "That folder is not one the app uses.",
         ));
     }
-    open_path(&path).map_err(|err| {
+    crate::opener::open_path(&path).map_err(|err| {
         UiError::new(
             "folder",
             format!("Could not open {}: {err}", path.display()),
         )
     })
-}
-
-pub fn open_path(p: &Path) -> std::io::Result<()> {
-    let program = if cfg!(target_os = "macos") {
-        "open"
-    } else if cfg!(windows) {
-        "explorer"
-    } else {
-        "xdg-open"
-    };
-    std::process::Command::new(program)
-        .arg(p)
-        .spawn()
-        .map(|_| ())
 }
 
 #[tauri::command]

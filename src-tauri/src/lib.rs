@@ -5,6 +5,7 @@ mod autostart;
 mod commands;
 mod error;
 mod notify;
+mod opener;
 #[cfg(target_os = "linux")]
 mod render;
 mod schedule;

@@ -182,7 +182,7 @@ fn show(summary: &'static str, body: String, extra: Extra) {
                     handle.wait_for_action(|action| match action {
                         "open" => {
                             if let Some(dir) = &extra.folder {
-                                let _ = crate::commands::open_path(dir);
+                                let _ = crate::opener::open_path(dir);
                             }
                         }
                         "default" => {

@@ -80,7 +80,7 @@ impl squarecloud::SharedCalls for SharedCallLog {
         });
         // The ledger's record is what a new process checks before its first call.
         let until: chrono::DateTime<chrono::Utc> = until.into();
-        let _ = self.state.update(crate::engine::LEDGER, |l: &mut Ledger| {
+        let _ = self.state.update(crate::ledger::LEDGER, |l: &mut Ledger| {
             let b = l.blocked_until.entry(self.api.clone()).or_insert(until);
             *b = (*b).max(until);
         });

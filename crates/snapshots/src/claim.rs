@@ -67,6 +67,15 @@ impl Drop for Holder {
     }
 }
 
+/// Whether process `pid` of this machine still runs (itself; any process where this cannot
+/// be told, off Linux, counts as running: what it holds is never taken from it). Only for
+/// records that name no [`Holder`] (older versions', and temporary files named by pid).
+pub(crate) fn process_alive(pid: u32) -> bool {
+    pid == std::process::id()
+        || !cfg!(target_os = "linux")
+        || Path::new("/proc").join(pid.to_string()).exists()
+}
+
 /// A token as [`Holder::acquire`] makes them; anything else read from a file is refused
 /// before it becomes part of a path.
 fn well_formed(token: &str) -> bool {

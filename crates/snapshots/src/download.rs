@@ -142,9 +142,8 @@ pub struct Downloader {
     pub(crate) limit: Option<Arc<RateLimit>>,
 }
 
-/// The default most connections per snapshot, and the size from which a snapshot is split.
-pub const DEFAULT_CONNECTIONS: usize = 4;
-pub const MAX_CONNECTIONS: usize = 8;
+pub use crate::settings::{DEFAULT_CONNECTIONS, MAX_CONNECTIONS};
+/// The size from which a snapshot is split over several connections.
 pub const SPLIT_MIN: u64 = 32 * 1024 * 1024;
 
 /// Error bodies from the file host are read up to this much, and for this long at most.

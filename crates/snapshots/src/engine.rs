@@ -331,7 +331,7 @@ const NEWEST_PARALLEL: usize = 4;
 pub type MeteredCheck = Arc<dyn Fn() -> bool + Send + Sync>;
 
 pub(crate) const SETTINGS: &str = "settings.json";
-pub(crate) const LEDGER: &str = "ledger.json";
+pub(crate) use crate::ledger::LEDGER;
 pub(crate) const LIBRARY: &str = "library.json";
 
 pub(crate) fn state_error(path: &Path, e: std::io::Error) -> EngineError {

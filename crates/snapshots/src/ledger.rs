@@ -48,6 +48,9 @@ pub struct AccountLedger {
     pub learned: Learned,
 }
 
+/// The ledger's file in the data dir.
+pub(crate) const LEDGER: &str = "ledger.json";
+
 /// A create that some engine on this machine is serving for a resource.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InFlight {

@@ -647,7 +647,7 @@ fn claim_held(data_dir: &std::path::Path, r: &InProgress) -> bool {
         Some(token) => crate::claim::held(data_dir, token),
         None => {
             r.pid != std::process::id()
-                && crate::statedir::process_alive(r.pid)
+                && crate::claim::process_alive(r.pid)
                 && Utc::now() - r.started < Duration::hours(12)
         }
     }

@@ -119,7 +119,7 @@ fn alive(
     }
     match &f.holder {
         Some(token) => crate::claim::held(data_dir, token),
-        None => crate::statedir::process_alive(f.pid),
+        None => crate::claim::process_alive(f.pid),
     }
 }
 

@@ -49,8 +49,8 @@ impl Settings {
     pub fn connections(&self) -> usize {
         self.connections
             .map(usize::from)
-            .unwrap_or(crate::download::DEFAULT_CONNECTIONS)
-            .clamp(1, crate::download::MAX_CONNECTIONS)
+            .unwrap_or(DEFAULT_CONNECTIONS)
+            .clamp(1, MAX_CONNECTIONS)
     }
 }
 
@@ -83,6 +83,10 @@ impl Settings {
             .map(PathBuf::as_path)
     }
 }
+
+/// The default most connections per snapshot, and the most a setting may ask for.
+pub const DEFAULT_CONNECTIONS: usize = 4;
+pub const MAX_CONNECTIONS: usize = 8;
 
 /// Why a folder cannot be a destination.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

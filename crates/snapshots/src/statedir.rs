@@ -230,14 +230,6 @@ impl Drop for NamedLock {
     }
 }
 
-/// Whether process `pid` of this machine still runs (itself; any process where this cannot
-/// be told, off Linux, counts as running: what it holds is never taken from it).
-pub(crate) fn process_alive(pid: u32) -> bool {
-    pid == std::process::id()
-        || !cfg!(target_os = "linux")
-        || Path::new("/proc").join(pid.to_string()).exists()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -140,7 +140,7 @@ fn remove_left_temps(
             .and_then(|t| fs_now.duration_since(t).ok())
             .is_some_and(|age| age >= left_after);
         if untouched
-            && !crate::statedir::process_alive(pid)
+            && !crate::claim::process_alive(pid)
             && std::fs::remove_file(e.path()).is_ok()
         {
             removed += 1;
@@ -235,7 +235,7 @@ mod tests {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let gone = child.id();
         child.wait().unwrap();
-        assert!(!crate::statedir::process_alive(gone));
+        assert!(!crate::claim::process_alive(gone));
         let me = std::process::id();
         let old = [
             format!(".ledger.json.{gone}.0.tmp"),  // left by a kill: swept
