@@ -139,9 +139,7 @@ fn remove_left_temps(
             .and_then(|m| m.modified().ok())
             .and_then(|t| fs_now.duration_since(t).ok())
             .is_some_and(|age| age >= left_after);
-        if untouched
-            && !crate::claim::process_alive(pid)
-            && std::fs::remove_file(e.path()).is_ok()
+        if untouched && !crate::claim::process_alive(pid) && std::fs::remove_file(e.path()).is_ok()
         {
             removed += 1;
         }
