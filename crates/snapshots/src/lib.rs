@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod library;
 pub mod metered;
 pub mod names;
+pub mod overview;
 pub mod ownfile;
 pub mod pacer;
 pub mod plans;
