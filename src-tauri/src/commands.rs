@@ -7,11 +7,12 @@ use crate::state::AppState;
 use serde::{Deserialize, Serialize};
 use snapshots::ledger::QuotaStatus;
 use snapshots::library::{LibraryEntry, PruneReport};
+use snapshots::overview::ResourceRow;
 use snapshots::settings::{folder_from_drop, validate_folder};
 use snapshots::{Engine, Event, EventSink, SnapshotOptions};
-use squarecloud::{ApiKey, ResourceKind};
+use squarecloud::ApiKey;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use tauri::State;
 use tauri::ipc::Channel;
@@ -120,88 +121,14 @@ pub async fn sign_out(state: State<'_, AppState>) -> Result<Session, UiError> {
     Ok(session(&state, None, vec![]))
 }
 
-#[derive(Serialize)]
-pub struct ResourceRow {
-    kind: ResourceKind,
-    id: String,
-    name: String,
-    runtime: Option<String>,
-    ram: u64,
-    cluster: Option<String>,
-    newest_server: Option<chrono::DateTime<chrono::Utc>>,
-    newest_local: Option<LibraryEntry>,
-    dest: Option<PathBuf>,
-    /// Whether `dest` is the resource's own folder rather than the default.
-    own_dest: bool,
-    /// When the newest verified copy on this computer was taken.
-    last_backup: Option<chrono::DateTime<chrono::Utc>>,
-    /// When a plan next covers it.
-    next_backup: Option<chrono::DateTime<chrono::Utc>>,
-    /// `fresh` (a verified copy under 36 h old), `stale`, or `none`.
-    health: &'static str,
-    /// The last 30 days, oldest first.
-    days: Vec<snapshots::plans::Day>,
-}
-
-/// How old the newest verified copy may be and still count as fresh.
-const FRESH_HOURS: i64 = 36;
-
 /// Applications and databases with their newest server and local snapshots.
 #[tauri::command]
 pub async fn list_resources(state: State<'_, AppState>) -> Result<Vec<ResourceRow>, UiError> {
     let e = engine(&state).await?;
-    let me = e.refresh().await?;
-    let library = e.library();
-    let settings = e.settings();
-    let plans = e.plans();
-    let now = chrono::Utc::now();
+    e.refresh().await?;
     // No listing per resource here: 1,000 of them would take minutes of the per-minute
     // budget. The window asks `refresh_newest` after showing the rows.
-    let newest = e.newest_known();
-    Ok(e.resources()
-        .into_iter()
-        .map(|r| {
-            let (runtime, ram, cluster) = match r.kind {
-                ResourceKind::App => me
-                    .applications
-                    .iter()
-                    .find(|a| a.id == r.id)
-                    .map(|a| (a.lang.clone(), a.ram, a.cluster.clone())),
-                ResourceKind::Database => me
-                    .databases
-                    .iter()
-                    .find(|d| d.id == r.id)
-                    .map(|d| (d.engine.clone(), d.ram, d.cluster.clone())),
-            }
-            .unwrap_or((None, 0, None));
-            let last_backup = library
-                .for_resource(&r.id)
-                .into_iter()
-                .find(|x| x.verified_at.is_some())
-                .map(|x| x.taken_at);
-            let health = match last_backup {
-                Some(t) if now - t < chrono::Duration::hours(FRESH_HOURS) => "fresh",
-                Some(_) => "stale",
-                None => "none",
-            };
-            ResourceRow {
-                days: plans.days(&r.id, &library, 30, now.with_timezone(&chrono::Local)),
-                last_backup,
-                next_backup: plans.next_for(&r.id, now.with_timezone(&chrono::Local)),
-                health,
-                newest_server: newest.get(&r.id).copied().flatten(),
-                newest_local: library.for_resource(&r.id).first().map(|x| (*x).clone()),
-                dest: settings.dest_for(&r.id).map(Path::to_path_buf),
-                own_dest: settings.destinations.contains_key(&r.id),
-                kind: r.kind,
-                id: r.id,
-                name: r.name,
-                runtime,
-                ram,
-                cluster,
-            }
-        })
-        .collect())
+    Ok(snapshots::overview::of_engine(&e))
 }
 
 /// Learns when each resource's newest server snapshot was taken, for those not learnt in
