@@ -1,22 +1,24 @@
 //! `sqsnap list`: every application and database, the newest snapshot of each, the quota.
+//! With `--json`, each resource is the window's row (`snapshots::overview`), keys and all.
 
 use crate::exit::Fail;
 use crate::say;
 use crate::session::Session;
-use snapshots::ResourceRef;
 use snapshots::names::printable;
-use snapshots::squarecloud::{Me, ResourceKind};
+use snapshots::overview::{self, ResourceRow};
+use snapshots::squarecloud::ResourceKind;
 
 pub async fn run(s: &Session) -> Result<(), Fail> {
-    let me = s.engine.me();
     if let Err(e) = s.engine.refresh_newest(std::time::Duration::ZERO).await {
         say::err(&format!(
             "sqsnap: could not read every snapshot list, so some show \"unknown\": {e}"
         ));
     }
     let known = s.engine.newest_known();
-    for r in s.engine.resources() {
-        row(s, &me, &r, known.get(&r.id).copied());
+    for r in overview::of_engine(&s.engine) {
+        // The row says "no snapshot" and "not learnt" alike (null); people are told which.
+        let learnt = known.contains_key(&r.id);
+        s.out.emit(line(&r, learnt), serde_json::json!(r));
     }
     let q = s.engine.quota();
     s.out
@@ -24,36 +26,23 @@ pub async fn run(s: &Session) -> Result<(), Fail> {
     Ok(())
 }
 
-/// One resource's line. `newest`: None when its list could not be read, `Some(None)` when
-/// it has no snapshot.
-fn row(
-    s: &Session,
-    me: &Me,
-    r: &ResourceRef,
-    newest: Option<Option<chrono::DateTime<chrono::Utc>>>,
-) {
-    let (detail, ram) = match r.kind {
-        ResourceKind::App => {
-            let a = me.applications.iter().find(|a| a.id == r.id);
-            (
-                a.and_then(|a| a.lang.clone()).unwrap_or_default(),
-                a.map(|a| a.ram).unwrap_or(0),
-            )
-        }
-        _ => {
-            let d = me.databases.iter().find(|d| d.id == r.id);
-            (
-                d.and_then(|d| d.engine.clone()).unwrap_or_default(),
-                d.map(|d| d.ram).unwrap_or(0),
-            )
-        }
-    };
+/// One resource's line for people. `learnt`: whether its snapshot list could be read.
+fn line(r: &ResourceRow, learnt: bool) -> String {
     let kind = match r.kind {
         ResourceKind::App => "app",
-        _ => "database",
+        ResourceKind::Database => "database",
     };
-    s.out.emit(
-        format!("{kind:8} {}  {:28} {:10} {:>5} MB  newest: {}", printable(&r.id), printable(&r.name), printable(&detail), ram, match newest { Some(Some(t)) => t.format("%Y-%m-%d %H:%M UTC").to_string(), Some(None) => "none".into(), None => "unknown".into() }),
-        serde_json::json!({"kind": kind, "id": r.id, "name": r.name, "runtime": detail, "ram": ram, "newest_snapshot": newest.flatten()}),
-    );
+    let newest = match (learnt, r.newest_server) {
+        (true, Some(t)) => t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        (true, None) => "none".into(),
+        (false, _) => "unknown".into(),
+    };
+    format!(
+        "{:8} {}  {:28} {:10} {:>5} MB  newest: {newest}",
+        kind,
+        printable(&r.id),
+        printable(&r.name),
+        printable(r.runtime.as_deref().unwrap_or_default()),
+        r.ram,
+    )
 }

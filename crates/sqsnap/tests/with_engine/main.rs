@@ -3,6 +3,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod list;
 mod plans;
 mod ranged;
 mod restore;
