@@ -15,14 +15,15 @@
 /** @typedef {{ total: number, used: number, remaining: number, next_free_at: string | null,
  *   used_is_estimate: boolean, next_free_is_estimate: boolean }} QuotaStatus */
 /** @typedef {{ id: string, name: string, plan: string, memory_mb: number, daily_quota: number }} AccountView */
-/** @typedef {{ signed_in: boolean, demo: boolean, account: AccountView | null, quota: QuotaStatus | null,
- *   notices: string[] }} Session */
+/** `fresh_hours`: how old a resource's newest copy may be and still count as fresh (overview.rs).
+ * @typedef {{ signed_in: boolean, demo: boolean, account: AccountView | null, quota: QuotaStatus | null,
+ *   fresh_hours: number, notices: string[] }} Session */
 
 // ---- Resources, versions, the library ----
 
 /** @typedef {"app" | "database"} ResourceKind */
 /** One day of a resource's last 30 (plans.rs `Day`). @typedef {"backed_up" | "failed" | "missed" | "nothing"} Day */
-/** `fresh`: a verified copy under 36 h old. @typedef {"fresh" | "stale" | "none"} Health */
+/** `fresh`: a verified copy under `Session.fresh_hours` old. @typedef {"fresh" | "stale" | "none"} Health */
 /** @typedef {{ resource_id: string, resource_name: string, version: string | null, taken_at: string,
  *   size: number, path: string, downloaded_at: string, verified_at: string | null }} LibraryEntry */
 /** @typedef {{ kind: ResourceKind, id: string, name: string, runtime: string | null, ram: number,

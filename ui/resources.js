@@ -219,7 +219,9 @@ function renderBanner() {
   b.className = `banner ${need.length ? "warn" : "ok"}`;
   const holder = /** @type {HTMLElement} */ (b.querySelector(".banner-icon"));
   holder.innerHTML = ""; holder.append(icon(need.length ? "alert" : "check"));
-  setText("status-text", need.length ? t.attention(need.length, attentionNames(need, t.andMore)) : t.allGood);
+  // The threshold is the engine's (overview.rs FRESH_HOURS); rows come only after a session.
+  const hours = state.session ? state.session.fresh_hours : 0;
+  setText("status-text", need.length ? t.attention(need.length, attentionNames(need, t.andMore), hours) : t.allGood);
   // What to do, as a button: back up the ones that need it (held for the quota if needed).
   $("attention-go").hidden = need.length === 0;
   setText("attention-go", t.attentionGo(need.length));

@@ -23,6 +23,8 @@ pub struct Session {
     demo: bool,
     account: Option<AccountView>,
     quota: Option<QuotaStatus>,
+    /// How old, in hours, a resource's newest copy may be and still count as fresh.
+    fresh_hours: i64,
     /// Things the user should know (a state file kept aside, a keychain problem).
     notices: Vec<String>,
 }
@@ -60,6 +62,7 @@ fn session(state: &AppState, engine: Option<&Engine>, notices: Vec<String>) -> S
             }
         }),
         quota: engine.map(Engine::quota),
+        fresh_hours: snapshots::overview::FRESH_HOURS,
         notices,
     }
 }
