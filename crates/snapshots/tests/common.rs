@@ -123,3 +123,96 @@ pub async fn download_latest(
         )
         .await
 }
+
+// ---- Helpers several suites share (the engine's here, and `sqsnap`'s beside it) ----------
+
+/// The id of the `i`th resource of [`tiny_account`].
+pub fn id(i: usize) -> String {
+    format!("{i:032x}")
+}
+
+/// One application whose snapshots are `size` bytes; creates answer at once.
+pub fn one_app(size: u64) -> SimConfig {
+    SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates()
+}
+
+/// A plan that keeps everything, into `dest`.
+pub fn plan(
+    name: &str,
+    kind: snapshots::plans::PlanKind,
+    scope: snapshots::plans::Scope,
+    schedule: snapshots::plans::Schedule,
+    dest: &std::path::Path,
+) -> snapshots::plans::Plan {
+    snapshots::plans::Plan {
+        id: name.into(),
+        kind,
+        scope,
+        schedule,
+        retention: snapshots::plans::Retention::Everything,
+        dest: Some(dest.to_path_buf()),
+    }
+}
+
+/// A plan for every resource, due now (its last period is an old one).
+pub fn due_now(engine: &Engine, p: snapshots::plans::Plan, resources: usize, quota: u32) {
+    let id = p.id.clone();
+    engine
+        .update_plans(|plans: &mut snapshots::plans::Plans| {
+            plans
+                .add(p, resources, quota, chrono::Local::now())
+                .unwrap();
+            plans.state.get_mut(&id).unwrap().last_period = Some("old".into());
+        })
+        .unwrap();
+}
+
+/// Makes a plan due again (as the next period would).
+pub fn due_again(engine: &Engine, id: &str) {
+    engine
+        .update_plans(|plans: &mut snapshots::plans::Plans| {
+            let st = plans.state.get_mut(id).unwrap();
+            st.last_period = Some(format!("{}-again", st.last_period.clone().unwrap()));
+        })
+        .unwrap();
+}
+
+/// The names in `dir`, sorted.
+pub fn listing(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The archives in `dir`, sorted.
+pub fn zips(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "zip"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The permission bits of `p` itself (a link is not followed).
+pub fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(p).unwrap().mode() & 0o777
+}
+
+/// A folder of its own under `root`.
+pub fn folder(root: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let d = root.join(name);
+    std::fs::create_dir(&d).unwrap();
+    d
+}
+
+/// Every file connection capped at `bytes_per_sec`, as a distant or throttling host does.
+pub fn cap_each(sim: &Simulator, bytes_per_sec: u64) {
+    use squarecloud_sim::{FaultKind, FaultSpec, Target};
+    sim.inject(FaultSpec::new(Target::Files, FaultKind::Bandwidth { bytes_per_sec }).times(None));
+}

@@ -9,32 +9,11 @@ use chrono::{
     DateTime, Datelike, Duration as CDuration, Local, NaiveTime, TimeZone, Timelike, Utc,
 };
 use common::*;
-use snapshots::plans::{Plan, PlanKind, Plans, Retention, Schedule, Scope};
+use snapshots::plans::{PlanKind, Plans, Retention, Schedule, Scope};
 use squarecloud_sim::SimConfig;
 use std::collections::BTreeSet;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-fn id(i: usize) -> String {
-    format!("{i:032x}")
-}
-
-fn plan(
-    name: &str,
-    kind: PlanKind,
-    scope: Scope,
-    schedule: Schedule,
-    dest: &std::path::Path,
-) -> Plan {
-    Plan {
-        id: name.into(),
-        kind,
-        scope,
-        schedule,
-        retention: Retention::Everything,
-        dest: Some(dest.to_path_buf()),
-    }
-}
 
 /// The start of the daily period `t` falls in: the last `at` (local) at or before `t`.
 fn day_start(t: DateTime<Utc>, at: NaiveTime) -> DateTime<Utc> {
@@ -287,27 +266,6 @@ async fn a_metered_connection_postpones_large_mirrors() {
 }
 
 // ---- Claims, tombstones, validation and the reserve ------------------------------------
-
-/// A plan for every resource, due now (its last period is an old one).
-fn due_now(engine: &snapshots::Engine, p: Plan, resources: usize, quota: u32) {
-    let id = p.id.clone();
-    engine
-        .update_plans(|plans: &mut Plans| {
-            plans.add(p, resources, quota, Local::now()).unwrap();
-            plans.state.get_mut(&id).unwrap().last_period = Some("old".into());
-        })
-        .unwrap();
-}
-
-/// Makes a plan due again (as the next period would).
-fn due_again(engine: &snapshots::Engine, id: &str) {
-    engine
-        .update_plans(|plans: &mut Plans| {
-            let st = plans.state.get_mut(id).unwrap();
-            st.last_period = Some(format!("{}-again", st.last_period.clone().unwrap()));
-        })
-        .unwrap();
-}
 
 /// Keeps the simulated clock away from 03:00 UTC (the server's automatic snapshots) and
 /// midnight UTC (a new calendar day) for the next minutes: moved forward to 12:00 UTC.

@@ -22,19 +22,6 @@ fn file_gets(sim: &Simulator) -> Vec<Option<String>> {
         .collect()
 }
 
-fn zips(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "zip"))
-        .collect()
-}
-
-/// Every file connection capped at `bytes_per_sec`, as a distant or throttling host does.
-fn cap_each(sim: &Simulator, bytes_per_sec: u64) {
-    sim.inject(FaultSpec::new(Target::Files, FaultKind::Bandwidth { bytes_per_sec }).times(None));
-}
-
 /// A simulator with one application whose snapshots are `size` bytes, and an engine on it.
 async fn start_one(size: u64) -> (Simulator, snapshots::Engine, tempfile::TempDir) {
     start(SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates()).await

@@ -9,18 +9,14 @@ use snapshots::download::Downloader;
 use snapshots::squarecloud::ApiKey;
 use snapshots::{Engine, EngineConfig, EngineError};
 use squarecloud_sim::{FaultKind, FaultSpec, SimConfig, Simulator, Target};
-use std::os::unix::fs::{MetadataExt, symlink};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::symlink;
+use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 const APP: &str = "00000000000000000000000000000000";
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
-
-fn one_app(size: u64) -> SimConfig {
-    SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates()
-}
 
 /// An engine on `sim` in `data`, with `dl` as its downloader and `floor` as the least bound
 /// of a fresh snapshot's size.
@@ -46,31 +42,11 @@ fn split() -> Downloader {
     quick().with_connections(4, 64 * KIB)
 }
 
-fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    v.sort();
-    v
-}
-
 fn file_gets(sim: &Simulator) -> usize {
     sim.requests()
         .iter()
         .filter(|q| q.host == Target::Files && q.method == "GET")
         .count()
-}
-
-fn mode(p: &Path) -> u32 {
-    std::fs::symlink_metadata(p).unwrap().mode() & 0o777
-}
-
-/// A folder of its own under `root`.
-fn folder(root: &Path, name: &str) -> PathBuf {
-    let d = root.join(name);
-    std::fs::create_dir(&d).unwrap();
-    d
 }
 
 /// 4. A file host that answers every request with a part it was not asked for (or a 416)

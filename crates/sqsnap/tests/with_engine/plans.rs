@@ -2,53 +2,11 @@
 
 use crate::common::{self, *};
 use chrono::{Local, NaiveTime, Utc};
-use snapshots::plans::{Plan, PlanKind, Plans, Retention, Schedule, Scope};
+use snapshots::plans::{PlanKind, Plans, Schedule, Scope};
 use squarecloud_sim::SimConfig;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-fn id(i: usize) -> String {
-    format!("{i:032x}")
-}
-
-fn plan(
-    name: &str,
-    kind: PlanKind,
-    scope: Scope,
-    schedule: Schedule,
-    dest: &std::path::Path,
-) -> Plan {
-    Plan {
-        id: name.into(),
-        kind,
-        scope,
-        schedule,
-        retention: Retention::Everything,
-        dest: Some(dest.to_path_buf()),
-    }
-}
-
-/// A plan for every resource, due now (its last period is an old one).
-fn due_now(engine: &snapshots::Engine, p: Plan, resources: usize, quota: u32) {
-    let id = p.id.clone();
-    engine
-        .update_plans(|plans: &mut Plans| {
-            plans.add(p, resources, quota, Local::now()).unwrap();
-            plans.state.get_mut(&id).unwrap().last_period = Some("old".into());
-        })
-        .unwrap();
-}
-
-/// Makes a plan due again (as the next period would).
-fn due_again(engine: &snapshots::Engine, id: &str) {
-    engine
-        .update_plans(|plans: &mut Plans| {
-            let st = plans.state.get_mut(id).unwrap();
-            st.last_period = Some(format!("{}-again", st.last_period.clone().unwrap()));
-        })
-        .unwrap();
-}
 
 /// `sqsnap run-due` twice in one period: the second spends nothing. And a run killed
 /// half way is finished by the next one without a second create for what it had sent.

@@ -3,8 +3,7 @@
 
 use crate::common::*;
 use snapshots::verify::verify_zip;
-use squarecloud_sim::{FaultKind, FaultSpec, SimConfig, Simulator, Target};
-use std::path::{Path, PathBuf};
+use squarecloud_sim::{SimConfig, Simulator, Target};
 use std::time::{Duration, Instant};
 
 const MIB: u64 = 1024 * 1024;
@@ -16,19 +15,6 @@ fn file_gets(sim: &Simulator) -> Vec<Option<String>> {
         .filter(|q| q.host == Target::Files && q.method == "GET")
         .map(|q| q.range)
         .collect()
-}
-
-fn zips(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "zip"))
-        .collect()
-}
-
-/// Every file connection capped at `bytes_per_sec`, as a distant or throttling host does.
-fn cap_each(sim: &Simulator, bytes_per_sec: u64) {
-    sim.inject(FaultSpec::new(Target::Files, FaultKind::Bandwidth { bytes_per_sec }).times(None));
 }
 
 /// The bytes the simulator serves for the resource's one version.

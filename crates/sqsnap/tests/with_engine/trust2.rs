@@ -1,37 +1,11 @@
 //! From `crates/snapshots/tests/trust2.rs`: the trust items checked through `sqsnap`.
 
 use crate::common::*;
-use squarecloud_sim::{FaultKind, FaultSpec, SimConfig, Simulator, Target};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use squarecloud_sim::{FaultKind, FaultSpec, Simulator, Target};
 use std::time::Duration;
 
 const APP: &str = "00000000000000000000000000000000";
 const KIB: u64 = 1024;
-
-fn one_app(size: u64) -> SimConfig {
-    SimConfig::new(KEY, tiny_account(1, 4096, size)).instant_creates()
-}
-
-fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    v.sort();
-    v
-}
-
-fn mode(p: &Path) -> u32 {
-    std::fs::symlink_metadata(p).unwrap().mode() & 0o777
-}
-
-/// A folder of its own under `root`.
-fn folder(root: &Path, name: &str) -> PathBuf {
-    let d = root.join(name);
-    std::fs::create_dir(&d).unwrap();
-    d
-}
 
 /// 6. `sqsnap download` under the usual umask 022 also writes an archive only its owner
 /// can read.
