@@ -332,7 +332,7 @@ pub type MeteredCheck = Arc<dyn Fn() -> bool + Send + Sync>;
 
 pub(crate) const SETTINGS: &str = "settings.json";
 pub(crate) use crate::ledger::LEDGER;
-pub(crate) const LIBRARY: &str = "library.json";
+pub(crate) use crate::library::LIBRARY;
 
 pub(crate) fn state_error(path: &Path, e: std::io::Error) -> EngineError {
     EngineError::State {
@@ -837,18 +837,12 @@ impl Engine {
 
     /// Checks a file again (full CRC check with `full`).
     pub async fn verify(&self, path: &Path, full: bool) -> Result<(), EngineError> {
-        let p = path.to_path_buf();
-        let expected = self
-            .library()
-            .entries
-            .iter()
-            .find(|e| e.path == path)
-            .map(|e| e.size);
-        tokio::task::spawn_blocking(move || crate::verify::verify_zip(&p, expected, full))
+        let (state, p) = (self.state.clone(), path.to_path_buf());
+        tokio::task::spawn_blocking(move || crate::library::verify_listed(&state, &p, full))
             .await
-            .map_err(|e| EngineError::Verify(VerifyError::Io(e.to_string())))??;
-        let p = path.to_path_buf();
-        self.update_library(|l| l.mark_verified(&p, Utc::now()))
+            .map_err(|e| EngineError::Verify(VerifyError::Io(e.to_string())))?
+            .map_err(|e| state_error(&self.cfg.data_dir.join(LIBRARY), e))??;
+        Ok(())
     }
 
     /// Applies the retention rules (the settings' unless given). At least one copy of each

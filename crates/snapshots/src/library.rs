@@ -6,6 +6,31 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// The library's file in the data dir.
+pub const LIBRARY: &str = "library.json";
+
+/// Checks a file again (every CRC with `full`) and records when it passed. The data dir's
+/// lock is held to read the file's listed size and to record the result, never during the
+/// check: a pass over a large archive would hold every other process. The outer error is
+/// the state's; the inner one the file's.
+pub fn verify_listed(
+    state: &crate::statedir::StateDir,
+    path: &Path,
+    full: bool,
+) -> std::io::Result<Result<(), VerifyError>> {
+    let expected = state
+        .read::<Library>(LIBRARY)?
+        .entries
+        .iter()
+        .find(|e| e.path == path)
+        .map(|e| e.size);
+    let checked = verify_zip(path, expected, full).map(|_| ());
+    if checked.is_ok() {
+        state.update(LIBRARY, |l: &mut Library| l.mark_verified(path, Utc::now()))?;
+    }
+    Ok(checked)
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LibraryEntry {
     pub resource_id: String,
@@ -109,19 +134,6 @@ impl Library {
             .collect();
         v.sort_by_key(|e| std::cmp::Reverse(e.taken_at));
         v
-    }
-
-    /// Checks a listed file again; records when it passed.
-    pub fn verify(
-        &mut self,
-        path: &Path,
-        full: bool,
-        now: DateTime<Utc>,
-    ) -> Result<(), VerifyError> {
-        let expected = self.entries.iter().find(|e| e.path == path).map(|e| e.size);
-        verify_zip(path, expected, full)?;
-        self.mark_verified(path, now);
-        Ok(())
     }
 
     /// Records that a listed file passed its check at `now`.

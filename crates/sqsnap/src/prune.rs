@@ -25,7 +25,7 @@ pub fn run(
         ));
     }
     let report = state(dir)?
-        .update("library.json", |lib: &mut Library| {
+        .update(snapshots::library::LIBRARY, |lib: &mut Library| {
             lib.prune(keep, days, chrono::Utc::now())
         })
         .map_err(|e| Fail(7, e.to_string()))?;
