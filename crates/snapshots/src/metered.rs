@@ -63,8 +63,9 @@ mod tests {
     }
 
     /// A NetworkManager stand-in on a real D-Bus (the test session's bus): yes is metered;
-    /// none on the bus is not.
-    #[tokio::test]
+    /// none on the bus is not. Several workers: the stand-in is served by this runtime while
+    /// the question blocks one of its threads, as a plan run blocks one of the app's.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[ignore = "needs a D-Bus session: `make test` runs it"]
     async fn reads_network_managers_metered_property() {
         // Asked straight from async code, as the engine asks.
