@@ -794,6 +794,16 @@ impl Downloader {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
         loop {
+            // Stopped: no new connection starts, and the range a stopped one left is not
+            // mistaken for a finished file (that would fail the check and lose the `.part`).
+            if cancel.is_cancelled() {
+                while workers.next().await.is_some() {}
+                let _ = saver.stop_and_save().await;
+                return Err(DownloadError::Cancelled {
+                    part: part.to_path_buf(),
+                    bytes: shared.done.load(Ordering::Acquire),
+                });
+            }
             // Start connections up to the target: a gap left by a failed one first, else
             // the larger half of the biggest range still being filled, else (near the end)
             // the second half of what the slowest connection has left.
@@ -850,7 +860,11 @@ impl Downloader {
                     seg.end.store(pos, Ordering::Release);
                     match r {
                         Ok(()) => {}
-                        Err(_) if cancel.is_cancelled() => {}
+                        Err(_) if cancel.is_cancelled() => {
+                            if pos < end {
+                                queue.push_front((pos, end));
+                            }
+                        }
                         Err(WorkerError::Disk(e)) => {
                             let _ = saver.stop_and_save().await;
                             return Err(e);
@@ -906,15 +920,9 @@ impl Downloader {
                         step = Some((Instant::now(), done));
                     }
                 }
-                _ = cancel.cancelled() => {
-                    // Let the connections notice, then record what they finished.
-                    while workers.next().await.is_some() {}
-                    let _ = saver.stop_and_save().await;
-                    return Err(DownloadError::Cancelled {
-                        part: part.to_path_buf(),
-                        bytes: shared.done.load(Ordering::Acquire),
-                    });
-                }
+                // Stopped: the top of the loop lets the connections notice and records
+                // what they finished.
+                _ = cancel.cancelled() => {}
             }
         }
         shared

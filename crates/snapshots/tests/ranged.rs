@@ -557,3 +557,51 @@ async fn a_finished_part_is_kept_and_its_leftovers_are_not() {
         .collect();
     assert_eq!(left, [std::ffi::OsString::from(&name)], "{left:?}");
 }
+
+/// A stop that lands while the connections are still starting is a stop: every connection
+/// ending on the stop once left no range queued, the file counted as finished, the check
+/// failed, and the `.part` with all it held was deleted. Stopped at the first bytes, at
+/// every point after, the download says "cancelled", keeps its `.part`, and resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_at_any_moment_keeps_the_part_and_resumes() {
+    let size = 4 * MIB;
+    let (sim, engine, dir) = start_one(size).await;
+    let engine = engine
+        .with_downloader(snapshots::download::Downloader::new().with_connections(4, 64 * 1024));
+    let name = fetched_then_deleted(&engine, dir.path()).await;
+    cap_each(&sim, 256 * 1024);
+    let r = engine.resource(APP).unwrap();
+    for at in [1, 1, 1, 1, 64 * 1024, 512 * 1024, MIB] {
+        let cancel = CancellationToken::new();
+        let stop = cancel.clone();
+        let sink: snapshots::EventSink = std::sync::Arc::new(move |ev| {
+            if let snapshots::Event::Downloading { progress, .. } = ev
+                && progress.bytes >= at
+            {
+                stop.cancel();
+            }
+        });
+        let cut = engine
+            .download(&r, None, Some(dir.path()), sink, &cancel)
+            .await;
+        match cut {
+            Err(snapshots::EngineError::Download(
+                snapshots::download::DownloadError::Cancelled { .. },
+            )) => {}
+            Ok(done) => {
+                // The whole file arrived before the stop took hold: it is whole.
+                assert_eq!(std::fs::read(&done.path).unwrap(), served_archive(&sim));
+                std::fs::remove_file(&done.path).unwrap();
+                continue;
+            }
+            other => panic!("stopped at {at} bytes: {other:?}"),
+        }
+        assert!(
+            dir.path().join(format!("{name}.part")).exists(),
+            "stopped at {at} bytes, the .part is gone"
+        );
+    }
+    sim.clear_faults();
+    let again = fetch(&engine, dir.path()).await;
+    assert_eq!(std::fs::read(&again.path).unwrap(), served_archive(&sim));
+}
