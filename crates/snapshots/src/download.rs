@@ -1,7 +1,7 @@
 //! Streams a snapshot to `<dir>/<name>.part`, resumes with `Range`, checks the archive and
 //! renames it into place. Memory use is one chunk, whatever the size.
 
-use crate::segmented::{Outcome, RateLimit, remove_sidecar, sidecar_path};
+use crate::segmented::{Outcome, remove_sidecar, sidecar_path};
 use crate::settings::{FolderError, validate_folder};
 use crate::verify::{Verified, VerifyError, verify_zip};
 use futures_util::StreamExt;
@@ -143,6 +143,7 @@ pub struct Downloader {
 }
 
 pub use crate::settings::{DEFAULT_CONNECTIONS, MAX_CONNECTIONS};
+pub use crate::segmented::RateLimit;
 /// The size from which a snapshot is split over several connections.
 pub const SPLIT_MIN: u64 = 32 * 1024 * 1024;
 

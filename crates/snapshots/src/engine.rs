@@ -301,7 +301,7 @@ pub struct Engine {
     /// Connections and rate limit for this run (the CLI's flags), over the settings.
     transfer: Option<(usize, Option<u64>)>,
     /// The total rate limit every download of this engine shares, while it is unchanged.
-    limiter: Mutex<Option<Arc<crate::segmented::RateLimit>>>,
+    limiter: Mutex<Option<Arc<crate::download::RateLimit>>>,
     /// When each resource's newest snapshot on the server was taken (`None`: it has none),
     /// and when that was learnt.
     newest: Mutex<HashMap<String, Learnt>>,
@@ -451,7 +451,7 @@ impl Engine {
             match &*held {
                 Some(l) if l.bytes_per_sec() == r => l.clone(),
                 _ => {
-                    let l = Arc::new(crate::segmented::RateLimit::new(r));
+                    let l = Arc::new(crate::download::RateLimit::new(r));
                     *held = Some(l.clone());
                     l
                 }
