@@ -2,6 +2,7 @@
 //! downloads, the local library, settings and the secret store. No GUI: the desktop app and
 //! the `sqsnap` CLI both drive it.
 
+pub mod accounts;
 mod calls;
 pub(crate) mod claim;
 #[cfg(feature = "demo")]
@@ -21,6 +22,7 @@ pub mod restore;
 pub mod secret;
 pub mod segmented;
 pub mod settings;
+pub mod signin;
 pub mod statedir;
 pub mod store;
 pub mod verify;

@@ -1,8 +1,13 @@
 //! The API key lives in the OS keychain (Secret Service, Keychain, Credential Manager) and
 //! nowhere else. There is no plaintext fallback.
 
+use crate::accounts::AccountId;
 use squarecloud::ApiKey;
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The keychain user name of the one key a release before accounts kept.
+const LEGACY_USER: &str = "api-key";
 
 /// Where the key is kept.
 pub trait SecretStore: Send + Sync {
@@ -49,10 +54,19 @@ pub struct KeyringStore {
 }
 
 impl KeyringStore {
+    /// The item a release before accounts kept its one key in (the tests' item too).
     pub fn new(service: impl Into<String>) -> Self {
         Self {
             service: service.into(),
-            user: "api-key".into(),
+            user: LEGACY_USER.into(),
+        }
+    }
+
+    /// The item that holds one account's key.
+    pub fn for_account(service: impl Into<String>, id: &AccountId) -> Self {
+        Self {
+            service: service.into(),
+            user: format!("account:{id}"),
         }
     }
 
@@ -136,6 +150,71 @@ impl SecretStore for MemoryStore {
     fn delete(&self) -> Result<(), SecretError> {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
         Ok(())
+    }
+}
+
+/// Which key: an account's, or the one a release before accounts kept.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Slot {
+    Account(AccountId),
+    Legacy,
+}
+
+/// Where every account's key lives: one item per account.
+pub trait Keychain: Send + Sync {
+    fn slot(&self, slot: &Slot) -> Box<dyn SecretStore>;
+}
+
+/// The OS keychain, one item per account under the app's service name.
+pub struct OsKeychain {
+    service: String,
+}
+
+impl OsKeychain {
+    pub fn new(service: impl Into<String>) -> Self {
+        Self {
+            service: service.into(),
+        }
+    }
+}
+
+impl Default for OsKeychain {
+    fn default() -> Self {
+        Self::new(service_name())
+    }
+}
+
+impl Keychain for OsKeychain {
+    fn slot(&self, slot: &Slot) -> Box<dyn SecretStore> {
+        Box::new(match slot {
+            Slot::Account(id) => KeyringStore::for_account(self.service.clone(), id),
+            Slot::Legacy => KeyringStore::new(self.service.clone()),
+        })
+    }
+}
+
+/// Keys in memory only: the demo, and unit tests.
+#[derive(Default)]
+pub struct MemoryKeychain(Mutex<HashMap<Slot, Arc<MemoryStore>>>);
+
+struct Shared(Arc<MemoryStore>);
+
+impl SecretStore for Shared {
+    fn get(&self) -> Result<Option<ApiKey>, SecretError> {
+        self.0.get()
+    }
+    fn set(&self, key: &ApiKey) -> Result<(), SecretError> {
+        self.0.set(key)
+    }
+    fn delete(&self) -> Result<(), SecretError> {
+        self.0.delete()
+    }
+}
+
+impl Keychain for MemoryKeychain {
+    fn slot(&self, slot: &Slot) -> Box<dyn SecretStore> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        Box::new(Shared(map.entry(slot.clone()).or_default().clone()))
     }
 }
 

@@ -1,0 +1,297 @@
+//! Which account: every account's state lives in `accounts/<id>/` under the data dir, and
+//! `accounts.json` remembers the accounts this computer knows and which one is signed in.
+//! An engine works on one account's folder and knows nothing of the others; the app keeps
+//! one engine per account.
+//!
+//! Releases before accounts kept one account's state at the top of the data dir. It moves
+//! into the folder of the account it belongs to the first time that account signs in: the
+//! account the old ledger names, or, when it names none, the first account to sign in.
+
+use crate::statedir::StateDir;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The index of known accounts, at the top of the data dir.
+pub const INDEX: &str = "accounts.json";
+/// The folder that holds one folder per account.
+pub const DIR: &str = "accounts";
+
+/// A Square Cloud user id, safe to use as a folder and keychain name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AccountId(String);
+
+impl AccountId {
+    /// Letters, digits, `-` and `_`, 1 to 64 of them: what Square Cloud's ids are made of,
+    /// and nothing a path or a keychain could read as something else.
+    pub fn new(id: impl Into<String>) -> Result<Self, String> {
+        let id = id.into();
+        let ok = !id.is_empty()
+            && id.len() <= 64
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(id))
+        } else {
+            Err(format!(
+                "Square Cloud answered with an account id this app cannot keep ({:?}).",
+                id.chars().take(80).collect::<String>()
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for AccountId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::new(s)
+    }
+}
+
+impl From<AccountId> for String {
+    fn from(a: AccountId) -> String {
+        a.0
+    }
+}
+
+impl std::fmt::Display for AccountId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An account this computer has signed in to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Known {
+    pub id: AccountId,
+    /// The account's name when it last signed in.
+    pub name: String,
+    pub added_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Index {
+    #[serde(default)]
+    accounts: Vec<Known>,
+    /// The account signed in now (the window shows it; `sqsnap` uses it).
+    #[serde(default)]
+    current: Option<AccountId>,
+    /// The account the pre-accounts state was moved to, once it was.
+    #[serde(default)]
+    legacy_moved_to: Option<AccountId>,
+}
+
+/// Names at the top of the data dir that are not pre-accounts state.
+const NOT_LEGACY: &[&str] = &[INDEX, DIR, ".lock", "demo"];
+
+/// The data dir's accounts.
+#[derive(Debug)]
+pub struct Accounts {
+    state: StateDir,
+}
+
+impl Accounts {
+    /// The accounts of the data dir `root` (made, private, when missing).
+    pub fn open(root: &Path) -> std::io::Result<Self> {
+        Ok(Self {
+            state: StateDir::open(root)?,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        self.state.path()
+    }
+
+    fn index(&self) -> Index {
+        self.state.read(INDEX).unwrap_or_default()
+    }
+
+    /// Every account this computer knows, in the order they were added.
+    pub fn known(&self) -> Vec<Known> {
+        self.index().accounts
+    }
+
+    /// The account signed in now.
+    pub fn current(&self) -> Option<AccountId> {
+        self.index().current
+    }
+
+    /// Where the account's state lives (made on [`Accounts::enter`]).
+    pub fn dir(&self, id: &AccountId) -> PathBuf {
+        self.root().join(DIR).join(id.as_str())
+    }
+
+    /// Where commands that need no key (verify, prune) find the state: the current
+    /// account's folder, else the state of a release before accounts not moved yet.
+    pub fn offline_dir(&self) -> Option<PathBuf> {
+        if let Some(id) = self.current() {
+            return Some(self.dir(&id));
+        }
+        (!self.legacy_names().is_empty()).then(|| self.root().to_path_buf())
+    }
+
+    /// The account signs in: [`Accounts::open_account`], and it becomes the current one.
+    pub fn enter(&self, id: &AccountId, name: &str) -> std::io::Result<PathBuf> {
+        self.register(id, name, true)
+    }
+
+    /// The account is remembered, its folder is made, and the pre-accounts state moves into
+    /// it if it is this account's. Returns the account's folder.
+    pub fn open_account(&self, id: &AccountId, name: &str) -> std::io::Result<PathBuf> {
+        self.register(id, name, false)
+    }
+
+    fn register(&self, id: &AccountId, name: &str, current: bool) -> std::io::Result<PathBuf> {
+        let dir = self.dir(id);
+        crate::ownfile::ensure_private_dir(&self.root().join(DIR))?;
+        crate::ownfile::ensure_private_dir(&dir)?;
+        // Under the data dir's lock, which the releases before accounts take too, so none
+        // of them writes a file while it moves.
+        self.state
+            .update(INDEX, |ix: &mut Index| -> std::io::Result<()> {
+                if ix.legacy_moved_to.is_none() && self.legacy_belongs_to(id) {
+                    self.move_legacy(&dir)?;
+                    ix.legacy_moved_to = Some(id.clone());
+                }
+                match ix.accounts.iter_mut().find(|k| &k.id == id) {
+                    Some(k) => k.name = name.to_string(),
+                    None => ix.accounts.push(Known {
+                        id: id.clone(),
+                        name: name.to_string(),
+                        added_at: Utc::now(),
+                    }),
+                }
+                if current {
+                    ix.current = Some(id.clone());
+                }
+                Ok(())
+            })??;
+        Ok(dir)
+    }
+
+    /// Signs the current account out (its state stays, for when it signs in again).
+    pub fn leave(&self) -> std::io::Result<()> {
+        self.state.update(INDEX, |ix: &mut Index| ix.current = None)
+    }
+
+    /// The names at the top of the data dir that a release before accounts wrote.
+    fn legacy_names(&self) -> Vec<std::ffi::OsString> {
+        let Ok(rd) = std::fs::read_dir(self.root()) else {
+            return Vec::new();
+        };
+        rd.filter_map(|e| e.ok())
+            .map(|e| e.file_name())
+            .filter(|n| !NOT_LEGACY.iter().any(|x| n == *x))
+            .filter(|n| !n.to_string_lossy().starts_with(&format!("{INDEX}.")))
+            .collect()
+    }
+
+    /// Whether the pre-accounts state is this account's: the one its ledger names, or any
+    /// account when the ledger names none (nothing was ever taken).
+    fn legacy_belongs_to(&self, id: &AccountId) -> bool {
+        if self.legacy_names().is_empty() {
+            return false;
+        }
+        let named: Vec<String> = std::fs::read(self.root().join(crate::ledger::LEDGER))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| {
+                v.get("accounts")?
+                    .as_object()
+                    .map(|m| m.keys().cloned().collect())
+            })
+            .unwrap_or_default();
+        named.is_empty() || named.iter().any(|n| n == id.as_str())
+    }
+
+    /// Moves every pre-accounts file and folder into `dir`, never over one already there
+    /// (a move cut short earlier is finished, not repeated).
+    fn move_legacy(&self, dir: &Path) -> std::io::Result<()> {
+        for name in self.legacy_names() {
+            let from = self.root().join(&name);
+            let to = dir.join(&name);
+            if to.symlink_metadata().is_ok() {
+                continue;
+            }
+            std::fs::rename(&from, &to)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_that_could_be_read_as_paths_are_refused() {
+        for bad in ["", "..", "a/b", "a\\b", "x y", ".hidden", &"9".repeat(65)] {
+            assert!(AccountId::new(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            AccountId::new("313397145698959364").unwrap().as_str(),
+            "313397145698959364"
+        );
+    }
+
+    #[test]
+    fn a_first_account_with_no_old_state_gets_an_empty_folder() {
+        let d = tempfile::tempdir().unwrap();
+        let a = Accounts::open(d.path()).unwrap();
+        let id = AccountId::new("42").unwrap();
+        let dir = a.enter(&id, "Ana").unwrap();
+        assert_eq!(dir, d.path().join("accounts/42"));
+        assert!(dir.is_dir());
+        assert_eq!(a.current(), Some(id.clone()));
+        assert_eq!(a.known().len(), 1);
+        a.leave().unwrap();
+        assert_eq!(a.current(), None);
+        assert_eq!(a.known()[0].name, "Ana");
+    }
+
+    #[test]
+    fn old_state_of_another_account_waits_for_its_owner() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("ledger.json"),
+            r#"{"accounts":{"7":{"entries":[]}}}"#,
+        )
+        .unwrap();
+        std::fs::write(d.path().join("library.json"), r#"{"entries":[]}"#).unwrap();
+        let a = Accounts::open(d.path()).unwrap();
+        let other = a.enter(&AccountId::new("8").unwrap(), "B").unwrap();
+        assert!(!other.join("library.json").exists());
+        assert!(d.path().join("library.json").exists());
+        assert_eq!(a.offline_dir(), Some(other));
+        let owner = a.enter(&AccountId::new("7").unwrap(), "A").unwrap();
+        assert!(owner.join("library.json").exists() && owner.join("ledger.json").exists());
+        assert!(!d.path().join("library.json").exists());
+    }
+
+    #[test]
+    fn a_move_cut_short_is_finished_without_overwriting() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("plans.json"), "old plans").unwrap();
+        std::fs::write(d.path().join("settings.json"), "old settings").unwrap();
+        let dir = d.path().join("accounts/5");
+        std::fs::create_dir_all(&dir).unwrap();
+        // The earlier move got as far as settings.json, then the power went.
+        std::fs::write(dir.join("settings.json"), "moved settings").unwrap();
+        let a = Accounts::open(d.path()).unwrap();
+        a.enter(&AccountId::new("5").unwrap(), "C").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.join("settings.json")).unwrap(),
+            "moved settings"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("plans.json")).unwrap(),
+            "old plans"
+        );
+    }
+}
