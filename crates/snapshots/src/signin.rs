@@ -64,11 +64,11 @@ pub async fn resume(
     keychain: &dyn Keychain,
     cfg: &EngineConfig,
 ) -> Result<Option<Engine>, SignInError> {
-    if let Some(id) = accounts.current() {
-        if let Some(key) = keychain.slot(&Slot::Account(id.clone())).get()? {
-            let dir = accounts.dir(&id);
-            return Ok(Some(Engine::connect(in_dir(cfg, dir), key).await?));
-        }
+    if let Some(id) = accounts.current()
+        && let Some(key) = keychain.slot(&Slot::Account(id.clone())).get()?
+    {
+        let dir = accounts.dir(&id);
+        return Ok(Some(Engine::connect(in_dir(cfg, dir), key).await?));
     }
     let legacy = keychain.slot(&Slot::Legacy);
     let Some(key) = legacy.get()? else {
