@@ -87,8 +87,27 @@ struct Index {
     legacy_moved_to: Option<AccountId>,
 }
 
-/// Names at the top of the data dir that are not pre-accounts state.
-const NOT_LEGACY: &[&str] = &[INDEX, DIR, ".lock", "demo"];
+/// The state a release before accounts kept at the top of the data dir: these files (and
+/// the copies of them kept aside when unreadable, `<name>.corrupt-<time>`) and folders.
+/// Nothing else there is moved: a folder the user put in the data dir stays where it is.
+const LEGACY_FILES: &[&str] = &[
+    "settings.json",
+    "library.json",
+    "plans.json",
+    "ledger.json",
+    "calls.json",
+];
+const LEGACY_DIRS: &[&str] = &["claims"];
+
+fn is_legacy(name: &str) -> bool {
+    LEGACY_DIRS.contains(&name)
+        || LEGACY_FILES.iter().any(|f| {
+            name == *f
+                || name
+                    .strip_prefix(f)
+                    .is_some_and(|r| r.starts_with(".corrupt-"))
+        })
+}
 
 /// The data dir's accounts.
 #[derive(Debug)]
@@ -187,8 +206,7 @@ impl Accounts {
         };
         rd.filter_map(|e| e.ok())
             .map(|e| e.file_name())
-            .filter(|n| !NOT_LEGACY.iter().any(|x| n == *x))
-            .filter(|n| !n.to_string_lossy().starts_with(&format!("{INDEX}.")))
+            .filter(|n| n.to_str().is_some_and(is_legacy))
             .collect()
     }
 
@@ -293,5 +311,34 @@ mod tests {
             std::fs::read_to_string(dir.join("plans.json")).unwrap(),
             "old plans"
         );
+    }
+
+    #[test]
+    fn only_the_state_moves_and_what_else_is_there_stays() {
+        let d = tempfile::tempdir().unwrap();
+        for n in [
+            "library.json",
+            "library.json.corrupt-20261204T101010",
+            "notes.txt",
+        ] {
+            std::fs::write(d.path().join(n), "x").unwrap();
+        }
+        std::fs::create_dir(d.path().join("backups")).unwrap();
+        std::fs::create_dir(d.path().join("claims")).unwrap();
+        let a = Accounts::open(d.path()).unwrap();
+        let dir = a.enter(&AccountId::new("5").unwrap(), "C").unwrap();
+        for moved in [
+            "library.json",
+            "library.json.corrupt-20261204T101010",
+            "claims",
+        ] {
+            assert!(dir.join(moved).exists(), "{moved}");
+        }
+        for stays in ["notes.txt", "backups"] {
+            assert!(
+                d.path().join(stays).exists() && !dir.join(stays).exists(),
+                "{stays}"
+            );
+        }
     }
 }

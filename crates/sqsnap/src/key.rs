@@ -3,7 +3,6 @@
 
 use crate::cli::Cli;
 use crate::exit::Fail;
-use snapshots::secret::{KeyringStore, SecretStore};
 use snapshots::squarecloud::ApiKey;
 use std::io::Read;
 use std::path::PathBuf;
@@ -14,35 +13,37 @@ use std::path::PathBuf;
 pub const CREDENTIAL: &str = "squarecloud-api-key";
 
 /// The key, from the first of: the demo's; `--key-file` (or `SQUARECLOUD_API_KEY_FILE`);
-/// `SQUARECLOUD_API_KEY`; systemd's credentials; the keychain.
-pub fn key(cli: &Cli) -> Result<ApiKey, Fail> {
+/// `SQUARECLOUD_API_KEY`; systemd's credentials. `None`: the keychain's, which signing in
+/// finds under the signed-in account.
+pub fn key(cli: &Cli) -> Result<Option<ApiKey>, Fail> {
     #[cfg(feature = "demo")]
     if cli.demo {
-        return Ok(snapshots::demo::key());
+        return Ok(Some(snapshots::demo::key()));
     }
     if let Some(path) = &cli.key_file {
-        return read_key_file(path, KeySource::File);
+        return read_key_file(path, KeySource::File).map(Some);
     }
     if let Some(k) = std::env::var("SQUARECLOUD_API_KEY")
         .ok()
         .and_then(ApiKey::new)
     {
-        return Ok(k);
+        return Ok(Some(k));
     }
     if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY").filter(|d| !d.is_empty()) {
         let path = PathBuf::from(dir).join(CREDENTIAL);
         if std::fs::symlink_metadata(&path).is_ok() {
-            return read_key_file(&path, KeySource::Systemd);
+            return read_key_file(&path, KeySource::Systemd).map(Some);
         }
     }
-    match KeyringStore::default().get() {
-        Ok(Some(k)) => Ok(k),
-        Ok(None) => Err(Fail(
-            3,
-            "Not signed in. Run `sqsnap login` to keep the key in the keychain; on a server without one, put it in a file only you can read and pass --key-file PATH (or set SQUARECLOUD_API_KEY_FILE).".into(),
-        )),
-        Err(e) => Err(Fail(3, e.to_string())),
-    }
+    Ok(None)
+}
+
+/// No key given and none in the keychain.
+pub fn not_signed_in() -> Fail {
+    Fail(
+        3,
+        "Not signed in. Run `sqsnap login` to keep the key in the keychain; on a server without one, put it in a file only you can read and pass --key-file PATH (or set SQUARECLOUD_API_KEY_FILE).".into(),
+    )
 }
 
 #[derive(Clone, Copy, PartialEq)]

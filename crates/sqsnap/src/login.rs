@@ -3,10 +3,12 @@
 use crate::cli::Cli;
 use crate::exit::Fail;
 use crate::say::Out;
-use crate::session::{Session, setup};
+use crate::session::{Session, accounts, setup};
 use snapshots::EngineConfig;
+use snapshots::accounts::AccountId;
 use snapshots::names::printable;
-use snapshots::secret::{KeyringStore, SecretStore};
+use snapshots::secret::{Keychain, OsKeychain, Slot};
+use snapshots::signin;
 use snapshots::squarecloud::{ApiKey, Client};
 use std::io::{IsTerminal, Read};
 
@@ -45,9 +47,19 @@ async fn check_and_keep(out: &Out, cfg: &EngineConfig, demo: bool) -> Result<(),
         );
         return Ok(());
     }
-    KeyringStore::default()
+    // The account's own folder and keychain item; it is the signed-in one now.
+    let id = AccountId::new(me.user.id.clone()).map_err(|e| Fail(5, e))?;
+    let accounts = accounts(false)?;
+    accounts
+        .enter(&id, &me.user.name)
+        .map_err(|e| Fail(7, format!("{}: {e}", accounts.root().display())))?;
+    let keychain = OsKeychain::default();
+    keychain
+        .slot(&Slot::Account(id))
         .set(&key)
         .map_err(|e| Fail(3, e.to_string()))?;
+    // Kept under the account now: the item of the release before accounts goes.
+    let _ = keychain.slot(&Slot::Legacy).delete();
     out.emit(
         format!(
             "Signed in as {} ({}); the key is in the OS keychain.",
@@ -59,8 +71,7 @@ async fn check_and_keep(out: &Out, cfg: &EngineConfig, demo: bool) -> Result<(),
 }
 
 pub fn logout(out: &Out) -> Result<(), Fail> {
-    KeyringStore::default()
-        .delete()
+    signin::sign_out(&accounts(false)?, &OsKeychain::default())
         .map_err(|e| Fail(3, e.to_string()))?;
     out.emit(
         "Signed out: the key was removed from the keychain.",

@@ -23,7 +23,7 @@ mod versions;
 use clap::Parser;
 use cli::{Cli, Command};
 use exit::Fail;
-use session::{Session, data_dir};
+use session::{Session, offline_dir};
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -50,9 +50,9 @@ async fn run(cli: Cli) -> Result<(), Fail> {
     let out = say::Out { json: cli.json };
     // What needs neither Square Cloud nor the key.
     match &cli.command {
-        Command::Verify { paths } => return verify::run(&out, &data_dir(cli.demo), paths),
+        Command::Verify { paths } => return verify::run(&out, &offline_dir(cli.demo)?, paths),
         Command::Prune { keep, days } => {
-            return prune::run(&out, &data_dir(cli.demo), *keep, *days);
+            return prune::run(&out, &offline_dir(cli.demo)?, *keep, *days);
         }
         Command::Logout => return login::logout(&out),
         Command::Login => return login::login(&cli).await,

@@ -4,6 +4,9 @@
 use crate::cli::Cli;
 use crate::exit::Fail;
 use crate::say::{self, Out};
+use snapshots::accounts::Accounts;
+use snapshots::secret::OsKeychain;
+use snapshots::signin;
 use snapshots::statedir::StateDir;
 use snapshots::{Engine, EngineConfig, EventSink, default_data_dir};
 use std::collections::HashMap;
@@ -26,6 +29,19 @@ pub fn data_dir(demo: bool) -> PathBuf {
     }
     let _ = demo;
     default_data_dir()
+}
+
+/// The data dir's accounts (the demo's own with `--demo`).
+pub fn accounts(demo: bool) -> Result<Accounts, Fail> {
+    let root = data_dir(demo);
+    Accounts::open(&root).map_err(|e| Fail(7, format!("{}: {e}", root.display())))
+}
+
+/// Where commands that need no key find the state: the signed-in account's folder (or
+/// the state of a release before accounts, not moved yet).
+pub fn offline_dir(demo: bool) -> Result<PathBuf, Fail> {
+    let a = accounts(demo)?;
+    Ok(a.offline_dir().unwrap_or_else(|| a.root().to_path_buf()))
 }
 
 /// Refuses `--demo` in a build without it, saying so, before anything else is done.
@@ -73,7 +89,18 @@ pub struct Session {
 impl Session {
     pub async fn open(cli: &Cli) -> Result<Session, Fail> {
         let (cfg, demo) = setup(cli).await?;
-        let mut engine = Engine::connect(cfg, crate::key::key(cli)?).await?;
+        let accounts = accounts(cli.demo)?;
+        let mut engine = match crate::key::key(cli)? {
+            // The keychain's: the signed-in account (or the key kept before accounts).
+            None => signin::resume(&accounts, &OsKeychain::default(), &cfg)
+                .await
+                .map_err(|e| match e {
+                    signin::SignInError::Engine(e) => Fail::from(e),
+                    signin::SignInError::Keychain(e) => Fail(3, e.to_string()),
+                })?
+                .ok_or_else(crate::key::not_signed_in)?,
+            Some(key) => signin::connect_with(&accounts, &cfg, key).await?,
+        };
         if cli.connections.is_some() || cli.limit_rate.is_some() {
             engine = engine.with_transfer(cli.connections.map(usize::from), cli.limit_rate);
         }

@@ -10,6 +10,39 @@ pub use engine::*;
 
 use squarecloud_sim::Simulator;
 
+/// Where `sqsnap`, given the data dir `data`, keeps the state of `sim`'s account.
+pub fn account_dir(sim: &Simulator, data: &std::path::Path) -> std::path::PathBuf {
+    data.join("accounts").join(&sim.config().account.id)
+}
+
+/// A simulator, and an engine on the account state `sqsnap` finds with the data dir
+/// `tempdir/data`.
+pub async fn start(
+    config: squarecloud_sim::SimConfig,
+) -> (Simulator, snapshots::Engine, tempfile::TempDir) {
+    start_with(config, |_| {}).await
+}
+
+/// [`start`], the engine's limits adjusted by `f`.
+pub async fn start_with(
+    config: squarecloud_sim::SimConfig,
+    f: impl FnOnce(&mut snapshots::Limits),
+) -> (Simulator, snapshots::Engine, tempfile::TempDir) {
+    let sim = Simulator::start(config).await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let engine = engine_on(&sim, &data.path().join("data"), f).await;
+    (sim, engine, data)
+}
+
+/// An engine on the same account state as `sqsnap` with the data dir `data`.
+pub async fn engine_on(
+    sim: &Simulator,
+    data: &std::path::Path,
+    f: impl FnOnce(&mut snapshots::Limits),
+) -> snapshots::Engine {
+    engine::engine_on(sim, &account_dir(sim, data), f).await
+}
+
 /// `sqsnap` against `sim`, keeping its state in `data`, with `key` in the environment and
 /// no standard input.
 pub fn sqsnap(

@@ -845,10 +845,11 @@ async fn concurrency(seed: u64, _full: bool) -> Case {
             "{k} accepted creates of {id} in one round: {ops:?}"
         );
     }
-    let ledger: snapshots::ledger::Ledger = match std::fs::read(data.join("ledger.json")) {
-        Ok(b) => serde_json::from_slice(&b).map_err(|e| e.to_string())?,
-        Err(_) => Default::default(),
-    };
+    let ledger: snapshots::ledger::Ledger =
+        match std::fs::read(crate::common::account_dir(&sim, &data).join("ledger.json")) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| e.to_string())?,
+            Err(_) => Default::default(),
+        };
     let mut counted = std::collections::BTreeMap::<String, usize>::new();
     for a in ledger.accounts.values() {
         for e in a.entries.iter().filter(|e| e.source == "app") {

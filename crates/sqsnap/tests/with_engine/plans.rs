@@ -79,8 +79,10 @@ async fn run_due_is_once_per_period_and_a_killed_run_resumes() {
             ))
             .collect::<Vec<_>>()
             .join("\n"),
-        std::fs::read_to_string(data.join("ledger.json")).unwrap_or_default(),
-        std::fs::read_to_string(data.join("plans.json")).unwrap_or_default(),
+        std::fs::read_to_string(common::account_dir(&sim, &data).join("ledger.json"))
+            .unwrap_or_default(),
+        std::fs::read_to_string(common::account_dir(&sim, &data).join("plans.json"))
+            .unwrap_or_default(),
     );
     let files: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
@@ -215,7 +217,11 @@ async fn absurd_schedules_are_refused_and_a_bad_plans_file_is_survived() {
                   "huge": {"last_period": 12}},
         "reserve": 99_999_999_999u64
     });
-    std::fs::write(data.join("plans.json"), text.to_string()).unwrap();
+    std::fs::write(
+        common::account_dir(&sim, &data).join("plans.json"),
+        text.to_string(),
+    )
+    .unwrap();
     let plans = engine.plans();
     assert_eq!(
         plans
