@@ -7,6 +7,7 @@ mod calls;
 pub(crate) mod claim;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod destination;
 pub mod download;
 pub mod engine;
 pub mod ledger;
