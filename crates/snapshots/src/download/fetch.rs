@@ -82,9 +82,8 @@ impl Downloader {
         finish(arrived, target, &dir).await
     }
 
-    /// Large snapshots go over several ranged connections when the host allows it. Otherwise,
-    /// or when it does not, the single stream's starting point, with what a parallel attempt
-    /// left cleared away: its preallocated file says nothing of progress.
+    /// Large snapshots go over several ranged connections when the host allows it; otherwise,
+    /// or when it does not, the single stream's starting point.
     async fn parallel_if_worth_it<F, Fut>(
         &self,
         target: &DownloadTarget,
@@ -98,18 +97,12 @@ impl Downloader {
         Fut: Future<Output = Option<String>>,
     {
         let side = sidecar_path(part);
-        let has_sidecar = || std::fs::symlink_metadata(&side).is_ok();
-        let Some(size) = target
-            .expected_size
-            .filter(|&size| self.connections > 1 && (size >= self.split_min || has_sidecar()))
-        else {
-            if has_sidecar() {
-                truncate(part)?;
-                remove_sidecar(&side);
-                return Ok(Route::OneStream { resumed_from: 0 });
-            }
+        let Some(size) = target.expected_size.filter(|&size| {
+            self.connections > 1
+                && (size >= self.split_min || std::fs::symlink_metadata(&side).is_ok())
+        }) else {
             return Ok(Route::OneStream {
-                resumed_from: file_len(part),
+                resumed_from: one_stream_from(part)?,
             });
         };
         let resumed_from = read_sidecar(&side)?
@@ -124,15 +117,20 @@ impl Downloader {
                 check_all,
                 resumed_from,
             }),
-            Outcome::NoRanges => {
-                if has_sidecar() {
-                    truncate(part)?;
-                    remove_sidecar(&side);
-                }
-                Ok(Route::OneStream {
-                    resumed_from: file_len(part),
-                })
-            }
+            Outcome::NoRanges => Ok(Route::OneStream {
+                resumed_from: one_stream_from(part)?,
+            }),
         }
     }
+}
+
+/// Where a single stream starts in `part`: from zero when a parallel download left it (its
+/// preallocated file says nothing of progress; it goes, with its sidecar), else from its end.
+fn one_stream_from(part: &Path) -> Result<u64, DownloadError> {
+    let side = sidecar_path(part);
+    if std::fs::symlink_metadata(&side).is_ok() {
+        truncate(part)?;
+        remove_sidecar(&side);
+    }
+    Ok(file_len(part))
 }
