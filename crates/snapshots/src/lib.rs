@@ -21,13 +21,12 @@ pub mod plans;
 mod queue;
 pub mod restore;
 pub mod secret;
-pub mod segmented;
 pub mod settings;
 pub mod signin;
 pub mod statedir;
 pub mod store;
 pub mod verify;
-pub mod writeback;
+pub use download::writeback;
 
 pub use engine::{
     Engine, EngineConfig, EngineError, Event, EventSink, JobOutcome, JobResult, ResourceRef,
