@@ -1264,15 +1264,7 @@ async fn a_restore_held_100_s_by_the_server_succeeds() {
     let data = tempfile::tempdir().unwrap();
     let mut cfg = snapshots::EngineConfig::new(sim.api_url(), data.path());
     cfg.files_url = Some(sim.files_url());
-    let l = &sim.config().limits;
-    let windows = snapshots::ServerWindows {
-        account_gap: l.account_gap,
-        resource_gap: l.resource_gap,
-        quota_window: l.quota_window,
-        rate_block: l.block,
-        restore_gap: l.restore_gap,
-    };
-    cfg.limits = snapshots::Limits::scaled(windows, sim.config().time_scale);
+    cfg.limits = snapshots::demo::limits_of(&sim);
     let engine = snapshots::Engine::connect(cfg, snapshots::squarecloud::ApiKey::new(KEY).unwrap())
         .await
         .unwrap();

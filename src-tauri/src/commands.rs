@@ -2,12 +2,12 @@
 //! `sign_in` and never goes back out.
 
 use crate::error::UiError;
-use crate::notify;
+use crate::notify::Notifier;
 use crate::state::AppState;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use snapshots::ledger::QuotaStatus;
 use snapshots::library::{LibraryEntry, PruneReport};
-use snapshots::overview::ResourceRow;
+use snapshots::overview::{self, HistoryRow, PlansView, ResourceRow, SettingsView};
 use snapshots::settings::{folder_from_drop, validate_folder};
 use snapshots::{Engine, Event, EventSink, SnapshotOptions};
 use squarecloud::ApiKey;
@@ -62,7 +62,7 @@ fn session(state: &AppState, engine: Option<&Engine>, notices: Vec<String>) -> S
             }
         }),
         quota: engine.map(Engine::quota),
-        fresh_hours: snapshots::overview::FRESH_HOURS,
+        fresh_hours: overview::FRESH_HOURS,
         notices,
     }
 }
@@ -131,7 +131,7 @@ pub async fn list_resources(state: State<'_, AppState>) -> Result<Vec<ResourceRo
     e.refresh().await?;
     // No listing per resource here: 1,000 of them would take minutes of the per-minute
     // budget. The window asks `refresh_newest` after showing the rows.
-    Ok(snapshots::overview::of_engine(&e))
+    Ok(overview::of_engine(&e))
 }
 
 /// Learns when each resource's newest server snapshot was taken, for those not learnt in
@@ -173,16 +173,17 @@ pub async fn list_versions(
 /// Engine events of background work (plans) go to the window as `engine-event`. A
 /// scheduled download that succeeds notifies only when the user asked for it.
 pub fn event_sink<R: tauri::Runtime>(e: &Engine, app: &tauri::AppHandle<R>) -> EventSink {
-    use tauri::Emitter;
+    use tauri::{Emitter, Manager};
+    let notifier = app.state::<Notifier>().inner().clone();
     let app = app.clone();
-    notifying(e, e.settings().notify_success, move |ev| {
+    notifying(e, notifier, e.settings().notify_success, move |ev| {
         let _ = app.emit("engine-event", ev);
     })
 }
 
 /// Forwards engine events to the window and raises the notifications.
-fn sink(e: &Engine, channel: Channel<Event>) -> EventSink {
-    notifying(e, true, move |ev| {
+fn sink(e: &Engine, notifier: &Notifier, channel: Channel<Event>) -> EventSink {
+    notifying(e, notifier.clone(), true, move |ev| {
         let _ = channel.send(ev);
     })
 }
@@ -191,6 +192,7 @@ fn sink(e: &Engine, channel: Channel<Event>) -> EventSink {
 /// `notify_done`), then forwards it.
 fn notifying(
     e: &Engine,
+    notifier: Notifier,
     notify_done: bool,
     forward: impl Fn(Event) + Send + Sync + 'static,
 ) -> EventSink {
@@ -205,20 +207,20 @@ fn notifying(
                 ..
             } if notify_done => {
                 let name = names.get(resource).map(String::as_str).unwrap_or(resource);
-                notify::download_finished(name, path.parent().unwrap_or(path));
+                notifier.download_finished(name, path.parent().unwrap_or(path));
             }
             Event::Failed {
                 resource,
                 message,
                 code,
             } if code != "cancelled" => {
-                notify::failed(
+                notifier.failed(
                     names.get(resource).map(String::as_str).unwrap_or(resource),
                     message,
                 );
             }
             Event::PausedForQuota { until, .. } => {
-                notify::quota_reached(
+                notifier.quota_reached(
                     until.map(|t| t.with_timezone(&chrono::Local).format("%H:%M").to_string()),
                 );
             }
@@ -232,6 +234,7 @@ fn notifying(
 #[tauri::command]
 pub async fn create_snapshots(
     state: State<'_, AppState>,
+    notifier: State<'_, Notifier>,
     ids: Vec<String>,
     on_event: Channel<Event>,
 ) -> Result<usize, UiError> {
@@ -246,7 +249,12 @@ pub async fn create_snapshots(
         wait_for_quota: true,
     };
     let results = e
-        .snapshot(targets, opts, sink(&e, on_event), &state.cancel_token())
+        .snapshot(
+            targets,
+            opts,
+            sink(&e, &notifier, on_event),
+            &state.cancel_token(),
+        )
         .await;
     Ok(results.iter().filter(|r| r.outcome.is_ok()).count())
 }
@@ -255,13 +263,14 @@ pub async fn create_snapshots(
 #[tauri::command]
 pub async fn download_snapshot(
     state: State<'_, AppState>,
+    notifier: State<'_, Notifier>,
     id: String,
     version: Option<String>,
     on_event: Channel<Event>,
 ) -> Result<PathBuf, UiError> {
     let e = engine(&state).await?;
     let r = e.resource(&id)?;
-    let events = sink(&e, on_event);
+    let events = sink(&e, &notifier, on_event);
     match e
         .download(
             &r,
@@ -296,6 +305,7 @@ pub struct RestoreView {
 #[tauri::command]
 pub async fn restore_snapshot(
     state: State<'_, AppState>,
+    notifier: State<'_, Notifier>,
     id: String,
     version: String,
     snapshot_first: bool,
@@ -312,7 +322,7 @@ pub async fn restore_snapshot(
             &r,
             &version,
             opts,
-            sink(&e, on_event),
+            sink(&e, &notifier, on_event),
             &state.cancel_token(),
         )
         .await?;
@@ -364,79 +374,15 @@ pub fn set_start_at_login<R: tauri::Runtime>(
     start_at_login(&app, enabled)
 }
 
-#[derive(Serialize)]
-pub struct PlanRow {
-    plan: snapshots::plans::Plan,
-    last_run: Option<snapshots::plans::RunRecord>,
-    next_run: chrono::DateTime<chrono::Utc>,
-    /// What its next prune deletes.
-    prune_preview: Vec<PathBuf>,
-}
-
-#[derive(Serialize)]
-pub struct PlansView {
-    plans: Vec<PlanRow>,
-    /// What all snapshot plans need of the daily quota, and what is kept for clicks.
-    creates_per_day: u32,
-    quota: u32,
-    reserve: u32,
-    /// Stored plans that cannot run (bad values in plans.json), with why: shown, removable.
-    invalid: Vec<snapshots::plans::InvalidPlan>,
-}
-
-fn plans_view(e: &Engine) -> PlansView {
-    let plans = e.plans();
-    let now = chrono::Local::now();
-    PlansView {
-        creates_per_day: plans.creates_per_day(e.resources().len()),
-        quota: e.me().user.plan.daily_snapshot_quota(),
-        reserve: plans.reserve,
-        invalid: plans.invalid.clone(),
-        plans: plans
-            .plans
-            .iter()
-            .map(|p| PlanRow {
-                last_run: plans
-                    .state
-                    .get(&p.id)
-                    .and_then(|s| s.history.back().cloned()),
-                next_run: p.schedule.next_start(now).with_timezone(&chrono::Utc),
-                prune_preview: e.retention_preview(p).into_iter().map(|(p, _)| p).collect(),
-                plan: p.clone(),
-            })
-            .collect(),
-    }
-}
-
-#[derive(Serialize)]
-pub struct HistoryRow {
-    plan: String,
-    #[serde(flatten)]
-    run: snapshots::plans::RunRecord,
-}
-
 /// The plans' runs, newest first (each plan keeps its last 200).
 #[tauri::command]
 pub async fn list_history(state: State<'_, AppState>) -> Result<Vec<HistoryRow>, UiError> {
-    let plans = engine(&state).await?.plans();
-    let mut rows: Vec<HistoryRow> = plans
-        .state
-        .into_iter()
-        .flat_map(|(plan, s)| {
-            s.history.into_iter().map(move |run| HistoryRow {
-                plan: plan.clone(),
-                run,
-            })
-        })
-        .collect();
-    rows.sort_by_key(|r| std::cmp::Reverse(r.run.started));
-    rows.truncate(100);
-    Ok(rows)
+    Ok(overview::history_of_engine(&*engine(&state).await?))
 }
 
 #[tauri::command]
 pub async fn list_plans(state: State<'_, AppState>) -> Result<PlansView, UiError> {
-    Ok(plans_view(&*engine(&state).await?))
+    Ok(overview::plans_of_engine(&*engine(&state).await?))
 }
 
 /// Adds a plan; one that would not fit in the daily quota is refused with the numbers.
@@ -453,7 +399,7 @@ pub async fn add_plan(
     }
     e.add_plan(plan)?
         .map_err(|err| UiError::new("plan", err.to_string()))?;
-    Ok(plans_view(&e))
+    Ok(overview::plans_of_engine(&e))
 }
 
 /// How many snapshots a day are kept for clicks; refused if the plans would not fit.
@@ -466,7 +412,7 @@ pub async fn set_plan_reserve(
     let (n, quota) = (e.resources().len(), e.me().user.plan.daily_snapshot_quota());
     e.update_plans(|p| p.set_reserve(reserve, n, quota))?
         .map_err(|err| UiError::new("plan", err.to_string()))?;
-    Ok(plans_view(&e))
+    Ok(overview::plans_of_engine(&e))
 }
 
 #[tauri::command]
@@ -474,7 +420,7 @@ pub async fn remove_plan(state: State<'_, AppState>, id: String) -> Result<Plans
     let e = engine(&state).await?;
     e.update_plans(|p| p.remove(&id))?
         .map_err(|err| UiError::new("plan", err.to_string()))?;
-    Ok(plans_view(&e))
+    Ok(overview::plans_of_engine(&e))
 }
 
 /// Cancels every transfer and wait; partial downloads are kept and resume next time.
@@ -500,50 +446,9 @@ pub async fn pause_queue<R: tauri::Runtime>(
     Ok(())
 }
 
-#[derive(Serialize, Deserialize)]
-pub struct SettingsView {
-    default_dest: Option<PathBuf>,
-    keep_last: Option<u32>,
-    keep_days: Option<u32>,
-    close_to_tray: bool,
-    locale: Option<String>,
-    full_verify: bool,
-    #[serde(default)]
-    notify_success: bool,
-    /// On a metered connection, mirrors wait for snapshots over this many MB (None: never).
-    #[serde(default)]
-    metered_limit_mb: Option<u64>,
-    /// `light` or `dark`; None follows the desktop.
-    #[serde(default)]
-    theme: Option<String>,
-    /// Most connections per large snapshot (1–8; None: 4).
-    #[serde(default)]
-    connections: Option<u8>,
-    /// A total download rate in bytes a second (None: no limit).
-    #[serde(default)]
-    limit_rate: Option<u64>,
-    /// Per-resource folders (shown; changed only through the folder commands).
-    #[serde(default)]
-    destinations: std::collections::BTreeMap<String, PathBuf>,
-}
-
 #[tauri::command]
 pub async fn get_settings(state: State<'_, AppState>) -> Result<SettingsView, UiError> {
-    let s = engine(&state).await?.settings();
-    Ok(SettingsView {
-        default_dest: s.default_dest,
-        keep_last: s.keep_last,
-        keep_days: s.keep_days,
-        close_to_tray: s.close_to_tray,
-        locale: s.locale,
-        full_verify: s.full_verify,
-        notify_success: s.notify_success,
-        metered_limit_mb: s.metered_limit_mb,
-        theme: s.theme,
-        connections: s.connections,
-        limit_rate: s.limit_rate,
-        destinations: s.destinations,
-    })
+    Ok(engine(&state).await?.settings().into())
 }
 
 /// Saves the user's choices (folders are set through `set_destination*` only).
@@ -553,19 +458,7 @@ pub async fn save_settings(
     settings: SettingsView,
 ) -> Result<(), UiError> {
     let e = engine(&state).await?;
-    let saved = e.update_settings(|s| {
-        // Retention never deletes every copy: keep at least one.
-        s.keep_last = settings.keep_last.map(|n| n.max(1));
-        s.keep_days = settings.keep_days;
-        s.close_to_tray = settings.close_to_tray;
-        s.locale = settings.locale.filter(|l| l == "en" || l == "pt-BR");
-        s.full_verify = settings.full_verify;
-        s.notify_success = settings.notify_success;
-        s.metered_limit_mb = settings.metered_limit_mb;
-        s.theme = settings.theme.filter(|t| t == "light" || t == "dark");
-        s.connections = settings.connections.map(|c| c.clamp(1, 8));
-        s.limit_rate = settings.limit_rate.filter(|r| *r > 0);
-    })?;
+    let saved = e.update_settings(|s| settings.apply_to(s))?;
     state.remember_close_to_tray(saved.close_to_tray);
     Ok(())
 }
@@ -575,12 +468,7 @@ fn store_dest(e: &Engine, resource: Option<String>, dir: PathBuf) -> Result<Path
         e.resource(id)?;
     }
     let d = dir.clone();
-    e.update_settings(move |s| match resource {
-        Some(id) => {
-            s.destinations.insert(id, d);
-        }
-        None => s.default_dest = Some(d),
-    })?;
+    e.update_settings(move |s| s.set_destination(resource, d))?;
     Ok(dir)
 }
 
@@ -640,18 +528,7 @@ pub async fn pick_destination(
 #[tauri::command]
 pub async fn open_folder(state: State<'_, AppState>, path: PathBuf) -> Result<(), UiError> {
     let e = engine(&state).await?;
-    let s = e.settings();
-    let lib = e.library();
-    let allowed = s
-        .default_dest
-        .iter()
-        .chain(s.destinations.values())
-        .any(|d| d == &path)
-        || lib
-            .entries
-            .iter()
-            .any(|x| x.path.parent() == Some(path.as_path()));
-    if !allowed {
+    if !overview::is_app_folder(&e.settings(), &e.library(), &path) {
         return Err(UiError::new(
             "folder",
             "That folder is not one the app uses.",
@@ -681,7 +558,7 @@ pub async fn list_library(
 #[tauri::command]
 pub async fn verify_file(state: State<'_, AppState>, path: PathBuf) -> Result<(), UiError> {
     let e = engine(&state).await?;
-    if !e.library().entries.iter().any(|x| x.path == path) {
+    if !overview::in_library(&e.library(), &path) {
         return Err(UiError::new("folder", "That file is not in the library."));
     }
     Ok(e.verify(&path, true).await?)

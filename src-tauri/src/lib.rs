@@ -116,164 +116,191 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
     builder
         .manage(state)
         .manage(GeometryChanges::default())
-        .invoke_handler(tauri::generate_handler![
-            commands::get_session,
-            commands::sign_in,
-            commands::sign_out,
-            commands::list_resources,
-            commands::refresh_newest,
-            commands::list_versions,
-            commands::create_snapshots,
-            commands::download_snapshot,
-            commands::cancel_transfer,
-            commands::stop_waiting,
-            commands::pause_queue,
-            commands::get_settings,
-            commands::save_settings,
-            commands::set_destination,
-            commands::set_destination_from_paths,
-            commands::clear_destination,
-            commands::pick_destination,
-            commands::open_folder,
-            commands::list_library,
-            commands::verify_file,
-            commands::prune_library,
-            commands::restore_snapshot,
-            commands::list_shown,
-            commands::get_start_at_login,
-            commands::set_start_at_login,
-            commands::list_plans,
-            commands::list_history,
-            commands::set_plan_reserve,
-            commands::add_plan,
-            commands::remove_plan,
-        ])
+        .manage(notify::Notifier::default())
+        .invoke_handler(command_handler())
         .on_page_load(|w, p| {
             if p.event() == tauri::webview::PageLoadEvent::Finished {
                 show_first_time(w.app_handle(), "once its page loaded");
             }
         })
         .setup(|app| {
-            let has_tray = match tray(app.handle()) {
-                Ok(()) => true,
-                Err(e) => {
-                    eprintln!("no tray icon ({e}); closing the window will quit");
-                    false
-                }
-            };
-            app.manage(TrayPresent(has_tray));
-            // The window is created hidden and shown once its page has loaded (see
-            // `show_first_time`). Started at login: it stays in the tray, or opens minimised
-            // when there is no tray to go to (see `stay_in_tray_or_show`).
-            let at_login = std::env::args().any(|a| a == "--minimized");
-            app.manage(FirstShow {
-                at_login,
-                done: AtomicBool::new(false),
-            });
-            if at_login {
-                let handle = app.handle().clone();
-                std::thread::spawn(move || stay_in_tray_or_show(handle, has_tray));
-            }
-            // Should the page never load (a broken web process), the window still comes.
-            let handle = app.handle().clone();
-            tauri::async_runtime::spawn(async move {
-                tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-                show_first_time(&handle, "although its page had not loaded after 3 s");
-            });
-            // A click on a notification opens the window, on its resource when it names one.
-            let handle = app.handle().clone();
-            notify::set_opener(Box::new(move |resource| {
-                show_main(&handle);
-                if let Some(id) = resource {
-                    let _ = handle.emit("focus-resource", id);
-                }
-            }));
-            schedule::start(app.handle().clone());
+            let has_tray = setup_tray(app.handle());
+            setup_first_show(app.handle(), has_tray);
+            setup_notifications(app.handle());
+            start_background(app.handle());
             Ok(())
         })
         .on_window_event(|window, event| match event {
-            WindowEvent::DragDrop(DragDropEvent::Enter { paths, position }) => {
-                let verdict = folder_from_drop(paths);
-                let _ = window.emit(
-                    "drag-state",
-                    Drag {
-                        phase: "enter",
-                        ok: verdict.is_ok(),
-                        message: verdict.err().map(|e| e.to_string()),
-                        x: position.x,
-                        y: position.y,
-                    },
-                );
-            }
-            WindowEvent::DragDrop(DragDropEvent::Over { position }) => {
-                let _ = window.emit(
-                    "drag-state",
-                    Drag {
-                        phase: "over",
-                        ok: true,
-                        message: None,
-                        x: position.x,
-                        y: position.y,
-                    },
-                );
-            }
-            WindowEvent::DragDrop(DragDropEvent::Leave) => {
-                let _ = window.emit(
-                    "drag-state",
-                    Drag {
-                        phase: "leave",
-                        ok: true,
-                        message: None,
-                        x: 0.0,
-                        y: 0.0,
-                    },
-                );
-            }
-            WindowEvent::DragDrop(DragDropEvent::Drop { paths, position }) => {
-                let d = match folder_from_drop(paths) {
-                    Ok(p) => Dropped {
-                        ok: true,
-                        path: Some(p),
-                        message: None,
-                        x: position.x,
-                        y: position.y,
-                    },
-                    Err(e) => Dropped {
-                        ok: false,
-                        path: None,
-                        message: Some(e.to_string()),
-                        x: position.x,
-                        y: position.y,
-                    },
-                };
-                let _ = window.emit("folder-dropped", d);
-            }
-            WindowEvent::CloseRequested { api, .. } => {
-                let app = window.app_handle();
-                let tray = tray_shown(app);
-                let to_tray = app.state::<AppState>().close_to_tray();
-                if tray && to_tray {
-                    api.prevent_close();
-                    // The plugin writes its file at exit; hiding to the tray is not an exit,
-                    // so save now (while still visible) and a crash or logout keeps it.
-                    let _ = app.save_window_state(window_state_flags());
-                    let _ = window.hide();
-                } else if !tray && to_tray && has_plans(app) {
-                    // No tray host (plain GNOME): plans must keep running, and a hidden
-                    // window could not be brought back, so the window is minimised.
-                    api.prevent_close();
-                    let _ = window.minimize();
-                    eprintln!(
-                        "square-snapshots: closed with nothing to show a tray icon, while plans \
-                         need the app running: the window is minimised instead"
-                    );
-                }
-            }
+            WindowEvent::DragDrop(drag) => on_drag_drop(window, drag),
+            WindowEvent::CloseRequested { api, .. } => on_close_requested(window, api),
             WindowEvent::Resized(_) | WindowEvent::Moved(_) => {
                 save_geometry_soon(window.app_handle())
             }
             _ => {}
         })
+}
+
+/// Every command the window may call.
+fn command_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![
+        commands::get_session,
+        commands::sign_in,
+        commands::sign_out,
+        commands::list_resources,
+        commands::refresh_newest,
+        commands::list_versions,
+        commands::create_snapshots,
+        commands::download_snapshot,
+        commands::cancel_transfer,
+        commands::stop_waiting,
+        commands::pause_queue,
+        commands::get_settings,
+        commands::save_settings,
+        commands::set_destination,
+        commands::set_destination_from_paths,
+        commands::clear_destination,
+        commands::pick_destination,
+        commands::open_folder,
+        commands::list_library,
+        commands::verify_file,
+        commands::prune_library,
+        commands::restore_snapshot,
+        commands::list_shown,
+        commands::get_start_at_login,
+        commands::set_start_at_login,
+        commands::list_plans,
+        commands::list_history,
+        commands::set_plan_reserve,
+        commands::add_plan,
+        commands::remove_plan,
+    ]
+}
+
+/// Makes the tray icon; whether it could is remembered (`TrayPresent`) and returned.
+fn setup_tray<R: Runtime>(app: &tauri::AppHandle<R>) -> bool {
+    let has_tray = match tray(app) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("no tray icon ({e}); closing the window will quit");
+            false
+        }
+    };
+    app.manage(TrayPresent(has_tray));
+    has_tray
+}
+
+/// The window is created hidden and shown once its page has loaded (see
+/// `show_first_time`). Started at login: it stays in the tray, or opens minimised when
+/// there is no tray to go to (see `stay_in_tray_or_show`).
+fn setup_first_show<R: Runtime>(app: &tauri::AppHandle<R>, has_tray: bool) {
+    let at_login = std::env::args().any(|a| a == "--minimized");
+    app.manage(FirstShow {
+        at_login,
+        done: AtomicBool::new(false),
+    });
+    if at_login {
+        let handle = app.clone();
+        std::thread::spawn(move || stay_in_tray_or_show(handle, has_tray));
+    }
+    // Should the page never load (a broken web process), the window still comes.
+    let handle = app.clone();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        show_first_time(&handle, "although its page had not loaded after 3 s");
+    });
+}
+
+/// A click on a notification opens the window, on its resource when it names one.
+fn setup_notifications<R: Runtime>(app: &tauri::AppHandle<R>) {
+    let notifier = app.state::<notify::Notifier>();
+    let handle = app.clone();
+    notifier.set_opener(Box::new(move |resource| {
+        show_main(&handle);
+        if let Some(id) = resource {
+            let _ = handle.emit("focus-resource", id);
+        }
+    }));
+    notify::serve_scheduler(&notifier);
+}
+
+/// The work that runs while the app is open, in the window or the tray: the plans.
+fn start_background<R: Runtime>(app: &tauri::AppHandle<R>) {
+    schedule::start(app.clone());
+}
+
+/// A drag over the window: the overlay follows it, and a drop sets a folder.
+fn on_drag_drop<R: Runtime>(window: &tauri::Window<R>, event: &DragDropEvent) {
+    let drag = |phase, ok, message, (x, y)| Drag {
+        phase,
+        ok,
+        message,
+        x,
+        y,
+    };
+    match event {
+        DragDropEvent::Enter { paths, position } => {
+            let verdict = folder_from_drop(paths);
+            let d = drag(
+                "enter",
+                verdict.is_ok(),
+                verdict.err().map(|e| e.to_string()),
+                (position.x, position.y),
+            );
+            let _ = window.emit("drag-state", d);
+        }
+        DragDropEvent::Over { position } => {
+            let d = drag("over", true, None, (position.x, position.y));
+            let _ = window.emit("drag-state", d);
+        }
+        DragDropEvent::Leave => {
+            let _ = window.emit("drag-state", drag("leave", true, None, (0.0, 0.0)));
+        }
+        DragDropEvent::Drop { paths, position } => {
+            let (x, y) = (position.x, position.y);
+            let d = match folder_from_drop(paths) {
+                Ok(p) => Dropped {
+                    ok: true,
+                    path: Some(p),
+                    message: None,
+                    x,
+                    y,
+                },
+                Err(e) => Dropped {
+                    ok: false,
+                    path: None,
+                    message: Some(e.to_string()),
+                    x,
+                    y,
+                },
+            };
+            let _ = window.emit("folder-dropped", d);
+        }
+        _ => {}
+    }
+}
+
+/// Closing the window: into the tray when one shows it, minimised when plans must keep
+/// running and nothing could bring a hidden window back, else the app quits.
+fn on_close_requested<R: Runtime>(window: &tauri::Window<R>, api: &tauri::CloseRequestApi) {
+    let app = window.app_handle();
+    let tray = tray_shown(app);
+    let to_tray = app.state::<AppState>().close_to_tray();
+    if tray && to_tray {
+        api.prevent_close();
+        // The plugin writes its file at exit; hiding to the tray is not an exit, so save
+        // now (while still visible) and a crash or logout keeps it.
+        let _ = app.save_window_state(window_state_flags());
+        let _ = window.hide();
+    } else if !tray && to_tray && has_plans(app) {
+        // No tray host (plain GNOME): plans must keep running, and a hidden window could
+        // not be brought back, so the window is minimised.
+        api.prevent_close();
+        let _ = window.minimize();
+        eprintln!(
+            "square-snapshots: closed with nothing to show a tray icon, while plans \
+             need the app running: the window is minimised instead"
+        );
+    }
 }
 
 /// Whether the tray icon was made. Whether anything shows it is `tray_shown`.

@@ -7,17 +7,61 @@
 use snapshots::names::printable;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Shows the window, on a resource when one is given.
 pub type Opener = Box<dyn Fn(Option<String>) + Send + Sync>;
 
-static OPENER: OnceLock<Opener> = OnceLock::new();
-/// The notification standing for each plan, by notification id.
-static PLAN_NOTES: Mutex<Option<HashMap<String, u32>>> = Mutex::new(None);
+/// What notifications remember, held in the app's managed state: the opener a click calls,
+/// and the notification standing for each plan. A clone shares both, so the threads that
+/// wait on a notification's actions can keep one.
+#[derive(Clone, Default)]
+pub struct Notifier(Arc<Inner>);
 
-pub fn set_opener(f: Opener) {
-    let _ = OPENER.set(f);
+#[derive(Default)]
+struct Inner {
+    /// Set once the window exists (the app's setup); a click before that opens nothing.
+    opener: OnceLock<Opener>,
+    /// The notification standing for each plan, by notification id.
+    plan_notes: Mutex<HashMap<String, u32>>,
+}
+
+/// The scheduler's way to the managed [`Notifier`]: `schedule.rs` calls the free
+/// `plan_*` functions below, without the app handle. It holds a clone of the managed one,
+/// set in the app's setup; once the scheduler asks the app for its `Notifier`, this goes.
+static FOR_SCHEDULER: OnceLock<Notifier> = OnceLock::new();
+
+/// Lets the scheduler's free functions reach `n` (see [`FOR_SCHEDULER`]).
+pub fn serve_scheduler(n: &Notifier) {
+    let _ = FOR_SCHEDULER.set(n.clone());
+}
+
+fn for_scheduler() -> Option<&'static Notifier> {
+    FOR_SCHEDULER.get()
+}
+
+pub fn plan_failed(plan: &str, why: &str, resource: Option<String>) {
+    if let Some(n) = for_scheduler() {
+        n.plan_failed(plan, why, resource);
+    }
+}
+
+pub fn plan_postponed(plan: &str, why: &str) {
+    if let Some(n) = for_scheduler() {
+        n.plan_postponed(plan, why);
+    }
+}
+
+pub fn plan_succeeded(plan: &str) {
+    if let Some(n) = for_scheduler() {
+        n.plan_succeeded(plan);
+    }
+}
+
+pub fn no_backup_in_days(plan: &str, days: u32) {
+    if let Some(n) = for_scheduler() {
+        n.no_backup_in_days(plan, days);
+    }
 }
 
 /// Notification bodies may be read as markup (`<b>`, `<a href>`): names and messages are
@@ -40,95 +84,103 @@ struct Extra {
     plan: Option<String>,
 }
 
-pub fn download_finished(name: &str, folder: &Path) {
-    let body = format!(
-        "{} → {}",
-        escape(name),
-        escape(&folder.display().to_string())
-    );
-    show(
-        "Snapshot saved",
-        body,
-        Extra {
-            folder: Some(folder.to_path_buf()),
-            ..Extra::default()
-        },
-    );
-}
-
-pub fn failed(name: &str, why: &str) {
-    show(
-        "Snapshot failed",
-        format!("{}: {}", escape(name), escape(why)),
-        Extra {
-            click: Some(None),
-            ..Extra::default()
-        },
-    );
-}
-
-/// A plan failed; a click opens the window on the first resource that failed.
-pub fn plan_failed(plan: &str, why: &str, resource: Option<String>) {
-    show(
-        "A scheduled backup failed",
-        format!("{}: {}", escape(plan), escape(why)),
-        Extra {
-            click: Some(resource),
-            plan: Some(plan.to_string()),
-            ..Extra::default()
-        },
-    );
-}
-
-/// A plan left downloads for later (a metered connection).
-pub fn plan_postponed(plan: &str, why: &str) {
-    show(
-        "A scheduled backup is waiting",
-        format!("{}: {}", escape(plan), escape(why)),
-        Extra {
-            click: Some(None),
-            plan: Some(plan.to_string()),
-            ..Extra::default()
-        },
-    );
-}
-
-/// The plan ran well: its failure or postponement notification, if any, is withdrawn.
-pub fn plan_succeeded(plan: &str) {
-    let id = PLAN_NOTES
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_mut()
-        .and_then(|m| m.remove(plan));
-    if let Some(id) = id {
-        std::thread::spawn(move || close(id));
+impl Notifier {
+    /// The window opens through `f` when a notification is clicked.
+    pub fn set_opener(&self, f: Opener) {
+        let _ = self.0.opener.set(f);
     }
-}
 
-pub fn no_backup_in_days(plan: &str, days: u32) {
-    show(
-        "No recent backup",
-        format!(
-            "{}: no successful backup in {days} days. Open Square Snapshots to see why.",
-            escape(plan)
-        ),
-        Extra {
-            click: Some(None),
-            plan: Some(plan.to_string()),
-            ..Extra::default()
-        },
-    );
-}
+    pub fn download_finished(&self, name: &str, folder: &Path) {
+        let body = format!(
+            "{} → {}",
+            escape(name),
+            escape(&folder.display().to_string())
+        );
+        self.show(
+            "Snapshot saved",
+            body,
+            Extra {
+                folder: Some(folder.to_path_buf()),
+                ..Extra::default()
+            },
+        );
+    }
 
-pub fn quota_reached(until: Option<String>) {
-    let body = match until {
-        Some(t) => format!(
-            "The daily snapshot quota is used up. The next one frees up at {}.",
-            escape(&t)
-        ),
-        None => "The daily snapshot quota is used up.".into(),
-    };
-    show("Quota reached", body, Extra::default());
+    pub fn failed(&self, name: &str, why: &str) {
+        self.show(
+            "Snapshot failed",
+            format!("{}: {}", escape(name), escape(why)),
+            Extra {
+                click: Some(None),
+                ..Extra::default()
+            },
+        );
+    }
+
+    /// A plan failed; a click opens the window on the first resource that failed.
+    pub fn plan_failed(&self, plan: &str, why: &str, resource: Option<String>) {
+        self.show(
+            "A scheduled backup failed",
+            format!("{}: {}", escape(plan), escape(why)),
+            Extra {
+                click: Some(resource),
+                plan: Some(plan.to_string()),
+                ..Extra::default()
+            },
+        );
+    }
+
+    /// A plan left downloads for later (a metered connection).
+    pub fn plan_postponed(&self, plan: &str, why: &str) {
+        self.show(
+            "A scheduled backup is waiting",
+            format!("{}: {}", escape(plan), escape(why)),
+            Extra {
+                click: Some(None),
+                plan: Some(plan.to_string()),
+                ..Extra::default()
+            },
+        );
+    }
+
+    /// The plan ran well: its failure or postponement notification, if any, is withdrawn.
+    pub fn plan_succeeded(&self, plan: &str) {
+        let id = self
+            .0
+            .plan_notes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(plan);
+        if let Some(id) = id {
+            std::thread::spawn(move || close(id));
+        }
+    }
+
+    pub fn no_backup_in_days(&self, plan: &str, days: u32) {
+        self.show(
+            "No recent backup",
+            format!(
+                "{}: no successful backup in {days} days. Open Square Snapshots to see why.",
+                escape(plan)
+            ),
+            Extra {
+                click: Some(None),
+                plan: Some(plan.to_string()),
+                ..Extra::default()
+            },
+        );
+    }
+
+    pub fn quota_reached(&self, until: Option<String>) {
+        let body = match until {
+            Some(t) => format!(
+                "The daily snapshot quota is used up. The next one frees up at {}.",
+                escape(&t)
+            ),
+            None => "The daily snapshot quota is used up.".into(),
+        };
+        self.show("Quota reached", body, Extra::default());
+    }
 }
 
 /// Withdraws a notification (the freedesktop `CloseNotification` call).
@@ -150,57 +202,63 @@ fn safe_body(body: &str) -> String {
     printable(body)
 }
 
-fn show(summary: &'static str, body: String, extra: Extra) {
-    let body = safe_body(&body);
-    std::thread::spawn(move || {
-        let mut n = notify_rust::Notification::new();
-        n.appname("Square Snapshots").summary(summary).body(&body);
-        #[cfg(all(unix, not(target_os = "macos")))]
-        {
-            if extra.folder.is_some() {
-                n.action("open", "Open folder");
-            }
-            if extra.click.is_some() {
-                n.action("default", "Open Square Snapshots");
-            }
-        }
-        match n.show() {
+impl Notifier {
+    fn show(&self, summary: &'static str, body: String, extra: Extra) {
+        let body = safe_body(&body);
+        let this = self.clone();
+        std::thread::spawn(move || {
+            let mut n = notify_rust::Notification::new();
+            n.appname("Square Snapshots").summary(summary).body(&body);
             #[cfg(all(unix, not(target_os = "macos")))]
-            Ok(handle) => {
-                if let Some(plan) = &extra.plan {
-                    // A newer one for the same plan replaces the old.
-                    let old = PLAN_NOTES
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .get_or_insert_with(HashMap::new)
-                        .insert(plan.clone(), handle.id());
-                    if let Some(old) = old {
-                        close(old);
+            {
+                if extra.folder.is_some() {
+                    n.action("open", "Open folder");
+                }
+                if extra.click.is_some() {
+                    n.action("default", "Open Square Snapshots");
+                }
+            }
+            match n.show() {
+                #[cfg(all(unix, not(target_os = "macos")))]
+                Ok(handle) => {
+                    if let Some(plan) = &extra.plan {
+                        // A newer one for the same plan replaces the old.
+                        let old = this
+                            .0
+                            .plan_notes
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(plan.clone(), handle.id());
+                        if let Some(old) = old {
+                            close(old);
+                        }
+                    }
+                    if extra.folder.is_some() || extra.click.is_some() {
+                        handle.wait_for_action(|action| match action {
+                            "open" => {
+                                if let Some(dir) = &extra.folder {
+                                    let _ = crate::opener::open_path(dir);
+                                }
+                            }
+                            "default" => {
+                                if let (Some(open), Some(resource)) =
+                                    (this.0.opener.get(), &extra.click)
+                                {
+                                    open(resource.clone());
+                                }
+                            }
+                            _ => {}
+                        });
                     }
                 }
-                if extra.folder.is_some() || extra.click.is_some() {
-                    handle.wait_for_action(|action| match action {
-                        "open" => {
-                            if let Some(dir) = &extra.folder {
-                                let _ = crate::opener::open_path(dir);
-                            }
-                        }
-                        "default" => {
-                            if let (Some(open), Some(resource)) = (OPENER.get(), &extra.click) {
-                                open(resource.clone());
-                            }
-                        }
-                        _ => {}
-                    });
+                #[cfg(not(all(unix, not(target_os = "macos"))))]
+                Ok(_) => {
+                    let _ = (extra, this);
                 }
+                Err(e) => eprintln!("notification not shown: {e}"),
             }
-            #[cfg(not(all(unix, not(target_os = "macos"))))]
-            Ok(_) => {
-                let _ = extra;
-            }
-            Err(e) => eprintln!("notification not shown: {e}"),
-        }
-    });
+        });
+    }
 }
 
 #[cfg(test)]
@@ -297,9 +355,10 @@ mod tests {
             .unwrap();
         let opened = Arc::new(Mutex::new(None));
         let o = opened.clone();
-        set_opener(Box::new(move |r| *o.lock().unwrap() = Some(r)));
+        let notifier = Notifier::default();
+        notifier.set_opener(Box::new(move |r| *o.lock().unwrap() = Some(r)));
         let log = server.0.clone();
-        plan_failed("nightly", "disk full", Some("r1".into()));
+        notifier.plan_failed("nightly", "disk full", Some("r1".into()));
         until(&log, |log| {
             log.iter()
                 .any(|l| l.starts_with("notify A scheduled backup failed") && l.contains("default"))
@@ -325,7 +384,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(*opened.lock().unwrap(), Some(Some("r1".to_string())));
-        plan_succeeded("nightly");
+        notifier.plan_succeeded("nightly");
         until(&log, |log| log.iter().any(|l| l == &format!("close {id}"))).await;
     }
 }

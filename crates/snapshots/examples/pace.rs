@@ -9,7 +9,7 @@
 
 use snapshots::ledger::{Ledger, WindowRule};
 use snapshots::squarecloud::ApiKey;
-use snapshots::{Engine, EngineConfig, Limits, ServerWindows, SnapshotOptions};
+use snapshots::{Engine, EngineConfig, SnapshotOptions};
 use squarecloud_sim::{AccountSpec, ResourceSpec, SimConfig, Simulator};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -75,15 +75,7 @@ async fn run(n: usize, server: squarecloud_sim::WindowRule, as_before: bool, sca
     }
     let mut cfg = EngineConfig::new(sim.api_url(), data.path());
     cfg.files_url = Some(sim.files_url());
-    let l = &sim.config().limits;
-    let windows = ServerWindows {
-        account_gap: l.account_gap,
-        resource_gap: l.resource_gap,
-        quota_window: l.quota_window,
-        rate_block: l.block,
-        restore_gap: l.restore_gap,
-    };
-    cfg.limits = Limits::scaled(windows, scale);
+    cfg.limits = snapshots::demo::limits_of(&sim);
     let engine = Engine::connect(cfg, ApiKey::new("bench-key").expect("key"))
         .await
         .expect("connect");

@@ -55,8 +55,10 @@ impl Demo {
     }
 }
 
-/// The engine's limits for a simulator: its windows, on its clock.
-fn limits_of(sim: &Simulator) -> Limits {
+/// The engine's limits for a simulator: its windows, on its clock. The one mapping from
+/// the simulator's limits to the engine's windows, so the demo, the engine's tests, the
+/// app's tests and the pacing example cannot drift apart.
+pub fn limits_of(sim: &Simulator) -> Limits {
     let l = &sim.config().limits;
     Limits::scaled(
         ServerWindows {

@@ -75,6 +75,27 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// Brings the user's choices within what the app can do: retention keeps at least one
+    /// copy, an unknown locale or theme follows the OS, connections stay within 1 to 8, and
+    /// a rate of 0 means no limit. Applied to every save, whoever made it.
+    pub fn normalise(&mut self) {
+        self.keep_last = self.keep_last.map(|n| n.max(1));
+        self.locale = self.locale.take().filter(|l| LOCALES.contains(&l.as_str()));
+        self.theme = self.theme.take().filter(|t| THEMES.contains(&t.as_str()));
+        self.connections = self.connections.map(|c| c.clamp(1, MAX_CONNECTIONS as u8));
+        self.limit_rate = self.limit_rate.filter(|r| *r > 0);
+    }
+
+    /// Sets a resource's own folder, or the default one when `resource` is `None`.
+    pub fn set_destination(&mut self, resource: Option<String>, dir: PathBuf) {
+        match resource {
+            Some(id) => {
+                self.destinations.insert(id, dir);
+            }
+            None => self.default_dest = Some(dir),
+        }
+    }
+
     /// The folder for a resource: its own, else the default.
     pub fn dest_for(&self, resource_id: &str) -> Option<&Path> {
         self.destinations
@@ -83,6 +104,11 @@ impl Settings {
             .map(PathBuf::as_path)
     }
 }
+
+/// The languages the window is translated into.
+pub const LOCALES: [&str; 2] = ["en", "pt-BR"];
+/// The themes besides following the desktop.
+pub const THEMES: [&str; 2] = ["light", "dark"];
 
 /// The default most connections per snapshot, and the most a setting may ask for.
 pub const DEFAULT_CONNECTIONS: usize = 4;
@@ -240,5 +266,45 @@ mod tests {
         s.destinations.insert("r1".into(), "/r1".into());
         assert_eq!(s.dest_for("r1"), Some(Path::new("/r1")));
         assert_eq!(s.dest_for("r2"), Some(Path::new("/d")));
+    }
+
+    #[test]
+    fn saved_choices_are_brought_within_what_the_app_can_do() {
+        let mut s = Settings {
+            keep_last: Some(0),
+            locale: Some("xx".into()),
+            theme: Some("neon".into()),
+            connections: Some(40),
+            limit_rate: Some(0),
+            ..Settings::default()
+        };
+        s.normalise();
+        assert_eq!(s.keep_last, Some(1), "retention never deletes every copy");
+        assert_eq!((s.locale, s.theme), (None, None));
+        assert_eq!((s.connections, s.limit_rate), (Some(8), None));
+        let mut s = Settings {
+            keep_last: Some(3),
+            locale: Some("pt-BR".into()),
+            theme: Some("dark".into()),
+            connections: Some(0),
+            limit_rate: Some(1000),
+            ..Settings::default()
+        };
+        s.normalise();
+        assert_eq!(s.keep_last, Some(3));
+        assert_eq!(
+            (s.locale.as_deref(), s.theme.as_deref()),
+            (Some("pt-BR"), Some("dark"))
+        );
+        assert_eq!((s.connections, s.limit_rate), (Some(1), Some(1000)));
+    }
+
+    #[test]
+    fn a_destination_is_a_resources_own_or_the_default() {
+        let mut s = Settings::default();
+        s.set_destination(Some("a1".into()), PathBuf::from("/a"));
+        s.set_destination(None, PathBuf::from("/d"));
+        assert_eq!(s.dest_for("a1"), Some(Path::new("/a")));
+        assert_eq!(s.dest_for("b2"), Some(Path::new("/d")));
     }
 }

@@ -1,10 +1,12 @@
+//! The engine's test helpers: a simulator and an engine paced to it, the events an engine
+//! sent, and faults by name. Shared with `crates/sqsnap/tests` through a `#[path]` module.
+
 #![allow(dead_code)]
 
 use snapshots::download::{Downloaded, Downloader};
 use snapshots::squarecloud::ApiKey;
 use snapshots::{
-    Engine, EngineConfig, EngineError, Event, EventSink, Limits, ResourceRef, ServerWindows,
-    SnapshotOptions,
+    Engine, EngineConfig, EngineError, Event, EventSink, Limits, ResourceRef, SnapshotOptions,
 };
 use squarecloud_sim::{AccountSpec, ResourceSpec, SimConfig, Simulator};
 use std::sync::{Arc, Mutex};
@@ -48,20 +50,8 @@ pub async fn start_with(
     (sim, engine, data)
 }
 
-/// The engine's limits for `sim`: its windows, on its clock.
-pub fn limits_of(sim: &Simulator) -> Limits {
-    let l = &sim.config().limits;
-    Limits::scaled(
-        ServerWindows {
-            account_gap: l.account_gap,
-            resource_gap: l.resource_gap,
-            quota_window: l.quota_window,
-            rate_block: l.block,
-            restore_gap: l.restore_gap,
-        },
-        sim.config().time_scale,
-    )
-}
+/// The engine's limits for `sim`: the demo's mapping, so tests pace as the demo does.
+pub use snapshots::demo::limits_of;
 
 /// An engine on `sim` keeping its state in `data`.
 pub async fn engine_on(

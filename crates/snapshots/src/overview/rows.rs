@@ -1,6 +1,5 @@
 //! The resource rows: each application and database with its newest snapshots, its folder,
-//! its plans and whether a recent copy is on this computer. Computed here once, so the
-//! window (`list_resources`) and `sqsnap list --json` show the same rows with the same keys.
+//! its plans and whether a recent copy is on this computer.
 
 use crate::engine::Engine;
 use crate::library::{Library, LibraryEntry};

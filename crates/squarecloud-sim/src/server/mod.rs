@@ -1,0 +1,18 @@
+//! The HTTP side, room by room: the API's routes (`api`) behind their gate (`gate`), the
+//! control API (`control`), the file host (`files`) and its body stream (`stream`), the
+//! injected faults as each host applies them (`injected`), the answers' shapes (`respond`)
+//! and what is remembered between requests (`state`).
+
+mod api;
+mod control;
+mod files;
+mod gate;
+mod injected;
+mod respond;
+mod state;
+mod stream;
+
+pub(crate) use api::api_router;
+pub(crate) use files::files_router;
+pub use state::RecordedRequest;
+pub(crate) use state::{Shared, State0};
