@@ -9,6 +9,7 @@ use snapshots::ledger::QuotaStatus;
 use snapshots::library::{LibraryEntry, PruneReport};
 use snapshots::overview::{self, HistoryRow, PlansView, ResourceRow, SettingsView};
 use snapshots::settings::{folder_from_drop, validate_folder};
+use snapshots::signin;
 use snapshots::{Engine, Event, EventSink, SnapshotOptions};
 use squarecloud::ApiKey;
 use std::collections::HashMap;
@@ -39,12 +40,7 @@ pub struct AccountView {
 }
 
 async fn engine(state: &AppState) -> Result<Arc<Engine>, UiError> {
-    state
-        .engine
-        .lock()
-        .await
-        .clone()
-        .ok_or_else(UiError::not_signed_in)
+    state.engine().await.ok_or_else(UiError::not_signed_in)
 }
 
 fn session(state: &AppState, engine: Option<&Engine>, notices: Vec<String>) -> Session {
@@ -67,60 +63,70 @@ fn session(state: &AppState, engine: Option<&Engine>, notices: Vec<String>) -> S
     }
 }
 
-/// The session; signs in with the stored key when there is one.
+/// The session; signs in with the stored key of the account signed in last, when there is
+/// one (a key kept by a release before accounts moves to its account first).
 #[tauri::command]
 pub async fn get_session(state: State<'_, AppState>) -> Result<Session, UiError> {
-    if let Some(e) = state.engine.lock().await.as_ref() {
+    if let Some(e) = state.engines.lock().await.current() {
         return Ok(session(&state, Some(e), vec![]));
     }
-    let key = match state.secrets.get() {
-        Ok(Some(k)) => k,
-        Ok(None) => return Ok(session(&state, None, vec![])),
-        Err(e) => return Ok(session(&state, None, vec![e.to_string()])),
-    };
-    // Connecting can take a while (a slow network): the engine slot is not held meanwhile,
+    // Connecting can take a while (a slow network): the engines are not held meanwhile,
     // so closing the window or the tray never waits for it.
-    match Engine::connect(state.engine_config(), key).await {
-        Ok(e) => {
+    match signin::resume(
+        &state.accounts,
+        state.keychain.as_ref(),
+        &state.engine_config(),
+    )
+    .await
+    {
+        Ok(None) => Ok(session(&state, None, vec![])),
+        Ok(Some(e)) => {
             let notices = e.recovered().iter().map(ToString::to_string).collect();
-            let mut slot = state.engine.lock().await;
-            if let Some(existing) = slot.as_ref() {
+            let mut engines = state.engines.lock().await;
+            if let Some(existing) = engines.current() {
                 return Ok(session(&state, Some(existing), vec![]));
             }
-            let e = Arc::new(e);
-            e.set_metered_check(Arc::new(snapshots::metered::is_metered));
-            state.remember_close_to_tray(e.settings().close_to_tray);
-            let s = session(&state, Some(&e), notices);
-            *slot = Some(e);
-            Ok(s)
+            let e = engines.insert(ready(&state, e));
+            Ok(session(&state, Some(&e), notices))
         }
         // A stored key that the server refuses: keep it (it may be a passing problem) but
-        // ask again; network trouble is reported as is.
+        // ask again; network and keychain trouble are reported as they are.
         Err(err) => Ok(session(&state, None, vec![err.to_string()])),
     }
 }
 
-/// Checks the key with Square Cloud, then stores it in the keychain.
+/// An engine just connected, set up as the app runs it.
+fn ready(state: &AppState, e: Engine) -> Arc<Engine> {
+    let e = Arc::new(e);
+    e.set_metered_check(Arc::new(snapshots::metered::is_metered));
+    state.remember_close_to_tray(e.settings().close_to_tray);
+    e
+}
+
+/// Checks the key with Square Cloud, then keeps it in the keychain item of its account,
+/// which becomes the one the window shows.
 #[tauri::command]
 pub async fn sign_in(state: State<'_, AppState>, key: String) -> Result<Session, UiError> {
     let key = ApiKey::new(key).ok_or_else(|| UiError::new("auth", "Paste your API key first."))?;
-    let engine = Engine::connect(state.engine_config(), key.clone()).await?;
-    state.secrets.set(&key)?;
+    let engine = signin::sign_in(
+        &state.accounts,
+        state.keychain.as_ref(),
+        &state.engine_config(),
+        key,
+    )
+    .await?;
     let notices = engine.recovered().iter().map(ToString::to_string).collect();
-    let engine = Arc::new(engine);
-    engine.set_metered_check(Arc::new(snapshots::metered::is_metered));
-    state.remember_close_to_tray(engine.settings().close_to_tray);
-    let s = session(&state, Some(&engine), notices);
-    *state.engine.lock().await = Some(engine);
-    Ok(s)
+    let engine = state.engines.lock().await.insert(ready(&state, engine));
+    Ok(session(&state, Some(&engine), notices))
 }
 
-/// Stops what is running and removes the key from the keychain.
+/// Stops what is running and removes the account's key from the keychain; its backups,
+/// library and plans stay for when it signs in again.
 #[tauri::command]
 pub async fn sign_out(state: State<'_, AppState>) -> Result<Session, UiError> {
     state.cancel_all();
-    state.secrets.delete()?;
-    *state.engine.lock().await = None;
+    signin::sign_out(&state.accounts, state.keychain.as_ref())?;
+    state.engines.lock().await.remove_current();
     Ok(session(&state, None, vec![]))
 }
 

@@ -30,6 +30,15 @@ impl From<snapshots::EngineError> for UiError {
     }
 }
 
+impl From<snapshots::signin::SignInError> for UiError {
+    fn from(e: snapshots::signin::SignInError) -> Self {
+        match e {
+            snapshots::signin::SignInError::Engine(e) => e.into(),
+            snapshots::signin::SignInError::Keychain(e) => e.into(),
+        }
+    }
+}
+
 impl From<snapshots::secret::SecretError> for UiError {
     fn from(e: snapshots::secret::SecretError) -> Self {
         Self::new("keychain", e.to_string())

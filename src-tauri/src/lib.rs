@@ -84,10 +84,8 @@ fn tray<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
                 tauri::async_runtime::spawn(async move {
                     let paused = app
                         .state::<AppState>()
-                        .engine
-                        .lock()
+                        .engine()
                         .await
-                        .as_ref()
                         .map(|e| !e.is_paused());
                     if let Some(p) = paused {
                         set_paused(&app, p).await;
@@ -409,16 +407,15 @@ pub(crate) fn started() -> std::time::Instant {
 /// the app must not quit and drop its plans. A file that cannot be read counts as plans:
 /// staying is the safe side.
 fn has_plans<R: Runtime>(app: &tauri::AppHandle<R>) -> bool {
-    let file = app
-        .state::<AppState>()
-        .data_dir
-        .join(snapshots::plans::PLANS);
-    match std::fs::read(file) {
-        Ok(bytes) => serde_json::from_slice::<snapshots::plans::Plans>(&bytes)
-            .map(|p| !p.plans.is_empty())
-            .unwrap_or(true),
-        Err(_) => false,
-    }
+    app.state::<AppState>()
+        .plans_files()
+        .into_iter()
+        .any(|file| match std::fs::read(file) {
+            Ok(bytes) => serde_json::from_slice::<snapshots::plans::Plans>(&bytes)
+                .map(|p| !p.plans.is_empty())
+                .unwrap_or(true),
+            Err(_) => false,
+        })
 }
 
 /// The tray's Pause/Resume item, whose label follows the queue.
@@ -426,7 +423,7 @@ struct PauseItem<R: Runtime>(MenuItem<R>);
 
 /// Pauses or resumes the queue, from the tray or the window, and tells both.
 pub(crate) async fn set_paused<R: Runtime>(app: &tauri::AppHandle<R>, paused: bool) {
-    if let Some(e) = app.state::<AppState>().engine.lock().await.as_ref() {
+    if let Some(e) = app.state::<AppState>().engine().await {
         e.set_paused(paused);
     }
     if let Some(item) = app.try_state::<PauseItem<R>>() {
@@ -460,7 +457,11 @@ fn save_geometry_soon<R: Runtime>(app: &tauri::AppHandle<R>) {
 fn demo_state(resources: Option<usize>) -> AppState {
     match tauri::async_runtime::block_on(AppState::demo(resources)) {
         Ok(s) => {
-            let _ = s.secrets.set(&snapshots::demo::key()); // memory only in demo mode
+            // Memory only in demo mode; signing in finds it as a key kept before accounts.
+            let _ = s
+                .keychain
+                .slot(&snapshots::secret::Slot::Legacy)
+                .set(&snapshots::demo::key());
             s
         }
         Err(e) => {

@@ -42,7 +42,7 @@ pub fn start<R: Runtime>(app: tauri::AppHandle<R>) {
             }
             wait = EVERY;
             let state = app.state::<AppState>();
-            let engine = state.engine.lock().await.clone();
+            let engine = state.engine().await;
             let Some(engine) = engine else { continue };
             let events = event_sink(&engine, &app);
             match engine

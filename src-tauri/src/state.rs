@@ -1,23 +1,60 @@
-//! The one managed state of the app: the engine (once signed in), where the key lives,
-//! and the engine's demo when running with `--demo`.
+//! The one managed state of the app: an engine per signed-in account (the window shows the
+//! current one), where the keys live, and the engine's demo when running with `--demo`.
 
+use snapshots::accounts::{AccountId, Accounts};
 #[cfg(feature = "demo")]
-use snapshots::secret::MemoryStore;
-use snapshots::secret::{KeyringStore, SecretStore};
+use snapshots::secret::MemoryKeychain;
+use snapshots::secret::{Keychain, OsKeychain};
 use snapshots::{Engine, EngineConfig, default_data_dir};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
+/// The engines of the accounts signed in during this run, by account, and which one the
+/// window shows.
+#[derive(Default)]
+pub struct Engines {
+    current: Option<AccountId>,
+    by_account: HashMap<AccountId, Arc<Engine>>,
+}
+
+impl Engines {
+    /// The engine of the account the window shows.
+    pub fn current(&self) -> Option<&Arc<Engine>> {
+        self.by_account.get(self.current.as_ref()?)
+    }
+
+    /// Keeps the engine of its account and makes that account the current one.
+    pub fn insert(&mut self, engine: Arc<Engine>) -> Arc<Engine> {
+        let id = AccountId::new(engine.me().user.id)
+            .expect("an engine's account id was checked at sign-in");
+        self.current = Some(id.clone());
+        self.by_account.insert(id, engine.clone());
+        engine
+    }
+
+    /// Drops the current account's engine (sign-out); the others stay.
+    pub fn remove_current(&mut self) {
+        if let Some(id) = self.current.take() {
+            self.by_account.remove(&id);
+        }
+    }
+}
+
 pub struct AppState {
-    pub engine: Mutex<Option<Arc<Engine>>>,
-    pub secrets: Box<dyn SecretStore>,
+    pub engines: Mutex<Engines>,
+    /// Every account's key, one keychain item each.
+    pub keychain: Box<dyn Keychain>,
+    /// The data dir's accounts: which are known, which is signed in, their folders.
+    pub accounts: Accounts,
     /// The demo account's simulator (`--demo`), running as long as the app.
     #[cfg(feature = "demo")]
     pub demo: Option<snapshots::demo::Demo>,
     pub api_url: String,
+    /// The data dir: `accounts.json`, and a folder per account under `accounts/`.
     pub data_dir: PathBuf,
     /// Cancels everything in flight (sign out, quit).
     pub cancel: std::sync::Mutex<CancellationToken>,
@@ -26,17 +63,33 @@ pub struct AppState {
     close_to_tray: AtomicBool,
 }
 
+fn accounts_of(dir: &std::path::Path) -> Accounts {
+    Accounts::open(dir).unwrap_or_else(|e| {
+        eprintln!(
+            "square-snapshots: cannot open the data folder {}: {e}",
+            dir.display()
+        );
+        std::process::exit(1);
+    })
+}
+
 impl AppState {
     /// Real mode: the OS keychain and Square Cloud's API (or `SQUARECLOUD_API_URL`).
     pub fn real() -> Self {
+        Self::real_at(default_data_dir())
+    }
+
+    /// [`AppState::real`] with its data in `data_dir`.
+    pub fn real_at(data_dir: PathBuf) -> Self {
         Self {
-            engine: Mutex::new(None),
-            secrets: Box::new(KeyringStore::default()),
+            engines: Mutex::new(Engines::default()),
+            keychain: Box::new(OsKeychain::default()),
+            accounts: accounts_of(&data_dir),
             #[cfg(feature = "demo")]
             demo: None,
             api_url: std::env::var("SQUARECLOUD_API_URL")
                 .unwrap_or_else(|_| squarecloud::DEFAULT_API_URL.into()),
-            data_dir: default_data_dir(),
+            data_dir,
             cancel: std::sync::Mutex::new(CancellationToken::new()),
             close_to_tray: AtomicBool::new(true),
         }
@@ -47,17 +100,38 @@ impl AppState {
     #[cfg(feature = "demo")]
     pub async fn demo(resources: Option<usize>) -> std::io::Result<Self> {
         let demo = snapshots::demo::Demo::start(resources).await?;
+        let data_dir = snapshots::demo::data_dir();
         Ok(Self {
-            engine: Mutex::new(None),
-            secrets: Box::new(MemoryStore::default()),
+            engines: Mutex::new(Engines::default()),
+            keychain: Box::new(MemoryKeychain::default()),
+            accounts: Accounts::open(&data_dir)?,
             api_url: demo.api_url(),
-            data_dir: snapshots::demo::data_dir(),
+            data_dir,
             demo: Some(demo),
             cancel: std::sync::Mutex::new(CancellationToken::new()),
             close_to_tray: AtomicBool::new(true),
         })
     }
 
+    /// The engine of the account the window shows.
+    pub async fn engine(&self) -> Option<Arc<Engine>> {
+        self.engines.lock().await.current().cloned()
+    }
+
+    /// Every account's plans file (and the one of a release before accounts, not moved
+    /// yet): what decides whether the app stays in the background.
+    pub fn plans_files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = self
+            .accounts
+            .known()
+            .iter()
+            .map(|k| self.accounts.dir(&k.id).join(snapshots::plans::PLANS))
+            .collect();
+        files.push(self.data_dir.join(snapshots::plans::PLANS));
+        files
+    }
+
+    /// The engine's configuration; its data dir is the account's, set on sign-in.
     pub fn engine_config(&self) -> EngineConfig {
         #[cfg(feature = "demo")]
         if let Some(demo) = &self.demo {
@@ -107,9 +181,10 @@ mod tests {
     /// Closing the window while a sign-in holds the engine slot answers at once.
     #[tokio::test]
     async fn close_to_tray_never_waits_for_the_engine() {
-        let state = AppState::real();
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::real_at(dir.path().to_path_buf());
         state.remember_close_to_tray(false);
-        let _held = state.engine.lock().await;
+        let _held = state.engines.lock().await;
         let (tx, rx) = std::sync::mpsc::channel();
         let s = &state;
         std::thread::scope(|scope| {
