@@ -142,8 +142,8 @@ pub struct Downloader {
     pub(crate) limit: Option<Arc<RateLimit>>,
 }
 
-pub use crate::settings::{DEFAULT_CONNECTIONS, MAX_CONNECTIONS};
 pub use crate::segmented::RateLimit;
+pub use crate::settings::{DEFAULT_CONNECTIONS, MAX_CONNECTIONS};
 /// The size from which a snapshot is split over several connections.
 pub const SPLIT_MIN: u64 = 32 * 1024 * 1024;
 

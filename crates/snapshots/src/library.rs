@@ -31,6 +31,32 @@ pub fn verify_listed(
     Ok(checked)
 }
 
+/// What is kept on disk, per resource, after a verified download.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "keep", rename_all = "snake_case")]
+pub enum Retention {
+    /// The newest of each of the last `daily` days, `weekly` weeks and `monthly` months.
+    Calendar {
+        daily: u32,
+        weekly: u32,
+        monthly: u32,
+    },
+    Last {
+        n: u32,
+    },
+    Everything,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention::Calendar {
+            daily: 7,
+            weekly: 4,
+            monthly: 6,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LibraryEntry {
     pub resource_id: String,
@@ -194,7 +220,7 @@ impl Library {
     /// `Calendar` the newest file of each of the last D days, W weeks and M months that have
     /// one (as restic's --keep-daily/weekly/monthly). Only files on disk count; the newest of
     /// them and the newest good copy ([`protected`]) of each resource are always kept.
-    pub fn prune_by(&mut self, ids: &[String], retention: &crate::plans::Retention) -> PruneReport {
+    pub fn prune_by(&mut self, ids: &[String], retention: &Retention) -> PruneReport {
         let mut report = PruneReport::default();
         let drop_paths = self.drops_by(ids, retention);
         self.delete(drop_paths, &mut report);
@@ -202,12 +228,7 @@ impl Library {
     }
 
     /// What `prune_by` would delete (path and size), without deleting anything.
-    pub fn drops_by(
-        &self,
-        ids: &[String],
-        retention: &crate::plans::Retention,
-    ) -> Vec<(PathBuf, u64)> {
-        use crate::plans::Retention;
+    pub fn drops_by(&self, ids: &[String], retention: &Retention) -> Vec<(PathBuf, u64)> {
         use chrono::Datelike;
         use std::collections::HashSet;
         let mut drop_paths = Vec::new();
@@ -358,7 +379,7 @@ mod tests {
                 verified_at: Some(now),
             });
         }
-        let keep = crate::plans::Retention::Last { n: 2 };
+        let keep = Retention::Last { n: 2 };
         let ids = vec!["r1".to_string()];
         let preview: Vec<PathBuf> = lib.drops_by(&ids, &keep).into_iter().map(|x| x.0).collect();
         assert_eq!(preview.len(), 3);
@@ -410,7 +431,6 @@ mod tests {
     /// And a newest file that no longer reads as a zip does not cost the last good one.
     #[test]
     fn prune_keeps_the_newest_copy_that_exists_and_reads() {
-        use crate::plans::Retention;
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let setup = || {
             let d = tempfile::tempdir().unwrap();

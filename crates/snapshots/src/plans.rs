@@ -11,6 +11,7 @@
 //! not finished.
 
 use crate::engine::{Engine, EngineError, EventSink, ResourceRef, SnapshotOptions};
+pub use crate::library::Retention;
 use crate::library::{Library, PruneReport};
 use chrono::{DateTime, Datelike, Duration, Local, NaiveTime, TimeZone, Timelike, Utc};
 use serde::{Deserialize, Serialize};
@@ -54,32 +55,6 @@ pub enum Schedule {
 pub enum Scope {
     All,
     Resources { ids: Vec<String> },
-}
-
-/// What is kept on disk, per resource, after a verified download.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "keep", rename_all = "snake_case")]
-pub enum Retention {
-    /// The newest of each of the last `daily` days, `weekly` weeks and `monthly` months.
-    Calendar {
-        daily: u32,
-        weekly: u32,
-        monthly: u32,
-    },
-    Last {
-        n: u32,
-    },
-    Everything,
-}
-
-impl Default for Retention {
-    fn default() -> Self {
-        Retention::Calendar {
-            daily: 7,
-            weekly: 4,
-            monthly: 6,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
