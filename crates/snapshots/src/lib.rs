@@ -9,14 +9,11 @@ pub mod demo;
 pub mod download;
 pub mod engine;
 pub mod ledger;
-pub mod library;
 pub mod metered;
 pub mod names;
 pub mod overview;
 pub mod ownfile;
 pub mod pacer;
-pub mod plans;
-mod queue;
 pub mod restore;
 pub mod secret;
 pub mod segmented;
@@ -30,5 +27,6 @@ pub use engine::{
     Engine, EngineConfig, EngineError, Event, EventSink, JobOutcome, JobResult, ResourceRef,
     SnapshotOptions, default_data_dir,
 };
+pub use engine::{library, plans};
 pub use pacer::{Limits, ServerWindows, WaitReason};
 pub use squarecloud;
