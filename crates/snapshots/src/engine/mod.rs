@@ -33,7 +33,7 @@ use crate::store::Recovered;
 use account::Account;
 use chrono::{DateTime, Local};
 use library::{Library, PruneReport, Shelf};
-use plans::{Plan, PlanError, PlanRun, PlanStore, Plans, Runner};
+use plans::{Plan, PlanError, PlanRun, PlanStore, Plans, Runner, StalePlan};
 use queue::{Pipeline, Queue};
 use quota::Quota;
 use squarecloud::{ApiKey, Client, Me, RequestBudget, SnapshotItem};
@@ -325,6 +325,12 @@ impl Engine {
         cancel: &CancellationToken,
     ) -> Result<Vec<PlanRun>, EngineError> {
         self.runner().run_due(now, events, cancel).await
+    }
+
+    /// The plans with no successful run for longer than [`plans::STALE_AFTER_DAYS`] at
+    /// `now`: the app's tray and `sqsnap run-due` warn of the same ones.
+    pub fn stale_plans(&self, now: DateTime<chrono::Utc>) -> Vec<StalePlan> {
+        self.plans.plans().stale(now)
     }
 
     /// The files the plan's next prune would delete, with their sizes.

@@ -10,11 +10,13 @@
 //! A run killed half way is resumed by the next `run_due`, with only the resources it had
 //! not finished.
 //!
-//! The room: the model (`model.rs`), the strip of days (`days.rs`), and the runner that claims and runs due plans (`runner.rs`, `work.rs`).
+//! The room: the model (`model.rs`), the strip of days (`days.rs`), the stale-plan rule
+//! (`stale.rs`), and the runner that claims and runs due plans (`runner.rs`, `work.rs`).
 
 mod days;
 mod model;
 mod runner;
+mod stale;
 mod work;
 
 pub use super::library::Retention;
@@ -25,3 +27,4 @@ pub use model::{
 };
 pub use runner::PlanRun;
 pub(super) use runner::{PlanStore, Runner};
+pub use stale::{STALE_AFTER_DAYS, StalePlan};
