@@ -11,13 +11,12 @@
 //! not finished.
 //!
 //! The room: the model (`model.rs`), the strip of days (`days.rs`), the stale-plan rule
-//! (`stale.rs`), and the runner that claims and runs due plans (`runner.rs`, `work.rs`).
+//! (`stale.rs`), and the runner that claims and runs due plans (`runner/`).
 
 mod days;
 mod model;
 mod runner;
 mod stale;
-mod work;
 
 pub use super::library::Retention;
 pub use days::Day;

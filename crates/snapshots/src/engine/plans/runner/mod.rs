@@ -1,6 +1,9 @@
 //! The plan runner: claims every due period in `plans.json` under the data dir's lock (or a
 //! run that was killed or stopped half way), runs each plan through the queue or the shelf,
-//! records what it did, and lets the next run resume what one left unfinished.
+//! records what it did, and lets the next run resume what one left unfinished. What a run
+//! does to each resource is in `work.rs`.
+
+mod work;
 
 use super::model::{HISTORY, InProgress, PLANS, Plan, PlanKind, Plans, RunRecord, Scope};
 use crate::claim::Holder;
@@ -221,11 +224,11 @@ impl PlanStore {
 
 /// The runner at work: the plans with the rooms a run goes through, borrowed for one call.
 pub(in crate::engine) struct Runner<'a> {
-    pub(super) account: &'a Account,
-    pub(super) quota: &'a Quota,
-    pub(super) shelf: &'a Shelf,
+    account: &'a Account,
+    quota: &'a Quota,
+    shelf: &'a Shelf,
     queue: Queue<'a>,
-    pub(super) store: &'a PlanStore,
+    store: &'a PlanStore,
 }
 
 impl<'a> Runner<'a> {
@@ -290,7 +293,7 @@ impl<'a> Runner<'a> {
         Ok(runs)
     }
 
-    pub(super) fn plan_targets(&self, plan: &Plan, done: &[String]) -> Vec<ResourceRef> {
+    fn plan_targets(&self, plan: &Plan, done: &[String]) -> Vec<ResourceRef> {
         let skip: HashSet<&String> = done.iter().collect();
         self.account
             .resources()

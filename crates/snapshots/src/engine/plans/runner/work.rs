@@ -2,10 +2,10 @@
 //! own clicks, adopts what a killed run had sent, mirrors the versions not on disk yet, and
 //! applies the plan's retention.
 
-use super::model::Plan;
-use super::runner::Runner;
+use super::Runner;
 use crate::download::Downloaded;
 use crate::engine::library::{Library, PruneReport};
+use crate::engine::plans::model::Plan;
 use crate::engine::types::{EngineError, Event, EventSink, ResourceRef};
 use crate::names::printable;
 use chrono::{DateTime, Utc};
