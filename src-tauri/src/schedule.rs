@@ -75,25 +75,16 @@ pub fn start<R: Runtime>(app: tauri::AppHandle<R>) {
                     if !runs.is_empty() {
                         let _ = app.emit("plans-ran", runs);
                     }
-                    // A plan with no successful run in three days says so, once a day.
+                    // A plan with no successful run for days says so, once a day: the
+                    // engine's rule, the one `sqsnap run-due` warns by too.
                     let today = Utc::now().date_naive();
-                    let plans = engine.plans();
-                    for p in &plans.plans {
-                        let Some(st) = plans.state.get(&p.id) else {
-                            continue;
-                        };
-                        let since = st
-                            .history
-                            .iter()
-                            .rev()
-                            .find(|r| r.ok)
-                            .map(|r| r.started)
-                            .or(st.created);
-                        if since.is_some_and(|t| Utc::now() - t > chrono::Duration::days(3))
-                            && warned_on.get(&p.id) != Some(&today)
-                        {
-                            warned_on.insert(p.id.clone(), today);
-                            crate::notify::no_backup_in_days(&p.id, 3);
+                    for stale in engine.stale_plans(Utc::now()) {
+                        if warned_on.get(&stale.plan) != Some(&today) {
+                            crate::notify::no_backup_in_days(
+                                &stale.plan,
+                                snapshots::plans::STALE_AFTER_DAYS,
+                            );
+                            warned_on.insert(stale.plan, today);
                         }
                     }
                 }

@@ -11,14 +11,11 @@ pub mod destination;
 pub mod download;
 pub mod engine;
 pub mod ledger;
-pub mod library;
 pub mod metered;
 pub mod names;
 pub mod overview;
 pub mod ownfile;
 pub mod pacer;
-pub mod plans;
-mod queue;
 pub mod restore;
 pub mod secret;
 pub mod settings;
@@ -32,5 +29,6 @@ pub use engine::{
     Engine, EngineConfig, EngineError, Event, EventSink, JobOutcome, JobResult, ResourceRef,
     SnapshotOptions, default_data_dir,
 };
+pub use engine::{library, plans};
 pub use pacer::{Limits, ServerWindows, WaitReason};
 pub use squarecloud;

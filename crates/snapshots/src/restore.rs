@@ -59,7 +59,7 @@ impl Engine {
             None
         };
         // One restore per resource per minute, on every process's clock.
-        let gap = chrono_d(self.cfg.limits.restore_gap);
+        let gap = chrono_d(self.limits().restore_gap);
         let id = r.id.clone();
         let last = self.ledger().restores.get(&id).copied();
         if let Some(t) = last
@@ -72,7 +72,7 @@ impl Engine {
             l.restores.insert(id.clone(), now);
         })?;
         match self
-            .client
+            .client()
             .restore_snapshot(r.kind, &r.id, &item.name, version)
             .await
         {

@@ -40,6 +40,15 @@ pub async fn run(s: &Session) -> Result<(), Fail> {
     if runs.is_empty() {
         s.out.emit("Nothing is due.", serde_json::json!({"due": 0}));
     }
+    // The same rule as the app's "No recent backup": a timer-only setup hears it here.
+    for stale in s.engine.stale_plans(chrono::Utc::now()) {
+        say::err(&format!(
+            "Warning: plan {} has not backed up successfully in more than {} days (last success, or creation: {} UTC).",
+            printable(&stale.plan),
+            snapshots::plans::STALE_AFTER_DAYS,
+            stale.since.format("%Y-%m-%d %H:%M")
+        ));
+    }
     if failed {
         return Err(Fail(5, "Some plans did not complete (see above).".into()));
     }

@@ -1,4 +1,12 @@
-//! The index of snapshots this app downloaded: what, where, when checked; and retention.
+//! The library room: the index of snapshots this app downloaded (what, where, when
+//! checked), the rules that prune it (`retention.rs`), and the shelf that fills it and keeps
+//! the settings of where things go (`shelf.rs`).
+
+mod retention;
+mod shelf;
+
+pub use retention::Retention;
+pub(super) use shelf::{Listed, Shelf};
 
 use crate::verify::{VerifyError, verify_zip};
 use chrono::{DateTime, Duration, Utc};
@@ -190,80 +198,6 @@ impl Library {
         report
     }
 
-    /// A plan's retention for some resources: `Everything` keeps all; `Last` the newest N;
-    /// `Calendar` the newest file of each of the last D days, W weeks and M months that have
-    /// one (as restic's --keep-daily/weekly/monthly). Only files on disk count; the newest of
-    /// them and the newest good copy ([`protected`]) of each resource are always kept.
-    pub fn prune_by(&mut self, ids: &[String], retention: &crate::plans::Retention) -> PruneReport {
-        let mut report = PruneReport::default();
-        let drop_paths = self.drops_by(ids, retention);
-        self.delete(drop_paths, &mut report);
-        report
-    }
-
-    /// What `prune_by` would delete (path and size), without deleting anything.
-    pub fn drops_by(
-        &self,
-        ids: &[String],
-        retention: &crate::plans::Retention,
-    ) -> Vec<(PathBuf, u64)> {
-        use crate::plans::Retention;
-        use chrono::Datelike;
-        use std::collections::HashSet;
-        let mut drop_paths = Vec::new();
-        for id in ids {
-            let entries = self.on_disk(id);
-            let mut keep: HashSet<PathBuf> = HashSet::new();
-            if let Some(first) = entries.first() {
-                keep.insert(first.path.clone());
-            }
-            if let Some(good) = protected(&entries) {
-                keep.insert(good);
-            }
-            match retention {
-                Retention::Everything => entries.iter().for_each(|e| {
-                    keep.insert(e.path.clone());
-                }),
-                Retention::Last { n } => entries.iter().take((*n).max(1) as usize).for_each(|e| {
-                    keep.insert(e.path.clone());
-                }),
-                Retention::Calendar {
-                    daily,
-                    weekly,
-                    monthly,
-                } => {
-                    type Bucket<'a> = &'a dyn Fn(&LibraryEntry) -> String;
-                    let buckets: [(u32, Bucket); 3] = [
-                        (*daily, &|e| e.taken_at.format("%Y-%m-%d").to_string()),
-                        (*weekly, &|e| {
-                            let w = e.taken_at.iso_week();
-                            format!("{}-W{}", w.year(), w.week())
-                        }),
-                        (*monthly, &|e| e.taken_at.format("%Y-%m").to_string()),
-                    ];
-                    for (count, key) in buckets {
-                        let mut seen = HashSet::new();
-                        for e in &entries {
-                            if seen.len() >= count as usize {
-                                break;
-                            }
-                            // Newest first: the first of each bucket is its newest.
-                            if seen.insert(key(e)) {
-                                keep.insert(e.path.clone());
-                            }
-                        }
-                    }
-                }
-            }
-            for e in entries {
-                if !keep.contains(&e.path) {
-                    drop_paths.push((e.path.clone(), e.size));
-                }
-            }
-        }
-        drop_paths
-    }
-
     /// Deletes files this app wrote that still have the size it wrote; forgets missing ones.
     fn delete(&mut self, drop_paths: Vec<(PathBuf, u64)>, report: &mut PruneReport) {
         for (path, size) in drop_paths {
@@ -358,7 +292,7 @@ mod tests {
                 verified_at: Some(now),
             });
         }
-        let keep = crate::plans::Retention::Last { n: 2 };
+        let keep = Retention::Last { n: 2 };
         let ids = vec!["r1".to_string()];
         let preview: Vec<PathBuf> = lib.drops_by(&ids, &keep).into_iter().map(|x| x.0).collect();
         assert_eq!(preview.len(), 3);
@@ -410,7 +344,6 @@ mod tests {
     /// And a newest file that no longer reads as a zip does not cost the last good one.
     #[test]
     fn prune_keeps_the_newest_copy_that_exists_and_reads() {
-        use crate::plans::Retention;
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let setup = || {
             let d = tempfile::tempdir().unwrap();

@@ -1,0 +1,309 @@
+//! The shelf: the library on disk and what fills it. It keeps the settings (which folder
+//! each resource's files go to, connections, rate, checks), the downloader with the rate
+//! limit every download of the engine shares, and records each verified file in the index.
+
+use super::{LIBRARY, Library, LibraryEntry, PruneReport};
+use crate::download::{DownloadError, DownloadTarget, Downloaded, Downloader, Progress, RateLimit};
+use crate::engine::account::{Account, version_key};
+use crate::engine::types::{
+    EngineConfig, EngineError, Event, EventSink, FRESH_SIZE_GROWTH, MeteredCheck, ResourceRef,
+    state_error,
+};
+use crate::names::snapshot_file_name;
+use crate::settings::{Settings, validate_folder};
+use crate::statedir::{NamedLock, StateDir};
+use crate::verify::VerifyError;
+use chrono::{DateTime, Utc};
+use squarecloud::SnapshotItem;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use tokio_util::sync::CancellationToken;
+
+/// The settings' file in the data dir.
+const SETTINGS: &str = "settings.json";
+
+pub(in crate::engine) struct Shelf {
+    state: Arc<StateDir>,
+    data_dir: PathBuf,
+    /// The least a fresh snapshot may weigh before its download is stopped.
+    fresh_size_floor: u64,
+    downloader: Downloader,
+    /// Connections and rate limit for this run (the CLI's flags), over the settings.
+    transfer: Option<(usize, Option<u64>)>,
+    /// The total rate limit every download of this engine shares, while it is unchanged.
+    limiter: Mutex<Option<Arc<RateLimit>>>,
+    /// Tells whether the connection is metered (the app asks NetworkManager).
+    metered: RwLock<Option<MeteredCheck>>,
+}
+
+impl Shelf {
+    pub(in crate::engine) fn new(state: Arc<StateDir>, cfg: &EngineConfig) -> Self {
+        Self {
+            state,
+            data_dir: cfg.data_dir.clone(),
+            fresh_size_floor: cfg.fresh_size_floor,
+            downloader: Downloader::new(),
+            transfer: None,
+            limiter: Mutex::new(None),
+            metered: RwLock::new(None),
+        }
+    }
+
+    /// Loads the settings and the index once, so an unreadable one is kept aside and
+    /// reported at start.
+    pub(in crate::engine) fn load(state: &StateDir, data_dir: &Path) -> Result<(), EngineError> {
+        let _: Settings = state.read(SETTINGS).map_err(|e| state_error(data_dir, e))?;
+        let _: Library = state.read(LIBRARY).map_err(|e| state_error(data_dir, e))?;
+        Ok(())
+    }
+
+    pub(in crate::engine) fn settings(&self) -> Settings {
+        self.state.read(SETTINGS).unwrap_or_default()
+    }
+
+    /// Changes the settings by reloading them under the lock first, so a change another
+    /// process made meanwhile is kept.
+    pub(in crate::engine) fn update_settings(
+        &self,
+        f: impl FnOnce(&mut Settings),
+    ) -> Result<Settings, EngineError> {
+        self.state
+            .update(SETTINGS, |s: &mut Settings| {
+                f(s);
+                s.clone()
+            })
+            .map_err(|e| state_error(&self.data_dir.join(SETTINGS), e))
+    }
+
+    pub(in crate::engine) fn library(&self) -> Library {
+        self.state.read(LIBRARY).unwrap_or_default()
+    }
+
+    pub(in crate::engine) fn update_library<R>(
+        &self,
+        f: impl FnOnce(&mut Library) -> R,
+    ) -> Result<R, EngineError> {
+        self.state
+            .update(LIBRARY, f)
+            .map_err(|e| state_error(&self.data_dir.join(LIBRARY), e))
+    }
+
+    /// Checks a file again (full CRC check with `full`).
+    pub(in crate::engine) async fn verify(
+        &self,
+        path: &Path,
+        full: bool,
+    ) -> Result<(), EngineError> {
+        let (state, p) = (self.state.clone(), path.to_path_buf());
+        tokio::task::spawn_blocking(move || super::verify_listed(&state, &p, full))
+            .await
+            .map_err(|e| EngineError::Verify(VerifyError::Io(e.to_string())))?
+            .map_err(|e| state_error(&self.data_dir.join(LIBRARY), e))??;
+        Ok(())
+    }
+
+    /// Applies the retention rules (the settings' unless given). At least one copy of each
+    /// resource is always kept.
+    pub(in crate::engine) fn prune(
+        &self,
+        keep_last: Option<u32>,
+        keep_days: Option<u32>,
+    ) -> Result<PruneReport, EngineError> {
+        let s = self.settings();
+        let (last, days) = (keep_last.or(s.keep_last), keep_days.or(s.keep_days));
+        self.update_library(|l| l.prune(last, days, Utc::now()))
+    }
+
+    pub(in crate::engine) fn dest_for(
+        &self,
+        r: &ResourceRef,
+        over: Option<&Path>,
+    ) -> Result<PathBuf, EngineError> {
+        over.map(Path::to_path_buf)
+            .or_else(|| self.settings().dest_for(&r.id).map(Path::to_path_buf))
+            .ok_or(EngineError::NoDestination)
+    }
+
+    /// The folder a download of `r` goes to, checked now: it exists and can be written.
+    pub(in crate::engine) fn checked_dest(
+        &self,
+        r: &ResourceRef,
+        over: Option<&Path>,
+    ) -> Result<PathBuf, EngineError> {
+        let dir = self.dest_for(r, over)?;
+        validate_folder(&dir).map_err(|e| EngineError::Download(DownloadError::Folder(e)))
+    }
+
+    /// Connections per snapshot and a total rate for this engine only (the CLI's flags).
+    pub(in crate::engine) fn set_transfer(
+        &mut self,
+        connections: Option<usize>,
+        limit_rate: Option<u64>,
+    ) {
+        let s = self.settings();
+        self.transfer = Some((
+            connections.unwrap_or_else(|| s.connections()),
+            limit_rate.or(s.limit_rate),
+        ));
+    }
+
+    pub(in crate::engine) fn set_downloader(&mut self, d: Downloader) {
+        self.downloader = d;
+    }
+
+    /// The downloader with the connections and the shared rate limit in force now.
+    fn downloader(&self) -> Downloader {
+        let s = self.settings();
+        let (n, rate) = self
+            .transfer
+            .unwrap_or_else(|| (s.connections(), s.limit_rate));
+        let limit = rate.filter(|r| *r > 0).map(|r| {
+            let mut held = self.limiter.lock().unwrap_or_else(|e| e.into_inner());
+            match &*held {
+                Some(l) if l.bytes_per_sec() == r => l.clone(),
+                _ => {
+                    let l = Arc::new(RateLimit::new(r));
+                    *held = Some(l.clone());
+                    l
+                }
+            }
+        });
+        self.downloader
+            .clone()
+            .with_connection_count(n)
+            .with_limit(limit)
+    }
+
+    pub(in crate::engine) fn set_metered_check(&self, check: MeteredCheck) {
+        *self.metered.write().unwrap_or_else(|e| e.into_inner()) = Some(check);
+    }
+
+    pub(in crate::engine) fn is_metered(&self) -> bool {
+        self.metered
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|f| f())
+    }
+
+    /// The most a freshly created snapshot of `id` may weigh: its download has no listed
+    /// size, and a host that never stops sending must not fill the disk. Four times the
+    /// largest snapshot of the resource seen (listed, or in the library), and never less
+    /// than [`EngineConfig::fresh_size_floor`].
+    pub(in crate::engine) fn fresh_size_cap(&self, account: &Account, id: &str) -> u64 {
+        let kept = self
+            .library()
+            .entries
+            .iter()
+            .filter(|e| e.resource_id == id)
+            .map(|e| e.size)
+            .max()
+            .unwrap_or(0);
+        account
+            .largest_listed(id)
+            .max(kept)
+            .saturating_mul(FRESH_SIZE_GROWTH)
+            .max(self.fresh_size_floor)
+    }
+
+    /// Downloads one listed version; a refused URL is refreshed from the list for that same
+    /// version, never for another one.
+    pub(in crate::engine) async fn fetch_item(
+        &self,
+        account: &Account,
+        r: &ResourceRef,
+        dir: &Path,
+        item: &SnapshotItem,
+        events: EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<Downloaded, EngineError> {
+        let key = version_key(item);
+        let refresh = || async {
+            let list = account.versions(r).await.ok()?;
+            let same = list.iter().find(|i| version_key(i) == key)?;
+            Some(account.download_url(r, same))
+        };
+        let target = DownloadTarget {
+            url: account.download_url(r, item),
+            dir: dir.to_path_buf(),
+            file_name: snapshot_file_name(&r.name, &r.id, item.modified),
+            expected_size: Some(item.size),
+            max_size: None,
+        };
+        let listed = Listed {
+            version: item.version(),
+            taken_at: item.modified,
+        };
+        self.fetch(r, target, listed, refresh, events, cancel).await
+    }
+
+    /// Streams `target`, records it in the library and says so.
+    pub(in crate::engine) async fn fetch<F, Fut>(
+        &self,
+        r: &ResourceRef,
+        target: DownloadTarget,
+        listed: Listed,
+        refresh: F,
+        events: EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<Downloaded, EngineError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<String>>,
+    {
+        let ev = events.clone();
+        let id = r.id.clone();
+        let mut on_progress = move |p: Progress| {
+            ev(Event::Downloading {
+                resource: id.clone(),
+                progress: p,
+            })
+        };
+        let full = self.settings().full_verify;
+        let _held = self.hold_file(&target).await?;
+        let done = self
+            .downloader()
+            .fetch(&target, refresh, &mut on_progress, cancel, full)
+            .await?;
+        let entry = LibraryEntry {
+            resource_id: r.id.clone(),
+            resource_name: r.name.clone(),
+            version: listed.version,
+            taken_at: listed.taken_at,
+            size: done.size,
+            path: done.path.clone(),
+            downloaded_at: Utc::now(),
+            verified_at: Some(Utc::now()),
+        };
+        self.update_library(|l| l.add(entry))?;
+        events(Event::Done {
+            resource: r.id.clone(),
+            path: done.path.clone(),
+            size: done.size,
+            already_present: done.already_present,
+        });
+        Ok(done)
+    }
+
+    /// One download of a file at a time on this machine: a second process (or engine)
+    /// waits here, then finds the file already in place.
+    async fn hold_file(&self, target: &DownloadTarget) -> Result<NamedLock, EngineError> {
+        let key = target
+            .dir
+            .join(&target.file_name)
+            .to_string_lossy()
+            .into_owned();
+        let dir = self.data_dir.clone();
+        tokio::task::spawn_blocking(move || StateDir::open(&dir).and_then(|s| s.lock_named(&key)))
+            .await
+            .map_err(|e| state_error(&self.data_dir, std::io::Error::other(e)))?
+            .map_err(|e| state_error(&self.data_dir, e))
+    }
+}
+
+/// What the list says of a file being downloaded: its version (none for a fresh create's
+/// URL) and when it was taken.
+pub(in crate::engine) struct Listed {
+    pub(in crate::engine) version: Option<String>,
+    pub(in crate::engine) taken_at: DateTime<Utc>,
+}

@@ -1,0 +1,374 @@
+//! The engine: every decision the app and the CLI share, bound to one account. `Engine` is
+//! a façade over rooms that each own their state:
+//!
+//! - `account.rs`: who the key belongs to, its resources, what their lists have shown;
+//! - `quota.rs`: the ledger every process writes, and the quota it adds up to;
+//! - `queue/`: the create pipeline (send, answer, refusal, finish) and its pause;
+//! - `library/`: the index of downloaded files, retention, the shelf that fills it;
+//! - `plans/`: the plan model and the runner;
+//! - `types.rs`: what they all share (config, events, errors), importing none of them.
+//!
+//! The rooms import downwards only (plans → queue → library → quota → account → types); this
+//! file is the one place that holds them all.
+
+mod account;
+pub mod library;
+pub mod plans;
+mod queue;
+mod quota;
+mod types;
+
+pub use account::NEWEST_MAX_AGE;
+pub use types::{
+    EngineConfig, EngineError, Event, EventSink, FRESH_SIZE_FLOOR, FRESH_SIZE_GROWTH, JobOutcome,
+    JobResult, MeteredCheck, ResourceRef, SnapshotOptions, default_data_dir,
+};
+
+use crate::download::{Downloaded, Downloader};
+use crate::ledger::{Ledger, QuotaStatus};
+use crate::pacer::Limits;
+use crate::settings::Settings;
+use crate::statedir::StateDir;
+use crate::store::Recovered;
+use account::Account;
+use chrono::{DateTime, Local};
+use library::{Library, PruneReport, Shelf};
+use plans::{Plan, PlanError, PlanRun, PlanStore, Plans, Runner, StalePlan};
+use queue::{Pipeline, Queue};
+use quota::Quota;
+use squarecloud::{ApiKey, Client, Me, RequestBudget, SnapshotItem};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+pub(crate) use types::state_error;
+
+/// Share of the plan's per-minute cap that every process on this data dir uses together
+/// (their calls are counted in one record, `calls.rs`): the rest is left for the user's
+/// other tools (the dashboard, a bot) on the same account.
+const BUDGET_SHARE: f64 = 0.75;
+
+/// The engine, bound to one account.
+pub struct Engine {
+    limits: Limits,
+    account: Account,
+    quota: Quota,
+    shelf: Shelf,
+    line: Pipeline,
+    plans: PlanStore,
+    recovered: Vec<Recovered>,
+}
+
+impl Engine {
+    /// Checks the key with `/users/me` and loads the persisted state. Sends nothing while a
+    /// `RATE_LIMITED` block recorded by any process is in force.
+    pub async fn connect(cfg: EngineConfig, key: ApiKey) -> Result<Self, EngineError> {
+        let state =
+            Arc::new(StateDir::open(&cfg.data_dir).map_err(|e| state_error(&cfg.data_dir, e))?);
+        Quota::check_block(&state, &cfg)?;
+        let client = shared_client(&cfg, key, &state)?;
+        let me = match client.me().await {
+            Ok(me) => me,
+            Err(e) if e.is_account_block() => {
+                return Err(Quota::record_block_at_start(&state, &cfg));
+            }
+            Err(e) => return Err(EngineError::from_api(e)),
+        };
+        let cap =
+            squarecloud::limits::requests_per_minute(&me.user.plan.name, me.user.plan.memory.limit);
+        client
+            .budget()
+            .set_per_window(((cap as f64) * BUDGET_SHARE).floor().max(1.0) as u32);
+        Shelf::load(&state, &cfg.data_dir)?;
+        let recovered = state.take_recovered();
+        Ok(Self {
+            limits: cfg.limits.clone(),
+            account: Account::new(client, me, cfg.limits.clone()),
+            quota: Quota::new(state.clone(), &cfg),
+            shelf: Shelf::new(state.clone(), &cfg),
+            line: Pipeline::new(&cfg),
+            plans: PlanStore::new(state, &cfg),
+            recovered,
+        })
+    }
+
+    /// Connections per snapshot (1–8) and a total rate in bytes a second, for this engine
+    /// only (the CLI's `--connections` and `--limit-rate`); otherwise the settings decide.
+    pub fn with_transfer(mut self, connections: Option<usize>, limit_rate: Option<u64>) -> Self {
+        self.shelf.set_transfer(connections, limit_rate);
+        self
+    }
+
+    /// Replaces the downloader (tests shorten its timeouts).
+    pub fn with_downloader(mut self, d: Downloader) -> Self {
+        self.shelf.set_downloader(d);
+        self
+    }
+
+    /// The queue, with the rooms it sends through.
+    fn queue(&self) -> Queue<'_> {
+        Queue::new(&self.account, &self.quota, &self.shelf, &self.line)
+    }
+
+    /// The plan runner, with the rooms a run goes through.
+    fn runner(&self) -> Runner<'_> {
+        Runner::new(
+            &self.account,
+            &self.quota,
+            &self.shelf,
+            self.queue(),
+            &self.plans,
+        )
+    }
+
+    /// How to tell a metered connection (none: never metered).
+    pub fn set_metered_check(&self, check: MeteredCheck) {
+        self.shelf.set_metered_check(check);
+    }
+
+    /// Pauses or resumes the queue: while paused no create is sent and no download starts;
+    /// what is already running finishes.
+    pub fn set_paused(&self, paused: bool) {
+        self.line.set_paused(paused);
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.line.is_paused()
+    }
+
+    /// State files that were unreadable at start and kept aside.
+    pub fn recovered(&self) -> &[Recovered] {
+        &self.recovered
+    }
+
+    pub fn client(&self) -> &Client {
+        self.account.client()
+    }
+
+    pub fn me(&self) -> Me {
+        self.account.me()
+    }
+
+    pub async fn refresh(&self) -> Result<Me, EngineError> {
+        self.account.refresh().await
+    }
+
+    /// Every application and database of the account.
+    pub fn resources(&self) -> Vec<ResourceRef> {
+        self.account.resources()
+    }
+
+    pub fn resource(&self, id: &str) -> Result<ResourceRef, EngineError> {
+        self.account.resource(id)
+    }
+
+    /// The windows and timeouts this engine keeps.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The ledger as the other processes left it.
+    pub fn ledger(&self) -> Ledger {
+        self.quota.ledger()
+    }
+
+    /// Reloads the ledger under the lock, changes it and writes it.
+    pub(crate) fn update_ledger<R>(
+        &self,
+        f: impl FnOnce(&mut Ledger) -> R,
+    ) -> Result<R, EngineError> {
+        self.quota.update_ledger(f)
+    }
+
+    pub fn quota(&self) -> QuotaStatus {
+        self.quota.status(&self.account)
+    }
+
+    /// Reads every resource's list (no quota spent) and counts manual snapshots made
+    /// elsewhere, so `used` becomes known rather than estimated.
+    pub async fn reconcile_quota(&self) -> Result<QuotaStatus, EngineError> {
+        self.quota.reconcile(&self.account).await
+    }
+
+    /// A resource's server snapshots, newest first. Costs no quota.
+    pub async fn versions(&self, r: &ResourceRef) -> Result<Vec<SnapshotItem>, EngineError> {
+        self.account.versions(r).await
+    }
+
+    /// The most a freshly created snapshot of `id` may weigh: its download has no listed
+    /// size, and a host that never stops sending must not fill the disk. Four times the
+    /// largest snapshot of the resource seen (listed, or in the library), and never less
+    /// than [`EngineConfig::fresh_size_floor`].
+    pub fn fresh_size_cap(&self, id: &str) -> u64 {
+        self.shelf.fresh_size_cap(&self.account, id)
+    }
+
+    /// When each resource's newest snapshot on the server was taken, for the resources this
+    /// engine has learnt it of (`None`: the server has none), see
+    /// [`Engine::refresh_newest`]. No request is sent.
+    pub fn newest_known(&self) -> HashMap<String, Option<DateTime<chrono::Utc>>> {
+        self.account.newest_known()
+    }
+
+    /// Learns the newest server snapshot of every resource not learnt in the last
+    /// `max_age` (one or two account-wide listings when the plan offers them, otherwise one
+    /// per resource, a few at a time). Returns whether anything changed. Costs no quota.
+    pub async fn refresh_newest(&self, max_age: Duration) -> Result<bool, EngineError> {
+        self.account.refresh_newest(max_age).await
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.shelf.settings()
+    }
+
+    /// Changes the settings by reloading them under the lock first, so a change another
+    /// process made meanwhile is kept.
+    pub fn update_settings(&self, f: impl FnOnce(&mut Settings)) -> Result<Settings, EngineError> {
+        self.shelf.update_settings(f)
+    }
+
+    pub fn library(&self) -> Library {
+        self.shelf.library()
+    }
+
+    /// Checks a file again (full CRC check with `full`).
+    pub async fn verify(&self, path: &Path, full: bool) -> Result<(), EngineError> {
+        self.shelf.verify(path, full).await
+    }
+
+    /// Applies the retention rules (the settings' unless given). At least one copy of each
+    /// resource is always kept.
+    pub fn prune(
+        &self,
+        keep_last: Option<u32>,
+        keep_days: Option<u32>,
+    ) -> Result<PruneReport, EngineError> {
+        self.shelf.prune(keep_last, keep_days)
+    }
+
+    /// The folder `r`'s downloads go to (`over`, else the settings'), unchecked.
+    pub(crate) fn dest_for(
+        &self,
+        r: &ResourceRef,
+        over: Option<&Path>,
+    ) -> Result<PathBuf, EngineError> {
+        self.shelf.dest_for(r, over)
+    }
+
+    /// Downloads a server snapshot (the newest, or `version`). Costs no quota.
+    pub async fn download(
+        &self,
+        r: &ResourceRef,
+        version: Option<&str>,
+        dest: Option<&Path>,
+        events: EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<Downloaded, EngineError> {
+        let dir = self.shelf.checked_dest(r, dest)?;
+        if !self.line.wait_while_paused(&events, cancel).await {
+            return Err(EngineError::Cancelled);
+        }
+        let list = self.account.versions(r).await?;
+        let item = match version {
+            Some(v) => list.iter().find(|i| i.version().as_deref() == Some(v)),
+            None => list.first(),
+        }
+        .ok_or_else(|| EngineError::NoSnapshot(r.name.clone()))?
+        .clone();
+        self.shelf
+            .fetch_item(&self.account, r, &dir, &item, events, cancel)
+            .await
+    }
+
+    /// Stops watching the list for `resource`'s new snapshot (a slow create, or one whose
+    /// answer was lost): its job ends with [`EngineError::StoppedWaiting`]. Nothing is sent,
+    /// and the quota stays counted. False when nothing of it is being watched.
+    pub fn stop_waiting(&self, resource: &str) -> bool {
+        self.line.stop_waiting(resource)
+    }
+
+    /// Takes a snapshot of each resource, sending no create the server would refuse, and
+    /// downloads each one as it is ready (up to three at a time) when asked to.
+    pub async fn snapshot(
+        &self,
+        targets: Vec<ResourceRef>,
+        opts: SnapshotOptions,
+        events: EventSink,
+        cancel: &CancellationToken,
+    ) -> Vec<JobResult> {
+        self.queue().snapshot(targets, opts, events, cancel).await
+    }
+
+    pub fn plans(&self) -> Plans {
+        self.plans.plans()
+    }
+
+    /// Changes the plans under the lock.
+    pub fn update_plans<R>(&self, f: impl FnOnce(&mut Plans) -> R) -> Result<R, EngineError> {
+        self.plans.update_plans(f)
+    }
+
+    /// Adds a plan after checking it fits in the quota.
+    pub fn add_plan(&self, plan: Plan) -> Result<Result<(), PlanError>, EngineError> {
+        let (n, quota) = (self.account.resources().len(), self.account.daily_quota());
+        self.plans
+            .update_plans(|p| p.add(plan, n, quota, Local::now()))
+    }
+
+    /// Runs every plan due at `now`, once per period, then returns what each did. A run
+    /// that was killed or stopped is finished by the next call, without what it had done.
+    pub async fn run_due(
+        &self,
+        now: DateTime<chrono::Utc>,
+        events: EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<PlanRun>, EngineError> {
+        self.runner().run_due(now, events, cancel).await
+    }
+
+    /// The plans with no successful run for longer than [`plans::STALE_AFTER_DAYS`] at
+    /// `now`: the app's tray and `sqsnap run-due` warn of the same ones.
+    pub fn stale_plans(&self, now: DateTime<chrono::Utc>) -> Vec<StalePlan> {
+        self.plans.plans().stale(now)
+    }
+
+    /// The files the plan's next prune would delete, with their sizes.
+    pub fn retention_preview(&self, plan: &Plan) -> Vec<(PathBuf, u64)> {
+        self.runner().retention_preview(plan)
+    }
+}
+
+/// The API client, with one request budget and one block for every process on this data
+/// dir.
+fn shared_client(
+    cfg: &EngineConfig,
+    key: ApiKey,
+    state: &Arc<StateDir>,
+) -> Result<Client, EngineError> {
+    let mut client =
+        Client::new(&cfg.api_url, key).map_err(|e| EngineError::Config(e.to_string()))?;
+    if let Some(f) = &cfg.files_url {
+        client = client.with_files_base(f);
+    }
+    let budget = Arc::new(
+        RequestBudget::with_window(
+            squarecloud::limits::requests_per_minute("", 0),
+            cfg.limits.minute,
+        )
+        .with_shared(Arc::new(crate::calls::SharedCallLog::new(
+            state.clone(),
+            cfg.api_url.clone(),
+        ))),
+    );
+    Ok(client
+        .with_budget(budget)
+        .with_rate_block(cfg.limits.rate_block))
+}
+
+/// The queue's future must be `Send`, for the app's commands and `tokio::spawn`.
+#[allow(dead_code)]
+fn snapshot_future_is_send(e: &Engine, events: EventSink, cancel: &CancellationToken) {
+    fn is_send<T: Send>(_: T) {}
+    is_send(e.snapshot(Vec::new(), SnapshotOptions::default(), events, cancel));
+}

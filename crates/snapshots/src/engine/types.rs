@@ -1,0 +1,282 @@
+//! What every room of the engine shares and none owns: its configuration, the resources it
+//! names, the events it reports and the errors it returns. It imports no room, so each room
+//! can import it without a circle.
+
+use crate::download::{DownloadError, Downloaded, Progress};
+use crate::ledger::QuotaStatus;
+use crate::pacer::{Limits, WaitReason, chrono_d};
+use crate::verify::VerifyError;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use squarecloud::{ApiError, ResourceKind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where the engine talks to and keeps its state.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub api_url: String,
+    /// The file host for list items without `url` (default: Square Cloud's).
+    pub files_url: Option<String>,
+    /// Settings, ledger and library live here.
+    pub data_dir: PathBuf,
+    pub limits: Limits,
+    /// The least a freshly created snapshot, whose size no list has given, may weigh before
+    /// its download is stopped: see [`crate::Engine::fresh_size_cap`].
+    pub fresh_size_floor: u64,
+}
+
+/// [`EngineConfig::fresh_size_floor`]'s default: more than any application's upload.
+pub const FRESH_SIZE_FLOOR: u64 = 2 * 1024 * 1024 * 1024;
+/// A fresh snapshot may weigh this many times the largest one of its resource seen so far.
+pub const FRESH_SIZE_GROWTH: u64 = 4;
+
+impl EngineConfig {
+    pub fn new(api_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            api_url: api_url.into(),
+            files_url: None,
+            data_dir: data_dir.into(),
+            limits: Limits::default(),
+            fresh_size_floor: FRESH_SIZE_FLOOR,
+        }
+    }
+}
+
+/// The OS app data dir (`SQSNAP_DATA_DIR` overrides it).
+pub fn default_data_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("SQSNAP_DATA_DIR")
+        && !d.is_empty()
+    {
+        return d.into();
+    }
+    directories::ProjectDirs::from("app", "squaresnapshots", "Square Snapshots")
+        .map(|p| p.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".square-snapshots"))
+}
+
+/// An application or a database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResourceRef {
+    pub kind: ResourceKind,
+    pub id: String,
+    pub name: String,
+}
+
+/// Every state change of a job, for a UI or a terminal to show.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Waiting {
+        resource: String,
+        until: DateTime<Utc>,
+        reason: WaitReason,
+    },
+    PausedForQuota {
+        until: Option<DateTime<Utc>>,
+        /// The resources whose snapshots are held for the quota.
+        held: Vec<String>,
+    },
+    RateLimited {
+        until: DateTime<Utc>,
+    },
+    /// The create was sent at `since`; Square Cloud is preparing the archive.
+    Creating {
+        resource: String,
+        since: DateTime<Utc>,
+    },
+    /// Still preparing past the server's deadline (202), or the answer was lost: the engine
+    /// watches the list for the new snapshot and never asks again.
+    Processing {
+        resource: String,
+        since: DateTime<Utc>,
+        answer_lost: bool,
+        /// Until when the list is watched for the new snapshot before giving up. Never a
+        /// second create: [`crate::Engine::stop_waiting`] ends the watch sooner.
+        until: DateTime<Utc>,
+    },
+    /// Another process on this computer is already taking a snapshot of this resource: this
+    /// job waits for it instead of asking for a second one.
+    Joined {
+        resource: String,
+        since: DateTime<Utc>,
+    },
+    Created {
+        resource: String,
+        taken_at: DateTime<Utc>,
+    },
+    Downloading {
+        resource: String,
+        progress: Progress,
+    },
+    Done {
+        resource: String,
+        path: PathBuf,
+        size: u64,
+        already_present: bool,
+    },
+    Failed {
+        resource: String,
+        code: String,
+        message: String,
+    },
+    Quota {
+        quota: QuotaStatus,
+    },
+    /// A plan left this download for later, and why (a metered connection).
+    Postponed {
+        resource: String,
+        reason: String,
+        /// The size of the download left for later.
+        bytes: u64,
+    },
+    /// Something the engine learned about the server's limits, with the evidence.
+    Learned {
+        message: String,
+    },
+    /// The user paused the queue: nothing new starts until resumed.
+    Paused,
+    Resumed,
+}
+
+/// Where events go.
+pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    #[error(
+        "The API key was refused ({0}). Check that it is a current key from your Square Cloud account's security page, and sign in again."
+    )]
+    Auth(ApiError),
+    #[error("The daily snapshot quota is used up.{}", until.map(|t| format!(" The next one frees up at {} UTC.", t.format("%Y-%m-%d %H:%M"))).unwrap_or_else(|| " When the next one frees up is not known.".into()))]
+    Quota { until: Option<DateTime<Utc>> },
+    #[error("Square Cloud has blocked requests from this key or address for a while (until about {} UTC). Nothing was lost; try again then.", until.format("%H:%M"))]
+    RateLimited { until: DateTime<Utc> },
+    #[error("{}", api_message(.0))]
+    Api(ApiError),
+    #[error("The API address cannot be used: {0}")]
+    Config(String),
+    #[error("No application or database with id {0} on this account.")]
+    NotFound(String),
+    #[error("No snapshot of {0} exists yet.")]
+    NoSnapshot(String),
+    #[error(
+        "No folder is set for snapshots. Choose one (drag a folder onto the window, or pass --dest)."
+    )]
+    NoDestination,
+    #[error(transparent)]
+    Download(#[from] DownloadError),
+    #[error("The integrity check failed: {0}")]
+    Verify(#[from] VerifyError),
+    #[error("Could not save the app's state in {path}: {detail}")]
+    State { path: PathBuf, detail: String },
+    #[error(
+        "Square Cloud took the snapshot but it did not appear in the list in time. It will show up later (see the versions of this resource); no second snapshot was requested."
+    )]
+    ProcessingTimeout,
+    #[error(
+        "The snapshot was requested, but the answer was lost on the way and the new snapshot did not appear in the list in time. It may still show up; no second snapshot was requested, so the quota was not spent twice."
+    )]
+    AnswerLost,
+    #[error(
+        "You stopped waiting for this snapshot. Square Cloud may still have made it: it counts toward today's quota until its list shows otherwise, and once listed, Download latest fetches it. No second snapshot was requested."
+    )]
+    StoppedWaiting,
+    #[error(
+        "Another Square Snapshots process on this computer has been taking a snapshot of this resource since {} UTC and has not finished. No second snapshot was requested.", since.format("%H:%M:%S")
+    )]
+    Busy { since: DateTime<Utc> },
+    #[error(
+        "The restore was sent, but its answer was lost on the way: it may have happened. Check the application on Square Cloud before trying again."
+    )]
+    RestoreUnknown,
+    #[error(
+        "A restore of this resource is already in progress on Square Cloud. Wait for it to finish."
+    )]
+    RestoreInProgress,
+    #[error("Cancelled.")]
+    Cancelled,
+}
+
+/// An API error in words, with what to do when it is likely to pass.
+fn api_message(e: &ApiError) -> String {
+    if e.is_transient() {
+        format!("{e}. Check your internet connection and try again; nothing was lost.")
+    } else {
+        e.to_string()
+    }
+}
+
+impl EngineError {
+    /// A short stable code the UI and the CLI branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::Auth(_) => "auth",
+            EngineError::Quota { .. } => "quota",
+            EngineError::RateLimited { .. } => "rate_limited",
+            EngineError::Api(e) if e.is_transient() => "network",
+            EngineError::Api(_) => "api",
+            EngineError::Config(_) => "config",
+            EngineError::NotFound(_) | EngineError::NoSnapshot(_) => "not_found",
+            EngineError::NoDestination => "no_destination",
+            EngineError::Download(d) => d.code(),
+            EngineError::Verify(_) => "verify",
+            EngineError::State { .. } => "disk",
+            EngineError::ProcessingTimeout
+            | EngineError::AnswerLost
+            | EngineError::StoppedWaiting => "processing",
+            EngineError::Busy { .. } | EngineError::RestoreInProgress => "busy",
+            EngineError::RestoreUnknown => "processing",
+            EngineError::Cancelled => "cancelled",
+        }
+    }
+
+    pub(crate) fn from_api(e: ApiError) -> Self {
+        if e.is_account_block() {
+            // Said as a block wherever it is met (a list while a snapshot is prepared, a
+            // quota check), not as a server error: it is the user's key, for a while.
+            return EngineError::RateLimited {
+                until: Utc::now() + chrono_d(squarecloud::limits::RATE_BLOCK),
+            };
+        }
+        match e.code() {
+            Some(c) if c.is_bad_key() => EngineError::Auth(e),
+            _ => EngineError::Api(e),
+        }
+    }
+}
+
+/// What `snapshot` should do.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotOptions {
+    pub download: bool,
+    /// Overrides the settings' folders.
+    pub dest: Option<PathBuf>,
+    /// When the quota runs out: wait for it to free up (true) or stop (false).
+    pub wait_for_quota: bool,
+}
+
+/// How one resource's job ended.
+#[derive(Debug, Clone)]
+pub struct JobResult {
+    pub resource: ResourceRef,
+    pub outcome: Result<JobOutcome, EngineError>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobOutcome {
+    pub taken_at: DateTime<Utc>,
+    pub download: Option<Downloaded>,
+    /// This request joined a snapshot already being taken (by this app or another process).
+    pub joined: bool,
+}
+
+/// Whether the network connection is metered (mobile data, a capped plan).
+pub type MeteredCheck = Arc<dyn Fn() -> bool + Send + Sync>;
+
+pub(crate) fn state_error(path: &Path, e: std::io::Error) -> EngineError {
+    EngineError::State {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    }
+}
