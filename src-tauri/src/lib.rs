@@ -218,7 +218,6 @@ fn setup_notifications<R: Runtime>(app: &tauri::AppHandle<R>) {
             let _ = handle.emit("focus-resource", id);
         }
     }));
-    notify::serve_scheduler(&notifier);
 }
 
 /// The work that runs while the app is open, in the window or the tray: the plans.

@@ -26,44 +26,6 @@ struct Inner {
     plan_notes: Mutex<HashMap<String, u32>>,
 }
 
-/// The scheduler's way to the managed [`Notifier`]: `schedule.rs` calls the free
-/// `plan_*` functions below, without the app handle. It holds a clone of the managed one,
-/// set in the app's setup; once the scheduler asks the app for its `Notifier`, this goes.
-static FOR_SCHEDULER: OnceLock<Notifier> = OnceLock::new();
-
-/// Lets the scheduler's free functions reach `n` (see [`FOR_SCHEDULER`]).
-pub fn serve_scheduler(n: &Notifier) {
-    let _ = FOR_SCHEDULER.set(n.clone());
-}
-
-fn for_scheduler() -> Option<&'static Notifier> {
-    FOR_SCHEDULER.get()
-}
-
-pub fn plan_failed(plan: &str, why: &str, resource: Option<String>) {
-    if let Some(n) = for_scheduler() {
-        n.plan_failed(plan, why, resource);
-    }
-}
-
-pub fn plan_postponed(plan: &str, why: &str) {
-    if let Some(n) = for_scheduler() {
-        n.plan_postponed(plan, why);
-    }
-}
-
-pub fn plan_succeeded(plan: &str) {
-    if let Some(n) = for_scheduler() {
-        n.plan_succeeded(plan);
-    }
-}
-
-pub fn no_backup_in_days(plan: &str, days: u32) {
-    if let Some(n) = for_scheduler() {
-        n.no_backup_in_days(plan, days);
-    }
-}
-
 /// Notification bodies may be read as markup (`<b>`, `<a href>`): names and messages are
 /// escaped, and control characters are shown as `�`.
 fn escape(text: &str) -> String {

@@ -6,9 +6,12 @@
 //! had done, at the first look after a pause, so a stop is not undone a minute later.
 
 use crate::commands::event_sink;
+use crate::notify::Notifier;
 use crate::state::AppState;
 use chrono::{NaiveDate, Utc};
+use snapshots::Engine;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tauri::{Emitter, Manager, Runtime};
 
@@ -28,8 +31,7 @@ const AFTER_STOP: Duration = Duration::from_secs(15 * 60);
 
 pub fn start<R: Runtime>(app: tauri::AppHandle<R>) {
     tauri::async_runtime::spawn(async move {
-        let mut failed_on: HashMap<String, NaiveDate> = HashMap::new();
-        let mut warned_on: HashMap<String, NaiveDate> = HashMap::new();
+        let mut said = Said::default();
         let mut wait = first_delay();
         loop {
             let (mono, wall) = (Instant::now(), Utc::now());
@@ -41,55 +43,76 @@ pub fn start<R: Runtime>(app: tauri::AppHandle<R>) {
                 continue;
             }
             wait = EVERY;
-            let state = app.state::<AppState>();
-            let engine = state.engine().await;
-            let Some(engine) = engine else { continue };
-            let events = event_sink(&engine, &app);
-            match engine
-                .run_due(Utc::now(), events, &state.cancel_token())
-                .await
-            {
-                Ok(runs) => {
-                    if runs.iter().any(|r| r.stopped) {
-                        wait = AFTER_STOP;
-                    }
-                    for run in runs.iter().filter(|r| !r.stopped) {
-                        let today = Utc::now().date_naive();
-                        if run.ok && run.postponed.is_empty() {
-                            failed_on.remove(&run.plan);
-                            crate::notify::plan_succeeded(&run.plan);
-                        } else if failed_on.get(&run.plan) != Some(&today) {
-                            // At most one a plan a day.
-                            failed_on.insert(run.plan.clone(), today);
-                            if run.ok {
-                                crate::notify::plan_postponed(&run.plan, &run.postponed.join("; "));
-                            } else {
-                                crate::notify::plan_failed(
-                                    &run.plan,
-                                    &run.failures.join("; "),
-                                    run.failed_ids.first().cloned(),
-                                );
-                            }
-                        }
-                    }
-                    if !runs.is_empty() {
-                        let _ = app.emit("plans-ran", runs);
-                    }
-                    // A plan with no successful run for days says so, once a day: the
-                    // engine's rule, the one `sqsnap run-due` warns by too.
-                    let today = Utc::now().date_naive();
-                    for stale in engine.stale_plans(Utc::now()) {
-                        if warned_on.get(&stale.plan) != Some(&today) {
-                            crate::notify::no_backup_in_days(
-                                &stale.plan,
-                                snapshots::plans::STALE_AFTER_DAYS,
-                            );
-                            warned_on.insert(stale.plan, today);
-                        }
-                    }
+            // Every signed-in account's plans, each by its own engine.
+            let engines = app.state::<AppState>().engines.lock().await.all();
+            for engine in engines {
+                if look(&app, &engine, &mut said).await {
+                    wait = AFTER_STOP;
                 }
-                Err(e) => eprintln!("plans: {e}"),
             }
         }
     });
+}
+
+/// What was said today, per account and plan: at most one notification of each a day.
+#[derive(Default)]
+struct Said {
+    failed_on: HashMap<(String, String), NaiveDate>,
+    warned_on: HashMap<(String, String), NaiveDate>,
+}
+
+/// Runs the account's due plans and says what needs saying. True when the user stopped a
+/// run (the next look waits longer).
+async fn look<R: Runtime>(
+    app: &tauri::AppHandle<R>,
+    engine: &Arc<Engine>,
+    said: &mut Said,
+) -> bool {
+    let state = app.state::<AppState>();
+    let notifier = app.state::<Notifier>();
+    let account = engine.me().user.id;
+    let events = event_sink(engine, app);
+    let runs = match engine
+        .run_due(Utc::now(), events, &state.cancel_token())
+        .await
+    {
+        Ok(runs) => runs,
+        Err(e) => {
+            eprintln!("plans: {e}");
+            return false;
+        }
+    };
+    let today = Utc::now().date_naive();
+    for run in runs.iter().filter(|r| !r.stopped) {
+        let key = (account.clone(), run.plan.clone());
+        if run.ok && run.postponed.is_empty() {
+            said.failed_on.remove(&key);
+            notifier.plan_succeeded(&run.plan);
+        } else if said.failed_on.get(&key) != Some(&today) {
+            // At most one a plan a day.
+            said.failed_on.insert(key, today);
+            if run.ok {
+                notifier.plan_postponed(&run.plan, &run.postponed.join("; "));
+            } else {
+                notifier.plan_failed(
+                    &run.plan,
+                    &run.failures.join("; "),
+                    run.failed_ids.first().cloned(),
+                );
+            }
+        }
+    }
+    if !runs.is_empty() {
+        let _ = app.emit("plans-ran", &runs);
+    }
+    // A plan with no successful run for days says so, once a day: the engine's rule, the
+    // one `sqsnap run-due` warns by too.
+    for stale in engine.stale_plans(Utc::now()) {
+        let key = (account.clone(), stale.plan.clone());
+        if said.warned_on.get(&key) != Some(&today) {
+            notifier.no_backup_in_days(&stale.plan, snapshots::plans::STALE_AFTER_DAYS);
+            said.warned_on.insert(key, today);
+        }
+    }
+    runs.iter().any(|r| r.stopped)
 }

@@ -36,6 +36,11 @@ impl Engines {
         engine
     }
 
+    /// Every signed-in account's engine.
+    pub fn all(&self) -> Vec<Arc<Engine>> {
+        self.by_account.values().cloned().collect()
+    }
+
     /// Drops the current account's engine (sign-out); the others stay.
     pub fn remove_current(&mut self) {
         if let Some(id) = self.current.take() {
