@@ -43,6 +43,7 @@ mod tests {
                 path: PathBuf::from("/lib/atlas/a1.zip"),
                 downloaded_at: now,
                 verified_at: None,
+                copies: Vec::new(),
             }],
             ..Default::default()
         }

@@ -186,6 +186,7 @@ mod tests {
             path: PathBuf::from(format!("/b/{id}-{}.zip", taken_at.timestamp())),
             downloaded_at: taken_at,
             verified_at: verified.then_some(taken_at),
+            copies: Vec::new(),
         }
     }
 

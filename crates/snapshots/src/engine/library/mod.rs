@@ -8,6 +8,7 @@ mod shelf;
 pub use retention::Retention;
 pub(super) use shelf::{Listed, Shelf};
 
+use crate::destination::{Copies, Copy, Known, Presence};
 use crate::verify::{VerifyError, verify_zip};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -47,9 +48,43 @@ pub struct LibraryEntry {
     /// When the snapshot was taken (server time, or the create's answer).
     pub taken_at: DateTime<Utc>,
     pub size: u64,
+    /// The file the download wrote and checked, on this computer.
     pub path: PathBuf,
     pub downloaded_at: DateTime<Utc>,
     pub verified_at: Option<DateTime<Utc>>,
+    /// Copies kept elsewhere than `path` (another destination), each answered for by its
+    /// kind of destination: retention deletes them with the entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<Copy>,
+}
+
+impl LibraryEntry {
+    /// The copy at `path`, as its destination sees it.
+    pub fn copy(&self) -> Copy {
+        Copy::local(&self.path)
+    }
+
+    /// Every copy of this snapshot: the one at `path`, then those kept elsewhere.
+    pub fn all_copies(&self) -> impl Iterator<Item = Copy> + '_ {
+        std::iter::once(self.copy()).chain(self.copies.iter().cloned())
+    }
+
+    /// Records a copy kept by a destination (nothing new when it is the one at `path`).
+    pub fn record_copy(&mut self, copy: Copy) {
+        if copy != self.copy() && !self.copies.contains(&copy) {
+            self.copies.push(copy);
+        }
+    }
+
+    /// Whether the copy at `path` is there, as its destination says.
+    fn present(&self) -> bool {
+        Known.presence(&self.copy()) != Presence::Missing
+    }
+
+    /// Whether the copy at `path` still has the size written.
+    fn intact(&self) -> bool {
+        Known.presence(&self.copy()) == Presence::Present(self.size)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -157,7 +192,7 @@ impl Library {
     fn on_disk(&self, id: &str) -> Vec<&LibraryEntry> {
         self.for_resource(id)
             .into_iter()
-            .filter(|e| std::fs::symlink_metadata(&e.path).is_ok())
+            .filter(|e| e.present())
             .collect()
     }
 
@@ -198,27 +233,39 @@ impl Library {
         report
     }
 
-    /// Deletes files this app wrote that still have the size it wrote; forgets missing ones.
+    /// Deletes files this app wrote that still have the size it wrote, with every other
+    /// copy of theirs, each through its destination; forgets missing ones.
     fn delete(&mut self, drop_paths: Vec<(PathBuf, u64)>, report: &mut PruneReport) {
         for (path, size) in drop_paths {
-            match std::fs::metadata(&path) {
-                Ok(m) if m.len() == size => {
-                    if std::fs::remove_file(&path).is_ok() {
+            let copy = Copy::local(&path);
+            match Known.presence(&copy) {
+                Presence::Present(n) if n == size => {
+                    if Known.delete(&copy).is_ok_and(|gone| gone) {
                         report.deleted.push(path.clone());
                         self.remember_pruned(&path, Utc::now());
+                        self.delete_other_copies(&path);
                         self.entries.retain(|e| e.path != path);
                     } else {
                         report.skipped.push(path);
                     }
                 }
-                Ok(_) => report.skipped.push(path),
-                Err(_) => {
+                Presence::Present(_) => report.skipped.push(path),
+                Presence::Missing => {
                     // Gone already: forget it.
                     self.entries.retain(|e| e.path != path);
                 }
             }
         }
         report.kept = self.entries.len();
+    }
+
+    /// The copies kept elsewhere of the entry at `path` go with it.
+    fn delete_other_copies(&self, path: &Path) {
+        for e in self.entries.iter().filter(|e| e.path == path) {
+            for c in &e.copies {
+                let _ = Known.delete(c);
+            }
+        }
     }
 }
 
@@ -227,13 +274,10 @@ impl Library {
 /// reads as a zip; else the newest with its size and a passed check; else the newest with
 /// its size. `None` when no file is as we wrote it (then none would be deleted anyway).
 fn protected(entries: &[&LibraryEntry]) -> Option<PathBuf> {
-    let intact: Vec<&&LibraryEntry> = entries
-        .iter()
-        .filter(|e| std::fs::metadata(&e.path).is_ok_and(|m| m.is_file() && m.len() == e.size))
-        .collect();
+    let intact: Vec<&&LibraryEntry> = entries.iter().filter(|e| e.intact()).collect();
     let verified = || intact.iter().filter(|e| e.verified_at.is_some());
     verified()
-        .find(|e| verify_zip(&e.path, Some(e.size), false).is_ok())
+        .find(|e| Known.reads(&e.copy(), e.size))
         .or_else(|| verified().next())
         .or_else(|| intact.first())
         .map(|e| e.path.clone())
@@ -260,6 +304,7 @@ mod tests {
                 path: p,
                 downloaded_at: now,
                 verified_at: None,
+                copies: Vec::new(),
             });
         }
         // The user replaced one of the old files with something else.
@@ -271,6 +316,58 @@ mod tests {
         assert_eq!(r.skipped, vec![d.path().join("r1_1.zip")]);
         assert!(foreign.exists() && d.path().join("r1_3.zip").exists());
         assert_eq!(r.kept, 3);
+    }
+
+    /// An entry records every copy it has; retention deletes each through its kind of
+    /// destination, and leaves a copy of a kind this build does not know alone.
+    #[test]
+    fn an_entry_with_several_copies_is_pruned_whole() {
+        let d = tempfile::tempdir().unwrap();
+        let (stage, other) = (d.path().join("stage"), d.path().join("second"));
+        std::fs::create_dir_all(&stage).unwrap();
+        std::fs::create_dir_all(&other).unwrap();
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut lib = Library::default();
+        let unknown = Copy {
+            kind: "elsewhere".into(),
+            at: "bucket/r1_0.zip".into(),
+        };
+        for i in 0..2 {
+            let p = stage.join(format!("r1_{i}.zip"));
+            std::fs::write(&p, vec![0u8; 10]).unwrap();
+            let mut e = LibraryEntry {
+                resource_id: "r1".into(),
+                resource_name: "r".into(),
+                version: Some(format!("v{i}")),
+                taken_at: now - Duration::days(10 - i),
+                size: 10,
+                path: p.clone(),
+                downloaded_at: now,
+                verified_at: None,
+                copies: Vec::new(),
+            };
+            // The copy at `path` is not recorded twice.
+            e.record_copy(Copy::local(&p));
+            assert!(e.copies.is_empty());
+            let second = other.join(format!("r1_{i}.zip"));
+            std::fs::write(&second, vec![0u8; 10]).unwrap();
+            e.record_copy(Copy::local(&second));
+            e.record_copy(unknown.clone());
+            e.record_copy(unknown.clone());
+            assert_eq!(e.all_copies().count(), 3);
+            lib.add(e);
+        }
+        let r = lib.prune(Some(1), None, now);
+        assert_eq!(r.deleted, vec![stage.join("r1_0.zip")]);
+        assert!(!other.join("r1_0.zip").exists(), "its second copy went too");
+        assert!(other.join("r1_1.zip").exists() && stage.join("r1_1.zip").exists());
+        // Written as before when an entry has no other copy; read back with them.
+        let text = serde_json::to_string(&lib).unwrap();
+        let back: Library = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, lib);
+        let mut plain = lib.entries[0].clone();
+        plain.copies.clear();
+        assert!(!serde_json::to_string(&plain).unwrap().contains("copies"));
     }
 
     #[test]
@@ -290,6 +387,7 @@ mod tests {
                 path: p,
                 downloaded_at: now,
                 verified_at: Some(now),
+                copies: Vec::new(),
             });
         }
         let keep = Retention::Last { n: 2 };
@@ -317,6 +415,7 @@ mod tests {
                 path: p,
                 downloaded_at: now,
                 verified_at: verified.then_some(now),
+                copies: Vec::new(),
             });
         }
         // "Keep none", and everything is too old: the newest stays (keep is at least 1), and
@@ -360,6 +459,7 @@ mod tests {
                     path: p,
                     downloaded_at: now,
                     verified_at: Some(now),
+                    copies: Vec::new(),
                 });
             }
             std::fs::remove_file(d.path().join("r1_3.zip")).unwrap();

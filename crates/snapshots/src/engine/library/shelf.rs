@@ -3,6 +3,7 @@
 //! limit every download of the engine shares, and records each verified file in the index.
 
 use super::{LIBRARY, Library, LibraryEntry, PruneReport};
+use crate::destination::{Destination, LocalFolder};
 use crate::download::{DownloadError, DownloadTarget, Downloaded, Downloader, Progress, RateLimit};
 use crate::engine::account::{Account, version_key};
 use crate::engine::types::{
@@ -260,12 +261,18 @@ impl Shelf {
             })
         };
         let full = self.settings().full_verify;
+        // Where the copy lives: the folder the download is written and checked in (the
+        // only kind of destination today), which keeps it where it is.
+        let dest = LocalFolder::new(&target.dir);
         let _held = self.hold_file(&target).await?;
         let done = self
             .downloader()
             .fetch(&target, refresh, &mut on_progress, cancel, full)
             .await?;
-        let entry = LibraryEntry {
+        let copy = dest
+            .keep(&done.path)
+            .map_err(|e| state_error(dest.stage(), e))?;
+        let mut entry = LibraryEntry {
             resource_id: r.id.clone(),
             resource_name: r.name.clone(),
             version: listed.version,
@@ -274,7 +281,9 @@ impl Shelf {
             path: done.path.clone(),
             downloaded_at: Utc::now(),
             verified_at: Some(Utc::now()),
+            copies: Vec::new(),
         };
+        entry.record_copy(copy);
         self.update_library(|l| l.add(entry))?;
         events(Event::Done {
             resource: r.id.clone(),
