@@ -30,6 +30,8 @@ test:
 	npm ci --prefix tests/axe --no-audit --no-fund
 	tests/axe/node_modules/.bin/tsc -p ui/jsconfig.json
 	$(CARGO) fmt --all -- --check
+	python3 scripts/shape-check.py
+	scripts/deps-check.sh
 	xvfb-run -a dbus-run-session -- scripts/with-keyring.sh \
 		$(CARGO) test --workspace --locked -- --include-ignored
 	SQSNAP_EXPECT_KEYRING=absent DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent \

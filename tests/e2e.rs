@@ -38,8 +38,12 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     let (data, config_dir, cache) = (home.data.clone(), home.config.clone(), home.cache.clone());
     let out = home.dir.path().join("Backups");
     std::fs::create_dir_all(&out).unwrap();
-    let keychain = KeyringStore::new(service_name());
+    // The key lives in the keychain item of its account; the item of the release before
+    // accounts stays empty.
+    let keychain = KeyringStore::for_account(service_name(), &account_id());
+    let legacy = KeyringStore::new(service_name());
     keychain.delete().unwrap();
+    legacy.delete().unwrap();
     let (_driver, d) = launch(&sim.api_url(), &home, &[], "e2e-screenshots").await;
 
     // 1. A wrong key gets a plain message and is not stored.
@@ -82,6 +86,7 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     .await;
     assert_eq!(d.text_of("#attention-go").await, "Back them up");
     assert_eq!(keychain.get().unwrap().unwrap().expose_secret(), KEY);
+    assert_eq!(legacy.get().unwrap(), None);
     let unlabelled = d
         .js("return [...document.querySelectorAll('button, input, select')].filter(el => !(\
              el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || (el.labels && el.labels.length && el.labels[0].textContent.trim()) \
@@ -895,8 +900,15 @@ impl OwnKey {
     }
 }
 
+/// The simulator's demo account: the keychain item its key is kept in is named after it.
+fn account_id() -> snapshots::accounts::AccountId {
+    snapshots::accounts::AccountId::new(squarecloud_sim::AccountSpec::demo().id).unwrap()
+}
+
 impl Drop for OwnKey {
     fn drop(&mut self) {
+        // Kept in the item of a release before accounts, the app moves it to its account's.
+        let _ = KeyringStore::for_account(self.1.clone(), &account_id()).delete();
         let _ = self.0.delete();
     }
 }
