@@ -357,12 +357,15 @@ pub fn start_at_login<R: tauri::Runtime>(
 /// The page has painted its first list: the log says how long the start took, once per run
 /// (for a slow start reported by a user, and for `make bench`'s launch rows).
 #[tauri::command]
-pub fn list_shown() {
-    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if !SAID.swap(true, std::sync::atomic::Ordering::SeqCst) {
+pub fn list_shown(state: State<'_, AppState>) {
+    let launch = &state.launch;
+    if !launch
+        .list_said
+        .swap(true, std::sync::atomic::Ordering::SeqCst)
+    {
         eprintln!(
             "square-snapshots: the list is on screen, {} ms after start",
-            crate::started().elapsed().as_millis()
+            launch.at.elapsed().as_millis()
         );
     }
 }

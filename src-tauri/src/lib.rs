@@ -384,7 +384,7 @@ fn show_first_time<R: Runtime>(app: &tauri::AppHandle<R>, why: &str) {
         let _ = w.set_focus();
         eprintln!(
             "square-snapshots: the window is shown, {} ms after start, {why}",
-            started().elapsed().as_millis()
+            app.state::<AppState>().launch.at.elapsed().as_millis()
         );
     }
 }
@@ -393,12 +393,6 @@ fn show_first_time<R: Runtime>(app: &tauri::AppHandle<R>, why: &str) {
 /// whether the window was visible; `show_first_time` decides that.
 fn window_state_flags() -> StateFlags {
     StateFlags::all() - StateFlags::VISIBLE
-}
-
-/// When `run` began: the start the log's launch time counts from.
-pub(crate) fn started() -> std::time::Instant {
-    static AT: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    *AT.get_or_init(std::time::Instant::now)
 }
 
 /// Whether any plan would run in the background. Read from the plans file, not through the
@@ -483,7 +477,7 @@ fn demo_state(_resources: Option<usize>) -> AppState {
 /// Starts the app. `--demo` runs it on the built-in simulator with a demo account;
 /// `--demo-resources N` gives that account N resources (to measure a large account).
 pub fn run() {
-    started(); // the launch time in the log counts from here
+    let launch = state::Launch::now(); // the launch time in the log counts from here
     #[cfg(target_os = "linux")]
     render::choose();
     let args: Vec<String> = std::env::args().collect();
@@ -497,7 +491,8 @@ pub fn run() {
         demo_state(sized)
     } else {
         AppState::real()
-    };
+    }
+    .launched(launch);
     // Single instance first (a second launch shows the running window), then the saved
     // window size and position.
     let builder = tauri::Builder::default()

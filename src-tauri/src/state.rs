@@ -49,8 +49,25 @@ impl Engines {
     }
 }
 
+/// When this run of the app began, for the log's launch times (a slow start reported by a
+/// user, and `make bench`'s launch rows), and whether the first list was said yet.
+pub struct Launch {
+    pub at: std::time::Instant,
+    pub list_said: AtomicBool,
+}
+
+impl Launch {
+    pub fn now() -> Self {
+        Self {
+            at: std::time::Instant::now(),
+            list_said: AtomicBool::new(false),
+        }
+    }
+}
+
 pub struct AppState {
     pub engines: Mutex<Engines>,
+    pub launch: Launch,
     /// Every account's key, one keychain item each.
     pub keychain: Box<dyn Keychain>,
     /// The data dir's accounts: which are known, which is signed in, their folders.
@@ -88,6 +105,7 @@ impl AppState {
     pub fn real_at(data_dir: PathBuf) -> Self {
         Self {
             engines: Mutex::new(Engines::default()),
+            launch: Launch::now(),
             keychain: Box::new(OsKeychain::default()),
             accounts: accounts_of(&data_dir),
             #[cfg(feature = "demo")]
@@ -108,6 +126,7 @@ impl AppState {
         let data_dir = snapshots::demo::data_dir();
         Ok(Self {
             engines: Mutex::new(Engines::default()),
+            launch: Launch::now(),
             keychain: Box::new(MemoryKeychain::default()),
             accounts: Accounts::open(&data_dir)?,
             api_url: demo.api_url(),
@@ -116,6 +135,13 @@ impl AppState {
             cancel: std::sync::Mutex::new(CancellationToken::new()),
             close_to_tray: AtomicBool::new(true),
         })
+    }
+
+    /// This run began at `launch` (before the state was made: the demo's simulator starts
+    /// first).
+    pub fn launched(mut self, launch: Launch) -> Self {
+        self.launch = launch;
+        self
     }
 
     /// The engine of the account the window shows.
