@@ -1,7 +1,7 @@
 //! The one managed state of the app: an engine per signed-in account (the window shows the
 //! current one), where the keys live, and the engine's demo when running with `--demo`.
 
-use snapshots::accounts::{AccountId, Accounts};
+use snapshots::accounts::Accounts;
 #[cfg(feature = "demo")]
 use snapshots::secret::MemoryKeychain;
 use snapshots::secret::{Keychain, OsKeychain};
@@ -17,8 +17,9 @@ use tokio_util::sync::CancellationToken;
 /// window shows.
 #[derive(Default)]
 pub struct Engines {
-    current: Option<AccountId>,
-    by_account: HashMap<AccountId, Arc<Engine>>,
+    /// Account ids, as each engine's `/users/me` gave them.
+    current: Option<String>,
+    by_account: HashMap<String, Arc<Engine>>,
 }
 
 impl Engines {
@@ -29,8 +30,7 @@ impl Engines {
 
     /// Keeps the engine of its account and makes that account the current one.
     pub fn insert(&mut self, engine: Arc<Engine>) -> Arc<Engine> {
-        let id = AccountId::new(engine.me().user.id)
-            .expect("an engine's account id was checked at sign-in");
+        let id = engine.me().user.id;
         self.current = Some(id.clone());
         self.by_account.insert(id, engine.clone());
         engine

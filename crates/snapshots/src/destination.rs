@@ -44,8 +44,8 @@ pub enum Presence {
     Missing,
 }
 
-/// A place copies are kept.
-pub trait Destination: Send + Sync {
+/// A place copies are kept: it also answers for them ([`Copies`]).
+pub trait Destination: Copies {
     /// The kind recorded in each [`Copy`] it holds.
     fn kind(&self) -> &'static str;
     /// The folder on this computer a download is written and checked in before
@@ -54,13 +54,6 @@ pub trait Destination: Send + Sync {
     /// Keeps the finished, checked archive at `staged` (in [`Destination::stage`]) and says
     /// where the copy is.
     fn keep(&self, staged: &Path) -> std::io::Result<Copy>;
-    /// Whether the copy is there, and its size.
-    fn presence(&self, copy: &Copy) -> Presence;
-    /// Whether the copy still reads as an archive of `size` bytes (a quick check: its
-    /// length and central directory).
-    fn reads(&self, copy: &Copy, size: u64) -> bool;
-    /// Deletes a copy this app made. `Ok(false)`: nothing of ours was there to delete.
-    fn delete(&self, copy: &Copy) -> std::io::Result<bool>;
 }
 
 /// A folder on this computer.
@@ -88,7 +81,9 @@ impl Destination for LocalFolder {
         // Written, checked and renamed in this very folder: it is kept where it is.
         Ok(Copy::local(staged))
     }
+}
 
+impl Copies for LocalFolder {
     fn presence(&self, copy: &Copy) -> Presence {
         local_presence(copy)
     }
@@ -128,8 +123,12 @@ fn local_delete(copy: &Copy) -> std::io::Result<bool> {
 /// Answers for copies by their kind, wherever they were kept: what retention and the
 /// library's checks go through.
 pub trait Copies: Send + Sync {
+    /// Whether the copy is there, and its size.
     fn presence(&self, copy: &Copy) -> Presence;
+    /// Whether the copy still reads as an archive of `size` bytes (a quick check: its
+    /// length and central directory).
     fn reads(&self, copy: &Copy, size: u64) -> bool;
+    /// Deletes a copy this app made. `Ok(false)`: nothing of ours was there to delete.
     fn delete(&self, copy: &Copy) -> std::io::Result<bool>;
 }
 

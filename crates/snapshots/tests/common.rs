@@ -44,9 +44,18 @@ pub async fn start_with(
     config: SimConfig,
     f: impl FnOnce(&mut Limits),
 ) -> (Simulator, Engine, tempfile::TempDir) {
+    start_in(config, |_, data| data.to_path_buf(), f).await
+}
+
+/// [`start_with`], the engine's state in `dir(sim, tempdir/data)`.
+pub async fn start_in(
+    config: SimConfig,
+    dir: impl FnOnce(&Simulator, &std::path::Path) -> std::path::PathBuf,
+    f: impl FnOnce(&mut Limits),
+) -> (Simulator, Engine, tempfile::TempDir) {
     let sim = Simulator::start(config).await.unwrap();
     let data = tempfile::tempdir().unwrap();
-    let engine = engine_on(&sim, &data.path().join("data"), f).await;
+    let engine = engine_on(&sim, &dir(&sim, &data.path().join("data")), f).await;
     (sim, engine, data)
 }
 

@@ -28,10 +28,7 @@ pub async fn start_with(
     config: squarecloud_sim::SimConfig,
     f: impl FnOnce(&mut snapshots::Limits),
 ) -> (Simulator, snapshots::Engine, tempfile::TempDir) {
-    let sim = Simulator::start(config).await.unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let engine = engine_on(&sim, &data.path().join("data"), f).await;
-    (sim, engine, data)
+    engine::start_in(config, account_dir, f).await
 }
 
 /// An engine on the same account state as `sqsnap` with the data dir `data`.
