@@ -164,6 +164,12 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     d.screenshot("02-download-in-progress").await;
     let later = d.text_of("#transfers .progress-text").await;
     assert_ne!(first, later, "progress did not move");
+    // Pause is offered while something runs.
+    assert_eq!(
+        d.js("return document.getElementById('pause-toggle').hidden")
+            .await,
+        json!(false)
+    );
     // Finished transfers leave the drawer: "1 done — show" leads to them.
     d.until_text("#done-show", |t| t == "1 done — show").await;
     sim.clear_faults();
@@ -178,7 +184,7 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     );
     d.click("#done-show").await;
     let done = d
-        .until_text("#session-done", |t| t.contains("saved and verified"))
+        .until_text("#session-done", |t| t.contains("Saved and verified"))
         .await;
     let saved: Vec<_> = std::fs::read_dir(&out)
         .unwrap()
@@ -206,9 +212,22 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    // 5b. Pause holds new work (a download here) until resumed.
-    d.click("#pause-toggle").await;
+    // 5b. Pause holds new work (a download here) until resumed. With nothing running the
+    // drawer offers no Pause (the tray's item pauses at any time, as here); while paused it
+    // offers Resume.
+    assert_eq!(
+        d.js("return document.getElementById('pause-toggle').hidden")
+            .await,
+        json!(true),
+        "Pause shown with nothing to pause"
+    );
+    d.invoke("pause_queue", json!({"paused": true})).await;
     d.until_text("#pause-toggle", |t| t == "Resume").await;
+    assert_eq!(
+        d.js("return document.getElementById('pause-toggle').hidden")
+            .await,
+        json!(false)
+    );
     d.until_text("#notice", |t| t.starts_with("Paused")).await;
     d.click("#tab-resources").await;
     menu_action(&d, "Ticket-Tool", "#menu-download").await;
@@ -532,7 +551,7 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     d.until_text("#quota-text", |t| t.starts_with("0 de 4"))
         .await;
     let done_pt = d.text_of("#session-done").await;
-    assert!(done_pt.contains("salvo e verificado"), "{done_pt}");
+    assert!(done_pt.contains("Salvo e verificado"), "{done_pt}");
     d.screenshot("06-pt-br").await;
     d.keys("#locale", "\u{E013}").await;
     d.until_text("#snapshot-all", |t| t == "Back up all").await;

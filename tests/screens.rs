@@ -174,8 +174,10 @@ async fn every_state_reads_well_in_both_themes_languages_and_sizes() {
     }
     d.click("button[aria-label='Back up now: ../../etc/passwd']")
         .await;
-    d.until_text("#status-text", |t| t == "Everything is backed up")
-        .await;
+    d.until_text("#status-text", |t| {
+        t == "Everything has a copy from the last 36 hours"
+    })
+    .await;
     d.until_text("#done-show", |t| t == "10 done — show").await;
     // Finished transfers are cleared from the drawer (they stay in History).
     d.click("#done-clear").await;
@@ -228,8 +230,10 @@ async fn every_state_reads_well_in_both_themes_languages_and_sizes() {
     d.js("document.getElementById('notice-close').click()")
         .await;
     // New snapshots of three leave the others' state alone.
-    d.until_text("#status-text", |t| t == "Everything is backed up")
-        .await;
+    d.until_text("#status-text", |t| {
+        t == "Everything has a copy from the last 36 hours"
+    })
+    .await;
     capture(&d, "transfers", &axe_src, Some(8)).await;
     d.click("#cancel-all").await;
     sim.clear_faults();

@@ -1,4 +1,5 @@
 // Pure formatting and ordering helpers, tested with `node --test`.
+import { pickLocale, strings } from "./i18n.js";
 
 /** @param {number | null | undefined} n */
 export function bytes(n) {
@@ -44,7 +45,8 @@ export function clock(iso, locale = globalThis.document?.documentElement?.lang |
 }
 
 // "3 hours ago", "in 5 hours", "há 3 horas": the nearest whole unit, in the given locale.
-// `now` is for tests.
+// Under a minute either way it is "just now" / "in a moment" (Intl's "this minute" reads
+// like a clock, not like speech). `now` is for tests.
 /** @param {string | null | undefined} iso @param {string} [locale] @param {number} [now] */
 export function relative(iso, locale, now = Date.now()) {
   if (!iso) return "";
@@ -55,7 +57,8 @@ export function relative(iso, locale, now = Date.now()) {
   for (const [unit, size] of units) {
     if (Math.abs(secs) >= size) return fmt.format(Math.round(secs / size), unit);
   }
-  return fmt.format(0, "minute");
+  const words = strings[pickLocale(locale || null, undefined)];
+  return secs > 0 ? words.inAMoment : words.justNow;
 }
 
 // A day's date alone, in the given locale: "26/11/2026".

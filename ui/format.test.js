@@ -14,8 +14,37 @@ test("relative times, in English and Portuguese", () => {
   assert.equal(relative("2026-11-25T17:00:00Z", "en", now), "in 5 hours");
   assert.equal(relative("2026-11-24T12:00:00Z", "en", now), "yesterday");
   assert.equal(relative("2026-11-25T09:00:00Z", "pt-BR", now), "há 3 horas");
-  assert.equal(relative("2026-11-25T11:59:40Z", "en", now), "this minute");
   assert.equal(relative(null, "en", now), "");
+});
+
+test("every relative-time bucket, past and future, in both languages", () => {
+  const now = Date.parse("2026-11-25T12:00:00Z");
+  const at = (/** @type {number} */ secs) => new Date(now + secs * 1000).toISOString();
+  const min = 60, hour = 3600, day = 86400;
+  /** @type {[number, string, string][]} */
+  const cases = [
+    [0, "just now", "agora mesmo"],
+    [-20, "just now", "agora mesmo"],
+    [-59, "just now", "agora mesmo"],
+    [20, "in a moment", "em instantes"],
+    [-min, "1 minute ago", "há 1 minuto"],
+    [-5 * min, "5 minutes ago", "há 5 minutos"],
+    [5 * min, "in 5 minutes", "em 5 minutos"],
+    [-3 * hour, "3 hours ago", "há 3 horas"],
+    [5 * hour, "in 5 hours", "em 5 horas"],
+    [-day, "yesterday", "ontem"],
+    [day, "tomorrow", "amanhã"],
+    [-3 * day, "3 days ago", "há 3 dias"],
+    [2 * day, "in 2 days", "depois de amanhã"],
+    [4 * day, "in 4 days", "em 4 dias"],
+    [-14 * day, "2 weeks ago", "há 2 semanas"],
+    [-60 * day, "2 months ago", "há 2 meses"],
+    [90 * day, "in 3 months", "em 3 meses"],
+  ];
+  for (const [secs, en, pt] of cases) {
+    assert.equal(relative(at(secs), "en", now), en, `${secs} s in English`);
+    assert.equal(relative(at(secs), "pt-BR", now), pt, `${secs} s in Portuguese`);
+  }
 });
 
 test("dates follow the window's language", () => {

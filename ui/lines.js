@@ -45,6 +45,21 @@ export function drawerLines(transfers) {
   };
 }
 
+/** The lines held for the daily quota, and until when (the latest time the engine named).
+ * @param {Iterable<Transfer>} transfers @returns {{ count: number, until: string | null }} */
+export function quotaWaits(transfers) {
+  let count = 0;
+  /** @type {string | null} */
+  let until = null;
+  for (const x of transfers) {
+    if (x.kind !== "waiting" || !x.last || x.last.event !== "paused_for_quota") continue;
+    count++;
+    const u = x.last.until;
+    if (u && (!until || Date.parse(u) > Date.parse(until))) until = u;
+  }
+  return { count, until };
+}
+
 /** Whether a line counts seconds (preparing, waiting) and so is drawn again each second.
  * @param {Iterable<Transfer>} transfers */
 export function ticking(transfers) {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { drawerLines, elapsed, progressText, ticking, transferText } from "./lines.js";
+import { drawerLines, elapsed, progressText, quotaWaits, ticking, transferText } from "./lines.js";
 import { strings } from "./i18n.js";
 
 const en = strings.en, pt = strings["pt-BR"];
@@ -19,22 +19,22 @@ test("a download's line: done, total, speed and time left", () => {
 test("each engine state in words", () => {
   const r = "a1";
   assert.equal(transferText({ event: "waiting", resource: r, until: later(4.2), reason: "account_window" }, en, "en", now),
-    "starts in 4s — account limit: 1 every 5 s");
+    "Starts in 4s — account limit: 1 every 5 s");
   // Never "starts in 0s": a wait about to end still says a second.
-  assert.match(transferText({ event: "waiting", resource: r, until: ago(3), reason: "keep_calm" }, en, "en", now), /^starts in 1s — /);
-  assert.equal(transferText({ event: "creating", resource: r, since: ago(125) }, en, "en", now), "preparing on Square Cloud… 2m 5s");
+  assert.match(transferText({ event: "waiting", resource: r, until: ago(3), reason: "keep_calm" }, en, "en", now), /^Starts in 1s — /);
+  assert.equal(transferText({ event: "creating", resource: r, since: ago(125) }, en, "en", now), "Preparing on Square Cloud… 2m 5s");
   assert.equal(transferText({ event: "processing", resource: r, since: ago(40), answer_lost: false, until: later(60) }, en, "en", now),
-    "still preparing on Square Cloud… 40s");
+    "Still preparing on Square Cloud… 40s");
   assert.match(transferText({ event: "processing", resource: r, since: ago(40), answer_lost: true, until: later(60) }, en, "en", now),
     /^Square Cloud may have made this snapshot; watching its list until .+ \(no second one is requested\)$/);
-  assert.equal(transferText({ event: "paused_for_quota", until: null, held: [] }, en, "en", now), "paused: daily quota used up");
+  assert.equal(transferText({ event: "paused_for_quota", until: null, held: [] }, en, "en", now), "Paused: daily quota used up");
   assert.equal(transferText({ event: "postponed", resource: r, reason: "metered", bytes: 300 * 1024 * 1024 }, en, "en", now),
-    "waits for a connection that is not metered (300.0 MB); the next run tries again");
+    "Waits for a connection that is not metered (300.0 MB); the next run tries again");
   assert.equal(transferText({ event: "joined", resource: r, since: ago(1) }, en, "en", now), en.joined);
-  assert.equal(transferText({ event: "created", resource: r, taken_at: ago(1) }, en, "en", now), "ready on the server");
+  assert.equal(transferText({ event: "created", resource: r, taken_at: ago(1) }, en, "en", now), "Ready on the server");
   assert.equal(transferText({ event: "done", resource: r, path: "/b/x.zip", size: 1, already_present: false }, en, "en", now),
-    "saved and verified: /b/x.zip");
-  assert.equal(transferText({ event: "failed", resource: r, code: "network", message: "Reset." }, en, "en", now), "failed: Reset.");
+    "Saved and verified: /b/x.zip");
+  assert.equal(transferText({ event: "failed", resource: r, code: "network", message: "Reset." }, en, "en", now), "Failed: Reset.");
   assert.equal(transferText({ event: "learned", message: "x" }, en, "en", now), "");
   assert.equal(transferText(undefined, en, "en", now), "");
 });
@@ -66,4 +66,20 @@ test("the drawer counts what runs and waits, never the done ones; counting lines
   assert.equal(ticking(m.values()), true, "a waiting line counts down");
   m.delete("b");
   assert.equal(ticking(m.values()), false, "a download's progress is drawn when it comes");
+});
+
+test("the lines held for the quota, and until the latest time named", () => {
+  const retry = () => {};
+  const held = (until) => ({ name: "x", kind: "waiting", last: { event: "paused_for_quota", until, held: [] }, retry });
+  const lines = [
+    held(later(600)),
+    held(later(3600)),
+    { name: "y", kind: "waiting", last: { event: "waiting", resource: "y", until: later(60) }, retry },
+    { name: "z", kind: "busy", last: { event: "creating", resource: "z" }, retry },
+  ];
+  assert.deepEqual(quotaWaits(lines), { count: 2, until: later(3600) });
+  assert.deepEqual(quotaWaits([]), { count: 0, until: null });
+  assert.equal(en.quotaWaits(2, "12:43"), "2 backups wait for the quota until 12:43");
+  assert.equal(pt.quotaWaits(1, null), "1 backup aguarda a cota");
+  assert.equal(en.allGood(36), "Everything has a copy from the last 36 hours");
 });

@@ -1,9 +1,10 @@
 // The Resources view: the banner, the toolbar (search, sort, tick all, back up), the list of
 // resources drawn a screenful at a time, and each row's ⋯ menu.
 import { $, button, el, inputEl, selectEl, setText, when } from "./dom.js";
-import { day, sortRows } from "./format.js";
+import { clock, day, sortRows } from "./format.js";
 import { icon } from "./icons.js";
 import { closeMenu, followButton, isOpen, openMenu } from "./menu.js";
+import { quotaWaits } from "./lines.js";
 import { attentionNames, needAttention, rowKey, stripDayAt, stripLabel, stripPaint, visibleRange } from "./rows.js";
 import { chooseFolder } from "./actions.js";
 import { openRestore, openVersions } from "./dialogs.js";
@@ -221,7 +222,10 @@ function renderBanner() {
   holder.innerHTML = ""; holder.append(icon(need.length ? "alert" : "check"));
   // The threshold is the engine's (overview.rs FRESH_HOURS); rows come only after a session.
   const hours = state.session ? state.session.fresh_hours : 0;
-  setText("status-text", need.length ? t.attention(need.length, attentionNames(need, t.andMore), hours) : t.allGood);
+  const base = need.length ? t.attention(need.length, attentionNames(need, t.andMore), hours) : t.allGood(hours);
+  // Backups held for the quota are said too: "everything has a copy" is not the whole story.
+  const held = quotaWaits(state.transfers.values());
+  setText("status-text", held.count ? `${base} · ${t.quotaWaits(held.count, held.until && clock(held.until, lang()))}` : base);
   // What to do, as a button: back up the ones that need it (held for the quota if needed).
   $("attention-go").hidden = need.length === 0;
   setText("attention-go", t.attentionGo(need.length));

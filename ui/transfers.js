@@ -19,7 +19,10 @@ export function renderTransfers() {
   setText("done-show", t.doneShow(done));
   setText("done-clear", t.clearDone);
   $("done-clear").setAttribute("aria-label", t.clearDoneLabel);
+  // Controls only when they apply: Stop all with something to stop, Pause with something
+  // running or waiting (and Resume while paused). The tray's item pauses at any time.
   $("cancel-all").hidden = list.length === 0;
+  $("pause-toggle").hidden = list.length === 0 && !state.queuePaused;
   const ul = $("transfers");
   ul.innerHTML = "";
   const now = Date.now();
@@ -44,6 +47,8 @@ export function renderTransfers() {
     li.append(actions);
     ul.append(li);
   }
+  // The banner counts the backups held for the quota.
+  repaint("banner");
 }
 
 /**
