@@ -45,6 +45,10 @@ test("every relative-time bucket, past and future, in both languages", () => {
     assert.equal(relative(at(secs), "en", now), en, `${secs} s in English`);
     assert.equal(relative(at(secs), "pt-BR", now), pt, `${secs} s in Portuguese`);
   }
+  assert.equal(relative(at(-20), "es", now), "ahora mismo");
+  assert.equal(relative(at(20), "es", now), "en un momento");
+  assert.equal(relative(at(-3 * hour), "es", now), "hace 3 horas");
+  assert.equal(relative(at(-day), "es", now), "ayer");
 });
 
 test("dates follow the window's language", () => {
@@ -74,7 +78,18 @@ test("locales have the same keys", () => {
   assert.equal(pickLocale(null, "pt-BR"), "pt-BR");
   assert.equal(pickLocale(null, "en-US"), "en");
   assert.equal(pickLocale("en", "pt-BR"), "en");
-  assert.deepEqual(Object.keys(strings.en).sort(), Object.keys(strings["pt-BR"]).sort());
+  assert.equal(pickLocale(null, "es-AR"), "es");
+  assert.equal(pickLocale("es", "en-US"), "es");
+  // Every language has every key, and each key is of the same kind (words or a function
+  // of the same arguments) as in English.
+  for (const [name, table] of Object.entries(strings)) {
+    assert.deepEqual(Object.keys(table).sort(), Object.keys(strings.en).sort(), name);
+    for (const [k, v] of Object.entries(strings.en)) {
+      const w = /** @type {Record<string, unknown>} */ (table)[k];
+      assert.equal(typeof w, typeof v, `${name}.${k}`);
+      if (typeof v === "function") assert.equal(/** @type {Function} */ (w).length, v.length, `${name}.${k}`);
+    }
+  }
 });
 
 test("a file's name and folder, with either separator", () => {

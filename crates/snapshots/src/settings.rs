@@ -17,7 +17,7 @@ pub struct Settings {
     pub keep_days: Option<u32>,
     /// Closing the window keeps the app in the tray.
     pub close_to_tray: bool,
-    /// `en` or `pt-BR`; None follows the OS.
+    /// `en`, `pt-BR` or `es`; None follows the OS.
     pub locale: Option<String>,
     /// Check every zip entry's CRC after a download (reads the file once more).
     pub full_verify: bool,
@@ -106,7 +106,7 @@ impl Settings {
 }
 
 /// The languages the window is translated into.
-pub const LOCALES: [&str; 2] = ["en", "pt-BR"];
+pub const LOCALES: [&str; 3] = ["en", "pt-BR", "es"];
 /// The themes besides following the desktop.
 pub const THEMES: [&str; 2] = ["light", "dark"];
 
