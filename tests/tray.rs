@@ -11,13 +11,18 @@ use std::time::{Duration, Instant};
 use support::{Home, Killer, app_window, app_window_id, close_window};
 
 /// A desktop's tray: the StatusNotifier watcher, with a host registered. Records the items
-/// (tray icons) that register with it.
-struct Watcher(Arc<Mutex<Vec<String>>>);
+/// (tray icons) that register with it: who registered, and the service or path it gave.
+struct Watcher(Arc<Mutex<Vec<(String, String)>>>);
 
 #[zbus::interface(name = "org.kde.StatusNotifierWatcher")]
 impl Watcher {
-    fn register_status_notifier_item(&self, service: String) {
-        self.0.lock().unwrap().push(service);
+    fn register_status_notifier_item(
+        &self,
+        #[zbus(header)] header: zbus::message::Header<'_>,
+        service: String,
+    ) {
+        let sender = header.sender().map(|s| s.to_string()).unwrap_or_default();
+        self.0.lock().unwrap().push((sender, service));
     }
 
     fn register_status_notifier_host(&self, _service: String) {}
@@ -29,13 +34,51 @@ impl Watcher {
 
     #[zbus(property)]
     fn registered_status_notifier_items(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
+        self.0.lock().unwrap().iter().map(|i| i.1.clone()).collect()
     }
 
     #[zbus(property)]
     fn protocol_version(&self) -> i32 {
         0
     }
+}
+
+/// A dbusmenu layout: an item's id, its properties and its children (each a layout).
+type Layout = (
+    i32,
+    std::collections::HashMap<String, zbus::zvariant::OwnedValue>,
+    Vec<zbus::zvariant::OwnedValue>,
+);
+
+/// The labels of a tray item's menu, as a desktop's tray reads them over D-Bus.
+async fn tray_labels(conn: &zbus::Connection, sender: &str, service: &str) -> Vec<String> {
+    let (dest, path) = if service.starts_with('/') {
+        (sender.to_string(), service.to_string())
+    } else {
+        (service.to_string(), "/StatusNotifierItem".to_string())
+    };
+    let item = zbus::Proxy::new(conn, dest.clone(), path, "org.kde.StatusNotifierItem")
+        .await
+        .unwrap();
+    let menu: zbus::zvariant::OwnedObjectPath = item.get_property("Menu").await.unwrap();
+    let menu = zbus::Proxy::new(conn, dest, menu, "com.canonical.dbusmenu")
+        .await
+        .unwrap();
+    let (_revision, layout): (u32, Layout) = menu
+        .call("GetLayout", &(0i32, -1i32, Vec::<String>::new()))
+        .await
+        .unwrap();
+    let mut labels = Vec::new();
+    let mut todo = vec![layout];
+    while let Some((_, props, children)) = todo.pop() {
+        if let Some(label) = props.get("label") {
+            labels.push(String::try_from(label.try_clone().unwrap()).unwrap());
+        }
+        for child in children {
+            todo.push(Layout::try_from(child).unwrap());
+        }
+    }
+    labels
 }
 
 fn start(home: &Home, args: &[&str]) -> Killer {
@@ -164,7 +207,7 @@ async fn at_login_the_window_stays_in_a_shown_tray_and_opens_minimised_without_o
     // 2. A desktop whose tray shows icons: the app's icon registers there, and the window
     //    stays hidden past the 3 s first-showing fallback.
     let items = Arc::new(Mutex::new(Vec::new()));
-    let _tray = zbus::connection::Builder::session()
+    let tray = zbus::connection::Builder::session()
         .unwrap()
         .name("org.kde.StatusNotifierWatcher")
         .unwrap()
@@ -173,11 +216,25 @@ async fn at_login_the_window_stays_in_a_shown_tray_and_opens_minimised_without_o
         .build()
         .await
         .expect("a D-Bus session bus: run inside dbus-run-session");
-    let app = start(&home, &["--demo", "--minimized"]);
+    // In Spanish, as the system says: the tray's menu speaks it.
+    let es = std::path::Path::new("es_ES.UTF-8");
+    let app = start_with(
+        &home,
+        &["--demo", "--minimized"],
+        &[("LANG", es), ("LC_ALL", es)],
+    );
     until("the tray icon registers", Duration::from_secs(40), || {
         !items.lock().unwrap().is_empty()
     })
     .await;
+    let (sender, service) = items.lock().unwrap()[0].clone();
+    let labels = tray_labels(&tray, &sender, &service).await;
+    for word in ["Abrir Square Snapshots", "Copiar todo", "Pausar", "Salir"] {
+        assert!(
+            labels.iter().any(|l| l.replace('_', "") == word),
+            "{word:?} not in the tray's menu: {labels:?}"
+        );
+    }
     until("the app decides", Duration::from_secs(20), || {
         log_of(&app).contains("staying in the tray")
     })

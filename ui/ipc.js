@@ -169,6 +169,8 @@ export const cancelTransfer = () => call("cancel_transfer");
 export const stopWaiting = (resource) => call("stop_waiting", { resource });
 /** @param {boolean} paused @returns {Promise<void>} */
 export const pauseQueue = (paused) => call("pause_queue", { paused });
+/** The window's language, for the tray. @param {string} locale @returns {Promise<void>} */
+export const setLanguage = (locale) => call("set_language", { locale });
 
 /** @returns {Promise<SettingsView>} */
 export const getSettings = () => call("get_settings");

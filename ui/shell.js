@@ -20,6 +20,8 @@ export function applyLocale(locale) {
   const t = state.t = /** @type {Record<string, import("./state.js").Strings>} */ (strings)[locale] || strings.en;
   const { session } = state;
   document.documentElement.lang = locale;
+  // The tray speaks the window's language.
+  ipc.setLanguage(locale).catch(() => {});
   selectEl("locale").value = locale; selectEl("locale-signin").value = locale;
   const texts = {
     "sign-in-title": t.signInTitle, "sign-in-help": t.signInHelp, "key-label": t.keyLabel, "sign-in": t.signIn,

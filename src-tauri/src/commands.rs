@@ -460,6 +460,19 @@ pub async fn get_settings(state: State<'_, AppState>) -> Result<SettingsView, Ui
     Ok(engine(&state).await?.settings().into())
 }
 
+/// The window says which language it shows: the tray (and whatever else speaks outside the
+/// window) follows.
+#[tauri::command]
+pub async fn set_language<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    state: State<'_, AppState>,
+    locale: String,
+) -> Result<(), UiError> {
+    let paused = state.engine().await.is_some_and(|e| e.is_paused());
+    crate::speak(&app, crate::words::Lang::pick(&locale), paused);
+    Ok(())
+}
+
 /// Saves the user's choices (folders are set through `set_destination*` only).
 #[tauri::command]
 pub async fn save_settings(

@@ -12,6 +12,7 @@ mod schedule;
 mod state;
 #[cfg(target_os = "linux")]
 mod trayhost;
+mod words;
 
 use serde::Serialize;
 use snapshots::settings::folder_from_drop;
@@ -58,16 +59,24 @@ fn show_main<R: Runtime>(app: &tauri::AppHandle<R>) {
 /// The tray icon and its menu. Without a tray host the app still runs; closing the window
 /// then quits (or minimises, while plans must run), since nothing would bring it back.
 fn tray<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
-    let open = MenuItem::with_id(app, "open", "Open Square Snapshots", true, None::<&str>)?;
-    let all = MenuItem::with_id(app, "snapshot_all", "Snapshot all", true, None::<&str>)?;
-    let pause = MenuItem::with_id(app, "pause", "Pause", true, None::<&str>)?;
-    let cancel = MenuItem::with_id(app, "cancel", "Stop transfers", true, None::<&str>)?;
+    let w = app.state::<words::Speech>().get().words();
+    let open = MenuItem::with_id(app, "open", w.open, true, None::<&str>)?;
+    let all = MenuItem::with_id(app, "snapshot_all", w.back_up_all, true, None::<&str>)?;
+    let pause = MenuItem::with_id(app, "pause", w.pause, true, None::<&str>)?;
+    let cancel = MenuItem::with_id(app, "cancel", w.stop, true, None::<&str>)?;
     let at_login = autostart::is_enabled(app);
     let login =
-        CheckMenuItem::with_id(app, "login", "Start at login", true, at_login, None::<&str>)?;
-    let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
+        CheckMenuItem::with_id(app, "login", w.start_at_login, true, at_login, None::<&str>)?;
+    let quit = MenuItem::with_id(app, "quit", w.quit, true, None::<&str>)?;
     let menu = Menu::with_items(app, &[&open, &all, &pause, &cancel, &login, &quit])?;
-    app.manage(PauseItem(pause));
+    app.manage(TrayItems {
+        open,
+        all,
+        pause,
+        cancel,
+        login,
+        quit,
+    });
     let icon = tauri::image::Image::from_bytes(include_bytes!("../../icons/tray.png"))?;
     TrayIconBuilder::with_id("main")
         .icon(icon)
@@ -115,6 +124,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
         .manage(state)
         .manage(GeometryChanges::default())
         .manage(notify::Notifier::default())
+        .manage(words::Speech::new(words::Lang::of_system()))
         .invoke_handler(command_handler())
         .on_page_load(|w, p| {
             if p.event() == tauri::webview::PageLoadEvent::Finished {
@@ -166,6 +176,7 @@ fn command_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Sen
         commands::list_shown,
         commands::get_start_at_login,
         commands::set_start_at_login,
+        commands::set_language,
         commands::list_plans,
         commands::list_history,
         commands::set_plan_reserve,
@@ -411,16 +422,42 @@ fn has_plans<R: Runtime>(app: &tauri::AppHandle<R>) -> bool {
         })
 }
 
-/// The tray's Pause/Resume item, whose label follows the queue.
-struct PauseItem<R: Runtime>(MenuItem<R>);
+/// The tray's items, whose words follow the window's language (and Pause/Resume the queue).
+struct TrayItems<R: Runtime> {
+    open: MenuItem<R>,
+    all: MenuItem<R>,
+    pause: MenuItem<R>,
+    cancel: MenuItem<R>,
+    login: CheckMenuItem<R>,
+    quit: MenuItem<R>,
+}
+
+/// Words the tray in the window's language (`lang`), Pause or Resume as the queue is.
+pub(crate) fn speak<R: Runtime>(app: &tauri::AppHandle<R>, lang: words::Lang, paused: bool) {
+    app.state::<words::Speech>().set(lang);
+    let w = lang.words();
+    if let Some(items) = app.try_state::<TrayItems<R>>() {
+        let _ = items.open.set_text(w.open);
+        let _ = items.all.set_text(w.back_up_all);
+        let _ = items
+            .pause
+            .set_text(if paused { w.resume } else { w.pause });
+        let _ = items.cancel.set_text(w.stop);
+        let _ = items.login.set_text(w.start_at_login);
+        let _ = items.quit.set_text(w.quit);
+    }
+}
 
 /// Pauses or resumes the queue, from the tray or the window, and tells both.
 pub(crate) async fn set_paused<R: Runtime>(app: &tauri::AppHandle<R>, paused: bool) {
     if let Some(e) = app.state::<AppState>().engine().await {
         e.set_paused(paused);
     }
-    if let Some(item) = app.try_state::<PauseItem<R>>() {
-        let _ = item.0.set_text(if paused { "Resume" } else { "Pause" });
+    if let Some(items) = app.try_state::<TrayItems<R>>() {
+        let w = app.state::<words::Speech>().get().words();
+        let _ = items
+            .pause
+            .set_text(if paused { w.resume } else { w.pause });
     }
     let _ = app.emit("queue-paused", paused);
 }
