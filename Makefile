@@ -7,11 +7,13 @@ CARGO ?= cargo
 APT_BUILD := build-essential pkg-config libwebkit2gtk-4.1-dev libayatana-appindicator3-dev libdbus-1-dev
 # Tests: a real Secret Service in a private D-Bus session, a virtual display and WebKit's
 # WebDriver for the window, the colour emoji font (names render as users see them), curl and
-# unzip for the README check, e2fsprogs for a small ext2 disk (no fallocate). Node and npm
+# unzip for the README check, e2fsprogs for a small ext2 disk (no fallocate), desktop-file-utils
+# and appstream to validate the package's desktop entry and metainfo. Node and npm
 # (UI modules, axe-core for the window's accessibility check, TypeScript to check the UI's
 # types, the bundler) come from apt unless already installed.
 APT_TEST := $(APT_BUILD) dbus-daemon dbus-bin gnome-keyring xvfb xauth webkit2gtk-driver curl unzip \
-	x11-utils rpm fonts-noto-color-emoji e2fsprogs
+	x11-utils rpm fonts-noto-color-emoji e2fsprogs \
+	desktop-file-utils appstream
 
 .PHONY: run test lint bench soak sim package
 

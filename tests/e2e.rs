@@ -668,7 +668,7 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     )
     .await;
     let state_file = config_dir
-        .join("app.squaresnapshots.desktop")
+        .join("app.squaresnapshots.SquareSnapshots")
         .join(".window-state.json");
     let saved_width = || -> Option<u64> {
         let v: Value = serde_json::from_slice(&std::fs::read(&state_file).ok()?).ok()?;

@@ -6,35 +6,44 @@
 mod imp {
     use std::path::PathBuf;
 
-    fn entry() -> Option<PathBuf> {
+    /// `$XDG_CONFIG_HOME/autostart`.
+    fn dir() -> Option<PathBuf> {
         let config = std::env::var_os("XDG_CONFIG_HOME")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
-        Some(config.join("autostart").join("square-snapshots.desktop"))
+        Some(config.join("autostart"))
     }
 
     pub fn is_enabled<R: tauri::Runtime>(_: &tauri::AppHandle<R>) -> bool {
-        entry().is_some_and(|p| p.exists())
+        dir().is_some_and(|d| super::enabled_in(&d))
     }
 
     pub fn set<R: tauri::Runtime>(_: &tauri::AppHandle<R>, on: bool) -> Result<(), String> {
-        let path = entry().ok_or("neither XDG_CONFIG_HOME nor HOME is set")?;
-        if !on {
-            return match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
-                _ => Ok(()),
-            };
-        }
-        // An AppImage is started through its own file, not the extracted binary.
-        let exe = std::env::var_os("APPIMAGE")
+        let dir = dir().ok_or("neither XDG_CONFIG_HOME nor HOME is set")?;
+        super::set_in(&dir, on.then(exe).transpose()?.as_deref())
+    }
+
+    /// An AppImage is started through its own file, not the extracted binary.
+    fn exe() -> Result<PathBuf, String> {
+        std::env::var_os("APPIMAGE")
             .map(PathBuf::from)
             .or_else(|| std::env::current_exe().ok())
-            .ok_or("cannot tell where the app is")?;
-        let text = super::desktop_entry(&exe)?;
-        let dir = path.parent().expect("a file in a folder");
-        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-        snapshots::store::write_text_atomic(&path, &text).map_err(|e| e.to_string())
+            .ok_or_else(|| "cannot tell where the app is".into())
+    }
+
+    /// At start: an entry an older release wrote under its old name is replaced by one
+    /// under the app's id (or just removed, if the user had turned it off there).
+    pub fn adopt_legacy() {
+        let Some(dir) = dir() else { return };
+        let adopted = exe().and_then(|exe| super::adopt_legacy_in(&dir, &exe));
+        match adopted {
+            Ok(true) => {
+                eprintln!("square-snapshots: the start-at-login entry now has the app's id")
+            }
+            Ok(false) => {}
+            Err(e) => eprintln!("square-snapshots: start at login: {e}"),
+        }
     }
 }
 
@@ -50,9 +59,71 @@ mod imp {
         let a = app.autolaunch();
         if on { a.enable() } else { a.disable() }.map_err(|e| e.to_string())
     }
+
+    pub fn adopt_legacy() {}
 }
 
-pub use imp::{is_enabled, set};
+pub use imp::{adopt_legacy, is_enabled, set};
+
+/// The entry's file name: the app's id.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn entry_name() -> String {
+    format!("{}.desktop", crate::appid::ID)
+}
+
+/// The name releases before the app's id wrote the entry under.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+const LEGACY_NAME: &str = "square-snapshots.desktop";
+
+/// Whether an entry in `dir` starts the app at login: ours, or one an older release wrote
+/// that the user has not turned off.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn enabled_in(dir: &std::path::Path) -> bool {
+    dir.join(entry_name()).exists() || legacy_enabled(&dir.join(LEGACY_NAME))
+}
+
+/// An older release's entry, unless missing or turned off in it (`Hidden=true`, or GNOME's
+/// `X-GNOME-Autostart-enabled=false`, which settings tools write).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn legacy_enabled(path: &std::path::Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|text| {
+        !text
+            .lines()
+            .any(|l| matches!(l.trim(), "Hidden=true" | "X-GNOME-Autostart-enabled=false"))
+    })
+}
+
+/// Writes the entry starting `exe` in `dir` (`Some`), or removes it (`None`); either way an
+/// older release's entry is removed, so there is only ever one.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn set_in(dir: &std::path::Path, exe: Option<&std::path::Path>) -> Result<(), String> {
+    let remove = |path: std::path::PathBuf| match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
+        _ => Ok(()),
+    };
+    if let Some(exe) = exe {
+        let text = desktop_entry(exe)?;
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        snapshots::store::write_text_atomic(&dir.join(entry_name()), &text)
+            .map_err(|e| e.to_string())?;
+    } else {
+        remove(dir.join(entry_name()))?;
+    }
+    remove(dir.join(LEGACY_NAME))
+}
+
+/// Replaces an older release's entry in `dir` by one under the app's id starting `exe`
+/// (or removes it when it was turned off); true when there was one.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn adopt_legacy_in(dir: &std::path::Path, exe: &std::path::Path) -> Result<bool, String> {
+    let legacy = dir.join(LEGACY_NAME);
+    if !legacy.exists() {
+        return Ok(false);
+    }
+    let keep_on = legacy_enabled(&legacy) || dir.join(entry_name()).exists();
+    set_in(dir, keep_on.then_some(exe))?;
+    Ok(true)
+}
 
 /// The autostart entry that starts `exe` in the tray.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
@@ -60,9 +131,10 @@ fn desktop_entry(exe: &std::path::Path) -> Result<String, String> {
     Ok(format!(
         "[Desktop Entry]\nType=Application\nName=Square Snapshots\n\
          Comment=Keeps Square Cloud snapshots safe on your own disk\n\
-         Exec={} --minimized\nIcon=square-snapshots\nTerminal=false\n\
+         Exec={} --minimized\nIcon={}\nTerminal=false\n\
          X-GNOME-Autostart-enabled=true\n",
-        exec_argument(exe)?
+        exec_argument(exe)?,
+        crate::appid::ID
     ))
 }
 
@@ -244,6 +316,52 @@ mod tests {
             let bad = std::ffi::OsStr::from_bytes(b"/home/x/\xff/app");
             let e = desktop_entry(std::path::Path::new(bad)).unwrap_err();
             assert!(e.contains("UTF-8"), "{e}");
+        }
+    }
+
+    /// An entry an older release wrote under its old name gives way to one under the id:
+    /// at start (kept on, or dropped when the user had turned it off) and whenever start at
+    /// login is set.
+    #[test]
+    fn the_old_name_gives_way_to_the_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let (d, exe) = (
+            dir.path(),
+            std::path::Path::new("/usr/bin/square-snapshots"),
+        );
+        let (new, old) = (d.join(entry_name()), d.join(LEGACY_NAME));
+        assert_eq!(entry_name(), "app.squaresnapshots.SquareSnapshots.desktop");
+        assert!(!adopt_legacy_in(d, exe).unwrap() && !enabled_in(d));
+
+        std::fs::write(
+            &old,
+            "[Desktop Entry]\nExec=/usr/bin/square-snapshots --minimized\n",
+        )
+        .unwrap();
+        assert!(enabled_in(d));
+        assert!(adopt_legacy_in(d, exe).unwrap());
+        assert!(!old.exists() && enabled_in(d));
+        let text = std::fs::read_to_string(&new).unwrap();
+        assert!(
+            text.contains("Icon=app.squaresnapshots.SquareSnapshots\n"),
+            "{text}"
+        );
+        assert_eq!(exec_of(&text), ["/usr/bin/square-snapshots", "--minimized"]);
+
+        // Turned off in the old file: it goes, and nothing starts at login.
+        std::fs::remove_file(&new).unwrap();
+        std::fs::write(&old, "[Desktop Entry]\nX-GNOME-Autostart-enabled=false\n").unwrap();
+        assert!(!enabled_in(d));
+        assert!(adopt_legacy_in(d, exe).unwrap());
+        assert!(!old.exists() && !new.exists());
+
+        // Setting it, on or off, leaves no old file beside.
+        for on in [true, false] {
+            std::fs::write(&old, "[Desktop Entry]\n").unwrap();
+            set_in(d, on.then_some(exe)).unwrap();
+            assert!(!old.exists());
+            assert_eq!(new.exists(), on);
+            assert_eq!(enabled_in(d), on);
         }
     }
 }

@@ -2,7 +2,7 @@
 //! `sign_in` and never goes back out.
 
 use crate::error::UiError;
-use crate::notify::Notifier;
+use crate::notify::{Finished, Notifier, RunNotes};
 use crate::state::AppState;
 use serde::Serialize;
 use snapshots::ledger::QuotaStatus;
@@ -177,28 +177,36 @@ pub async fn list_versions(
 }
 
 /// Engine events of background work (plans) go to the window as `engine-event`. A
-/// scheduled download that succeeds notifies only when the user asked for it.
-pub fn event_sink<R: tauri::Runtime>(e: &Engine, app: &tauri::AppHandle<R>) -> EventSink {
+/// scheduled download that succeeds notifies only when the user asked for it; the caller
+/// flushes the run's notes when the run ends.
+pub fn event_sink<R: tauri::Runtime>(
+    e: &Engine,
+    app: &tauri::AppHandle<R>,
+) -> (EventSink, Arc<RunNotes>) {
     use tauri::{Emitter, Manager};
-    let notifier = app.state::<Notifier>().inner().clone();
+    let run = RunNotes::new(app.state::<Notifier>().inner().clone());
     let app = app.clone();
-    notifying(e, notifier, e.settings().notify_success, move |ev| {
+    let events = notifying(e, run.clone(), e.settings().notify_success, move |ev| {
         let _ = app.emit("engine-event", ev);
-    })
+    });
+    (events, run)
 }
 
-/// Forwards engine events to the window and raises the notifications.
-fn sink(e: &Engine, notifier: &Notifier, channel: Channel<Event>) -> EventSink {
-    notifying(e, notifier.clone(), true, move |ev| {
+/// Forwards engine events to the window and raises the notifications: one sink per command
+/// call, which is one run; the command flushes its notes when the engine call returns.
+fn sink(e: &Engine, notifier: &Notifier, channel: Channel<Event>) -> (EventSink, Arc<RunNotes>) {
+    let run = RunNotes::new(notifier.clone());
+    let events = notifying(e, run.clone(), true, move |ev| {
         let _ = channel.send(ev);
-    })
+    });
+    (events, run)
 }
 
-/// Raises the notifications an event calls for (a finished download only with
-/// `notify_done`), then forwards it.
+/// Raises the notifications an event calls for (a finished download, only with
+/// `notify_done`, is kept for the run's end), then forwards it.
 fn notifying(
     e: &Engine,
-    notifier: Notifier,
+    run: Arc<RunNotes>,
     notify_done: bool,
     forward: impl Fn(Event) + Send + Sync + 'static,
 ) -> EventSink {
@@ -212,21 +220,26 @@ fn notifying(
                 already_present: false,
                 ..
             } if notify_done => {
-                let name = names.get(resource).map(String::as_str).unwrap_or(resource);
-                notifier.download_finished(name, path.parent().unwrap_or(path));
+                run.finished(Finished {
+                    resource: resource.clone(),
+                    name: names.get(resource).unwrap_or(resource).clone(),
+                    folder: path.parent().unwrap_or(path).to_path_buf(),
+                });
             }
             Event::Failed {
                 resource,
                 message,
                 code,
             } if code != "cancelled" => {
-                notifier.failed(
+                run.notifier().failed(
                     names.get(resource).map(String::as_str).unwrap_or(resource),
                     message,
                 );
             }
             Event::PausedForQuota { until, .. } => {
-                notifier.quota_reached(
+                // What finished before the wait is said now, not hours later.
+                run.flush();
+                run.notifier().quota_reached(
                     until.map(|t| t.with_timezone(&chrono::Local).format("%H:%M").to_string()),
                 );
             }
@@ -254,14 +267,11 @@ pub async fn create_snapshots(
         dest: None,
         wait_for_quota: true,
     };
+    let (events, run) = sink(&e, &notifier, on_event);
     let results = e
-        .snapshot(
-            targets,
-            opts,
-            sink(&e, &notifier, on_event),
-            &state.cancel_token(),
-        )
+        .snapshot(targets, opts, events, &state.cancel_token())
         .await;
+    run.flush();
     Ok(results.iter().filter(|r| r.outcome.is_ok()).count())
 }
 
@@ -276,8 +286,8 @@ pub async fn download_snapshot(
 ) -> Result<PathBuf, UiError> {
     let e = engine(&state).await?;
     let r = e.resource(&id)?;
-    let events = sink(&e, &notifier, on_event);
-    match e
+    let (events, run) = sink(&e, &notifier, on_event);
+    let downloaded = e
         .download(
             &r,
             version.as_deref(),
@@ -285,8 +295,9 @@ pub async fn download_snapshot(
             events.clone(),
             &state.cancel_token(),
         )
-        .await
-    {
+        .await;
+    run.flush();
+    match downloaded {
         Ok(d) => Ok(d.path),
         Err(err) => {
             events(Event::Failed {
@@ -323,15 +334,12 @@ pub async fn restore_snapshot(
         snapshot_first,
         download_first_to: None,
     };
+    let (events, run) = sink(&e, &notifier, on_event);
     let done = e
-        .restore(
-            &r,
-            &version,
-            opts,
-            sink(&e, &notifier, on_event),
-            &state.cancel_token(),
-        )
-        .await?;
+        .restore(&r, &version, opts, events, &state.cancel_token())
+        .await;
+    run.flush();
+    let done = done?;
     Ok(RestoreView {
         version: done.version,
         version_taken_at: done.version_taken_at,

@@ -1,6 +1,7 @@
 //! The Square Snapshots desktop shell: it adapts the engine for the window (thin commands,
 //! events over a `Channel`), and owns the tray, notifications, dialogs and drag-and-drop.
 
+mod appid;
 mod autostart;
 mod commands;
 mod error;
@@ -78,7 +79,7 @@ fn tray<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
         quit,
     });
     let icon = tauri::image::Image::from_bytes(include_bytes!("../../icons/tray.png"))?;
-    TrayIconBuilder::with_id("main")
+    TrayIconBuilder::with_id(appid::ID)
         .icon(icon)
         .tooltip("Square Snapshots")
         .menu(&menu)
@@ -132,6 +133,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             }
         })
         .setup(|app| {
+            autostart::adopt_legacy();
             let has_tray = setup_tray(app.handle());
             setup_first_show(app.handle(), has_tray);
             setup_notifications(app.handle());
@@ -530,12 +532,17 @@ pub fn run() {
         AppState::real()
     }
     .launched(launch);
-    // Single instance first (a second launch shows the running window), then the saved
-    // window size and position.
+    // Single instance first (a second launch shows the running window; under the old id's
+    // D-Bus name, see `appid`), then the folders named after the old id move, then the
+    // saved window size and position.
     let builder = tauri::Builder::default()
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
-            show_main(app)
-        }))
+        .plugin(
+            tauri_plugin_single_instance::Builder::new()
+                .callback(|app, _args, _cwd| show_main(app))
+                .dbus_id(appid::LEGACY_ID)
+                .build(),
+        )
+        .plugin(appid::plugin())
         .plugin(
             tauri_plugin_window_state::Builder::default()
                 .with_state_flags(window_state_flags())

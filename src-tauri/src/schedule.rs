@@ -71,11 +71,13 @@ async fn look<R: Runtime>(
     let state = app.state::<AppState>();
     let notifier = app.state::<Notifier>();
     let account = engine.me().user.id;
-    let events = event_sink(engine, app);
-    let runs = match engine
+    // One look is one run: what its plans downloaded is said once, when it returns.
+    let (events, run) = event_sink(engine, app);
+    let ran = engine
         .run_due(Utc::now(), events, &state.cancel_token())
-        .await
-    {
+        .await;
+    run.flush();
+    let runs = match ran {
         Ok(runs) => runs,
         Err(e) => {
             eprintln!("plans: {e}");

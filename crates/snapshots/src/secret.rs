@@ -31,8 +31,10 @@ pub enum SecretError {
     Other(String),
 }
 
-/// The keychain item name: the bundle identifier, with `.dev` for debug builds so tests and
-/// development never touch a user's real item. `SQSNAP_KEYRING_SERVICE` overrides it.
+/// The keychain item name: the app's bundle identifier before it became
+/// `app.squaresnapshots.SquareSnapshots`, kept so that keys stored by earlier releases are
+/// found; with `.dev` for debug builds so tests and development never touch a user's real
+/// item. `SQSNAP_KEYRING_SERVICE` overrides it.
 pub fn service_name() -> String {
     if let Ok(s) = std::env::var("SQSNAP_KEYRING_SERVICE")
         && !s.is_empty()

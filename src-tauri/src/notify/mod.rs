@@ -1,13 +1,23 @@
 //! Desktop notifications (notify-rust). A missing notification daemon is not an error.
 //!
-//! A plan's failure or postponement is one notification per plan, withdrawn once the plan
+//! Each carries the app's name, its icon and its desktop entry (the app's id), so the
+//! desktop shows and groups them as the app's. What a run finished is said once, at its
+//! end (`run.rs`). A plan's failure or postponement is one notification per plan, withdrawn once the plan
 //! succeeds; clicking one opens the window on the resource it is about (through an opener
 //! the app sets, so this module needs nothing of the commands).
 
+mod run;
+
+pub use run::{Finished, RunNotes};
+
+use crate::appid;
 use snapshots::names::printable;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
+
+/// The name notifications are shown under.
+const APP_NAME: &str = "Square Snapshots";
 
 /// Shows the window, on a resource when one is given.
 pub type Opener = Box<dyn Fn(Option<String>) + Send + Sync>;
@@ -52,17 +62,33 @@ impl Notifier {
         let _ = self.0.opener.set(f);
     }
 
-    pub fn download_finished(&self, name: &str, folder: &Path) {
+    /// One download finished: "Open folder", and a click opens the window on its resource.
+    fn download_finished(&self, done: &Finished) {
         let body = format!(
             "{} → {}",
-            escape(name),
-            escape(&folder.display().to_string())
+            escape(&done.name),
+            escape(&done.folder.display().to_string())
         );
         self.show(
-            "Snapshot saved",
+            "Snapshot saved".into(),
             body,
             Extra {
-                folder: Some(folder.to_path_buf()),
+                folder: Some(done.folder.clone()),
+                click: Some(Some(done.resource.clone())),
+                ..Extra::default()
+            },
+        );
+    }
+
+    /// Several downloads of one run finished: one notification naming them; a click opens
+    /// the window on the list, "Open folder" when they all went to one folder.
+    fn backups_done(&self, done: &[Finished]) {
+        self.show(
+            format!("{} backups done", done.len()),
+            run::group_body(done),
+            Extra {
+                folder: run::one_folder(done).map(Path::to_path_buf),
+                click: Some(None),
                 ..Extra::default()
             },
         );
@@ -70,7 +96,7 @@ impl Notifier {
 
     pub fn failed(&self, name: &str, why: &str) {
         self.show(
-            "Snapshot failed",
+            "Snapshot failed".into(),
             format!("{}: {}", escape(name), escape(why)),
             Extra {
                 click: Some(None),
@@ -82,7 +108,7 @@ impl Notifier {
     /// A plan failed; a click opens the window on the first resource that failed.
     pub fn plan_failed(&self, plan: &str, why: &str, resource: Option<String>) {
         self.show(
-            "A scheduled backup failed",
+            "A scheduled backup failed".into(),
             format!("{}: {}", escape(plan), escape(why)),
             Extra {
                 click: Some(resource),
@@ -95,7 +121,7 @@ impl Notifier {
     /// A plan left downloads for later (a metered connection).
     pub fn plan_postponed(&self, plan: &str, why: &str) {
         self.show(
-            "A scheduled backup is waiting",
+            "A scheduled backup is waiting".into(),
             format!("{}: {}", escape(plan), escape(why)),
             Extra {
                 click: Some(None),
@@ -120,7 +146,7 @@ impl Notifier {
 
     pub fn no_backup_in_days(&self, plan: &str, days: u32) {
         self.show(
-            "No recent backup",
+            "No recent backup".into(),
             format!(
                 "{}: no successful backup in {days} days. Open Square Snapshots to see why.",
                 escape(plan)
@@ -141,7 +167,7 @@ impl Notifier {
             ),
             None => "The daily snapshot quota is used up.".into(),
         };
-        self.show("Quota reached", body, Extra::default());
+        self.show("Quota reached".into(), body, Extra::default());
     }
 }
 
@@ -165,14 +191,18 @@ fn safe_body(body: &str) -> String {
 }
 
 impl Notifier {
-    fn show(&self, summary: &'static str, body: String, extra: Extra) {
+    fn show(&self, summary: String, body: String, extra: Extra) {
         let body = safe_body(&body);
         let this = self.clone();
         std::thread::spawn(move || {
             let mut n = notify_rust::Notification::new();
-            n.appname("Square Snapshots").summary(summary).body(&body);
+            n.appname(APP_NAME)
+                .icon(appid::ID)
+                .summary(&summary)
+                .body(&body);
             #[cfg(all(unix, not(target_os = "macos")))]
             {
+                n.hint(notify_rust::Hint::DesktopEntry(appid::ID.into()));
                 if extra.folder.is_some() {
                     n.action("open", "Open folder");
                 }
@@ -224,129 +254,4 @@ impl Notifier {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Arc;
-    use std::time::{Duration, Instant};
-
-    #[test]
-    fn names_are_escaped_for_markup_and_terminals() {
-        assert_eq!(
-            escape("<a href='x'>bot</a> & \u{1b}[31m"),
-            "&lt;a href='x'&gt;bot&lt;/a&gt; &amp; \u{FFFD}[31m"
-        );
-        // A title change (OSC), a bell, C1's one-character CSI, the bidirectional marks.
-        let hostile = "\u{1b}]0;pwned\u{7}bot\u{9b}2J \u{200F}\u{061C}\u{202E}gpj.exe";
-        for text in [escape(hostile), safe_body(&format!("{hostile}: {hostile}"))] {
-            assert!(
-                !text.chars().any(|c| c.is_control()
-                    || matches!(c, '\u{200E}' | '\u{200F}')
-                    || ('\u{2028}'..='\u{202E}').contains(&c)
-                    || ('\u{2066}'..='\u{2069}').contains(&c)
-                    || c == '\u{061C}'),
-                "{text:?}"
-            );
-        }
-    }
-
-    /// A notification server stand-in on the session bus: records what it is asked.
-    #[derive(Clone, Default)]
-    struct Server(Arc<Mutex<Vec<String>>>);
-
-    #[zbus::interface(name = "org.freedesktop.Notifications")]
-    impl Server {
-        #[allow(clippy::too_many_arguments)]
-        fn notify(
-            &self,
-            _app: String,
-            _replaces: u32,
-            _icon: String,
-            summary: String,
-            _body: String,
-            actions: Vec<String>,
-            _hints: HashMap<String, zbus::zvariant::OwnedValue>,
-            _timeout: i32,
-        ) -> u32 {
-            let mut log = self.0.lock().unwrap();
-            log.push(format!("notify {summary} {}", actions.join(",")));
-            41 + log.len() as u32
-        }
-        fn close_notification(&self, id: u32) {
-            self.0.lock().unwrap().push(format!("close {id}"));
-        }
-        fn get_capabilities(&self) -> Vec<String> {
-            vec!["actions".into(), "body".into()]
-        }
-        fn get_server_information(&self) -> (String, String, String, String) {
-            ("stand-in".into(), "test".into(), "1".into(), "1.2".into())
-        }
-        #[zbus(signal)]
-        async fn action_invoked(
-            ctx: &zbus::object_server::SignalEmitter<'_>,
-            id: u32,
-            action: &str,
-        ) -> zbus::Result<()>;
-    }
-
-    async fn until(log: &Mutex<Vec<String>>, pred: impl Fn(&[String]) -> bool) {
-        let t = Instant::now();
-        while !pred(&log.lock().unwrap()) {
-            assert!(
-                t.elapsed() < Duration::from_secs(10),
-                "{:?}",
-                log.lock().unwrap()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// A plan's failure is one notification with a click action; clicking opens the
-    /// window on the resource; the plan's next success withdraws it.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "needs a D-Bus session: `make test` runs it"]
-    async fn plan_notifications_click_through_and_are_withdrawn() {
-        let server = Server::default();
-        let conn = zbus::connection::Builder::session()
-            .unwrap()
-            .name("org.freedesktop.Notifications")
-            .unwrap()
-            .serve_at("/org/freedesktop/Notifications", server.clone())
-            .unwrap()
-            .build()
-            .await
-            .unwrap();
-        let opened = Arc::new(Mutex::new(None));
-        let o = opened.clone();
-        let notifier = Notifier::default();
-        notifier.set_opener(Box::new(move |r| *o.lock().unwrap() = Some(r)));
-        let log = server.0.clone();
-        notifier.plan_failed("nightly", "disk full", Some("r1".into()));
-        until(&log, |log| {
-            log.iter()
-                .any(|l| l.starts_with("notify A scheduled backup failed") && l.contains("default"))
-        })
-        .await;
-        let id = 41 + server.0.lock().unwrap().len() as u32;
-        // The click: the server says the default action was invoked.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let iface = conn
-            .object_server()
-            .interface::<_, Server>("/org/freedesktop/Notifications")
-            .await
-            .unwrap();
-        Server::action_invoked(iface.signal_emitter(), id, "default")
-            .await
-            .unwrap();
-        let t = Instant::now();
-        while opened.lock().unwrap().is_none() {
-            assert!(
-                t.elapsed() < Duration::from_secs(10),
-                "the click opened nothing"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert_eq!(*opened.lock().unwrap(), Some(Some("r1".to_string())));
-        notifier.plan_succeeded("nightly");
-        until(&log, |log| log.iter().any(|l| l == &format!("close {id}"))).await;
-    }
-}
+mod tests;
