@@ -121,11 +121,12 @@ fn tray<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
 
 /// Builds the app; `run_app` takes a builder so tests can boot it on the mock runtime.
 pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
+    let speech = words::Speech::new(words::Lang::of_system());
     builder
         .manage(state)
         .manage(GeometryChanges::default())
-        .manage(notify::Notifier::default())
-        .manage(words::Speech::new(words::Lang::of_system()))
+        .manage(speech.clone())
+        .manage(notify::Notifier::speaking(speech))
         .invoke_handler(command_handler())
         .on_page_load(|w, p| {
             if p.event() == tauri::webview::PageLoadEvent::Finished {

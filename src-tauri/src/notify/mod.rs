@@ -11,6 +11,7 @@ mod run;
 pub use run::{Finished, RunNotes};
 
 use crate::appid;
+use crate::words::{Speech, Words, fill};
 use snapshots::names::printable;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,8 @@ struct Inner {
     opener: OnceLock<Opener>,
     /// The notification standing for each plan, by notification id.
     plan_notes: Mutex<HashMap<String, u32>>,
+    /// The window's language, which notifications speak too.
+    speech: Speech,
 }
 
 /// Notification bodies may be read as markup (`<b>`, `<a href>`): names and messages are
@@ -57,6 +60,18 @@ struct Extra {
 }
 
 impl Notifier {
+    /// A notifier that speaks the language `speech` holds (the window's).
+    pub fn speaking(speech: Speech) -> Self {
+        Self(Arc::new(Inner {
+            speech,
+            ..Inner::default()
+        }))
+    }
+
+    fn words(&self) -> &'static Words {
+        self.0.speech.get().words()
+    }
+
     /// The window opens through `f` when a notification is clicked.
     pub fn set_opener(&self, f: Opener) {
         let _ = self.0.opener.set(f);
@@ -70,7 +85,7 @@ impl Notifier {
             escape(&done.folder.display().to_string())
         );
         self.show(
-            "Snapshot saved".into(),
+            self.words().snapshot_saved.into(),
             body,
             Extra {
                 folder: Some(done.folder.clone()),
@@ -84,8 +99,8 @@ impl Notifier {
     /// the window on the list, "Open folder" when they all went to one folder.
     fn backups_done(&self, done: &[Finished]) {
         self.show(
-            format!("{} backups done", done.len()),
-            run::group_body(done),
+            fill(self.words().backups_done, "n", &done.len().to_string()),
+            run::group_body(done, self.words()),
             Extra {
                 folder: run::one_folder(done).map(Path::to_path_buf),
                 click: Some(None),
@@ -96,7 +111,7 @@ impl Notifier {
 
     pub fn failed(&self, name: &str, why: &str) {
         self.show(
-            "Snapshot failed".into(),
+            self.words().snapshot_failed.into(),
             format!("{}: {}", escape(name), escape(why)),
             Extra {
                 click: Some(None),
@@ -108,7 +123,7 @@ impl Notifier {
     /// A plan failed; a click opens the window on the first resource that failed.
     pub fn plan_failed(&self, plan: &str, why: &str, resource: Option<String>) {
         self.show(
-            "A scheduled backup failed".into(),
+            self.words().plan_failed.into(),
             format!("{}: {}", escape(plan), escape(why)),
             Extra {
                 click: Some(resource),
@@ -121,7 +136,7 @@ impl Notifier {
     /// A plan left downloads for later (a metered connection).
     pub fn plan_postponed(&self, plan: &str, why: &str) {
         self.show(
-            "A scheduled backup is waiting".into(),
+            self.words().plan_waiting.into(),
             format!("{}: {}", escape(plan), escape(why)),
             Extra {
                 click: Some(None),
@@ -146,10 +161,11 @@ impl Notifier {
 
     pub fn no_backup_in_days(&self, plan: &str, days: u32) {
         self.show(
-            "No recent backup".into(),
+            self.words().no_recent.into(),
             format!(
-                "{}: no successful backup in {days} days. Open Square Snapshots to see why.",
-                escape(plan)
+                "{}: {}",
+                escape(plan),
+                fill(self.words().no_backup_in_days, "days", &days.to_string())
             ),
             Extra {
                 click: Some(None),
@@ -160,14 +176,12 @@ impl Notifier {
     }
 
     pub fn quota_reached(&self, until: Option<String>) {
+        let w = self.words();
         let body = match until {
-            Some(t) => format!(
-                "The daily snapshot quota is used up. The next one frees up at {}.",
-                escape(&t)
-            ),
-            None => "The daily snapshot quota is used up.".into(),
+            Some(t) => fill(w.quota_frees_at, "time", &escape(&t)),
+            None => w.quota_used_up.into(),
         };
-        self.show("Quota reached".into(), body, Extra::default());
+        self.show(w.quota_reached.into(), body, Extra::default());
     }
 }
 
@@ -193,6 +207,7 @@ fn safe_body(body: &str) -> String {
 impl Notifier {
     fn show(&self, summary: String, body: String, extra: Extra) {
         let body = safe_body(&body);
+        let words = self.words();
         let this = self.clone();
         std::thread::spawn(move || {
             let mut n = notify_rust::Notification::new();
@@ -204,10 +219,10 @@ impl Notifier {
             {
                 n.hint(notify_rust::Hint::DesktopEntry(appid::ID.into()));
                 if extra.folder.is_some() {
-                    n.action("open", "Open folder");
+                    n.action("open", words.open_folder);
                 }
                 if extra.click.is_some() {
-                    n.action("default", "Open Square Snapshots");
+                    n.action("default", words.open);
                 }
             }
             match n.show() {

@@ -8,6 +8,7 @@
 //! held back: each is said when it happens.
 
 use super::{Notifier, escape};
+use crate::words::{Words, fill};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -69,11 +70,15 @@ const NAMED: usize = 3;
 
 /// "bot, site, db and 2 more": the first names, escaped; then, when every file went to one
 /// folder, that folder.
-pub(super) fn group_body(done: &[Finished]) -> String {
+pub(super) fn group_body(done: &[Finished], words: &Words) -> String {
     let names: Vec<String> = done.iter().take(NAMED).map(|d| escape(&d.name)).collect();
     let mut body = names.join(", ");
     if done.len() > NAMED {
-        body.push_str(&format!(" and {} more", done.len() - NAMED));
+        body.push_str(&fill(
+            words.and_more,
+            "n",
+            &(done.len() - NAMED).to_string(),
+        ));
     }
     if let Some(folder) = one_folder(done) {
         body.push_str(&format!(" → {}", escape(&folder.display().to_string())));
@@ -90,6 +95,7 @@ pub(super) fn one_folder(done: &[Finished]) -> Option<&Path> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::words::Lang;
 
     fn done(name: &str, folder: &str) -> Finished {
         Finished {
@@ -107,14 +113,18 @@ mod tests {
             done("db", "/b"),
         ];
         assert_eq!(
-            group_body(&three),
+            group_body(&three, Lang::En.words()),
             "&lt;b&gt;bot&lt;/b&gt;, a &amp; b, db → /b"
         );
         let mut five = three.to_vec();
         five.extend([done("x", "/b"), done("y", "/other")]);
         assert_eq!(
-            group_body(&five),
+            group_body(&five, Lang::En.words()),
             "&lt;b&gt;bot&lt;/b&gt;, a &amp; b, db and 2 more"
+        );
+        assert_eq!(
+            group_body(&five, Lang::Es.words()),
+            "&lt;b&gt;bot&lt;/b&gt;, a &amp; b, db y 2 más"
         );
         assert_eq!(one_folder(&five), None);
         assert_eq!(one_folder(&three), Some(Path::new("/b")));

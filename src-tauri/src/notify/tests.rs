@@ -259,3 +259,37 @@ async fn one_download_is_snapshot_saved_and_clicks_to_its_resource() {
     bus.click(note.id).await;
     assert_eq!(opened_once(&opened).await, Some("0f1e2d".to_string()));
 }
+
+/// Notifications speak the window's language: with the window in Spanish, a run of four
+/// is "4 copias terminadas" naming three "y 1 más", and its buttons are in Spanish too;
+/// when the window changes language, the next notification follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a D-Bus session: `make test` runs it"]
+async fn notifications_speak_the_windows_language() {
+    use crate::words::{Lang, Speech};
+    let bus = StandIn::start().await;
+    let speech = Speech::new(Lang::Es);
+    let notifier = Notifier::speaking(speech.clone());
+    let run = RunNotes::new(notifier.clone());
+    for (r, name) in [("r1", "bot"), ("r2", "site"), ("r3", "db"), ("r4", "api")] {
+        run.finished(finished(r, name, "/copias"));
+    }
+    run.flush();
+    let note = bus.note("4 copias terminadas").await;
+    assert_eq!(note.body, "bot, site, db y 1 más → /copias");
+    assert!(
+        note.actions.iter().any(|a| a == "Abrir carpeta"),
+        "{note:?}"
+    );
+    assert!(
+        note.actions.iter().any(|a| a == "Abrir Square Snapshots"),
+        "{note:?}"
+    );
+    speech.set(Lang::PtBr);
+    notifier.quota_reached(Some("12:43".into()));
+    let note = bus.note("Cota atingida").await;
+    assert_eq!(
+        note.body,
+        "A cota diária de snapshots acabou. O próximo fica livre às 12:43."
+    );
+}
