@@ -39,7 +39,7 @@ pub struct AccountView {
     daily_quota: u32,
 }
 
-async fn engine(state: &AppState) -> Result<Arc<Engine>, UiError> {
+pub(crate) async fn engine(state: &AppState) -> Result<Arc<Engine>, UiError> {
     state.engine().await.ok_or_else(UiError::not_signed_in)
 }
 
@@ -188,7 +188,7 @@ pub fn event_sink<R: tauri::Runtime>(e: &Engine, app: &tauri::AppHandle<R>) -> E
 }
 
 /// Forwards engine events to the window and raises the notifications.
-fn sink(e: &Engine, notifier: &Notifier, channel: Channel<Event>) -> EventSink {
+pub(crate) fn sink(e: &Engine, notifier: &Notifier, channel: Channel<Event>) -> EventSink {
     notifying(e, notifier.clone(), true, move |ev| {
         let _ = channel.send(ev);
     })
