@@ -298,6 +298,30 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     assert_eq!(posts.len(), 2, "{posts:?}");
     assert!(posts[0].ends_with("/snapshots") && posts[1].ends_with("/restore"));
 
+    // 5d. Put back from a copy: Ticket-Tool's copy on this computer (5b) is offered first,
+    // the engine's check says it reads whole, and Put back (no snapshot first here: the
+    // quota is counted below) uploads it into the app through the commit route.
+    let ticket = "708192a3b4c5d6e7f8091a2b3c4d5e6f";
+    menu_action(&d, "Ticket-Tool", "#menu-putback").await;
+    d.until_text("#putback-check", |t| t.contains("readable"))
+        .await;
+    assert_eq!(
+        d.js("return document.getElementById('putback-first').checked")
+            .await,
+        json!(true),
+        "a snapshot first is the default"
+    );
+    d.js("document.getElementById('putback-first').checked = false")
+        .await;
+    d.screenshot("03c-put-back-dialog").await;
+    d.click("#putback-confirm").await;
+    d.until_text("#notice", |t| t.contains("has the files of the copy"))
+        .await;
+    assert!(
+        sim.app_files(ticket).unwrap().contains_key("data/blob.bin"),
+        "the copy's files are in the app"
+    );
+
     // 6. The quota: two more fit, then the queue pauses and says until when.
     for name in ["cache", "CON", "🚀 rocket-api", "Atlas Bot"] {
         d.click(&format!(

@@ -33,6 +33,8 @@
 /** @typedef {{ version: string | null, modified: string, size: number, origin: string | null }} VersionView */
 /** @typedef {{ deleted: string[], kept: number, skipped: string[] }} PruneReport */
 /** @typedef {{ version: string, version_taken_at: string, snapshot_first: string | null }} RestoreView */
+/** put_back.rs `PutBackCheck`. @typedef {{ path: string, size: number, entries: number, from_taken_at: string | null }} PutBackCheck */
+/** put_back.rs `PutBackView`. @typedef {{ size: number, restarted: boolean, snapshot_first: string | null }} PutBackView */
 
 // ---- Settings ----
 
@@ -76,6 +78,8 @@
 /** @typedef {{ event: "created", resource: string, taken_at: string }} CreatedEvent */
 /** @typedef {{ event: "downloading", resource: string, progress: Progress }} DownloadingEvent */
 /** @typedef {{ event: "done", resource: string, path: string, size: number, already_present: boolean }} DoneEvent */
+/** @typedef {{ event: "uploading", resource: string, progress: Progress }} UploadingEvent */
+/** @typedef {{ event: "committed", resource: string, size: number, restart: boolean }} CommittedEvent */
 /** @typedef {{ event: "failed", resource: string, code: string, message: string }} FailedEvent */
 /** @typedef {{ event: "quota", quota: QuotaStatus }} QuotaEvent */
 /** @typedef {{ event: "postponed", resource: string, reason: string, bytes: number }} PostponedEvent */
@@ -83,7 +87,7 @@
 /** @typedef {{ event: "paused" } | { event: "resumed" }} PauseEvent */
 /** @typedef {WaitingEvent | PausedForQuotaEvent | RateLimitedEvent | CreatingEvent | ProcessingEvent
  *   | JoinedEvent | CreatedEvent | DownloadingEvent | DoneEvent | FailedEvent | QuotaEvent
- *   | PostponedEvent | LearnedEvent | PauseEvent} EngineEvent */
+ *   | PostponedEvent | LearnedEvent | PauseEvent | UploadingEvent | CommittedEvent} EngineEvent */
 
 // ---- Window events (src-tauri/src/lib.rs) ----
 
@@ -163,6 +167,15 @@ export const downloadSnapshot = (id, version, onEvent) => call("download_snapsho
  * @returns {Promise<RestoreView>} */
 export const restoreSnapshot = (id, version, snapshotFirst, onEvent) =>
   call("restore_snapshot", { id, version, snapshotFirst, onEvent });
+/** What putting `path` back into `id` would do; refusals come back as {code, message}.
+ * @param {string} id @param {string} path @returns {Promise<PutBackCheck>} */
+export const checkPutBack = (id, path) => call("check_put_back", { id, path });
+/** @param {string} id @param {string} path @param {boolean} snapshotFirst @param {boolean} restart
+ * @param {EventChannel} onEvent @returns {Promise<PutBackView>} */
+export const putBack = (id, path, snapshotFirst, restart, onEvent) =>
+  call("put_back", { id, path, snapshotFirst, restart, onEvent });
+/** The native picker for a zip; null when closed. @returns {Promise<string | null>} */
+export const pickPutBackFile = () => call("pick_put_back_file");
 /** Stops every job. @returns {Promise<void>} */
 export const cancelTransfer = () => call("cancel_transfer");
 /** @param {string} resource @returns {Promise<boolean>} */

@@ -8,6 +8,7 @@ import { quotaWaits } from "./lines.js";
 import { attentionNames, needAttention, rowKey, stripDayAt, stripLabel, stripPaint, visibleRange } from "./rows.js";
 import { chooseFolder } from "./actions.js";
 import { openRestore, openVersions } from "./dialogs.js";
+import { openPutBack } from "./putback.js";
 import { showError } from "./notice.js";
 import { showView } from "./shell.js";
 import { download, snapshot } from "./transfers.js";
@@ -237,6 +238,8 @@ function openRowMenu(r, btn) {
   if (isOpen($("row-menu")) && menuRow && menuRow.id === r.id) { closeMenu(true); return; }
   menuRow = r;
   $("menu-open").hidden = !r.dest;
+  // Square Cloud has no way to upload into a database: no put back for them.
+  $("menu-putback").hidden = r.kind !== "app";
   openMenu($("row-menu"), btn, () => { if (rowsStale) setTimeout(renderRows); });
 }
 
@@ -251,6 +254,7 @@ function menuAction(ev) {
     case "download": download(r.id); if (back) back.focus(); break;
     case "versions": openVersions(r, () => focusRowMenu(r.id)); break;
     case "restore": openRestore(r, () => focusRowMenu(r.id)); break;
+    case "putback": openPutBack(r, () => focusRowMenu(r.id)); break;
     case "open": if (r.dest) ipc.openFolder(r.dest).catch(showError); if (back) back.focus(); break;
     case "folder": chooseFolder(r.id); break;
     default: break;

@@ -39,6 +39,9 @@ export function applyLocale(locale) {
     "plan-keep-label": t.planKeep, "plan-add": t.addPlan, "restore-version-label": t.restoreVersion,
     "restore-cancel": t.cancel, "restore-confirm": t.restoreGo, "versions-cancel": t.cancel, "versions-download": t.downloadGo,
     "versions-help": t.versionsHelp, "menu-download": t.download, "menu-versions": t.versions, "menu-restore": t.restore,
+    "menu-putback": t.putBack, "putback-copy-label": t.putBackCopy, "putback-pick": t.putBackPick,
+    "putback-note": t.putBackNote, "putback-first-label": t.putBackFirst, "putback-restart-label": t.putBackRestart,
+    "putback-cancel": t.cancel, "putback-confirm": t.putBackGo,
     "menu-open": t.open, "menu-folder": t.otherFolder, "demo-banner": t.demo,
     "restore-first-label": t.restoreFirst(session && session.quota ? session.quota.remaining : 0),
   };

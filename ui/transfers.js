@@ -84,7 +84,8 @@ export function handleEvent(e, retry) {
   switch (e.event) {
     case "waiting": case "postponed": x.kind = "waiting"; break;
     case "creating": case "processing": case "joined": case "created": x.kind = "busy"; x.progress = null; break;
-    case "downloading": x.kind = "busy"; x.progress = e.progress; break;
+    case "downloading": case "uploading": x.kind = "busy"; x.progress = e.progress; break;
+    case "committed": transfers.delete(id); renderTransfers(); return;
     case "done":
       transfers.delete(id);
       state.finished.unshift({ id, name: x.name, path: e.path, at: new Date().toISOString() });

@@ -39,7 +39,7 @@ pub struct AccountView {
     daily_quota: u32,
 }
 
-async fn engine(state: &AppState) -> Result<Arc<Engine>, UiError> {
+pub(crate) async fn engine(state: &AppState) -> Result<Arc<Engine>, UiError> {
     state.engine().await.ok_or_else(UiError::not_signed_in)
 }
 
@@ -194,7 +194,7 @@ pub fn event_sink<R: tauri::Runtime>(
 
 /// Forwards engine events to the window and raises the notifications: one sink per command
 /// call, which is one run; the command flushes its notes when the engine call returns.
-fn sink(e: &Engine, notifier: &Notifier, channel: Channel<Event>) -> (EventSink, Arc<RunNotes>) {
+pub(crate) fn sink(e: &Engine, notifier: &Notifier, channel: Channel<Event>) -> (EventSink, Arc<RunNotes>) {
     let run = RunNotes::new(notifier.clone());
     let events = notifying(e, run.clone(), true, move |ev| {
         let _ = channel.send(ev);

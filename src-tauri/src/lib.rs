@@ -7,6 +7,7 @@ mod commands;
 mod error;
 mod notify;
 mod opener;
+mod put_back;
 #[cfg(target_os = "linux")]
 mod render;
 mod schedule;
@@ -176,6 +177,9 @@ fn command_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Sen
         commands::verify_file,
         commands::prune_library,
         commands::restore_snapshot,
+        put_back::check_put_back,
+        put_back::put_back,
+        put_back::pick_put_back_file,
         commands::list_shown,
         commands::get_start_at_login,
         commands::set_start_at_login,

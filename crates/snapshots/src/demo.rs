@@ -67,6 +67,7 @@ pub fn limits_of(sim: &Simulator) -> Limits {
             quota_window: l.quota_window,
             rate_block: l.block,
             restore_gap: l.restore_gap,
+            commit_gap: l.commit_gap,
         },
         sim.config().time_scale,
     )

@@ -77,6 +77,9 @@ pub struct Ledger {
     /// When each resource was last restored (one restore per resource per minute).
     #[serde(default)]
     pub restores: BTreeMap<String, DateTime<Utc>>,
+    /// When each application was last sent a commit (one per application per 3 s).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub commits: BTreeMap<String, DateTime<Utc>>,
 }
 
 /// What the UI and the CLI show.

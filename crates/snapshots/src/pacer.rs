@@ -34,6 +34,8 @@ pub struct Limits {
     pub create_timeout: Duration,
     /// One restore per resource per this long.
     pub restore_gap: Duration,
+    /// One commit (a put back) per application per this long.
+    pub commit_gap: Duration,
 }
 
 impl Default for Limits {
@@ -51,6 +53,7 @@ impl Default for Limits {
             minute: Duration::from_secs(60),
             create_timeout: Duration::from_secs(150),
             restore_gap: limits::RESTORE_GAP,
+            commit_gap: limits::COMMIT_GAP,
         }
     }
 }
@@ -69,6 +72,8 @@ pub struct ServerWindows {
     pub rate_block: Duration,
     /// One restore per resource per this long.
     pub restore_gap: Duration,
+    /// One commit per application per this long.
+    pub commit_gap: Duration,
 }
 
 impl Limits {
@@ -85,6 +90,7 @@ impl Limits {
             rate_block: s(server.rate_block),
             minute: s(Duration::from_secs(60)),
             restore_gap: s(server.restore_gap),
+            commit_gap: s(server.commit_gap),
             create_timeout: s(Duration::from_secs(150)).max(Duration::from_secs(2)),
             poll_initial: Duration::from_millis(200).min(s(Duration::from_secs(2))),
             poll_max: s(Duration::from_secs(60)).max(Duration::from_millis(50)),

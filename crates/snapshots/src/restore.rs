@@ -1,7 +1,8 @@
 //! Putting a resource back to one of its server snapshots. By default a snapshot of the
 //! current state is taken first (through the same queue, so it spends one quota slot and
 //! respects every window), and the restore goes only once that snapshot exists. The server
-//! holds the call about a minute; one restore per resource per minute.
+//! holds the call about a minute; one restore per resource per minute. The snapshot taken
+//! first is shared with putting back a copy (`engine/putback.rs`).
 
 use crate::engine::{Engine, EngineError, EventSink, JobOutcome, ResourceRef, SnapshotOptions};
 use crate::pacer::{chrono_d, sleep_until};
@@ -30,6 +31,27 @@ pub struct Restored {
 }
 
 impl Engine {
+    /// A snapshot of `r`'s current state through the queue (one quota slot, every window
+    /// kept), downloaded to `download_to` or the resource's folder when one is set: what a
+    /// restore and a put back take first, so that they can be undone. Its failure stops
+    /// them: nothing is replaced without the safety copy that was asked for.
+    pub(crate) async fn snapshot_first(
+        &self,
+        r: &ResourceRef,
+        download_to: Option<PathBuf>,
+        events: EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<JobOutcome, EngineError> {
+        let download = download_to.is_some() || self.dest_for(r, None).is_ok();
+        let snap = SnapshotOptions {
+            download,
+            dest: download_to,
+            wait_for_quota: false,
+        };
+        let mut res = self.snapshot(vec![r.clone()], snap, events, cancel).await;
+        res.remove(0).outcome
+    }
+
     /// Restores `r` to the server snapshot `version`.
     pub async fn restore(
         &self,
@@ -46,15 +68,10 @@ impl Engine {
             .find(|i| i.version().as_deref() == Some(version))
             .ok_or_else(|| EngineError::NoSnapshot(format!("{} at version {version}", r.name)))?;
         let safety = if opts.snapshot_first {
-            let download = opts.download_first_to.is_some() || self.dest_for(r, None).is_ok();
-            let snap = SnapshotOptions {
-                download,
-                dest: opts.download_first_to.clone(),
-                wait_for_quota: false,
-            };
-            let mut res = self.snapshot(vec![r.clone()], snap, events, cancel).await;
-            // No restore without the safety copy that was asked for.
-            Some(res.remove(0).outcome?)
+            Some(
+                self.snapshot_first(r, opts.download_first_to.clone(), events, cancel)
+                    .await?,
+            )
         } else {
             None
         };

@@ -85,6 +85,12 @@ pub enum Command {
     /// Put a resource back to one of its snapshots. A snapshot of the current state is taken
     /// first (one quota slot) unless --no-snapshot-first. Asks first, unless --yes.
     Restore(RestoreArgs),
+    /// Upload a copy we hold (a zip, at most 100 MB) into an application through Square
+    /// Cloud's commit: its files are added and replace the same paths; files not in the zip
+    /// are not deleted. Works after Square Cloud's own snapshot is gone. A snapshot of the
+    /// current state is taken first (one quota slot) unless --no-snapshot-first. Asks
+    /// first, unless --yes. Databases cannot take a commit: use restore.
+    PutBack(PutBackArgs),
     /// Backups that run themselves: list, show, add and remove plans; install a timer.
     Plan {
         #[command(subcommand)]
@@ -155,6 +161,26 @@ pub struct RestoreArgs {
     pub version: String,
     #[arg(long)]
     pub no_snapshot_first: bool,
+    /// Where the snapshot taken first is downloaded (default: the resource's folder).
+    #[arg(long)]
+    pub dest: Option<PathBuf>,
+    /// Do not ask.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Args)]
+pub struct PutBackArgs {
+    /// The application's id.
+    pub id: String,
+    /// The zip to put back (a downloaded snapshot, or any zip of the application's files).
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    #[arg(long)]
+    pub no_snapshot_first: bool,
+    /// Restart the application once the files are in.
+    #[arg(long)]
+    pub restart: bool,
     /// Where the snapshot taken first is downloaded (default: the resource's folder).
     #[arg(long)]
     pub dest: Option<PathBuf>,

@@ -8,7 +8,7 @@ pub const EXIT_CODES: &[(u8, &str)] = &[
     (0, "everything asked for was done"),
     (
         2,
-        "usage or configuration (a bad flag, an API address that is not https)",
+        "usage or configuration (a bad flag, an API address that is not https), or a copy that cannot be put back (a database, over 100 MB, not a whole zip)",
     ),
     (
         3,
@@ -30,7 +30,7 @@ pub const EXIT_CODES: &[(u8, &str)] = &[
     (8, "no such application, database or snapshot"),
     (
         9,
-        "not finished yet: the snapshot is still being prepared on Square Cloud, its answer was lost, or another process is taking it",
+        "not finished yet: the snapshot is still being prepared on Square Cloud, its answer (or a put back's) was lost, or another process is taking it",
     ),
     (130, "cancelled (Ctrl-C, or a question answered no)"),
     (
@@ -55,9 +55,9 @@ fn exit_code(code: &str) -> u8 {
         "verify" => 6,
         "disk" | "folder" | "no_destination" => 7,
         "not_found" => 8,
-        "processing" | "busy" => 9,
+        "processing" | "busy" | "commit_unknown" => 9,
         "cancelled" => 130,
-        "config" | "insecure" => 2,
+        "config" | "insecure" | "unsupported" | "too_large" | "bad_file" => 2,
         _ => 5,
     }
 }

@@ -11,6 +11,7 @@ mod login;
 mod plan;
 mod progress;
 mod prune;
+mod put_back;
 mod quota;
 mod restore;
 mod run_due;
@@ -67,6 +68,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         Command::Download(a) => download::run(&s, a).await,
         Command::Versions { id } => versions::run(&s, id).await,
         Command::Restore(a) => restore::run(&s, a).await,
+        Command::PutBack(a) => put_back::run(&s, a).await,
         Command::Plan { cmd } => plan::run(&s, cmd, cli.key_file.as_deref()),
         Command::RunDue => run_due::run(&s).await,
         Command::Login | Command::Logout | Command::Verify { .. } | Command::Prune { .. } => {

@@ -62,7 +62,10 @@ impl Progress {
             _ => {}
         }
         let line = match e {
-            Event::Downloading { resource, progress } => self.downloading(resource, progress),
+            // An upload's bar is drawn as a download's: bytes of a known total.
+            Event::Downloading { resource, progress } | Event::Uploading { resource, progress } => {
+                self.downloading(resource, progress)
+            }
             Event::Creating { resource, since }
             | Event::Processing {
                 resource, since, ..
@@ -70,7 +73,7 @@ impl Progress {
                 self.preparing(e, resource, since);
                 None
             }
-            Event::Done { resource, .. } => {
+            Event::Done { resource, .. } | Event::Committed { resource, .. } => {
                 if let Some(b) = lock(&self.bars).remove(resource) {
                     b.finish_and_clear();
                 }
@@ -179,7 +182,19 @@ impl Progress {
     /// The line an event is told with (none for some), off a terminal's bars and spinners.
     fn line(&self, e: &Event) -> Option<String> {
         Some(match e {
-            Event::Downloading { .. } | Event::Quota { .. } => return None,
+            Event::Downloading { .. } | Event::Uploading { .. } | Event::Quota { .. } => {
+                return None;
+            }
+            Event::Committed {
+                resource,
+                size,
+                restart,
+            } => format!(
+                "{}: Square Cloud took the copy ({}){}",
+                self.name(resource),
+                say::bytes(*size),
+                if *restart { "; restarting" } else { "" }
+            ),
             Event::Waiting {
                 resource,
                 until,

@@ -65,10 +65,16 @@ pub async fn run(s: &Session, a: &RestoreArgs) -> Result<(), Fail> {
 
 /// Asks on a terminal; elsewhere, says to pass --yes.
 fn confirm(question: &str) -> Result<(), Fail> {
+    confirm_to(question, "restoring", "Not restored")
+}
+
+/// Asks `question` on a terminal; elsewhere says that it is not `doing` without --yes. A
+/// "no" ends with `not_done` (exit 130). `sqsnap put-back` asks the same way.
+pub fn confirm_to(question: &str, doing: &str, not_done: &str) -> Result<(), Fail> {
     if !std::io::stdin().is_terminal() {
         return Err(Fail(
             2,
-            "Not restoring without a confirmation: pass --yes (nothing was changed).".into(),
+            format!("Not {doing} without a confirmation: pass --yes (nothing was changed)."),
         ));
     }
     say::ask(question);
@@ -79,6 +85,6 @@ fn confirm(question: &str) -> Result<(), Fail> {
     if matches!(answer.trim(), "y" | "Y" | "yes" | "s" | "sim") {
         Ok(())
     } else {
-        Err(Fail(130, "Not restored: nothing was changed.".into()))
+        Err(Fail(130, format!("{not_done}: nothing was changed.")))
     }
 }

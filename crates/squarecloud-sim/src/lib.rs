@@ -6,7 +6,9 @@
 //! envelopes, codes and limits (per-account and per-resource create windows, the rolling
 //! daily quota, a per-minute cap, blocks for bad keys), slow creates that answer 202, cached
 //! lists, and a file host with signed, expiring URLs, `Range` and real zip bodies streamed
-//! from a description. Faults are injectable per request and every request is recorded.
+//! from a description, and commits (`POST /v2/apps/{id}/commit`) that add an uploaded zip's
+//! files to an application, which its later snapshots hold. Faults are injectable per
+//! request and every request is recorded.
 
 mod clock;
 pub mod faults;
@@ -21,6 +23,7 @@ pub use server::RecordedRequest;
 
 use axum::serve::ListenerExt;
 use server::Shared;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,10 +137,23 @@ impl Simulator {
     pub fn archive(&self, resource_id: &str, version_id: &str) -> Option<Vec<u8>> {
         let st = self.lock();
         let r = st.resources.iter().find(|r| r.spec.id == resource_id)?;
-        r.versions.iter().find(|v| v.id == version_id)?;
+        let v = r.versions.iter().find(|v| v.id == version_id)?;
+        Some(r.archive(v).to_vec())
+    }
+
+    /// An application's files as commits left them, by path (none for an unknown id or a
+    /// database; empty before any commit).
+    pub fn app_files(&self, app_id: &str) -> Option<BTreeMap<String, Vec<u8>>> {
+        let st = self.lock();
+        let r = st
+            .resources
+            .iter()
+            .find(|r| r.spec.id == app_id && r.kind == server::Kind::App)?;
         Some(
-            zipgen::VirtualZip::new(&r.spec.id, version_id, &r.spec.name, r.spec.snapshot_size)
-                .to_vec(),
+            r.files
+                .iter()
+                .map(|(path, bytes)| (path.clone(), bytes.to_vec()))
+                .collect(),
         )
     }
 
@@ -167,6 +183,15 @@ impl Simulator {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// How many commits to an application asked for a restart.
+    pub fn app_restarts(&self, app_id: &str) -> u32 {
+        let st = self.lock();
+        st.resources
+            .iter()
+            .find(|r| r.spec.id == app_id)
+            .map_or(0, |r| r.restarts)
     }
 
     /// The version a resource was last restored to (a restore was accepted).

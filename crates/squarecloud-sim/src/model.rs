@@ -227,6 +227,8 @@ pub struct Limits {
     pub quota_window: Duration,
     /// One restore per this long per resource.
     pub restore_gap: Duration,
+    /// One commit per application per this long (`KEEP_CALM`).
+    pub commit_gap: Duration,
     /// Authenticated API requests per minute before the key is blocked (`RATE_LIMITED`).
     pub per_minute: u32,
     /// Requests with a bad key per minute before the client is blocked (`RATE_LIMITED`).
@@ -247,6 +249,7 @@ impl Default for Limits {
             window_rule: WindowRule::Arrival,
             quota_window: limits::QUOTA_WINDOW,
             restore_gap: limits::RESTORE_GAP,
+            commit_gap: limits::COMMIT_GAP,
             per_minute: limits::requests_per_minute("standard-4", 4096),
             bad_keys_per_minute: 10,
             block: limits::RATE_BLOCK,

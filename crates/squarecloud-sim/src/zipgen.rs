@@ -3,10 +3,15 @@
 //! An archive holds two small text entries and one large stored entry whose body is a 64 KiB
 //! pseudo-random block repeated. Its CRC-32 is computed by combining the block's CRC, so a
 //! 5 GiB archive costs a few microseconds to describe and nothing to keep. Past 4 GiB the
-//! archive is written as zip64.
+//! archive is written as zip64. An application's own files (put there by commits) go in
+//! beside them, replacing a generated entry of the same path.
 
 use crc32fast::Hasher;
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// An application's files by path, as commits left them.
+pub type AppFiles = BTreeMap<String, Arc<Vec<u8>>>;
 
 const BLOCK: usize = 64 * 1024;
 const LIMIT32: u64 = 0xFFFF_FFFF;
@@ -95,27 +100,60 @@ impl VirtualZip {
     /// An archive of about `target_size` bytes (exactly, when it is larger than the few hundred
     /// bytes of headers) for `resource` at `version`.
     pub fn new(resource: &str, version: &str, label: &str, target_size: u64) -> Self {
-        let (mut entries, fill) = Self::plan(resource, version, label, target_size);
-        let block = Arc::new(block_for(&format!("{resource}/{version}")));
-        entries.push(Entry {
-            name: FILL_NAME.into(),
-            crc: crc_of_fill(&block, fill),
-            size: fill,
-            body: Segment::Fill { block, len: fill },
-        });
+        Self::with_files(resource, version, label, target_size, &AppFiles::new())
+    }
+
+    /// [`VirtualZip::new`] holding the application's `files` too (a file whose path is a
+    /// generated entry's replaces it); the fill shrinks to keep the size when it can.
+    pub fn with_files(
+        resource: &str,
+        version: &str,
+        label: &str,
+        target_size: u64,
+        files: &AppFiles,
+    ) -> Self {
+        let (mut entries, fill) = Self::plan(resource, version, label, target_size, files);
+        if let Some(fill) = fill {
+            let block = Arc::new(block_for(&format!("{resource}/{version}")));
+            entries.push(Entry {
+                name: FILL_NAME.into(),
+                crc: crc_of_fill(&block, fill),
+                size: fill,
+                body: Segment::Fill { block, len: fill },
+            });
+        }
         Self::assemble(entries)
     }
 
     /// `new(…).len()` without building the archive (no fill block, no CRC): what a listing
     /// needs, cheaply enough for an account of thousands.
     pub fn len_for(resource: &str, version: &str, label: &str, target_size: u64) -> u64 {
-        let (fixed, fill) = Self::plan(resource, version, label, target_size);
-        Self::overhead(&fixed, FILL_NAME, Self::needs_zip64(&fixed, fill)) + fill
+        Self::len_for_files(resource, version, label, target_size, &AppFiles::new())
     }
 
-    /// The small entries, and the size of the fill that brings the whole to `target_size`
-    /// (none when the small entries and headers alone exceed it).
-    fn plan(resource: &str, version: &str, label: &str, target_size: u64) -> (Vec<Entry>, u64) {
+    /// `with_files(…).len()` without building the fill.
+    pub fn len_for_files(
+        resource: &str,
+        version: &str,
+        label: &str,
+        target_size: u64,
+        files: &AppFiles,
+    ) -> u64 {
+        let (fixed, fill) = Self::plan(resource, version, label, target_size, files);
+        let zip64 = Self::needs_zip64(&fixed, fill.unwrap_or(0));
+        Self::overhead(&fixed, fill.map(|_| FILL_NAME), zip64) + fill.unwrap_or(0)
+    }
+
+    /// The entries other than the fill (generated ones, then the application's files), and
+    /// the size of the fill that brings the whole to `target_size` (none when an
+    /// application file takes its path).
+    fn plan(
+        resource: &str,
+        version: &str,
+        label: &str,
+        target_size: u64,
+        files: &AppFiles,
+    ) -> (Vec<Entry>, Option<u64>) {
         let readme = format!(
             "Square Cloud snapshot (simulated)\nresource: {resource}\nname: {label}\nversion: {version}\n"
         );
@@ -124,39 +162,45 @@ impl VirtualZip {
             serde_json::Value::String(resource.into()),
             serde_json::Value::String(version.into())
         );
-        let small = |name: &str, text: String| {
+        let small = |name: &str, bytes: Arc<Vec<u8>>| {
             let mut h = Hasher::new();
-            h.update(text.as_bytes());
+            h.update(&bytes);
             Entry {
                 name: name.into(),
                 crc: h.finalize(),
-                size: text.len() as u64,
-                body: Segment::Bytes(Arc::new(text.into_bytes())),
+                size: bytes.len() as u64,
+                body: Segment::Bytes(bytes),
             }
         };
-        let fixed = vec![
-            small("README.txt", readme),
-            small("manifest.json", manifest),
-        ];
+        let generated = [("README.txt", readme), ("manifest.json", manifest)];
+        let fixed: Vec<Entry> = generated
+            .into_iter()
+            .filter(|(name, _)| !files.contains_key(*name))
+            .map(|(name, text)| small(name, Arc::new(text.into_bytes())))
+            .chain(files.iter().map(|(name, bytes)| small(name, bytes.clone())))
+            .collect();
+        if files.contains_key(FILL_NAME) {
+            return (fixed, None);
+        }
         // The overhead depends on zip64, which depends on the size: settle it in two passes.
         let mut fill = 0u64;
         for _ in 0..3 {
             let zip64 = Self::needs_zip64(&fixed, fill);
-            let overhead = Self::overhead(&fixed, FILL_NAME, zip64);
+            let overhead = Self::overhead(&fixed, Some(FILL_NAME), zip64);
             fill = target_size.saturating_sub(overhead);
         }
-        (fixed, fill)
+        (fixed, Some(fill))
     }
 
     fn needs_zip64(fixed: &[Entry], fill: u64) -> bool {
         fixed.iter().map(|e| e.size).sum::<u64>() + fill + 4096 >= LIMIT32
     }
 
-    fn overhead(fixed: &[Entry], fill_name: &str, zip64: bool) -> u64 {
+    fn overhead(fixed: &[Entry], fill_name: Option<&str>, zip64: bool) -> u64 {
         let names = fixed
             .iter()
             .map(|e| e.name.len() as u64)
-            .chain([fill_name.len() as u64]);
+            .chain(fill_name.map(|n| n.len() as u64));
         let mut total = 0;
         for n in names {
             total += 30 + n + if zip64 { 20 } else { 0 }; // local header
@@ -381,5 +425,29 @@ mod tests {
             let n = z.read_at(off, &mut buf);
             assert_eq!(&buf[..n], &all[off as usize..off as usize + n]);
         }
+    }
+
+    #[test]
+    fn app_files_go_in_and_replace_generated_entries() {
+        let mut files = AppFiles::new();
+        files.insert("index.js".into(), Arc::new(b"console.log(1)".to_vec()));
+        files.insert("README.txt".into(), Arc::new(b"mine".to_vec()));
+        for size in [0u64, 2_000, 300_000] {
+            let z = VirtualZip::with_files("r", "v", "n", size, &files);
+            assert_eq!(
+                VirtualZip::len_for_files("r", "v", "n", size, &files),
+                z.len()
+            );
+            if size > 2_000 {
+                assert_eq!(z.len(), size, "the fill keeps the size");
+            }
+        }
+        files.insert(FILL_NAME.into(), Arc::new(vec![7; 10]));
+        let z = VirtualZip::with_files("r", "v", "n", 300_000, &files);
+        assert_eq!(
+            VirtualZip::len_for_files("r", "v", "n", 300_000, &files),
+            z.len()
+        );
+        assert!(z.len() < 1_000, "no fill past an app file at its path");
     }
 }

@@ -35,6 +35,10 @@ pub enum ApiError {
     /// The connection failed.
     #[error("could not reach Square Cloud: {0}")]
     Network(String),
+    /// A file to upload could not be read (missing, unreadable, changed while sent): the
+    /// request was not sent, or was cut short before its end, so nothing was applied.
+    #[error("could not read the file to upload: {0}")]
+    LocalFile(String),
     /// The configured base URL cannot be used.
     #[error("invalid API URL: {0}")]
     InvalidUrl(String),
@@ -74,7 +78,10 @@ impl ApiError {
             ApiError::Api { status, code, .. } => {
                 *status >= 500 && !matches!(code, ErrorCode::SnapshotFailed)
             }
-            ApiError::InvalidUrl(_) | ApiError::Redirect(_) | ApiError::TooLarge { .. } => false,
+            ApiError::InvalidUrl(_)
+            | ApiError::Redirect(_)
+            | ApiError::TooLarge { .. }
+            | ApiError::LocalFile(_) => false,
         }
     }
 
@@ -88,7 +95,10 @@ impl ApiError {
             ApiError::Unexpected { .. } | ApiError::Decode { .. } | ApiError::TooLarge { .. } => {
                 true
             }
-            ApiError::Api { .. } | ApiError::InvalidUrl(_) | ApiError::Redirect(_) => false,
+            ApiError::Api { .. }
+            | ApiError::InvalidUrl(_)
+            | ApiError::Redirect(_)
+            | ApiError::LocalFile(_) => false,
         }
     }
 

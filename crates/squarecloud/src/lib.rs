@@ -1,12 +1,14 @@
 //! A typed client for the Square Cloud API v2: the account, applications, databases and
 //! their snapshots. It knows HTTP and JSON only: no disk, no GUI. Idempotent reads are
 //! retried a few times on network trouble and gateway pages; a create never is (the caller
-//! decides, since a lost answer may still have spent quota). Every call waits its turn under
+//! decides, since a lost answer may still have spent quota), nor is a commit (an upload that
+//! changes an application's files). Every call waits its turn under
 //! a per-minute budget. The key travels in the `Authorization` header and nowhere else, and
 //! only over https (plain http is allowed to this computer only, for the simulator).
 
 mod budget;
 mod code;
+mod commit;
 mod error;
 mod key;
 pub mod limits;
@@ -17,6 +19,7 @@ pub use budget::{RequestBudget, SharedCalls};
 pub use urls::{InsecureUrl, check_hop, check_url, redirect_policy};
 
 pub use code::ErrorCode;
+pub use commit::{COMMIT_MIN_RATE, CommitProgress, commit_timeout};
 pub use error::ApiError;
 pub use key::ApiKey;
 pub use models::*;
@@ -274,10 +277,7 @@ impl Client {
         timeout: Duration,
         leaving: impl FnOnce() + Send,
     ) -> Result<(StatusCode, Vec<u8>, Option<String>), ApiError> {
-        if self.budget.is_blocked() {
-            return Err(blocked_error());
-        }
-        self.budget.acquire().await;
+        self.wait_turn().await?;
         leaving();
         let mut req = self
             .http
@@ -289,7 +289,26 @@ impl Client {
         if let Some(j) = json {
             req = req.json(&j);
         }
-        let mut resp = req.send().await.map_err(ApiError::from_reqwest)?;
+        let resp = req.send().await.map_err(ApiError::from_reqwest)?;
+        self.answer(resp, path).await
+    }
+
+    /// Whether a call may go now: refused during a block, else after its turn in the
+    /// per-minute budget.
+    async fn wait_turn(&self) -> Result<(), ApiError> {
+        if self.budget.is_blocked() {
+            return Err(blocked_error());
+        }
+        self.budget.acquire().await;
+        Ok(())
+    }
+
+    /// An answer read whole (within [`MAX_BODY`]); a `RATE_LIMITED` one blocks the client.
+    async fn answer(
+        &self,
+        mut resp: reqwest::Response,
+        path: &str,
+    ) -> Result<(StatusCode, Vec<u8>, Option<String>), ApiError> {
         let status = resp.status();
         let ct = resp
             .headers()

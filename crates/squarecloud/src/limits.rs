@@ -35,6 +35,14 @@ pub const RESTORE_GAP: Duration = Duration::from_secs(60);
 /// The server holds a restore call about 60 s; clients give it at least 120 s (sdk-py 5.0.0).
 pub const RESTORE_TIMEOUT: Duration = Duration::from_secs(150);
 
+/// One commit (`POST /apps/{id}/commit`) per application per this long (docs-repo route
+/// descriptions, sdk-js JSDoc: "1 request / 3 s"; shared/squarecloud-api.md §6.2).
+pub const COMMIT_GAP: Duration = Duration::from_secs(3);
+
+/// The most an upload or a commit may carry: 100 MB (docs: "≤ 100 MB"; a larger one is
+/// refused with 413 `FILE_TOO_LARGE`). Decimal megabytes: the safe reading of "100 MB".
+pub const UPLOAD_MAX_BYTES: u64 = 100_000_000;
+
 /// A create past this soft deadline answers 202 `SNAPSHOT_PROCESSING` (docs).
 pub const CREATE_SOFT_DEADLINE: Duration = Duration::from_secs(90);
 

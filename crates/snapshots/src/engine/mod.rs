@@ -6,6 +6,7 @@
 //! - `queue/`: the create pipeline (send, answer, refusal, finish) and its pause;
 //! - `library/`: the index of downloaded files, retention, the shelf that fills it;
 //! - `plans/`: the plan model and the runner;
+//! - `putback.rs`: a copy we hold uploaded into an application (the commit route);
 //! - `types.rs`: what they all share (config, events, errors), importing none of them.
 //!
 //! The rooms import downwards only (plans → queue → library → quota → account → types); this
@@ -14,11 +15,13 @@
 mod account;
 pub mod library;
 pub mod plans;
+mod putback;
 mod queue;
 mod quota;
 mod types;
 
 pub use account::NEWEST_MAX_AGE;
+pub use putback::{PutBack, PutBackOptions, PutBackPlan};
 pub use types::{
     EngineConfig, EngineError, Event, EventSink, FRESH_SIZE_FLOOR, FRESH_SIZE_GROWTH, JobOutcome,
     JobResult, MeteredCheck, ResourceRef, SnapshotOptions, default_data_dir,

@@ -4,6 +4,7 @@
 
 use crate::download::{DownloadError, Downloaded, Progress};
 use crate::ledger::QuotaStatus;
+use crate::names::printable;
 use crate::pacer::{Limits, WaitReason, chrono_d};
 use crate::verify::VerifyError;
 use chrono::{DateTime, Utc};
@@ -134,6 +135,18 @@ pub enum Event {
     Learned {
         message: String,
     },
+    /// A copy being put back: how much of it has been sent to Square Cloud.
+    Uploading {
+        resource: String,
+        progress: Progress,
+    },
+    /// Square Cloud took the copy put back into the application (and restarts it, when
+    /// asked).
+    Committed {
+        resource: String,
+        size: u64,
+        restart: bool,
+    },
     /// The user paused the queue: nothing new starts until resumed.
     Paused,
     Resumed,
@@ -194,6 +207,30 @@ pub enum EngineError {
         "A restore of this resource is already in progress on Square Cloud. Wait for it to finish."
     )]
     RestoreInProgress,
+    #[error(
+        "{} is a database: Square Cloud has no way to upload files into a database, so a copy cannot be put back into it. Nothing was sent. Its server snapshots can be restored instead (Restore…, or sqsnap restore) while Square Cloud keeps them.",
+        printable(name)
+    )]
+    PutBackDatabase { name: String },
+    #[error(
+        "{} is {size} bytes, over the {max} bytes Square Cloud takes in one upload. Nothing was sent and the application was not changed. Put back a smaller copy, or restore a server snapshot while Square Cloud keeps it.", path.display()
+    )]
+    PutBackTooLarge { path: PathBuf, size: u64, max: u64 },
+    #[error(
+        "{} cannot be put back: it is not a whole zip archive ({detail}). Nothing was sent and the application was not changed. Choose another copy.", path.display()
+    )]
+    PutBackBadFile { path: PathBuf, detail: String },
+    #[error(
+        "Square Cloud refused the put back: {}{}. Your copy is unchanged; check the application on Square Cloud, then try again or choose another copy.", printable(code), message.as_deref().map(|m| format!(" ({})", printable(m))).unwrap_or_default()
+    )]
+    CommitRefused {
+        code: String,
+        message: Option<String>,
+    },
+    #[error(
+        "The copy was sent, but Square Cloud's answer was lost on the way: Square Cloud may have applied it. Check the application before trying again; nothing was sent twice."
+    )]
+    CommitUnknown,
     #[error("Cancelled.")]
     Cancelled,
 }
@@ -227,6 +264,11 @@ impl EngineError {
             | EngineError::StoppedWaiting => "processing",
             EngineError::Busy { .. } | EngineError::RestoreInProgress => "busy",
             EngineError::RestoreUnknown => "processing",
+            EngineError::PutBackDatabase { .. } => "unsupported",
+            EngineError::PutBackTooLarge { .. } => "too_large",
+            EngineError::PutBackBadFile { .. } => "bad_file",
+            EngineError::CommitRefused { .. } => "commit_refused",
+            EngineError::CommitUnknown => "commit_unknown",
             EngineError::Cancelled => "cancelled",
         }
     }

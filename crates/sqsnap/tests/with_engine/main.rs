@@ -5,6 +5,7 @@
 mod common;
 mod list;
 mod plans;
+mod put_back;
 mod ranged;
 mod restore;
 mod trust2;

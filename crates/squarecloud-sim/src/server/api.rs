@@ -7,7 +7,6 @@ use super::injected::StaleList;
 use super::respond::{envelope_err, envelope_ok, iso, set_opt};
 use super::state::{Kind, Res, Shared, State0, Version, cd, in_window, version_id};
 use crate::model::WindowRule;
-use crate::zipgen::VirtualZip;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
@@ -200,8 +199,7 @@ async fn create_snapshot(shared: Arc<Shared>, kind: Kind, id: String) -> Respons
         let res = &mut st.resources[i];
         res.last_create = Some(now);
         let vid = version_id(&shared.secret, &res.spec.id, counter);
-        let size =
-            VirtualZip::new(&res.spec.id, &vid, &res.spec.name, res.spec.snapshot_size).len();
+        let size = res.archive_len(&vid);
         let generation = shared.config.generation_for(&res.spec, size);
         let ready_at = now + cd(generation);
         let answer_at = now + cd(generation.min(shared.config.soft_deadline));
@@ -213,6 +211,7 @@ async fn create_snapshot(shared: Arc<Shared>, kind: Kind, id: String) -> Respons
             ready_at,
             size,
             origin: "manual",
+            files: res.files.clone(),
         });
         res.invalidate_at.push(ready_at);
         let path = shared.file_path(res);
@@ -348,6 +347,7 @@ pub(crate) fn api_router(shared: Arc<Shared>) -> Router {
         .route("/v2/databases/{id}/snapshots", db_snap)
         .route("/v2/databases/{id}/snapshots/restore", db_restore)
         .merge(control::routes())
+        .merge(super::commit::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             shared.clone(),

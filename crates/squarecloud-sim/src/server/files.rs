@@ -165,7 +165,7 @@ fn find_version(shared: &Shared, at: &Location<'_>, version: Option<&str>) -> Op
         None => ready.max_by_key(|v| v.ready_at),
     }?;
     Some(Found {
-        zip: VirtualZip::new(&r.spec.id, &v.id, &r.spec.name, r.spec.snapshot_size),
+        zip: r.archive(v),
         tag: etag(&r.spec.id, &v.id),
         version: v.clone(),
     })

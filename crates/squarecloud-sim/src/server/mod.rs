@@ -1,9 +1,10 @@
-//! The HTTP side, room by room: the API's routes (`api`) behind their gate (`gate`), the
+//! The HTTP side, room by room: the API's routes (`api`, and `commit` for uploads) behind their gate (`gate`), the
 //! control API (`control`), the file host (`files`) and its body stream (`stream`), the
 //! injected faults as each host applies them (`injected`), the answers' shapes (`respond`)
 //! and what is remembered between requests (`state`).
 
 mod api;
+mod commit;
 mod control;
 mod files;
 mod gate;
@@ -15,4 +16,4 @@ mod stream;
 pub(crate) use api::api_router;
 pub(crate) use files::files_router;
 pub use state::RecordedRequest;
-pub(crate) use state::{Shared, State0};
+pub(crate) use state::{Kind, Shared, State0};

@@ -5,7 +5,7 @@
 use crate::clock::SimClock;
 use crate::faults::{FaultSpec, Target};
 use crate::model::{ResourceSpec, SimConfig};
-use crate::zipgen::VirtualZip;
+use crate::zipgen::{AppFiles, VirtualZip};
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{StatusCode, header};
 use base64::Engine as _;
@@ -64,6 +64,8 @@ pub(crate) struct Version {
     pub(crate) ready_at: DateTime<Utc>,
     pub(crate) size: u64,
     pub(crate) origin: &'static str,
+    /// The application's files when the snapshot was taken (what commits had put there).
+    pub(crate) files: Arc<AppFiles>,
 }
 
 #[derive(Debug)]
@@ -86,9 +88,27 @@ pub(crate) struct Res {
     pub(crate) invalidate_at: Vec<DateTime<Utc>>,
     /// When the last daily automatic snapshot was made.
     pub(crate) last_automatic: DateTime<Utc>,
+    /// The files commits put in the application (add and replace, never delete).
+    pub(crate) files: Arc<AppFiles>,
+    /// When the last commit to it arrived (one per `commit_gap`).
+    pub(crate) last_commit: Option<DateTime<Utc>>,
+    /// Commits that asked for a restart (`?restart=true`).
+    pub(crate) restarts: u32,
 }
 
 impl Res {
+    /// The size of a snapshot `version` taken now (with the application's files).
+    pub(crate) fn archive_len(&self, version: &str) -> u64 {
+        let s = &self.spec;
+        VirtualZip::len_for_files(&s.id, version, &s.name, s.snapshot_size, &self.files)
+    }
+
+    /// The archive served for one of its versions.
+    pub(crate) fn archive(&self, v: &Version) -> VirtualZip {
+        let s = &self.spec;
+        VirtualZip::with_files(&s.id, &v.id, &s.name, s.snapshot_size, &v.files)
+    }
+
     /// The archive's base name on the file host: the id, suffixed by the engine for databases.
     pub(crate) fn file_name(&self) -> String {
         match self.kind {
@@ -175,6 +195,9 @@ impl Shared {
                 cache: None,
                 invalidate_at: Vec::new(),
                 last_automatic: base,
+                files: Arc::default(),
+                last_commit: None,
+                restarts: 0,
             };
             for i in (0..spec.history).rev() {
                 let id = version_id(&secret, &spec.id, state.counter);
@@ -185,6 +208,7 @@ impl Shared {
                     ready_at: base - ChronoDuration::days(i as i64),
                     size,
                     origin: "automatic",
+                    files: Arc::default(),
                 });
             }
             state.resources.push(res);
@@ -273,13 +297,13 @@ impl Shared {
             st.counter += 1;
             let res = &mut st.resources[idx];
             let id = version_id(&self.secret, &res.spec.id, counter);
-            let size =
-                VirtualZip::len_for(&res.spec.id, &id, &res.spec.name, res.spec.snapshot_size);
+            let size = res.archive_len(&id);
             res.versions.push(Version {
                 id,
                 ready_at: at,
                 size,
                 origin: "automatic",
+                files: res.files.clone(),
             });
             res.last_automatic = at;
             res.invalidate_at.push(at);

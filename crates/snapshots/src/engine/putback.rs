@@ -1,0 +1,264 @@
+//! Putting a copy back: a zip we hold (a library copy, or any file) uploaded into an
+//! application through Square Cloud's commit route, so that it works after the server's
+//! snapshot is gone. Everything that can be judged here is judged before a request is sent:
+//! databases (they take no commit), files over the 100 MB upload limit, files that are not a
+//! whole zip (every CRC read). By default a snapshot of the application's current state is
+//! taken and downloaded first (the step restore takes, shared), so a put back can be undone.
+//! A commit adds and replaces files; whether it deletes the others is unknown, and the
+//! callers say so. One commit per application per 3 s on every process's clock; a
+//! `KEEP_CALM` (nothing applied) is waited out and sent once more; a lost answer is never
+//! sent again ([`EngineError::CommitUnknown`]).
+
+use super::library::LibraryEntry;
+use super::{Engine, EngineError, Event, EventSink, JobOutcome, ResourceRef};
+use crate::download::Progress;
+use crate::pacer::{WaitReason, padded, sleep_until};
+use crate::verify::verify_zip;
+use chrono::Utc;
+use squarecloud::limits::UPLOAD_MAX_BYTES;
+use squarecloud::{ApiError, ErrorCode, ResourceKind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// What a put back would do, checked without sending anything.
+#[derive(Debug, Clone)]
+pub struct PutBackPlan {
+    pub resource: ResourceRef,
+    pub file: PathBuf,
+    /// The file's size in bytes (at most [`UPLOAD_MAX_BYTES`]).
+    pub size: u64,
+    /// Entries in the zip, each read and its CRC checked.
+    pub entries: usize,
+    /// The library's record of the file, when it is one of its copies: which snapshot of
+    /// which resource it is.
+    pub from: Option<LibraryEntry>,
+}
+
+/// What `put_back` should do.
+#[derive(Debug, Clone)]
+pub struct PutBackOptions {
+    /// Take (and download) a snapshot of the current state first: one quota slot.
+    pub snapshot_first: bool,
+    /// Where that snapshot is downloaded (default: the resource's folder, when set).
+    pub download_first_to: Option<PathBuf>,
+    /// Restart the application once the files are in.
+    pub restart: bool,
+}
+
+impl Default for PutBackOptions {
+    fn default() -> Self {
+        Self {
+            snapshot_first: true,
+            download_first_to: None,
+            restart: false,
+        }
+    }
+}
+
+/// How a put back went.
+#[derive(Debug, Clone)]
+pub struct PutBack {
+    pub plan: PutBackPlan,
+    /// The snapshot taken first, when asked for.
+    pub safety: Option<JobOutcome>,
+    pub restarted: bool,
+}
+
+/// Progress events at most this often while uploading.
+const TELL_EVERY: Duration = Duration::from_millis(250);
+
+impl Engine {
+    /// Whether `file` can be put back into `resource_id`, and what it is; sends nothing.
+    pub async fn check_put_back(
+        &self,
+        resource_id: &str,
+        file: &Path,
+    ) -> Result<PutBackPlan, EngineError> {
+        let resource = self.resource(resource_id)?;
+        if resource.kind == ResourceKind::Database {
+            return Err(EngineError::PutBackDatabase {
+                name: resource.name,
+            });
+        }
+        let bad = |detail: String| EngineError::PutBackBadFile {
+            path: file.to_path_buf(),
+            detail,
+        };
+        let meta = tokio::fs::metadata(file)
+            .await
+            .map_err(|e| bad(e.to_string()))?;
+        if !meta.is_file() {
+            return Err(bad("not a file".into()));
+        }
+        if meta.len() > UPLOAD_MAX_BYTES {
+            return Err(EngineError::PutBackTooLarge {
+                path: file.to_path_buf(),
+                size: meta.len(),
+                max: UPLOAD_MAX_BYTES,
+            });
+        }
+        let p = file.to_path_buf();
+        let checked = tokio::task::spawn_blocking(move || verify_zip(&p, None, true))
+            .await
+            .map_err(|e| bad(e.to_string()))?
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(PutBackPlan {
+            from: self.library_entry_of(file),
+            resource,
+            file: file.to_path_buf(),
+            size: checked.size,
+            entries: checked.entries,
+        })
+    }
+
+    /// The library's entry for `file` (the same file, by path or once resolved).
+    fn library_entry_of(&self, file: &Path) -> Option<LibraryEntry> {
+        let real = std::fs::canonicalize(file).ok();
+        self.library().entries.into_iter().find(|e| {
+            e.path == file || real.is_some() && std::fs::canonicalize(&e.path).ok() == real
+        })
+    }
+
+    /// Puts the zip at `file` back into application `resource_id` (see the module's rules).
+    pub async fn put_back(
+        &self,
+        resource_id: &str,
+        file: &Path,
+        opts: PutBackOptions,
+        events: EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<PutBack, EngineError> {
+        let plan = self.check_put_back(resource_id, file).await?;
+        let r = plan.resource.clone();
+        let safety = if opts.snapshot_first {
+            let first =
+                self.snapshot_first(&r, opts.download_first_to.clone(), events.clone(), cancel);
+            Some(first.await?)
+        } else {
+            None
+        };
+        let mut tries = 0;
+        loop {
+            self.wait_commit_window(&r, &events, cancel).await?;
+            match self
+                .send_commit(&plan, opts.restart, &events, cancel)
+                .await?
+            {
+                // Nothing was applied: wait the window out and send once more.
+                Err(e) if e.code() == Some(&ErrorCode::KeepCalm) && tries == 0 => tries += 1,
+                Err(e) => return Err(commit_error(e, &plan.file)),
+                Ok(()) => break,
+            }
+        }
+        events(Event::Committed {
+            resource: r.id.clone(),
+            size: plan.size,
+            restart: opts.restart,
+        });
+        Ok(PutBack {
+            plan,
+            safety,
+            restarted: opts.restart,
+        })
+    }
+
+    /// Waits until the application's commit window is open on every process's clock, then
+    /// records this commit in the ledger (before it is sent, as creates are).
+    async fn wait_commit_window(
+        &self,
+        r: &ResourceRef,
+        events: &EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<(), EngineError> {
+        let gap = padded(self.limits().commit_gap);
+        if let Some(t) = self.ledger().commits.get(&r.id).copied()
+            && t + gap > Utc::now()
+        {
+            events(Event::Waiting {
+                resource: r.id.clone(),
+                until: t + gap,
+                reason: WaitReason::KeepCalm,
+            });
+            if !sleep_until(t + gap, cancel).await {
+                return Err(EngineError::Cancelled);
+            }
+        }
+        let now = Utc::now();
+        self.update_ledger(|l| {
+            l.commits.insert(r.id.clone(), now);
+        })
+    }
+
+    /// One commit, its progress told as events: the client's answer, or the engine's error
+    /// when cancelled (before the whole file was sent nothing can have been applied; after,
+    /// the outcome is unknown).
+    async fn send_commit(
+        &self,
+        plan: &PutBackPlan,
+        restart: bool,
+        events: &EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<Result<(), ApiError>, EngineError> {
+        let sent = Arc::new(AtomicU64::new(0));
+        let progress = upload_progress(plan, events.clone(), sent.clone());
+        let commit =
+            self.client()
+                .commit_with_progress(&plan.resource.id, &plan.file, restart, progress);
+        tokio::select! {
+            done = commit => Ok(done),
+            () = cancel.cancelled() => Err(if sent.load(Ordering::SeqCst) < plan.size {
+                EngineError::Cancelled
+            } else {
+                EngineError::CommitUnknown
+            }),
+        }
+    }
+}
+
+/// Tells `events` how the upload goes, a few times a second and at its end.
+fn upload_progress(
+    plan: &PutBackPlan,
+    events: EventSink,
+    sent: Arc<AtomicU64>,
+) -> squarecloud::CommitProgress {
+    let resource = plan.resource.id.clone();
+    let start = Instant::now();
+    let last = std::sync::Mutex::new(None::<Instant>);
+    Arc::new(move |bytes, total| {
+        sent.store(bytes, Ordering::SeqCst);
+        let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+        if bytes < total && last.is_some_and(|t| t.elapsed() < TELL_EVERY) {
+            return;
+        }
+        *last = Some(Instant::now());
+        let rate = bytes as f64 / start.elapsed().as_secs_f64().max(1e-3);
+        events(Event::Uploading {
+            resource: resource.clone(),
+            progress: Progress {
+                bytes,
+                total: Some(total),
+                bytes_per_sec: rate,
+                eta_secs: (rate > 0.0).then(|| (total - bytes) as f64 / rate),
+            },
+        });
+    })
+}
+
+/// A failed commit of `file` in the engine's words.
+fn commit_error(e: ApiError, file: &Path) -> EngineError {
+    match e {
+        ApiError::LocalFile(detail) => EngineError::PutBackBadFile {
+            path: file.to_path_buf(),
+            detail,
+        },
+        e if e.answer_may_be_lost() => EngineError::CommitUnknown,
+        e if e.is_account_block() || e.code().is_some_and(ErrorCode::is_bad_key) => {
+            EngineError::from_api(e)
+        }
+        ApiError::Api { raw, message, .. } => EngineError::CommitRefused { code: raw, message },
+        other => EngineError::from_api(other),
+    }
+}

@@ -1,0 +1,80 @@
+//! `sqsnap put-back`: a copy we hold uploaded into an application (Square Cloud's commit),
+//! after a question (unless `--yes`, as `sqsnap restore` asks) and a snapshot of the
+//! current state (unless `--no-snapshot-first`). What cannot go is said before anything is
+//! sent; the upload's progress goes to standard error.
+
+use crate::cli::PutBackArgs;
+use crate::exit::Fail;
+use crate::restore::confirm_to;
+use crate::say;
+use crate::session::Session;
+use snapshots::PutBackOptions;
+use snapshots::names::printable;
+
+pub async fn run(s: &Session, a: &PutBackArgs) -> Result<(), Fail> {
+    let plan = s.engine.check_put_back(&a.id, &a.from).await?;
+    let r = &plan.resource;
+    let from = plan
+        .from
+        .as_ref()
+        .map(|e| {
+            format!(
+                ", the snapshot of {} taken {}",
+                printable(&e.resource_name),
+                e.taken_at.format("%Y-%m-%d %H:%M UTC")
+            )
+        })
+        .unwrap_or_default();
+    if !a.yes {
+        confirm_to(
+            &format!(
+                "Put {} ({}{from}) back into {}? Its files are added and replace the same paths; files not in the copy are not deleted.{}{} [y/N] ",
+                a.from.display(),
+                say::bytes(plan.size),
+                printable(&r.name),
+                if a.restart {
+                    " The application is restarted after."
+                } else {
+                    ""
+                },
+                if a.no_snapshot_first {
+                    " No snapshot of the current state is taken first."
+                } else {
+                    " A snapshot of the current state is taken first (one of today's quota)."
+                }
+            ),
+            "putting back",
+            "Not put back",
+        )?;
+    }
+    let opts = PutBackOptions {
+        snapshot_first: !a.no_snapshot_first,
+        download_first_to: a.dest.clone(),
+        restart: a.restart,
+    };
+    let done = s
+        .engine
+        .put_back(&a.id, &a.from, opts, s.sink(), &s.cancel)
+        .await?;
+    s.out.emit(
+        format!(
+            "{} now has the files of {}.{}{}",
+            printable(&r.name),
+            a.from.display(),
+            if done.restarted { " It is restarting." } else { "" },
+            done.safety
+                .as_ref()
+                .and_then(|s| s.download.as_ref())
+                .map(|d| format!(" The state before is saved in {}.", d.path.display()))
+                .unwrap_or_default()
+        ),
+        serde_json::json!({
+            "put_back": r.id,
+            "from": a.from,
+            "size": done.plan.size,
+            "restarted": done.restarted,
+            "snapshot_first": done.safety.as_ref().and_then(|s| s.download.as_ref()).map(|d| &d.path),
+        }),
+    );
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! From `crates/snapshots/tests/putback.rs`: `sqsnap put-back` asks first, puts the copy
+//! back with --yes, refuses a database and a wrong key with their exit codes, and never
+//! prints the key.
+
+use crate::common::{self, *};
+use squarecloud_sim::{AccountSpec, SimConfig, Simulator};
+use std::io::Write;
+
+const ATLAS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+const POSTGRES: &str = "8192a3b4c5d6e7f8091a2b3c4d5e6f70";
+
+async fn output(mut c: std::process::Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[tokio::test]
+async fn sqsnap_put_back_asks_then_puts_the_copy_back() {
+    let sim = Simulator::start(SimConfig::new(KEY, AccountSpec::demo()).instant_creates())
+        .await
+        .unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let copy = d.path().join("copy.zip");
+    let mut w = zip::ZipWriter::new(std::fs::File::create(&copy).unwrap());
+    w.start_file("index.js", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    w.write_all(b"back").unwrap();
+    w.finish().unwrap();
+    let from = copy.to_str().unwrap().to_string();
+    let cmd = |key: &str, id: &str, extra: &[&str]| {
+        let mut c = common::sqsnap(
+            &sim,
+            d.path(),
+            key,
+            &["put-back", id, "--from", &from, "--no-snapshot-first"],
+        );
+        c.args(extra);
+        c
+    };
+    let o = output(cmd(KEY, ATLAS, &[])).await;
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "no terminal, no --yes: {}",
+        text(&o)
+    );
+    assert!(sim.app_files(ATLAS).unwrap().is_empty(), "nothing was sent");
+
+    let o = output(cmd(KEY, POSTGRES, &["--yes"])).await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("is a database"), "{}", text(&o));
+
+    let o = output(cmd("313397145698959364-wrong", ATLAS, &["--yes"])).await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(!text(&o).contains("wrong"), "the key is never printed");
+
+    let o = output(cmd(KEY, ATLAS, &["--yes", "--restart"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(sim.app_files(ATLAS).unwrap()["index.js"], b"back");
+    assert_eq!(sim.app_restarts(ATLAS), 1);
+    assert!(text(&o).contains("now has the files"), "{}", text(&o));
+    assert!(!text(&o).contains(KEY), "the key is never printed");
+    let commits = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/commit"))
+        .count();
+    assert_eq!(commits, 1);
+}

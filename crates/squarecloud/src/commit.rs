@@ -1,0 +1,119 @@
+//! `POST /apps/{id}/commit`: a zip uploaded into an application (multipart/form-data, the
+//! zip in field `file`, `?restart=true|false`); its files are added to the application's,
+//! replacing the same paths (shared/squarecloud-api.md §10). The file is streamed from disk,
+//! never read whole into memory. A commit changes the application, so it is never sent
+//! twice by this client: an error for which [`ApiError::answer_may_be_lost`] holds means
+//! the outcome is unknown, and only the caller (having checked the application) may try
+//! again.
+
+use crate::{ApiError, Client, USER_AGENT, limits, parse_json, seg, success_response};
+use futures_util::stream;
+use reqwest::{Method, header};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+
+/// The slowest upload a commit's timeout allows for: 32 KiB a second (a poor mobile
+/// uplink); 100 MB then takes about 50 minutes.
+pub const COMMIT_MIN_RATE: u64 = 32 * 1024;
+
+/// Beside the upload itself, what a commit may take: the connection, and the server
+/// unpacking the zip before it answers.
+const COMMIT_ANSWER_TIME: Duration = Duration::from_secs(120);
+
+/// Pieces the file is read and sent in.
+const CHUNK: usize = 256 * 1024;
+
+/// Told the bytes of the file sent so far and its size, as the upload goes.
+pub type CommitProgress = Arc<dyn Fn(u64, u64) + Send + Sync>;
+
+/// How long a commit of `size` bytes may take in all before it is given up on (and its
+/// outcome is unknown): [`COMMIT_ANSWER_TIME`] plus the upload at [`COMMIT_MIN_RATE`].
+pub fn commit_timeout(size: u64) -> Duration {
+    COMMIT_ANSWER_TIME + Duration::from_secs(size.div_ceil(COMMIT_MIN_RATE))
+}
+
+impl Client {
+    /// Uploads the zip at `file` into application `app_id` (restarting it after when
+    /// `restart`). A file over [`limits::UPLOAD_MAX_BYTES`] is refused here, before anything
+    /// is sent, as the server would refuse it (413 `FILE_TOO_LARGE`).
+    pub async fn commit(&self, app_id: &str, file: &Path, restart: bool) -> Result<(), ApiError> {
+        self.commit_with_progress(app_id, file, restart, Arc::new(|_, _| {}))
+            .await
+    }
+
+    /// [`Client::commit`], telling `progress` how much of the file has been sent.
+    pub async fn commit_with_progress(
+        &self,
+        app_id: &str,
+        file: &Path,
+        restart: bool,
+        progress: CommitProgress,
+    ) -> Result<(), ApiError> {
+        let local = |e: std::io::Error| ApiError::LocalFile(format!("{}: {e}", file.display()));
+        let f = tokio::fs::File::open(file).await.map_err(local)?;
+        let size = f.metadata().await.map_err(local)?.len();
+        if size > limits::UPLOAD_MAX_BYTES {
+            return Err(ApiError::Api {
+                status: 413,
+                code: crate::ErrorCode::FileTooLarge,
+                raw: "FILE_TOO_LARGE".into(),
+                message: Some(format!(
+                    "not sent: the file is {size} bytes, over the {} bytes Square Cloud takes",
+                    limits::UPLOAD_MAX_BYTES
+                )),
+            });
+        }
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "put-back.zip".into());
+        let part =
+            reqwest::multipart::Part::stream_with_length(read_stream(f, size, progress), size)
+                .file_name(name)
+                .mime_str("application/zip")
+                .map_err(|e| ApiError::LocalFile(e.to_string()))?;
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let path = format!("/apps/{}/commit", seg(app_id));
+        self.wait_turn().await?;
+        let resp = self
+            .http
+            .request(
+                Method::POST,
+                format!("{}{path}?restart={restart}", self.base),
+            )
+            .header(header::AUTHORIZATION, self.key.expose_secret())
+            .header(header::ACCEPT, "application/json")
+            .header(header::USER_AGENT, USER_AGENT)
+            .timeout(commit_timeout(size))
+            .multipart(form)
+            .send()
+            .await
+            .map_err(ApiError::from_reqwest)?;
+        let (status, body, ct) = self.answer(resp, &path).await?;
+        let v = parse_json(status, &body, ct.as_deref())?;
+        success_response(status, v).map(|_| ())
+    }
+}
+
+/// The file as a body stream, read a piece at a time, each piece told to `progress`.
+fn read_stream(f: tokio::fs::File, size: u64, progress: CommitProgress) -> reqwest::Body {
+    let pieces = stream::unfold((f, 0u64), move |(mut f, sent)| {
+        let progress = progress.clone();
+        async move {
+            let mut buf = vec![0u8; CHUNK];
+            match f.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    let sent = sent + n as u64;
+                    progress(sent, size);
+                    Some((Ok::<_, std::io::Error>(buf), (f, sent)))
+                }
+                Err(e) => Some((Err(e), (f, sent))),
+            }
+        }
+    });
+    reqwest::Body::wrap_stream(pieces)
+}

@@ -1,0 +1,96 @@
+//! Put back from a copy, for the window: what the engine's check says of a file, the put
+//! back itself (its upload's events on the job's channel), and the native file picker for a
+//! zip that is not one of the library's copies. Thin: the rules are the engine's.
+
+use crate::commands::{engine, sink};
+use crate::error::UiError;
+use crate::notify::Notifier;
+use crate::state::AppState;
+use serde::Serialize;
+use snapshots::{Event, PutBackOptions};
+use std::path::PathBuf;
+use tauri::State;
+use tauri::ipc::Channel;
+
+#[derive(Serialize)]
+pub struct PutBackCheck {
+    path: PathBuf,
+    size: u64,
+    entries: usize,
+    /// When the library knows the file: when its snapshot was taken.
+    from_taken_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What the engine says of putting `path` back into `id`; refusals (a database, over
+/// 100 MB, not a whole zip) come back as errors with their codes. Sends nothing.
+#[tauri::command]
+pub async fn check_put_back(
+    state: State<'_, AppState>,
+    id: String,
+    path: PathBuf,
+) -> Result<PutBackCheck, UiError> {
+    let plan = engine(&state).await?.check_put_back(&id, &path).await?;
+    Ok(PutBackCheck {
+        path: plan.file,
+        size: plan.size,
+        entries: plan.entries,
+        from_taken_at: plan.from.map(|e| e.taken_at),
+    })
+}
+
+#[derive(Serialize)]
+pub struct PutBackView {
+    size: u64,
+    restarted: bool,
+    snapshot_first: Option<PathBuf>,
+}
+
+/// Uploads `path` into application `id`, after a snapshot of its current state when asked.
+#[tauri::command]
+pub async fn put_back(
+    state: State<'_, AppState>,
+    notifier: State<'_, Notifier>,
+    id: String,
+    path: PathBuf,
+    snapshot_first: bool,
+    restart: bool,
+    on_event: Channel<Event>,
+) -> Result<PutBackView, UiError> {
+    let e = engine(&state).await?;
+    let opts = PutBackOptions {
+        snapshot_first,
+        download_first_to: None,
+        restart,
+    };
+    let (events, run) = sink(&e, &notifier, on_event);
+    let result = e
+        .put_back(&id, &path, opts, events.clone(), &state.cancel_token())
+        .await;
+    run.flush();
+    match result {
+        Ok(done) => Ok(PutBackView {
+            size: done.plan.size,
+            restarted: done.restarted,
+            snapshot_first: done.safety.and_then(|s| s.download).map(|d| d.path),
+        }),
+        Err(err) => {
+            events(Event::Failed {
+                resource: id,
+                code: err.code().into(),
+                message: err.to_string(),
+            });
+            Err(err.into())
+        }
+    }
+}
+
+/// The native file picker for a zip; `None` when the user closed it.
+#[tauri::command]
+pub async fn pick_put_back_file() -> Option<PathBuf> {
+    rfd::AsyncFileDialog::new()
+        .set_title("Choose a copy to put back")
+        .add_filter("zip", &["zip"])
+        .pick_file()
+        .await
+        .map(|h| h.path().to_path_buf())
+}
