@@ -16,6 +16,9 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use std::str::FromStr;
 
+/// scrypt's work factor (log2 N) for a recovery key: what `age -p` uses.
+const SCRYPT_LOG_N: u8 = 18;
+
 /// The fewest characters a recovery passphrase may have.
 pub const MIN_PASSPHRASE_CHARS: usize = 12;
 
@@ -190,7 +193,12 @@ pub fn export_recovery(
     out: &Path,
 ) -> Result<(), SealError> {
     check_passphrase(passphrase)?;
-    let enc = age::Encryptor::with_user_passphrase(SecretString::from(passphrase.to_owned()));
+    let mut pass = age::scrypt::Recipient::new(SecretString::from(passphrase.to_owned()));
+    // The stock `age -p`'s work factor: age's own choice calibrates to one second on this
+    // computer, which in a debug build (or on a slow one) gives a far weaker key.
+    pass.set_work_factor(SCRYPT_LOG_N);
+    let enc = age::Encryptor::with_recipients(std::iter::once(&pass as &dyn age::Recipient))
+        .map_err(io::Error::other)?;
     let text = identity.file_text(account);
     super::write_new(out, |file| {
         let armor = age::armor::ArmoredWriter::wrap_output(file, age::armor::Format::AsciiArmor)?;
