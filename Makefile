@@ -10,9 +10,11 @@ APT_BUILD := build-essential pkg-config libwebkit2gtk-4.1-dev libayatana-appindi
 # unzip for the README check, e2fsprogs for a small ext2 disk (no fallocate), desktop-file-utils
 # and appstream to validate the package's desktop entry and metainfo. Node and npm
 # (UI modules, axe-core for the window's accessibility check, TypeScript to check the UI's
-# types, the bundler) come from apt unless already installed.
+# types, the bundler) come from apt unless already installed. python3-venv: a venv in target/
+# with pyrage (rage's Python bindings, a prebuilt wheel) that decrypts encrypted copies to
+# check they open with an age that is not ours.
 APT_TEST := $(APT_BUILD) dbus-daemon dbus-bin gnome-keyring xvfb xauth webkit2gtk-driver curl unzip \
-	x11-utils rpm fonts-noto-color-emoji e2fsprogs \
+	x11-utils rpm fonts-noto-color-emoji e2fsprogs python3-venv \
 	desktop-file-utils appstream
 
 .PHONY: run test lint bench soak sim package
@@ -34,7 +36,10 @@ test:
 	$(CARGO) fmt --all -- --check
 	python3 scripts/shape-check.py
 	scripts/deps-check.sh
-	xvfb-run -a dbus-run-session -- scripts/with-keyring.sh \
+	test -x target/pyrage/bin/python || python3 -m venv target/pyrage
+	target/pyrage/bin/python -c 'import pyrage' 2>/dev/null || target/pyrage/bin/pip install -q pyrage==1.4.0
+	SQSNAP_PYRAGE_PYTHON=$(CURDIR)/target/pyrage/bin/python SQSNAP_EXPECT_PYRAGE=present \
+		xvfb-run -a dbus-run-session -- scripts/with-keyring.sh \
 		$(CARGO) test --workspace --locked -- --include-ignored
 	SQSNAP_EXPECT_KEYRING=absent DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent \
 		$(CARGO) test --locked -p snapshots --test keychain

@@ -3,7 +3,7 @@
 # The release sqsnap beside curl and aria2c, downloading from the release simulator over
 # loopback: uncapped, from a host that caps each connection, resumed after kill -9, and the
 # memory of a 4 GiB download. Medians of RUNS runs (default 5) with min–max. Then the
-# snapshot-all pace.
+# snapshot-all pace, and encrypting and decrypting 1 GiB (seal.rs) beside the stock age.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
@@ -153,6 +153,25 @@ PY
 app=$(xvfb-run -a dbus-run-session -- python3 scripts/app-bench.py "$bin/square-snapshots" "$RUNS" \
   2>/dev/null | grep '^| ')
 
+# 6. Encrypted copies: seal and open 1 GiB (seal.rs, fsync included), beside the stock Go
+# age (apt's; no fsync), each with a key of its own, on the same random file.
+command -v age >/dev/null || scripts/ensure-deps.sh age
+mkdir -p "$tmp/seal"
+head -c $((1024 * MIB)) /dev/urandom >"$tmp/seal/plain.zip"
+age-keygen -o "$tmp/seal/k.txt" 2>/dev/null
+agekey=$(age-keygen -y "$tmp/seal/k.txt")
+for _ in $(seq "$RUNS"); do
+  sync
+  target/release/examples/seal "$tmp/seal/plain.zip" "$tmp/seal" >>"$tmp/sealrow"
+  timed ageseal age -r "$agekey" -o "$tmp/seal/p.age" "$tmp/seal/plain.zip"
+  timed ageopen age -d -i "$tmp/seal/k.txt" -o "$tmp/seal/back" "$tmp/seal/p.age"
+  rm -f "$tmp/seal/p.age" "$tmp/seal/back"
+done
+# The example prints "seal_wall seal_cpu open_wall open_cpu peak_kib": as timed's rows.
+awk '{print $1, $2, $5}' "$tmp/sealrow" >"$tmp/sqseal"
+awk '{print $3, $4, $5}' "$tmp/sealrow" >"$tmp/sqopen"
+rm -rf "$tmp/seal"
+
 ratio() { python3 -c "print(f'{$(med "$1" "$3") / $(med "$2" "$3"):.2f}×')"; }
 pace=$(target/release/examples/pace)
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
@@ -184,6 +203,10 @@ disk alone writing and flushing 1 GiB.
 | the same, beside one stream | | curl $(stat curlfar 1) | $(ratio sqsnapfar curlfar 1) | |
 | Peak RSS, 1 MiB → 4 GiB (4 connections) | $(stat rss1m 3) → $(stat rss4g 3) | | | flat, ≤ 40 MiB |
 | kill -9 at half of 1 GiB, then again: % of the file sent twice | $(pct resumesq) | curl -C - $(pct resumecurl) | | ≤ 1 % |
+| Encrypt 1 GiB (age X25519, fsync): wall | $(stat sqseal 1) | Go age $(stat ageseal 1) | $(ratio sqseal ageseal 1) | |
+| Decrypt 1 GiB (fsync): wall | $(stat sqopen 1) | Go age -d $(stat ageopen 1) | $(ratio sqopen ageopen 1) | |
+| Encrypt, then decrypt, 1 GiB: CPU s | $(stat sqseal 2), $(stat sqopen 2) | Go age $(stat ageseal 2), $(stat ageopen 2) | | |
+| Encrypt and decrypt 1 GiB: peak RSS | $(stat sqseal 3) | Go age $(stat ageseal 3), $(stat ageopen 3) | | flat, ≤ 40 MiB |
 
 The sqsnap rows use its defaults: snapshots of 32 MiB or more start on one ranged
 connection and add more (doubling, up to \`--connections\`) only while the total rate grows

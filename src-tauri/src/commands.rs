@@ -194,7 +194,11 @@ pub fn event_sink<R: tauri::Runtime>(
 
 /// Forwards engine events to the window and raises the notifications: one sink per command
 /// call, which is one run; the command flushes its notes when the engine call returns.
-pub(crate) fn sink(e: &Engine, notifier: &Notifier, channel: Channel<Event>) -> (EventSink, Arc<RunNotes>) {
+pub(crate) fn sink(
+    e: &Engine,
+    notifier: &Notifier,
+    channel: Channel<Event>,
+) -> (EventSink, Arc<RunNotes>) {
     let run = RunNotes::new(notifier.clone());
     let events = notifying(e, run.clone(), true, move |ev| {
         let _ = channel.send(ev);

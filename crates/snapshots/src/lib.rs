@@ -17,6 +17,7 @@ pub mod overview;
 pub mod ownfile;
 pub mod pacer;
 pub mod restore;
+pub mod seal;
 pub mod secret;
 pub mod settings;
 pub mod signin;

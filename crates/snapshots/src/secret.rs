@@ -72,6 +72,14 @@ impl KeyringStore {
         }
     }
 
+    /// The item that holds one account's encryption identity (`crate::seal`).
+    pub fn for_seal(service: impl Into<String>, id: &AccountId) -> Self {
+        Self {
+            service: service.into(),
+            user: format!("seal:{id}"),
+        }
+    }
+
     fn entry(&self) -> Result<keyring::Entry, SecretError> {
         keyring::Entry::new(&self.service, &self.user).map_err(map_err)
     }
@@ -155,11 +163,14 @@ impl SecretStore for MemoryStore {
     }
 }
 
-/// Which key: an account's, or the one a release before accounts kept.
+/// Which secret: an account's API key, the one a release before accounts kept, or an
+/// account's encryption identity (an `AGE-SECRET-KEY-1…` string carried in an [`ApiKey`],
+/// which is redacted and never serialized; see `crate::seal::identity`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Slot {
     Account(AccountId),
     Legacy,
+    Seal(AccountId),
 }
 
 /// Where every account's key lives: one item per account.
@@ -191,6 +202,7 @@ impl Keychain for OsKeychain {
         Box::new(match slot {
             Slot::Account(id) => KeyringStore::for_account(self.service.clone(), id),
             Slot::Legacy => KeyringStore::new(self.service.clone()),
+            Slot::Seal(id) => KeyringStore::for_seal(self.service.clone(), id),
         })
     }
 }

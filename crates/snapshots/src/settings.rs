@@ -1,7 +1,7 @@
 //! The user's choices, persisted in the OS app data dir.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +34,9 @@ pub struct Settings {
     pub connections: Option<u8>,
     /// A total download rate in bytes a second, shared by every connection (None: no limit).
     pub limit_rate: Option<u64>,
+    /// Folders whose copies are kept encrypted (`….zip.age`, see `crate::seal`). A settings
+    /// file from before this choice reads as "none".
+    pub encrypt_folders: BTreeSet<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -70,6 +73,7 @@ impl Default for Settings {
             theme: None,
             connections: None,
             limit_rate: None,
+            encrypt_folders: BTreeSet::new(),
         }
     }
 }
@@ -93,6 +97,21 @@ impl Settings {
                 self.destinations.insert(id, dir);
             }
             None => self.default_dest = Some(dir),
+        }
+    }
+
+    /// Whether copies in `dir` are kept encrypted.
+    pub fn encrypts(&self, dir: &Path) -> bool {
+        self.encrypt_folders.contains(dir)
+    }
+
+    /// Turns encryption on or off for the copies made in `dir` from now on (copies already
+    /// there stay as they are).
+    pub fn set_encrypts(&mut self, dir: &Path, on: bool) {
+        if on {
+            self.encrypt_folders.insert(dir.to_path_buf());
+        } else {
+            self.encrypt_folders.remove(dir);
         }
     }
 
@@ -306,5 +325,20 @@ mod tests {
         s.set_destination(None, PathBuf::from("/d"));
         assert_eq!(s.dest_for("a1"), Some(Path::new("/a")));
         assert_eq!(s.dest_for("b2"), Some(Path::new("/d")));
+    }
+
+    #[test]
+    fn seal_choice_is_per_folder_and_old_files_read_without_it() {
+        let old = r#"{"default_dest":"/b","keep_last":3}"#;
+        let mut s: Settings = serde_json::from_str(old).unwrap();
+        assert!(s.encrypt_folders.is_empty());
+        assert!(!s.encrypts(Path::new("/b")));
+        s.set_encrypts(Path::new("/b/"), true);
+        assert!(s.encrypts(Path::new("/b")));
+        assert!(!s.encrypts(Path::new("/b/c")));
+        let back: Settings = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert!(back.encrypts(Path::new("/b")));
+        s.set_encrypts(Path::new("/b"), false);
+        assert!(!s.encrypts(Path::new("/b")));
     }
 }

@@ -103,6 +103,19 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// The account's encryption key for encrypted copies (.zip.age): show its public half,
+    /// export or import the passphrase-protected recovery key.
+    Key {
+        #[command(subcommand)]
+        cmd: KeyCmd,
+    },
+    /// Decrypt an encrypted copy (X.zip.age) to a plain zip with this account's key.
+    Decrypt {
+        file: PathBuf,
+        /// Where the plain zip goes (default: the same name without .age). Never replaced.
+        #[arg(short, long, value_name = "OUT")]
+        out: Option<PathBuf>,
+    },
     /// Delete old downloads this app made: keep the newest N per resource and/or D days.
     Prune {
         #[arg(long)]
@@ -110,6 +123,26 @@ pub enum Command {
         #[arg(long)]
         days: Option<u32>,
     },
+}
+
+#[derive(Subcommand)]
+pub enum KeyCmd {
+    /// The public key copies are encrypted to (made and kept in the keychain on first use).
+    Show,
+    /// Write the recovery key: the encryption key protected by a passphrase (12 characters
+    /// or more), readable by the stock `age -d`. Keep it away from this computer.
+    ExportRecovery(RecoveryArgs),
+    /// Put a recovery key's encryption key into this computer's keychain.
+    ImportRecovery(RecoveryArgs),
+}
+
+#[derive(Args)]
+pub struct RecoveryArgs {
+    pub file: PathBuf,
+    /// Read the passphrase from this file (yours alone, mode 0600; one line) instead of
+    /// asking for it. Never give it on the command line.
+    #[arg(long, value_name = "PATH")]
+    pub passphrase_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]

@@ -6,6 +6,7 @@ mod download;
 mod exit;
 mod install_timer;
 mod key;
+mod key_cmd;
 mod list;
 mod login;
 mod plan;
@@ -56,6 +57,10 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             return prune::run(&out, &offline_dir(cli.demo)?, *keep, *days);
         }
         Command::Logout => return login::logout(&out),
+        Command::Key { cmd } => return key_cmd::run(&out, cli.demo, cmd),
+        Command::Decrypt { file, out: to } => {
+            return key_cmd::decrypt(&out, cli.demo, file, to.as_deref());
+        }
         Command::Login => return login::login(&cli).await,
         _ => {}
     }
@@ -71,8 +76,11 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         Command::PutBack(a) => put_back::run(&s, a).await,
         Command::Plan { cmd } => plan::run(&s, cmd, cli.key_file.as_deref()),
         Command::RunDue => run_due::run(&s).await,
-        Command::Login | Command::Logout | Command::Verify { .. } | Command::Prune { .. } => {
-            unreachable!("handled above")
-        }
+        Command::Login
+        | Command::Logout
+        | Command::Verify { .. }
+        | Command::Prune { .. }
+        | Command::Key { .. }
+        | Command::Decrypt { .. } => unreachable!("handled above"),
     }
 }

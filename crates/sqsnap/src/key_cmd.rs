@@ -1,0 +1,175 @@
+//! `sqsnap key …` and `sqsnap decrypt`: the account's encryption key (not the API key, which
+//! is `key.rs`). The secret half stays in the OS keychain; only its public half is printed,
+//! and it leaves the keychain only inside a passphrase-protected recovery file.
+
+use crate::cli::KeyCmd;
+use crate::exit::Fail;
+use crate::say::Out;
+use crate::session::accounts;
+use snapshots::accounts::AccountId;
+use snapshots::seal::identity::{self, SealError};
+use snapshots::seal::{self, SealIdentity};
+use snapshots::secret::OsKeychain;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+pub fn run(out: &Out, demo: bool, cmd: &KeyCmd) -> Result<(), Fail> {
+    let account = signed_in(demo)?;
+    let kc = OsKeychain::default();
+    match cmd {
+        KeyCmd::Show => {
+            let had = identity::stored(&kc, &account).map_err(fail)?.is_some();
+            let id = identity::get_or_create(&kc, &account).map_err(fail)?;
+            let r = id.recipient().to_string();
+            out.emit(&r, serde_json::json!({"recipient": r, "created": !had}));
+            if !had {
+                out.human("A new encryption key was made and kept in the OS keychain. Keep a recovery key away from this computer: sqsnap key export-recovery FILE");
+            }
+        }
+        KeyCmd::ExportRecovery(a) => {
+            let id = identity::get_or_create(&kc, &account).map_err(fail)?;
+            let pass = passphrase(a.passphrase_file.as_deref(), true)?;
+            identity::export_recovery(&id, Some(&account), &pass, &a.file).map_err(fail)?;
+            out.emit(
+                format!(
+                    "Recovery key written to {} (readable by you alone). It opens with the passphrase and the stock tools: age -d {} > identity.txt. Keep it away from this computer.",
+                    a.file.display(),
+                    a.file.display()
+                ),
+                serde_json::json!({"recovery": a.file, "recipient": id.recipient().to_string()}),
+            );
+        }
+        KeyCmd::ImportRecovery(a) => {
+            let pass = passphrase(a.passphrase_file.as_deref(), false)?;
+            let id = identity::import_recovery(&a.file, &pass).map_err(fail)?;
+            identity::store(&kc, &account, &id).map_err(fail)?;
+            out.emit(
+                format!(
+                    "Encryption key {} imported into the OS keychain for account {account}.",
+                    id.recipient()
+                ),
+                serde_json::json!({"recipient": id.recipient().to_string(), "account": account.as_str()}),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `sqsnap decrypt FILE.zip.age [-o OUT]`: a plain zip beside it (or at OUT), never over
+/// an existing file.
+pub fn decrypt(out: &Out, demo: bool, file: &Path, to: Option<&Path>) -> Result<(), Fail> {
+    let plain = match to {
+        Some(p) => p.to_path_buf(),
+        None => default_out(file)?,
+    };
+    let account = signed_in(demo)?;
+    let id: SealIdentity = identity::stored(&OsKeychain::default(), &account)
+        .map_err(fail)?
+        .ok_or_else(|| Fail(3, "This computer has no encryption key for this account, so nothing can be decrypted. Import the recovery key (sqsnap key import-recovery FILE) and try again.".into()))?;
+    let size = seal::open_file(file, &plain, &id).map_err(|e| {
+        let code = if e.kind() == std::io::ErrorKind::PermissionDenied {
+            3
+        } else {
+            6
+        };
+        Fail(code, e.to_string())
+    })?;
+    out.emit(
+        format!("Decrypted to {} ({size} bytes).", plain.display()),
+        serde_json::json!({"plain": plain, "bytes": size}),
+    );
+    Ok(())
+}
+
+fn default_out(file: &Path) -> Result<PathBuf, Fail> {
+    let name = file.to_string_lossy();
+    match name.strip_suffix(seal::SEALED_SUFFIX) {
+        Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+        _ => Err(Fail(
+            2,
+            format!("{name} does not end in .age: say where the plain file goes with -o OUT."),
+        )),
+    }
+}
+
+fn signed_in(demo: bool) -> Result<AccountId, Fail> {
+    accounts(demo)?.current().ok_or_else(|| {
+        Fail(
+            3,
+            "Not signed in: the encryption key belongs to an account. Run sqsnap login first."
+                .into(),
+        )
+    })
+}
+
+fn fail(e: SealError) -> Fail {
+    let code = match e {
+        SealError::Keychain(_) | SealError::Different(_) | SealError::WrongPassphrase => 3,
+        SealError::WeakPassphrase(_) | SealError::NotRecovery(..) => 2,
+        SealError::Corrupt => 5,
+        SealError::Io(_) => 7,
+    };
+    Fail(code, e.to_string())
+}
+
+/// The passphrase from `--passphrase-file` (yours alone, not a link; one line), else typed
+/// hidden on a terminal (twice when a new one is set). Never from argv.
+fn passphrase(file: Option<&Path>, new: bool) -> Result<String, Fail> {
+    if let Some(path) = file {
+        return read_passphrase_file(path);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Fail(
+            2,
+            "No terminal to type the passphrase on: give --passphrase-file PATH (a file of yours, mode 0600). Nothing was done.".into(),
+        ));
+    }
+    let ask = |prompt: &str| rpassword::prompt_password(prompt).map_err(|e| Fail(2, e.to_string()));
+    let first = ask("Recovery key passphrase (input hidden): ")?;
+    if new {
+        identity::check_passphrase(&first).map_err(fail)?;
+        if ask("The same passphrase again: ")? != first {
+            return Err(Fail(
+                2,
+                "The two passphrases differ. Nothing was written.".into(),
+            ));
+        }
+    }
+    Ok(first)
+}
+
+fn read_passphrase_file(path: &Path) -> Result<String, Fail> {
+    let refuse = |why: &str| {
+        Fail(
+            2,
+            format!(
+                "The passphrase file {} was not used: {why} Nothing was done.",
+                path.display()
+            ),
+        )
+    };
+    let m = std::fs::symlink_metadata(path).map_err(|e| refuse(&format!("{e}.")))?;
+    if m.file_type().is_symlink() || !m.is_file() {
+        return Err(refuse(
+            "it is a link or not a plain file; give the file itself.",
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if m.mode() & 0o077 != 0 {
+            return Err(refuse(&format!(
+                "others can read or change it (mode {:04o}). Make it yours alone with chmod 600.",
+                m.mode() & 0o777
+            )));
+        }
+    }
+    let bytes = snapshots::ownfile::read_own(path).map_err(|e| refuse(&format!("{e}.")))?;
+    let text = String::from_utf8(bytes).map_err(|_| refuse("it is not text."))?;
+    let line = text.strip_suffix('\n').unwrap_or(&text);
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    if line.contains(['\n', '\r']) {
+        return Err(refuse("it holds more than one line."));
+    }
+    Ok(line.to_string())
+}
