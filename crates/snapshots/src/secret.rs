@@ -158,6 +158,11 @@ impl SecretStore for MemoryStore {
 pub enum Slot {
     Account(AccountId),
     Legacy,
+    /// An offsite destination's secret access key (user `offsite:<account>:<name>`).
+    Offsite {
+        account: AccountId,
+        name: String,
+    },
 }
 
 /// Where every account's key lives: one item per account.
@@ -189,6 +194,10 @@ impl Keychain for OsKeychain {
         Box::new(match slot {
             Slot::Account(id) => KeyringStore::for_account(self.service.clone(), id),
             Slot::Legacy => KeyringStore::new(self.service.clone()),
+            Slot::Offsite { account, name } => KeyringStore {
+                service: self.service.clone(),
+                user: format!("offsite:{account}:{name}"),
+            },
         })
     }
 }

@@ -1,0 +1,379 @@
+//! Offsite copies against a real S3 server (s3s-fs on loopback): a small and a multipart
+//! upload, resume after a stop, a stale upload aborted, verify catching a wrong size, each
+//! fault the issue names, and the secret kept out of every file.
+
+mod s3server;
+
+use s3server::{AK, BUCKET, Fault, SK};
+use snapshots::accounts::AccountId;
+use snapshots::offsite::upload::{JOURNAL, Journal, UploadOptions, upload_file};
+use snapshots::offsite::{self, OffsiteConfig, OffsiteError, S3Client};
+use snapshots::secret::MemoryKeychain;
+use snapshots::statedir::StateDir;
+use std::path::Path;
+use tokio_util::sync::CancellationToken;
+
+const SMALL: UploadOptions = UploadOptions {
+    single_limit: 1 << 20,
+    part_size: 5 << 20,
+};
+
+fn cfg(endpoint: &str) -> OffsiteConfig {
+    OffsiteConfig {
+        name: "lab".into(),
+        endpoint: endpoint.into(),
+        region: "us-east-1".into(),
+        bucket: BUCKET.into(),
+        prefix: "sq".into(),
+        path_style: true,
+        access_key_id: AK.into(),
+        encrypt: false,
+    }
+}
+
+fn client(endpoint: &str) -> S3Client {
+    S3Client::new(cfg(endpoint), SK.into()).unwrap()
+}
+
+fn data(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(2654435761).to_le_bytes()[0] ^ seed)
+        .collect()
+}
+
+fn write(dir: &Path, name: &str, body: &[u8]) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+fn stored(s: &s3server::Server, key: &str) -> Vec<u8> {
+    std::fs::read(s.root.path().join(BUCKET).join(key)).unwrap()
+}
+
+fn quiet(_: u64, _: u64) {}
+
+#[tokio::test]
+async fn a_small_file_goes_in_one_put_and_is_checked() {
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let body = data(300_000, 1);
+    let f = write(d.path(), "a.zip", &body);
+    let c = client(&s.endpoint);
+    let copy = upload_file(
+        &c,
+        &state,
+        &f,
+        "a.zip",
+        SMALL,
+        &CancellationToken::new(),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    assert_eq!(copy.kind, "s3");
+    assert_eq!(copy.at, "s3://snaps/sq/a.zip#lab");
+    assert_eq!(stored(&s, "sq/a.zip"), body);
+    assert_eq!(s.count("PUT /snaps/sq/a.zip"), 1);
+    assert!(
+        s.count("HEAD /snaps/sq/a.zip") >= 1,
+        "checked after the upload"
+    );
+}
+
+#[tokio::test]
+async fn a_large_file_goes_in_parts_and_no_upload_is_left() {
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let body = data(12 << 20, 2);
+    let f = write(d.path(), "b.zip", &body);
+    let c = client(&s.endpoint);
+    upload_file(
+        &c,
+        &state,
+        &f,
+        "b.zip",
+        SMALL,
+        &CancellationToken::new(),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    assert_eq!(stored(&s, "sq/b.zip"), body);
+    assert_eq!(s.count("partNumber="), 3, "{:?}", s.log());
+    assert!(state.read::<Journal>(JOURNAL).unwrap().uploads.is_empty());
+}
+
+#[tokio::test]
+async fn a_stopped_upload_resumes_sending_only_the_missing_parts() {
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let body = data(21 << 20, 3); // 5 parts of 5 MiB
+    let f = write(d.path(), "c.zip", &body);
+    // The third part's connection is cut every time: the run stops with two parts sent.
+    s.fault(Fault {
+        method: "PUT",
+        query: "partNumber=3",
+        status: 0,
+        code: "",
+        times: 4,
+    });
+    let c = client(&s.endpoint);
+    let e = upload_file(
+        &c,
+        &state,
+        &f,
+        "c.zip",
+        SMALL,
+        &CancellationToken::new(),
+        &quiet,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, OffsiteError::Network(_)), "{e}");
+    let j = state.read::<Journal>(JOURNAL).unwrap();
+    assert_eq!(j.uploads.values().next().unwrap().parts.len(), 2);
+    // A new process (a new client) continues the same upload.
+    let c = client(&s.endpoint);
+    upload_file(
+        &c,
+        &state,
+        &f,
+        "c.zip",
+        SMALL,
+        &CancellationToken::new(),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    assert_eq!(stored(&s, "sq/c.zip"), body);
+    for n in [1, 2, 4, 5] {
+        let sent = s.count(&format!("partNumber={n}&"));
+        assert_eq!(sent, 1, "part {n} sent once: {:?}", s.log());
+    }
+    assert_eq!(s.count("?uploads"), 1, "one upload, resumed");
+    assert!(state.read::<Journal>(JOURNAL).unwrap().uploads.is_empty());
+}
+
+#[tokio::test]
+async fn a_stale_upload_is_aborted_and_started_over() {
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let body = data(11 << 20, 4);
+    let f = write(d.path(), "d.zip", &body);
+    let cancel = CancellationToken::new();
+    s.fault(Fault {
+        method: "PUT",
+        query: "partNumber=2",
+        status: 0,
+        code: "",
+        times: 4,
+    });
+    let c = client(&s.endpoint);
+    assert!(
+        upload_file(&c, &state, &f, "d.zip", SMALL, &cancel, &quiet)
+            .await
+            .is_err()
+    );
+    state
+        .update(JOURNAL, |j: &mut Journal| {
+            for p in j.uploads.values_mut() {
+                p.started_at -= chrono::Duration::hours(25);
+            }
+        })
+        .unwrap();
+    upload_file(&c, &state, &f, "d.zip", SMALL, &cancel, &quiet)
+        .await
+        .unwrap();
+    assert_eq!(stored(&s, "sq/d.zip"), body);
+    assert_eq!(s.count("?uploads"), 2, "started over: {:?}", s.log());
+    assert!(
+        s.log()
+            .iter()
+            .any(|l| l.starts_with("DELETE") && l.contains("uploadId="))
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_upload_leaves_nothing_behind() {
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let f = write(d.path(), "e.zip", &data(11 << 20, 5));
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    let after_one = move |done: u64, _: u64| {
+        if done > 0 {
+            stop.cancel();
+        }
+    };
+    let c = client(&s.endpoint);
+    let e = upload_file(&c, &state, &f, "e.zip", SMALL, &cancel, &after_one)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, OffsiteError::Cancelled), "{e}");
+    assert!(
+        s.log()
+            .iter()
+            .any(|l| l.starts_with("DELETE") && l.contains("uploadId="))
+    );
+    assert!(state.read::<Journal>(JOURNAL).unwrap().uploads.is_empty());
+}
+
+#[tokio::test]
+async fn verify_catches_a_wrong_size_and_removes_the_object() {
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let f = write(d.path(), "f.zip", &data(1000, 6));
+    *s.shared.head_extra.lock().unwrap() = 7;
+    let c = client(&s.endpoint);
+    let e = upload_file(
+        &c,
+        &state,
+        &f,
+        "f.zip",
+        SMALL,
+        &CancellationToken::new(),
+        &quiet,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, OffsiteError::Mismatch(_)), "{e}");
+    assert!(e.to_string().contains("local copy is safe"));
+    assert!(!s.root.path().join(BUCKET).join("sq/f.zip").exists());
+}
+
+async fn fails_with(c: &S3Client) -> OffsiteError {
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let f = write(d.path(), "g.zip", &data(1000, 7));
+    upload_file(
+        c,
+        &state,
+        &f,
+        "g.zip",
+        SMALL,
+        &CancellationToken::new(),
+        &quiet,
+    )
+    .await
+    .unwrap_err()
+}
+
+#[tokio::test]
+async fn each_refusal_says_what_happened_and_that_the_local_copy_is_safe() {
+    let s = s3server::start().await;
+    // Wrong secret: the real server's SigV4 check refuses it.
+    let bad = S3Client::new(cfg(&s.endpoint), "wrong".into()).unwrap();
+    let e = fails_with(&bad).await;
+    assert!(matches!(e, OffsiteError::Credentials(_)), "{e}");
+    // A bucket that does not exist (s3s-fs makes the folder on a PUT, so the answer a
+    // real S3 gives is injected).
+    let c = client(&s.endpoint);
+    s.fault(Fault {
+        method: "PUT",
+        query: "",
+        status: 404,
+        code: "NoSuchBucket",
+        times: 1,
+    });
+    let e = fails_with(&c).await;
+    assert!(matches!(e, OffsiteError::NoSuchBucket(_)), "{e}");
+    for (status, code) in [(403, "AccessDenied"), (403, "RequestTimeTooSkewed")] {
+        s.fault(Fault {
+            method: "PUT",
+            query: "",
+            status,
+            code,
+            times: 1,
+        });
+        let e = fails_with(&c).await;
+        assert!(!e.retryable(), "{code}");
+        assert!(e.to_string().contains("local copies are safe"), "{e}");
+    }
+    // A busy server is tried again, within bounds.
+    s.fault(Fault {
+        method: "PUT",
+        query: "",
+        status: 503,
+        code: "SlowDown",
+        times: 2,
+    });
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let f = write(d.path(), "h.zip", &data(1000, 8));
+    upload_file(
+        &c,
+        &state,
+        &f,
+        "h.zip",
+        SMALL,
+        &CancellationToken::new(),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    s.fault(Fault {
+        method: "PUT",
+        query: "",
+        status: 503,
+        code: "SlowDown",
+        times: 10,
+    });
+    let e = fails_with(&c).await;
+    assert!(matches!(e, OffsiteError::Busy(_)), "{e}");
+}
+
+#[tokio::test]
+async fn the_secret_is_in_the_keychain_and_in_no_file() {
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let kc = MemoryKeychain::default();
+    let acct = AccountId::new("acct1").unwrap();
+    offsite::add(&state, &kc, &acct, cfg(&s.endpoint), SK).unwrap();
+    let c = offsite::open(&state, &kc, &acct, "lab").unwrap();
+    assert!(!format!("{c:?}").contains(SK));
+    let f = write(d.path(), "i.zip", &data(6 << 20, 9));
+    upload_file(
+        &c,
+        &state,
+        &f,
+        "i.zip",
+        SMALL,
+        &CancellationToken::new(),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    for e in walk(d.path()) {
+        let text = std::fs::read(&e).unwrap();
+        assert!(
+            !text.windows(SK.len()).any(|w| w == SK.as_bytes()),
+            "{e:?} holds the secret"
+        );
+    }
+    let mut http = cfg("http://example.com");
+    http.name = "far".into();
+    assert!(offsite::add(&state, &kc, &acct, http, SK).is_err());
+    assert!(offsite::remove(&state, &kc, &acct, "lab").unwrap());
+    assert!(offsite::open(&state, &kc, &acct, "lab").is_err());
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
