@@ -377,3 +377,57 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+fn entry(path: &Path, version: &str) -> snapshots::library::LibraryEntry {
+    snapshots::library::LibraryEntry {
+        resource_id: "r1".into(),
+        resource_name: "bot".into(),
+        version: Some(version.into()),
+        taken_at: chrono::Utc::now(),
+        size: std::fs::metadata(path).unwrap().len(),
+        path: path.to_path_buf(),
+        downloaded_at: chrono::Utc::now(),
+        verified_at: None,
+        copies: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn sync_uploads_what_is_missing_and_records_a_second_copy() {
+    use snapshots::library::{LIBRARY, Library};
+    use snapshots::offsite::sync::{held_by, sync};
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let a = write(d.path(), "bot_a.zip", &data(2000, 10));
+    let b = write(d.path(), "bot_b.zip", &data(3000, 11));
+    state
+        .update(LIBRARY, |l: &mut Library| {
+            l.add(entry(&a, "v1"));
+            l.add(entry(&b, "v2"));
+        })
+        .unwrap();
+    let c = client(&s.endpoint);
+    let cancel = CancellationToken::new();
+    let r = sync(&c, &state, SMALL, None, &cancel, &|_, _, _| {})
+        .await
+        .unwrap();
+    assert_eq!(r.uploaded.len(), 2);
+    let lib: Library = state.read(LIBRARY).unwrap();
+    assert!(lib.entries.iter().all(|e| held_by(e, "lab")));
+    assert!(lib.entries.iter().all(|e| e.all_copies().count() == 2));
+    assert_eq!(stored(&s, "sq/bot_a.zip"), std::fs::read(&a).unwrap());
+    let r = sync(&c, &state, SMALL, None, &cancel, &|_, _, _| {})
+        .await
+        .unwrap();
+    assert_eq!((r.uploaded.len(), r.present), (0, 2), "nothing sent twice");
+    // A destination that encrypts uploads nothing until it can seal.
+    let mut sealed = cfg(&s.endpoint);
+    sealed.name = "sealed".into();
+    sealed.encrypt = true;
+    let sc = S3Client::new(sealed, SK.into()).unwrap();
+    let e = sync(&sc, &state, SMALL, None, &cancel, &|_, _, _| {})
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("--no-encrypt"), "{e}");
+}

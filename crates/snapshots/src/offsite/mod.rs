@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod sigv4;
+pub mod sync;
 pub mod upload;
 
 use crate::accounts::AccountId;

@@ -111,6 +111,18 @@ pub struct PruneReport {
 }
 
 impl Library {
+    /// Records a copy kept elsewhere of the entry whose file is `path` (an offsite upload).
+    /// `false` when no entry has that file.
+    pub fn record_copy_at(&mut self, path: &Path, copy: Copy) -> bool {
+        match self.entries.iter_mut().find(|e| e.path == path) {
+            Some(e) => {
+                e.record_copy(copy);
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn add(&mut self, e: LibraryEntry) {
         if let Some(v) = &e.version
             && let Some(t) = self.pruned.get_mut(&e.resource_id)
