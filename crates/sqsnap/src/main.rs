@@ -8,6 +8,7 @@ mod install_timer;
 mod key;
 mod list;
 mod login;
+mod offsite;
 mod plan;
 mod progress;
 mod prune;
@@ -54,6 +55,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         Command::Prune { keep, days } => {
             return prune::run(&out, &offline_dir(cli.demo)?, *keep, *days);
         }
+        Command::Offsite { cmd } => return offsite::run(&out, cli.demo, cmd).await,
         Command::Logout => return login::logout(&out),
         Command::Login => return login::login(&cli).await,
         _ => {}
@@ -69,7 +71,11 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         Command::Restore(a) => restore::run(&s, a).await,
         Command::Plan { cmd } => plan::run(&s, cmd, cli.key_file.as_deref()),
         Command::RunDue => run_due::run(&s).await,
-        Command::Login | Command::Logout | Command::Verify { .. } | Command::Prune { .. } => {
+        Command::Login
+        | Command::Logout
+        | Command::Verify { .. }
+        | Command::Prune { .. }
+        | Command::Offsite { .. } => {
             unreachable!("handled above")
         }
     }

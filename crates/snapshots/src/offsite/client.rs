@@ -9,6 +9,9 @@ use base64::Engine as _;
 use reqwest::Method;
 use std::time::Duration;
 
+/// A request body.
+pub type Body = bytes::Bytes;
+
 /// A bucket on an S3-compatible server, with its credentials.
 pub struct S3Client {
     http: reqwest::Client,

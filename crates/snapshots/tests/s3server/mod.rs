@@ -1,6 +1,9 @@
 //! A real S3 server for the offsite tests: `s3s-fs` (SigV4 auth, multipart, SHA-256
 //! checksums) on loopback, in process, with a thin layer in front that logs each request
-//! and injects the faults the offsite code must survive. Test code only.
+//! and injects the faults the offsite code must survive. Test code only; shared with
+//! sqsnap's tests by path.
+
+#![allow(dead_code)]
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
