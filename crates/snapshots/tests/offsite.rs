@@ -431,3 +431,51 @@ async fn sync_uploads_what_is_missing_and_records_a_second_copy() {
         .unwrap_err();
     assert!(e.to_string().contains("--no-encrypt"), "{e}");
 }
+
+#[tokio::test]
+async fn local_retention_leaves_the_offsite_copy_and_its_record() {
+    use snapshots::library::{LIBRARY, Library};
+    use snapshots::offsite::sync::{held_by, sync};
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let old = write(d.path(), "bot_old.zip", &data(2000, 12));
+    let new = write(d.path(), "bot_new.zip", &data(2000, 13));
+    state
+        .update(LIBRARY, |l: &mut Library| {
+            let mut e = entry(&old, "v1");
+            e.taken_at -= chrono::Duration::days(3);
+            l.add(e);
+            l.add(entry(&new, "v2"));
+        })
+        .unwrap();
+    let c = client(&s.endpoint);
+    let cancel = CancellationToken::new();
+    sync(&c, &state, SMALL, None, &cancel, &|_, _, _| {})
+        .await
+        .unwrap();
+    let r = state
+        .update(LIBRARY, |l: &mut Library| {
+            l.prune(Some(1), None, chrono::Utc::now())
+        })
+        .unwrap();
+    assert_eq!(r.deleted, vec![old.clone()]);
+    assert!(!old.exists() && new.exists());
+    let lib: Library = state.read(LIBRARY).unwrap();
+    let kept = lib.entries.iter().find(|e| e.path == old).unwrap();
+    assert!(
+        held_by(kept, "lab"),
+        "the version is still recorded offsite"
+    );
+    assert_eq!(
+        kept.all_copies().count(),
+        2,
+        "its local path and the bucket copy"
+    );
+    assert_eq!(stored(&s, "sq/bot_old.zip"), data(2000, 12));
+    // A second sync does not try to upload the copy that is only offsite now.
+    let r = sync(&c, &state, SMALL, None, &cancel, &|_, _, _| {})
+        .await
+        .unwrap();
+    assert_eq!((r.uploaded.len(), r.present), (0, 2));
+}
