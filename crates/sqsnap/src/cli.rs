@@ -172,6 +172,9 @@ pub struct RestoreArgs {
 #[derive(Args)]
 pub struct PlanAddArgs {
     pub name: String,
+    /// Also copy each verified download to this offsite destination (`sqsnap offsite add`).
+    #[arg(long, value_name = "NAME")]
+    pub offsite: Option<String>,
     /// Download every server snapshot not on disk yet (costs no quota).
     #[arg(
         long,

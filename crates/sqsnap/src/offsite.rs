@@ -225,3 +225,34 @@ async fn sync(out: &Out, st: &StateDir, c: &S3Client) -> Result<(), Fail> {
     );
     Ok(())
 }
+
+/// After `run-due`: each offsite destination a plan that ran names gets what it lacks (the
+/// plans' new verified downloads among them). A failure here fails no download: the local
+/// copies are kept and recorded, and the next run or `sqsnap offsite sync` resumes.
+pub async fn after_plans(out: &Out, demo: bool, names: &[String]) -> Result<(), Fail> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let (id, st) = account(demo)?;
+    let kc = OsKeychain::default();
+    for n in names {
+        let c = offsite::open(&st, &kc, &id, n).map_err(fail)?;
+        sync(out, &st, &c).await?;
+    }
+    Ok(())
+}
+
+/// Refuses a plan's `--offsite NAME` that names no destination of this account.
+pub fn check_name(demo: bool, name: &str) -> Result<(), Fail> {
+    let (_, st) = account(demo)?;
+    let all: Offsites = st.read(OFFSITE).map_err(|e| Fail(7, e.to_string()))?;
+    match all.get(name) {
+        Some(_) => Ok(()),
+        None => Err(Fail(
+            2,
+            format!(
+                "No offsite destination named {name}: add it with `sqsnap offsite add` first. No plan was saved."
+            ),
+        )),
+    }
+}

@@ -149,3 +149,109 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test]
+async fn a_plan_with_offsite_keeps_a_local_and_an_offsite_copy() {
+    use squarecloud_sim::{AccountSpec, SimConfig, Simulator};
+    if std::env::var("SQSNAP_EXPECT_KEYRING").unwrap_or_default() != "present" {
+        eprintln!("no Secret Service here (make test starts one): offsite plan not checked");
+        return;
+    }
+    const KEY: &str = "313397145698959364-test-key";
+    const ATLAS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+    let mut sc = SimConfig::new(KEY, AccountSpec::demo());
+    sc.generation_time = std::time::Duration::ZERO;
+    let sim = Simulator::start(sc).await.unwrap();
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let id = AccountId::new("313397145698959364").unwrap();
+    Accounts::open(&data).unwrap().enter(&id, "Demo").unwrap();
+    let secret = d.path().join("secret");
+    std::fs::write(&secret, SK).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let sf = secret.to_string_lossy().into_owned();
+    let with_sim = |args: &[&str]| {
+        let mut c = sqsnap(&data, args);
+        c.env("SQUARECLOUD_API_URL", sim.api_url())
+            .env("SQUARECLOUD_API_KEY", KEY);
+        c
+    };
+    let add = [
+        "offsite",
+        "add",
+        "far",
+        "--endpoint",
+        &s.endpoint,
+        "--bucket",
+        BUCKET,
+        "--access-key-id",
+        AK,
+        "--path-style",
+        "--no-encrypt",
+        "--secret-key-file",
+        &sf,
+    ];
+    let o = run(sqsnap(&data, &add)).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run(with_sim(&[
+        "plan",
+        "add",
+        "m",
+        "--mirror",
+        "--hourly",
+        "--offsite",
+        "nope",
+        ATLAS,
+    ]))
+    .await;
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an unknown destination: {}",
+        text(&o)
+    );
+    let dest = d.path().join("backups");
+    std::fs::create_dir(&dest).unwrap();
+    let ds = dest.to_string_lossy().into_owned();
+    let plan = [
+        "plan",
+        "add",
+        "m",
+        "--mirror",
+        "--hourly",
+        "--offsite",
+        "far",
+        "--dest",
+        &ds,
+        ATLAS,
+    ];
+    let o = run(with_sim(&plan)).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Added plans wait for their next period: make this one due now.
+    let acct = StateDir::open(&data.join("accounts").join(id.as_str())).unwrap();
+    acct.update(
+        snapshots::plans::PLANS,
+        |p: &mut snapshots::plans::Plans| p.state.clear(),
+    )
+    .unwrap();
+    let o = run(with_sim(&["run-due"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let local: Vec<_> = std::fs::read_dir(&dest)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(!local.is_empty(), "{}", text(&o));
+    for f in &local {
+        let name = f.file_name().unwrap();
+        let there = std::fs::read(s.root.path().join(BUCKET).join(name)).unwrap();
+        assert_eq!(there, std::fs::read(f).unwrap(), "{name:?} offsite too");
+    }
+    let lib: Library = acct.read(LIBRARY).unwrap();
+    assert!(lib.entries.iter().all(|e| e.all_copies().count() == 2));
+}
