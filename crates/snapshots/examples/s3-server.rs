@@ -9,7 +9,10 @@ use hyper_util::server::conn::auto::Builder as ConnBuilder;
 async fn main() {
     let mut args = std::env::args().skip(1);
     let (root, portfile) = (args.next().expect("ROOT"), args.next().expect("PORTFILE"));
-    let (ak, sk) = (std::env::var("S3_AK").unwrap(), std::env::var("S3_SK").unwrap());
+    let (ak, sk) = (
+        std::env::var("S3_AK").unwrap(),
+        std::env::var("S3_SK").unwrap(),
+    );
     let fs = s3s_fs::FileSystem::new(&root).unwrap();
     let mut b = s3s::service::S3ServiceBuilder::new(fs);
     b.set_auth(s3s::auth::SimpleAuth::from_single(ak, sk));

@@ -114,6 +114,10 @@ async fn add_list_test_sync_remove() {
     assert!(text(&o).contains("1 uploaded"), "{}", text(&o));
     let stored = std::fs::read(s.root.path().join(BUCKET).join("sq/bot_x.zip")).unwrap();
     assert_eq!(stored, std::fs::read(&zip).unwrap());
+    let zs = zip.to_string_lossy().into_owned();
+    let o = run(sqsnap(&data, &["verify", &zs])).await;
+    let want = format!("also   lab: {} bucket snaps, key sq/bot_x.zip", s.endpoint);
+    assert!(text(&o).contains(&want), "{}", text(&o));
     let o = run(sqsnap(&data, &["offsite", "sync", "lab"])).await;
     assert!(
         text(&o).contains("0 uploaded, 1 already there"),

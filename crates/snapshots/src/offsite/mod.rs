@@ -102,6 +102,20 @@ pub fn parse_at(at: &str) -> Option<(&str, &str)> {
     Some((name, key))
 }
 
+/// Where a copy in a bucket is, for a person: `NAME: ENDPOINT bucket B, key K` (the
+/// endpoint as configured; the bucket and key from the copy itself).
+pub fn describe(copy: &crate::destination::Copy, all: &Offsites) -> Option<String> {
+    if copy.kind != S3 {
+        return None;
+    }
+    let (name, key) = parse_at(&copy.at)?;
+    let bucket = copy.at.strip_prefix("s3://")?.split('/').next()?;
+    let endpoint = all
+        .get(name)
+        .map_or("(destination removed)", |c| c.endpoint.as_str());
+    Some(format!("{name}: {endpoint} bucket {bucket}, key {key}"))
+}
+
 /// The account's offsite destinations, as stored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Offsites {
