@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 const SMALL: UploadOptions = UploadOptions {
     single_limit: 1 << 20,
     part_size: 5 << 20,
+    rate: None,
 };
 
 fn cfg(endpoint: &str) -> OffsiteConfig {
@@ -478,4 +479,41 @@ async fn local_retention_leaves_the_offsite_copy_and_its_record() {
         .await
         .unwrap();
     assert_eq!((r.uploaded.len(), r.present), (0, 2));
+}
+
+#[tokio::test]
+async fn an_upload_keeps_to_the_shared_rate_limit() {
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let f = write(d.path(), "r.zip", &data(6 << 20, 14));
+    let limit = std::sync::Arc::new(snapshots::download::RateLimit::new(8 << 20));
+    // A download holding the same limit has just taken 4 MiB of it.
+    limit.take(4 << 20).await;
+    let opts = UploadOptions {
+        rate: Some(limit),
+        ..SMALL
+    };
+    let t = std::time::Instant::now();
+    upload_file(
+        &c_of(&s),
+        &state,
+        &f,
+        "r.zip",
+        opts,
+        &CancellationToken::new(),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    // 4 + 6 MiB at 8 MiB/s, less the quarter second of burst a limiter saves up.
+    assert!(
+        t.elapsed() >= std::time::Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
+}
+
+fn c_of(s: &s3server::Server) -> S3Client {
+    client(&s.endpoint)
 }

@@ -55,7 +55,9 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         Command::Prune { keep, days } => {
             return prune::run(&out, &offline_dir(cli.demo)?, *keep, *days);
         }
-        Command::Offsite { cmd } => return offsite::run(&out, cli.demo, cmd).await,
+        Command::Offsite { cmd } => {
+            return offsite::run(&out, cli.demo, cli.limit_rate, cmd).await;
+        }
         Command::Logout => return login::logout(&out),
         Command::Login => return login::login(&cli).await,
         _ => {}

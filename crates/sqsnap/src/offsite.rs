@@ -9,11 +9,13 @@ use crate::key::{KeySource, read_key_file};
 use crate::say::{self, Out};
 use crate::session::{accounts, offline_dir, state};
 use snapshots::accounts::AccountId;
+use snapshots::download::RateLimit;
 use snapshots::offsite::upload::UploadOptions;
 use snapshots::offsite::{self, OFFSITE, OffsiteConfig, OffsiteError, Offsites, S3Client};
 use snapshots::secret::OsKeychain;
 use snapshots::statedir::StateDir;
 use std::io::{IsTerminal, Read};
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 fn fail(e: OffsiteError) -> Fail {
@@ -37,7 +39,9 @@ fn account(demo: bool) -> Result<(AccountId, StateDir), Fail> {
     Ok((id, state(&offline_dir(demo)?)?))
 }
 
-pub async fn run(out: &Out, demo: bool, cmd: &OffsiteCmd) -> Result<(), Fail> {
+/// `rate`: `--limit-rate` (no engine runs here to hold the app's setting).
+pub async fn run(out: &Out, demo: bool, rate: Option<u64>, cmd: &OffsiteCmd) -> Result<(), Fail> {
+    let rate = rate.map(|r| Arc::new(RateLimit::new(r)));
     let (id, st) = account(demo)?;
     let kc = OsKeychain::default();
     match cmd {
@@ -65,7 +69,7 @@ pub async fn run(out: &Out, demo: bool, cmd: &OffsiteCmd) -> Result<(), Fail> {
             };
             for n in names {
                 let c = offsite::open(&st, &kc, &id, &n).map_err(fail)?;
-                sync(out, &st, &c).await?;
+                sync(out, &st, &c, rate.clone()).await?;
             }
             Ok(())
         }
@@ -177,7 +181,12 @@ fn bytes_of(b: &'static [u8]) -> snapshots::offsite::client::Body {
     b.into()
 }
 
-async fn sync(out: &Out, st: &StateDir, c: &S3Client) -> Result<(), Fail> {
+async fn sync(
+    out: &Out,
+    st: &StateDir,
+    c: &S3Client,
+    rate: Option<Arc<RateLimit>>,
+) -> Result<(), Fail> {
     let cancel = CancellationToken::new();
     let stop = cancel.clone();
     tokio::spawn(async move {
@@ -197,7 +206,10 @@ async fn sync(out: &Out, st: &StateDir, c: &S3Client) -> Result<(), Fail> {
             eprintln!("{}  {} / {} MiB", name, done >> 20, total >> 20);
         }
     };
-    let opts = UploadOptions::default();
+    let opts = UploadOptions {
+        rate,
+        ..UploadOptions::default()
+    };
     let r = snapshots::offsite::sync::sync(c, st, opts, None, &cancel, &progress)
         .await
         .map_err(fail)?;
@@ -229,7 +241,12 @@ async fn sync(out: &Out, st: &StateDir, c: &S3Client) -> Result<(), Fail> {
 /// After `run-due`: each offsite destination a plan that ran names gets what it lacks (the
 /// plans' new verified downloads among them). A failure here fails no download: the local
 /// copies are kept and recorded, and the next run or `sqsnap offsite sync` resumes.
-pub async fn after_plans(out: &Out, demo: bool, names: &[String]) -> Result<(), Fail> {
+pub async fn after_plans(
+    out: &Out,
+    demo: bool,
+    rate: Option<Arc<RateLimit>>,
+    names: &[String],
+) -> Result<(), Fail> {
     if names.is_empty() {
         return Ok(());
     }
@@ -237,7 +254,7 @@ pub async fn after_plans(out: &Out, demo: bool, names: &[String]) -> Result<(), 
     let kc = OsKeychain::default();
     for n in names {
         let c = offsite::open(&st, &kc, &id, n).map_err(fail)?;
-        sync(out, &st, &c).await?;
+        sync(out, &st, &c, rate.clone()).await?;
     }
     Ok(())
 }

@@ -48,7 +48,9 @@ pub async fn run(s: &Session) -> Result<(), Fail> {
         .collect();
     offsite.sort();
     offsite.dedup();
-    if let Err(e) = crate::offsite::after_plans(&s.out, s.demo, &offsite).await {
+    if let Err(e) =
+        crate::offsite::after_plans(&s.out, s.demo, s.engine.rate_limit(), &offsite).await
+    {
         say::err(&format!("Offsite copies not made: {}", e.1));
         failed = true;
     }

@@ -69,7 +69,7 @@ pub async fn sync(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let each: Progress<'_> = &|done, total| progress(&e.path, done, total);
-        let copy = upload_file(client, state, &file, &name, opts, cancel, each).await?;
+        let copy = upload_file(client, state, &file, &name, opts.clone(), cancel, each).await?;
         let at = copy.at.clone();
         state.update(LIBRARY, |l: &mut Library| l.record_copy_at(&e.path, copy))?;
         report.uploaded.push((e.path.clone(), at));

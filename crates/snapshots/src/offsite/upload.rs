@@ -29,13 +29,16 @@ pub const STALE: chrono::Duration = chrono::Duration::hours(24);
 const MAX_PARTS: u64 = 10_000;
 
 /// How a file is sent.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct UploadOptions {
     /// Files up to this size go in one PUT.
     pub single_limit: u64,
     /// The smallest part (S3 wants ≥ 5 MiB for all parts but the last); grown so a file
     /// fits in 10,000 parts.
     pub part_size: u64,
+    /// The rate limit downloads use (`--limit-rate`, the app's setting): shared, so an
+    /// upload and a download together stay under it.
+    pub rate: Option<std::sync::Arc<crate::download::RateLimit>>,
 }
 
 impl Default for UploadOptions {
@@ -43,6 +46,19 @@ impl Default for UploadOptions {
         Self {
             single_limit: 16 << 20,
             part_size: 16 << 20,
+            rate: None,
+        }
+    }
+}
+
+/// Waits for `n` bytes' turn under the shared limit, a MiB at a time so the limit is
+/// shared smoothly with downloads.
+async fn pace(opts: &UploadOptions, mut n: u64) {
+    if let Some(l) = &opts.rate {
+        while n > 0 {
+            let step = n.min(1 << 20);
+            l.take(step as usize).await;
+            n -= step;
         }
     }
 }
@@ -104,11 +120,12 @@ pub async fn upload_file(
             return Err(OffsiteError::Cancelled);
         }
         let sum = b64_sha256(&body);
+        pace(&opts, size).await;
         client.put(&key, body.into()).await?;
         verify(client, &key, size, Some(&sum)).await?;
         progress(size, size);
     } else {
-        multipart(client, state, file, &key, size, opts, cancel, progress).await?;
+        multipart(client, state, file, &key, size, &opts, cancel, progress).await?;
     }
     Ok(Copy {
         kind: S3.into(),
@@ -211,14 +228,17 @@ async fn multipart(
     file: &Path,
     key: &str,
     size: u64,
-    opts: UploadOptions,
+    opts: &UploadOptions,
     cancel: &CancellationToken,
     progress: Progress<'_>,
 ) -> Result<(), OffsiteError> {
     let part_size = opts.part_size_for(size);
     let mut p = resume_or_start(client, state, key, size, part_size).await?;
     let jkey = journal_key(client, key);
-    let sent = send_parts(client, state, file, key, &jkey, &mut p, cancel, progress).await;
+    let sent = send_parts(
+        client, state, file, key, &jkey, &mut p, opts, cancel, progress,
+    )
+    .await;
     let done = match sent {
         Ok(()) => finish(client, key, &p).await,
         Err(e) => Err(e),
@@ -248,6 +268,7 @@ async fn send_parts(
     key: &str,
     jkey: &str,
     p: &mut Pending,
+    opts: &UploadOptions,
     cancel: &CancellationToken,
     progress: Progress<'_>,
 ) -> Result<(), OffsiteError> {
@@ -270,6 +291,10 @@ async fn send_parts(
         let mut buf = vec![0u8; len as usize];
         f.read_exact(&mut buf).await?;
         let sum = b64_sha256(&buf);
+        tokio::select! {
+            _ = pace(opts, len) => {}
+            _ = cancel.cancelled() => return Err(OffsiteError::Cancelled),
+        }
         let etag = tokio::select! {
             r = client.upload_part(key, &p.upload_id, number, buf.into(), &sum) => r?,
             _ = cancel.cancelled() => return Err(OffsiteError::Cancelled),
