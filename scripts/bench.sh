@@ -153,6 +153,9 @@ PY
 app=$(xvfb-run -a dbus-run-session -- python3 scripts/app-bench.py "$bin/square-snapshots" "$RUNS" \
   2>/dev/null | grep '^| ')
 
+# 6. Offsite: 200 MiB to a real S3 server on loopback, beside rclone (its own keychain).
+offsite=$(RUNS=$RUNS scripts/bench-offsite.sh)
+
 ratio() { python3 -c "print(f'{$(med "$1" "$3") / $(med "$2" "$3"):.2f}×')"; }
 pace=$(target/release/examples/pace)
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
@@ -184,6 +187,17 @@ disk alone writing and flushing 1 GiB.
 | the same, beside one stream | | curl $(stat curlfar 1) | $(ratio sqsnapfar curlfar 1) | |
 | Peak RSS, 1 MiB → 4 GiB (4 connections) | $(stat rss1m 3) → $(stat rss4g 3) | | | flat, ≤ 40 MiB |
 | kill -9 at half of 1 GiB, then again: % of the file sent twice | $(pct resumesq) | curl -C - $(pct resumecurl) | | ≤ 1 % |
+
+## Offsite upload
+
+\`sqsnap offsite sync\` of one 200 MiB snapshot to the \`s3-server\` example (s3s-fs, SigV4
+on, release) over loopback: 16 MiB parts, each with its SHA-256, the upload id and parts
+recorded as they land, a HEAD check after; beside Debian's \`rclone copy\` of the same file
+to the same server (scripts/bench-offsite.sh).
+
+| Work | sqsnap | Peer | Ratio | Goal |
+|---|---|---|---|---|
+$offsite
 
 The sqsnap rows use its defaults: snapshots of 32 MiB or more start on one ranged
 connection and add more (doubling, up to \`--connections\`) only while the total rate grows

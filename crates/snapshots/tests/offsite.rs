@@ -517,3 +517,35 @@ async fn an_upload_keeps_to_the_shared_rate_limit() {
 fn c_of(s: &s3server::Server) -> S3Client {
     client(&s.endpoint)
 }
+
+#[tokio::test]
+async fn a_bucket_answers_for_its_copies() {
+    use snapshots::destination::{Copy, Presence};
+    use snapshots::offsite::copies::BucketCopies;
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let f = write(d.path(), "p.zip", &data(4000, 15));
+    let copy = upload_file(
+        &c_of(&s),
+        &state,
+        &f,
+        "p.zip",
+        SMALL,
+        &CancellationToken::new(),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    let buckets = BucketCopies::new([c_of(&s)]);
+    assert_eq!(
+        buckets.presence(&copy).await.unwrap(),
+        Presence::Present(4000)
+    );
+    let local = Copy::local(&f);
+    assert_eq!(buckets.presence(&local).await.unwrap(), Presence::Missing);
+    assert!(!buckets.delete(&local).await.unwrap(), "not a bucket's");
+    assert!(f.exists());
+    assert!(buckets.delete(&copy).await.unwrap());
+    assert_eq!(buckets.presence(&copy).await.unwrap(), Presence::Missing);
+}

@@ -8,6 +8,7 @@
 //! (`….zip.age`, made by the seal module); to this module it is just another file.
 
 pub mod client;
+pub mod copies;
 pub mod sigv4;
 pub mod sync;
 pub mod upload;
