@@ -549,3 +549,41 @@ async fn a_bucket_answers_for_its_copies() {
     assert!(buckets.delete(&copy).await.unwrap());
     assert_eq!(buckets.presence(&copy).await.unwrap(), Presence::Missing);
 }
+
+#[tokio::test]
+async fn a_removed_destination_leaves_no_upload_in_flight() {
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let f = write(d.path(), "q.zip", &data(11 << 20, 16));
+    s.fault(Fault {
+        method: "PUT",
+        query: "partNumber=2",
+        status: 0,
+        code: "",
+        times: 4,
+    });
+    let c = c_of(&s);
+    let none = CancellationToken::new();
+    assert!(
+        upload_file(&c, &state, &f, "q.zip", SMALL, &none, &quiet)
+            .await
+            .is_err()
+    );
+    let journal = state.read::<Journal>(JOURNAL).unwrap();
+    let id = journal.uploads.values().next().unwrap().upload_id.clone();
+    let aborted = snapshots::offsite::upload::abandon_all(&c, &state)
+        .await
+        .unwrap();
+    assert_eq!(aborted, 1);
+    assert!(state.read::<Journal>(JOURNAL).unwrap().uploads.is_empty());
+    match c.list_parts("sq/q.zip", &id).await {
+        Ok(parts) => assert!(parts.is_empty(), "{parts:?}"),
+        Err(e) => assert!(matches!(e, OffsiteError::NoSuchUpload), "{e}"),
+    }
+    assert!(
+        s.log()
+            .iter()
+            .any(|l| l.starts_with("DELETE") && l.contains(&id))
+    );
+}

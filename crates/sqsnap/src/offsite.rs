@@ -48,6 +48,12 @@ pub async fn run(out: &Out, demo: bool, rate: Option<u64>, cmd: &OffsiteCmd) -> 
         OffsiteCmd::Add(a) => add(out, &st, &kc, &id, a),
         OffsiteCmd::List => list(out, &st),
         OffsiteCmd::Remove { name } => {
+            // Uploads in flight there are aborted first, so no parts stay in the bucket.
+            if let Ok(c) = offsite::open(&st, &kc, &id, name) {
+                snapshots::offsite::upload::abandon_all(&c, &st)
+                    .await
+                    .map_err(fail)?;
+            }
             let had = offsite::remove(&st, &kc, &id, name).map_err(fail)?;
             let line = if had {
                 format!("Removed {name}; its copies stay in the bucket, the key left the keychain.")

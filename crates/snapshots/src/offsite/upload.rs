@@ -215,6 +215,23 @@ async fn resume_or_start(
     Ok(p)
 }
 
+/// Aborts every upload in flight to this destination (it is being removed): no parts are
+/// left in its bucket. Returns how many were aborted.
+pub async fn abandon_all(client: &S3Client, state: &StateDir) -> Result<usize, OffsiteError> {
+    let prefix = format!("{}#", client.config().name);
+    let pending: Vec<(String, Pending)> = state
+        .read::<Journal>(JOURNAL)?
+        .uploads
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(&prefix))
+        .collect();
+    for (jkey, p) in &pending {
+        client.abort(&jkey[prefix.len()..], &p.upload_id).await?;
+        forget(state, jkey)?;
+    }
+    Ok(pending.len())
+}
+
 fn forget(state: &StateDir, jkey: &str) -> std::io::Result<()> {
     state.update(JOURNAL, |j: &mut Journal| {
         j.uploads.remove(jkey);
