@@ -40,14 +40,19 @@ one() { # NAME: a new destination (so the file is missing there), then one timed
   "$bin/sqsnap" offsite add "$1" --endpoint "$endpoint" --bucket bench --access-key-id "$S3_AK" \
     --prefix "$1" --path-style --no-encrypt --secret-key-file "$tmp/sk" >/dev/null
   sync
-  /usr/bin/time -f "%e %U %S" -o "$tmp/t" "$bin/sqsnap" offsite sync "$1" >/dev/null 2>&1
+  /usr/bin/time -f "%e %U %S" -o "$tmp/t" "$bin/sqsnap" offsite sync "$1" >/dev/null 2>"$tmp/err" ||
+    { cat "$tmp/err" >&2; exit 1; }
+  cmp "$file" "$tmp/s3/bench/$1/$(basename "$file")"
 }
 rc() { # one timed rclone copy of the same file
   sync
-  RCLONE_CONFIG=/dev/null RCLONE_S3_PROVIDER=Other RCLONE_S3_ENDPOINT="$endpoint" \
+  # AWS_CA_BUNDLE (set on some machines) makes rclone refuse its own transport.
+  env -u AWS_CA_BUNDLE RCLONE_CONFIG=/dev/null RCLONE_S3_PROVIDER=Other RCLONE_S3_ENDPOINT="$endpoint" \
     RCLONE_S3_ACCESS_KEY_ID="$S3_AK" RCLONE_S3_SECRET_ACCESS_KEY="$S3_SK" \
     RCLONE_S3_FORCE_PATH_STYLE=true RCLONE_S3_REGION=us-east-1 \
-    /usr/bin/time -f "%e %U %S" -o "$tmp/t" rclone copy "$file" ":s3:bench/rclone-$1/" >/dev/null 2>&1
+    /usr/bin/time -f "%e %U %S" -o "$tmp/t" rclone copy "$file" ":s3:bench/rclone-$1/" >/dev/null 2>"$tmp/err" ||
+    { cat "$tmp/err" >&2; exit 1; }
+  cmp "$file" "$tmp/s3/bench/rclone-$1/$(basename "$file")"
 }
 row() { read -r e u s <"$tmp/t"; echo "$e $(python3 -c "print(round($u+$s,2))")" >>"$tmp/$1"; }
 one warm; rc warm
