@@ -141,6 +141,99 @@ async fn add_list_test_sync_remove() {
     }
 }
 
+/// A signed-in account with one library copy of `len` bytes and the destination `lab`.
+async fn seeded(d: &Path, s: &s3server::Server, len: usize) -> (std::path::PathBuf, StateDir) {
+    let data = d.join("data");
+    let id = AccountId::new("4242").unwrap();
+    let dir = Accounts::open(&data).unwrap().enter(&id, "Tester").unwrap();
+    let zip = d.join("big.zip");
+    let body: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&zip, &body).unwrap();
+    let st = StateDir::open(&dir).unwrap();
+    st.update(LIBRARY, |l: &mut Library| {
+        l.add(LibraryEntry {
+            resource_id: "r".into(),
+            resource_name: "bot".into(),
+            version: Some("v1".into()),
+            taken_at: chrono::Utc::now(),
+            size: len as u64,
+            path: zip.clone(),
+            downloaded_at: chrono::Utc::now(),
+            verified_at: None,
+            copies: Vec::new(),
+        })
+    })
+    .unwrap();
+    let secret = d.join("secret");
+    std::fs::write(&secret, SK).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let sf = secret.to_string_lossy().into_owned();
+    let add = [
+        "offsite",
+        "add",
+        "lab",
+        "--endpoint",
+        &s.endpoint,
+        "--bucket",
+        BUCKET,
+        "--access-key-id",
+        AK,
+        "--path-style",
+        "--no-encrypt",
+        "--secret-key-file",
+        &sf,
+    ];
+    let o = run(sqsnap(&data, &add)).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    (zip, st)
+}
+
+#[tokio::test]
+async fn kill_9_mid_upload_then_the_same_command_sends_only_what_is_missing() {
+    if std::env::var("SQSNAP_EXPECT_KEYRING").unwrap_or_default() != "present" {
+        eprintln!("no Secret Service here (make test starts one): kill -9 resume not checked");
+        return;
+    }
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let (zip, st) = seeded(d.path(), &s, 80 << 20).await; // 5 parts of 16 MiB
+    let data = d.path().join("data");
+    // Slowed by the shared rate limit so the kill lands mid-upload.
+    let mut child = sqsnap(&data, &["--limit-rate", "24M", "offsite", "sync", "lab"])
+        .spawn()
+        .unwrap();
+    let journal = st.path().join("offsite-uploads.json");
+    let t = std::time::Instant::now();
+    loop {
+        let parts = std::fs::read_to_string(&journal)
+            .map(|j| j.matches("\"number\"").count())
+            .unwrap_or(0);
+        if parts >= 2 {
+            break;
+        }
+        assert!(t.elapsed().as_secs() < 60, "no parts landed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let o = run(sqsnap(&data, &["offsite", "sync", "lab"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let stored = std::fs::read(s.root.path().join(BUCKET).join("big.zip")).unwrap();
+    assert!(stored == std::fs::read(&zip).unwrap(), "byte-identical");
+    let sent: usize = (1..=5).map(|n| s.count(&format!("partNumber={n}&"))).sum();
+    assert!(sent <= 6, "at most the part in flight twice: {:?}", s.log());
+    assert_eq!(
+        s.count("?uploads"),
+        1,
+        "the same upload, resumed: {:?}",
+        s.log()
+    );
+}
+
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
