@@ -171,6 +171,8 @@ done
 awk '{print $1, $2, $5}' "$tmp/sealrow" >"$tmp/sqseal"
 awk '{print $3, $4, $5}' "$tmp/sealrow" >"$tmp/sqopen"
 rm -rf "$tmp/seal"
+# 6. Offsite: 200 MiB to a real S3 server on loopback, beside rclone (its own keychain).
+offsite=$(RUNS=$RUNS scripts/bench-offsite.sh)
 
 ratio() { python3 -c "print(f'{$(med "$1" "$3") / $(med "$2" "$3"):.2f}×')"; }
 pace=$(target/release/examples/pace)
@@ -207,6 +209,17 @@ disk alone writing and flushing 1 GiB.
 | Decrypt 1 GiB (fsync): wall | $(stat sqopen 1) | Go age -d $(stat ageopen 1) | $(ratio sqopen ageopen 1) | |
 | Encrypt, then decrypt, 1 GiB: CPU s | $(stat sqseal 2), $(stat sqopen 2) | Go age $(stat ageseal 2), $(stat ageopen 2) | | |
 | Encrypt and decrypt 1 GiB: peak RSS | $(stat sqseal 3) | Go age $(stat ageseal 3), $(stat ageopen 3) | | flat, ≤ 40 MiB |
+
+## Offsite upload
+
+\`sqsnap offsite sync\` of one 200 MiB snapshot to the \`s3-server\` example (s3s-fs, SigV4
+on, release) over loopback: 16 MiB parts, each with its SHA-256, the upload id and parts
+recorded as they land, a HEAD check after; beside Debian's \`rclone copy\` of the same file
+to the same server (scripts/bench-offsite.sh).
+
+| Work | sqsnap | Peer | Ratio | Goal |
+|---|---|---|---|---|
+$offsite
 
 The sqsnap rows use its defaults: snapshots of 32 MiB or more start on one ranged
 connection and add more (doubling, up to \`--connections\`) only while the total rate grows

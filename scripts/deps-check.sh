@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test server and the command line's crates stay out of what users run: the engine's
+# The test servers (the simulator, s3s) and the command line's crates stay out of what users run: the engine's
 # normal dependencies hold neither the simulator nor clap, indicatif or rpassword, and the
 # app and sqsnap built without their default `demo` feature hold no simulator.
 set -euo pipefail
@@ -16,9 +16,9 @@ check() { # PACKAGE FLAGS... -- PATTERN
     fail=1
   fi
 }
-check snapshots --no-default-features 'squarecloud-sim|clap|indicatif|rpassword'
-check snapshots 'squarecloud-sim|clap|indicatif|rpassword'
+check snapshots --no-default-features 'squarecloud-sim|clap|indicatif|rpassword|s3s|s3s-fs'
+check snapshots 'squarecloud-sim|clap|indicatif|rpassword|s3s|s3s-fs'
 check sqsnap --no-default-features 'squarecloud-sim'
-check square-snapshots --no-default-features 'squarecloud-sim|clap|indicatif|rpassword'
+check square-snapshots --no-default-features 'squarecloud-sim|clap|indicatif|rpassword|s3s|s3s-fs'
 [ $fail = 0 ] && echo "deps-check: no test server or CLI crate where it does not belong"
 exit $fail

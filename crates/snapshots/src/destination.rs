@@ -3,7 +3,10 @@
 //! there and whole, and delete it when retention says so. The library records each copy
 //! as a [`Copy`] (which destination, where in it), so a second kind of destination is a new
 //! implementation of [`Destination`], not a change to the download, the library or
-//! retention. Today there is one kind: a folder on this computer.
+//! retention. Two kinds: a folder on this computer (here, synchronous: the library and
+//! retention ask under the data dir's lock), and an S3-compatible bucket (`offsite`), whose
+//! answers are network calls and so asynchronous (`offsite::copies::BucketCopies`); a
+//! bucket's copy is written by an upload after the local copy is kept and checked.
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod ledger;
 pub mod metered;
 pub mod names;
+pub mod offsite;
 pub mod overview;
 pub mod ownfile;
 pub mod pacer;

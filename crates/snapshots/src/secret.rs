@@ -171,6 +171,11 @@ pub enum Slot {
     Account(AccountId),
     Legacy,
     Seal(AccountId),
+    /// An offsite destination's secret access key (user `offsite:<account>:<name>`).
+    Offsite {
+        account: AccountId,
+        name: String,
+    },
 }
 
 /// Where every account's key lives: one item per account.
@@ -203,6 +208,10 @@ impl Keychain for OsKeychain {
             Slot::Account(id) => KeyringStore::for_account(self.service.clone(), id),
             Slot::Legacy => KeyringStore::new(self.service.clone()),
             Slot::Seal(id) => KeyringStore::for_seal(self.service.clone(), id),
+            Slot::Offsite { account, name } => KeyringStore {
+                service: self.service.clone(),
+                user: format!("offsite:{account}:{name}"),
+            },
         })
     }
 }

@@ -150,6 +150,7 @@ pub fn plan(
         schedule,
         retention: snapshots::plans::Retention::Everything,
         dest: Some(dest.to_path_buf()),
+        offsite: None,
     }
 }
 

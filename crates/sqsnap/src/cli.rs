@@ -116,6 +116,12 @@ pub enum Command {
         #[arg(short, long, value_name = "OUT")]
         out: Option<PathBuf>,
     },
+    /// Offsite copies in S3-compatible buckets (AWS S3, R2, B2, MinIO, Wasabi): add, list,
+    /// test, remove a destination; sync uploads every copy a destination lacks.
+    Offsite {
+        #[command(subcommand)]
+        cmd: OffsiteCmd,
+    },
     /// Delete old downloads this app made: keep the newest N per resource and/or D days.
     Prune {
         #[arg(long)]
@@ -225,6 +231,9 @@ pub struct PutBackArgs {
 #[derive(Args)]
 pub struct PlanAddArgs {
     pub name: String,
+    /// Also copy each verified download to this offsite destination (`sqsnap offsite add`).
+    #[arg(long, value_name = "NAME")]
+    pub offsite: Option<String>,
     /// Download every server snapshot not on disk yet (costs no quota).
     #[arg(
         long,
@@ -257,4 +266,45 @@ pub struct PlanAddArgs {
     pub keep_everything: bool,
     #[arg(long)]
     pub dest: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum OffsiteCmd {
+    /// Add (or replace) a destination. The secret key is read from a hidden prompt, stdin,
+    /// or --secret-key-file, never from the command line, and kept in the OS keychain.
+    Add(OffsiteAddArgs),
+    /// Every destination: endpoint, bucket, prefix, encrypted or not.
+    List,
+    /// Forget a destination and its key (its copies stay in the bucket).
+    Remove { name: String },
+    /// Put, read back and delete a small probe object, step by step.
+    Test { name: String },
+    /// Upload every library copy the destination (or each one) does not hold yet.
+    Sync { name: Option<String> },
+}
+
+#[derive(Args)]
+pub struct OffsiteAddArgs {
+    pub name: String,
+    /// https://… (plain http:// only on this computer).
+    #[arg(long)]
+    pub endpoint: String,
+    #[arg(long)]
+    pub bucket: String,
+    #[arg(long)]
+    pub access_key_id: String,
+    /// Keys go under this prefix in the bucket.
+    #[arg(long)]
+    pub prefix: Option<String>,
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// endpoint/bucket/key instead of bucket.endpoint/key (MinIO and most self-hosted).
+    #[arg(long)]
+    pub path_style: bool,
+    /// Upload copies as they are, not sealed with age.
+    #[arg(long)]
+    pub no_encrypt: bool,
+    /// Read the secret key from this file (yours, mode 0600 or 0400, one line).
+    #[arg(long, value_name = "PATH")]
+    pub secret_key_file: Option<PathBuf>,
 }

@@ -9,6 +9,7 @@ mod key;
 mod key_cmd;
 mod list;
 mod login;
+mod offsite;
 mod plan;
 mod progress;
 mod prune;
@@ -56,6 +57,9 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         Command::Prune { keep, days } => {
             return prune::run(&out, &offline_dir(cli.demo)?, *keep, *days);
         }
+        Command::Offsite { cmd } => {
+            return offsite::run(&out, cli.demo, cli.limit_rate, cmd).await;
+        }
         Command::Logout => return login::logout(&out),
         Command::Key { cmd } => return key_cmd::run(&out, cli.demo, cmd),
         Command::Decrypt { file, out: to } => {
@@ -81,6 +85,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         | Command::Verify { .. }
         | Command::Prune { .. }
         | Command::Key { .. }
-        | Command::Decrypt { .. } => unreachable!("handled above"),
+        | Command::Decrypt { .. }
+        | Command::Offsite { .. } => unreachable!("handled above"),
     }
 }

@@ -109,6 +109,9 @@ fn add(s: &Session, a: &PlanAddArgs) -> Result<(), Fail> {
     for id in &a.ids {
         engine.resource(id)?;
     }
+    if let Some(n) = &a.offsite {
+        crate::offsite::check_name(s.demo, n)?;
+    }
     let retention = match (a.keep_last, a.keep_everything) {
         (Some(n), _) => Retention::Last { n },
         (None, true) => {
@@ -132,6 +135,7 @@ fn add(s: &Session, a: &PlanAddArgs) -> Result<(), Fail> {
         schedule: schedule_of(a.hourly, a.every_hours, &a.daily, &a.weekly)?,
         retention,
         dest: a.dest.clone(),
+        offsite: a.offsite.clone(),
     };
     engine.add_plan(plan.clone())?.map_err(|e| {
         Fail(

@@ -40,6 +40,20 @@ pub async fn run(s: &Session) -> Result<(), Fail> {
     if runs.is_empty() {
         s.out.emit("Nothing is due.", serde_json::json!({"due": 0}));
     }
+    // Local and offsite: the destinations the plans that ran name get their copies.
+    let plans = s.engine.plans().plans;
+    let mut offsite: Vec<String> = runs
+        .iter()
+        .filter_map(|r| plans.iter().find(|p| p.id == r.plan)?.offsite.clone())
+        .collect();
+    offsite.sort();
+    offsite.dedup();
+    if let Err(e) =
+        crate::offsite::after_plans(&s.out, s.demo, s.engine.rate_limit(), &offsite).await
+    {
+        say::err(&format!("Offsite copies not made: {}", e.1));
+        failed = true;
+    }
     // The same rule as the app's "No recent backup": a timer-only setup hears it here.
     for stale in s.engine.stale_plans(chrono::Utc::now()) {
         say::err(&format!(

@@ -81,6 +81,8 @@ pub struct Session {
     pub out: Out,
     /// Cancelled by Ctrl-C, or when standard output's reader goes away.
     pub cancel: CancellationToken,
+    /// `--demo`: the demo's own data dir.
+    pub demo: bool,
     names: HashMap<String, String>,
     /// Dropped after the engine.
     _demo: Option<Demo>,
@@ -124,6 +126,7 @@ impl Session {
             engine,
             out: Out { json: cli.json },
             cancel,
+            demo: cli.demo,
             names,
             _demo: demo,
         })

@@ -303,6 +303,11 @@ impl Engine {
         self.queue().snapshot(targets, opts, events, cancel).await
     }
 
+    /// The rate limit downloads hold now, for an offsite upload to share (`None`: no limit).
+    pub fn rate_limit(&self) -> Option<std::sync::Arc<crate::download::RateLimit>> {
+        self.shelf.rate_limit()
+    }
+
     pub fn plans(&self) -> Plans {
         self.plans.plans()
     }

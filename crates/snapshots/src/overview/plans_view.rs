@@ -86,6 +86,7 @@ mod tests {
             },
             retention: Retention::default(),
             dest: None,
+            offsite: None,
         }
     }
 

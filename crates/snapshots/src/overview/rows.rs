@@ -290,6 +290,7 @@ mod tests {
                 },
                 retention: Retention::default(),
                 dest: None,
+                offsite: None,
             }],
             ..Default::default()
         };

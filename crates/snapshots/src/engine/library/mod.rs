@@ -111,6 +111,18 @@ pub struct PruneReport {
 }
 
 impl Library {
+    /// Records a copy kept elsewhere of the entry whose file is `path` (an offsite upload).
+    /// `false` when no entry has that file.
+    pub fn record_copy_at(&mut self, path: &Path, copy: Copy) -> bool {
+        match self.entries.iter_mut().find(|e| e.path == path) {
+            Some(e) => {
+                e.record_copy(copy);
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn add(&mut self, e: LibraryEntry) {
         if let Some(v) = &e.version
             && let Some(t) = self.pruned.get_mut(&e.resource_id)
@@ -244,7 +256,16 @@ impl Library {
                         report.deleted.push(path.clone());
                         self.remember_pruned(&path, Utc::now());
                         self.delete_other_copies(&path);
-                        self.entries.retain(|e| e.path != path);
+                        // Retention here is this computer's: a copy in another kind of
+                        // destination (a bucket) keeps the version, and the entry that
+                        // answers for it, until that destination's own rule drops it.
+                        self.entries.retain_mut(|e| {
+                            if e.path != path {
+                                return true;
+                            }
+                            e.copies.retain(|c| c.kind != crate::destination::LOCAL);
+                            !e.copies.is_empty()
+                        });
                     } else {
                         report.skipped.push(path);
                     }
@@ -319,7 +340,7 @@ mod tests {
     }
 
     /// An entry records every copy it has; retention deletes each through its kind of
-    /// destination, and leaves a copy of a kind this build does not know alone.
+    /// destination, and leaves a copy of a kind this build does not know alone (its entry stays).
     #[test]
     fn an_entry_with_several_copies_is_pruned_whole() {
         let d = tempfile::tempdir().unwrap();
@@ -361,6 +382,13 @@ mod tests {
         assert_eq!(r.deleted, vec![stage.join("r1_0.zip")]);
         assert!(!other.join("r1_0.zip").exists(), "its second copy went too");
         assert!(other.join("r1_1.zip").exists() && stage.join("r1_1.zip").exists());
+        // The copy elsewhere was not this prune's to delete: the version is still kept
+        // there, and the library still answers for it.
+        let old = lib
+            .entries
+            .iter()
+            .find(|e| e.path == stage.join("r1_0.zip"));
+        assert_eq!(old.map(|e| e.copies.clone()), Some(vec![unknown.clone()]));
         // Written as before when an entry has no other copy; read back with them.
         let text = serde_json::to_string(&lib).unwrap();
         let back: Library = serde_json::from_str(&text).unwrap();

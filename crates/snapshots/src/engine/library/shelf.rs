@@ -155,10 +155,20 @@ impl Shelf {
     /// The downloader with the connections and the shared rate limit in force now.
     fn downloader(&self) -> Downloader {
         let s = self.settings();
-        let (n, rate) = self
+        let n = self.transfer.map_or_else(|| s.connections(), |(n, _)| n);
+        self.downloader
+            .clone()
+            .with_connection_count(n)
+            .with_limit(self.rate_limit())
+    }
+
+    /// The rate limit in force now, one for every transfer that holds it (downloads and
+    /// offsite uploads); `None` when there is no limit.
+    pub(in crate::engine) fn rate_limit(&self) -> Option<Arc<RateLimit>> {
+        let rate = self
             .transfer
-            .unwrap_or_else(|| (s.connections(), s.limit_rate));
-        let limit = rate.filter(|r| *r > 0).map(|r| {
+            .map_or_else(|| self.settings().limit_rate, |(_, r)| r);
+        rate.filter(|r| *r > 0).map(|r| {
             let mut held = self.limiter.lock().unwrap_or_else(|e| e.into_inner());
             match &*held {
                 Some(l) if l.bytes_per_sec() == r => l.clone(),
@@ -168,11 +178,7 @@ impl Shelf {
                     l
                 }
             }
-        });
-        self.downloader
-            .clone()
-            .with_connection_count(n)
-            .with_limit(limit)
+        })
     }
 
     pub(in crate::engine) fn set_metered_check(&self, check: MeteredCheck) {

@@ -131,6 +131,7 @@ mod tests {
             },
             retention: Retention::Everything,
             dest: None,
+            offsite: None,
         };
         plans.add(p, 1, 32, day(4)).unwrap();
         let st = plans.state.get_mut("nightly").unwrap();

@@ -57,6 +57,10 @@ pub struct Plan {
     /// Where its downloads go (default: the resource's folder, else the default folder).
     #[serde(default)]
     pub dest: Option<PathBuf>,
+    /// The offsite destination its copies also go to (by name), after each verified
+    /// download: local and offsite. `None`: local only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offsite: Option<String>,
 }
 
 /// One run of a plan.
@@ -539,6 +543,7 @@ mod tests {
             },
             retention: Retention::default(),
             dest: None,
+            offsite: None,
         };
         let now = Local::now();
         plans

@@ -56,6 +56,7 @@ mod tests {
             schedule: Schedule::Hour,
             retention: Retention::Everything,
             dest: None,
+            offsite: None,
         }
     }
 

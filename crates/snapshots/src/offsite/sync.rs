@@ -1,0 +1,78 @@
+//! `sync`: every library copy this destination does not hold yet is uploaded, checked and
+//! recorded as a second copy of the same version. What the library says is there is not
+//! uploaded again; a copy whose local file is gone is skipped (nothing to send).
+
+use super::upload::{Progress, UploadOptions, upload_file};
+use super::{OffsiteError, S3, S3Client, parse_at};
+use crate::engine::library::{LIBRARY, Library, LibraryEntry};
+use crate::statedir::StateDir;
+use std::path::{Path, PathBuf};
+use tokio_util::sync::CancellationToken;
+
+/// Makes the sealed file to upload (`….zip.age`) from a local copy, when the destination
+/// encrypts. The seal module provides it; the file it returns is uploaded as any other.
+pub type Seal<'a> = &'a (dyn Fn(&Path) -> std::io::Result<PathBuf> + Send + Sync);
+
+/// What a sync did.
+#[derive(Debug, Default)]
+pub struct SyncReport {
+    /// Local files uploaded, with where they went.
+    pub uploaded: Vec<(PathBuf, String)>,
+    /// Already there, by the library.
+    pub present: usize,
+    /// Local files gone: nothing to upload.
+    pub missing: Vec<PathBuf>,
+}
+
+/// Whether `entry` has a copy in the destination named `name`.
+pub fn held_by(entry: &LibraryEntry, name: &str) -> bool {
+    entry
+        .copies
+        .iter()
+        .any(|c| c.kind == S3 && parse_at(&c.at).is_some_and(|(n, _)| n == name))
+}
+
+/// Uploads what the destination lacks. Stops at the first failure (the copies before it
+/// are recorded; the one in flight resumes next time).
+pub async fn sync(
+    client: &S3Client,
+    state: &StateDir,
+    opts: UploadOptions,
+    seal: Option<Seal<'_>>,
+    cancel: &CancellationToken,
+    progress: &(dyn Fn(&Path, u64, u64) + Send + Sync),
+) -> Result<SyncReport, OffsiteError> {
+    let cfg = client.config().clone();
+    if cfg.encrypt && seal.is_none() {
+        return Err(OffsiteError::Config(format!(
+            "{} is set to encrypt copies and this build cannot seal them yet; nothing was uploaded. Add it again with --no-encrypt to upload unencrypted copies",
+            cfg.name
+        )));
+    }
+    let lib: Library = state.read(LIBRARY)?;
+    let mut report = SyncReport::default();
+    for e in &lib.entries {
+        if held_by(e, &cfg.name) {
+            report.present += 1;
+            continue;
+        }
+        if !e.path.is_file() {
+            report.missing.push(e.path.clone());
+            continue;
+        }
+        let file = match seal {
+            Some(seal) if cfg.encrypt => seal(&e.path)?,
+            _ => e.path.clone(),
+        };
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let each: Progress<'_> = &|done, total| progress(&e.path, done, total);
+        let copy = upload_file(client, state, &file, &name, opts.clone(), cancel, each).await?;
+        let at = copy.at.clone();
+        state.update(LIBRARY, |l: &mut Library| l.record_copy_at(&e.path, copy))?;
+        report.uploaded.push((e.path.clone(), at));
+    }
+    Ok(report)
+}

@@ -1,0 +1,589 @@
+//! Offsite copies against a real S3 server (s3s-fs on loopback): a small and a multipart
+//! upload, resume after a stop, a stale upload aborted, verify catching a wrong size, each
+//! fault the issue names, and the secret kept out of every file.
+
+mod s3server;
+
+use s3server::{AK, BUCKET, Fault, SK};
+use snapshots::accounts::AccountId;
+use snapshots::offsite::upload::{JOURNAL, Journal, UploadOptions, upload_file};
+use snapshots::offsite::{self, OffsiteConfig, OffsiteError, S3Client};
+use snapshots::secret::MemoryKeychain;
+use snapshots::statedir::StateDir;
+use std::path::Path;
+use tokio_util::sync::CancellationToken;
+
+const SMALL: UploadOptions = UploadOptions {
+    single_limit: 1 << 20,
+    part_size: 5 << 20,
+    rate: None,
+};
+
+fn cfg(endpoint: &str) -> OffsiteConfig {
+    OffsiteConfig {
+        name: "lab".into(),
+        endpoint: endpoint.into(),
+        region: "us-east-1".into(),
+        bucket: BUCKET.into(),
+        prefix: "sq".into(),
+        path_style: true,
+        access_key_id: AK.into(),
+        encrypt: false,
+    }
+}
+
+fn client(endpoint: &str) -> S3Client {
+    S3Client::new(cfg(endpoint), SK.into()).unwrap()
+}
+
+fn data(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(2654435761).to_le_bytes()[0] ^ seed)
+        .collect()
+}
+
+fn write(dir: &Path, name: &str, body: &[u8]) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+fn stored(s: &s3server::Server, key: &str) -> Vec<u8> {
+    std::fs::read(s.root.path().join(BUCKET).join(key)).unwrap()
+}
+
+fn quiet(_: u64, _: u64) {}
+
+#[tokio::test]
+async fn a_small_file_goes_in_one_put_and_is_checked() {
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let body = data(300_000, 1);
+    let f = write(d.path(), "a.zip", &body);
+    let c = client(&s.endpoint);
+    let copy = upload_file(
+        &c,
+        &state,
+        &f,
+        "a.zip",
+        SMALL,
+        &CancellationToken::new(),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    assert_eq!(copy.kind, "s3");
+    assert_eq!(copy.at, "s3://snaps/sq/a.zip#lab");
+    assert_eq!(stored(&s, "sq/a.zip"), body);
+    assert_eq!(s.count("PUT /snaps/sq/a.zip"), 1);
+    assert!(
+        s.count("HEAD /snaps/sq/a.zip") >= 1,
+        "checked after the upload"
+    );
+}
+
+#[tokio::test]
+async fn a_large_file_goes_in_parts_and_no_upload_is_left() {
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let body = data(12 << 20, 2);
+    let f = write(d.path(), "b.zip", &body);
+    let c = client(&s.endpoint);
+    upload_file(
+        &c,
+        &state,
+        &f,
+        "b.zip",
+        SMALL,
+        &CancellationToken::new(),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    assert_eq!(stored(&s, "sq/b.zip"), body);
+    assert_eq!(s.count("partNumber="), 3, "{:?}", s.log());
+    assert!(state.read::<Journal>(JOURNAL).unwrap().uploads.is_empty());
+}
+
+#[tokio::test]
+async fn a_stopped_upload_resumes_sending_only_the_missing_parts() {
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let body = data(21 << 20, 3); // 5 parts of 5 MiB
+    let f = write(d.path(), "c.zip", &body);
+    // The third part's connection is cut every time: the run stops with two parts sent.
+    s.fault(Fault {
+        method: "PUT",
+        query: "partNumber=3",
+        status: 0,
+        code: "",
+        times: 4,
+    });
+    let c = client(&s.endpoint);
+    let e = upload_file(
+        &c,
+        &state,
+        &f,
+        "c.zip",
+        SMALL,
+        &CancellationToken::new(),
+        &quiet,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, OffsiteError::Network(_)), "{e}");
+    let j = state.read::<Journal>(JOURNAL).unwrap();
+    assert_eq!(j.uploads.values().next().unwrap().parts.len(), 2);
+    // A new process (a new client) continues the same upload.
+    let c = client(&s.endpoint);
+    upload_file(
+        &c,
+        &state,
+        &f,
+        "c.zip",
+        SMALL,
+        &CancellationToken::new(),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    assert_eq!(stored(&s, "sq/c.zip"), body);
+    for n in [1, 2, 4, 5] {
+        let sent = s.count(&format!("partNumber={n}&"));
+        assert_eq!(sent, 1, "part {n} sent once: {:?}", s.log());
+    }
+    assert_eq!(s.count("?uploads"), 1, "one upload, resumed");
+    assert!(state.read::<Journal>(JOURNAL).unwrap().uploads.is_empty());
+}
+
+#[tokio::test]
+async fn a_stale_upload_is_aborted_and_started_over() {
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let body = data(11 << 20, 4);
+    let f = write(d.path(), "d.zip", &body);
+    let cancel = CancellationToken::new();
+    s.fault(Fault {
+        method: "PUT",
+        query: "partNumber=2",
+        status: 0,
+        code: "",
+        times: 4,
+    });
+    let c = client(&s.endpoint);
+    assert!(
+        upload_file(&c, &state, &f, "d.zip", SMALL, &cancel, &quiet)
+            .await
+            .is_err()
+    );
+    state
+        .update(JOURNAL, |j: &mut Journal| {
+            for p in j.uploads.values_mut() {
+                p.started_at -= chrono::Duration::hours(25);
+            }
+        })
+        .unwrap();
+    upload_file(&c, &state, &f, "d.zip", SMALL, &cancel, &quiet)
+        .await
+        .unwrap();
+    assert_eq!(stored(&s, "sq/d.zip"), body);
+    assert_eq!(s.count("?uploads"), 2, "started over: {:?}", s.log());
+    assert!(
+        s.log()
+            .iter()
+            .any(|l| l.starts_with("DELETE") && l.contains("uploadId="))
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_upload_leaves_nothing_behind() {
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let f = write(d.path(), "e.zip", &data(11 << 20, 5));
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    let after_one = move |done: u64, _: u64| {
+        if done > 0 {
+            stop.cancel();
+        }
+    };
+    let c = client(&s.endpoint);
+    let e = upload_file(&c, &state, &f, "e.zip", SMALL, &cancel, &after_one)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, OffsiteError::Cancelled), "{e}");
+    assert!(
+        s.log()
+            .iter()
+            .any(|l| l.starts_with("DELETE") && l.contains("uploadId="))
+    );
+    assert!(state.read::<Journal>(JOURNAL).unwrap().uploads.is_empty());
+}
+
+#[tokio::test]
+async fn verify_catches_a_wrong_size_and_removes_the_object() {
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let f = write(d.path(), "f.zip", &data(1000, 6));
+    *s.shared.head_extra.lock().unwrap() = 7;
+    let c = client(&s.endpoint);
+    let e = upload_file(
+        &c,
+        &state,
+        &f,
+        "f.zip",
+        SMALL,
+        &CancellationToken::new(),
+        &quiet,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, OffsiteError::Mismatch(_)), "{e}");
+    assert!(e.to_string().contains("local copy is safe"));
+    assert!(!s.root.path().join(BUCKET).join("sq/f.zip").exists());
+}
+
+async fn fails_with(c: &S3Client) -> OffsiteError {
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let f = write(d.path(), "g.zip", &data(1000, 7));
+    upload_file(
+        c,
+        &state,
+        &f,
+        "g.zip",
+        SMALL,
+        &CancellationToken::new(),
+        &quiet,
+    )
+    .await
+    .unwrap_err()
+}
+
+#[tokio::test]
+async fn each_refusal_says_what_happened_and_that_the_local_copy_is_safe() {
+    let s = s3server::start().await;
+    // Wrong secret: the real server's SigV4 check refuses it.
+    let bad = S3Client::new(cfg(&s.endpoint), "wrong".into()).unwrap();
+    let e = fails_with(&bad).await;
+    assert!(matches!(e, OffsiteError::Credentials(_)), "{e}");
+    // A bucket that does not exist (s3s-fs makes the folder on a PUT, so the answer a
+    // real S3 gives is injected).
+    let c = client(&s.endpoint);
+    s.fault(Fault {
+        method: "PUT",
+        query: "",
+        status: 404,
+        code: "NoSuchBucket",
+        times: 1,
+    });
+    let e = fails_with(&c).await;
+    assert!(matches!(e, OffsiteError::NoSuchBucket(_)), "{e}");
+    for (status, code) in [(403, "AccessDenied"), (403, "RequestTimeTooSkewed")] {
+        s.fault(Fault {
+            method: "PUT",
+            query: "",
+            status,
+            code,
+            times: 1,
+        });
+        let e = fails_with(&c).await;
+        assert!(!e.retryable(), "{code}");
+        assert!(e.to_string().contains("local copies are safe"), "{e}");
+    }
+    // A busy server is tried again, within bounds.
+    s.fault(Fault {
+        method: "PUT",
+        query: "",
+        status: 503,
+        code: "SlowDown",
+        times: 2,
+    });
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let f = write(d.path(), "h.zip", &data(1000, 8));
+    upload_file(
+        &c,
+        &state,
+        &f,
+        "h.zip",
+        SMALL,
+        &CancellationToken::new(),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    s.fault(Fault {
+        method: "PUT",
+        query: "",
+        status: 503,
+        code: "SlowDown",
+        times: 10,
+    });
+    let e = fails_with(&c).await;
+    assert!(matches!(e, OffsiteError::Busy(_)), "{e}");
+}
+
+#[tokio::test]
+async fn the_secret_is_in_the_keychain_and_in_no_file() {
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let kc = MemoryKeychain::default();
+    let acct = AccountId::new("acct1").unwrap();
+    offsite::add(&state, &kc, &acct, cfg(&s.endpoint), SK).unwrap();
+    let c = offsite::open(&state, &kc, &acct, "lab").unwrap();
+    assert!(!format!("{c:?}").contains(SK));
+    let f = write(d.path(), "i.zip", &data(6 << 20, 9));
+    upload_file(
+        &c,
+        &state,
+        &f,
+        "i.zip",
+        SMALL,
+        &CancellationToken::new(),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    for e in walk(d.path()) {
+        let text = std::fs::read(&e).unwrap();
+        assert!(
+            !text.windows(SK.len()).any(|w| w == SK.as_bytes()),
+            "{e:?} holds the secret"
+        );
+    }
+    let mut http = cfg("http://example.com");
+    http.name = "far".into();
+    assert!(offsite::add(&state, &kc, &acct, http, SK).is_err());
+    assert!(offsite::remove(&state, &kc, &acct, "lab").unwrap());
+    assert!(offsite::open(&state, &kc, &acct, "lab").is_err());
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn entry(path: &Path, version: &str) -> snapshots::library::LibraryEntry {
+    snapshots::library::LibraryEntry {
+        resource_id: "r1".into(),
+        resource_name: "bot".into(),
+        version: Some(version.into()),
+        taken_at: chrono::Utc::now(),
+        size: std::fs::metadata(path).unwrap().len(),
+        path: path.to_path_buf(),
+        downloaded_at: chrono::Utc::now(),
+        verified_at: None,
+        copies: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn sync_uploads_what_is_missing_and_records_a_second_copy() {
+    use snapshots::library::{LIBRARY, Library};
+    use snapshots::offsite::sync::{held_by, sync};
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let a = write(d.path(), "bot_a.zip", &data(2000, 10));
+    let b = write(d.path(), "bot_b.zip", &data(3000, 11));
+    state
+        .update(LIBRARY, |l: &mut Library| {
+            l.add(entry(&a, "v1"));
+            l.add(entry(&b, "v2"));
+        })
+        .unwrap();
+    let c = client(&s.endpoint);
+    let cancel = CancellationToken::new();
+    let r = sync(&c, &state, SMALL, None, &cancel, &|_, _, _| {})
+        .await
+        .unwrap();
+    assert_eq!(r.uploaded.len(), 2);
+    let lib: Library = state.read(LIBRARY).unwrap();
+    assert!(lib.entries.iter().all(|e| held_by(e, "lab")));
+    assert!(lib.entries.iter().all(|e| e.all_copies().count() == 2));
+    assert_eq!(stored(&s, "sq/bot_a.zip"), std::fs::read(&a).unwrap());
+    let r = sync(&c, &state, SMALL, None, &cancel, &|_, _, _| {})
+        .await
+        .unwrap();
+    assert_eq!((r.uploaded.len(), r.present), (0, 2), "nothing sent twice");
+    // A destination that encrypts uploads nothing until it can seal.
+    let mut sealed = cfg(&s.endpoint);
+    sealed.name = "sealed".into();
+    sealed.encrypt = true;
+    let sc = S3Client::new(sealed, SK.into()).unwrap();
+    let e = sync(&sc, &state, SMALL, None, &cancel, &|_, _, _| {})
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("--no-encrypt"), "{e}");
+}
+
+#[tokio::test]
+async fn local_retention_leaves_the_offsite_copy_and_its_record() {
+    use snapshots::library::{LIBRARY, Library};
+    use snapshots::offsite::sync::{held_by, sync};
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let old = write(d.path(), "bot_old.zip", &data(2000, 12));
+    let new = write(d.path(), "bot_new.zip", &data(2000, 13));
+    state
+        .update(LIBRARY, |l: &mut Library| {
+            let mut e = entry(&old, "v1");
+            e.taken_at -= chrono::Duration::days(3);
+            l.add(e);
+            l.add(entry(&new, "v2"));
+        })
+        .unwrap();
+    let c = client(&s.endpoint);
+    let cancel = CancellationToken::new();
+    sync(&c, &state, SMALL, None, &cancel, &|_, _, _| {})
+        .await
+        .unwrap();
+    let r = state
+        .update(LIBRARY, |l: &mut Library| {
+            l.prune(Some(1), None, chrono::Utc::now())
+        })
+        .unwrap();
+    assert_eq!(r.deleted, vec![old.clone()]);
+    assert!(!old.exists() && new.exists());
+    let lib: Library = state.read(LIBRARY).unwrap();
+    let kept = lib.entries.iter().find(|e| e.path == old).unwrap();
+    assert!(
+        held_by(kept, "lab"),
+        "the version is still recorded offsite"
+    );
+    assert_eq!(
+        kept.all_copies().count(),
+        2,
+        "its local path and the bucket copy"
+    );
+    assert_eq!(stored(&s, "sq/bot_old.zip"), data(2000, 12));
+    // A second sync does not try to upload the copy that is only offsite now.
+    let r = sync(&c, &state, SMALL, None, &cancel, &|_, _, _| {})
+        .await
+        .unwrap();
+    assert_eq!((r.uploaded.len(), r.present), (0, 2));
+}
+
+#[tokio::test]
+async fn an_upload_keeps_to_the_shared_rate_limit() {
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let f = write(d.path(), "r.zip", &data(6 << 20, 14));
+    let limit = std::sync::Arc::new(snapshots::download::RateLimit::new(8 << 20));
+    // A download holding the same limit has just taken 4 MiB of it.
+    limit.take(4 << 20).await;
+    let opts = UploadOptions {
+        rate: Some(limit),
+        ..SMALL
+    };
+    let t = std::time::Instant::now();
+    upload_file(
+        &c_of(&s),
+        &state,
+        &f,
+        "r.zip",
+        opts,
+        &CancellationToken::new(),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    // 4 + 6 MiB at 8 MiB/s, less the quarter second of burst a limiter saves up.
+    assert!(
+        t.elapsed() >= std::time::Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
+}
+
+fn c_of(s: &s3server::Server) -> S3Client {
+    client(&s.endpoint)
+}
+
+#[tokio::test]
+async fn a_bucket_answers_for_its_copies() {
+    use snapshots::destination::{Copy, Presence};
+    use snapshots::offsite::copies::BucketCopies;
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let f = write(d.path(), "p.zip", &data(4000, 15));
+    let copy = upload_file(
+        &c_of(&s),
+        &state,
+        &f,
+        "p.zip",
+        SMALL,
+        &CancellationToken::new(),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    let buckets = BucketCopies::new([c_of(&s)]);
+    assert_eq!(
+        buckets.presence(&copy).await.unwrap(),
+        Presence::Present(4000)
+    );
+    let local = Copy::local(&f);
+    assert_eq!(buckets.presence(&local).await.unwrap(), Presence::Missing);
+    assert!(!buckets.delete(&local).await.unwrap(), "not a bucket's");
+    assert!(f.exists());
+    assert!(buckets.delete(&copy).await.unwrap());
+    assert_eq!(buckets.presence(&copy).await.unwrap(), Presence::Missing);
+}
+
+#[tokio::test]
+async fn a_removed_destination_leaves_no_upload_in_flight() {
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let f = write(d.path(), "q.zip", &data(11 << 20, 16));
+    s.fault(Fault {
+        method: "PUT",
+        query: "partNumber=2",
+        status: 0,
+        code: "",
+        times: 4,
+    });
+    let c = c_of(&s);
+    let none = CancellationToken::new();
+    assert!(
+        upload_file(&c, &state, &f, "q.zip", SMALL, &none, &quiet)
+            .await
+            .is_err()
+    );
+    let journal = state.read::<Journal>(JOURNAL).unwrap();
+    let id = journal.uploads.values().next().unwrap().upload_id.clone();
+    let aborted = snapshots::offsite::upload::abandon_all(&c, &state)
+        .await
+        .unwrap();
+    assert_eq!(aborted, 1);
+    assert!(state.read::<Journal>(JOURNAL).unwrap().uploads.is_empty());
+    match c.list_parts("sq/q.zip", &id).await {
+        Ok(parts) => assert!(parts.is_empty(), "{parts:?}"),
+        Err(e) => assert!(matches!(e, OffsiteError::NoSuchUpload), "{e}"),
+    }
+    assert!(
+        s.log()
+            .iter()
+            .any(|l| l.starts_with("DELETE") && l.contains(&id))
+    );
+}

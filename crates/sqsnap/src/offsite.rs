@@ -1,0 +1,281 @@
+//! `sqsnap offsite`: S3-compatible destinations of the signed-in account (add, list, remove,
+//! test) and `sync`, which uploads every library copy a destination lacks. The secret key
+//! is read from a hidden prompt, stdin or a private file, never from the command line; it
+//! goes to the OS keychain and into no file, message or log.
+
+use crate::cli::{OffsiteAddArgs, OffsiteCmd};
+use crate::exit::Fail;
+use crate::key::{KeySource, read_key_file};
+use crate::say::{self, Out};
+use crate::session::{accounts, offline_dir, state};
+use snapshots::accounts::AccountId;
+use snapshots::download::RateLimit;
+use snapshots::offsite::upload::UploadOptions;
+use snapshots::offsite::{self, OFFSITE, OffsiteConfig, OffsiteError, Offsites, S3Client};
+use snapshots::secret::OsKeychain;
+use snapshots::statedir::StateDir;
+use std::io::{IsTerminal, Read};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+fn fail(e: OffsiteError) -> Fail {
+    let code = match e {
+        OffsiteError::Config(_) => 2,
+        OffsiteError::Credentials(_) | OffsiteError::Secret(_) => 3,
+        OffsiteError::Io(_) => 7,
+        _ => 5,
+    };
+    Fail(code, e.to_string())
+}
+
+fn account(demo: bool) -> Result<(AccountId, StateDir), Fail> {
+    let id = accounts(demo)?.current().ok_or_else(|| {
+        Fail(
+            2,
+            "Not signed in: offsite destinations belong to an account. Run `sqsnap login` first."
+                .into(),
+        )
+    })?;
+    Ok((id, state(&offline_dir(demo)?)?))
+}
+
+/// `rate`: `--limit-rate` (no engine runs here to hold the app's setting).
+pub async fn run(out: &Out, demo: bool, rate: Option<u64>, cmd: &OffsiteCmd) -> Result<(), Fail> {
+    let rate = rate.map(|r| Arc::new(RateLimit::new(r)));
+    let (id, st) = account(demo)?;
+    let kc = OsKeychain::default();
+    match cmd {
+        OffsiteCmd::Add(a) => add(out, &st, &kc, &id, a),
+        OffsiteCmd::List => list(out, &st),
+        OffsiteCmd::Remove { name } => {
+            // Uploads in flight there are aborted first, so no parts stay in the bucket.
+            if let Ok(c) = offsite::open(&st, &kc, &id, name) {
+                snapshots::offsite::upload::abandon_all(&c, &st)
+                    .await
+                    .map_err(fail)?;
+            }
+            let had = offsite::remove(&st, &kc, &id, name).map_err(fail)?;
+            let line = if had {
+                format!("Removed {name}; its copies stay in the bucket, the key left the keychain.")
+            } else {
+                format!("No offsite destination named {name}.")
+            };
+            out.emit(line, serde_json::json!({"removed": had, "name": name}));
+            Ok(())
+        }
+        OffsiteCmd::Test { name } => {
+            let c = offsite::open(&st, &kc, &id, name).map_err(fail)?;
+            probe(out, &c).await
+        }
+        OffsiteCmd::Sync { name } => {
+            let all: Offsites = st.read(OFFSITE).map_err(|e| Fail(7, e.to_string()))?;
+            let names: Vec<String> = match name {
+                Some(n) => vec![n.clone()],
+                None => all.destinations.iter().map(|d| d.name.clone()).collect(),
+            };
+            for n in names {
+                let c = offsite::open(&st, &kc, &id, &n).map_err(fail)?;
+                sync(out, &st, &c, rate.clone()).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn read_secret(file: Option<&std::path::Path>) -> Result<String, Fail> {
+    if let Some(f) = file {
+        return Ok(read_key_file(f, KeySource::File)?
+            .expose_secret()
+            .to_string());
+    }
+    let mut text = String::new();
+    if std::io::stdin().is_terminal() {
+        text = rpassword::prompt_password("Secret access key (input hidden): ")
+            .map_err(|e| Fail(2, e.to_string()))?;
+    } else {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Fail(2, e.to_string()))?;
+    }
+    Ok(text.trim().to_string())
+}
+
+fn add(
+    out: &Out,
+    st: &StateDir,
+    kc: &OsKeychain,
+    id: &AccountId,
+    a: &OffsiteAddArgs,
+) -> Result<(), Fail> {
+    let cfg = OffsiteConfig {
+        name: a.name.clone(),
+        endpoint: a.endpoint.trim_end_matches('/').to_string(),
+        region: a.region.clone(),
+        bucket: a.bucket.clone(),
+        prefix: a.prefix.clone().unwrap_or_default(),
+        path_style: a.path_style,
+        access_key_id: a.access_key_id.clone(),
+        encrypt: !a.no_encrypt,
+    };
+    cfg.check_endpoint().map_err(fail)?;
+    let secret = read_secret(a.secret_key_file.as_deref())?;
+    let place = cfg.place();
+    offsite::add(st, kc, id, cfg, &secret).map_err(fail)?;
+    out.emit(
+        format!(
+            "Added {}: {place}; the secret key is in the OS keychain. Try it with `sqsnap offsite test {}`.",
+            a.name, a.name
+        ),
+        serde_json::json!({"added": a.name, "place": place}),
+    );
+    Ok(())
+}
+
+fn list(out: &Out, st: &StateDir) -> Result<(), Fail> {
+    let all: Offsites = st.read(OFFSITE).map_err(|e| Fail(7, e.to_string()))?;
+    if all.destinations.is_empty() && !out.json {
+        say::out("No offsite destinations. Add one with `sqsnap offsite add`.");
+    }
+    for d in &all.destinations {
+        let enc = if d.encrypt {
+            "encrypted"
+        } else {
+            "not encrypted"
+        };
+        out.emit(
+            format!("{}  {}  ({enc})", d.name, d.place()),
+            serde_json::to_value(d).unwrap_or_default(),
+        );
+    }
+    Ok(())
+}
+
+/// Puts, heads and deletes a small probe object, saying how each step went.
+async fn probe(out: &Out, c: &S3Client) -> Result<(), Fail> {
+    let key = c.key(&format!(".sqsnap-probe-{}", std::process::id()));
+    let body = bytes_of(b"square snapshots offsite probe\n");
+    let step = |name: &str, r: &Result<(), OffsiteError>| {
+        let ok = r.is_ok();
+        out.emit(
+            format!("{name:<7}{}", if ok { "ok" } else { "failed" }),
+            serde_json::json!({"step": name, "ok": ok}),
+        );
+    };
+    let put = c.put(&key, body.clone()).await.map(|_| ());
+    step("put", &put);
+    put.map_err(fail)?;
+    let head = match c.head(&key).await {
+        Ok(Some(h)) if h.size == body.len() as u64 => Ok(()),
+        Ok(_) => Err(OffsiteError::Mismatch(
+            "the probe is not there whole".into(),
+        )),
+        Err(e) => Err(e),
+    };
+    step("head", &head);
+    let del = c.delete(&key).await;
+    step("delete", &del);
+    head.map_err(fail)?;
+    del.map_err(fail)?;
+    out.emit(
+        format!("{} works: {}", c.config().name, c.config().place()),
+        serde_json::json!({"ok": true}),
+    );
+    Ok(())
+}
+
+fn bytes_of(b: &'static [u8]) -> snapshots::offsite::client::Body {
+    b.into()
+}
+
+async fn sync(
+    out: &Out,
+    st: &StateDir,
+    c: &S3Client,
+    rate: Option<Arc<RateLimit>>,
+) -> Result<(), Fail> {
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            stop.cancel();
+        }
+    });
+    let last = std::sync::Mutex::new(std::time::Instant::now());
+    let progress = |p: &std::path::Path, done: u64, total: u64| {
+        let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
+        if done == total || l.elapsed().as_millis() >= 500 {
+            *l = std::time::Instant::now();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default();
+            eprintln!("{}  {} / {} MiB", name, done >> 20, total >> 20);
+        }
+    };
+    let opts = UploadOptions {
+        rate,
+        ..UploadOptions::default()
+    };
+    let r = snapshots::offsite::sync::sync(c, st, opts, None, &cancel, &progress)
+        .await
+        .map_err(fail)?;
+    for (p, at) in &r.uploaded {
+        out.emit(
+            format!("uploaded {} → {at}", p.display()),
+            serde_json::json!({"uploaded": p, "at": at}),
+        );
+    }
+    for p in &r.missing {
+        out.emit(
+            format!("skipped  {} (not on this computer any more)", p.display()),
+            serde_json::json!({"missing": p}),
+        );
+    }
+    out.emit(
+        format!(
+            "{}: {} uploaded, {} already there ({})",
+            c.config().name,
+            r.uploaded.len(),
+            r.present,
+            c.config().place()
+        ),
+        serde_json::json!({"name": c.config().name, "uploaded": r.uploaded.len(), "present": r.present}),
+    );
+    Ok(())
+}
+
+/// After `run-due`: each offsite destination a plan that ran names gets what it lacks (the
+/// plans' new verified downloads among them). A failure here fails no download: the local
+/// copies are kept and recorded, and the next run or `sqsnap offsite sync` resumes.
+pub async fn after_plans(
+    out: &Out,
+    demo: bool,
+    rate: Option<Arc<RateLimit>>,
+    names: &[String],
+) -> Result<(), Fail> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let (id, st) = account(demo)?;
+    let kc = OsKeychain::default();
+    for n in names {
+        let c = offsite::open(&st, &kc, &id, n).map_err(fail)?;
+        sync(out, &st, &c, rate.clone()).await?;
+    }
+    Ok(())
+}
+
+/// Refuses a plan's `--offsite NAME` that names no destination of this account.
+pub fn check_name(demo: bool, name: &str) -> Result<(), Fail> {
+    let (_, st) = account(demo)?;
+    let all: Offsites = st.read(OFFSITE).map_err(|e| Fail(7, e.to_string()))?;
+    match all.get(name) {
+        Some(_) => Ok(()),
+        None => Err(Fail(
+            2,
+            format!(
+                "No offsite destination named {name}: add it with `sqsnap offsite add` first. No plan was saved."
+            ),
+        )),
+    }
+}

@@ -1,0 +1,354 @@
+//! `sqsnap offsite` against a real S3 server (s3s-fs in process) and a real keychain
+//! (`make test` runs gnome-keyring; without one this test says so and checks nothing).
+
+#[path = "../../snapshots/tests/s3server/mod.rs"]
+mod s3server;
+
+use s3server::{AK, BUCKET, SK};
+use snapshots::accounts::{AccountId, Accounts};
+use snapshots::library::{LIBRARY, Library, LibraryEntry};
+use snapshots::statedir::StateDir;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn sqsnap(data: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sqsnap"));
+    c.args(args)
+        .env("SQSNAP_DATA_DIR", data)
+        .env(
+            "SQSNAP_KEYRING_SERVICE",
+            "app.squaresnapshots.desktop.test-offsite",
+        )
+        .stdin(std::process::Stdio::null());
+    c
+}
+
+async fn run(mut c: Command) -> Output {
+    let o = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    for s in [&o.stdout, &o.stderr] {
+        let text = String::from_utf8_lossy(s);
+        assert!(!text.contains(SK), "the secret in the output: {text}");
+    }
+    o
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[tokio::test]
+async fn add_list_test_sync_remove() {
+    if std::env::var("SQSNAP_EXPECT_KEYRING").unwrap_or_default() != "present" {
+        eprintln!("no Secret Service here (make test starts one): offsite CLI not checked");
+        return;
+    }
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let id = AccountId::new("4242").unwrap();
+    let dir = Accounts::open(&data).unwrap().enter(&id, "Tester").unwrap();
+    let zip = d.path().join("bot_x.zip");
+    std::fs::write(&zip, vec![7u8; 3 << 20]).unwrap();
+    StateDir::open(&dir)
+        .unwrap()
+        .update(LIBRARY, |l: &mut Library| {
+            l.add(LibraryEntry {
+                resource_id: "r".into(),
+                resource_name: "bot".into(),
+                version: Some("v1".into()),
+                taken_at: chrono::Utc::now(),
+                size: 3 << 20,
+                path: zip.clone(),
+                downloaded_at: chrono::Utc::now(),
+                verified_at: None,
+                copies: Vec::new(),
+            })
+        })
+        .unwrap();
+    let secret = d.path().join("secret");
+    std::fs::write(&secret, format!("{SK}\n")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let sf = secret.to_string_lossy().into_owned();
+    let add = [
+        "offsite",
+        "add",
+        "lab",
+        "--endpoint",
+        &s.endpoint,
+        "--bucket",
+        BUCKET,
+        "--access-key-id",
+        AK,
+        "--prefix",
+        "sq",
+        "--path-style",
+        "--no-encrypt",
+        "--secret-key-file",
+        &sf,
+    ];
+    let o = run(sqsnap(&data, &add)).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run(sqsnap(&data, &["offsite", "list"])).await;
+    assert!(
+        text(&o).contains(&format!("{} bucket snaps under sq/", s.endpoint)),
+        "{}",
+        text(&o)
+    );
+    let o = run(sqsnap(&data, &["offsite", "test", "lab"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for step in ["put", "head", "delete"] {
+        assert!(text(&o).contains(&format!("{step:<7}ok")), "{}", text(&o));
+    }
+    let o = run(sqsnap(&data, &["offsite", "sync"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("1 uploaded"), "{}", text(&o));
+    let stored = std::fs::read(s.root.path().join(BUCKET).join("sq/bot_x.zip")).unwrap();
+    assert_eq!(stored, std::fs::read(&zip).unwrap());
+    let zs = zip.to_string_lossy().into_owned();
+    let o = run(sqsnap(&data, &["verify", &zs])).await;
+    let want = format!("also   lab: {} bucket snaps, key sq/bot_x.zip", s.endpoint);
+    assert!(text(&o).contains(&want), "{}", text(&o));
+    let o = run(sqsnap(&data, &["offsite", "sync", "lab"])).await;
+    assert!(
+        text(&o).contains("0 uploaded, 1 already there"),
+        "{}",
+        text(&o)
+    );
+    // http:// off loopback is refused before anything is stored.
+    let mut far = add.to_vec();
+    far[4] = "http://s3.example.com";
+    far[2] = "far";
+    let o = run(sqsnap(&data, &far)).await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = run(sqsnap(&data, &["offsite", "remove", "lab"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for f in walk(&data) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !bytes.windows(SK.len()).any(|w| w == SK.as_bytes()),
+            "{f:?}"
+        );
+    }
+}
+
+/// A signed-in account with one library copy of `len` bytes and the destination `lab`.
+async fn seeded(d: &Path, s: &s3server::Server, len: usize) -> (std::path::PathBuf, StateDir) {
+    let data = d.join("data");
+    let id = AccountId::new("4242").unwrap();
+    let dir = Accounts::open(&data).unwrap().enter(&id, "Tester").unwrap();
+    let zip = d.join("big.zip");
+    let body: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&zip, &body).unwrap();
+    let st = StateDir::open(&dir).unwrap();
+    st.update(LIBRARY, |l: &mut Library| {
+        l.add(LibraryEntry {
+            resource_id: "r".into(),
+            resource_name: "bot".into(),
+            version: Some("v1".into()),
+            taken_at: chrono::Utc::now(),
+            size: len as u64,
+            path: zip.clone(),
+            downloaded_at: chrono::Utc::now(),
+            verified_at: None,
+            copies: Vec::new(),
+        })
+    })
+    .unwrap();
+    let secret = d.join("secret");
+    std::fs::write(&secret, SK).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let sf = secret.to_string_lossy().into_owned();
+    let add = [
+        "offsite",
+        "add",
+        "lab",
+        "--endpoint",
+        &s.endpoint,
+        "--bucket",
+        BUCKET,
+        "--access-key-id",
+        AK,
+        "--path-style",
+        "--no-encrypt",
+        "--secret-key-file",
+        &sf,
+    ];
+    let o = run(sqsnap(&data, &add)).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    (zip, st)
+}
+
+#[tokio::test]
+async fn kill_9_mid_upload_then_the_same_command_sends_only_what_is_missing() {
+    if std::env::var("SQSNAP_EXPECT_KEYRING").unwrap_or_default() != "present" {
+        eprintln!("no Secret Service here (make test starts one): kill -9 resume not checked");
+        return;
+    }
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let (zip, st) = seeded(d.path(), &s, 80 << 20).await; // 5 parts of 16 MiB
+    let data = d.path().join("data");
+    // Slowed by the shared rate limit so the kill lands mid-upload.
+    let mut child = sqsnap(&data, &["--limit-rate", "24M", "offsite", "sync", "lab"])
+        .spawn()
+        .unwrap();
+    let journal = st.path().join("offsite-uploads.json");
+    let t = std::time::Instant::now();
+    loop {
+        let parts = std::fs::read_to_string(&journal)
+            .map(|j| j.matches("\"number\"").count())
+            .unwrap_or(0);
+        if parts >= 2 {
+            break;
+        }
+        assert!(t.elapsed().as_secs() < 60, "no parts landed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let o = run(sqsnap(&data, &["offsite", "sync", "lab"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let stored = std::fs::read(s.root.path().join(BUCKET).join("big.zip")).unwrap();
+    assert!(stored == std::fs::read(&zip).unwrap(), "byte-identical");
+    let sent: usize = (1..=5).map(|n| s.count(&format!("partNumber={n}&"))).sum();
+    assert!(sent <= 6, "at most the part in flight twice: {:?}", s.log());
+    assert_eq!(
+        s.count("?uploads"),
+        1,
+        "the same upload, resumed: {:?}",
+        s.log()
+    );
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_plan_with_offsite_keeps_a_local_and_an_offsite_copy() {
+    use squarecloud_sim::{AccountSpec, SimConfig, Simulator};
+    if std::env::var("SQSNAP_EXPECT_KEYRING").unwrap_or_default() != "present" {
+        eprintln!("no Secret Service here (make test starts one): offsite plan not checked");
+        return;
+    }
+    const KEY: &str = "313397145698959364-test-key";
+    const ATLAS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+    let mut sc = SimConfig::new(KEY, AccountSpec::demo());
+    sc.generation_time = std::time::Duration::ZERO;
+    let sim = Simulator::start(sc).await.unwrap();
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let id = AccountId::new("313397145698959364").unwrap();
+    Accounts::open(&data).unwrap().enter(&id, "Demo").unwrap();
+    let secret = d.path().join("secret");
+    std::fs::write(&secret, SK).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let sf = secret.to_string_lossy().into_owned();
+    let with_sim = |args: &[&str]| {
+        let mut c = sqsnap(&data, args);
+        c.env("SQUARECLOUD_API_URL", sim.api_url())
+            .env("SQUARECLOUD_API_KEY", KEY);
+        c
+    };
+    let add = [
+        "offsite",
+        "add",
+        "far",
+        "--endpoint",
+        &s.endpoint,
+        "--bucket",
+        BUCKET,
+        "--access-key-id",
+        AK,
+        "--path-style",
+        "--no-encrypt",
+        "--secret-key-file",
+        &sf,
+    ];
+    let o = run(sqsnap(&data, &add)).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run(with_sim(&[
+        "plan",
+        "add",
+        "m",
+        "--mirror",
+        "--hourly",
+        "--offsite",
+        "nope",
+        ATLAS,
+    ]))
+    .await;
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an unknown destination: {}",
+        text(&o)
+    );
+    let dest = d.path().join("backups");
+    std::fs::create_dir(&dest).unwrap();
+    let ds = dest.to_string_lossy().into_owned();
+    let plan = [
+        "plan",
+        "add",
+        "m",
+        "--mirror",
+        "--hourly",
+        "--offsite",
+        "far",
+        "--dest",
+        &ds,
+        ATLAS,
+    ];
+    let o = run(with_sim(&plan)).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Added plans wait for their next period: make this one due now.
+    let acct = StateDir::open(&data.join("accounts").join(id.as_str())).unwrap();
+    acct.update(
+        snapshots::plans::PLANS,
+        |p: &mut snapshots::plans::Plans| p.state.clear(),
+    )
+    .unwrap();
+    let o = run(with_sim(&["run-due"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let local: Vec<_> = std::fs::read_dir(&dest)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(!local.is_empty(), "{}", text(&o));
+    for f in &local {
+        let name = f.file_name().unwrap();
+        let there = std::fs::read(s.root.path().join(BUCKET).join(name)).unwrap();
+        assert_eq!(there, std::fs::read(f).unwrap(), "{name:?} offsite too");
+    }
+    let lib: Library = acct.read(LIBRARY).unwrap();
+    assert!(lib.entries.iter().all(|e| e.all_copies().count() == 2));
+}
