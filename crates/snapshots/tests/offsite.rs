@@ -2,6 +2,7 @@
 //! upload, resume after a stop, a stale upload aborted, verify catching a wrong size, each
 //! fault the issue names, and the secret kept out of every file.
 
+mod pyrage;
 mod s3server;
 
 use s3server::{AK, BUCKET, Fault, SK};
@@ -430,7 +431,102 @@ async fn sync_uploads_what_is_missing_and_records_a_second_copy() {
     let e = sync(&sc, &state, SMALL, None, &cancel, &|_, _, _| {})
         .await
         .unwrap_err();
-    assert!(e.to_string().contains("--no-encrypt"), "{e}");
+    assert!(e.to_string().contains("no encryption key"), "{e}");
+    assert!(!s.root.path().join(BUCKET).join("sq/bot_a.zip.age").exists());
+}
+
+/// With the seal hook, an encrypting destination gets each copy as `X.zip.age` (a big one
+/// in parts), recorded as a second copy; the object opens to the local bytes with our age
+/// and with pyrage; the staged sealed files are gone after; plain bytes never reach it.
+#[tokio::test]
+async fn an_encrypting_destination_gets_sealed_copies_that_an_independent_age_opens() {
+    use snapshots::library::{LIBRARY, Library};
+    use snapshots::offsite::sync::{held_by, sync};
+    use snapshots::seal::{self, SealIdentity};
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let small = data(4000, 21);
+    let big = data(12 << 20, 22); // three 5 MiB parts
+    let a = write(d.path(), "bot_a.zip", &small);
+    let b = write(d.path(), "bot_b.zip", &big);
+    state
+        .update(LIBRARY, |l: &mut Library| {
+            l.add(entry(&a, "v1"));
+            l.add(entry(&b, "v2"));
+        })
+        .unwrap();
+    let mut sealed = cfg(&s.endpoint);
+    sealed.encrypt = true;
+    let c = S3Client::new(sealed, SK.into()).unwrap();
+    let id = SealIdentity::generate();
+    let recipient = id.recipient();
+    let staging = state.path().join(seal::STAGING);
+    let hook = |p: &Path| seal::staged_for_upload(&staging, p, &recipient);
+    let cancel = CancellationToken::new();
+    let r = sync(&c, &state, SMALL, Some(&hook), &cancel, &|_, _, _| {})
+        .await
+        .unwrap();
+    assert_eq!(r.uploaded.len(), 2);
+    let lib: Library = state.read(LIBRARY).unwrap();
+    assert!(lib.entries.iter().all(|e| held_by(e, "lab")));
+    let root = s.root.path().join(BUCKET).join("sq");
+    assert!(!root.join("bot_a.zip").exists() && !root.join("bot_b.zip").exists());
+    for (name, plain) in [("bot_a.zip.age", &small), ("bot_b.zip.age", &big)] {
+        let obj = root.join(name);
+        assert!(seal::looks_sealed(&obj).unwrap(), "{name}");
+        let back = d.path().join(format!("{name}.plain"));
+        seal::open_file(&obj, &back, &id).unwrap();
+        assert!(std::fs::read(&back).unwrap() == *plain, "{name}");
+    }
+    let left: Vec<_> = std::fs::read_dir(&staging).unwrap().collect();
+    assert!(left.is_empty(), "staged files left: {left:?}");
+    if let Some(py) = pyrage::python() {
+        let rec = d.path().join("recovery.age");
+        let pw = "a passphrase of some length";
+        seal::identity::export_recovery(&id, None, pw, &rec).unwrap();
+        let out = d.path().join("by-pyrage.zip");
+        let run = std::process::Command::new(&py)
+            .arg("-c")
+            .arg(pyrage::DECRYPT)
+            .arg(&rec)
+            .arg(pw)
+            .arg(root.join("bot_b.zip.age"))
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert!(
+            std::fs::read(&out).unwrap() == big,
+            "pyrage read other bytes"
+        );
+    }
+}
+
+/// A staged sealed copy is made once: the next attempt (after a kill) finds the same bytes,
+/// so a resumed multipart upload never mixes parts of two encryptions.
+#[test]
+fn a_staged_sealed_copy_is_the_same_file_on_the_next_attempt() {
+    use snapshots::seal::{self, SealIdentity};
+    let d = tempfile::tempdir().unwrap();
+    let plain = write(d.path(), "bot_c.zip", &data(70_000, 23));
+    let id = SealIdentity::generate();
+    let staging = d.path().join("staging");
+    let first = seal::staged_for_upload(&staging, &plain, &id.recipient()).unwrap();
+    let bytes = std::fs::read(&first).unwrap();
+    let again = seal::staged_for_upload(&staging, &plain, &id.recipient()).unwrap();
+    assert_eq!(first, again);
+    assert!(std::fs::read(&again).unwrap() == bytes, "sealed again");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&staging).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
 }
 
 #[tokio::test]

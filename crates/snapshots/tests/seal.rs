@@ -2,6 +2,8 @@
 //! files that leave nothing behind, planted links, the keychain slot, the recovery key, and
 //! a copy decrypted by an independent implementation (pyrage, Python bindings of rage).
 
+mod pyrage;
+
 use snapshots::accounts::AccountId;
 use snapshots::ownfile::Foreign;
 use snapshots::seal::identity::{self, SealError};
@@ -216,39 +218,9 @@ fn seal_recovery_key_round_trips_and_says_what_is_wrong() {
     assert!(identity::export_recovery(&id, None, "correct horse battery", &out).is_err());
 }
 
-/// The Python that has `pyrage` (`make test` makes a venv; see the Makefile).
-fn pyrage_python() -> Option<String> {
-    let py = std::env::var("SQSNAP_PYRAGE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = std::process::Command::new(&py)
-        .args(["-c", "import pyrage"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    ok.then_some(py)
-}
-
-const PY_DECRYPT: &str = r##"
-import base64, sys, pyrage
-from pyrage import passphrase, x25519
-rec, pw, sealed, out = sys.argv[1:]
-text = open(rec).read().strip().splitlines()
-assert text[0] == "-----BEGIN AGE ENCRYPTED FILE-----" and text[-1] == "-----END AGE ENCRYPTED FILE-----"
-binary = base64.b64decode("".join(text[1:-1]))
-ident = passphrase.decrypt(binary, pw).decode()
-key = [l for l in ident.splitlines() if l.startswith("AGE-SECRET-KEY-1")][0]
-pyrage.decrypt_file(sealed, out, [x25519.Identity.from_str(key)])
-recip = [l for l in ident.splitlines() if l.startswith("# public key: ")][0].split(": ")[1]
-open(out + ".back.age", "wb").write(pyrage.encrypt(b"from pyrage", [x25519.Recipient.from_str(recip)]))
-"##;
-
 #[test]
 fn seal_copies_and_recovery_keys_open_with_an_independent_age() {
-    let Some(py) = pyrage_python() else {
-        let expect = std::env::var("SQSNAP_EXPECT_PYRAGE").unwrap_or_default();
-        assert_ne!(
-            expect, "present",
-            "pyrage is not installed for SQSNAP_PYRAGE_PYTHON, but make test expects it"
-        );
-        eprintln!("skipped: no pyrage (make test installs it and requires it)");
+    let Some(py) = pyrage::python() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -261,7 +233,7 @@ fn seal_copies_and_recovery_keys_open_with_an_independent_age() {
     let out = dir.path().join("by-pyrage.zip");
     let run = std::process::Command::new(&py)
         .arg("-c")
-        .arg(PY_DECRYPT)
+        .arg(pyrage::DECRYPT)
         .args([&rec, Path::new(pw), &sealed, &out])
         .output()
         .unwrap();

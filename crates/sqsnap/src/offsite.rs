@@ -12,6 +12,7 @@ use snapshots::accounts::AccountId;
 use snapshots::download::RateLimit;
 use snapshots::offsite::upload::UploadOptions;
 use snapshots::offsite::{self, OFFSITE, OffsiteConfig, OffsiteError, Offsites, S3Client};
+use snapshots::seal;
 use snapshots::secret::OsKeychain;
 use snapshots::statedir::StateDir;
 use std::io::{IsTerminal, Read};
@@ -75,7 +76,7 @@ pub async fn run(out: &Out, demo: bool, rate: Option<u64>, cmd: &OffsiteCmd) -> 
             };
             for n in names {
                 let c = offsite::open(&st, &kc, &id, &n).map_err(fail)?;
-                sync(out, &st, &c, rate.clone()).await?;
+                sync(out, &st, &c, rate.clone(), &kc, &id).await?;
             }
             Ok(())
         }
@@ -120,14 +121,21 @@ fn add(
     cfg.check_endpoint().map_err(fail)?;
     let secret = read_secret(a.secret_key_file.as_deref())?;
     let place = cfg.place();
+    let encrypt = cfg.encrypt;
     offsite::add(st, kc, id, cfg, &secret).map_err(fail)?;
     out.emit(
         format!(
             "Added {}: {place}; the secret key is in the OS keychain. Try it with `sqsnap offsite test {}`.",
             a.name, a.name
         ),
-        serde_json::json!({"added": a.name, "place": place}),
+        serde_json::json!({"added": a.name, "place": place, "encrypt": encrypt}),
     );
+    if encrypt {
+        say::err(&format!(
+            "Copies sent to {} are encrypted to this computer's key: write a recovery key with `sqsnap key export-recovery FILE` and keep it away from this computer, or a lost computer means those copies cannot be opened.",
+            a.name
+        ));
+    }
     Ok(())
 }
 
@@ -192,7 +200,35 @@ async fn sync(
     st: &StateDir,
     c: &S3Client,
     rate: Option<Arc<RateLimit>>,
+    kc: &OsKeychain,
+    id: &AccountId,
 ) -> Result<(), Fail> {
+    // An encrypting destination gets each copy sealed to the account's key (made and kept in
+    // the keychain on first use), staged in the state dir so a resumed upload sends the
+    // same bytes.
+    let recipient = match c.config().encrypt {
+        true => Some(
+            seal::identity::get_or_create(kc, id)
+                .map_err(|e| {
+                    Fail(
+                        3,
+                        format!(
+                            "{}: the encryption key could not be read or made ({e}); nothing was uploaded and the local copies are as they were.",
+                            c.config().name
+                        ),
+                    )
+                })?
+                .recipient(),
+        ),
+        false => None,
+    };
+    let staging = st.path().join(seal::STAGING);
+    let hook = recipient
+        .as_ref()
+        .map(|r| move |p: &std::path::Path| seal::staged_for_upload(&staging, p, r));
+    let seal_hook: Option<snapshots::offsite::sync::Seal<'_>> = hook
+        .as_ref()
+        .map(|h| h as snapshots::offsite::sync::Seal<'_>);
     let cancel = CancellationToken::new();
     let stop = cancel.clone();
     tokio::spawn(async move {
@@ -216,7 +252,7 @@ async fn sync(
         rate,
         ..UploadOptions::default()
     };
-    let r = snapshots::offsite::sync::sync(c, st, opts, None, &cancel, &progress)
+    let r = snapshots::offsite::sync::sync(c, st, opts, seal_hook, &cancel, &progress)
         .await
         .map_err(fail)?;
     for (p, at) in &r.uploaded {
@@ -260,7 +296,7 @@ pub async fn after_plans(
     let kc = OsKeychain::default();
     for n in names {
         let c = offsite::open(&st, &kc, &id, n).map_err(fail)?;
-        sync(out, &st, &c, rate.clone()).await?;
+        sync(out, &st, &c, rate.clone(), &kc, &id).await?;
     }
     Ok(())
 }

@@ -124,6 +124,41 @@ async fn add_list_test_sync_remove() {
         "{}",
         text(&o)
     );
+    // An encrypting destination (the default): the add says to write a recovery key; sync
+    // sends X.zip.age, sealed to the key the keychain now holds, and `sqsnap decrypt`
+    // opens the object to the local bytes.
+    let mut enc = add.to_vec();
+    enc.retain(|a| *a != "--no-encrypt");
+    enc[2] = "sealed";
+    enc[10] = "enc";
+    let o = run(sqsnap(&data, &enc)).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("export-recovery"), "{}", text(&o));
+    let o = run(sqsnap(&data, &["offsite", "sync", "sealed"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("1 uploaded"), "{}", text(&o));
+    let bucket = s.root.path().join(BUCKET);
+    assert!(
+        !bucket.join("enc/bot_x.zip").exists(),
+        "plain bytes offsite"
+    );
+    let fetched = d.path().join("fetched.zip.age");
+    std::fs::copy(bucket.join("enc/bot_x.zip.age"), &fetched).unwrap();
+    let fs = fetched.to_string_lossy().into_owned();
+    let o = run(sqsnap(&data, &["decrypt", &fs])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        std::fs::read(d.path().join("fetched.zip")).unwrap() == std::fs::read(&zip).unwrap(),
+        "the offsite copy opened to other bytes"
+    );
+    assert!(
+        !walk(&dir)
+            .iter()
+            .any(|f| f.to_string_lossy().ends_with(".age")),
+        "a staged copy left"
+    );
+    let o = run(sqsnap(&data, &["offsite", "remove", "sealed"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     // http:// off loopback is refused before anything is stored.
     let mut far = add.to_vec();
     far[4] = "http://s3.example.com";

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
 
 /// Makes the sealed file to upload (`….zip.age`) from a local copy, when the destination
-/// encrypts. The seal module provides it; the file it returns is uploaded as any other.
+/// encrypts (the seal module's `staged_for_upload`). The file it returns is a staged copy:
+/// uploaded as any other, then removed by `sync` once the upload succeeded or was given up
+/// (a retryable failure keeps it, so the next attempt resumes with the same bytes).
 pub type Seal<'a> = &'a (dyn Fn(&Path) -> std::io::Result<PathBuf> + Send + Sync);
 
 /// What a sync did.
@@ -45,7 +47,7 @@ pub async fn sync(
     let cfg = client.config().clone();
     if cfg.encrypt && seal.is_none() {
         return Err(OffsiteError::Config(format!(
-            "{} is set to encrypt copies and this build cannot seal them yet; nothing was uploaded. Add it again with --no-encrypt to upload unencrypted copies",
+            "{} is set to encrypt copies and no encryption key was given; nothing was uploaded",
             cfg.name
         )));
     }
@@ -69,7 +71,12 @@ pub async fn sync(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let each: Progress<'_> = &|done, total| progress(&e.path, done, total);
-        let copy = upload_file(client, state, &file, &name, opts.clone(), cancel, each).await?;
+        let sent = upload_file(client, state, &file, &name, opts.clone(), cancel, each).await;
+        let staged = file != e.path;
+        if staged && sent.as_ref().err().is_none_or(|e| !e.retryable()) {
+            let _ = std::fs::remove_file(&file);
+        }
+        let copy = sent?;
         let at = copy.at.clone();
         state.update(LIBRARY, |l: &mut Library| l.record_copy_at(&e.path, copy))?;
         report.uploaded.push((e.path.clone(), at));

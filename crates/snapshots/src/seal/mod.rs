@@ -113,6 +113,73 @@ pub fn keep_sealed(staged_zip: &Path, recipient: &SealRecipient) -> io::Result<P
     Ok(out)
 }
 
+/// The folder in the account's state dir where copies are sealed before an upload.
+pub const STAGING: &str = "sealing";
+
+/// How old a temporary file left in [`STAGING`] by a killed seal must be before it is
+/// removed (a younger one may belong to a seal still running in another process).
+const STALE_TEMP: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// A sealed copy of `plain` for an upload, staged in `dir` (`0700`) as `<name>.age`: made
+/// once, then found again by the next attempt. A resumed multipart upload therefore sends
+/// the rest of the same ciphertext (sealing again would give other bytes of the same size,
+/// and the parts of two encryptions must never meet in one object). The caller removes the
+/// staged file once the upload is done with it.
+pub fn staged_for_upload(
+    dir: &Path,
+    plain: &Path,
+    recipient: &SealRecipient,
+) -> io::Result<PathBuf> {
+    ownfile::ensure_private_dir(dir)?;
+    let name = plain.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} names no file", plain.display()),
+        )
+    })?;
+    let staged = sealed_name(&dir.join(name));
+    clear_stale_temps(dir);
+    match std::fs::symlink_metadata(&staged) {
+        Ok(m) if m.is_file() => return Ok(staged),
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "{} is not a regular file; nothing was uploaded",
+                    staged.display()
+                ),
+            ));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    match seal_file(plain, &staged, recipient) {
+        Ok(_) => Ok(staged),
+        // Another process staged it meanwhile: the same use.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && staged.is_file() => Ok(staged),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes temporary files a killed seal left in `dir`, once they are a day old.
+fn clear_stale_temps(dir: &Path) {
+    let Ok(list) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in list.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_TEMP);
+        if name.starts_with('.') && name.ends_with(".tmp") && old {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Writes a new file at `dest` through a `0600` temporary sibling: `fill` writes the body,
 /// then fsync and a no-replace rename. On any error the temporary file is removed. Returns
 /// the size written.
