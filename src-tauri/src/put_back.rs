@@ -29,7 +29,9 @@ pub async fn check_put_back(
     id: String,
     path: PathBuf,
 ) -> Result<PutBackCheck, UiError> {
-    let plan = engine(&state).await?.check_put_back(&id, &path).await?;
+    let e = engine(&state).await?;
+    let key = key_for(&state, &e, &path)?;
+    let plan = e.check_put_back(&id, &path, key.as_ref()).await?;
     Ok(PutBackCheck {
         path: plan.file,
         size: plan.size,
@@ -61,6 +63,7 @@ pub async fn put_back(
         snapshot_first,
         download_first_to: None,
         restart,
+        key: key_for(&state, &e, &path)?.map(std::sync::Arc::new),
     };
     let (events, run) = sink(&e, &notifier, on_event);
     let result = e
@@ -84,12 +87,25 @@ pub async fn put_back(
     }
 }
 
+/// The account's key when `path` is an encrypted copy (from the keychain; never sent to
+/// the window).
+fn key_for(
+    state: &AppState,
+    e: &snapshots::Engine,
+    path: &std::path::Path,
+) -> Result<Option<snapshots::seal::SealIdentity>, UiError> {
+    let account = snapshots::accounts::AccountId::new(&e.me().user.id)
+        .map_err(|_| UiError::not_signed_in())?;
+    snapshots::seal::identity::key_for(&*state.keychain, &account, path)
+        .map_err(|err| UiError::new("keychain", err.to_string()))
+}
+
 /// The native file picker for a zip; `None` when the user closed it.
 #[tauri::command]
 pub async fn pick_put_back_file() -> Option<PathBuf> {
     rfd::AsyncFileDialog::new()
         .set_title("Choose a copy to put back")
-        .add_filter("zip", &["zip"])
+        .add_filter("zip", &["zip", "age"])
         .pick_file()
         .await
         .map(|h| h.path().to_path_buf())

@@ -1,6 +1,6 @@
 //! Integrity checks of a downloaded archive.
 
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,8 +44,17 @@ pub fn verify_zip(
             actual: size,
         });
     }
-    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
-        .map_err(|e| VerifyError::NotZip(e.to_string()))?;
+    verify_zip_reader(std::io::BufReader::new(file), size, full)
+}
+
+/// [`verify_zip`] of a zip read from `reader` (`size` bytes), such as a sealed copy as it is
+/// decrypted: nothing is written anywhere.
+pub fn verify_zip_reader(
+    reader: impl Read + Seek,
+    size: u64,
+    full: bool,
+) -> Result<Verified, VerifyError> {
+    let mut zip = zip::ZipArchive::new(reader).map_err(|e| VerifyError::NotZip(e.to_string()))?;
     let entries = zip.len();
     if full {
         let mut buf = vec![0u8; 256 * 1024];

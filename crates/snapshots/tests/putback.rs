@@ -106,7 +106,7 @@ async fn a_library_copy_is_named_and_a_snapshot_is_taken_and_downloaded_first() 
     let (sim, engine, dir) = start(config()).await;
     let r = engine.resource(ATLAS).unwrap();
     let copy = download_latest(&engine, &r, dir.path()).await.unwrap().path;
-    let plan = engine.check_put_back(ATLAS, &copy).await.unwrap();
+    let plan = engine.check_put_back(ATLAS, &copy, None).await.unwrap();
     let from = plan.from.expect("the library knows its copy");
     assert_eq!(from.resource_id, ATLAS);
     assert_eq!(plan.size, std::fs::metadata(&copy).unwrap().len());
@@ -212,4 +212,97 @@ async fn keep_calm_is_waited_out_and_a_lost_answer_is_not_sent_again() {
     assert!(matches!(e, EngineError::CommitUnknown), "{e:?}");
     assert!(e.to_string().contains("may have applied it"), "{e}");
     assert_eq!(posts(&sim).len(), 1, "exactly one POST: {:?}", posts(&sim));
+}
+
+/// An encrypted copy (`X.zip.age`) is checked and sent as it is decrypted: the app ends with
+/// the files of the zip inside, and no plain zip is written anywhere. Without the key, or
+/// with another, or damaged, it is refused before any request, saying why.
+#[tokio::test]
+async fn an_encrypted_copy_is_put_back_decrypted_on_the_way() {
+    use snapshots::seal::{self, SealIdentity};
+    let (sim, engine, dir) = start(config()).await;
+    let plain = zip_in(
+        dir.path(),
+        "sealed.zip",
+        &[
+            ("index.js", b"console.log('from the sealed copy')"),
+            ("data/big.bin", &vec![7u8; 300_000]),
+        ],
+    );
+    let key = SealIdentity::generate();
+    let sealed = seal::keep_sealed(&plain, &key.recipient()).unwrap();
+    assert!(!plain.exists());
+    sim.clear_requests();
+
+    // No key, another key, a damaged copy: refused, nothing sent.
+    let (sink, _) = collect();
+    let no_key = engine
+        .put_back(
+            ATLAS,
+            &sealed,
+            no_snapshot(),
+            sink,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(no_key, EngineError::PutBackNoKey { .. }),
+        "{no_key}"
+    );
+    assert!(no_key.to_string().contains("import-recovery"), "{no_key}");
+    let other = PutBackOptions {
+        key: Some(std::sync::Arc::new(SealIdentity::generate())),
+        ..no_snapshot()
+    };
+    let (sink, _) = collect();
+    let wrong = engine
+        .put_back(ATLAS, &sealed, other, sink, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.code(), "bad_file", "{wrong}");
+    let damaged = dir.path().join("damaged.zip.age");
+    let mut bytes = std::fs::read(&sealed).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&damaged, bytes).unwrap();
+    let err = engine
+        .check_put_back(ATLAS, &damaged, Some(&key))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "bad_file", "{err}");
+    assert!(posts(&sim).is_empty(), "sent: {:?}", posts(&sim));
+
+    // With the account's key: checked whole, then sent as the zip inside.
+    let plan = engine
+        .check_put_back(ATLAS, &sealed, Some(&key))
+        .await
+        .unwrap();
+    assert!(plan.sealed && plan.entries == 2);
+    let opts = PutBackOptions {
+        key: Some(std::sync::Arc::new(key)),
+        ..no_snapshot()
+    };
+    let (sink, events) = collect();
+    engine
+        .put_back(ATLAS, &sealed, opts, sink, &CancellationToken::new())
+        .await
+        .unwrap();
+    let files = sim.app_files(ATLAS).unwrap();
+    assert_eq!(files["index.js"], b"console.log('from the sealed copy')");
+    assert_eq!(files["data/big.bin"], vec![7u8; 300_000]);
+    assert_eq!(posts(&sim).len(), 1, "{:?}", posts(&sim));
+    let events = events.lock().unwrap().clone();
+    let uploaded = events.iter().rev().find_map(|e| match e {
+        Event::Uploading { progress, .. } => Some((progress.bytes, progress.total)),
+        _ => None,
+    });
+    assert_eq!(uploaded, Some((plan.size, Some(plan.size))));
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".zip"))
+        .collect();
+    assert!(left.is_empty(), "a plain zip was written: {left:?}");
 }

@@ -12,7 +12,11 @@ use snapshots::PutBackOptions;
 use snapshots::names::printable;
 
 pub async fn run(s: &Session, a: &PutBackArgs) -> Result<(), Fail> {
-    let plan = s.engine.check_put_back(&a.id, &a.from).await?;
+    let key = key_for(s, &a.from)?.map(std::sync::Arc::new);
+    let plan = s
+        .engine
+        .check_put_back(&a.id, &a.from, key.as_deref())
+        .await?;
     let r = &plan.resource;
     let from = plan
         .from
@@ -51,6 +55,7 @@ pub async fn run(s: &Session, a: &PutBackArgs) -> Result<(), Fail> {
         snapshot_first: !a.no_snapshot_first,
         download_first_to: a.dest.clone(),
         restart: a.restart,
+        key,
     };
     let done = s
         .engine
@@ -77,4 +82,16 @@ pub async fn run(s: &Session, a: &PutBackArgs) -> Result<(), Fail> {
         }),
     );
     Ok(())
+}
+
+/// The account's key from the keychain when `file` is an encrypted copy.
+fn key_for(
+    s: &Session,
+    file: &std::path::Path,
+) -> Result<Option<snapshots::seal::SealIdentity>, Fail> {
+    let Ok(account) = snapshots::accounts::AccountId::new(&s.engine.me().user.id) else {
+        return Ok(None);
+    };
+    snapshots::seal::identity::key_for(&snapshots::secret::OsKeychain::default(), &account, file)
+        .map_err(|e| Fail(3, e.to_string()))
 }

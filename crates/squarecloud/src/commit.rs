@@ -55,25 +55,49 @@ impl Client {
         let f = tokio::fs::File::open(file).await.map_err(local)?;
         let size = f.metadata().await.map_err(local)?.len();
         if size > limits::UPLOAD_MAX_BYTES {
-            return Err(ApiError::Api {
-                status: 413,
-                code: crate::ErrorCode::FileTooLarge,
-                raw: "FILE_TOO_LARGE".into(),
-                message: Some(format!(
-                    "not sent: the file is {size} bytes, over the {} bytes Square Cloud takes",
-                    limits::UPLOAD_MAX_BYTES
-                )),
-            });
+            return Err(too_large(size));
         }
         let name = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "put-back.zip".into());
-        let part =
-            reqwest::multipart::Part::stream_with_length(read_stream(f, size, progress), size)
-                .file_name(name)
-                .mime_str("application/zip")
-                .map_err(|e| ApiError::LocalFile(e.to_string()))?;
+        self.send_commit(app_id, name, size, read_stream(f, size, progress), restart)
+            .await
+    }
+
+    /// [`Client::commit_with_progress`] of a zip of `size` bytes read from `reader` (a
+    /// sealed copy as it is decrypted, say) and sent as `name`. Read on a blocking thread a
+    /// piece at a time, never whole; a read error ends the upload unfinished (and the
+    /// server applies nothing of a cut upload). A `reader` that gives other than `size`
+    /// bytes fails the same way.
+    pub async fn commit_reader(
+        &self,
+        app_id: &str,
+        name: String,
+        size: u64,
+        reader: Box<dyn std::io::Read + Send>,
+        restart: bool,
+        progress: CommitProgress,
+    ) -> Result<(), ApiError> {
+        if size > limits::UPLOAD_MAX_BYTES {
+            return Err(too_large(size));
+        }
+        let body = reader_stream(reader, size, progress);
+        self.send_commit(app_id, name, size, body, restart).await
+    }
+
+    async fn send_commit(
+        &self,
+        app_id: &str,
+        name: String,
+        size: u64,
+        body: reqwest::Body,
+        restart: bool,
+    ) -> Result<(), ApiError> {
+        let part = reqwest::multipart::Part::stream_with_length(body, size)
+            .file_name(name)
+            .mime_str("application/zip")
+            .map_err(|e| ApiError::LocalFile(e.to_string()))?;
         let form = reqwest::multipart::Form::new().part("file", part);
         let path = format!("/apps/{}/commit", seg(app_id));
         self.wait_turn().await?;
@@ -95,6 +119,59 @@ impl Client {
         let v = parse_json(status, &body, ct.as_deref())?;
         success_response(status, v).map(|_| ())
     }
+}
+
+/// The refusal of a file over the upload limit, before anything is sent, as the server
+/// would answer it (413 `FILE_TOO_LARGE`).
+fn too_large(size: u64) -> ApiError {
+    ApiError::Api {
+        status: 413,
+        code: crate::ErrorCode::FileTooLarge,
+        raw: "FILE_TOO_LARGE".into(),
+        message: Some(format!(
+            "not sent: the file is {size} bytes, over the {} bytes Square Cloud takes",
+            limits::UPLOAD_MAX_BYTES
+        )),
+    }
+}
+
+/// A blocking reader as a body stream: a thread reads pieces into a channel of two, so at
+/// most a few pieces are held; a short read (fewer bytes than `size`) is an error.
+fn reader_stream(
+    mut reader: Box<dyn std::io::Read + Send>,
+    size: u64,
+    progress: CommitProgress,
+) -> reqwest::Body {
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(2);
+    tokio::task::spawn_blocking(move || {
+        let mut sent = 0u64;
+        loop {
+            let mut buf = vec![0u8; CHUNK];
+            let piece = match reader.read(&mut buf) {
+                Ok(0) if sent == size => return,
+                Ok(0) => Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("the copy ended after {sent} of {size} bytes"),
+                )),
+                Ok(n) if sent + n as u64 > size => Err(std::io::Error::other(format!(
+                    "the copy is longer than the {size} bytes it was checked at"
+                ))),
+                Ok(n) => {
+                    buf.truncate(n);
+                    sent += n as u64;
+                    progress(sent, size);
+                    Ok(buf)
+                }
+                Err(e) => Err(e),
+            };
+            let stop = piece.is_err();
+            if tx.blocking_send(piece).is_err() || stop {
+                return;
+            }
+        }
+    });
+    let pieces = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|p| (p, rx)) });
+    reqwest::Body::wrap_stream(pieces)
 }
 
 /// The file as a body stream, read a piece at a time, each piece told to `progress`.

@@ -8,12 +8,16 @@
 //! callers say so. One commit per application per 3 s on every process's clock; a
 //! `KEEP_CALM` (nothing applied) is waited out and sent once more; a lost answer is never
 //! sent again ([`EngineError::CommitUnknown`]).
+//!
+//! An encrypted copy (`….zip.age`) is checked and sent as it is decrypted, with the
+//! account's key the caller gives: the plain zip is never written anywhere.
 
 use super::library::LibraryEntry;
 use super::{Engine, EngineError, Event, EventSink, JobOutcome, ResourceRef};
 use crate::download::Progress;
 use crate::pacer::{WaitReason, padded, sleep_until};
-use crate::verify::verify_zip;
+use crate::seal::{self, SealIdentity};
+use crate::verify::{verify_zip, verify_zip_reader};
 use chrono::Utc;
 use squarecloud::limits::UPLOAD_MAX_BYTES;
 use squarecloud::{ApiError, ErrorCode, ResourceKind};
@@ -28,8 +32,11 @@ use tokio_util::sync::CancellationToken;
 pub struct PutBackPlan {
     pub resource: ResourceRef,
     pub file: PathBuf,
-    /// The file's size in bytes (at most [`UPLOAD_MAX_BYTES`]).
+    /// The zip's size in bytes (at most [`UPLOAD_MAX_BYTES`]); for an encrypted copy, the
+    /// size of the zip inside.
     pub size: u64,
+    /// The file is an encrypted copy, opened with the key the caller gave.
+    pub sealed: bool,
     /// Entries in the zip, each read and its CRC checked.
     pub entries: usize,
     /// The library's record of the file, when it is one of its copies: which snapshot of
@@ -46,6 +53,8 @@ pub struct PutBackOptions {
     pub download_first_to: Option<PathBuf>,
     /// Restart the application once the files are in.
     pub restart: bool,
+    /// The account's key, for an encrypted copy.
+    pub key: Option<Arc<SealIdentity>>,
 }
 
 impl Default for PutBackOptions {
@@ -54,6 +63,7 @@ impl Default for PutBackOptions {
             snapshot_first: true,
             download_first_to: None,
             restart: false,
+            key: None,
         }
     }
 }
@@ -67,15 +77,21 @@ pub struct PutBack {
     pub restarted: bool,
 }
 
+/// How much larger than its zip an encrypted copy may be (age's header, and 16 bytes per
+/// 64 KiB chunk: about 26 KB for 100 MB), before its zip is opened to measure.
+const SEAL_SLACK: u64 = 64 * 1024;
+
 /// Progress events at most this often while uploading.
 const TELL_EVERY: Duration = Duration::from_millis(250);
 
 impl Engine {
     /// Whether `file` can be put back into `resource_id`, and what it is; sends nothing.
+    /// `key` opens an encrypted copy.
     pub async fn check_put_back(
         &self,
         resource_id: &str,
         file: &Path,
+        key: Option<&SealIdentity>,
     ) -> Result<PutBackPlan, EngineError> {
         let resource = self.resource(resource_id)?;
         if resource.kind == ResourceKind::Database {
@@ -93,15 +109,34 @@ impl Engine {
         if !meta.is_file() {
             return Err(bad("not a file".into()));
         }
-        if meta.len() > UPLOAD_MAX_BYTES {
-            return Err(EngineError::PutBackTooLarge {
-                path: file.to_path_buf(),
-                size: meta.len(),
-                max: UPLOAD_MAX_BYTES,
-            });
+        let sealed = seal::looks_sealed(file).map_err(|e| bad(e.to_string()))?;
+        // An encrypted copy is a little larger than its zip: refused here only when even
+        // the zip inside cannot fit (its size is known once it is open).
+        let too_large = |size| EngineError::PutBackTooLarge {
+            path: file.to_path_buf(),
+            size,
+            max: UPLOAD_MAX_BYTES,
+        };
+        if meta.len() > UPLOAD_MAX_BYTES + if sealed { SEAL_SLACK } else { 0 } {
+            return Err(too_large(meta.len()));
         }
         let p = file.to_path_buf();
-        let checked = tokio::task::spawn_blocking(move || verify_zip(&p, None, true))
+        let checked = if sealed {
+            let key = key.ok_or_else(|| EngineError::PutBackNoKey {
+                path: file.to_path_buf(),
+            })?;
+            let mut r = seal::open_reader(&p, key).map_err(|e| bad(e.to_string()))?;
+            let size = std::io::Seek::seek(&mut r, std::io::SeekFrom::End(0))
+                .map_err(|e| bad(e.to_string()))?;
+            if size > UPLOAD_MAX_BYTES {
+                return Err(too_large(size));
+            }
+            std::io::Seek::rewind(&mut r).map_err(|e| bad(e.to_string()))?;
+            tokio::task::spawn_blocking(move || verify_zip_reader(r, size, true))
+        } else {
+            tokio::task::spawn_blocking(move || verify_zip(&p, None, true))
+        };
+        let checked = checked
             .await
             .map_err(|e| bad(e.to_string()))?
             .map_err(|e| bad(e.to_string()))?;
@@ -110,6 +145,7 @@ impl Engine {
             resource,
             file: file.to_path_buf(),
             size: checked.size,
+            sealed,
             entries: checked.entries,
         })
     }
@@ -131,7 +167,9 @@ impl Engine {
         events: EventSink,
         cancel: &CancellationToken,
     ) -> Result<PutBack, EngineError> {
-        let plan = self.check_put_back(resource_id, file).await?;
+        let plan = self
+            .check_put_back(resource_id, file, opts.key.as_deref())
+            .await?;
         let r = plan.resource.clone();
         let safety = if opts.snapshot_first {
             let first =
@@ -143,10 +181,7 @@ impl Engine {
         let mut tries = 0;
         loop {
             self.wait_commit_window(&r, &events, cancel).await?;
-            match self
-                .send_commit(&plan, opts.restart, &events, cancel)
-                .await?
-            {
+            match self.send_commit(&plan, &opts, &events, cancel).await? {
                 // Nothing was applied: wait the window out and send once more.
                 Err(e) if e.code() == Some(&ErrorCode::KeepCalm) && tries == 0 => tries += 1,
                 Err(e) => return Err(commit_error(e, &plan.file)),
@@ -198,15 +233,47 @@ impl Engine {
     async fn send_commit(
         &self,
         plan: &PutBackPlan,
-        restart: bool,
+        opts: &PutBackOptions,
         events: &EventSink,
         cancel: &CancellationToken,
     ) -> Result<Result<(), ApiError>, EngineError> {
         let sent = Arc::new(AtomicU64::new(0));
         let progress = upload_progress(plan, events.clone(), sent.clone());
-        let commit =
-            self.client()
-                .commit_with_progress(&plan.resource.id, &plan.file, restart, progress);
+        let id = &plan.resource.id;
+        let commit = match (plan.sealed, opts.key.as_deref()) {
+            (false, _) => {
+                let c = self.client();
+                Box::pin(c.commit_with_progress(id, &plan.file, opts.restart, progress))
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send + '_>>
+            }
+            (true, None) => {
+                return Err(EngineError::PutBackNoKey {
+                    path: plan.file.clone(),
+                });
+            }
+            (true, Some(key)) => {
+                let r = seal::open_reader(&plan.file, key).map_err(|e| {
+                    EngineError::PutBackBadFile {
+                        path: plan.file.clone(),
+                        detail: e.to_string(),
+                    }
+                })?;
+                // Sent under the zip's own name (`X.zip`, not `X.zip.age`).
+                let name = plan
+                    .file
+                    .file_stem()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "put-back.zip".into());
+                Box::pin(self.client().commit_reader(
+                    id,
+                    name,
+                    plan.size,
+                    Box::new(r),
+                    opts.restart,
+                    progress,
+                ))
+            }
+        };
         tokio::select! {
             done = commit => Ok(done),
             () = cancel.cancelled() => Err(if sent.load(Ordering::SeqCst) < plan.size {

@@ -221,6 +221,10 @@ pub enum EngineError {
     )]
     PutBackBadFile { path: PathBuf, detail: String },
     #[error(
+        "{} is an encrypted copy and this computer has no key to open it. Nothing was sent. Import the recovery key you wrote for this account (sqsnap key import-recovery FILE), then try again.", path.display()
+    )]
+    PutBackNoKey { path: PathBuf },
+    #[error(
         "Square Cloud refused the put back: {}{}. Your copy is unchanged; check the application on Square Cloud, then try again or choose another copy.", printable(code), message.as_deref().map(|m| format!(" ({})", printable(m))).unwrap_or_default()
     )]
     CommitRefused {
@@ -267,6 +271,7 @@ impl EngineError {
             EngineError::PutBackDatabase { .. } => "unsupported",
             EngineError::PutBackTooLarge { .. } => "too_large",
             EngineError::PutBackBadFile { .. } => "bad_file",
+            EngineError::PutBackNoKey { .. } => "no_key",
             EngineError::CommitRefused { .. } => "commit_refused",
             EngineError::CommitUnknown => "commit_unknown",
             EngineError::Cancelled => "cancelled",

@@ -136,6 +136,19 @@ pub fn stored(
     }
 }
 
+/// The key to open `file` with: the account's stored identity when the file is an encrypted
+/// copy, `None` for a plain one (nothing is asked of the keychain then).
+pub fn key_for(
+    keychain: &dyn Keychain,
+    account: &AccountId,
+    file: &Path,
+) -> Result<Option<SealIdentity>, SealError> {
+    if !super::looks_sealed(file).unwrap_or(false) {
+        return Ok(None);
+    }
+    stored(keychain, account)
+}
+
 /// The account's identity, made and stored in the keychain on first use. If the keychain
 /// cannot keep it, the error says so and no identity is returned (so nothing is encrypted
 /// to a key that would be lost).
