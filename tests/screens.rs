@@ -134,6 +134,13 @@ async fn every_state_reads_well_in_every_theme_language_and_size() {
     // 512 MB: 4 snapshots a day. Creates answer fast; the 5 s account window stays.
     let mut account = AccountSpec::demo();
     account.memory_mb = 512;
+    // A name made to fool: a right-to-left override, a terminal escape, a bell.
+    let hostile = account
+        .applications
+        .iter_mut()
+        .find(|a| a.name == "Ticket-Tool")
+        .unwrap();
+    hostile.name = "Ticket-Tool\u{202E}gpj.exe\u{1b}[2J\u{7}".into();
     let mut config = SimConfig::new(KEY, account).instant_creates();
     config.generation_time = Duration::from_millis(300);
     let sim = Simulator::start(config).await.unwrap();
@@ -179,6 +186,19 @@ async fn every_state_reads_well_in_every_theme_language_and_size() {
     )
     .unwrap();
     assert_eq!(names.len(), 10);
+    // Server names are shown with no control or bidirectional character left in them.
+    for name in &names {
+        assert!(
+            !name.chars().any(|c| c.is_control()
+                || ('\u{202A}'..='\u{202E}').contains(&c)
+                || ('\u{2066}'..='\u{2069}').contains(&c)),
+            "{name:?}"
+        );
+    }
+    assert!(
+        names.contains(&"Ticket-Tool\u{FFFD}gpj.exe\u{FFFD}[2J\u{FFFD}".to_string()),
+        "{names:?}"
+    );
     // ../../etc/passwd has no snapshot yet: one is taken (1 of the 4 a day).
     for name in names.iter().filter(|n| *n != "../../etc/passwd") {
         menu_action(&d, name, "#menu-download").await;

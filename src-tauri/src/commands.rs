@@ -51,8 +51,8 @@ fn session(state: &AppState, engine: Option<&Engine>, notices: Vec<String>) -> S
             let me = e.me();
             AccountView {
                 id: me.user.id,
-                name: me.user.name,
-                plan: me.user.plan.name.clone(),
+                name: snapshots::names::printable(&me.user.name),
+                plan: snapshots::names::printable(&me.user.plan.name),
                 memory_mb: me.user.plan.memory.limit,
                 daily_quota: me.user.plan.daily_snapshot_quota(),
             }
@@ -583,8 +583,12 @@ pub async fn list_library(
 ) -> Result<Vec<LibraryEntry>, UiError> {
     let lib = engine(&state).await?.library();
     Ok(match resource {
-        Some(id) => lib.for_resource(&id).into_iter().cloned().collect(),
-        None => lib.entries,
+        Some(id) => lib
+            .for_resource(&id)
+            .into_iter()
+            .map(overview::shown)
+            .collect(),
+        None => lib.entries.iter().map(overview::shown).collect(),
     })
 }
 

@@ -544,12 +544,15 @@ pub async fn launch_with(
 pub async fn menu_action(d: &Driver, name: &str, item: &str) {
     let t = Instant::now();
     loop {
-        d.click(&format!("button[aria-label='More actions: {name}']"))
-            .await;
-        if d.js("return !document.getElementById('row-menu').hidden")
-            .await
-            == json!(true)
-        {
+        let button = format!("button[aria-label='More actions: {name}']");
+        d.click(&button).await;
+        // Open for this row: a click while another row's menu was still closing can close
+        // rather than open, and that menu's items act on the other row.
+        let open = format!(
+            "const b = document.querySelector({}); return !document.getElementById('row-menu').hidden && !!b && b.getAttribute('aria-expanded') === 'true'",
+            json!(button)
+        );
+        if d.js(&open).await == json!(true) {
             break;
         }
         assert!(

@@ -3,6 +3,7 @@
 
 use crate::engine::Engine;
 use crate::library::{Library, LibraryEntry};
+use crate::names::printable;
 use crate::plans::{Day, Plans};
 use crate::settings::Settings;
 use chrono::{DateTime, Local, Utc};
@@ -133,6 +134,14 @@ type Base<'a> = (
     &'a Option<String>,
 );
 
+/// A library entry as the window shows it: its resource's name printable.
+pub fn shown(e: &LibraryEntry) -> LibraryEntry {
+    LibraryEntry {
+        resource_name: printable(&e.resource_name),
+        ..e.clone()
+    }
+}
+
 fn row(
     i: &Inputs,
     (kind, id, name, runtime, ram, cluster): Base,
@@ -146,12 +155,14 @@ fn row(
     ResourceRow {
         kind,
         id: id.clone(),
-        name: name.clone(),
-        runtime: runtime.clone(),
+        // What the server names is shown as text no control or bidirectional character
+        // survives in (a name cannot reorder or hide what the window says around it).
+        name: printable(name),
+        runtime: runtime.as_deref().map(printable),
         ram,
-        cluster: cluster.clone(),
+        cluster: cluster.as_deref().map(printable),
         newest_server: i.newest.get(id).copied().flatten(),
-        newest_local: local.first().map(|x| (*x).clone()),
+        newest_local: local.first().map(|x| shown(x)),
         dest: i.settings.dest_for(id).map(PathBuf::from),
         own_dest: i.settings.destinations.contains_key(id),
         last_backup,
@@ -205,6 +216,50 @@ mod tests {
             newest: &newest,
         };
         rows(&i, now())
+    }
+
+    /// What the server names reaches the window with no control or bidirectional character:
+    /// a resource's name, runtime and cluster, and the name a library copy recorded.
+    #[test]
+    fn server_names_reach_the_window_printable() {
+        let hostile = "bot\u{202E}gpj.exe\u{1b}]0;pwned\u{7}\u{2066}x\u{9b}2J";
+        let me: Me = serde_json::from_value(serde_json::json!({
+            "user": {"id": "u", "name": "Ana", "plan": {"name": "standard-4", "memory": {"limit": 4096}}},
+            "applications": [{"id": "a1", "name": hostile, "ram": 512, "lang": hostile, "cluster": hostile}],
+            "databases": [],
+        }))
+        .unwrap();
+        let mut library = Library::default();
+        let mut e = entry("a1", Utc::now(), true);
+        e.resource_name = hostile.into();
+        library.add(e);
+        let newest = HashMap::new();
+        let (settings, plans) = (Settings::default(), Plans::default());
+        let i = Inputs {
+            me: &me,
+            library: &library,
+            settings: &settings,
+            plans: &plans,
+            newest: &newest,
+        };
+        let row = rows(&i, now()).remove(0);
+        let local = row.newest_local.clone().unwrap();
+        for text in [
+            row.name.as_str(),
+            row.runtime.as_deref().unwrap(),
+            row.cluster.as_deref().unwrap(),
+            local.resource_name.as_str(),
+        ] {
+            assert!(text.contains('\u{FFFD}'), "{text:?}");
+            assert!(
+                !text.chars().any(|c| c.is_control()
+                    || ('\u{2066}'..='\u{2069}').contains(&c)
+                    || ('\u{202A}'..='\u{202E}').contains(&c)),
+                "{text:?}"
+            );
+        }
+        // The library itself keeps the name as the server gave it.
+        assert_eq!(library.entries[0].resource_name, hostile);
     }
 
     #[test]
