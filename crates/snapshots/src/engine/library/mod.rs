@@ -164,6 +164,44 @@ impl Library {
         }
     }
 
+    /// Records what a prune did to a copy of this library, read as `before` and pruned into
+    /// `after` outside the state lock: entries it removed go, entries it changed take its
+    /// change, its new tombstones are kept. What another process changed meanwhile wins: an
+    /// entry that is no longer as `before` had it is left as it is now (the next prune looks
+    /// at it again), and entries added since stay.
+    pub fn apply_prune(&mut self, before: &Library, after: &Library) {
+        for old in &before.entries {
+            let now = after.entries.iter().find(|e| e.path == old.path);
+            let Some(i) = self.entries.iter().position(|e| e == old) else {
+                continue;
+            };
+            match now {
+                None => {
+                    self.entries.remove(i);
+                }
+                Some(new) if new != old => self.entries[i] = new.clone(),
+                Some(_) => {}
+            }
+        }
+        for (id, versions) in &after.pruned {
+            let had = before.pruned.get(id);
+            for (v, at) in versions {
+                if had.is_none_or(|h| !h.contains_key(v)) {
+                    let t = self.pruned.entry(id.clone()).or_default();
+                    t.insert(v.clone(), *at);
+                    while t.len() > MAX_PRUNED_PER_RESOURCE {
+                        let Some(oldest) =
+                            t.iter().min_by_key(|(_, at)| **at).map(|(v, _)| v.clone())
+                        else {
+                            break;
+                        };
+                        t.remove(&oldest);
+                    }
+                }
+            }
+        }
+    }
+
     fn remember_pruned(&mut self, path: &Path, now: DateTime<Utc>) {
         for e in self.entries.iter().filter(|e| e.path == path) {
             if let Some(v) = &e.version {
@@ -424,6 +462,46 @@ mod tests {
         assert_eq!(preview.len(), 3);
         let r = lib.prune_by(&ids, &keep);
         assert_eq!(r.deleted, preview);
+    }
+
+    /// What a prune did on a copy is recorded over what other processes did meanwhile: an
+    /// entry changed since (verified again) is left as it is now, one added stays, one the
+    /// prune removed and nobody touched goes.
+    #[test]
+    fn a_prune_on_a_copy_is_applied_over_changes_made_meanwhile() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let e = |i: i64| LibraryEntry {
+            resource_id: "r1".into(),
+            resource_name: "r".into(),
+            version: Some(format!("v{i}")),
+            taken_at: now - Duration::days(10 - i),
+            size: 10,
+            path: PathBuf::from(format!("/b/r1_{i}.zip")),
+            downloaded_at: now,
+            verified_at: None,
+            copies: Vec::new(),
+        };
+        let mut before = Library::default();
+        for i in 0..3 {
+            before.add(e(i));
+        }
+        // The prune removed 0 and 1 and left tombstones.
+        let mut after = before.clone();
+        after.entries.retain(|x| x.path == e(2).path);
+        after
+            .pruned
+            .entry("r1".into())
+            .or_default()
+            .extend([("v0".to_string(), now), ("v1".to_string(), now)]);
+        // Meanwhile: 1 was verified again, 3 was added.
+        let mut current = before.clone();
+        current.mark_verified(&e(1).path, now);
+        current.add(e(3));
+        current.apply_prune(&before, &after);
+        let mut paths: Vec<_> = current.entries.iter().map(|x| x.path.clone()).collect();
+        paths.sort();
+        assert_eq!(paths, vec![e(1).path, e(2).path, e(3).path]);
+        assert_eq!(current.pruned["r1"].len(), 2);
     }
 
     #[test]

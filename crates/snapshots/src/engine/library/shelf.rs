@@ -112,7 +112,21 @@ impl Shelf {
     ) -> Result<PruneReport, EngineError> {
         let s = self.settings();
         let (last, days) = (keep_last.or(s.keep_last), keep_days.or(s.keep_days));
-        self.update_library(|l| l.prune(last, days, Utc::now()))
+        self.prune_with(|l| l.prune(last, days, Utc::now()))
+    }
+
+    /// Runs `prune` on a copy of the library outside the state lock (its file work: sizes,
+    /// zip reads, deletes, however long they take), then records what it did under the lock
+    /// ([`Library::apply_prune`]). The lock is held only to read and to write the index.
+    pub(in crate::engine) fn prune_with(
+        &self,
+        prune: impl FnOnce(&mut Library) -> PruneReport,
+    ) -> Result<PruneReport, EngineError> {
+        let before = self.library();
+        let mut after = before.clone();
+        let report = prune(&mut after);
+        self.update_library(|l| l.apply_prune(&before, &after))?;
+        Ok(report)
     }
 
     pub(in crate::engine) fn dest_for(
@@ -321,4 +335,68 @@ impl Shelf {
 pub(in crate::engine) struct Listed {
     pub(in crate::engine) version: Option<String>,
     pub(in crate::engine) taken_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::library::LibraryEntry;
+    use std::time::Duration;
+
+    fn entry(dir: &Path, i: i64) -> LibraryEntry {
+        let path = dir.join(format!("bot_{i}.zip"));
+        std::fs::write(&path, vec![1u8; 10]).unwrap();
+        LibraryEntry {
+            resource_id: "r1".into(),
+            resource_name: "bot".into(),
+            version: Some(format!("v{i}")),
+            taken_at: Utc::now() - chrono::Duration::days(10 - i),
+            size: 10,
+            path,
+            downloaded_at: Utc::now(),
+            verified_at: None,
+            copies: Vec::new(),
+        }
+    }
+
+    /// A prune's file work runs with the state lock free: another process's update goes
+    /// through while it works, and what that update added is still there after.
+    #[test]
+    fn a_prune_holds_the_state_lock_only_to_read_and_to_write() {
+        let d = tempfile::tempdir().unwrap();
+        let data = d.path().join("data");
+        let state = Arc::new(StateDir::open(&data).unwrap());
+        state
+            .update(LIBRARY, |l: &mut Library| {
+                for i in 0..3 {
+                    l.add(entry(d.path(), i));
+                }
+            })
+            .unwrap();
+        let shelf = Shelf::new(state, &EngineConfig::new("http://127.0.0.1:9", &data));
+        let newcomer = entry(d.path(), 5);
+        let added = newcomer.clone();
+        let report = shelf
+            .prune_with(|l| {
+                // As a second process would: its own handle, its own lock, a time limit.
+                let (tx, rx) = std::sync::mpsc::channel();
+                let other = data.clone();
+                std::thread::spawn(move || {
+                    let s = StateDir::open(&other).unwrap();
+                    let r = s.update(LIBRARY, |l: &mut Library| l.add(added));
+                    let _ = tx.send(r.is_ok());
+                });
+                let got = rx.recv_timeout(Duration::from_secs(10));
+                assert_eq!(got, Ok(true), "another process waited for the prune");
+                l.prune(Some(1), None, Utc::now())
+            })
+            .unwrap();
+        assert_eq!(report.deleted.len(), 2, "{report:?}");
+        let lib = shelf.library();
+        let mut left: Vec<_> = lib.entries.iter().map(|e| e.path.clone()).collect();
+        left.sort();
+        assert_eq!(left, vec![d.path().join("bot_2.zip"), newcomer.path]);
+        let tombs = lib.pruned.get("r1").map(|t| t.len());
+        assert_eq!(tombs, Some(2), "the prune's tombstones are kept");
+    }
 }

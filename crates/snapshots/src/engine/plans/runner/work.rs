@@ -166,6 +166,6 @@ impl Runner<'_> {
             .collect();
         let retention = plan.retention.clone();
         self.shelf
-            .update_library(|lib: &mut Library| lib.prune_by(&ids, &retention))
+            .prune_with(|lib: &mut Library| lib.prune_by(&ids, &retention))
     }
 }
