@@ -66,7 +66,10 @@ fn session(state: &AppState, engine: Option<&Engine>, notices: Vec<String>) -> S
 /// The session; signs in with the stored key of the account signed in last, when there is
 /// one (a key kept by a release before accounts moves to its account first).
 #[tauri::command]
-pub async fn get_session(state: State<'_, AppState>) -> Result<Session, UiError> {
+pub async fn get_session<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    state: State<'_, AppState>,
+) -> Result<Session, UiError> {
     if let Some(e) = state.engines.lock().await.current() {
         return Ok(session(&state, Some(e), vec![]));
     }
@@ -87,6 +90,7 @@ pub async fn get_session(state: State<'_, AppState>) -> Result<Session, UiError>
                 return Ok(session(&state, Some(existing), vec![]));
             }
             let e = engines.insert(ready(&state, e));
+            resume_unfinished(&app, &e, state.cancel_token());
             Ok(session(&state, Some(&e), notices))
         }
         // A stored key that the server refuses: keep it (it may be a passing problem) but
@@ -95,18 +99,49 @@ pub async fn get_session(state: State<'_, AppState>) -> Result<Session, UiError>
     }
 }
 
-/// An engine just connected, set up as the app runs it.
+/// An engine just connected, set up as the app runs it: its downloads are recorded until
+/// they end, so quitting in the middle loses nothing.
 fn ready(state: &AppState, e: Engine) -> Arc<Engine> {
     let e = Arc::new(e);
+    e.keep_unfinished(true);
     e.set_metered_check(Arc::new(snapshots::metered::is_metered));
     state.remember_close_to_tray(e.settings().close_to_tray);
     e
 }
 
+/// Goes on with the downloads a quit or a logout cut short, as background transfers the
+/// window shows (from their `.part`, into the folders they had).
+fn resume_unfinished<R: tauri::Runtime>(
+    app: &tauri::AppHandle<R>,
+    e: &Arc<Engine>,
+    cancel: tokio_util::sync::CancellationToken,
+) {
+    let (events, run) = event_sink(e, app);
+    let e = e.clone();
+    tauri::async_runtime::spawn(async move {
+        for (resource, got) in e.resume_unfinished(events.clone(), &cancel).await {
+            if let Err(err) = got
+                && err.code() != "cancelled"
+            {
+                events(Event::Failed {
+                    resource,
+                    code: err.code().into(),
+                    message: err.to_string(),
+                });
+            }
+        }
+        run.flush();
+    });
+}
+
 /// Checks the key with Square Cloud, then keeps it in the keychain item of its account,
 /// which becomes the one the window shows.
 #[tauri::command]
-pub async fn sign_in(state: State<'_, AppState>, key: String) -> Result<Session, UiError> {
+pub async fn sign_in<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    state: State<'_, AppState>,
+    key: String,
+) -> Result<Session, UiError> {
     let key = ApiKey::new(key).ok_or_else(|| UiError::new("auth", "Paste your API key first."))?;
     let engine = signin::sign_in(
         &state.accounts,
@@ -117,6 +152,7 @@ pub async fn sign_in(state: State<'_, AppState>, key: String) -> Result<Session,
     .await?;
     let notices = engine.recovered().iter().map(ToString::to_string).collect();
     let engine = state.engines.lock().await.insert(ready(&state, engine));
+    resume_unfinished(&app, &engine, state.cancel_token());
     Ok(session(&state, Some(&engine), notices))
 }
 
@@ -125,6 +161,9 @@ pub async fn sign_in(state: State<'_, AppState>, key: String) -> Result<Session,
 #[tauri::command]
 pub async fn sign_out(state: State<'_, AppState>) -> Result<Session, UiError> {
     state.cancel_all();
+    if let Some(e) = state.engine().await {
+        let _ = e.forget_unfinished();
+    }
     signin::sign_out(&state.accounts, state.keychain.as_ref())?;
     state.engines.lock().await.remove_current();
     Ok(session(&state, None, vec![]))
@@ -444,10 +483,15 @@ pub async fn remove_plan(state: State<'_, AppState>, id: String) -> Result<Plans
     Ok(overview::plans_of_engine(&e))
 }
 
-/// Cancels every transfer and wait; partial downloads are kept and resume next time.
+/// Cancels every transfer and wait; partial downloads are kept and resume when downloaded
+/// again, but the next start does not go on with them (the user stopped them).
 #[tauri::command]
-pub fn cancel_transfer(state: State<'_, AppState>) {
+pub async fn cancel_transfer(state: State<'_, AppState>) -> Result<(), UiError> {
     state.cancel_all();
+    if let Some(e) = state.engine().await {
+        e.forget_unfinished()?;
+    }
+    Ok(())
 }
 
 /// Stops watching the list for one resource's new snapshot (a slow create, or one whose

@@ -103,7 +103,15 @@ fn tray<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
                     }
                 });
             }
-            "cancel" => app.state::<AppState>().cancel_all(),
+            "cancel" => {
+                app.state::<AppState>().cancel_all();
+                let app = app.clone();
+                tauri::async_runtime::spawn(async move {
+                    if let Some(e) = app.state::<AppState>().engine().await {
+                        let _ = e.forget_unfinished();
+                    }
+                });
+            }
             "login" => {
                 let on = !autostart::is_enabled(app);
                 if let Err(e) = commands::start_at_login(app, on) {

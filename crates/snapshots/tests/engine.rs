@@ -695,3 +695,102 @@ async fn a_folder_that_cannot_be_written_to_spends_no_quota() {
         "nothing was left in the folder"
     );
 }
+
+/// The app keeps each download until it ends: stopped in the middle (a quit, a logout), it
+/// is recorded; the next engine on the same state goes on with it from its `.part` (with
+/// `Range`, never from byte 0) into the same folder, and ends byte-identical with the record
+/// gone. A stop the user asks for forgets it; a snapshot no longer listed is forgotten.
+#[tokio::test]
+async fn an_unfinished_download_is_gone_on_with_at_the_next_start() {
+    use snapshots::library::unfinished::{UNFINISHED, Unfinished};
+    use snapshots::statedir::StateDir;
+    let size = 3_000_000;
+    let (sim, engine, dir) = start(one_app(size)).await;
+    let data = dir.path().join("data");
+    let out = folder(dir.path(), "Backups");
+    engine.keep_unfinished(true);
+    let r = engine.resource(&id(0)).unwrap();
+    // Make a snapshot to fetch, then fetch it slowly and stop in the middle.
+    let (sink, _) = collect();
+    engine
+        .snapshot(
+            vec![r.clone()],
+            SnapshotOptions::default(),
+            sink,
+            &CancellationToken::new(),
+        )
+        .await;
+    cap_each(&sim, 500_000);
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        stop.cancel();
+    });
+    let (sink, _) = collect();
+    let cut = engine.download(&r, None, Some(&out), sink, &cancel).await;
+    assert_eq!(
+        cut.as_ref().map_err(EngineError::code).err(),
+        Some("cancelled"),
+        "{cut:?}"
+    );
+    let recorded: Unfinished = StateDir::open(&data).unwrap().read(UNFINISHED).unwrap();
+    assert_eq!(recorded.downloads.len(), 1);
+    assert_eq!(recorded.downloads[0].dir, out);
+    drop(engine);
+
+    // The next start: full speed, from where it stopped.
+    sim.clear_faults();
+    let from = sim.requests().len();
+    let again = engine_on(&sim, &data, |_| {}).await;
+    again.keep_unfinished(true);
+    let (sink, _) = collect();
+    let done = again
+        .resume_unfinished(sink, &CancellationToken::new())
+        .await;
+    assert_eq!(done.len(), 1);
+    let file = done[0].1.as_ref().unwrap().path.clone();
+    assert!(file.starts_with(&out));
+    let ranges: Vec<_> = sim.requests()[from..]
+        .iter()
+        .filter(|q| q.host == squarecloud_sim::Target::Files)
+        .map(|q| q.range.clone())
+        .collect();
+    assert!(
+        !ranges.is_empty()
+            && ranges
+                .iter()
+                .all(|r| r.as_deref().is_some_and(|r| !r.starts_with("bytes=0-"))),
+        "not gone on with from the .part: {ranges:?}"
+    );
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), size);
+    snapshots::verify::verify_zip(&file, Some(size), true).unwrap();
+    let left: Unfinished = StateDir::open(&data).unwrap().read(UNFINISHED).unwrap();
+    assert!(left.downloads.is_empty(), "{left:?}");
+
+    // A user's stop forgets; a snapshot the server no longer lists is forgotten.
+    StateDir::open(&data)
+        .unwrap()
+        .update(UNFINISHED, |u: &mut Unfinished| {
+            let mut d = recorded.downloads[0].clone();
+            d.version = "gone".into();
+            u.start(d);
+        })
+        .unwrap();
+    let (sink, _) = collect();
+    let done = again
+        .resume_unfinished(sink, &CancellationToken::new())
+        .await;
+    assert!(done[0].1.is_err());
+    let left: Unfinished = StateDir::open(&data).unwrap().read(UNFINISHED).unwrap();
+    assert!(left.downloads.is_empty(), "{left:?}");
+    StateDir::open(&data)
+        .unwrap()
+        .update(UNFINISHED, |u: &mut Unfinished| {
+            u.start(recorded.downloads[0].clone())
+        })
+        .unwrap();
+    again.forget_unfinished().unwrap();
+    let left: Unfinished = StateDir::open(&data).unwrap().read(UNFINISHED).unwrap();
+    assert!(left.downloads.is_empty());
+}

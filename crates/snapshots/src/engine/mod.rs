@@ -284,6 +284,50 @@ impl Engine {
             .await
     }
 
+    /// Records each download until it ends (the app): a quit or a logout in the middle is
+    /// gone on with by [`Engine::resume_unfinished`] at the next start.
+    pub fn keep_unfinished(&self, on: bool) {
+        self.shelf.keep_unfinished(on);
+    }
+
+    /// The user stopped every transfer: nothing is gone on with at the next start (the
+    /// `.part` files stay, and the next download of the same snapshot still resumes).
+    pub fn forget_unfinished(&self) -> Result<(), EngineError> {
+        self.shelf.forget_unfinished(None)
+    }
+
+    /// Goes on with every recorded download, one after another, each into the folder it
+    /// had (from its `.part`, with `Range`). A snapshot Square Cloud no longer lists, or a
+    /// resource gone from the account, is forgotten; a stop keeps the rest for next time.
+    pub async fn resume_unfinished(
+        &self,
+        events: EventSink,
+        cancel: &CancellationToken,
+    ) -> Vec<(String, Result<Downloaded, EngineError>)> {
+        let mut done = Vec::new();
+        for d in self.shelf.unfinished() {
+            if cancel.is_cancelled() {
+                break;
+            }
+            let got = match self.resource(&d.resource_id) {
+                Ok(r) => {
+                    self.download(&r, Some(&d.version), Some(&d.dir), events.clone(), cancel)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            if got
+                .as_ref()
+                .err()
+                .is_some_and(|e| !library::unfinished::worth_resuming(e))
+            {
+                let _ = self.shelf.forget_unfinished(Some(&d));
+            }
+            done.push((d.resource_id.clone(), got));
+        }
+        done
+    }
+
     /// Stops watching the list for `resource`'s new snapshot (a slow create, or one whose
     /// answer was lost): its job ends with [`EngineError::StoppedWaiting`]. Nothing is sent,
     /// and the quota stays counted. False when nothing of it is being watched.

@@ -4,6 +4,7 @@
 
 mod retention;
 mod shelf;
+pub mod unfinished;
 
 pub use retention::Retention;
 pub(super) use shelf::{Listed, Shelf};

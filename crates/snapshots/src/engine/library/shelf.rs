@@ -2,6 +2,7 @@
 //! each resource's files go to, connections, rate, checks), the downloader with the rate
 //! limit every download of the engine shares, and records each verified file in the index.
 
+use super::unfinished::{UNFINISHED, Unfinished, UnfinishedDownload, worth_resuming};
 use super::{LIBRARY, Library, LibraryEntry, PruneReport};
 use crate::destination::{Destination, LocalFolder};
 use crate::download::{DownloadError, DownloadTarget, Downloaded, Downloader, Progress, RateLimit};
@@ -17,6 +18,7 @@ use crate::verify::VerifyError;
 use chrono::{DateTime, Utc};
 use squarecloud::SnapshotItem;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use tokio_util::sync::CancellationToken;
 
@@ -35,6 +37,8 @@ pub(in crate::engine) struct Shelf {
     limiter: Mutex<Option<Arc<RateLimit>>>,
     /// Tells whether the connection is metered (the app asks NetworkManager).
     metered: RwLock<Option<MeteredCheck>>,
+    /// Each download is recorded until it ends ([`super::unfinished`]): the app's choice.
+    keep_unfinished: AtomicBool,
 }
 
 impl Shelf {
@@ -47,7 +51,34 @@ impl Shelf {
             transfer: None,
             limiter: Mutex::new(None),
             metered: RwLock::new(None),
+            keep_unfinished: AtomicBool::new(false),
         }
+    }
+
+    /// Records each download until it ends, so the next start can go on with it.
+    pub(in crate::engine) fn keep_unfinished(&self, on: bool) {
+        self.keep_unfinished.store(on, Ordering::Relaxed);
+    }
+
+    /// The downloads recorded and not ended.
+    pub(in crate::engine) fn unfinished(&self) -> Vec<UnfinishedDownload> {
+        self.state
+            .read::<Unfinished>(UNFINISHED)
+            .map(|u| u.downloads)
+            .unwrap_or_default()
+    }
+
+    /// Forgets recorded downloads: every one (`None`: the user stopped them), or one.
+    pub(in crate::engine) fn forget_unfinished(
+        &self,
+        one: Option<&UnfinishedDownload>,
+    ) -> Result<(), EngineError> {
+        self.state
+            .update(UNFINISHED, |u: &mut Unfinished| match one {
+                Some(d) => u.end(&d.resource_id, &d.version, &d.dir),
+                None => u.downloads.clear(),
+            })
+            .map_err(|e| state_error(&self.data_dir.join(UNFINISHED), e))
     }
 
     /// Loads the settings and the index once, so an unreadable one is kept aside and
@@ -258,8 +289,51 @@ impl Shelf {
         self.fetch(r, target, listed, refresh, events, cancel).await
     }
 
-    /// Streams `target`, records it in the library and says so.
+    /// Streams `target`, records it in the library and says so. When the app keeps
+    /// unfinished downloads, a listed version is recorded until it ends.
     pub(in crate::engine) async fn fetch<F, Fut>(
+        &self,
+        r: &ResourceRef,
+        target: DownloadTarget,
+        listed: Listed,
+        refresh: F,
+        events: EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<Downloaded, EngineError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<String>>,
+    {
+        let record = match (
+            &listed.version,
+            self.keep_unfinished.load(Ordering::Relaxed),
+        ) {
+            (Some(v), true) => Some(UnfinishedDownload {
+                resource_id: r.id.clone(),
+                version: v.clone(),
+                dir: target.dir.clone(),
+                since: Utc::now(),
+            }),
+            _ => None,
+        };
+        if let Some(d) = &record {
+            let d = d.clone();
+            self.state
+                .update(UNFINISHED, |u: &mut Unfinished| u.start(d))
+                .map_err(|e| state_error(&self.data_dir.join(UNFINISHED), e))?;
+        }
+        let done = self
+            .fetch_now(r, target, listed, refresh, events, cancel)
+            .await;
+        if let Some(d) = &record
+            && done.as_ref().err().is_none_or(|e| !worth_resuming(e))
+        {
+            self.forget_unfinished(Some(d))?;
+        }
+        done
+    }
+
+    async fn fetch_now<F, Fut>(
         &self,
         r: &ResourceRef,
         target: DownloadTarget,
