@@ -1352,3 +1352,63 @@ async fn a_restore_held_100_s_by_the_server_succeeds() {
     assert_eq!(restores.len(), 1, "asked once: {restores:?}");
     assert_eq!(restores[0].1, 200, "{restores:?}");
 }
+
+/// A create whose answer is lost on the way: the window's transfer line says that Square
+/// Cloud may have made the snapshot and until when its list is watched, with Stop waiting;
+/// clicking it ends that wait alone, and no second create is ever sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display, a D-Bus session with gnome-keyring and tauri-driver: `make test` runs it"]
+async fn a_lost_create_answer_is_said_in_the_window_and_stop_waiting_ends_it() {
+    let _one = one_app_at_a_time().await;
+    let sim = Simulator::start(SimConfig::new(KEY, AccountSpec::demo()))
+        .await
+        .unwrap();
+    let home = Home::new();
+    let out = home.dir.path().join("Backups");
+    std::fs::create_dir_all(&out).unwrap();
+    let key = OwnKey::new("lost");
+    let (_driver, d) = launch_with(&sim.api_url(), &home, &[], "e2e-lost", &key.env()).await;
+    until_listed(&d).await;
+    d.js(&format!(
+        "window.__TAURI__.event.emit('folder-dropped', {{ok: true, path: {:?}, x: 5, y: 5}})",
+        out.to_str().unwrap()
+    ))
+    .await;
+    d.until_text("#notice", |t| t.contains("Folder set")).await;
+    // The create is made, its answer cut; the list never shows it (a list cached long).
+    sim.inject(
+        FaultSpec::new(Target::Api, FaultKind::ResetAfter { bytes: 5 })
+            .on_path(format!("{LOJA}/snapshots"))
+            .on_method("POST"),
+    );
+    sim.inject(
+        FaultSpec::new(
+            Target::Api,
+            FaultKind::StaleList {
+                newer_than_secs: 36_000.0,
+            },
+        )
+        .on_method("GET")
+        .times(None),
+    );
+    d.click("button[aria-label='Back up now: Loja São João']")
+        .await;
+    d.until_text("#transfers", |t| {
+        t.contains("Square Cloud may have made this snapshot") && t.contains("until")
+    })
+    .await;
+    d.click("button[aria-label='Stop waiting: Loja São João']")
+        .await;
+    d.until_js(
+        "return !document.querySelector(\"button[aria-label='Stop waiting: Loja São João']\")",
+        "Stop waiting stayed after the click",
+        10,
+    )
+    .await;
+    let creates = sim
+        .requests()
+        .iter()
+        .filter(|q| q.method == "POST" && q.path.ends_with("/snapshots"))
+        .count();
+    assert_eq!(creates, 1, "a second create was sent");
+}
