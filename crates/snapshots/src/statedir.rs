@@ -219,6 +219,8 @@ fn same_file(file: &File, path: &Path) -> bool {
 #[derive(Debug)]
 pub struct NamedLock {
     file: File,
+    /// Deleted on drop where an open file can be (not on Windows: the name stays, reused).
+    #[cfg_attr(not(unix), allow(dead_code))]
     path: PathBuf,
 }
 

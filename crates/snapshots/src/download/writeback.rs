@@ -8,7 +8,7 @@
 //! writes happen, not what is promised.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::SyncSender;
 
 /// Bytes between two requests to start writing back.
 pub const EVERY: u64 = 16 * 1024 * 1024;
@@ -58,7 +58,7 @@ impl Writeback {
 /// it all.
 #[cfg(target_os = "linux")]
 fn spawn(file: std::fs::File) -> Option<SyncSender<()>> {
-    let (tx, rx) = sync_channel::<()>(1);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
     std::thread::Builder::new()
         .name("writeback".into())
         .spawn(move || {
