@@ -683,3 +683,95 @@ async fn a_removed_destination_leaves_no_upload_in_flight() {
             .any(|l| l.starts_with("DELETE") && l.contains(&id))
     );
 }
+
+/// Retention in the bucket is the bucket's own: keep-last-2 there deletes the two oldest
+/// objects while the local folder keeps three files. A version with no copy left anywhere
+/// is remembered as pruned (a mirror does not bring it back); one still here is not sent
+/// to the bucket again. An object deleted behind the app's back is forgotten, and its
+/// local file goes up again.
+#[tokio::test]
+async fn a_buckets_retention_is_judged_on_the_bucket_alone() {
+    use snapshots::library::{LIBRARY, Library, Retention, Rule};
+    use snapshots::offsite::keep::prune;
+    use snapshots::offsite::sync::{held_by, sync};
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let files: Vec<_> = (0..4u8)
+        .map(|i| {
+            write(
+                d.path(),
+                &format!("bot_k{i}.zip"),
+                &data(3000 + i as usize, 30 + i),
+            )
+        })
+        .collect();
+    state
+        .update(LIBRARY, |l: &mut Library| {
+            for (i, f) in files.iter().enumerate() {
+                let mut e = entry(f, &format!("v{i}"));
+                e.taken_at -= chrono::Duration::days(10 - i as i64);
+                l.add(e);
+            }
+        })
+        .unwrap();
+    let c = c_of(&s);
+    let cancel = CancellationToken::new();
+    sync(&c, &state, SMALL, None, &cancel, &|_, _, _| {})
+        .await
+        .unwrap();
+    // This computer keeps three; the oldest version is then only in the bucket.
+    let local = state
+        .update(LIBRARY, |l: &mut Library| {
+            l.prune(Some(3), None, chrono::Utc::now())
+        })
+        .unwrap();
+    assert_eq!(local.deleted, vec![files[0].clone()]);
+    let rule = Rule::Plan(Retention::Last { n: 2 });
+    let r = prune(&c, &state, None, &rule).await.unwrap();
+    let mut gone: Vec<&str> = r.deleted.iter().map(|(_, at)| at.as_str()).collect();
+    gone.sort();
+    assert_eq!(
+        gone,
+        [
+            "s3://snaps/sq/bot_k0.zip#lab",
+            "s3://snaps/sq/bot_k1.zip#lab"
+        ]
+    );
+    assert_eq!((r.kept, r.last_of_version), (2, 1), "{r:?}");
+    assert!(r.missing.is_empty() && r.unverified.is_empty(), "{r:?}");
+    for (i, there) in [false, false, true, true].into_iter().enumerate() {
+        let key = format!("sq/bot_k{i}.zip");
+        assert_eq!(c.head(&key).await.unwrap().is_some(), there, "{key}");
+    }
+    assert!(
+        files[1..].iter().all(|f| f.exists()),
+        "the local folder's own"
+    );
+    let lib: Library = state.read(LIBRARY).unwrap();
+    assert_eq!(lib.entries.len(), 3, "v0 had no copy left");
+    assert!(
+        lib.known_versions("r1").contains("v0"),
+        "remembered as pruned"
+    );
+    assert!(!held_by(&lib.entries[0], "lab"));
+    // The bucket dropped v1; it is still here and is not sent there again.
+    let r = sync(&c, &state, SMALL, None, &cancel, &|_, _, _| {})
+        .await
+        .unwrap();
+    assert_eq!((r.uploaded.len(), r.present, r.dropped), (0, 2, 1));
+    assert_eq!(s.count("PUT /snaps/sq/bot_k1.zip"), 1, "{:?}", s.log());
+    // Nothing more to drop: a second prune deletes nothing.
+    let r = prune(&c, &state, None, &rule).await.unwrap();
+    assert!(r.deleted.is_empty() && r.kept == 2, "{r:?}");
+    // Deleted behind the app's back: forgotten, and sent again from the local file.
+    c.delete("sq/bot_k3.zip").await.unwrap();
+    let r = prune(&c, &state, None, &rule).await.unwrap();
+    assert_eq!(r.missing, ["s3://snaps/sq/bot_k3.zip#lab"]);
+    assert!(r.deleted.is_empty(), "the newest left there stays: {r:?}");
+    let r = sync(&c, &state, SMALL, None, &cancel, &|_, _, _| {})
+        .await
+        .unwrap();
+    assert_eq!(r.uploaded.len(), 1);
+    assert_eq!(stored(&s, "sq/bot_k3.zip"), data(3003, 33));
+}
