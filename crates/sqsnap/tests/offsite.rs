@@ -387,3 +387,76 @@ async fn a_plan_with_offsite_keeps_a_local_and_an_offsite_copy() {
     let lib: Library = acct.read(LIBRARY).unwrap();
     assert!(lib.entries.iter().all(|e| e.all_copies().count() == 2));
 }
+
+/// `sqsnap prune --offsite NAME` deletes in that bucket only, by the bucket's own count,
+/// and says what it deleted where; the local files stay.
+#[tokio::test]
+async fn prune_offsite_deletes_in_the_bucket_and_says_where() {
+    if std::env::var("SQSNAP_EXPECT_KEYRING").unwrap_or_default() != "present" {
+        eprintln!("no Secret Service here (make test starts one): prune --offsite not checked");
+        return;
+    }
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let (zip, st) = seeded(d.path(), &s, 5000).await;
+    let older: Vec<_> = (1..3)
+        .map(|i| {
+            let p = d.path().join(format!("old{i}.zip"));
+            std::fs::write(&p, vec![i as u8; 4000]).unwrap();
+            p
+        })
+        .collect();
+    st.update(LIBRARY, |l: &mut Library| {
+        for (i, p) in older.iter().enumerate() {
+            l.add(LibraryEntry {
+                resource_id: "r".into(),
+                resource_name: "bot".into(),
+                version: Some(format!("v0{i}")),
+                taken_at: chrono::Utc::now() - chrono::Duration::days(5 - i as i64),
+                size: 4000,
+                path: p.clone(),
+                downloaded_at: chrono::Utc::now(),
+                verified_at: None,
+                copies: Vec::new(),
+            })
+        }
+    })
+    .unwrap();
+    let o = run(sqsnap(&data, &["offsite", "sync", "lab"])).await;
+    assert!(text(&o).contains("3 uploaded"), "{}", text(&o));
+    let o = run(sqsnap(&data, &["prune", "--offsite", "lab"])).await;
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "nothing said to keep: {}",
+        text(&o)
+    );
+    let o = run(sqsnap(
+        &data,
+        &["prune", "--offsite", "nope", "--keep", "1"],
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = run(sqsnap(&data, &["prune", "--offsite", "lab", "--keep", "1"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    for f in ["old1.zip", "old2.zip"] {
+        let line = format!("deleted  lab: bucket snaps, key {f} (the copy of {f})");
+        assert!(out.contains(&line), "{out}");
+        assert!(!s.root.path().join(BUCKET).join(f).exists(), "{f}");
+    }
+    assert!(
+        out.contains("lab: 2 deleted (0 the last copy of their version), 1 kept"),
+        "{out}"
+    );
+    assert!(s.root.path().join(BUCKET).join("big.zip").exists());
+    assert!(
+        zip.exists() && older.iter().all(|p| p.exists()),
+        "local files stay"
+    );
+    // The bucket's rule dropped them; a sync does not send them again.
+    let o = run(sqsnap(&data, &["offsite", "sync", "lab"])).await;
+    let want = "0 uploaded, 1 already there, 2 left out (its retention deleted them there)";
+    assert!(text(&o).contains(want), "{}", text(&o));
+}
