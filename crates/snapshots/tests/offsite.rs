@@ -49,8 +49,8 @@ fn write(dir: &Path, name: &str, body: &[u8]) -> std::path::PathBuf {
     p
 }
 
-fn stored(s: &s3server::Server, key: &str) -> Vec<u8> {
-    std::fs::read(s.root.path().join(BUCKET).join(key)).unwrap()
+async fn stored(s: &s3server::Server, key: &str) -> Vec<u8> {
+    s.object(key).await.expect("the object is there")
 }
 
 fn quiet(_: u64, _: u64) {}
@@ -76,7 +76,7 @@ async fn a_small_file_goes_in_one_put_and_is_checked() {
     .unwrap();
     assert_eq!(copy.kind, "s3");
     assert_eq!(copy.at, "s3://snaps/sq/a.zip#lab");
-    assert_eq!(stored(&s, "sq/a.zip"), body);
+    assert_eq!(stored(&s, "sq/a.zip").await, body);
     assert_eq!(s.count("PUT /snaps/sq/a.zip"), 1);
     assert!(
         s.count("HEAD /snaps/sq/a.zip") >= 1,
@@ -103,7 +103,7 @@ async fn a_large_file_goes_in_parts_and_no_upload_is_left() {
     )
     .await
     .unwrap();
-    assert_eq!(stored(&s, "sq/b.zip"), body);
+    assert_eq!(stored(&s, "sq/b.zip").await, body);
     assert_eq!(s.count("partNumber="), 3, "{:?}", s.log());
     assert!(state.read::<Journal>(JOURNAL).unwrap().uploads.is_empty());
 }
@@ -151,7 +151,7 @@ async fn a_stopped_upload_resumes_sending_only_the_missing_parts() {
     )
     .await
     .unwrap();
-    assert_eq!(stored(&s, "sq/c.zip"), body);
+    assert_eq!(stored(&s, "sq/c.zip").await, body);
     for n in [1, 2, 4, 5] {
         let sent = s.count(&format!("partNumber={n}&"));
         assert_eq!(sent, 1, "part {n} sent once: {:?}", s.log());
@@ -191,7 +191,7 @@ async fn a_stale_upload_is_aborted_and_started_over() {
     upload_file(&c, &state, &f, "d.zip", SMALL, &cancel, &quiet)
         .await
         .unwrap();
-    assert_eq!(stored(&s, "sq/d.zip"), body);
+    assert_eq!(stored(&s, "sq/d.zip").await, body);
     assert_eq!(s.count("?uploads"), 2, "started over: {:?}", s.log());
     assert!(
         s.log()
@@ -247,7 +247,7 @@ async fn verify_catches_a_wrong_size_and_removes_the_object() {
     .unwrap_err();
     assert!(matches!(e, OffsiteError::Mismatch(_)), "{e}");
     assert!(e.to_string().contains("local copy is safe"));
-    assert!(!s.root.path().join(BUCKET).join("sq/f.zip").exists());
+    assert!(!s.has("sq/f.zip").await);
 }
 
 async fn fails_with(c: &S3Client) -> OffsiteError {
@@ -274,8 +274,14 @@ async fn each_refusal_says_what_happened_and_that_the_local_copy_is_safe() {
     let bad = S3Client::new(cfg(&s.endpoint), "wrong".into()).unwrap();
     let e = fails_with(&bad).await;
     assert!(matches!(e, OffsiteError::Credentials(_)), "{e}");
-    // A bucket that does not exist (s3s-fs makes the folder on a PUT, so the answer a
-    // real S3 gives is injected).
+    // A bucket that does not exist: another server says so itself; s3s-fs makes the
+    // folder on a PUT, so there the answer a real S3 gives is injected.
+    if s.external() {
+        let mut other = cfg(&s.endpoint);
+        other.bucket = "no-such-bucket".into();
+        let e = fails_with(&S3Client::new(other, SK.into()).unwrap()).await;
+        assert!(matches!(e, OffsiteError::NoSuchBucket(_)), "{e}");
+    }
     let c = client(&s.endpoint);
     s.fault(Fault {
         method: "PUT",
@@ -418,7 +424,7 @@ async fn sync_uploads_what_is_missing_and_records_a_second_copy() {
     let lib: Library = state.read(LIBRARY).unwrap();
     assert!(lib.entries.iter().all(|e| held_by(e, "lab")));
     assert!(lib.entries.iter().all(|e| e.all_copies().count() == 2));
-    assert_eq!(stored(&s, "sq/bot_a.zip"), std::fs::read(&a).unwrap());
+    assert_eq!(stored(&s, "sq/bot_a.zip").await, std::fs::read(&a).unwrap());
     let r = sync(&c, &state, SMALL, None, &cancel, &|_, _, _| {})
         .await
         .unwrap();
@@ -432,7 +438,7 @@ async fn sync_uploads_what_is_missing_and_records_a_second_copy() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("no encryption key"), "{e}");
-    assert!(!s.root.path().join(BUCKET).join("sq/bot_a.zip.age").exists());
+    assert!(!s.has("sq/bot_a.zip.age").await);
 }
 
 /// With the seal hook, an encrypting destination gets each copy as `X.zip.age` (a big one
@@ -470,10 +476,13 @@ async fn an_encrypting_destination_gets_sealed_copies_that_an_independent_age_op
     assert_eq!(r.uploaded.len(), 2);
     let lib: Library = state.read(LIBRARY).unwrap();
     assert!(lib.entries.iter().all(|e| held_by(e, "lab")));
-    let root = s.root.path().join(BUCKET).join("sq");
-    assert!(!root.join("bot_a.zip").exists() && !root.join("bot_b.zip").exists());
+    assert!(!s.has("sq/bot_a.zip").await && !s.has("sq/bot_b.zip").await);
+    // Each object as the server holds it, fetched to a file.
+    let root = d.path().join("fetched");
+    std::fs::create_dir(&root).unwrap();
     for (name, plain) in [("bot_a.zip.age", &small), ("bot_b.zip.age", &big)] {
         let obj = root.join(name);
+        std::fs::write(&obj, stored(&s, &format!("sq/{name}")).await).unwrap();
         assert!(seal::looks_sealed(&obj).unwrap(), "{name}");
         let back = d.path().join(format!("{name}.plain"));
         seal::open_file(&obj, &back, &id).unwrap();
@@ -569,7 +578,7 @@ async fn local_retention_leaves_the_offsite_copy_and_its_record() {
         2,
         "its local path and the bucket copy"
     );
-    assert_eq!(stored(&s, "sq/bot_old.zip"), data(2000, 12));
+    assert_eq!(stored(&s, "sq/bot_old.zip").await, data(2000, 12));
     // A second sync does not try to upload the copy that is only offsite now.
     let r = sync(&c, &state, SMALL, None, &cancel, &|_, _, _| {})
         .await
@@ -773,5 +782,5 @@ async fn a_buckets_retention_is_judged_on_the_bucket_alone() {
         .await
         .unwrap();
     assert_eq!(r.uploaded.len(), 1);
-    assert_eq!(stored(&s, "sq/bot_k3.zip"), data(3003, 33));
+    assert_eq!(stored(&s, "sq/bot_k3.zip").await, data(3003, 33));
 }

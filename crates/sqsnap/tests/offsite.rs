@@ -112,7 +112,7 @@ async fn add_list_test_sync_remove() {
     let o = run(sqsnap(&data, &["offsite", "sync"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("1 uploaded"), "{}", text(&o));
-    let stored = std::fs::read(s.root.path().join(BUCKET).join("sq/bot_x.zip")).unwrap();
+    let stored = s.object("sq/bot_x.zip").await.unwrap();
     assert_eq!(stored, std::fs::read(&zip).unwrap());
     let zs = zip.to_string_lossy().into_owned();
     let o = run(sqsnap(&data, &["verify", &zs])).await;
@@ -137,13 +137,9 @@ async fn add_list_test_sync_remove() {
     let o = run(sqsnap(&data, &["offsite", "sync", "sealed"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("1 uploaded"), "{}", text(&o));
-    let bucket = s.root.path().join(BUCKET);
-    assert!(
-        !bucket.join("enc/bot_x.zip").exists(),
-        "plain bytes offsite"
-    );
+    assert!(!s.has("enc/bot_x.zip").await, "plain bytes offsite");
     let fetched = d.path().join("fetched.zip.age");
-    std::fs::copy(bucket.join("enc/bot_x.zip.age"), &fetched).unwrap();
+    std::fs::write(&fetched, s.object("enc/bot_x.zip.age").await.unwrap()).unwrap();
     let fs = fetched.to_string_lossy().into_owned();
     let o = run(sqsnap(&data, &["decrypt", &fs])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -257,7 +253,7 @@ async fn kill_9_mid_upload_then_the_same_command_sends_only_what_is_missing() {
     child.wait().unwrap();
     let o = run(sqsnap(&data, &["offsite", "sync", "lab"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let stored = std::fs::read(s.root.path().join(BUCKET).join("big.zip")).unwrap();
+    let stored = s.object("big.zip").await.unwrap();
     assert!(stored == std::fs::read(&zip).unwrap(), "byte-identical");
     let sent: usize = (1..=5).map(|n| s.count(&format!("partNumber={n}&"))).sum();
     assert!(sent <= 6, "at most the part in flight twice: {:?}", s.log());
@@ -381,7 +377,7 @@ async fn a_plan_with_offsite_keeps_a_local_and_an_offsite_copy() {
     assert!(!local.is_empty(), "{}", text(&o));
     for f in &local {
         let name = f.file_name().unwrap();
-        let there = std::fs::read(s.root.path().join(BUCKET).join(name)).unwrap();
+        let there = s.object(&name.to_string_lossy()).await.unwrap();
         assert_eq!(there, std::fs::read(f).unwrap(), "{name:?} offsite too");
     }
     let lib: Library = acct.read(LIBRARY).unwrap();
@@ -444,13 +440,13 @@ async fn prune_offsite_deletes_in_the_bucket_and_says_where() {
     for f in ["old1.zip", "old2.zip"] {
         let line = format!("deleted  lab: bucket snaps, key {f} (the copy of {f})");
         assert!(out.contains(&line), "{out}");
-        assert!(!s.root.path().join(BUCKET).join(f).exists(), "{f}");
+        assert!(!s.has(f).await, "{f}");
     }
     assert!(
         out.contains("lab: 2 deleted (0 the last copy of their version), 1 kept"),
         "{out}"
     );
-    assert!(s.root.path().join(BUCKET).join("big.zip").exists());
+    assert!(s.has("big.zip").await);
     assert!(
         zip.exists() && older.iter().all(|p| p.exists()),
         "local files stay"
