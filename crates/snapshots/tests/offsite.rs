@@ -6,6 +6,7 @@ mod pyrage;
 mod s3server;
 
 use s3server::{AK, BUCKET, Fault, SK};
+use sha2::Digest;
 use snapshots::accounts::AccountId;
 use snapshots::offsite::upload::{JOURNAL, Journal, UploadOptions, upload_file};
 use snapshots::offsite::{self, OffsiteConfig, OffsiteError, S3Client};
@@ -77,6 +78,11 @@ async fn a_small_file_goes_in_one_put_and_is_checked() {
     assert_eq!(copy.kind, "s3");
     assert_eq!(copy.at, "s3://snaps/sq/a.zip#lab");
     assert_eq!(stored(&s, "sq/a.zip").await, body);
+    // The server keeps the SHA-256 it was given and states it (moto only when told the
+    // algorithm as the SDKs tell it, x-amz-sdk-checksum-algorithm).
+    let head = c.head("sq/a.zip").await.unwrap().unwrap();
+    let sum = snapshots::offsite::client::b64_sha256(&body);
+    assert_eq!(head.sha256.as_deref(), Some(sum.as_str()));
     assert_eq!(s.count("PUT /snaps/sq/a.zip"), 1);
     assert!(
         s.count("HEAD /snaps/sq/a.zip") >= 1,
@@ -105,6 +111,22 @@ async fn a_large_file_goes_in_parts_and_no_upload_is_left() {
     .unwrap();
     assert_eq!(stored(&s, "sq/b.zip").await, body);
     assert_eq!(s.count("partNumber="), 3, "{:?}", s.log());
+    // A multipart object's checksum is the composite of its parts' SHA-256s: `…-3` as S3
+    // states it; moto's HEAD leaves the part count off; s3s-fs states none for it (then
+    // the upload is held to its size, each part's SHA-256 having been checked on arrival).
+    let head = c.head("sq/b.zip").await.unwrap().unwrap();
+    let sums: Vec<u8> = body
+        .chunks(5 << 20)
+        .flat_map(|p| sha2::Sha256::digest(p).to_vec())
+        .collect();
+    let composite = snapshots::offsite::client::b64_sha256(&sums);
+    match head.sha256 {
+        Some(said) => assert!(
+            said == format!("{composite}-3") || said == composite,
+            "{said}"
+        ),
+        None => assert!(!s.external(), "moto states the composite"),
+    }
     assert!(state.read::<Journal>(JOURNAL).unwrap().uploads.is_empty());
 }
 

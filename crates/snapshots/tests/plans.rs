@@ -366,6 +366,9 @@ async fn a_simulated_week_with_local_and_offsite_copies() {
                 assert_eq!(head.size, bytes.len() as u64, "{key}");
                 let sum = snapshots::offsite::client::b64_sha256(&bytes);
                 assert_eq!(head.sha256.as_deref(), Some(sum.as_str()), "{key}");
+                // And the bytes themselves, downloaded: a server may state a checksum it
+                // was given without checking it (moto does).
+                assert!(s3.object(key).await.unwrap() == bytes, "{key}");
                 there.insert(v);
             }
         }

@@ -182,10 +182,18 @@ impl S3Client {
         Err(OffsiteError::from_s3(status, &text, &self.cfg))
     }
 
-    /// Uploads a whole object in one PUT, its SHA-256 checked by the server.
+    /// Uploads a whole object in one PUT, its SHA-256 checked by the server. The algorithm
+    /// is named too, as the AWS SDKs name it: a server may keep (and state) the checksum
+    /// only then (moto does).
     pub async fn put(&self, key: &str, body: bytes::Bytes) -> Result<String, OffsiteError> {
         let sum = b64_sha256(&body);
-        let h = [("x-amz-checksum-sha256".to_string(), sum)];
+        let h = [
+            ("x-amz-checksum-sha256".to_string(), sum),
+            (
+                "x-amz-sdk-checksum-algorithm".to_string(),
+                "SHA256".to_string(),
+            ),
+        ];
         let r = self.send(Method::PUT, key, &[], &h, body).await?;
         Ok(etag(&r))
     }
