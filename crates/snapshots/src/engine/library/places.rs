@@ -63,10 +63,12 @@ impl Library {
     }
 
     /// Forgets a copy the place `dest` deleted by its retention. An entry left with no copy
-    /// anywhere (its local file gone too) leaves the index, and its version is remembered as
-    /// pruned on purpose, so a mirror does not download it again: `true` when that
-    /// happened. An entry whose file is still here remembers that `dest` dropped it, so a
-    /// sync does not send it again.
+    /// anywhere, its local file deleted by a prune here, leaves the index, and its version
+    /// is remembered as pruned on purpose, so a mirror does not download it again: `true`
+    /// when that happened. An entry that stays (its file still here, a copy elsewhere, or a
+    /// file missing without a prune having deleted it: a drive not plugged in, a folder
+    /// moved, which a local prune leaves listed too) remembers that `dest` dropped it, so a
+    /// sync does not send it there again.
     pub fn forget_copy(
         &mut self,
         dest: &str,
@@ -79,13 +81,17 @@ impl Library {
         };
         e.copies.retain(|c| c != copy);
         let others = e.copies.iter().any(|c| c.kind != LOCAL);
-        if others || e.present() {
-            if e.present() {
-                self.dropped
-                    .entry(dest.to_string())
-                    .or_default()
-                    .insert(entry.to_path_buf());
-            }
+        let pruned_here = !e.present()
+            && e.version.as_ref().is_none_or(|v| {
+                self.pruned
+                    .get(&e.resource_id)
+                    .is_some_and(|t| t.contains_key(v))
+            });
+        if others || !pruned_here {
+            self.dropped
+                .entry(dest.to_string())
+                .or_default()
+                .insert(entry.to_path_buf());
             return false;
         }
         self.remember_pruned(entry, now);
@@ -144,17 +150,14 @@ mod tests {
         }
     }
 
-    /// Five versions, each in the bucket; the local files of the three oldest are gone
-    /// (pruned here). Keep-last-2 in the bucket drops the three oldest there, whatever the
-    /// local folder holds; a copy that did not verify is never the protected one.
+    /// Five versions, each in the bucket; the local files of the three oldest were deleted
+    /// by a local prune (keep-last-2 here).
     fn library(d: &Path, now: DateTime<Utc>) -> (Library, Vec<Held>) {
         let mut lib = Library::default();
         let mut held = Vec::new();
         for i in 0..5 {
             let p = d.join(format!("r1_{i}.zip"));
-            if i >= 3 {
-                std::fs::write(&p, vec![0u8; 10]).unwrap();
-            }
+            std::fs::write(&p, vec![0u8; 10]).unwrap();
             let copy = at(&format!("r1_{i}.zip"));
             lib.add(LibraryEntry {
                 resource_id: "r1".into(),
@@ -173,6 +176,8 @@ mod tests {
                 verified: true,
             });
         }
+        let local = lib.prune(Some(2), None, now);
+        assert_eq!(local.deleted.len(), 3);
         (lib, held)
     }
 
@@ -197,6 +202,23 @@ mod tests {
         assert_eq!(lib.entries.len(), 2);
         assert_eq!(lib.known_versions("r1").len(), 5, "tombstones for three");
         assert_eq!(lib.versions_with_copies("r1").len(), 2);
+    }
+
+    /// A file missing without a prune having deleted it (a drive not plugged in) keeps its
+    /// entry when the bucket drops its copy: the file may come back, as a local prune
+    /// assumes; the bucket is not sent it again.
+    #[test]
+    fn a_missing_file_keeps_its_entry_when_the_bucket_drops_its_copy() {
+        let d = tempfile::tempdir().unwrap();
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let (mut lib, held) = library(d.path(), now);
+        let unplugged = held[3].clone();
+        std::fs::remove_file(&unplugged.entry).unwrap();
+        assert!(!lib.forget_copy("lab", &unplugged.entry, &unplugged.copy, now));
+        assert!(lib.entries.iter().any(|e| e.path == unplugged.entry));
+        assert!(lib.dropped_by("lab", &unplugged.entry));
+        assert!(!lib.known_versions("r1").is_empty());
+        assert!(!lib.pruned.get("r1").is_some_and(|t| t.contains_key("v3")));
     }
 
     #[test]
