@@ -356,6 +356,8 @@ async fn a_plan_with_offsite_keeps_a_local_and_an_offsite_copy() {
         "far",
         "--dest",
         &ds,
+        "--keep-last",
+        "1",
         ATLAS,
     ];
     let o = run(with_sim(&plan)).await;
@@ -369,6 +371,12 @@ async fn a_plan_with_offsite_keeps_a_local_and_an_offsite_copy() {
     .unwrap();
     let o = run(with_sim(&["run-due"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // After the sync, the plan's rule is applied to the bucket too, and said.
+    assert!(
+        text(&o).contains("far by plan m: 0 deleted"),
+        "{}",
+        text(&o)
+    );
     let local: Vec<_> = std::fs::read_dir(&dest)
         .unwrap()
         .flatten()
@@ -382,6 +390,31 @@ async fn a_plan_with_offsite_keeps_a_local_and_an_offsite_copy() {
     }
     let lib: Library = acct.read(LIBRARY).unwrap();
     assert!(lib.entries.iter().all(|e| e.all_copies().count() == 2));
+    // A new version, and the plan's next run: here and in the bucket the plan keeps the
+    // newest only, each place by its own count; the old version has no copy left.
+    let o = run(with_sim(&["snapshot", ATLAS])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    acct.update(
+        snapshots::plans::PLANS,
+        |p: &mut snapshots::plans::Plans| p.state.clear(),
+    )
+    .unwrap();
+    let o = run(with_sim(&["run-due"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("far by plan m: 1 deleted (1 the last copy of their version), 1 kept"),
+        "{out}"
+    );
+    let old = local[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        out.contains(&format!("deleted  far: bucket snaps, key {old}")),
+        "{out}"
+    );
+    assert!(!s.has(&old).await && !local[0].exists());
+    let lib: Library = acct.read(LIBRARY).unwrap();
+    assert_eq!(lib.entries.len(), 1, "{:?}", lib.entries);
+    assert!(lib.entries[0].all_copies().count() == 2 && lib.entries[0].path.exists());
 }
 
 /// `sqsnap prune --offsite NAME` deletes in that bucket only, by the bucket's own count,
