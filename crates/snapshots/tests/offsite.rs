@@ -512,6 +512,14 @@ async fn an_encrypting_destination_gets_sealed_copies_that_an_independent_age_op
     }
     let left: Vec<_> = std::fs::read_dir(&staging).unwrap().collect();
     assert!(left.is_empty(), "staged files left: {left:?}");
+    // The bucket's retention takes a sealed copy for a good one (the zip's size plus age's
+    // overhead), in one PUT and in parts.
+    let keep_all = snapshots::library::Rule::Plan(snapshots::library::Retention::Everything);
+    let r = snapshots::offsite::keep::prune(&c, &state, None, &keep_all)
+        .await
+        .unwrap();
+    assert!(r.unverified.is_empty() && r.missing.is_empty(), "{r:?}");
+    assert_eq!((r.kept, r.deleted.len()), (2, 0));
     if let Some(py) = pyrage::python() {
         let rec = d.path().join("recovery.age");
         let pw = "a passphrase of some length";
