@@ -17,7 +17,7 @@ APT_TEST := $(APT_BUILD) dbus-daemon dbus-bin gnome-keyring xvfb xauth webkit2gt
 	x11-utils rpm fonts-noto-color-emoji e2fsprogs python3-venv \
 	desktop-file-utils appstream
 
-.PHONY: run test test-windows lint bench soak sim package package-windows
+.PHONY: run test test-windows lint bench soak sim package package-windows s3-moto
 
 ## Start the app in demo mode on the built-in simulator (no account needed).
 run:
@@ -82,13 +82,32 @@ lint:
 	command -v cargo-deny >/dev/null || $(CARGO) install cargo-deny --locked
 	$(CARGO) deny check licenses bans sources
 
-## The fault and abuse suite in full (release builds): writes docs/reliability.md. Run as
+## The fault and abuse suite in full (release builds): writes docs/reliability.md, then the
+## offsite tests against moto (s3-moto below). Run as
 ## root for the disk-full row (it mounts a small tmpfs); otherwise that row says it skipped.
 ## One row: make soak SOAK_ARGS="--only kill-9"; another seed: SOAK_ARGS="--seed 7".
 soak:
 	@scripts/ensure-deps.sh $(APT_BUILD)
 	$(CARGO) test --release --locked -p sqsnap --test soak -- --full \
 		--report $(CURDIR)/docs/reliability.md $(SOAK_ARGS)
+	$(MAKE) s3-moto
+
+## The offsite tests again against a second, independent S3 implementation: moto (from
+## PyPI, in a venv under target/), started per test by scripts/moto-s3.py with signatures
+## checked, behind the tests' logging and fault layer. Upload in one PUT and in parts,
+## resume, verify, refused keys, a missing bucket, retention per destination, sqsnap
+## offsite and prune --offsite, and the week of plans with an offsite copy. Part of soak.
+MOTO := target/moto/bin/python
+MOTO_SERVER = SQSNAP_S3_SERVER="$(CURDIR)/$(MOTO) $(CURDIR)/scripts/moto-s3.py"
+s3-moto:
+	@scripts/ensure-deps.sh $(APT_BUILD) python3-venv dbus-daemon dbus-bin gnome-keyring
+	test -x $(MOTO) || python3 -m venv target/moto
+	$(MOTO) -c 'import moto.server' 2>/dev/null || target/moto/bin/pip install -q 'moto[server]==5.2.5'
+	$(MOTO_SERVER) $(CARGO) test --locked -p snapshots --test offsite
+	$(MOTO_SERVER) $(CARGO) test --locked -p snapshots --test plans -- \
+		a_simulated_week_with_local_and_offsite_copies
+	$(MOTO_SERVER) dbus-run-session -- scripts/with-keyring.sh \
+		$(CARGO) test --locked -p sqsnap --test offsite
 
 ## Benchmarks: writes docs/benchmarks.md.
 bench:

@@ -6,6 +6,7 @@ mod pyrage;
 mod s3server;
 
 use s3server::{AK, BUCKET, Fault, SK};
+use sha2::Digest;
 use snapshots::accounts::AccountId;
 use snapshots::offsite::upload::{JOURNAL, Journal, UploadOptions, upload_file};
 use snapshots::offsite::{self, OffsiteConfig, OffsiteError, S3Client};
@@ -49,8 +50,8 @@ fn write(dir: &Path, name: &str, body: &[u8]) -> std::path::PathBuf {
     p
 }
 
-fn stored(s: &s3server::Server, key: &str) -> Vec<u8> {
-    std::fs::read(s.root.path().join(BUCKET).join(key)).unwrap()
+async fn stored(s: &s3server::Server, key: &str) -> Vec<u8> {
+    s.object(key).await.expect("the object is there")
 }
 
 fn quiet(_: u64, _: u64) {}
@@ -76,7 +77,12 @@ async fn a_small_file_goes_in_one_put_and_is_checked() {
     .unwrap();
     assert_eq!(copy.kind, "s3");
     assert_eq!(copy.at, "s3://snaps/sq/a.zip#lab");
-    assert_eq!(stored(&s, "sq/a.zip"), body);
+    assert_eq!(stored(&s, "sq/a.zip").await, body);
+    // The server keeps the SHA-256 it was given and states it (moto only when told the
+    // algorithm as the SDKs tell it, x-amz-sdk-checksum-algorithm).
+    let head = c.head("sq/a.zip").await.unwrap().unwrap();
+    let sum = snapshots::offsite::client::b64_sha256(&body);
+    assert_eq!(head.sha256.as_deref(), Some(sum.as_str()));
     assert_eq!(s.count("PUT /snaps/sq/a.zip"), 1);
     assert!(
         s.count("HEAD /snaps/sq/a.zip") >= 1,
@@ -103,8 +109,24 @@ async fn a_large_file_goes_in_parts_and_no_upload_is_left() {
     )
     .await
     .unwrap();
-    assert_eq!(stored(&s, "sq/b.zip"), body);
+    assert_eq!(stored(&s, "sq/b.zip").await, body);
     assert_eq!(s.count("partNumber="), 3, "{:?}", s.log());
+    // A multipart object's checksum is the composite of its parts' SHA-256s: `…-3` as S3
+    // states it; moto's HEAD leaves the part count off; s3s-fs states none for it (then
+    // the upload is held to its size, each part's SHA-256 having been checked on arrival).
+    let head = c.head("sq/b.zip").await.unwrap().unwrap();
+    let sums: Vec<u8> = body
+        .chunks(5 << 20)
+        .flat_map(|p| sha2::Sha256::digest(p).to_vec())
+        .collect();
+    let composite = snapshots::offsite::client::b64_sha256(&sums);
+    match head.sha256 {
+        Some(said) => assert!(
+            said == format!("{composite}-3") || said == composite,
+            "{said}"
+        ),
+        None => assert!(!s.external(), "moto states the composite"),
+    }
     assert!(state.read::<Journal>(JOURNAL).unwrap().uploads.is_empty());
 }
 
@@ -151,7 +173,7 @@ async fn a_stopped_upload_resumes_sending_only_the_missing_parts() {
     )
     .await
     .unwrap();
-    assert_eq!(stored(&s, "sq/c.zip"), body);
+    assert_eq!(stored(&s, "sq/c.zip").await, body);
     for n in [1, 2, 4, 5] {
         let sent = s.count(&format!("partNumber={n}&"));
         assert_eq!(sent, 1, "part {n} sent once: {:?}", s.log());
@@ -191,7 +213,7 @@ async fn a_stale_upload_is_aborted_and_started_over() {
     upload_file(&c, &state, &f, "d.zip", SMALL, &cancel, &quiet)
         .await
         .unwrap();
-    assert_eq!(stored(&s, "sq/d.zip"), body);
+    assert_eq!(stored(&s, "sq/d.zip").await, body);
     assert_eq!(s.count("?uploads"), 2, "started over: {:?}", s.log());
     assert!(
         s.log()
@@ -247,7 +269,7 @@ async fn verify_catches_a_wrong_size_and_removes_the_object() {
     .unwrap_err();
     assert!(matches!(e, OffsiteError::Mismatch(_)), "{e}");
     assert!(e.to_string().contains("local copy is safe"));
-    assert!(!s.root.path().join(BUCKET).join("sq/f.zip").exists());
+    assert!(!s.has("sq/f.zip").await);
 }
 
 async fn fails_with(c: &S3Client) -> OffsiteError {
@@ -274,8 +296,14 @@ async fn each_refusal_says_what_happened_and_that_the_local_copy_is_safe() {
     let bad = S3Client::new(cfg(&s.endpoint), "wrong".into()).unwrap();
     let e = fails_with(&bad).await;
     assert!(matches!(e, OffsiteError::Credentials(_)), "{e}");
-    // A bucket that does not exist (s3s-fs makes the folder on a PUT, so the answer a
-    // real S3 gives is injected).
+    // A bucket that does not exist: another server says so itself; s3s-fs makes the
+    // folder on a PUT, so there the answer a real S3 gives is injected.
+    if s.external() {
+        let mut other = cfg(&s.endpoint);
+        other.bucket = "no-such-bucket".into();
+        let e = fails_with(&S3Client::new(other, SK.into()).unwrap()).await;
+        assert!(matches!(e, OffsiteError::NoSuchBucket(_)), "{e}");
+    }
     let c = client(&s.endpoint);
     s.fault(Fault {
         method: "PUT",
@@ -418,7 +446,7 @@ async fn sync_uploads_what_is_missing_and_records_a_second_copy() {
     let lib: Library = state.read(LIBRARY).unwrap();
     assert!(lib.entries.iter().all(|e| held_by(e, "lab")));
     assert!(lib.entries.iter().all(|e| e.all_copies().count() == 2));
-    assert_eq!(stored(&s, "sq/bot_a.zip"), std::fs::read(&a).unwrap());
+    assert_eq!(stored(&s, "sq/bot_a.zip").await, std::fs::read(&a).unwrap());
     let r = sync(&c, &state, SMALL, None, &cancel, &|_, _, _| {})
         .await
         .unwrap();
@@ -432,7 +460,7 @@ async fn sync_uploads_what_is_missing_and_records_a_second_copy() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("no encryption key"), "{e}");
-    assert!(!s.root.path().join(BUCKET).join("sq/bot_a.zip.age").exists());
+    assert!(!s.has("sq/bot_a.zip.age").await);
 }
 
 /// With the seal hook, an encrypting destination gets each copy as `X.zip.age` (a big one
@@ -470,10 +498,13 @@ async fn an_encrypting_destination_gets_sealed_copies_that_an_independent_age_op
     assert_eq!(r.uploaded.len(), 2);
     let lib: Library = state.read(LIBRARY).unwrap();
     assert!(lib.entries.iter().all(|e| held_by(e, "lab")));
-    let root = s.root.path().join(BUCKET).join("sq");
-    assert!(!root.join("bot_a.zip").exists() && !root.join("bot_b.zip").exists());
+    assert!(!s.has("sq/bot_a.zip").await && !s.has("sq/bot_b.zip").await);
+    // Each object as the server holds it, fetched to a file.
+    let root = d.path().join("fetched");
+    std::fs::create_dir(&root).unwrap();
     for (name, plain) in [("bot_a.zip.age", &small), ("bot_b.zip.age", &big)] {
         let obj = root.join(name);
+        std::fs::write(&obj, stored(&s, &format!("sq/{name}")).await).unwrap();
         assert!(seal::looks_sealed(&obj).unwrap(), "{name}");
         let back = d.path().join(format!("{name}.plain"));
         seal::open_file(&obj, &back, &id).unwrap();
@@ -481,6 +512,14 @@ async fn an_encrypting_destination_gets_sealed_copies_that_an_independent_age_op
     }
     let left: Vec<_> = std::fs::read_dir(&staging).unwrap().collect();
     assert!(left.is_empty(), "staged files left: {left:?}");
+    // The bucket's retention takes a sealed copy for a good one (the zip's size plus age's
+    // overhead), in one PUT and in parts.
+    let keep_all = snapshots::library::Rule::Plan(snapshots::library::Retention::Everything);
+    let r = snapshots::offsite::keep::prune(&c, &state, None, &keep_all)
+        .await
+        .unwrap();
+    assert!(r.unverified.is_empty() && r.missing.is_empty(), "{r:?}");
+    assert_eq!((r.kept, r.deleted.len()), (2, 0));
     if let Some(py) = pyrage::python() {
         let rec = d.path().join("recovery.age");
         let pw = "a passphrase of some length";
@@ -569,7 +608,7 @@ async fn local_retention_leaves_the_offsite_copy_and_its_record() {
         2,
         "its local path and the bucket copy"
     );
-    assert_eq!(stored(&s, "sq/bot_old.zip"), data(2000, 12));
+    assert_eq!(stored(&s, "sq/bot_old.zip").await, data(2000, 12));
     // A second sync does not try to upload the copy that is only offsite now.
     let r = sync(&c, &state, SMALL, None, &cancel, &|_, _, _| {})
         .await
@@ -682,4 +721,96 @@ async fn a_removed_destination_leaves_no_upload_in_flight() {
             .iter()
             .any(|l| l.starts_with("DELETE") && l.contains(&id))
     );
+}
+
+/// Retention in the bucket is the bucket's own: keep-last-2 there deletes the two oldest
+/// objects while the local folder keeps three files. A version with no copy left anywhere
+/// is remembered as pruned (a mirror does not bring it back); one still here is not sent
+/// to the bucket again. An object deleted behind the app's back is forgotten, and its
+/// local file goes up again.
+#[tokio::test]
+async fn a_buckets_retention_is_judged_on_the_bucket_alone() {
+    use snapshots::library::{LIBRARY, Library, Retention, Rule};
+    use snapshots::offsite::keep::prune;
+    use snapshots::offsite::sync::{held_by, sync};
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let files: Vec<_> = (0..4u8)
+        .map(|i| {
+            write(
+                d.path(),
+                &format!("bot_k{i}.zip"),
+                &data(3000 + i as usize, 30 + i),
+            )
+        })
+        .collect();
+    state
+        .update(LIBRARY, |l: &mut Library| {
+            for (i, f) in files.iter().enumerate() {
+                let mut e = entry(f, &format!("v{i}"));
+                e.taken_at -= chrono::Duration::days(10 - i as i64);
+                l.add(e);
+            }
+        })
+        .unwrap();
+    let c = c_of(&s);
+    let cancel = CancellationToken::new();
+    sync(&c, &state, SMALL, None, &cancel, &|_, _, _| {})
+        .await
+        .unwrap();
+    // This computer keeps three; the oldest version is then only in the bucket.
+    let local = state
+        .update(LIBRARY, |l: &mut Library| {
+            l.prune(Some(3), None, chrono::Utc::now())
+        })
+        .unwrap();
+    assert_eq!(local.deleted, vec![files[0].clone()]);
+    let rule = Rule::Plan(Retention::Last { n: 2 });
+    let r = prune(&c, &state, None, &rule).await.unwrap();
+    let mut gone: Vec<&str> = r.deleted.iter().map(|(_, at)| at.as_str()).collect();
+    gone.sort();
+    assert_eq!(
+        gone,
+        [
+            "s3://snaps/sq/bot_k0.zip#lab",
+            "s3://snaps/sq/bot_k1.zip#lab"
+        ]
+    );
+    assert_eq!((r.kept, r.last_of_version), (2, 1), "{r:?}");
+    assert!(r.missing.is_empty() && r.unverified.is_empty(), "{r:?}");
+    for (i, there) in [false, false, true, true].into_iter().enumerate() {
+        let key = format!("sq/bot_k{i}.zip");
+        assert_eq!(c.head(&key).await.unwrap().is_some(), there, "{key}");
+    }
+    assert!(
+        files[1..].iter().all(|f| f.exists()),
+        "the local folder's own"
+    );
+    let lib: Library = state.read(LIBRARY).unwrap();
+    assert_eq!(lib.entries.len(), 3, "v0 had no copy left");
+    assert!(
+        lib.known_versions("r1").contains("v0"),
+        "remembered as pruned"
+    );
+    assert!(!held_by(&lib.entries[0], "lab"));
+    // The bucket dropped v1; it is still here and is not sent there again.
+    let r = sync(&c, &state, SMALL, None, &cancel, &|_, _, _| {})
+        .await
+        .unwrap();
+    assert_eq!((r.uploaded.len(), r.present, r.dropped), (0, 2, 1));
+    assert_eq!(s.count("PUT /snaps/sq/bot_k1.zip"), 1, "{:?}", s.log());
+    // Nothing more to drop: a second prune deletes nothing.
+    let r = prune(&c, &state, None, &rule).await.unwrap();
+    assert!(r.deleted.is_empty() && r.kept == 2, "{r:?}");
+    // Deleted behind the app's back: forgotten, and sent again from the local file.
+    c.delete("sq/bot_k3.zip").await.unwrap();
+    let r = prune(&c, &state, None, &rule).await.unwrap();
+    assert_eq!(r.missing, ["s3://snaps/sq/bot_k3.zip#lab"]);
+    assert!(r.deleted.is_empty(), "the newest left there stays: {r:?}");
+    let r = sync(&c, &state, SMALL, None, &cancel, &|_, _, _| {})
+        .await
+        .unwrap();
+    assert_eq!(r.uploaded.len(), 1);
+    assert_eq!(stored(&s, "sq/bot_k3.zip").await, data(3003, 33));
 }

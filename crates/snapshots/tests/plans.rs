@@ -4,6 +4,7 @@
 //! `crates/sqsnap/tests/with_engine/plans.rs`.
 
 mod common;
+mod s3server;
 
 use chrono::{
     DateTime, Datelike, Duration as CDuration, Local, NaiveTime, TimeZone, Timelike, Utc,
@@ -194,6 +195,256 @@ async fn a_simulated_week_of_plans() {
     }
     let files = std::fs::read_dir(&out).unwrap().count();
     assert_eq!(files, library.entries.len());
+}
+
+/// The newest first of each of the last `days` days and `weeks` ISO weeks (UTC) among
+/// `versions` (newest first): the calendar rule, written again here to check the app's.
+fn calendar(versions: &[(String, DateTime<Utc>)], days: usize, weeks: usize) -> BTreeSet<String> {
+    let mut keep = BTreeSet::new();
+    for (count, key) in [
+        (
+            days,
+            &(|t: &DateTime<Utc>| t.date_naive().to_string()) as &dyn Fn(&DateTime<Utc>) -> String,
+        ),
+        (weeks, &|t: &DateTime<Utc>| format!("{:?}", t.iso_week())),
+    ] {
+        let mut seen = BTreeSet::new();
+        for (v, t) in versions {
+            if seen.len() < count && seen.insert(key(t)) {
+                keep.insert(v.clone());
+            }
+        }
+    }
+    keep
+}
+
+/// A week on the scaled clock (36 000×) with local and offsite copies: two hourly mirror
+/// plans send every copy to a real S3 server on loopback (s3s-fs, or the one
+/// `SQSNAP_S3_SERVER` names) as `sqsnap run-due` does, and each plan's rule is applied to
+/// the local folder and to the bucket separately (keep-last-3 for two resources, the
+/// calendar's 3 days and 2 weeks for the third). At the end the folder and the bucket each
+/// hold exactly what the rule keeps of every version the server had, every kept copy
+/// verifies (the zip's CRCs here; the object's size and SHA-256 against the server's
+/// archive there), nothing was uploaded or downloaded twice, and every version dropped
+/// everywhere is remembered, so the mirror never brought one back.
+#[tokio::test]
+async fn a_simulated_week_with_local_and_offsite_copies() {
+    use snapshots::library::{LIBRARY, Library, Rule};
+    use snapshots::offsite::{OffsiteConfig, S3Client, keep, sync};
+    let mut c = SimConfig::new(KEY, tiny_account(3, 4096, 20_000)).instant_creates();
+    c.time_scale = 36_000.0;
+    let (sim, engine, dir) = start(c).await;
+    let s3 = s3server::start().await;
+    let out = dir.path().join("backups");
+    std::fs::create_dir(&out).unwrap();
+    let cfg = OffsiteConfig {
+        name: "lab".into(),
+        endpoint: s3.endpoint.clone(),
+        region: "us-east-1".into(),
+        bucket: s3server::BUCKET.into(),
+        prefix: "week".into(),
+        path_style: true,
+        access_key_id: s3server::AK.into(),
+        encrypt: false,
+    };
+    let client = S3Client::new(cfg, s3server::SK.into()).unwrap();
+    let state = snapshots::statedir::StateDir::open(&dir.path().join("data")).unwrap();
+    let last3 = Retention::Last { n: 3 };
+    let cal = Retention::Calendar {
+        daily: 3,
+        weekly: 2,
+        monthly: 0,
+    };
+    let t_add = sim.clock().now();
+    for (name, ids, retention) in [
+        ("keep3", vec![id(0), id(1)], last3.clone()),
+        ("calendar", vec![id(2)], cal.clone()),
+    ] {
+        let mut p = plan(
+            name,
+            PlanKind::Mirror,
+            Scope::Resources { ids },
+            Schedule::Hour,
+            &out,
+        );
+        p.retention = retention;
+        p.offsite = Some("lab".into());
+        engine
+            .update_plans(|plans: &mut Plans| plans.add(p, 3, 32, t_add.with_timezone(&Local)))
+            .unwrap()
+            .unwrap();
+    }
+    let (sink, events) = collect();
+    let cancel = CancellationToken::new();
+    let mut t_end = t_add + CDuration::days(7);
+    t_end = t_end + CDuration::hours(((26 - t_end.hour()) % 24) as i64);
+    t_end = t_end
+        .with_minute(0)
+        .and_then(|t| t.with_second(0))
+        .expect("a time on the hour");
+    let mut offsite_deleted = 0;
+    while sim.clock().now() < t_end {
+        let now = sim.clock().now();
+        let runs = engine.run_due(now, sink.clone(), &cancel).await.unwrap();
+        if !runs.is_empty() {
+            // What `sqsnap run-due` does after the plans: the destination gets what it
+            // lacks, then each plan's rule is applied there, on the bucket alone.
+            sync::sync(
+                &client,
+                &state,
+                Default::default(),
+                None,
+                &cancel,
+                &|_, _, _| {},
+            )
+            .await
+            .unwrap();
+            let plans = engine.plans().plans;
+            for run in &runs {
+                assert!(run.ok, "{run:?}");
+                let p = plans.iter().find(|p| p.id == run.plan).unwrap();
+                let ids = engine.plan_resources(p);
+                let rule = Rule::Plan(p.retention.clone());
+                let r = keep::prune(&client, &state, Some(&ids), &rule)
+                    .await
+                    .unwrap();
+                assert!(r.missing.is_empty() && r.unverified.is_empty(), "{r:?}");
+                offsite_deleted += r.deleted.len();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(offsite_deleted > 0, "the bucket's rule deleted nothing");
+
+    let library: Library = state.read(LIBRARY).unwrap();
+    let mut local_files = 0;
+    for (i, rule) in [(0, &last3), (1, &last3), (2, &cal)] {
+        let r = engine.resource(&id(i)).unwrap();
+        let mut listed: Vec<(String, DateTime<Utc>)> = engine
+            .versions(&r)
+            .await
+            .unwrap()
+            .iter()
+            .filter_map(|x| Some((x.version()?, x.modified)))
+            .collect();
+        listed.sort_by_key(|(_, t)| std::cmp::Reverse(*t));
+        // The mirror caught up: every version taken before the end is known (kept, or
+        // remembered as pruned). A run that began just before the end may have seen one
+        // taken after it (each simulated hour is 0.1 s here); those count too.
+        let known = library.known_versions(&id(i));
+        let late: Vec<_> = listed
+            .iter()
+            .filter(|(v, t)| *t < t_end && !known.contains(v))
+            .collect();
+        assert!(late.is_empty(), "resource {i}: not downloaded: {late:?}");
+        listed.retain(|(v, _)| known.contains(v));
+        assert!(listed.len() >= 8, "a week of daily snapshots: {listed:?}");
+        let want: BTreeSet<String> = match rule {
+            Retention::Last { n } => listed
+                .iter()
+                .take(*n as usize)
+                .map(|x| x.0.clone())
+                .collect(),
+            _ => calendar(&listed, 3, 2),
+        };
+        let entries = library.for_resource(&id(i));
+        // This computer: exactly the kept versions, each file whole (every CRC).
+        let here: BTreeSet<String> = entries
+            .iter()
+            .filter(|e| e.path.is_file())
+            .filter_map(|e| e.version.clone())
+            .collect();
+        let seen: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                (
+                    e.version.clone(),
+                    e.taken_at,
+                    e.path.is_file(),
+                    e.copies.len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            here, want,
+            "resource {i} on this computer: {listed:?} {seen:?}"
+        );
+        for e in entries.iter().filter(|e| e.path.is_file()) {
+            snapshots::verify::verify_zip(&e.path, Some(e.size), true).unwrap();
+            local_files += 1;
+        }
+        // The bucket: exactly the kept versions, each the server's archive (size and
+        // SHA-256 as the bucket states them).
+        let mut there = BTreeSet::new();
+        for e in &entries {
+            for c in e.copies.iter().filter(|c| c.kind == "s3") {
+                let (_, key) = snapshots::offsite::parse_at(&c.at).unwrap();
+                let head = client
+                    .head(key)
+                    .await
+                    .unwrap()
+                    .expect("a recorded copy is there");
+                let v = e.version.clone().unwrap();
+                let bytes = sim.archive(&id(i), &v).unwrap();
+                assert_eq!(head.size, bytes.len() as u64, "{key}");
+                let sum = snapshots::offsite::client::b64_sha256(&bytes);
+                assert_eq!(head.sha256.as_deref(), Some(sum.as_str()), "{key}");
+                // And the bytes themselves, downloaded: a server may state a checksum it
+                // was given without checking it (moto does).
+                assert!(s3.object(key).await.unwrap() == bytes, "{key}");
+                there.insert(v);
+            }
+        }
+        assert_eq!(there, want, "resource {i} in the bucket");
+        // Every version dropped everywhere is remembered as pruned: none to download again.
+        for (v, _) in listed.iter().filter(|(v, _)| !want.contains(v)) {
+            let tomb = library
+                .pruned
+                .get(&id(i))
+                .is_some_and(|t| t.contains_key(v));
+            assert!(tomb, "resource {i}: {v} dropped without a tombstone");
+        }
+    }
+    assert_eq!(
+        std::fs::read_dir(&out).unwrap().count(),
+        local_files,
+        "no stray file"
+    );
+    // Each object the bucket ever got was sent once; each version downloaded once.
+    let puts: Vec<String> = s3
+        .log()
+        .into_iter()
+        .filter(|l| l.starts_with("PUT "))
+        .collect();
+    let distinct: BTreeSet<&String> = puts.iter().collect();
+    assert_eq!(puts.len(), distinct.len(), "uploaded twice: {puts:?}");
+    let downloads = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                snapshots::Event::Done {
+                    already_present: false,
+                    ..
+                }
+            )
+        })
+        .count();
+    let mut server_versions = 0;
+    for i in 0..3 {
+        server_versions += sim.versions(&id(i)).len();
+    }
+    assert!(
+        downloads <= server_versions,
+        "{downloads} downloads of {server_versions} versions"
+    );
+    eprintln!(
+        "week: {downloads} downloads of {server_versions} versions, {} uploads, {offsite_deleted} deleted offsite, {local_files} files here",
+        puts.len()
+    );
+    assert_eq!(puts.len(), downloads, "each download went up once");
 }
 
 /// On a metered connection a mirror plan downloads the small snapshots and leaves the large

@@ -123,11 +123,16 @@ pub enum Command {
         cmd: OffsiteCmd,
     },
     /// Delete old downloads this app made: keep the newest N per resource and/or D days.
+    /// With --offsite NAME, the copies in that destination's bucket instead, judged on the
+    /// bucket alone.
     Prune {
         #[arg(long)]
         keep: Option<u32>,
         #[arg(long)]
         days: Option<u32>,
+        /// Prune the copies in this offsite destination (not the local files).
+        #[arg(long, value_name = "NAME")]
+        offsite: Option<String>,
     },
 }
 

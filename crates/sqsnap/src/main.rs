@@ -54,7 +54,15 @@ async fn run(cli: Cli) -> Result<(), Fail> {
     // What needs neither Square Cloud nor the key.
     match &cli.command {
         Command::Verify { paths } => return verify::run(&out, &offline_dir(cli.demo)?, paths),
-        Command::Prune { keep, days } => {
+        Command::Prune {
+            keep,
+            days,
+            offsite: Some(name),
+        } => {
+            prune::check(*keep, *days)?;
+            return offsite::prune(&out, cli.demo, name, *keep, *days).await;
+        }
+        Command::Prune { keep, days, .. } => {
             return prune::run(&out, &offline_dir(cli.demo)?, *keep, *days);
         }
         Command::Offsite { cmd } => {

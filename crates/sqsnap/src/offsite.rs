@@ -10,6 +10,8 @@ use crate::say::{self, Out};
 use crate::session::{accounts, offline_dir, state};
 use snapshots::accounts::AccountId;
 use snapshots::download::RateLimit;
+use snapshots::library::Rule;
+use snapshots::offsite::keep::{self, KeepReport};
 use snapshots::offsite::upload::UploadOptions;
 use snapshots::offsite::{self, OFFSITE, OffsiteConfig, OffsiteError, Offsites, S3Client};
 use snapshots::seal;
@@ -269,36 +271,130 @@ async fn sync(
     }
     out.emit(
         format!(
-            "{}: {} uploaded, {} already there ({})",
+            "{}: {} uploaded, {} already there{} ({})",
             c.config().name,
             r.uploaded.len(),
             r.present,
+            if r.dropped > 0 {
+                format!(
+                    ", {} left out (its retention deleted them there)",
+                    r.dropped
+                )
+            } else {
+                String::new()
+            },
             c.config().place()
         ),
-        serde_json::json!({"name": c.config().name, "uploaded": r.uploaded.len(), "present": r.present}),
+        serde_json::json!({"name": c.config().name, "uploaded": r.uploaded.len(),
+            "present": r.present, "dropped": r.dropped}),
     );
     Ok(())
 }
 
+/// A plan that ran with an offsite destination: the destination, its rule, the ids of its
+/// resources.
+pub struct PlanCopies {
+    pub plan: String,
+    pub dest: String,
+    pub rule: Rule,
+    pub ids: Vec<String>,
+}
+
 /// After `run-due`: each offsite destination a plan that ran names gets what it lacks (the
-/// plans' new verified downloads among them). A failure here fails no download: the local
-/// copies are kept and recorded, and the next run or `sqsnap offsite sync` resumes.
+/// plans' new verified downloads among them), then each plan's retention is applied to its
+/// resources' copies there, judged on that bucket alone. A failure here fails no download:
+/// the local copies are kept and recorded, and the next run or `sqsnap offsite sync`
+/// resumes.
 pub async fn after_plans(
     out: &Out,
     demo: bool,
     rate: Option<Arc<RateLimit>>,
-    names: &[String],
+    plans: &[PlanCopies],
 ) -> Result<(), Fail> {
-    if names.is_empty() {
+    if plans.is_empty() {
         return Ok(());
     }
     let (id, st) = account(demo)?;
     let kc = OsKeychain::default();
+    let mut names: Vec<&String> = plans.iter().map(|p| &p.dest).collect();
+    names.sort();
+    names.dedup();
     for n in names {
         let c = offsite::open(&st, &kc, &id, n).map_err(fail)?;
         sync(out, &st, &c, rate.clone(), &kc, &id).await?;
+        for p in plans.iter().filter(|p| &p.dest == n) {
+            let r = keep::prune(&c, &st, Some(&p.ids), &p.rule)
+                .await
+                .map_err(fail)?;
+            say_pruned(out, &c, &r, Some(&p.plan));
+        }
     }
     Ok(())
+}
+
+/// `sqsnap prune --offsite NAME`: the counts applied to every resource's copies in that
+/// destination's bucket.
+pub async fn prune(
+    out: &Out,
+    demo: bool,
+    name: &str,
+    keep: Option<u32>,
+    days: Option<u32>,
+) -> Result<(), Fail> {
+    let (id, st) = account(demo)?;
+    let c = offsite::open(&st, &OsKeychain::default(), &id, name).map_err(fail)?;
+    let rule = Rule::Counts {
+        last: keep,
+        days,
+        now: chrono::Utc::now(),
+    };
+    let r = keep::prune(&c, &st, None, &rule).await.map_err(fail)?;
+    say_pruned(out, &c, &r, None);
+    Ok(())
+}
+
+/// What a prune of a bucket did, a line a copy: where it was, and of which local file.
+fn say_pruned(out: &Out, c: &S3Client, r: &KeepReport, plan: Option<&str>) {
+    let cfg = c.config();
+    for (file, at) in &r.deleted {
+        let key = offsite::parse_at(at).map_or(at.as_str(), |(_, k)| k);
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.emit(
+            format!(
+                "deleted  {}: bucket {}, key {key} (the copy of {name})",
+                cfg.name, cfg.bucket
+            ),
+            serde_json::json!({"deleted": at, "destination": cfg.name, "file": file}),
+        );
+    }
+    for at in &r.unverified {
+        out.emit(
+            format!("kept     {at} (another size than uploaded: not counted as a good copy)"),
+            serde_json::json!({"unverified": at}),
+        );
+    }
+    for at in &r.missing {
+        out.emit(
+            format!("missing  {at} (not in the bucket any more: forgotten)"),
+            serde_json::json!({"missing": at}),
+        );
+    }
+    let whose = plan.map(|p| format!(" by plan {p}")).unwrap_or_default();
+    out.emit(
+        format!(
+            "{}{whose}: {} deleted ({} the last copy of their version), {} kept ({})",
+            cfg.name,
+            r.deleted.len(),
+            r.last_of_version,
+            r.kept,
+            cfg.place()
+        ),
+        serde_json::json!({"name": cfg.name, "deleted_count": r.deleted.len(),
+            "last_of_version": r.last_of_version, "kept": r.kept, "plan": plan}),
+    );
 }
 
 /// Refuses a plan's `--offsite NAME` that names no destination of this account.

@@ -1,17 +1,14 @@
 //! `sqsnap prune`: old downloads this app made deleted, keeping the newest N per resource
-//! and/or D days; files changed since they were downloaded are kept.
+//! and/or D days; files changed since they were downloaded are kept. `--offsite NAME`
+//! prunes that destination's bucket instead (`offsite.rs`).
 
 use crate::exit::Fail;
 use crate::say::Out;
 use crate::session::state;
 use snapshots::library::Library;
 
-pub fn run(
-    out: &Out,
-    dir: &std::path::Path,
-    keep: Option<u32>,
-    days: Option<u32>,
-) -> Result<(), Fail> {
+/// Refuses a prune that says nothing to keep, or to keep none.
+pub fn check(keep: Option<u32>, days: Option<u32>) -> Result<(), Fail> {
     if keep.is_none() && days.is_none() {
         return Err(Fail(
             2,
@@ -24,6 +21,16 @@ pub fn run(
             "--keep 0 would delete every copy: keep at least 1.".into(),
         ));
     }
+    Ok(())
+}
+
+pub fn run(
+    out: &Out,
+    dir: &std::path::Path,
+    keep: Option<u32>,
+    days: Option<u32>,
+) -> Result<(), Fail> {
+    check(keep, days)?;
     let report = state(dir)?
         .update(snapshots::library::LIBRARY, |lib: &mut Library| {
             lib.prune(keep, days, chrono::Utc::now())

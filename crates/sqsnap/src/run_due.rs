@@ -40,14 +40,21 @@ pub async fn run(s: &Session) -> Result<(), Fail> {
     if runs.is_empty() {
         s.out.emit("Nothing is due.", serde_json::json!({"due": 0}));
     }
-    // Local and offsite: the destinations the plans that ran name get their copies.
+    // Local and offsite: the destinations the plans that ran name get their copies, then
+    // each plan's retention there.
     let plans = s.engine.plans().plans;
-    let mut offsite: Vec<String> = runs
+    let offsite: Vec<crate::offsite::PlanCopies> = runs
         .iter()
-        .filter_map(|r| plans.iter().find(|p| p.id == r.plan)?.offsite.clone())
+        .filter_map(|r| plans.iter().find(|p| p.id == r.plan))
+        .filter_map(|p| {
+            Some(crate::offsite::PlanCopies {
+                plan: p.id.clone(),
+                dest: p.offsite.clone()?,
+                rule: snapshots::library::Rule::Plan(p.retention.clone()),
+                ids: s.engine.plan_resources(p),
+            })
+        })
         .collect();
-    offsite.sort();
-    offsite.dedup();
     if let Err(e) =
         crate::offsite::after_plans(&s.out, s.demo, s.engine.rate_limit(), &offsite).await
     {

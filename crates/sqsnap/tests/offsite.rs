@@ -112,7 +112,7 @@ async fn add_list_test_sync_remove() {
     let o = run(sqsnap(&data, &["offsite", "sync"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("1 uploaded"), "{}", text(&o));
-    let stored = std::fs::read(s.root.path().join(BUCKET).join("sq/bot_x.zip")).unwrap();
+    let stored = s.object("sq/bot_x.zip").await.unwrap();
     assert_eq!(stored, std::fs::read(&zip).unwrap());
     let zs = zip.to_string_lossy().into_owned();
     let o = run(sqsnap(&data, &["verify", &zs])).await;
@@ -137,13 +137,9 @@ async fn add_list_test_sync_remove() {
     let o = run(sqsnap(&data, &["offsite", "sync", "sealed"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("1 uploaded"), "{}", text(&o));
-    let bucket = s.root.path().join(BUCKET);
-    assert!(
-        !bucket.join("enc/bot_x.zip").exists(),
-        "plain bytes offsite"
-    );
+    assert!(!s.has("enc/bot_x.zip").await, "plain bytes offsite");
     let fetched = d.path().join("fetched.zip.age");
-    std::fs::copy(bucket.join("enc/bot_x.zip.age"), &fetched).unwrap();
+    std::fs::write(&fetched, s.object("enc/bot_x.zip.age").await.unwrap()).unwrap();
     let fs = fetched.to_string_lossy().into_owned();
     let o = run(sqsnap(&data, &["decrypt", &fs])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -257,7 +253,7 @@ async fn kill_9_mid_upload_then_the_same_command_sends_only_what_is_missing() {
     child.wait().unwrap();
     let o = run(sqsnap(&data, &["offsite", "sync", "lab"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let stored = std::fs::read(s.root.path().join(BUCKET).join("big.zip")).unwrap();
+    let stored = s.object("big.zip").await.unwrap();
     assert!(stored == std::fs::read(&zip).unwrap(), "byte-identical");
     let sent: usize = (1..=5).map(|n| s.count(&format!("partNumber={n}&"))).sum();
     assert!(sent <= 6, "at most the part in flight twice: {:?}", s.log());
@@ -360,6 +356,8 @@ async fn a_plan_with_offsite_keeps_a_local_and_an_offsite_copy() {
         "far",
         "--dest",
         &ds,
+        "--keep-last",
+        "1",
         ATLAS,
     ];
     let o = run(with_sim(&plan)).await;
@@ -373,6 +371,12 @@ async fn a_plan_with_offsite_keeps_a_local_and_an_offsite_copy() {
     .unwrap();
     let o = run(with_sim(&["run-due"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // After the sync, the plan's rule is applied to the bucket too, and said.
+    assert!(
+        text(&o).contains("far by plan m: 0 deleted"),
+        "{}",
+        text(&o)
+    );
     let local: Vec<_> = std::fs::read_dir(&dest)
         .unwrap()
         .flatten()
@@ -381,9 +385,107 @@ async fn a_plan_with_offsite_keeps_a_local_and_an_offsite_copy() {
     assert!(!local.is_empty(), "{}", text(&o));
     for f in &local {
         let name = f.file_name().unwrap();
-        let there = std::fs::read(s.root.path().join(BUCKET).join(name)).unwrap();
+        let there = s.object(&name.to_string_lossy()).await.unwrap();
         assert_eq!(there, std::fs::read(f).unwrap(), "{name:?} offsite too");
     }
     let lib: Library = acct.read(LIBRARY).unwrap();
     assert!(lib.entries.iter().all(|e| e.all_copies().count() == 2));
+    // A new version, and the plan's next run: here and in the bucket the plan keeps the
+    // newest only, each place by its own count; the old version has no copy left.
+    let o = run(with_sim(&["snapshot", ATLAS])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    acct.update(
+        snapshots::plans::PLANS,
+        |p: &mut snapshots::plans::Plans| p.state.clear(),
+    )
+    .unwrap();
+    let o = run(with_sim(&["run-due"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("far by plan m: 1 deleted (1 the last copy of their version), 1 kept"),
+        "{out}"
+    );
+    let old = local[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        out.contains(&format!("deleted  far: bucket snaps, key {old}")),
+        "{out}"
+    );
+    assert!(!s.has(&old).await && !local[0].exists());
+    let lib: Library = acct.read(LIBRARY).unwrap();
+    assert_eq!(lib.entries.len(), 1, "{:?}", lib.entries);
+    assert!(lib.entries[0].all_copies().count() == 2 && lib.entries[0].path.exists());
+}
+
+/// `sqsnap prune --offsite NAME` deletes in that bucket only, by the bucket's own count,
+/// and says what it deleted where; the local files stay.
+#[tokio::test]
+async fn prune_offsite_deletes_in_the_bucket_and_says_where() {
+    if std::env::var("SQSNAP_EXPECT_KEYRING").unwrap_or_default() != "present" {
+        eprintln!("no Secret Service here (make test starts one): prune --offsite not checked");
+        return;
+    }
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let (zip, st) = seeded(d.path(), &s, 5000).await;
+    let older: Vec<_> = (1..3)
+        .map(|i| {
+            let p = d.path().join(format!("old{i}.zip"));
+            std::fs::write(&p, vec![i as u8; 4000]).unwrap();
+            p
+        })
+        .collect();
+    st.update(LIBRARY, |l: &mut Library| {
+        for (i, p) in older.iter().enumerate() {
+            l.add(LibraryEntry {
+                resource_id: "r".into(),
+                resource_name: "bot".into(),
+                version: Some(format!("v0{i}")),
+                taken_at: chrono::Utc::now() - chrono::Duration::days(5 - i as i64),
+                size: 4000,
+                path: p.clone(),
+                downloaded_at: chrono::Utc::now(),
+                verified_at: None,
+                copies: Vec::new(),
+            })
+        }
+    })
+    .unwrap();
+    let o = run(sqsnap(&data, &["offsite", "sync", "lab"])).await;
+    assert!(text(&o).contains("3 uploaded"), "{}", text(&o));
+    let o = run(sqsnap(&data, &["prune", "--offsite", "lab"])).await;
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "nothing said to keep: {}",
+        text(&o)
+    );
+    let o = run(sqsnap(
+        &data,
+        &["prune", "--offsite", "nope", "--keep", "1"],
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = run(sqsnap(&data, &["prune", "--offsite", "lab", "--keep", "1"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    for f in ["old1.zip", "old2.zip"] {
+        let line = format!("deleted  lab: bucket snaps, key {f} (the copy of {f})");
+        assert!(out.contains(&line), "{out}");
+        assert!(!s.has(f).await, "{f}");
+    }
+    assert!(
+        out.contains("lab: 2 deleted (0 the last copy of their version), 1 kept"),
+        "{out}"
+    );
+    assert!(s.has("big.zip").await);
+    assert!(
+        zip.exists() && older.iter().all(|p| p.exists()),
+        "local files stay"
+    );
+    // The bucket's rule dropped them; a sync does not send them again.
+    let o = run(sqsnap(&data, &["offsite", "sync", "lab"])).await;
+    let want = "0 uploaded, 1 already there, 2 left out (its retention deleted them there)";
+    assert!(text(&o).contains(want), "{}", text(&o));
 }

@@ -389,6 +389,12 @@ impl Engine {
     pub fn retention_preview(&self, plan: &Plan) -> Vec<(PathBuf, u64)> {
         self.runner().retention_preview(plan)
     }
+
+    /// The ids of the resources a plan covers now: those its retention applies to, here
+    /// and in its offsite destination.
+    pub fn plan_resources(&self, plan: &Plan) -> Vec<String> {
+        self.runner().plan_resources(plan)
+    }
 }
 
 /// The API client, with one request budget and one block for every process on this data

@@ -1,5 +1,5 @@
 //! The S3 calls the offsite destination makes, signed with SigV4 over the workspace's
-//! reqwest/rustls: put, head, delete, and multipart driven by upload id (create, upload
+//! reqwest/rustls: put, head, get, delete, and multipart driven by upload id (create, upload
 //! part, list parts, complete, abort) so an upload can resume after a kill. Errors carry
 //! the S3 code, mapped to words a person can act on in [`OffsiteError`].
 
@@ -182,10 +182,18 @@ impl S3Client {
         Err(OffsiteError::from_s3(status, &text, &self.cfg))
     }
 
-    /// Uploads a whole object in one PUT, its SHA-256 checked by the server.
+    /// Uploads a whole object in one PUT, its SHA-256 checked by the server. The algorithm
+    /// is named too, as the AWS SDKs name it: a server may keep (and state) the checksum
+    /// only then (moto does).
     pub async fn put(&self, key: &str, body: bytes::Bytes) -> Result<String, OffsiteError> {
         let sum = b64_sha256(&body);
-        let h = [("x-amz-checksum-sha256".to_string(), sum)];
+        let h = [
+            ("x-amz-checksum-sha256".to_string(), sum),
+            (
+                "x-amz-sdk-checksum-algorithm".to_string(),
+                "SHA256".to_string(),
+            ),
+        ];
         let r = self.send(Method::PUT, key, &[], &h, body).await?;
         Ok(etag(&r))
     }
@@ -205,6 +213,23 @@ impl S3Client {
                 etag: etag(&r),
                 sha256: header(&r, "x-amz-checksum-sha256"),
             })),
+            Err(OffsiteError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The whole object; `None` when it is not there. For checks of small copies: the body
+    /// is held in memory.
+    pub async fn get(&self, key: &str) -> Result<Option<bytes::Bytes>, OffsiteError> {
+        match self
+            .send(Method::GET, key, &[], &[], bytes::Bytes::new())
+            .await
+        {
+            Ok(r) => r
+                .bytes()
+                .await
+                .map(Some)
+                .map_err(|e| OffsiteError::Network(e.to_string())),
             Err(OffsiteError::NotFound) => Ok(None),
             Err(e) => Err(e),
         }

@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod copies;
+pub mod keep;
 pub mod sigv4;
 pub mod sync;
 pub mod upload;

@@ -1,6 +1,7 @@
 //! `sync`: every library copy this destination does not hold yet is uploaded, checked and
 //! recorded as a second copy of the same version. What the library says is there is not
-//! uploaded again; a copy whose local file is gone is skipped (nothing to send).
+//! uploaded again, nor what the destination's retention deleted there; a copy whose local
+//! file is gone is skipped (nothing to send).
 
 use super::upload::{Progress, UploadOptions, upload_file};
 use super::{OffsiteError, S3, S3Client, parse_at};
@@ -24,6 +25,8 @@ pub struct SyncReport {
     pub present: usize,
     /// Local files gone: nothing to upload.
     pub missing: Vec<PathBuf>,
+    /// Deleted there by the destination's retention, kept here: not sent again.
+    pub dropped: usize,
 }
 
 /// Whether `entry` has a copy in the destination named `name`.
@@ -56,6 +59,11 @@ pub async fn sync(
     for e in &lib.entries {
         if held_by(e, &cfg.name) {
             report.present += 1;
+            continue;
+        }
+        if lib.dropped_by(&cfg.name, &e.path) {
+            // The destination's retention deleted it there: not sent again.
+            report.dropped += 1;
             continue;
         }
         if !e.path.is_file() {

@@ -1,12 +1,15 @@
 //! The library room: the index of snapshots this app downloaded (what, where, when
-//! checked), the rules that prune it (`retention.rs`), and the shelf that fills it and keeps
-//! the settings of where things go (`shelf.rs`).
+//! checked), the rules that prune it (`retention.rs`; in a place other than this computer,
+//! `places.rs`), and the shelf that fills it and keeps the settings of where things go
+//! (`shelf.rs`).
 
+mod places;
 mod retention;
 mod shelf;
 pub mod unfinished;
 
-pub use retention::Retention;
+pub use places::Held;
+pub use retention::{Retention, Rule};
 pub(super) use shelf::{Listed, Shelf};
 
 use crate::destination::{Copies, Copy, Known, Presence};
@@ -96,6 +99,11 @@ pub struct Library {
     /// (`forget_pruned_except`), or when that version is downloaded again by hand.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pruned: BTreeMap<String, BTreeMap<String, DateTime<Utc>>>,
+    /// Per offsite destination (by name), the files whose copy there its retention deleted
+    /// while the file itself stays here: a sync does not send them again. Forgotten with
+    /// the entry, or when the file is downloaded again by hand.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dropped: BTreeMap<String, std::collections::BTreeSet<PathBuf>>,
 }
 
 /// Tombstones kept per resource at most (the oldest go first): a server that keeps listing
@@ -135,6 +143,10 @@ impl Library {
             }
         }
         self.entries.retain(|x| x.path != e.path);
+        for files in self.dropped.values_mut() {
+            files.remove(&e.path);
+        }
+        self.dropped.retain(|_, f| !f.is_empty());
         self.entries.push(e);
     }
 
@@ -201,6 +213,7 @@ impl Library {
                 }
             }
         }
+        self.tidy_dropped();
     }
 
     fn remember_pruned(&mut self, path: &Path, now: DateTime<Utc>) {
@@ -316,6 +329,7 @@ impl Library {
                 }
             }
         }
+        self.tidy_dropped();
         report.kept = self.entries.len();
     }
 

@@ -2,7 +2,7 @@
 //! prune that applies it. The newest file on disk and the newest good copy always stay.
 
 use super::{Library, LibraryEntry, PruneReport, protected};
-use chrono::Datelike;
+use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -57,41 +57,7 @@ impl Library {
             if let Some(good) = protected(&entries) {
                 keep.insert(good);
             }
-            match retention {
-                Retention::Everything => entries.iter().for_each(|e| {
-                    keep.insert(e.path.clone());
-                }),
-                Retention::Last { n } => entries.iter().take((*n).max(1) as usize).for_each(|e| {
-                    keep.insert(e.path.clone());
-                }),
-                Retention::Calendar {
-                    daily,
-                    weekly,
-                    monthly,
-                } => {
-                    type Bucket<'a> = &'a dyn Fn(&LibraryEntry) -> String;
-                    let buckets: [(u32, Bucket); 3] = [
-                        (*daily, &|e| e.taken_at.format("%Y-%m-%d").to_string()),
-                        (*weekly, &|e| {
-                            let w = e.taken_at.iso_week();
-                            format!("{}-W{}", w.year(), w.week())
-                        }),
-                        (*monthly, &|e| e.taken_at.format("%Y-%m").to_string()),
-                    ];
-                    for (count, key) in buckets {
-                        let mut seen = HashSet::new();
-                        for e in &entries {
-                            if seen.len() >= count as usize {
-                                break;
-                            }
-                            // Newest first: the first of each bucket is its newest.
-                            if seen.insert(key(e)) {
-                                keep.insert(e.path.clone());
-                            }
-                        }
-                    }
-                }
-            }
+            keep.extend(retention.keeps(&entries));
             for e in entries {
                 if !keep.contains(&e.path) {
                     drop_paths.push((e.path.clone(), e.size));
@@ -99,5 +65,82 @@ impl Library {
             }
         }
         drop_paths
+    }
+}
+
+impl Retention {
+    /// The copies the rule keeps among one resource's copies in one place, given newest
+    /// first (by their entry's path); no protection added.
+    pub fn keeps(&self, entries: &[&LibraryEntry]) -> HashSet<PathBuf> {
+        let mut keep = HashSet::new();
+        match self {
+            Retention::Everything => entries.iter().for_each(|e| {
+                keep.insert(e.path.clone());
+            }),
+            Retention::Last { n } => entries.iter().take((*n).max(1) as usize).for_each(|e| {
+                keep.insert(e.path.clone());
+            }),
+            Retention::Calendar {
+                daily,
+                weekly,
+                monthly,
+            } => {
+                type Bucket<'a> = &'a dyn Fn(&LibraryEntry) -> String;
+                let buckets: [(u32, Bucket); 3] = [
+                    (*daily, &|e| e.taken_at.format("%Y-%m-%d").to_string()),
+                    (*weekly, &|e| {
+                        let w = e.taken_at.iso_week();
+                        format!("{}-W{}", w.year(), w.week())
+                    }),
+                    (*monthly, &|e| e.taken_at.format("%Y-%m").to_string()),
+                ];
+                for (count, key) in buckets {
+                    let mut seen = HashSet::new();
+                    for e in entries {
+                        if seen.len() >= count as usize {
+                            break;
+                        }
+                        // Newest first: the first of each bucket is its newest.
+                        if seen.insert(key(e)) {
+                            keep.insert(e.path.clone());
+                        }
+                    }
+                }
+            }
+        }
+        keep
+    }
+}
+
+/// A retention rule for one place: a plan's, or `sqsnap prune`'s counts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rule {
+    Plan(Retention),
+    /// The newest `last` and those taken within `days` of `now`: a copy goes only when
+    /// every rule given drops it (none given: all are kept).
+    Counts {
+        last: Option<u32>,
+        days: Option<u32>,
+        now: DateTime<Utc>,
+    },
+}
+
+impl Rule {
+    /// What the rule keeps among one resource's copies in one place, newest first.
+    pub fn keeps(&self, entries: &[&LibraryEntry]) -> HashSet<PathBuf> {
+        match self {
+            Rule::Plan(r) => r.keeps(entries),
+            Rule::Counts { last, days, now } => entries
+                .iter()
+                .enumerate()
+                .filter(|(rank, e)| {
+                    let in_count = last.is_some_and(|n| *rank < n.max(1) as usize);
+                    let recent =
+                        days.is_some_and(|d| *now - e.taken_at <= Duration::days(d as i64));
+                    in_count || recent || (last.is_none() && days.is_none())
+                })
+                .map(|(_, e)| e.path.clone())
+                .collect(),
+        }
     }
 }

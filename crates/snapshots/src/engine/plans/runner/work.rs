@@ -147,23 +147,23 @@ impl Runner<'_> {
         Ok(got)
     }
 
-    /// The files the plan's next prune would delete, with their sizes.
-    pub(in crate::engine) fn retention_preview(&self, plan: &Plan) -> Vec<(PathBuf, u64)> {
-        let ids: Vec<String> = self
-            .plan_targets(plan, &[])
+    /// The ids of the resources the plan covers now.
+    pub(in crate::engine) fn plan_resources(&self, plan: &Plan) -> Vec<String> {
+        self.plan_targets(plan, &[])
             .into_iter()
             .map(|r| r.id)
-            .collect();
+            .collect()
+    }
+
+    /// The files the plan's next prune would delete, with their sizes.
+    pub(in crate::engine) fn retention_preview(&self, plan: &Plan) -> Vec<(PathBuf, u64)> {
+        let ids = self.plan_resources(plan);
         self.shelf.library().drops_by(&ids, &plan.retention)
     }
 
     /// Applies a plan's retention to its resources' files (never the newest verified copy).
     pub(super) fn apply_retention(&self, plan: &Plan) -> Result<PruneReport, EngineError> {
-        let ids: Vec<String> = self
-            .plan_targets(plan, &[])
-            .into_iter()
-            .map(|r| r.id)
-            .collect();
+        let ids = self.plan_resources(plan);
         let retention = plan.retention.clone();
         self.shelf
             .prune_with(|lib: &mut Library| lib.prune_by(&ids, &retention))
