@@ -260,7 +260,13 @@ impl Notifier {
                 }
                 #[cfg(not(all(unix, not(target_os = "macos"))))]
                 Ok(_) => {
-                    let _ = (extra.folder, extra.click, extra.plan, this, words.open_folder);
+                    let _ = (
+                        extra.folder,
+                        extra.click,
+                        extra.plan,
+                        this,
+                        words.open_folder,
+                    );
                 }
                 Err(e) => eprintln!("notification not shown: {e}"),
             }
