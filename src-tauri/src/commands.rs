@@ -176,7 +176,10 @@ pub async fn list_resources(state: State<'_, AppState>) -> Result<Vec<ResourceRo
     e.refresh().await?;
     // No listing per resource here: 1,000 of them would take minutes of the per-minute
     // budget. The window asks `refresh_newest` after showing the rows.
-    Ok(overview::of_engine(&e))
+    Ok(overview::of_engine(&e)
+        .into_iter()
+        .map(overview::shown_row)
+        .collect())
 }
 
 /// Learns when each resource's newest server snapshot was taken, for those not learnt in

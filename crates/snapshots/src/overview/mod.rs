@@ -13,5 +13,5 @@ mod settings_view;
 pub use folders::{in_library, is_app_folder};
 pub use history::{HISTORY_ROWS, HistoryRow, history, history_of_engine};
 pub use plans_view::{PlanRow, PlansView, plans_of_engine, plans_view};
-pub use rows::{DAYS, FRESH_HOURS, Health, Inputs, ResourceRow, of_engine, rows, shown};
+pub use rows::{DAYS, FRESH_HOURS, Health, Inputs, ResourceRow, of_engine, rows, shown, shown_row};
 pub use settings_view::SettingsView;

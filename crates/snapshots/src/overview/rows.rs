@@ -134,6 +134,20 @@ type Base<'a> = (
     &'a Option<String>,
 );
 
+/// A row as the window shows it: what the server names (the resource's name, runtime and
+/// cluster, the name its newest copy recorded) as text no control or bidirectional
+/// character survives in, so a name cannot reorder or hide what the window says around it.
+/// (`sqsnap --json` keeps them as they are: JSON escapes them itself.)
+pub fn shown_row(r: ResourceRow) -> ResourceRow {
+    ResourceRow {
+        name: printable(&r.name),
+        runtime: r.runtime.as_deref().map(printable),
+        cluster: r.cluster.as_deref().map(printable),
+        newest_local: r.newest_local.as_ref().map(shown),
+        ..r
+    }
+}
+
 /// A library entry as the window shows it: its resource's name printable.
 pub fn shown(e: &LibraryEntry) -> LibraryEntry {
     LibraryEntry {
@@ -155,14 +169,12 @@ fn row(
     ResourceRow {
         kind,
         id: id.clone(),
-        // What the server names is shown as text no control or bidirectional character
-        // survives in (a name cannot reorder or hide what the window says around it).
-        name: printable(name),
-        runtime: runtime.as_deref().map(printable),
+        name: name.clone(),
+        runtime: runtime.clone(),
         ram,
-        cluster: cluster.as_deref().map(printable),
+        cluster: cluster.clone(),
         newest_server: i.newest.get(id).copied().flatten(),
-        newest_local: local.first().map(|x| shown(x)),
+        newest_local: local.first().map(|x| (*x).clone()),
         dest: i.settings.dest_for(id).map(PathBuf::from),
         own_dest: i.settings.destinations.contains_key(id),
         last_backup,
@@ -218,7 +230,7 @@ mod tests {
         rows(&i, now())
     }
 
-    /// What the server names reaches the window with no control or bidirectional character:
+    /// What the server names reaches the window (`shown_row`) with no control or bidirectional character:
     /// a resource's name, runtime and cluster, and the name a library copy recorded.
     #[test]
     fn server_names_reach_the_window_printable() {
@@ -242,7 +254,12 @@ mod tests {
             plans: &plans,
             newest: &newest,
         };
-        let row = rows(&i, now()).remove(0);
+        let raw = rows(&i, now()).remove(0);
+        assert_eq!(
+            raw.name, hostile,
+            "rows keep the name as the server gave it"
+        );
+        let row = shown_row(raw);
         let local = row.newest_local.clone().unwrap();
         for text in [
             row.name.as_str(),
