@@ -1376,7 +1376,9 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
     let out = home.dir.path().join("Backups");
     std::fs::create_dir_all(&out).unwrap();
     let key = OwnKey::new("offsite");
-    let (_driver, d) = launch_with(&sim.api_url(), &home, &[], "e2e-offsite", &key.env()).await;
+    // The scheduler's first look comes at once (no plan yet), then every minute.
+    let env = [key.env()[0], ("SQSNAP_PLANS_DELAY_SECS", "1")];
+    let (_driver, d) = launch_with(&sim.api_url(), &home, &[], "e2e-offsite", &env).await;
     until_listed(&d).await;
     let r = d
         .invoke("set_destination", json!({"resource": null, "path": &out}))
@@ -1544,6 +1546,104 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
     );
     d.screenshot("offsite-library-en").await;
 
+    // A plan that names the destination: after the scheduler ran it, its new download is
+    // sent there. The server is busy all along: the plan's download stands, and the window
+    // says the upload failed, that the local copies are safe and what to do.
+    d.click("#tab-settings").await;
+    d.js("document.getElementById('plans-section').scrollIntoView()")
+        .await;
+    assert_eq!(
+        d.js("const s = document.getElementById('plan-offsite'); \
+              return [document.getElementById('plan-offsite-field').hidden, [...s.options].map(o => o.value)]")
+            .await,
+        json!([false, ["", "offsite-e2e"]]),
+        "the plan form offers the destination"
+    );
+    let plan = |offsite: &str| {
+        json!({"plan": {"id": "offsite-hourly", "kind": "mirror",
+            "scope": {"scope": "resources", "ids": [ATLAS]}, "schedule": {"every": "hour"},
+            "retention": {"keep": "everything"}, "dest": null, "offsite": offsite}})
+    };
+    let r = d.invoke("add_plan", plan("nope")).await;
+    assert!(
+        r["err"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("No offsite destination named nope")),
+        "{r}"
+    );
+    s3.fault(Fault {
+        method: "PUT",
+        query: "",
+        status: 503,
+        code: "SlowDown",
+        times: 1000,
+    });
+    let r = d.invoke("add_plan", plan("offsite-e2e")).await;
+    assert!(r.get("err").is_none(), "{r}");
+    // As if its hour had come: a plan never fires in the period it is added in, and the
+    // test cannot wait for the next hour. The app reads plans.json under the same lock.
+    let account_dir = find_dir(&home.data, account_id().as_str()).expect("the account's folder");
+    snapshots::statedir::StateDir::open(&account_dir)
+        .unwrap()
+        .update(
+            snapshots::plans::PLANS,
+            |p: &mut snapshots::plans::Plans| {
+                p.state.get_mut("offsite-hourly").unwrap().last_period = None;
+            },
+        )
+        .unwrap();
+    // The scheduler looks again within a minute of its last look.
+    d.until_js(
+        "return document.getElementById('notice-text').textContent.includes('sending them to offsite-e2e failed');",
+        "the scheduler's upload failure in the window",
+        150,
+    )
+    .await;
+    let said = d.text_of("#notice").await;
+    assert!(
+        said.starts_with("The plan's downloads are safe on this computer")
+            && said.contains("The server is busy (SlowDown)"),
+        "{said}"
+    );
+    d.screenshot("offsite-after-plan-failed-en").await;
+    let history = d.invoke("list_history", json!({})).await;
+    assert_eq!(history["ok"][0]["plan"], "offsite-hourly", "{history}");
+    assert_eq!(history["ok"][0]["ok"], json!(true), "{history}");
+    // The mirror plan's downloads (each version Square Cloud keeps of Atlas Bot) are kept.
+    let atlas: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("Atlas Bot")
+        })
+        .collect();
+    assert!(!atlas.is_empty(), "the plan's downloads are kept");
+    for z in &atlas {
+        snapshots::verify::verify_zip(z, None, true).unwrap();
+    }
+    // The server recovers: Send copies now sends what the plan's sync could not.
+    s3.shared.faults.lock().unwrap().clear();
+    d.click("button[aria-label='Send copies now: offsite-e2e']")
+        .await;
+    let said = d
+        .until_text("#offsite-status", |t| t.contains("sent,"))
+        .await;
+    let copies = if atlas.len() == 1 { "copy" } else { "copies" };
+    assert!(
+        said.contains(&format!(
+            "offsite-e2e: {} {copies} sent, 1 already there",
+            atlas.len()
+        )),
+        "{said}"
+    );
+    let r = d
+        .invoke("remove_plan", json!({"id": "offsite-hourly"}))
+        .await;
+    assert!(r.get("err").is_none(), "{r}");
+
     // The section in each language (the screenshots are kept with the others).
     d.click("#tab-settings").await;
     for (locale, words) in [
@@ -1584,4 +1684,21 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
         t.contains("offsite-e2e (destination removed)")
     })
     .await;
+}
+
+/// The folder named `name` under `root`, searched depth first.
+fn find_dir(root: &std::path::Path, name: &str) -> Option<PathBuf> {
+    for e in std::fs::read_dir(root).ok()? {
+        let p = e.ok()?.path();
+        if !p.is_dir() {
+            continue;
+        }
+        if p.file_name().is_some_and(|n| n == name) {
+            return Some(p);
+        }
+        if let Some(found) = find_dir(&p, name) {
+            return Some(found);
+        }
+    }
+    None
 }
