@@ -1454,7 +1454,7 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
         .await;
     d.click("button[aria-label='Test: offsite-e2e']").await;
     let said = d
-        .until_text("#offsite-status", |t| t.contains("does not work yet"))
+        .until_text("#offsite-status", |t| t.contains("Test failed"))
         .await;
     assert!(
         said.contains("Store a test object: failed") && said.contains("refused the access key"),
@@ -1464,7 +1464,7 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
 
     // The right one replaces it; the secret is in the keychain and nowhere else.
     fill(s3.endpoint.clone(), SK).await;
-    d.until_text("#offsite-status", |t| t.contains("offsite-e2e was added"))
+    d.until_text("#offsite-status", |t| t.contains("Added offsite-e2e"))
         .await;
     let slot = OsKeychain::new(key.1.clone()).slot(&Slot::Offsite {
         account: account_id(),
@@ -1481,14 +1481,14 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
     d.click("button[aria-label='Test: offsite-e2e']").await;
     let said = d
         .until_text("#offsite-status", |t| {
-            t.contains("works") || t.contains("does not work")
+            t.contains("Test passed") || t.contains("Test failed")
         })
         .await;
     for step in [
         "Store a test object: ok",
         "Read it back: ok",
         "Delete it: ok",
-        "offsite-e2e works",
+        "Test passed: offsite-e2e can receive copies",
     ] {
         assert!(said.contains(step), "{said}");
     }
@@ -1503,7 +1503,7 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
     });
     d.click("button[aria-label='Test: offsite-e2e']").await;
     let said = d
-        .until_text("#offsite-status", |t| t.contains("does not work yet"))
+        .until_text("#offsite-status", |t| t.contains("Test failed"))
         .await;
     assert!(
         said.contains("The server is busy (SlowDown)") && said.contains("local copies are safe"),
@@ -1515,11 +1515,11 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
         .await;
     let said = d
         .until_text("#offsite-status", |t| {
-            !t.contains("does not work") && (t.contains("sent,") || t.contains("safe"))
+            !t.contains("Test failed") && (t.contains("Sent to") || t.contains("safe"))
         })
         .await;
     assert!(
-        said.contains("offsite-e2e: 1 copy sent, 0 already there"),
+        said.contains("Sent to offsite-e2e: 1 copy, 0 already there"),
         "{said}"
     );
     d.screenshot("offsite-sent-en").await;
@@ -1600,9 +1600,14 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
     )
     .await;
     let said = d.text_of("#notice").await;
+    // The 503 comes back before the server has read a large PUT's body: the client then sees
+    // either the SlowDown or the connection the server closed mid-body. Both are said as
+    // what they are, with the local copies safe and what to do.
     assert!(
         said.starts_with("The plan's downloads are safe on this computer")
-            && said.contains("The server is busy (SlowDown)"),
+            && (said.contains("The server is busy (SlowDown)")
+                || said.contains("The connection to the offsite server failed"))
+            && said.contains("Your local copies are safe;"),
         "{said}"
     );
     d.screenshot("offsite-after-plan-failed-en").await;
@@ -1629,12 +1634,12 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
     d.click("button[aria-label='Send copies now: offsite-e2e']")
         .await;
     let said = d
-        .until_text("#offsite-status", |t| t.contains("sent,"))
+        .until_text("#offsite-status", |t| t.contains("Sent to"))
         .await;
     let copies = if atlas.len() == 1 { "copy" } else { "copies" };
     assert!(
         said.contains(&format!(
-            "offsite-e2e: {} {copies} sent, 1 already there",
+            "Sent to offsite-e2e: {} {copies}, 1 already there",
             atlas.len()
         )),
         "{said}"
