@@ -1415,13 +1415,13 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
             .await
             .contains("sqsnap key export-recovery")
     );
-    let fill = |endpoint: String, secret: &'static str| {
+    let fill = |endpoint: String, bucket: &'static str, secret: &'static str| {
         let d = &d;
         async move {
             for (id, v) in [
                 ("#offsite-name", "offsite-e2e"),
                 ("#offsite-endpoint", endpoint.as_str()),
-                ("#offsite-bucket", BUCKET),
+                ("#offsite-bucket", bucket),
                 ("#offsite-prefix", "window"),
                 ("#offsite-key-id", AK),
                 ("#offsite-secret", secret),
@@ -1435,7 +1435,7 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
     };
 
     // Plain http:// off this computer: refused, nothing kept.
-    fill("http://s3.example.com".into(), SK).await;
+    fill("http://s3.example.com".into(), BUCKET, SK).await;
     d.until_text("#offsite-status", |t| {
         t.contains("plain http:// is only allowed on this computer")
     })
@@ -1449,7 +1449,7 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
     assert_eq!(d.invoke("list_offsite", json!({})).await["ok"], json!([]));
 
     // A wrong secret: added (nothing checks it yet), Test says why it fails and what to do.
-    fill(s3.endpoint.clone(), "not-the-secret").await;
+    fill(s3.endpoint.clone(), BUCKET, "not-the-secret").await;
     d.until_text("#offsite-list", |t| t.contains("bucket snaps"))
         .await;
     d.click("button[aria-label='Test: offsite-e2e']").await;
@@ -1462,8 +1462,30 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
     );
     assert!(said.contains("Your local copies are safe"), "{said}");
 
+    // A bucket that does not exist: said, with what to do. (s3s-fs makes a missing bucket's
+    // folder on PUT, so its answer is the one AWS gives, injected.)
+    fill(s3.endpoint.clone(), "no-such-bucket", SK).await;
+    d.until_text("#offsite-list", |t| t.contains("bucket no-such-bucket"))
+        .await;
+    s3.fault(Fault {
+        method: "PUT",
+        query: "",
+        status: 404,
+        code: "NoSuchBucket",
+        times: 1,
+    });
+    d.click("button[aria-label='Test: offsite-e2e']").await;
+    let said = d
+        .until_text("#offsite-status", |t| t.contains("Test failed"))
+        .await;
+    assert!(
+        said.contains("The bucket no-such-bucket does not exist at this endpoint")
+            && said.contains("create the bucket or fix its name"),
+        "{said}"
+    );
+
     // The right one replaces it; the secret is in the keychain and nowhere else.
-    fill(s3.endpoint.clone(), SK).await;
+    fill(s3.endpoint.clone(), BUCKET, SK).await;
     d.until_text("#offsite-status", |t| t.contains("Added offsite-e2e"))
         .await;
     let slot = OsKeychain::new(key.1.clone()).slot(&Slot::Offsite {

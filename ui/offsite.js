@@ -119,7 +119,11 @@ async function add(ev) {
   secret.value = "";
   try {
     state.offsite = await ipc.addOffsite(destination, key);
+    // The form back as it starts, ready for another destination.
     for (const id of ["offsite-name", "offsite-endpoint", "offsite-bucket", "offsite-prefix", "offsite-key-id"]) inputEl(id).value = "";
+    inputEl("offsite-region").value = "us-east-1";
+    inputEl("offsite-path-style").checked = false;
+    inputEl("offsite-encrypt").checked = true;
     say((t) => [{ text: t.offsiteAdded(destination.name) }]);
     repaint("offsite", "plans");
   } catch (e) {
