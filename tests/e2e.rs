@@ -1488,6 +1488,22 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
     fill(s3.endpoint.clone(), BUCKET, SK).await;
     d.until_text("#offsite-status", |t| t.contains("Added offsite-e2e"))
         .await;
+    // A clock the server finds wrong (its answer injected: the test cannot move the clock).
+    s3.fault(Fault {
+        method: "PUT",
+        query: "",
+        status: 403,
+        code: "RequestTimeTooSkewed",
+        times: 1,
+    });
+    d.click("button[aria-label='Test: offsite-e2e']").await;
+    let said = d
+        .until_text("#offsite-status", |t| t.contains("Test failed"))
+        .await;
+    assert!(
+        said.contains("this computer's clock is wrong") && said.contains("turn on automatic time"),
+        "{said}"
+    );
     let slot = OsKeychain::new(key.1.clone()).slot(&Slot::Offsite {
         account: account_id(),
         name: "offsite-e2e".into(),
