@@ -1,6 +1,7 @@
 //! How the window looks, checked on the real app under Xvfb over WebDriver: every state
-//! (signed out, first run, idle, three transfers running, quota used up) at the default size
-//! (1100×720) and the minimum (720×480), light and dark, English and Portuguese. In each:
+//! (signed out, first run, idle, three transfers running, quota used up, Settings with an
+//! offsite destination) at the default size (1100×720) and the minimum (720×480), light
+//! and dark, English and Portuguese. In each:
 //! a screenshot, no header, toolbar or row text that overflows its box, and no serious or
 //! critical axe-core finding. With three transfers running, at least 8 rows stay in view.
 //! Then the drag overlay, and a keyboard-only walk with the focus always visible.
@@ -44,7 +45,7 @@ async fn set_look(d: &Driver, theme: &str, locale: &str) {
 const OVERFLOW: &str = r#"
 const visible = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';
 const roots = [document.getElementById('headerbar'), ...document.querySelectorAll(
-  '.toolbar, li.row, #transfers li, .drawer-head, .banner, .notice, #first-run, .sign-in .card')].filter(visible);
+  '.toolbar, li.row, #transfers li, .drawer-head, .banner, .notice, #first-run, .sign-in .card, #offsite-list li, #offsite-status')].filter(visible);
 const bad = [];
 for (const root of roots) {
   for (const e of [root, ...root.querySelectorAll('*')]) {
@@ -107,7 +108,7 @@ async fn capture(d: &Driver, state: &str, axe_src: &str, min_rows: Option<usize>
 /// The notice, the status banner and the transfer lines are sentences: shown ones that start
 /// with a lowercase letter (words the UI did not write as a sentence) are returned.
 const LOWERCASE: &str = r#"
-return [...document.querySelectorAll('#notice-text, #status-text, #transfers .state')]
+return [...document.querySelectorAll('#notice-text, #status-text, #transfers .state, #offsite-status p')]
   .filter((e) => e.offsetParent !== null && e.textContent.trim())
   .map((e) => e.textContent.trim())
   .filter((t) => /^\p{Ll}/u.test(t));
@@ -287,6 +288,37 @@ async fn every_state_reads_well_in_every_theme_language_and_size() {
         sim.requests().iter().all(|r| r.status != 429),
         "a refused request was sent"
     );
+
+    // Settings → Offsite copies: a destination listed, with the words of its adding. Added
+    // through the form; nothing is sent to the endpoint until Test or Send copies now.
+    set_look(&d, "light", "en").await;
+    d.resize(1100, 720).await;
+    d.js("document.getElementById('notice-close').click()")
+        .await;
+    d.click("#tab-settings").await;
+    for (id, v) in [
+        ("#offsite-name", "b2-eu"),
+        (
+            "#offsite-endpoint",
+            "https://s3.eu-central-003.backblazeb2.com",
+        ),
+        ("#offsite-region", "eu-central-003"),
+        ("#offsite-bucket", "square-snapshots-backups"),
+        ("#offsite-prefix", "nightly"),
+        ("#offsite-key-id", "003a1b2c3d4e5f60000000001"),
+        (
+            "#offsite-secret",
+            "screens-secret-that-stays-in-the-keychain",
+        ),
+    ] {
+        d.type_into(id, v).await;
+    }
+    d.click("#offsite-add").await;
+    d.until_text("#offsite-status", |t| t.starts_with("Added b2-eu"))
+        .await;
+    d.js("document.getElementById('offsite-section').scrollIntoView()")
+        .await;
+    capture(&d, "settings-offsite", &axe_src, None).await;
 
     // The drag overlay: over a row it names that resource; a file is refused with the reason.
     set_look(&d, "light", "en").await;

@@ -13,6 +13,7 @@ import { initTransfers } from "./transfers.js";
 import { initLibrary } from "./library.js";
 import { initHistory } from "./history.js";
 import { initSettings } from "./settings.js";
+import { initOffsite, loadOffsite } from "./offsite.js";
 import { initDialogs } from "./dialogs.js";
 import { initDrag } from "./drag.js";
 import { state, store } from "./state.js";
@@ -23,7 +24,7 @@ async function start() {
   const asked = ipc.getSession();
   // The views' painters are registered in the order a full repaint draws them.
   initMenus(); initNotice(); initShell();
-  initResources(); initTransfers(); initLibrary(); initHistory(); initSettings(); initDialogs(); initDrag();
+  initResources(); initTransfers(); initLibrary(); initHistory(); initSettings(); initOffsite(); initDialogs(); initDrag();
   $("sign-in-form").addEventListener("submit", signInWithKey);
   fillIcons();
   applyTheme(store.getItem("theme") || "system");
@@ -47,6 +48,8 @@ async function signedIn() {
   const pref = s.theme || store.getItem("theme") || "system";
   store.setItem("theme", pref); applyTheme(pref);
   ipc.getStartAtLogin().then((on) => { inputEl("start-at-login").checked = on; }).catch(() => {});
+  // The offsite destinations are local (no request leaves): listed beside the first refresh.
+  loadOffsite().catch(showError);
   await refresh(first);
 }
 

@@ -24,8 +24,12 @@
 /** @typedef {"app" | "database"} ResourceKind */
 /** One day of a resource's last 30 (plans.rs `Day`). @typedef {"backed_up" | "failed" | "missed" | "nothing"} Day */
 /** `fresh`: a verified copy under `Session.fresh_hours` old. @typedef {"fresh" | "stale" | "none"} Health */
-/** @typedef {{ resource_id: string, resource_name: string, version: string | null, taken_at: string,
- *   size: number, path: string, downloaded_at: string, verified_at: string | null }} LibraryEntry */
+/** Where else a library copy is kept (offsite.rs `Elsewhere`); `endpoint` is null once the
+ * destination was removed. @typedef {{ name: string, endpoint: string | null, bucket: string, key: string }} Elsewhere */
+/** `elsewhere`: only in list_library's answer (offsite.rs `LibraryRow`).
+ * @typedef {{ resource_id: string, resource_name: string, version: string | null, taken_at: string,
+ *   size: number, path: string, downloaded_at: string, verified_at: string | null,
+ *   elsewhere?: Elsewhere[] }} LibraryEntry */
 /** @typedef {{ kind: ResourceKind, id: string, name: string, runtime: string | null, ram: number,
  *   cluster: string | null, newest_server: string | null, newest_local: LibraryEntry | null,
  *   dest: string | null, own_dest: boolean, last_backup: string | null, next_backup: string | null,
@@ -35,6 +39,17 @@
 /** @typedef {{ version: string, version_taken_at: string, snapshot_first: string | null }} RestoreView */
 /** put_back.rs `PutBackCheck`. @typedef {{ path: string, size: number, entries: number, from_taken_at: string | null }} PutBackCheck */
 /** put_back.rs `PutBackView`. @typedef {{ size: number, restarted: boolean, snapshot_first: string | null }} PutBackView */
+
+// ---- Offsite destinations (src-tauri/src/offsite.rs) ----
+
+/** A destination without its secret. @typedef {{ name: string, endpoint: string, region: string, bucket: string,
+ *   prefix: string, path_style: boolean, access_key_id: string, encrypt: boolean }} OffsiteView */
+/** One step of Test; `message` says why it failed. @typedef {{ step: "put" | "head" | "delete", ok: boolean,
+ *   message: string | null }} ProbeStep */
+/** @typedef {{ name: string, file: string, done: number, total: number }} SyncProgress */
+/** @typedef {{ name: string, uploaded: number, present: number, missing: number }} SyncView */
+/** What the scheduler's sync after plans did. @typedef {{ name: string, ok: boolean, uploaded: number,
+ *   message: string | null }} OffsiteSynced */
 
 // ---- Settings ----
 
@@ -54,7 +69,7 @@
 /** @typedef {{ keep: "calendar", daily: number, weekly: number, monthly: number } | { keep: "last", n: number }
  *   | { keep: "everything" }} Retention */
 /** @typedef {{ id: string, kind: PlanKind, scope: Scope, schedule: Schedule, retention: Retention,
- *   dest: string | null }} Plan */
+ *   dest: string | null, offsite?: string | null }} Plan */
 /** @typedef {{ period: string, started: string, ended: string | null, ok: boolean, bytes: number,
  *   files: number, failures: string[], failed_ids: string[], postponed: string[],
  *   reserve_held?: string[] }} RunRecord */
@@ -98,7 +113,7 @@
 /** The events the Rust side emits to the window, and what each carries.
  * @typedef {{ "engine-event": EngineEvent, "plans-ran": PlanRun[], "queue-paused": boolean,
  *   "tray-snapshot-all": null, "focus-resource": string, "drag-state": DragState,
- *   "folder-dropped": FolderDropped }} Events */
+ *   "folder-dropped": FolderDropped, "offsite-progress": SyncProgress, "offsite-synced": OffsiteSynced }} Events */
 
 /** Their names. @satisfies {Record<string, keyof Events>} */
 export const EVENTS = /** @type {const} */ ({
@@ -109,6 +124,8 @@ export const EVENTS = /** @type {const} */ ({
   focusResource: "focus-resource",
   dragState: "drag-state",
   folderDropped: "folder-dropped",
+  offsiteProgress: "offsite-progress",
+  offsiteSynced: "offsite-synced",
 });
 
 // ---- Tauri's global API (withGlobalTauri), as far as it is used here ----
@@ -176,6 +193,23 @@ export const putBack = (id, path, snapshotFirst, restart, onEvent) =>
   call("put_back", { id, path, snapshotFirst, restart, onEvent });
 /** The native picker for a zip; null when closed. @returns {Promise<string | null>} */
 export const pickPutBackFile = () => call("pick_put_back_file");
+/** The account's offsite destinations. @returns {Promise<OffsiteView[]>} */
+export const listOffsite = () => call("list_offsite");
+/** Adds a destination; `secret` goes to the OS keychain and never comes back.
+ * @param {Omit<OffsiteView, never>} destination @param {string} secret @returns {Promise<OffsiteView[]>} */
+export const addOffsite = (destination, secret) => call("add_offsite", { destination, secret });
+/** Its key leaves the keychain; its copies stay in the bucket. @param {string} name @returns {Promise<OffsiteView[]>} */
+export const removeOffsite = (name) => call("remove_offsite", { name });
+/** @param {string} name @returns {Promise<ProbeStep[]>} */
+export const testOffsite = (name) => call("test_offsite", { name });
+/** Sends what the destination (or, with null, each one) lacks.
+ * @param {string | null} name @param {(p: SyncProgress) => void} onProgress @returns {Promise<SyncView[]>} */
+export const syncOffsite = (name, onProgress) => {
+  const ch = /** @type {{ onmessage: (p: SyncProgress) => void }} */ (/** @type {unknown} */ (new tauri.core.Channel()));
+  ch.onmessage = onProgress;
+  return call("sync_offsite", { name, onProgress: ch });
+};
+
 /** Stops every job. @returns {Promise<void>} */
 export const cancelTransfer = () => call("cancel_transfer");
 /** @param {string} resource @returns {Promise<boolean>} */

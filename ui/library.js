@@ -25,7 +25,10 @@ function renderLibrary() {
       : e.verified_at ? when(e.verified_at, t.verifiedRel) : el("span", { text: t.notVerified });
     checked.classList.add("verified-at");
     const sub = el("div", { class: "muted" }, when(e.taken_at, t.takenRel), ` · ${bytes(e.size)} · `, checked);
-    const info = el("div", { class: "grow" }, el("strong", { text: e.resource_name }), el("div", { class: "path", text: file }), sub);
+    // Where else this copy is kept: each offsite destination, its endpoint and bucket.
+    const elsewhere = (e.elsewhere || []).map((c) => el("div", { class: "muted elsewhere",
+      text: c.endpoint ? t.elsewhere(c.name, c.endpoint, c.bucket) : t.elsewhereRemoved(c.name, c.bucket), title: c.key }));
+    const info = el("div", { class: "grow" }, el("strong", { text: e.resource_name }), el("div", { class: "path", text: file }), sub, ...elsewhere);
     const verify = button(t.verify, async () => {
       try { await ipc.verifyFile(e.path); damaged.delete(e.path); }
       catch (err) { damaged.add(e.path); showError(err); }

@@ -13,7 +13,8 @@ export function planWords(p, t, nameOf) {
   const scope = p.scope.scope === "all" ? t.scopes.all : `${p.scope.ids.length} × ${p.scope.ids.map(nameOf).join(", ")}`;
   const r = p.retention;
   const keep = r.keep === "last" ? t.keeps.last.replace("N", String(r.n)) : t.keeps[r.keep];
-  return `${p.id} — ${t.kinds[p.kind].split(":")[0]}, ${w}, ${scope}; ${t.planKeep.toLowerCase()}: ${keep}`;
+  const also = p.offsite ? `; ${t.planAlsoTo(p.offsite)}` : "";
+  return `${p.id} — ${t.kinds[p.kind].split(":")[0]}, ${w}, ${scope}; ${t.planKeep.toLowerCase()}: ${keep}${also}`;
 }
 
 /** Which of the form's fields the chosen schedule and retention use.
@@ -25,7 +26,7 @@ export function planFields(when, keep) {
 /**
  * The form's values (as the inputs hold them) as a plan.
  * @param {{ name: string, kind: string, scope: string, when: string, hours: string, weekday: string,
- *   at: string, keep: string, keepN: string }} f
+ *   at: string, keep: string, keepN: string, offsite?: string }} f
  * @param {Iterable<string>} selected the ticked resources, for a plan of "the ticked resources"
  * @returns {Plan}
  */
@@ -40,5 +41,6 @@ export function planFromForm(f, selected) {
   /** @type {Plan["scope"]} */
   const scope = f.scope === "selected" ? { scope: "resources", ids: [...selected] } : { scope: "all" };
   const kind = /** @type {Plan["kind"]} */ (f.kind);
-  return { id: f.name.trim(), kind, scope, schedule, retention, dest: null };
+  // An offsite destination only when one is chosen: "" is this computer only.
+  return { id: f.name.trim(), kind, scope, schedule, retention, dest: null, ...(f.offsite ? { offsite: f.offsite } : {}) };
 }

@@ -17,6 +17,8 @@ test("the plan form becomes the plan add_plan takes", () => {
   assert.deepEqual(planFromForm({ ...form, when: "hours", hours: "" }, []).schedule, { every: "hours", hours: 1 });
   assert.deepEqual(planFromForm({ ...form, when: "hour", keep: "everything" }, []).schedule, { every: "hour" });
   assert.deepEqual(planFromForm({ ...form, keep: "everything" }, []).retention, { keep: "everything" });
+  assert.equal(planFromForm({ ...form, offsite: "" }, []).offsite, undefined, "this computer only");
+  assert.equal(planFromForm({ ...form, offsite: "b2" }, []).offsite, "b2");
 });
 
 test("only the fields a schedule and retention use are shown", () => {
@@ -35,4 +37,5 @@ test("a plan in words, with its resources by name", () => {
   const p = planFromForm({ ...form, kind: "mirror", scope: "selected", when: "week", weekday: "0", keep: "last", keepN: "3" }, ["a", "zz"]);
   assert.equal(planWords(p, en, nameOf), "nightly — Mirror, Mondays at 03:30, 2 × Atlas Bot, zz; keep: The last 3");
   assert.equal(planWords({ ...p, schedule: { every: "hours", hours: 6 } }, en, nameOf).split(", ")[1], "every 6 hours");
+  assert.ok(planWords({ ...p, offsite: "b2" }, en, nameOf).endsWith("; keep: The last 3; also to b2"));
 });

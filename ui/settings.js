@@ -90,7 +90,7 @@ async function addPlan(ev) {
   const v = (id) => /** @type {HTMLInputElement | HTMLSelectElement} */ ($(id)).value;
   const plan = planFromForm({
     name: v("plan-name"), kind: v("plan-kind"), scope: v("plan-scope"), when: v("plan-when"), hours: v("plan-hours"),
-    weekday: v("plan-weekday"), at: v("plan-at"), keep: v("plan-keep"), keepN: v("plan-keep-n"),
+    weekday: v("plan-weekday"), at: v("plan-at"), keep: v("plan-keep"), keepN: v("plan-keep-n"), offsite: v("plan-offsite"),
   }, state.selected);
   try { state.plansView = await ipc.addPlan(plan); inputEl("plan-name").value = ""; notice(""); renderPlans(); await refresh(); }
   catch (e) { showError(e); }

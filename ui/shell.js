@@ -42,6 +42,11 @@ export function applyLocale(locale) {
     "menu-putback": t.putBack, "putback-copy-label": t.putBackCopy, "putback-pick": t.putBackPick,
     "putback-note": t.putBackNote, "putback-first-label": t.putBackFirst, "putback-restart-label": t.putBackRestart,
     "putback-cancel": t.cancel, "putback-confirm": t.putBackGo,
+    "offsite-title": t.offsiteTitle, "offsite-help": t.offsiteHelp, "offsite-name-label": t.offsiteName,
+    "offsite-endpoint-label": t.offsiteEndpoint, "offsite-region-label": t.offsiteRegion, "offsite-bucket-label": t.offsiteBucket,
+    "offsite-prefix-label": t.offsitePrefix, "offsite-path-style-label": t.offsitePathStyle, "offsite-key-id-label": t.offsiteKeyId,
+    "offsite-secret-label": t.offsiteSecret, "offsite-encrypt-label": t.offsiteEncrypt, "offsite-encrypt-note": t.offsiteEncryptNote,
+    "offsite-add": t.offsiteAdd, "plan-offsite-label": t.planOffsite,
     "menu-open": t.open, "menu-folder": t.otherFolder, "demo-banner": t.demo,
     "restore-first-label": t.restoreFirst(session && session.quota ? session.quota.remaining : 0),
   };

@@ -29,6 +29,8 @@ export const state = {
   library: [],
   /** @type {import("./ipc.js").PlansView | null} */
   plansView: null,
+  /** The account's offsite destinations. @type {import("./ipc.js").OffsiteView[]} */
+  offsite: [],
   /** @type {import("./ipc.js").HistoryRow[]} */
   runs: [],
   /** Something dragged over the window: whether it can be dropped, and why not.
@@ -63,7 +65,7 @@ export function nameOf(id) {
 
 // The views draw themselves: each registers its painter at init, and whoever changed the
 // state asks for the parts to be drawn again, without knowing the views.
-/** @typedef {"rows" | "banner" | "transfers" | "library" | "history" | "plans" | "settings"} Part */
+/** @typedef {"rows" | "banner" | "transfers" | "library" | "history" | "plans" | "settings" | "offsite"} Part */
 /** @type {Map<Part, () => void>} */
 const painters = new Map();
 

@@ -6,7 +6,7 @@ use crate::notify::{Finished, Notifier, RunNotes};
 use crate::state::AppState;
 use serde::Serialize;
 use snapshots::ledger::QuotaStatus;
-use snapshots::library::{LibraryEntry, PruneReport};
+use snapshots::library::PruneReport;
 use snapshots::overview::{self, HistoryRow, PlansView, ResourceRow, SettingsView};
 use snapshots::settings::{folder_from_drop, validate_folder};
 use snapshots::signin;
@@ -460,6 +460,20 @@ pub async fn add_plan(
             e.resource(id)?;
         }
     }
+    if let Some(name) = &plan.offsite {
+        let (_, st) = state.account_state(&e)?;
+        let all: snapshots::offsite::Offsites = st
+            .read(snapshots::offsite::OFFSITE)
+            .map_err(|err| UiError::new("state", err.to_string()))?;
+        if all.get(name).is_none() {
+            return Err(UiError::new(
+                "plan",
+                format!(
+                    "No offsite destination named {name}: add it under Offsite copies first. No plan was saved."
+                ),
+            ));
+        }
+    }
     e.add_plan(plan)?
         .map_err(|err| UiError::new("plan", err.to_string()))?;
     Ok(overview::plans_of_engine(&e))
@@ -620,22 +634,6 @@ pub async fn open_folder(state: State<'_, AppState>, path: PathBuf) -> Result<()
             "folder",
             format!("Could not open {}: {err}", path.display()),
         )
-    })
-}
-
-#[tauri::command]
-pub async fn list_library(
-    state: State<'_, AppState>,
-    resource: Option<String>,
-) -> Result<Vec<LibraryEntry>, UiError> {
-    let lib = engine(&state).await?.library();
-    Ok(match resource {
-        Some(id) => lib
-            .for_resource(&id)
-            .into_iter()
-            .map(overview::shown)
-            .collect(),
-        None => lib.entries.iter().map(overview::shown).collect(),
     })
 }
 

@@ -6,6 +6,7 @@ mod autostart;
 mod commands;
 mod error;
 mod notify;
+mod offsite;
 mod opener;
 mod put_back;
 #[cfg(target_os = "linux")]
@@ -181,13 +182,18 @@ fn command_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Sen
         commands::clear_destination,
         commands::pick_destination,
         commands::open_folder,
-        commands::list_library,
+        offsite::list_library,
         commands::verify_file,
         commands::prune_library,
         commands::restore_snapshot,
         put_back::check_put_back,
         put_back::put_back,
         put_back::pick_put_back_file,
+        offsite::list_offsite,
+        offsite::add_offsite,
+        offsite::remove_offsite,
+        offsite::test_offsite,
+        offsite::sync_offsite,
         commands::list_shown,
         commands::get_start_at_login,
         commands::set_start_at_login,

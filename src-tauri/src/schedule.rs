@@ -54,6 +54,59 @@ pub fn start<R: Runtime>(app: tauri::AppHandle<R>) {
     });
 }
 
+/// What a sync after plans did, for the window: a failure fails no download (the local
+/// copies are kept and recorded); the window says it, and the next run or "Send copies now"
+/// resumes.
+#[derive(Clone, serde::Serialize)]
+struct OffsiteSynced {
+    name: String,
+    ok: bool,
+    uploaded: usize,
+    message: Option<String>,
+}
+
+/// Each offsite destination a plan that ran names gets what it lacks (the plans' new
+/// verified downloads among them), as `sqsnap run-due` does.
+async fn after_plans<R: Runtime>(
+    app: &tauri::AppHandle<R>,
+    engine: &Arc<Engine>,
+    runs: &[snapshots::plans::PlanRun],
+) {
+    let plans = engine.plans().plans;
+    let mut names: Vec<String> = runs
+        .iter()
+        .filter(|r| !r.stopped)
+        .filter_map(|r| plans.iter().find(|p| p.id == r.plan)?.offsite.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    let state = app.state::<AppState>();
+    let cancel = state.cancel_token();
+    for name in names {
+        let progress = |p: crate::offsite::SyncProgress| {
+            let _ = app.emit("offsite-progress", p);
+        };
+        let said = match crate::offsite::sync_one(&state, engine, &name, &cancel, &progress).await {
+            Ok(v) => OffsiteSynced {
+                name,
+                ok: true,
+                uploaded: v.uploaded,
+                message: None,
+            },
+            Err(e) => {
+                eprintln!("offsite {name}: {}", e.message);
+                OffsiteSynced {
+                    name,
+                    ok: false,
+                    uploaded: 0,
+                    message: Some(e.message),
+                }
+            }
+        };
+        let _ = app.emit("offsite-synced", said);
+    }
+}
+
 /// What was said today, per account and plan: at most one notification of each a day.
 #[derive(Default)]
 struct Said {
@@ -107,6 +160,7 @@ async fn look<R: Runtime>(
     if !runs.is_empty() {
         let _ = app.emit("plans-ran", &runs);
     }
+    after_plans(app, engine, &runs).await;
     // A plan with no successful run for days says so, once a day: the engine's rule, the
     // one `sqsnap run-due` warns by too.
     for stale in engine.stale_plans(Utc::now()) {

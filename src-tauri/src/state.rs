@@ -1,6 +1,7 @@
 //! The one managed state of the app: an engine per signed-in account (the window shows the
 //! current one), where the keys live, and the engine's demo when running with `--demo`.
 
+use crate::error::UiError;
 use snapshots::accounts::Accounts;
 #[cfg(feature = "demo")]
 use snapshots::secret::MemoryKeychain;
@@ -188,6 +189,27 @@ impl AppState {
 
     pub fn remember_close_to_tray(&self, v: bool) {
         self.close_to_tray.store(v, Ordering::Relaxed);
+    }
+
+    /// An engine's account and its state dir (`offsite.json`, the library): the account's
+    /// folder of the data dir.
+    pub fn account_state(
+        &self,
+        e: &Engine,
+    ) -> Result<
+        (
+            snapshots::accounts::AccountId,
+            snapshots::statedir::StateDir,
+        ),
+        UiError,
+    > {
+        let id = snapshots::accounts::AccountId::new(e.me().user.id)
+            .map_err(|_| UiError::not_signed_in())?;
+        let dir = self.accounts.dir(&id);
+        let st = snapshots::statedir::StateDir::open(&dir).map_err(|err| {
+            UiError::new("state", format!("Could not read {}: {err}", dir.display()))
+        })?;
+        Ok((id, st))
     }
 
     pub fn cancel_token(&self) -> CancellationToken {

@@ -1,0 +1,415 @@
+//! Offsite (S3-compatible) destinations for the window: list, add (the secret key goes from
+//! the command's argument straight into the OS keychain and is never sent back), test,
+//! send copies now, remove; and the sync the scheduler runs after plans that name a
+//! destination. Thin: the rules, the messages and the uploads are the engine's.
+
+use crate::commands::engine;
+use crate::error::UiError;
+use crate::state::AppState;
+use serde::{Deserialize, Serialize};
+use snapshots::Engine;
+use snapshots::library::LibraryEntry;
+use snapshots::offsite::upload::UploadOptions;
+use snapshots::offsite::{self, OFFSITE, OffsiteConfig, OffsiteError, Offsites, S3Client};
+use snapshots::overview;
+use snapshots::seal;
+use snapshots::secret::Keychain;
+use snapshots::statedir::StateDir;
+use std::path::{Path, PathBuf};
+use tauri::State;
+use tauri::ipc::Channel;
+use tokio_util::sync::CancellationToken;
+
+impl From<OffsiteError> for UiError {
+    fn from(e: OffsiteError) -> Self {
+        let code = match e {
+            OffsiteError::Config(_) => "offsite_config",
+            OffsiteError::Credentials(_) | OffsiteError::Secret(_) => "offsite_credentials",
+            OffsiteError::Cancelled => "cancelled",
+            _ => "offsite",
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+/// A destination as the window shows it: everything but the secret, which stays in the
+/// keychain.
+#[derive(Serialize)]
+pub struct OffsiteView {
+    name: String,
+    endpoint: String,
+    region: String,
+    bucket: String,
+    prefix: String,
+    path_style: bool,
+    access_key_id: String,
+    encrypt: bool,
+}
+
+impl From<&OffsiteConfig> for OffsiteView {
+    fn from(c: &OffsiteConfig) -> Self {
+        Self {
+            name: c.name.clone(),
+            endpoint: c.endpoint.clone(),
+            region: c.region.clone(),
+            bucket: c.bucket.clone(),
+            prefix: c.prefix.clone(),
+            path_style: c.path_style,
+            access_key_id: c.access_key_id.clone(),
+            encrypt: c.encrypt,
+        }
+    }
+}
+
+/// What the form sends, without the secret (its own argument).
+#[derive(Deserialize)]
+pub struct OffsiteForm {
+    name: String,
+    endpoint: String,
+    region: String,
+    bucket: String,
+    prefix: String,
+    path_style: bool,
+    access_key_id: String,
+    encrypt: bool,
+}
+
+fn views(st: &StateDir) -> Result<Vec<OffsiteView>, UiError> {
+    let all: Offsites = st.read(OFFSITE).map_err(OffsiteError::from)?;
+    Ok(all.destinations.iter().map(OffsiteView::from).collect())
+}
+
+/// The account's destinations.
+#[tauri::command]
+pub async fn list_offsite(state: State<'_, AppState>) -> Result<Vec<OffsiteView>, UiError> {
+    let e = engine(&state).await?;
+    let (_, st) = state.account_state(&e)?;
+    views(&st)
+}
+
+/// Adds (or replaces) a destination: the settings in the state dir, `secret` in the OS
+/// keychain. An `http://` endpoint off loopback is refused with the engine's words.
+#[tauri::command]
+pub async fn add_offsite(
+    state: State<'_, AppState>,
+    destination: OffsiteForm,
+    secret: String,
+) -> Result<Vec<OffsiteView>, UiError> {
+    let e = engine(&state).await?;
+    let (id, st) = state.account_state(&e)?;
+    let f = destination;
+    let cfg = OffsiteConfig {
+        name: f.name.trim().to_string(),
+        endpoint: f.endpoint.trim().trim_end_matches('/').to_string(),
+        region: match f.region.trim() {
+            "" => "us-east-1".to_string(),
+            r => r.to_string(),
+        },
+        bucket: f.bucket.trim().to_string(),
+        prefix: f.prefix.trim().to_string(),
+        path_style: f.path_style,
+        access_key_id: f.access_key_id.trim().to_string(),
+        encrypt: f.encrypt,
+    };
+    if cfg.bucket.is_empty() || cfg.access_key_id.is_empty() {
+        return Err(
+            OffsiteError::Config("the bucket and the access key id are needed".into()).into(),
+        );
+    }
+    offsite::add(&st, state.keychain.as_ref(), &id, cfg, secret.trim())?;
+    views(&st)
+}
+
+/// Removes a destination: uploads in flight there are aborted (no parts stay behind), its
+/// secret leaves the keychain. The copies already in the bucket stay there.
+#[tauri::command]
+pub async fn remove_offsite(
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<Vec<OffsiteView>, UiError> {
+    let e = engine(&state).await?;
+    let (id, st) = state.account_state(&e)?;
+    if let Ok(c) = offsite::open(&st, state.keychain.as_ref(), &id, &name) {
+        // A bucket that cannot be reached keeps its parts; the removal goes on.
+        let _ = offsite::upload::abandon_all(&c, &st).await;
+    }
+    offsite::remove(&st, state.keychain.as_ref(), &id, &name)?;
+    views(&st)
+}
+
+/// One step of a test, and why it failed.
+#[derive(Serialize)]
+pub struct ProbeStep {
+    step: &'static str,
+    ok: bool,
+    message: Option<String>,
+}
+
+/// Puts, heads and deletes a small object in the destination, each step said.
+#[tauri::command]
+pub async fn test_offsite(
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<Vec<ProbeStep>, UiError> {
+    let e = engine(&state).await?;
+    let (id, st) = state.account_state(&e)?;
+    let c = offsite::open(&st, state.keychain.as_ref(), &id, &name)?;
+    Ok(probe(&c).await)
+}
+
+async fn probe(c: &S3Client) -> Vec<ProbeStep> {
+    let step = |step, r: Result<(), OffsiteError>| ProbeStep {
+        step,
+        ok: r.is_ok(),
+        message: r.err().map(|e| e.to_string()),
+    };
+    let key = c.key(&format!(".sqsnap-probe-{}", std::process::id()));
+    let body = snapshots::offsite::client::Body::from_static(b"square snapshots offsite probe\n");
+    let size = body.len() as u64;
+    let mut steps = vec![step("put", c.put(&key, body).await.map(|_| ()))];
+    if !steps[0].ok {
+        return steps;
+    }
+    let head = match c.head(&key).await {
+        Ok(Some(h)) if h.size == size => Ok(()),
+        Ok(_) => Err(OffsiteError::Mismatch(
+            "the test object is not there whole".into(),
+        )),
+        Err(e) => Err(e),
+    };
+    steps.push(step("head", head));
+    steps.push(step("delete", c.delete(&key).await));
+    steps
+}
+
+/// Progress of a sync, for the window: the local file being sent and how far.
+#[derive(Clone, Serialize)]
+pub struct SyncProgress {
+    name: String,
+    file: PathBuf,
+    done: u64,
+    total: u64,
+}
+
+/// What a sync did, per destination.
+#[derive(Serialize)]
+pub struct SyncView {
+    pub name: String,
+    pub uploaded: usize,
+    pub present: usize,
+    pub missing: usize,
+}
+
+/// Sends every library copy the destination (or, without a name, each destination) lacks.
+#[tauri::command]
+pub async fn sync_offsite(
+    state: State<'_, AppState>,
+    name: Option<String>,
+    on_progress: Channel<SyncProgress>,
+) -> Result<Vec<SyncView>, UiError> {
+    let e = engine(&state).await?;
+    let names = match name {
+        Some(n) => vec![n],
+        None => {
+            let (_, st) = state.account_state(&e)?;
+            let all: Offsites = st.read(OFFSITE).map_err(OffsiteError::from)?;
+            all.destinations.into_iter().map(|d| d.name).collect()
+        }
+    };
+    let cancel = state.cancel_token();
+    let send = |p: SyncProgress| {
+        let _ = on_progress.send(p);
+    };
+    let mut out = vec![];
+    for n in names {
+        out.push(sync_one(&state, &e, &n, &cancel, &send).await?);
+    }
+    Ok(out)
+}
+
+/// One destination's sync, sealing each copy to the account's key when it encrypts (the
+/// key made and kept in the keychain on first use; the sealed file staged in the state dir
+/// so a resumed upload sends the same bytes). Progress at most twice a second.
+pub(crate) async fn sync_one(
+    state: &AppState,
+    e: &Engine,
+    name: &str,
+    cancel: &CancellationToken,
+    progress: &(dyn Fn(SyncProgress) + Send + Sync),
+) -> Result<SyncView, UiError> {
+    let (id, st) = state.account_state(e)?;
+    let kc: &dyn Keychain = state.keychain.as_ref();
+    let c = offsite::open(&st, kc, &id, name)?;
+    let recipient = match c.config().encrypt {
+        true => Some(
+            seal::identity::get_or_create(kc, &id)
+                .map_err(|err| {
+                    UiError::new(
+                        "keychain",
+                        format!(
+                            "{name}: the encryption key could not be read or made ({err}). Nothing was sent; your local copies are safe."
+                        ),
+                    )
+                })?
+                .recipient(),
+        ),
+        false => None,
+    };
+    let staging = st.path().join(seal::STAGING);
+    let hook = recipient
+        .as_ref()
+        .map(|r| move |p: &Path| seal::staged_for_upload(&staging, p, r));
+    let seal_hook: Option<offsite::sync::Seal<'_>> =
+        hook.as_ref().map(|h| h as offsite::sync::Seal<'_>);
+    let last = std::sync::Mutex::new(None::<std::time::Instant>);
+    let each = |p: &Path, done: u64, total: u64| {
+        let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
+        if done == total || l.is_none_or(|t| t.elapsed().as_millis() >= 500) {
+            *l = Some(std::time::Instant::now());
+            progress(SyncProgress {
+                name: name.to_string(),
+                file: p.to_path_buf(),
+                done,
+                total,
+            });
+        }
+    };
+    let opts = UploadOptions {
+        rate: e.rate_limit(),
+        ..UploadOptions::default()
+    };
+    let r = offsite::sync::sync(&c, &st, opts, seal_hook, cancel, &each).await?;
+    Ok(SyncView {
+        name: name.to_string(),
+        uploaded: r.uploaded.len(),
+        present: r.present,
+        missing: r.missing.len(),
+    })
+}
+
+/// Where else a library copy is kept: a destination, its endpoint and bucket, the key.
+#[derive(Serialize)]
+pub struct Elsewhere {
+    name: String,
+    /// `None`: the destination was removed since (the copy stays in its bucket).
+    endpoint: Option<String>,
+    bucket: String,
+    key: String,
+}
+
+/// A library entry with where else it is kept, for "On this computer".
+#[derive(Serialize)]
+pub struct LibraryRow {
+    #[serde(flatten)]
+    entry: LibraryEntry,
+    elsewhere: Vec<Elsewhere>,
+}
+
+/// The library's files (one resource's, or all), each with where else it is kept.
+#[tauri::command]
+pub async fn list_library(
+    state: State<'_, AppState>,
+    resource: Option<String>,
+) -> Result<Vec<LibraryRow>, UiError> {
+    let e = engine(&state).await?;
+    let lib = e.library();
+    // Names as the window shows them: printable (see `overview::shown`).
+    let entries: Vec<LibraryEntry> = match resource {
+        Some(id) => lib
+            .for_resource(&id)
+            .into_iter()
+            .map(overview::shown)
+            .collect(),
+        None => lib.entries.iter().map(overview::shown).collect(),
+    };
+    // By the account's offsite destinations (none: local only).
+    let all = state
+        .account_state(&e)
+        .ok()
+        .and_then(|(_, st)| st.read(OFFSITE).ok())
+        .unwrap_or_default();
+    Ok(library_rows(entries, &all))
+}
+
+fn library_rows(entries: Vec<LibraryEntry>, all: &Offsites) -> Vec<LibraryRow> {
+    entries
+        .into_iter()
+        .map(|entry| {
+            let elsewhere = entry
+                .copies
+                .iter()
+                .filter(|c| c.kind == offsite::S3)
+                .filter_map(|c| {
+                    let (name, key) = offsite::parse_at(&c.at)?;
+                    let bucket = c.at.strip_prefix("s3://")?.split('/').next()?;
+                    Some(Elsewhere {
+                        name: name.to_string(),
+                        endpoint: all.get(name).map(|d| d.endpoint.clone()),
+                        bucket: bucket.to_string(),
+                        key: key.to_string(),
+                    })
+                })
+                .collect();
+            LibraryRow { entry, elsewhere }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use snapshots::destination::Copy;
+
+    fn entry(copies: Vec<Copy>) -> LibraryEntry {
+        serde_json::from_value(serde_json::json!({
+            "resource_id": "a", "resource_name": "Atlas", "version": null,
+            "taken_at": "2026-12-01T03:00:00Z", "size": 10, "path": "/b/a.zip",
+            "downloaded_at": "2026-12-01T03:01:00Z", "verified_at": null, "copies": copies,
+        }))
+        .unwrap()
+    }
+
+    /// A copy in a bucket is shown with its destination's endpoint; one of a destination
+    /// removed since keeps its name and bucket (the copy is still there); a local copy elsewhere
+    /// is not an offsite one.
+    #[test]
+    fn each_copy_says_where_else_it_is_kept() {
+        let cfg = OffsiteConfig {
+            name: "b2".into(),
+            endpoint: "https://s3.example.com".into(),
+            region: "us-east-1".into(),
+            bucket: "bk".into(),
+            prefix: "snaps/".into(),
+            path_style: false,
+            access_key_id: "AK".into(),
+            encrypt: true,
+        };
+        let copies = vec![
+            Copy {
+                kind: offsite::S3.into(),
+                at: cfg.copy_at("snaps/a.zip.age"),
+            },
+            Copy {
+                kind: offsite::S3.into(),
+                at: "s3://old/x/a.zip#gone".into(),
+            },
+            Copy::local(Path::new("/elsewhere/a.zip")),
+        ];
+        let all = Offsites {
+            destinations: vec![cfg],
+        };
+        let rows = library_rows(vec![entry(copies)], &all);
+        let v = serde_json::to_value(&rows).unwrap();
+        assert_eq!(
+            v[0]["path"], "/b/a.zip",
+            "the entry's own fields stay as they were"
+        );
+        assert_eq!(
+            v[0]["elsewhere"],
+            serde_json::json!([
+                {"name": "b2", "endpoint": "https://s3.example.com", "bucket": "bk", "key": "snaps/a.zip.age"},
+                {"name": "gone", "endpoint": null, "bucket": "old", "key": "x/a.zip"},
+            ])
+        );
+    }
+}

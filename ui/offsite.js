@@ -1,0 +1,152 @@
+// Settings → Offsite copies: S3-compatible destinations (list, add, test, send copies now,
+// remove). The secret key is read from its field, handed to Rust (which puts it in the OS
+// keychain) and cleared; nothing sends it back. What a step did is said in the section's
+// status, in the window's language, with the engine's reason when one failed.
+import { $, button, el, inputEl, selectEl, fillSelect } from "./dom.js";
+import { bytes, fileName } from "./format.js";
+import { loadLibrary } from "./actions.js";
+import { notice, showError } from "./notice.js";
+import { painter, repaint, state } from "./state.js";
+import * as ipc from "./ipc.js";
+
+/** @typedef {import("./state.js").Strings} Strings */
+
+/** The status lines, made in the current language when drawn.
+ * @type {(t: Strings) => { text: string, error?: boolean }[]} */
+let status = () => [];
+/** Destinations with a test or a sync running (their buttons wait). @type {Set<string>} */
+const busy = new Set();
+
+/** @param {(t: Strings) => { text: string, error?: boolean }[]} lines */
+function say(lines) { status = lines; renderStatus(); }
+
+function renderStatus() {
+  const box = $("offsite-status");
+  box.innerHTML = "";
+  for (const l of status(state.t)) box.append(el("p", { class: l.error ? "error" : "muted", text: l.text }));
+}
+
+/** A command's failure in words. @param {unknown} e */
+function why(e) {
+  return e && typeof e === "object" && "message" in e ? String(e.message) : String(e);
+}
+
+export async function loadOffsite() {
+  state.offsite = await ipc.listOffsite();
+  repaint("offsite", "plans");
+}
+
+function renderOffsite() {
+  const { t, offsite } = state;
+  const ul = $("offsite-list");
+  ul.innerHTML = "";
+  if (!offsite.length) ul.append(el("li", { class: "muted", text: t.offsiteEmpty }));
+  for (const d of offsite) {
+    const what = el("span", { class: "what" }, el("strong", { text: d.name }), " — ",
+      el("span", { class: "path", text: t.offsitePlace(d.endpoint, d.bucket, d.prefix) }),
+      ` (${d.encrypt ? t.offsiteEncrypted : t.offsiteNotEncrypted})`);
+    const off = busy.has(d.name);
+    ul.append(el("li", {}, what,
+      button(t.offsiteTest, () => test(d.name), { "aria-label": `${t.offsiteTest}: ${d.name}`, disabled: off }),
+      button(t.offsiteSync, () => sync(d.name), { "aria-label": `${t.offsiteSync}: ${d.name}`, disabled: off }),
+      button(t.offsiteRemove, () => remove(d.name), { "aria-label": `${t.offsiteRemove}: ${d.name}`, title: t.offsiteRemoveNote, disabled: off })));
+  }
+  renderStatus();
+}
+
+/** The plan form's "Also send to": shown once there is a destination. */
+function renderPlanOffsite() {
+  const { t, offsite } = state;
+  $("plan-offsite-field").hidden = !offsite.length;
+  fillSelect(selectEl("plan-offsite"), [["", t.planLocalOnly], ...offsite.map((d) => /** @type {[string, string]} */ ([d.name, d.name]))]);
+}
+
+/** @param {string} name */
+async function test(name) {
+  busy.add(name); renderOffsite();
+  say((t) => [{ text: t.offsiteTesting(name) }]);
+  try {
+    const steps = await ipc.testOffsite(name);
+    const ok = steps.length === 3 && steps.every((s) => s.ok);
+    say((t) => [
+      ...steps.map((s) => ({ text: `${t.offsiteSteps[s.step]}: ${s.ok ? t.offsiteStepOk : `${t.offsiteStepFailed}. ${s.message || ""}`}`, error: !s.ok })),
+      { text: ok ? t.offsiteTestOk(name) : t.offsiteTestFailed(name), error: !ok },
+    ]);
+  } catch (e) {
+    say((t) => [{ text: t.offsiteTestFailed(name), error: true }, { text: why(e), error: true }]);
+  } finally { busy.delete(name); renderOffsite(); }
+}
+
+/** @param {string} name */
+async function sync(name) {
+  busy.add(name); renderOffsite();
+  say((t) => [{ text: t.offsiteStarting(name) }]);
+  try {
+    const done = await ipc.syncOffsite(name, (p) => {
+      say((t) => [{ text: t.offsiteSending(p.name, fileName(p.file), bytes(p.done), bytes(p.total)) }]);
+    });
+    say((t) => done.map((r) => ({ text: t.offsiteSent(r.name, r.uploaded, r.present) })));
+    await loadLibrary();
+  } catch (e) {
+    say(() => [{ text: why(e), error: true }]);
+    await loadLibrary().catch(() => {});
+  } finally { busy.delete(name); renderOffsite(); }
+}
+
+/** @param {string} name */
+async function remove(name) {
+  try {
+    state.offsite = await ipc.removeOffsite(name);
+    say((t) => [{ text: t.offsiteRemoved(name) }]);
+    repaint("offsite", "plans");
+    await loadLibrary();
+  } catch (e) { showError(e); }
+}
+
+/** @param {SubmitEvent} ev */
+async function add(ev) {
+  ev.preventDefault();
+  /** @param {string} id */
+  const v = (id) => inputEl(id).value.trim();
+  const secret = inputEl("offsite-secret");
+  const destination = {
+    name: v("offsite-name"), endpoint: v("offsite-endpoint"), region: v("offsite-region"), bucket: v("offsite-bucket"),
+    prefix: v("offsite-prefix"), path_style: inputEl("offsite-path-style").checked, access_key_id: v("offsite-key-id"),
+    encrypt: inputEl("offsite-encrypt").checked,
+  };
+  // The secret leaves the page now, whatever the answer: it is typed again if refused.
+  const key = secret.value;
+  secret.value = "";
+  try {
+    state.offsite = await ipc.addOffsite(destination, key);
+    // The form back as it starts, ready for another destination.
+    for (const id of ["offsite-name", "offsite-endpoint", "offsite-bucket", "offsite-prefix", "offsite-key-id"]) inputEl(id).value = "";
+    inputEl("offsite-region").value = "us-east-1";
+    inputEl("offsite-path-style").checked = false;
+    inputEl("offsite-encrypt").checked = true;
+    say((t) => [{ text: t.offsiteAdded(destination.name) }]);
+    repaint("offsite", "plans");
+  } catch (e) {
+    say(() => [{ text: why(e), error: true }]);
+  }
+}
+
+export function initOffsite() {
+  painter("offsite", () => { renderOffsite(); renderPlanOffsite(); });
+  $("offsite-form").addEventListener("submit", add);
+  ipc.on(ipc.EVENTS.offsiteProgress, (p) => {
+    if (busy.has(p.name)) return; // a click's sync says it itself
+    say((t) => [{ text: t.offsiteSending(p.name, fileName(p.file), bytes(p.done), bytes(p.total)) }]);
+  });
+  // After a plan: a failed upload fails no download; the window says so, and what to do.
+  ipc.on(ipc.EVENTS.offsiteSynced, (r) => {
+    if (r.ok) {
+      say((t) => [{ text: t.offsiteAfterPlanSent(r.name, r.uploaded) }]);
+      if (r.uploaded) notice(() => state.t.offsiteAfterPlanSent(r.name, r.uploaded));
+    } else {
+      say((t) => [{ text: t.offsiteAfterPlanFailed(r.name, r.message || ""), error: true }]);
+      notice(() => state.t.offsiteAfterPlanFailed(r.name, r.message || ""), true);
+    }
+    loadLibrary().catch(() => {});
+  });
+}
