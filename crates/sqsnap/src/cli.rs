@@ -217,9 +217,22 @@ pub struct RestoreArgs {
 pub struct PutBackArgs {
     /// The application's id.
     pub id: String,
-    /// The zip to put back (a downloaded snapshot, or any zip of the application's files).
-    #[arg(long, value_name = "FILE")]
-    pub from: PathBuf,
+    /// The zip to put back (a downloaded snapshot, an encrypted copy `….zip.age`, or any
+    /// zip of the application's files).
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "from_offsite",
+        conflicts_with = "from_offsite"
+    )]
+    pub from: Option<PathBuf>,
+    /// Put back the copy kept in this offsite destination (`sqsnap offsite add`), of the
+    /// snapshot `--version` names: fetched into this account's folder, then as `--from`.
+    #[arg(long, value_name = "NAME", requires = "version")]
+    pub from_offsite: Option<String>,
+    /// With `--from-offsite`: which snapshot (the version id, see `sqsnap versions ID`).
+    #[arg(long, value_name = "V", requires = "from_offsite")]
+    pub version: Option<String>,
     #[arg(long)]
     pub no_snapshot_first: bool,
     /// Restart the application once the files are in.

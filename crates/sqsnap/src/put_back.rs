@@ -10,15 +10,30 @@ use crate::say;
 use crate::session::Session;
 use snapshots::PutBackOptions;
 use snapshots::names::printable;
+use std::path::Path;
 
 pub async fn run(s: &Session, a: &PutBackArgs) -> Result<(), Fail> {
-    let key = key_for(s, &a.from)?.map(std::sync::Arc::new);
-    let plan = s
-        .engine
-        .check_put_back(&a.id, &a.from, key.as_deref())
-        .await?;
+    match (&a.from, &a.from_offsite, &a.version) {
+        (Some(file), _, _) => put_back(s, a, file).await,
+        (None, Some(name), Some(version)) => {
+            let file = crate::offsite::fetch_version(s.demo, name, &a.id, version).await?;
+            let done = put_back(s, a, &file).await;
+            // The fetched copy was for this put back only.
+            let _ = std::fs::remove_file(&file);
+            done
+        }
+        _ => Err(Fail(
+            2,
+            "Say what to put back: --from FILE, or --from-offsite NAME --version V.".into(),
+        )),
+    }
+}
+
+async fn put_back(s: &Session, a: &PutBackArgs, from: &Path) -> Result<(), Fail> {
+    let key = key_for(s, from)?.map(std::sync::Arc::new);
+    let plan = s.engine.check_put_back(&a.id, from, key.as_deref()).await?;
     let r = &plan.resource;
-    let from = plan
+    let taken = plan
         .from
         .as_ref()
         .map(|e| {
@@ -32,8 +47,8 @@ pub async fn run(s: &Session, a: &PutBackArgs) -> Result<(), Fail> {
     if !a.yes {
         confirm_to(
             &format!(
-                "Put {} ({}{from}) back into {}? Its files are added and replace the same paths; files not in the copy are not deleted.{}{} [y/N] ",
-                a.from.display(),
+                "Put {} ({}{taken}) back into {}? Its files are added and replace the same paths; files not in the copy are not deleted.{}{} [y/N] ",
+                from.display(),
                 say::bytes(plan.size),
                 printable(&r.name),
                 if a.restart {
@@ -59,13 +74,13 @@ pub async fn run(s: &Session, a: &PutBackArgs) -> Result<(), Fail> {
     };
     let done = s
         .engine
-        .put_back(&a.id, &a.from, opts, s.sink(), &s.cancel)
+        .put_back(&a.id, from, opts, s.sink(), &s.cancel)
         .await?;
     s.out.emit(
         format!(
             "{} now has the files of {}.{}{}",
             printable(&r.name),
-            a.from.display(),
+            from.display(),
             if done.restarted { " It is restarting." } else { "" },
             done.safety
                 .as_ref()
@@ -75,7 +90,7 @@ pub async fn run(s: &Session, a: &PutBackArgs) -> Result<(), Fail> {
         ),
         serde_json::json!({
             "put_back": r.id,
-            "from": a.from,
+            "from": from,
             "size": done.plan.size,
             "restarted": done.restarted,
             "snapshot_first": done.safety.as_ref().and_then(|s| s.download.as_ref()).map(|d| &d.path),

@@ -489,3 +489,132 @@ async fn prune_offsite_deletes_in_the_bucket_and_says_where() {
     let want = "0 uploaded, 1 already there, 2 left out (its retention deleted them there)";
     assert!(text(&o).contains(want), "{}", text(&o));
 }
+
+/// `sqsnap put-back ID --from-offsite NAME --version V`: the copy of that snapshot kept in
+/// an encrypting destination is fetched (the local file is gone), opened with the account's
+/// key on the way, and the application ends with its files; nothing fetched is left behind.
+#[tokio::test]
+async fn put_back_from_an_offsite_copy() {
+    use squarecloud_sim::{AccountSpec, SimConfig, Simulator};
+    use std::io::Read;
+    if std::env::var("SQSNAP_EXPECT_KEYRING").unwrap_or_default() != "present" {
+        eprintln!(
+            "no Secret Service here (make test starts one): put back from offsite not checked"
+        );
+        return;
+    }
+    const KEY: &str = "313397145698959364-offsite-put-back-key";
+    const ATLAS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+    let sim = Simulator::start(SimConfig::new(KEY, AccountSpec::demo()).instant_creates())
+        .await
+        .unwrap();
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let out = d.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let with_api = |args: &[&str]| {
+        let mut c = sqsnap(&data, args);
+        c.env("SQUARECLOUD_API_URL", sim.api_url())
+            .env("SQUARECLOUD_API_KEY", KEY);
+        c
+    };
+    // Signed in (offsite destinations belong to the account): the key from stdin.
+    let mut login = with_api(&["login"]);
+    login.env_remove("SQUARECLOUD_API_KEY");
+    let key_in = d.path().join("key-in");
+    std::fs::write(&key_in, KEY).unwrap();
+    login.stdin(std::fs::File::open(&key_in).unwrap());
+    let o = run(login).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let outs = out.to_string_lossy().into_owned();
+    let o = run(with_api(&["download", ATLAS, "--dest", &outs])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let zip = walk(&out)
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|x| x == "zip"))
+        .unwrap();
+    let mut want = std::collections::BTreeMap::new();
+    let mut archive = ::zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+    for i in 0..archive.len() {
+        let mut f = archive.by_index(i).unwrap();
+        if f.is_dir() {
+            continue;
+        }
+        let mut body = Vec::new();
+        f.read_to_end(&mut body).unwrap();
+        want.insert(f.name().to_string(), body);
+    }
+    let secret = d.path().join("secret");
+    std::fs::write(&secret, format!("{SK}\n")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let sf = secret.to_string_lossy().into_owned();
+    let add = [
+        "offsite",
+        "add",
+        "vault",
+        "--endpoint",
+        &s.endpoint,
+        "--bucket",
+        BUCKET,
+        "--access-key-id",
+        AK,
+        "--prefix",
+        "pb",
+        "--path-style",
+        "--secret-key-file",
+        &sf,
+    ];
+    let o = run(with_api(&add)).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run(with_api(&["offsite", "sync", "vault"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("1 uploaded"), "{}", text(&o));
+    // The version the library recorded, then the local file gone: only the bucket has it.
+    let lib = walk(&data)
+        .into_iter()
+        .find(|p| p.file_name().is_some_and(|n| n == "library.json"))
+        .unwrap();
+    let lib: serde_json::Value = serde_json::from_slice(&std::fs::read(lib).unwrap()).unwrap();
+    let version = lib["entries"][0]["version"].as_str().unwrap().to_string();
+    std::fs::remove_file(&zip).unwrap();
+
+    let o = run(with_api(&[
+        "put-back",
+        ATLAS,
+        "--from-offsite",
+        "vault",
+        "--version",
+        "no-such-version",
+        "--yes",
+        "--no-snapshot-first",
+    ]))
+    .await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(sim.app_files(ATLAS).unwrap().is_empty(), "nothing was sent");
+    let o = run(with_api(&[
+        "put-back",
+        ATLAS,
+        "--from-offsite",
+        "vault",
+        "--version",
+        &version,
+        "--yes",
+        "--no-snapshot-first",
+    ]))
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let got = sim.app_files(ATLAS).unwrap();
+    for (name, body) in &want {
+        assert!(got.get(name) == Some(body), "{name} is not as in the copy");
+    }
+    let left: Vec<_> = walk(&data)
+        .into_iter()
+        .filter(|p| p.components().any(|c| c.as_os_str() == "fetched") && p.is_file())
+        .collect();
+    assert!(left.is_empty(), "fetched copies left: {left:?}");
+}

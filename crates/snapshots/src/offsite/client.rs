@@ -235,6 +235,52 @@ impl S3Client {
         }
     }
 
+    /// The object at `key` written to `out`, a new file only its owner reads, a piece at a
+    /// time (never whole in memory). Refused past `max` bytes, and then nothing is left at
+    /// `out`. `Ok(false)`: the bucket has no such object.
+    pub async fn get_to(
+        &self,
+        key: &str,
+        out: &std::path::Path,
+        max: u64,
+    ) -> Result<bool, OffsiteError> {
+        let mut r = match self
+            .send(Method::GET, key, &[], &[], bytes::Bytes::new())
+            .await
+        {
+            Ok(r) => r,
+            Err(OffsiteError::NotFound) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let file = crate::ownfile::create_new(out)?;
+        let written = async {
+            use std::io::Write;
+            let mut w = std::io::BufWriter::new(file);
+            let mut n: u64 = 0;
+            while let Some(piece) = r
+                .chunk()
+                .await
+                .map_err(|e| OffsiteError::Network(e.to_string()))?
+            {
+                n += piece.len() as u64;
+                if n > max {
+                    return Err(OffsiteError::Config(format!(
+                        "{key} is larger than the {max} bytes it may be; it was not kept"
+                    )));
+                }
+                w.write_all(&piece)?;
+            }
+            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(out);
+            return Err(e);
+        }
+        Ok(true)
+    }
+
     pub async fn delete(&self, key: &str) -> Result<(), OffsiteError> {
         match self
             .send(Method::DELETE, key, &[], &[], bytes::Bytes::new())
