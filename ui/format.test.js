@@ -88,6 +88,11 @@ test("locales have the same keys", () => {
       const w = /** @type {Record<string, unknown>} */ (table)[k];
       assert.equal(typeof w, typeof v, `${name}.${k}`);
       if (typeof v === "function") assert.equal(/** @type {Function} */ (w).length, v.length, `${name}.${k}`);
+      // A table inside (reasons, failures) has every key too, each worded.
+      if (v && typeof v === "object") {
+        assert.deepEqual(Object.keys(/** @type {object} */ (w)).sort(), Object.keys(v).sort(), `${name}.${k}`);
+        for (const [kk, ww] of Object.entries(/** @type {object} */ (w))) assert.ok(typeof ww === "string" && ww.trim(), `${name}.${k}.${kk}`);
+      }
     }
   }
 });

@@ -29,7 +29,9 @@ export function transferText(e, t, lang, now) {
     case "joined": return t.joined;
     case "created": return t.created;
     case "done": return t.done(e.path);
-    case "failed": return `${t.failed}: ${e.message}`;
+    // What happened in this language, with what it means and what to do; the engine's own
+    // message (which names files and folders) stays on the line's tooltip.
+    case "failed": return `${t.failed}: ${/** @type {Record<string, string>} */ (t.failedWhy)[e.code] || e.message}`;
     default: return "";
   }
 }

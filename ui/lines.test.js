@@ -34,7 +34,10 @@ test("each engine state in words", () => {
   assert.equal(transferText({ event: "created", resource: r, taken_at: ago(1) }, en, "en", now), "Ready on the server");
   assert.equal(transferText({ event: "done", resource: r, path: "/b/x.zip", size: 1, already_present: false }, en, "en", now),
     "Saved and verified: /b/x.zip");
-  assert.equal(transferText({ event: "failed", resource: r, code: "network", message: "Reset." }, en, "en", now), "Failed: Reset.");
+  assert.equal(transferText({ event: "failed", resource: r, code: "network", message: "Reset." }, en, "en", now),
+    "Failed: The connection was lost. What was saved is kept, and Retry goes on from there.");
+  // A code the window has no words for: the engine's message.
+  assert.equal(transferText({ event: "failed", resource: r, code: "new_code", message: "Reset." }, en, "en", now), "Failed: Reset.");
   assert.equal(transferText({ event: "learned", message: "x" }, en, "en", now), "");
   assert.equal(transferText(undefined, en, "en", now), "");
 });

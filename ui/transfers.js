@@ -33,7 +33,12 @@ export function renderTransfers() {
     if (p) li.append(el("progress", { max: p.total || 1, value: p.bytes, "aria-label": x.name }));
     else li.append(el("span"));
     const text = p ? progressText(p, t) : transferText(x.last, t, lang(), now);
-    li.append(el("span", { class: `state state-${x.kind}${p ? " progress-text" : ""}`, text }));
+    /** @type {Record<string, string>} */
+    const attrs = { class: `state state-${x.kind}${p ? " progress-text" : ""}`, text };
+    // A failure's line says it in the window's words; the engine's own message (the file or
+    // folder it names) is on its tooltip.
+    if (!p && x.last && x.last.event === "failed") attrs.title = x.last.message;
+    li.append(el("span", attrs));
     const actions = el("span", { class: "line-actions" });
     // A create whose answer was lost, or that is slow: its list is watched; the user may stop
     // waiting for this one alone (nothing is sent again either way).
