@@ -36,7 +36,7 @@ makensis -V2 -DVERSION="$version" -DBINDIR="$PWD/$bin" -DICON="$PWD/icons/icon.i
 # No menu entries or file associations in the real desktop (winemenubuilder), no Mono or
 # Gecko prompts.
 export WINEPREFIX="$work/wine" WINEDEBUG=-all WINEDLLOVERRIDES="winemenubuilder.exe=d;mscoree=;mshtml="
-wine64=$(command -v wine64 || echo /usr/lib/wine/wine64)
+. scripts/lib/wine-checks.sh
 "$wine64" wineboot -i >/dev/null 2>&1
 wineserver -w
 user_dir=$(find "$WINEPREFIX/drive_c/users" -mindepth 1 -maxdepth 1 -type d ! -name Public | head -1)
@@ -50,18 +50,6 @@ uninst='HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall\app.squaresnaps
 run='HKCU\Software\Microsoft\Windows\CurrentVersion\Run'
 approved='HKCU\Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run'
 
-ran=0 passed=0
-check() { # name, then the command
-  local name=$1
-  shift
-  ran=$((ran + 1))
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok    $name"
-  else
-    echo "FAIL  $name"
-  fi
-}
 reg_has() { "$wine64" reg query "$1" /v "$2" >/dev/null 2>&1; }
 reg_value() { # key, value: the data as reg query prints it
   "$wine64" reg query "$1" /v "$2" 2>/dev/null | tr -d '\r' |

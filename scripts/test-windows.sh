@@ -29,25 +29,13 @@ cleanup() {
 }
 trap cleanup EXIT
 export WINEPREFIX="$work/wine" WINEDEBUG=-all
-wine64=$(command -v wine64 || echo /usr/lib/wine/wine64)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 target/debug/squarecloud-sim --port "$port" --api-key win-key >"$work/sim.log" 2>&1 &
 sim_pid=$!
 for _ in $(seq 50); do grep -q "http://" "$work/sim.log" && break; sleep 0.1; done
 export SQUARECLOUD_API_URL="http://127.0.0.1:$port/v2" SQUARECLOUD_API_KEY=win-key
 con=4d5e6f708192a3b4c5d6e7f8091a2b3c # the demo account's app named CON
-ran=0 passed=0
-check() { # name, then the command
-  local name=$1
-  shift
-  ran=$((ran + 1))
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok    $name"
-  else
-    echo "FAIL  $name"
-  fi
-}
+. scripts/lib/wine-checks.sh
 
 help_runs() { "$wine64" "$exe_dir/sqsnap.exe" --help | grep -q "Usage: sqsnap.exe"; }
 check "sqsnap.exe --help runs under Wine" help_runs

@@ -123,11 +123,7 @@ fn resume_unfinished<R: tauri::Runtime>(
             if let Err(err) = got
                 && err.code() != "cancelled"
             {
-                events(Event::Failed {
-                    resource,
-                    code: err.code().into(),
-                    message: err.to_string(),
-                });
+                events(Event::failed(resource, &err));
             }
         }
         run.flush();
@@ -346,11 +342,7 @@ pub async fn download_snapshot(
     match downloaded {
         Ok(d) => Ok(d.path),
         Err(err) => {
-            events(Event::Failed {
-                resource: id,
-                code: err.code().into(),
-                message: err.to_string(),
-            });
+            events(Event::failed(id, &err));
             Err(err.into())
         }
     }

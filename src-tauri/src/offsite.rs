@@ -6,7 +6,7 @@
 use crate::commands::engine;
 use crate::error::UiError;
 use crate::state::AppState;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use snapshots::Engine;
 use snapshots::library::LibraryEntry;
 use snapshots::offsite::upload::UploadOptions;
@@ -32,56 +32,17 @@ impl From<OffsiteError> for UiError {
     }
 }
 
-/// A destination as the window shows it: everything but the secret, which stays in the
-/// keychain.
-#[derive(Serialize)]
-pub struct OffsiteView {
-    name: String,
-    endpoint: String,
-    region: String,
-    bucket: String,
-    prefix: String,
-    path_style: bool,
-    access_key_id: String,
-    encrypt: bool,
-}
+// The window reads and sends a destination as the engine stores it (`OffsiteConfig`):
+// everything but the secret, which travels alone into the keychain and never back.
 
-impl From<&OffsiteConfig> for OffsiteView {
-    fn from(c: &OffsiteConfig) -> Self {
-        Self {
-            name: c.name.clone(),
-            endpoint: c.endpoint.clone(),
-            region: c.region.clone(),
-            bucket: c.bucket.clone(),
-            prefix: c.prefix.clone(),
-            path_style: c.path_style,
-            access_key_id: c.access_key_id.clone(),
-            encrypt: c.encrypt,
-        }
-    }
-}
-
-/// What the form sends, without the secret (its own argument).
-#[derive(Deserialize)]
-pub struct OffsiteForm {
-    name: String,
-    endpoint: String,
-    region: String,
-    bucket: String,
-    prefix: String,
-    path_style: bool,
-    access_key_id: String,
-    encrypt: bool,
-}
-
-fn views(st: &StateDir) -> Result<Vec<OffsiteView>, UiError> {
+fn views(st: &StateDir) -> Result<Vec<OffsiteConfig>, UiError> {
     let all: Offsites = st.read(OFFSITE).map_err(OffsiteError::from)?;
-    Ok(all.destinations.iter().map(OffsiteView::from).collect())
+    Ok(all.destinations)
 }
 
 /// The account's destinations.
 #[tauri::command]
-pub async fn list_offsite(state: State<'_, AppState>) -> Result<Vec<OffsiteView>, UiError> {
+pub async fn list_offsite(state: State<'_, AppState>) -> Result<Vec<OffsiteConfig>, UiError> {
     let e = engine(&state).await?;
     let (_, st) = state.account_state(&e)?;
     views(&st)
@@ -92,9 +53,9 @@ pub async fn list_offsite(state: State<'_, AppState>) -> Result<Vec<OffsiteView>
 #[tauri::command]
 pub async fn add_offsite(
     state: State<'_, AppState>,
-    destination: OffsiteForm,
+    destination: OffsiteConfig,
     secret: String,
-) -> Result<Vec<OffsiteView>, UiError> {
+) -> Result<Vec<OffsiteConfig>, UiError> {
     let e = engine(&state).await?;
     let (id, st) = state.account_state(&e)?;
     let f = destination;
@@ -126,7 +87,7 @@ pub async fn add_offsite(
 pub async fn remove_offsite(
     state: State<'_, AppState>,
     name: String,
-) -> Result<Vec<OffsiteView>, UiError> {
+) -> Result<Vec<OffsiteConfig>, UiError> {
     let e = engine(&state).await?;
     let (id, st) = state.account_state(&e)?;
     if let Ok(c) = offsite::open(&st, state.keychain.as_ref(), &id, &name) {

@@ -77,11 +77,7 @@ pub async fn put_back(
             snapshot_first: done.safety.and_then(|s| s.download).map(|d| d.path),
         }),
         Err(err) => {
-            events(Event::Failed {
-                resource: id,
-                code: err.code().into(),
-                message: err.to_string(),
-            });
+            events(Event::failed(id, &err));
             Err(err.into())
         }
     }

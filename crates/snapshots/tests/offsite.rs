@@ -525,20 +525,7 @@ async fn an_encrypting_destination_gets_sealed_copies_that_an_independent_age_op
         let pw = "a passphrase of some length";
         seal::identity::export_recovery(&id, None, pw, &rec).unwrap();
         let out = d.path().join("by-pyrage.zip");
-        let run = std::process::Command::new(&py)
-            .arg("-c")
-            .arg(pyrage::DECRYPT)
-            .arg(&rec)
-            .arg(pw)
-            .arg(root.join("bot_b.zip.age"))
-            .arg(&out)
-            .output()
-            .unwrap();
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
+        pyrage::decrypt(&py, &rec, pw, &root.join("bot_b.zip.age"), &out);
         assert!(
             std::fs::read(&out).unwrap() == big,
             "pyrage read other bytes"

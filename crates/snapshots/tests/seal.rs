@@ -231,17 +231,7 @@ fn seal_copies_and_recovery_keys_open_with_an_independent_age() {
     let pw = "a passphrase of some length";
     identity::export_recovery(&id, Some(&AccountId::new("42").unwrap()), pw, &rec).unwrap();
     let out = dir.path().join("by-pyrage.zip");
-    let run = std::process::Command::new(&py)
-        .arg("-c")
-        .arg(pyrage::DECRYPT)
-        .args([&rec, Path::new(pw), &sealed, &out])
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    pyrage::decrypt(&py, &rec, pw, &sealed, &out);
     assert!(
         std::fs::read(&out).unwrap() == data,
         "pyrage decrypted other bytes"

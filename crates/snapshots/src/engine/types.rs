@@ -248,6 +248,17 @@ fn api_message(e: &ApiError) -> String {
     }
 }
 
+impl Event {
+    /// `resource`'s job ended with `e`: its code for the UI to word, its message for detail.
+    pub fn failed(resource: String, e: &EngineError) -> Self {
+        Event::Failed {
+            resource,
+            code: e.code().into(),
+            message: e.to_string(),
+        }
+    }
+}
+
 impl EngineError {
     /// A short stable code the UI and the CLI branch on.
     pub fn code(&self) -> &'static str {

@@ -35,3 +35,28 @@ pyrage.decrypt_file(sealed, out, [x25519.Identity.from_str(key)])
 recip = [l for l in ident.splitlines() if l.startswith("# public key: ")][0].split(": ")[1]
 open(out + ".back.age", "wb").write(pyrage.encrypt(b"from pyrage", [x25519.Recipient.from_str(recip)]))
 "##;
+
+/// Runs [`DECRYPT`] with `py`: the recovery key `rec` opened with `passphrase`, then `sealed`
+/// decrypted into `out` (and `<out>.back.age` written). Panics with pyrage's error.
+pub fn decrypt(
+    py: &str,
+    rec: &std::path::Path,
+    passphrase: &str,
+    sealed: &std::path::Path,
+    out: &std::path::Path,
+) {
+    let run = std::process::Command::new(py)
+        .arg("-c")
+        .arg(DECRYPT)
+        .arg(rec)
+        .arg(passphrase)
+        .arg(sealed)
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}

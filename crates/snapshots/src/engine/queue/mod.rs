@@ -297,11 +297,7 @@ impl<'a> Queue<'a> {
         results.extend(done);
         for res in &results {
             if let Err(e) = &res.outcome {
-                events(Event::Failed {
-                    resource: res.resource.id.clone(),
-                    code: e.code().into(),
-                    message: e.to_string(),
-                });
+                events(Event::failed(res.resource.id.clone(), e));
             }
         }
         results.extend(Self::await_joined(joined).await);
