@@ -7,9 +7,11 @@
 //! daily quota, a per-minute cap, blocks for bad keys), slow creates that answer 202, cached
 //! lists, and a file host with signed, expiring URLs, `Range` and real zip bodies streamed
 //! from a description, and commits (`POST /v2/apps/{id}/commit`) that add an uploaded zip's
-//! files to an application, which its later snapshots hold. Faults are injectable per
+//! files to an application, which its later snapshots hold, and uploads (`POST /v2/apps`)
+//! that create one from a zip holding its configuration. Faults are injectable per
 //! request and every request is recorded.
 
+pub mod appconfig;
 mod clock;
 pub mod faults;
 mod model;

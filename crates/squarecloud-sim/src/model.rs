@@ -229,6 +229,8 @@ pub struct Limits {
     pub restore_gap: Duration,
     /// One commit per application per this long (`KEEP_CALM`).
     pub commit_gap: Duration,
+    /// One upload that creates an application per this long per account (`KEEP_CALM`).
+    pub upload_gap: Duration,
     /// Authenticated API requests per minute before the key is blocked (`RATE_LIMITED`).
     pub per_minute: u32,
     /// Requests with a bad key per minute before the client is blocked (`RATE_LIMITED`).
@@ -250,6 +252,7 @@ impl Default for Limits {
             quota_window: limits::QUOTA_WINDOW,
             restore_gap: limits::RESTORE_GAP,
             commit_gap: limits::COMMIT_GAP,
+            upload_gap: limits::UPLOAD_GAP,
             per_minute: limits::requests_per_minute("standard-4", 4096),
             bad_keys_per_minute: 10,
             block: limits::RATE_BLOCK,

@@ -39,6 +39,10 @@ pub const RESTORE_TIMEOUT: Duration = Duration::from_secs(150);
 /// descriptions, sdk-js JSDoc: "1 request / 3 s"; shared/squarecloud-api.md §6.2).
 pub const COMMIT_GAP: Duration = Duration::from_secs(3);
 
+/// One upload that creates an application (`POST /apps`) per account per this long (docs-repo
+/// route descriptions: "1 request / 3 s"; shared/squarecloud-api.md §6.2).
+pub const UPLOAD_GAP: Duration = Duration::from_secs(3);
+
 /// The most an upload or a commit may carry: 100 MB (docs: "≤ 100 MB"; a larger one is
 /// refused with 413 `FILE_TOO_LARGE`). Decimal megabytes: the safe reading of "100 MB".
 pub const UPLOAD_MAX_BYTES: u64 = 100_000_000;

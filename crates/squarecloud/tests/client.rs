@@ -102,9 +102,16 @@ async fn create_returns_a_url_that_downloads_a_valid_zip_and_a_second_create_kee
     assert_eq!(body.status(), 200);
     let bytes = body.bytes().await.unwrap();
     assert_eq!(bytes.len() as u64, 8 * 1024 * 1024);
+    // An application's snapshot holds its configuration and main file, as a real one does.
     assert_eq!(
         unzip_ok(&bytes),
-        ["README.txt", "manifest.json", "data/blob.bin"]
+        [
+            "README.txt",
+            "manifest.json",
+            "index.js",
+            "squarecloud.app",
+            "data/blob.bin"
+        ]
     );
 
     let e = c

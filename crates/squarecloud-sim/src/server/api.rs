@@ -348,6 +348,7 @@ pub(crate) fn api_router(shared: Arc<Shared>) -> Router {
         .route("/v2/databases/{id}/snapshots/restore", db_restore)
         .merge(control::routes())
         .merge(super::commit::routes())
+        .merge(super::upload::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             shared.clone(),

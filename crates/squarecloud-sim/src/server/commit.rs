@@ -90,7 +90,7 @@ async fn commit(
 }
 
 /// Reads (and forgets) what is left of a refused request's body, up to [`DRAIN_MAX`].
-async fn drain(req: Request) {
+pub(super) async fn drain(req: Request) {
     let mut body = req.into_body().into_data_stream();
     let mut read = 0u64;
     while let Some(Ok(chunk)) = body.next().await {
@@ -103,7 +103,7 @@ async fn drain(req: Request) {
 
 /// The form's `file` part, whole: 413 past [`UPLOAD_MAX_BYTES`] (the rest is read and
 /// dropped), 400 when the body is not a form with one.
-async fn read_file(req: Request) -> Result<Vec<u8>, Response> {
+pub(super) async fn read_file(req: Request) -> Result<Vec<u8>, Response> {
     let mut form = Multipart::from_request(req, &())
         .await
         .map_err(|_| envelope_err(StatusCode::BAD_REQUEST, "INVALID_CONTENT_TYPE"))?;
@@ -150,7 +150,7 @@ async fn read_file(req: Request) -> Result<Vec<u8>, Response> {
 
 /// Every file of a whole zip (each entry read, so each CRC checked), by path; folders are
 /// skipped. A path that would leave the application's folder makes the zip invalid.
-fn unzip(bytes: &[u8]) -> Result<AppFiles, ()> {
+pub(super) fn unzip(bytes: &[u8]) -> Result<AppFiles, ()> {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|_| ())?;
     let mut files = AppFiles::new();
     for i in 0..zip.len() {

@@ -1,4 +1,4 @@
-//! The HTTP side, room by room: the API's routes (`api`, and `commit` for uploads) behind their gate (`gate`), the
+//! The HTTP side, room by room: the API's routes (`api`; `commit` and `upload` for the routes that take a zip) behind their gate (`gate`), the
 //! control API (`control`), the file host (`files`) and its body stream (`stream`), the
 //! injected faults as each host applies them (`injected`), the answers' shapes (`respond`)
 //! and what is remembered between requests (`state`).
@@ -12,6 +12,7 @@ mod injected;
 mod respond;
 mod state;
 mod stream;
+mod upload;
 
 pub(crate) use api::api_router;
 pub(crate) use files::files_router;

@@ -2,6 +2,7 @@
 //! versions, the windows and counters the limits are judged on, the faults still to
 //! apply, and the log of every request.
 
+use crate::appconfig;
 use crate::clock::SimClock;
 use crate::faults::{FaultSpec, Target};
 use crate::model::{ResourceSpec, SimConfig};
@@ -94,19 +95,59 @@ pub(crate) struct Res {
     pub(crate) last_commit: Option<DateTime<Utc>>,
     /// Commits that asked for a restart (`?restart=true`).
     pub(crate) restarts: u32,
+    /// What an application the simulator starts with holds before any commit: its
+    /// configuration file and main file (`appconfig::generated`; none for a database or an
+    /// application created by an upload, whose files are all in `files`).
+    pub(crate) generated: Arc<AppFiles>,
 }
 
 impl Res {
     /// The size of a snapshot `version` taken now (with the application's files).
     pub(crate) fn archive_len(&self, version: &str) -> u64 {
         let s = &self.spec;
-        VirtualZip::len_for_files(&s.id, version, &s.name, s.snapshot_size, &self.files)
+        let files = self.snapshot_files(&self.files);
+        VirtualZip::len_for_files(&s.id, version, &s.name, s.snapshot_size, &files)
     }
 
     /// The archive served for one of its versions.
     pub(crate) fn archive(&self, v: &Version) -> VirtualZip {
         let s = &self.spec;
-        VirtualZip::with_files(&s.id, &v.id, &s.name, s.snapshot_size, &v.files)
+        let files = self.snapshot_files(&v.files);
+        VirtualZip::with_files(&s.id, &v.id, &s.name, s.snapshot_size, &files)
+    }
+
+    /// The files a snapshot holds: the generated ones, then `files` (commits' and an
+    /// upload's) over them.
+    fn snapshot_files(&self, files: &AppFiles) -> AppFiles {
+        let mut all = (*self.generated).clone();
+        all.extend(files.iter().map(|(k, v)| (k.clone(), v.clone())));
+        all
+    }
+
+    /// A resource as the simulator starts with it, or as an upload creates it: no versions
+    /// and no history yet.
+    pub(crate) fn new(spec: ResourceSpec, kind: Kind, now: DateTime<Utc>) -> Self {
+        let generated = match kind {
+            Kind::App => appconfig::generated(&spec.name, &spec.kind, spec.ram),
+            Kind::Database => AppFiles::new(),
+        };
+        Self {
+            spec,
+            kind,
+            versions: Vec::new(),
+            last_create: None,
+            last_answer: None,
+            last_restore: None,
+            restoring_until: None,
+            restored_to: None,
+            cache: None,
+            invalidate_at: Vec::new(),
+            last_automatic: now,
+            files: Arc::default(),
+            last_commit: None,
+            restarts: 0,
+            generated: Arc::new(generated),
+        }
     }
 
     /// The archive's base name on the file host: the id, suffixed by the engine for databases.
@@ -124,6 +165,8 @@ pub(crate) struct State0 {
     pub(crate) creates: VecDeque<DateTime<Utc>>,
     pub(crate) last_account_create: Option<DateTime<Utc>>,
     pub(crate) last_account_answer: Option<DateTime<Utc>>,
+    /// When the last upload that creates an application arrived (one per `upload_gap`).
+    pub(crate) last_upload: Option<DateTime<Utc>>,
     pub(crate) requests: VecDeque<DateTime<Utc>>,
     pub(crate) bad_keys: VecDeque<DateTime<Utc>>,
     pub(crate) status_calls: VecDeque<DateTime<Utc>>,
@@ -183,26 +226,11 @@ impl Shared {
             .map(|s| (s, Kind::App))
             .chain(config.account.databases.iter().map(|s| (s, Kind::Database)));
         for (spec, kind) in specs {
-            let mut res = Res {
-                spec: spec.clone(),
-                kind,
-                versions: Vec::new(),
-                last_create: None,
-                last_answer: None,
-                last_restore: None,
-                restoring_until: None,
-                restored_to: None,
-                cache: None,
-                invalidate_at: Vec::new(),
-                last_automatic: base,
-                files: Arc::default(),
-                last_commit: None,
-                restarts: 0,
-            };
+            let mut res = Res::new(spec.clone(), kind, base);
             for i in (0..spec.history).rev() {
                 let id = version_id(&secret, &spec.id, state.counter);
                 state.counter += 1;
-                let size = VirtualZip::len_for(&spec.id, &id, &spec.name, spec.snapshot_size);
+                let size = res.archive_len(&id);
                 res.versions.push(Version {
                     id,
                     ready_at: base - ChronoDuration::days(i as i64),
