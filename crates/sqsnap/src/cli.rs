@@ -91,6 +91,16 @@ pub enum Command {
     /// current state is taken first (one quota slot) unless --no-snapshot-first. Asks
     /// first, unless --yes. Databases cannot take a commit: use restore.
     PutBack(PutBackArgs),
+    /// Make a new application from a copy (Square Cloud's upload), for when the application
+    /// it came from is gone. The zip's root must hold its squarecloud.app.
+    NewApp {
+        /// The zip (a downloaded snapshot of an application, or an encrypted copy
+        /// `….zip.age`).
+        file: PathBuf,
+        /// Do not ask before uploading.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Backups that run themselves: list, show, add and remove plans; install a timer.
     Plan {
         #[command(subcommand)]

@@ -57,7 +57,8 @@ fn exit_code(code: &str) -> u8 {
         "not_found" => 8,
         "processing" | "busy" | "commit_unknown" => 9,
         "cancelled" => 130,
-        "config" | "insecure" | "unsupported" | "too_large" | "bad_file" => 2,
+        "config" | "insecure" | "unsupported" | "too_large" | "bad_file" | "no_config"
+        | "no_room" => 2,
         _ => 5,
     }
 }

@@ -86,6 +86,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         Command::Versions { id } => versions::run(&s, id).await,
         Command::Restore(a) => restore::run(&s, a).await,
         Command::PutBack(a) => put_back::run(&s, a).await,
+        Command::NewApp { file, yes } => put_back::new_app(&s, file, *yes).await,
         Command::Plan { cmd } => plan::run(&s, cmd, cli.key_file.as_deref()),
         Command::RunDue => run_due::run(&s).await,
         Command::Login

@@ -99,6 +99,48 @@ async fn put_back(s: &Session, a: &PutBackArgs, from: &Path) -> Result<(), Fail>
     Ok(())
 }
 
+/// `sqsnap new-app FILE`: the copy uploaded as a new application, after a question (unless
+/// `yes`); what cannot go is said before anything is sent, the upload's progress goes to
+/// standard error.
+pub async fn new_app(s: &Session, file: &Path, yes: bool) -> Result<(), Fail> {
+    let key = key_for(s, file)?.map(std::sync::Arc::new);
+    let plan = s.engine.check_new_app(file, key.clone()).await?;
+    if !yes {
+        confirm_to(
+            &format!(
+                "Make a new application \"{}\" ({} MB of memory{}) from {} ({})? It gets a new id; copies of the old application stay under the old one. [y/N] ",
+                printable(&plan.name),
+                plan.memory_mb,
+                plan.available_mb
+                    .map(|free| format!(", of {free} MB free"))
+                    .unwrap_or_default(),
+                file.display(),
+                say::bytes(plan.size),
+            ),
+            "making an application",
+            "No application made",
+        )?;
+    }
+    let app = s.engine.new_app_from_copy(file, key, s.sink()).await?;
+    s.out.emit(
+        format!(
+            "Made the application {} ({}) from {}. Back it up like any other: sqsnap snapshot {} --download",
+            printable(&app.tag),
+            app.id,
+            file.display(),
+            app.id
+        ),
+        serde_json::json!({
+            "new_app": app.id,
+            "name": app.tag,
+            "ram": app.ram,
+            "from": file,
+            "size": plan.size,
+        }),
+    );
+    Ok(())
+}
+
 /// The account's key from the keychain when `file` is an encrypted copy.
 fn key_for(
     s: &Session,

@@ -6,7 +6,7 @@
 //! the outcome is unknown, and only the caller (having checked the application) may try
 //! again.
 
-use crate::{ApiError, Client, USER_AGENT, limits, parse_json, seg, success_response};
+use crate::{ApiError, Client, USER_AGENT, UploadedApp, limits, parse_json, seg, success_response};
 use futures_util::stream;
 use reqwest::{Method, header};
 use std::path::Path;
@@ -94,19 +94,84 @@ impl Client {
         body: reqwest::Body,
         restart: bool,
     ) -> Result<(), ApiError> {
+        let path = format!("/apps/{}/commit", seg(app_id));
+        let query = format!("?restart={restart}");
+        self.send_zip(&path, &query, name, size, body)
+            .await
+            .map(|_| ())
+    }
+
+    /// `POST /apps`: a new application made from the zip at `file` (whose root holds its
+    /// configuration, `squarecloud.app`), streamed from disk. As for a commit, a file over
+    /// [`limits::UPLOAD_MAX_BYTES`] is refused here, and an answer that may be lost is never
+    /// followed by a second upload from this client.
+    pub async fn upload_app(
+        &self,
+        file: &Path,
+        progress: CommitProgress,
+    ) -> Result<UploadedApp, ApiError> {
+        let local = |e: std::io::Error| ApiError::LocalFile(format!("{}: {e}", file.display()));
+        let f = tokio::fs::File::open(file).await.map_err(local)?;
+        let size = f.metadata().await.map_err(local)?.len();
+        if size > limits::UPLOAD_MAX_BYTES {
+            return Err(too_large(size));
+        }
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "app.zip".into());
+        let body = read_stream(f, size, progress);
+        self.send_upload(name, size, body).await
+    }
+
+    /// [`Client::upload_app`] of a zip of `size` bytes read from `reader` (a sealed copy as
+    /// it is decrypted), sent as `name`.
+    pub async fn upload_app_reader(
+        &self,
+        name: String,
+        size: u64,
+        reader: Box<dyn std::io::Read + Send>,
+        progress: CommitProgress,
+    ) -> Result<UploadedApp, ApiError> {
+        if size > limits::UPLOAD_MAX_BYTES {
+            return Err(too_large(size));
+        }
+        let body = reader_stream(reader, size, progress);
+        self.send_upload(name, size, body).await
+    }
+
+    async fn send_upload(
+        &self,
+        name: String,
+        size: u64,
+        body: reqwest::Body,
+    ) -> Result<UploadedApp, ApiError> {
+        let v = self.send_zip("/apps", "", name, size, body).await?;
+        // A success whose fields cannot be read: the application was made all the same.
+        serde_json::from_value(v).map_err(|e| ApiError::Decode {
+            status: 200,
+            detail: format!("an upload's answer: {e}"),
+        })
+    }
+
+    /// A zip sent as the form's `file` to `path` (+ `query`): the answer's `response`.
+    async fn send_zip(
+        &self,
+        path: &str,
+        query: &str,
+        name: String,
+        size: u64,
+        body: reqwest::Body,
+    ) -> Result<serde_json::Value, ApiError> {
         let part = reqwest::multipart::Part::stream_with_length(body, size)
             .file_name(name)
             .mime_str("application/zip")
             .map_err(|e| ApiError::LocalFile(e.to_string()))?;
         let form = reqwest::multipart::Form::new().part("file", part);
-        let path = format!("/apps/{}/commit", seg(app_id));
         self.wait_turn().await?;
         let resp = self
             .http
-            .request(
-                Method::POST,
-                format!("{}{path}?restart={restart}", self.base),
-            )
+            .request(Method::POST, format!("{}{path}{query}", self.base))
             .header(header::AUTHORIZATION, self.key.expose_secret())
             .header(header::ACCEPT, "application/json")
             .header(header::USER_AGENT, USER_AGENT)
@@ -115,9 +180,9 @@ impl Client {
             .send()
             .await
             .map_err(ApiError::from_reqwest)?;
-        let (status, body, ct) = self.answer(resp, &path).await?;
+        let (status, body, ct) = self.answer(resp, path).await?;
         let v = parse_json(status, &body, ct.as_deref())?;
-        success_response(status, v).map(|_| ())
+        success_response(status, v)
     }
 }
 

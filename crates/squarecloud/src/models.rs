@@ -250,3 +250,23 @@ mod tests {
         assert_eq!(a.lang, b.lang);
     }
 }
+
+/// The answer to an upload that made an application (`POST /apps`; shared/squarecloud-api.md
+/// §10): its new id, its name (`tag`), memory and language.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct UploadedApp {
+    pub id: String,
+    pub tag: String,
+    #[serde(default)]
+    pub ram: u64,
+    #[serde(default)]
+    pub language: Option<UploadedLanguage>,
+}
+
+/// The language an uploaded application runs with.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct UploadedLanguage {
+    pub name: String,
+    #[serde(default)]
+    pub version: Option<String>,
+}

@@ -14,6 +14,7 @@
 
 mod account;
 pub mod library;
+mod newapp;
 pub mod plans;
 mod putback;
 mod queue;
@@ -21,6 +22,7 @@ mod quota;
 mod types;
 
 pub use account::NEWEST_MAX_AGE;
+pub use newapp::NewAppPlan;
 pub use putback::{PutBack, PutBackOptions, PutBackPlan};
 pub use types::{
     EngineConfig, EngineError, Event, EventSink, FRESH_SIZE_FLOOR, FRESH_SIZE_GROWTH, JobOutcome,

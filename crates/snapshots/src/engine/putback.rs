@@ -99,59 +99,19 @@ impl Engine {
                 name: resource.name,
             });
         }
-        let bad = |detail: String| EngineError::PutBackBadFile {
-            path: file.to_path_buf(),
-            detail,
-        };
-        let meta = tokio::fs::metadata(file)
-            .await
-            .map_err(|e| bad(e.to_string()))?;
-        if !meta.is_file() {
-            return Err(bad("not a file".into()));
-        }
-        let sealed = seal::looks_sealed(file).map_err(|e| bad(e.to_string()))?;
-        // An encrypted copy is a little larger than its zip: refused here only when even
-        // the zip inside cannot fit (its size is known once it is open).
-        let too_large = |size| EngineError::PutBackTooLarge {
-            path: file.to_path_buf(),
-            size,
-            max: UPLOAD_MAX_BYTES,
-        };
-        if meta.len() > UPLOAD_MAX_BYTES + if sealed { SEAL_SLACK } else { 0 } {
-            return Err(too_large(meta.len()));
-        }
-        let p = file.to_path_buf();
-        let checked = if sealed {
-            let key = key.ok_or_else(|| EngineError::PutBackNoKey {
-                path: file.to_path_buf(),
-            })?;
-            let mut r = seal::open_reader(&p, key).map_err(|e| bad(e.to_string()))?;
-            let size = std::io::Seek::seek(&mut r, std::io::SeekFrom::End(0))
-                .map_err(|e| bad(e.to_string()))?;
-            if size > UPLOAD_MAX_BYTES {
-                return Err(too_large(size));
-            }
-            std::io::Seek::rewind(&mut r).map_err(|e| bad(e.to_string()))?;
-            tokio::task::spawn_blocking(move || verify_zip_reader(r, size, true))
-        } else {
-            tokio::task::spawn_blocking(move || verify_zip(&p, None, true))
-        };
-        let checked = checked
-            .await
-            .map_err(|e| bad(e.to_string()))?
-            .map_err(|e| bad(e.to_string()))?;
+        let checked = check_copy(file, key).await?;
         Ok(PutBackPlan {
             from: self.library_entry_of(file),
             resource,
             file: file.to_path_buf(),
             size: checked.size,
-            sealed,
+            sealed: checked.sealed,
             entries: checked.entries,
         })
     }
 
     /// The library's entry for `file` (the same file, by path or once resolved).
-    fn library_entry_of(&self, file: &Path) -> Option<LibraryEntry> {
+    pub(super) fn library_entry_of(&self, file: &Path) -> Option<LibraryEntry> {
         let real = std::fs::canonicalize(file).ok();
         self.library().entries.into_iter().find(|e| {
             e.path == file || real.is_some() && std::fs::canonicalize(&e.path).ok() == real
@@ -238,7 +198,7 @@ impl Engine {
         cancel: &CancellationToken,
     ) -> Result<Result<(), ApiError>, EngineError> {
         let sent = Arc::new(AtomicU64::new(0));
-        let progress = upload_progress(plan, events.clone(), sent.clone());
+        let progress = upload_progress(plan.resource.id.clone(), events.clone(), sent.clone());
         let id = &plan.resource.id;
         let commit = match (plan.sealed, opts.key.as_deref()) {
             (false, _) => {
@@ -285,13 +245,75 @@ impl Engine {
     }
 }
 
-/// Tells `events` how the upload goes, a few times a second and at its end.
-fn upload_progress(
-    plan: &PutBackPlan,
+/// A copy as checked before it is sent anywhere: its zip's size, whether it is sealed, and
+/// its entries (each read and its CRC checked).
+pub(super) struct CheckedCopy {
+    pub(super) size: u64,
+    pub(super) sealed: bool,
+    pub(super) entries: usize,
+}
+
+/// Checks that `file` is a whole zip (opened with `key` when it is an encrypted copy) that
+/// Square Cloud's upload limit takes; reads it and sends nothing.
+pub(super) async fn check_copy(
+    file: &Path,
+    key: Option<&SealIdentity>,
+) -> Result<CheckedCopy, EngineError> {
+    let bad = |detail: String| EngineError::PutBackBadFile {
+        path: file.to_path_buf(),
+        detail,
+    };
+    let meta = tokio::fs::metadata(file)
+        .await
+        .map_err(|e| bad(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(bad("not a file".into()));
+    }
+    let sealed = seal::looks_sealed(file).map_err(|e| bad(e.to_string()))?;
+    // An encrypted copy is a little larger than its zip: refused here only when even
+    // the zip inside cannot fit (its size is known once it is open).
+    let too_large = |size| EngineError::PutBackTooLarge {
+        path: file.to_path_buf(),
+        size,
+        max: UPLOAD_MAX_BYTES,
+    };
+    if meta.len() > UPLOAD_MAX_BYTES + if sealed { SEAL_SLACK } else { 0 } {
+        return Err(too_large(meta.len()));
+    }
+    let p = file.to_path_buf();
+    let checked = if sealed {
+        let key = key.ok_or_else(|| EngineError::PutBackNoKey {
+            path: file.to_path_buf(),
+        })?;
+        let mut r = seal::open_reader(&p, key).map_err(|e| bad(e.to_string()))?;
+        let size = std::io::Seek::seek(&mut r, std::io::SeekFrom::End(0))
+            .map_err(|e| bad(e.to_string()))?;
+        if size > UPLOAD_MAX_BYTES {
+            return Err(too_large(size));
+        }
+        std::io::Seek::rewind(&mut r).map_err(|e| bad(e.to_string()))?;
+        tokio::task::spawn_blocking(move || verify_zip_reader(r, size, true))
+    } else {
+        tokio::task::spawn_blocking(move || verify_zip(&p, None, true))
+    };
+    let checked = checked
+        .await
+        .map_err(|e| bad(e.to_string()))?
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(CheckedCopy {
+        size: checked.size,
+        sealed,
+        entries: checked.entries,
+    })
+}
+
+/// Tells `events` how the upload for `resource` goes, a few times a second and at its end;
+/// `sent` holds the bytes sent so far.
+pub(super) fn upload_progress(
+    resource: String,
     events: EventSink,
     sent: Arc<AtomicU64>,
 ) -> squarecloud::CommitProgress {
-    let resource = plan.resource.id.clone();
     let start = Instant::now();
     let last = std::sync::Mutex::new(None::<Instant>);
     Arc::new(move |bytes, total| {

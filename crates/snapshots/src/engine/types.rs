@@ -235,6 +235,30 @@ pub enum EngineError {
         "The copy was sent, but Square Cloud's answer was lost on the way: Square Cloud may have applied it. Check the application before trying again; nothing was sent twice."
     )]
     CommitUnknown,
+    #[error(
+        "{} has no squarecloud.app at its root with a DISPLAY_NAME and a MEMORY: Square Cloud needs one to make an application from a zip. Nothing was sent. Add one to the zip (DISPLAY_NAME, MAIN and MEMORY lines), or put the copy back into an existing application.", path.display()
+    )]
+    NewAppNoConfig { path: PathBuf },
+    #[error(
+        "{} asks for {need} MB of memory and the plan has {available} MB free. Nothing was sent. Free memory on Square Cloud (or lower MEMORY in the copy's squarecloud.app), then try again.",
+        printable(name)
+    )]
+    NewAppNoRoom {
+        name: String,
+        need: u64,
+        available: u64,
+    },
+    #[error(
+        "Square Cloud refused to make an application from the copy: {}{}. Your copy is unchanged and no application was made; fix what it says, then try again.", printable(code), message.as_deref().map(|m| format!(" ({})", printable(m))).unwrap_or_default()
+    )]
+    NewAppRefused {
+        code: String,
+        message: Option<String>,
+    },
+    #[error(
+        "The copy was sent, but Square Cloud's answer was lost on the way: the application may have been made. Check your applications on Square Cloud before trying again; nothing was sent twice."
+    )]
+    NewAppUnknown,
     #[error("Cancelled.")]
     Cancelled,
 }
@@ -285,6 +309,10 @@ impl EngineError {
             EngineError::PutBackNoKey { .. } => "no_key",
             EngineError::CommitRefused { .. } => "commit_refused",
             EngineError::CommitUnknown => "commit_unknown",
+            EngineError::NewAppNoConfig { .. } => "no_config",
+            EngineError::NewAppNoRoom { .. } => "no_room",
+            EngineError::NewAppRefused { .. } => "commit_refused",
+            EngineError::NewAppUnknown => "commit_unknown",
             EngineError::Cancelled => "cancelled",
         }
     }
