@@ -241,18 +241,19 @@ simulator's file host models the distance (its \`distant\` fault): an answer on 
 connection waits three round trips (TCP's handshake, TLS 1.3's, the request), one on a kept
 connection one, and each body starts in TCP's slow start (10 segments in the first round
 trip, twice as many in each next one, the window kept by the connection). Every tool meets
-the same host. aria2c opens its 4 connections at once; sqsnap's ramp measures before it adds,
-so each doubling costs a new connection's three round trips and a window. Before and after,
-3 runs each by hand on the machine of this table: the ramp judged 50 ms windows while new
-connections were still in slow start, saw too little growth and stopped at 2 connections:
-7.58–7.71 s beside aria2c's 3.53–3.87 s (2.1×). Now a window lasts the quickest answer seen
-(50 ms to 1 s), a step is judged once it has grown 20 % or stops growing (a window under
-1.1× the one before); when the first answer took over 200 ms the second connection starts
-at once and the first one's rate is measured while it connects; and a tail split far away
-needs eight quickest answers of work left, since its request may need a new connection in
-slow start (before: a split at 4.4 s of 6.2 s went to a new connection and ended last).
-After: 4.47 s (4.47–4.50). On loopback the windows stay 50 ms and nothing changes: capped row
-2.70–2.87 s before and after in 3 runs each.
+the same host. aria2c opens its 4 connections at once. sqsnap's ramp measures before it adds,
+which suits a host near by (an uncapped one gets no extra load), but far away each step paid
+a new connection's three round trips and its slow start, and each new ask on a kept
+connection left it idle for a round trip (at 20 MB/s and 120 ms, 2.4 MB not received per
+ask). Now, when the first answer takes 200 ms or more, every connection allowed starts at
+once and each asks for 128 MiB from its first request (near by, still 16 MiB doubling to
+128, so splits find bytes nobody asked for yet); the tail split still needs eight quickest
+answers of work left. By hand on the machine of this table (this row's commands alone):
+before, 4.47–4.48 s beside aria2c's 3.48–3.52 s (3 runs each); starting every connection at
+once alone, 3.98 s (3.98–4.95, 3 runs); with the longer asks too, 3.48 s (3.48–3.48, 5 runs)
+beside aria2c's 3.47–3.48 s. On loopback the first
+answer is quick and nothing of this applies (an earlier change to the ramp's windows left
+the capped row at 2.70–2.87 s before and after in 3 runs each).
 
 Before and after, resume row, on the AMD EPYC machine of the table before this one (earlier on
 2026-12-02, whose disk was slower) (\`scripts/kill-breakdown.sh

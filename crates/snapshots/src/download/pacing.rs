@@ -176,21 +176,19 @@ impl Ramp {
         self.step(rate)
     }
 
-    /// A distant host: a second connection starts before the first one's rate is known;
-    /// [`Ramp::alone`] gives that rate once the second answers. False when one is the most.
-    pub fn second_now(&mut self) -> bool {
+    /// A distant host: every connection allowed starts now, the ramp closed. There a new
+    /// connection costs three round trips before its first byte and then many more in TCP's
+    /// slow start, which is where most of a snapshot's time goes: each connection widens
+    /// the window the transfer grows in, so they help whatever the host's cap, and a ramp
+    /// that measures before it adds pays a new connection's start once per step. False when
+    /// one is the most, or the ramp has already moved.
+    pub fn all_now(&mut self) -> bool {
         if !self.open || self.last_rate.is_some() {
             return false;
         }
-        self.target = 2.min(self.max);
-        self.open = self.target < self.max;
-        self.target == 2
-    }
-
-    /// The first connection's rate alone, measured while the second connected: the first
-    /// step's, which the second is judged against.
-    pub fn alone(&mut self, rate: f64) {
-        self.last_rate = Some(rate);
+        self.target = self.max;
+        self.open = false;
+        true
     }
 
     /// The total rate over the last step; returns how many connections to run now.
@@ -239,19 +237,20 @@ mod tests {
     }
 
     #[test]
-    fn far_away_the_second_connection_starts_at_once() {
+    fn far_away_every_connection_starts_at_once() {
         let mut r = Ramp::new(4);
-        assert!(r.second_now());
-        assert_eq!(r.target, 2);
-        // The first connection alone, measured while the second connected; the two together
-        // double it: on to four.
-        r.alone(10e6);
-        assert_eq!(r.window(20e6), 4);
-        // At most two: the second is the last.
-        let mut r = Ramp::new(2);
-        assert!(r.second_now());
+        assert!(r.all_now());
+        assert_eq!(r.target, 4);
+        // Closed: nothing the windows say moves it.
         assert!(!r.is_open());
-        assert!(!Ramp::new(1).second_now());
+        assert_eq!(r.window(1e6), 4);
+        assert_eq!(r.window(1e3), 4);
+        // One connection asked for: nothing to start; a ramp that has moved stays as it is.
+        assert!(!Ramp::new(1).all_now());
+        let mut r = Ramp::new(8);
+        assert_eq!(r.window(1e6), 2);
+        assert!(!r.all_now());
+        assert_eq!(r.target, 2);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! One connection of a parallel download: asks for its range a part at a time and writes
 //! what arrives at its offset, until its end (which a split may bring down while it runs).
 
-use super::shared::{Seg, Shared};
+use super::shared::{MAX_REQUEST, Seg, Shared};
 use crate::download::answer::{Action, describe, judge_response, s3_message};
 use crate::download::client::Downloader;
 use crate::download::error::{DownloadError, disk_error};
@@ -13,13 +13,6 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
-
-/// A connection asks for this much at first, then twice as much each time, up to
-/// `MAX_REQUEST`. A split takes bytes not yet asked for when there are some: whatever a host
-/// has already sent past a shortened end would be read for nothing (on loopback, megabytes of
-/// socket buffers per split). Only the tail split (`STEAL_AFTER`) cuts into an asked range.
-pub(super) const FIRST_REQUEST: u64 = 16 * 1024 * 1024;
-const MAX_REQUEST: u64 = 128 * 1024 * 1024;
 
 /// Why a connection ended early.
 pub(super) enum WorkerError {
@@ -64,7 +57,7 @@ impl Downloader {
         // first answer (`then`, not `then_some`: a guard built for nothing counts down).
         let mut answered = resp.is_none().then(|| Answered(shared));
         let mut handed = resp;
-        let mut ask = FIRST_REQUEST;
+        let mut ask = shared.first_request();
         loop {
             let resp = match handed.take() {
                 Some(r) => r,

@@ -7,7 +7,7 @@ mod connection;
 mod shared;
 mod transfer;
 
-use self::connection::FIRST_REQUEST;
+use self::shared::FIRST_REQUEST;
 use self::shared::Shared;
 use self::transfer::Transfer;
 use crate::download::answer::{Action, judge_response, s3_message};

@@ -3,7 +3,7 @@
 //! is on disk or the download fails or stops.
 
 use super::connection::WorkerError;
-use super::shared::{Saver, Seg, Shared};
+use super::shared::{FAR, Saver, Seg, Shared};
 use crate::download::client::{Downloader, Tries};
 use crate::download::error::{DownloadError, disk_error};
 use crate::download::pacing::{Meter, Ramp};
@@ -18,9 +18,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
-
-/// A host whose first answer takes this long is far away: see [`Ramp::second_now`].
-const FAR: Duration = Duration::from_millis(200);
 
 /// A connection that ended: its range, how it ended, and whether it wrote anything.
 type Ended = (Arc<Seg>, Result<(), WorkerError>, bool);
@@ -40,8 +37,6 @@ pub(super) struct Transfer<'a> {
     ramp: Ramp,
     /// The current step's start and the bytes on disk then; None while connections start.
     step: Option<(Instant, u64)>,
-    /// A distant host: when the first connection started running alone (see `new`).
-    alone: Option<(Instant, u64)>,
     /// The backoff the next connection waits, after a failure.
     retry_delay: Duration,
     saver: Saver,
@@ -69,9 +64,10 @@ impl<'a> Transfer<'a> {
         let mut ramp = Ramp::new(dl.connections);
         // The probe has answered, so the first step starts now.
         let step = Some((Instant::now(), already));
-        // A distant host: the second connection starts now, and the first one's rate alone
-        // is measured while it connects (as long as the probe took, a window's worth).
-        let far = probe_took >= FAR && ramp.second_now();
+        // A distant host: every connection allowed starts now.
+        if probe_took >= FAR {
+            ramp.all_now();
+        }
         let mut t = Transfer {
             dl,
             saver: Saver::start(&shared),
@@ -84,7 +80,6 @@ impl<'a> Transfer<'a> {
             active: 1,
             ramp,
             step,
-            alone: if far { step } else { None },
             retry_delay: Duration::ZERO,
             meter: Meter::new(already),
         };
@@ -257,9 +252,6 @@ impl<'a> Transfer<'a> {
     fn all_answered(&mut self) {
         if self.shared.starting.load(Ordering::Acquire) == 0 {
             let done = self.shared.done.load(Ordering::Acquire);
-            if let Some(from) = self.alone.take() {
-                self.ramp.alone(rate_since(from, done));
-            }
             self.step = Some((Instant::now(), done));
         }
     }
