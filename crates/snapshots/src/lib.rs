@@ -28,8 +28,8 @@ pub mod verify;
 pub use download::writeback;
 
 pub use engine::{
-    Engine, EngineConfig, EngineError, Event, EventSink, JobOutcome, JobResult, PutBack,
-    PutBackOptions, PutBackPlan, ResourceRef, SnapshotOptions, default_data_dir,
+    Engine, EngineConfig, EngineError, Event, EventSink, JobOutcome, JobResult, OffsiteCopy,
+    PutBack, PutBackOptions, PutBackPlan, ResourceRef, SnapshotOptions, default_data_dir,
 };
 pub use engine::{library, plans};
 pub use pacer::{Limits, ServerWindows, WaitReason};

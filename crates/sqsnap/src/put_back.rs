@@ -91,7 +91,10 @@ fn first_note(a: &PutBackArgs) -> &'static str {
     }
 }
 
-fn options(a: &PutBackArgs, key: Option<std::sync::Arc<snapshots::seal::SealIdentity>>) -> PutBackOptions {
+fn options(
+    a: &PutBackArgs,
+    key: Option<std::sync::Arc<snapshots::seal::SealIdentity>>,
+) -> PutBackOptions {
     PutBackOptions {
         snapshot_first: !a.no_snapshot_first,
         download_first_to: a.dest.clone(),

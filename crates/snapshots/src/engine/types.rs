@@ -149,7 +149,10 @@ pub enum Event {
     },
     /// The copy fetched from a bucket is here and its check passed: the put back goes on
     /// as one from a copy on this computer.
-    Fetched { resource: String, size: u64 },
+    Fetched {
+        resource: String,
+        size: u64,
+    },
     /// Square Cloud took the copy put back into the application (and restarts it, when
     /// asked).
     Committed {

@@ -262,9 +262,7 @@ impl S3Client {
                 "SHA256".to_string(),
             ),
         ];
-        let r = self
-            .send_fed(Method::PUT, key, &[], &h, body, feed)
-            .await?;
+        let r = self.send_fed(Method::PUT, key, &[], &h, body, feed).await?;
         Ok(etag(&r))
     }
 

@@ -51,7 +51,10 @@ pub enum SyncStep<'a> {
         progress: Progress,
     },
     /// One is in the bucket, checked, and recorded at `at`.
-    Sent { entry: &'a LibraryEntry, at: &'a str },
+    Sent {
+        entry: &'a LibraryEntry,
+        at: &'a str,
+    },
     /// One failed; the sync stops here.
     Failed {
         entry: &'a LibraryEntry,
@@ -137,7 +140,10 @@ pub async fn sync_with(
                 report.uploaded.push((e.path.clone(), at));
             }
             Err(error) => {
-                (hooks.tell)(SyncStep::Failed { entry: e, error: &error });
+                (hooks.tell)(SyncStep::Failed {
+                    entry: e,
+                    error: &error,
+                });
                 if i + 1 < queue.len() {
                     (hooks.tell)(SyncStep::Left(&queue[i + 1..]));
                 }
