@@ -611,7 +611,12 @@ async fn put_back_from_an_offsite_copy() {
     // The object gone from the bucket (its answer injected), then a key the server refuses:
     // each said with what it means, nothing sent, nothing left behind.
     for (status, code, exit, said) in [
-        (404, "NoSuchKey", 8, "is not in bucket snaps of vault any more"),
+        (
+            404,
+            "NoSuchKey",
+            8,
+            "is not in bucket snaps of vault any more",
+        ),
         (403, "InvalidAccessKeyId", 3, "refused the access key"),
     ] {
         s.fault(s3server::Fault {

@@ -272,7 +272,7 @@ async fn fetch(
         Ok(false) => Err(EngineError::Offsite {
             code: "offsite_missing",
             message: format!(
-                "{} is not in bucket {} of {} any more (deleted there, or by its retention). Nothing was put back; choose another copy.",
+                "{} is not in bucket {} of {} any more. Nothing was put back; choose another copy.",
                 copy.key, copy.bucket, copy.destination
             ),
         }),
