@@ -146,7 +146,7 @@ impl Engine {
                     .collect::<Vec<_>>()
             })
             .collect();
-        out.sort_by(|a, b| b.taken_at.cmp(&a.taken_at));
+        out.sort_by_key(|c| std::cmp::Reverse(c.taken_at));
         out
     }
 
