@@ -28,6 +28,8 @@ fn main() {
             "check_put_back",
             "put_back",
             "pick_put_back_file",
+            "list_offsite_copies",
+            "put_back_offsite",
             "list_offsite",
             "add_offsite",
             "remove_offsite",

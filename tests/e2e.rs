@@ -1808,3 +1808,302 @@ fn find_dir(root: &std::path::Path, name: &str) -> Option<PathBuf> {
     }
     None
 }
+
+const TICKET: &str = "708192a3b4c5d6e7f8091a2b3c4d5e6f"; // 25 MB
+
+/// What the offsite e2e tests start from: the app signed in on the simulator, Ticket-Tool's
+/// newest snapshot downloaded, and destination `vault` (encrypting, as by default) on a
+/// fresh s3s-fs, its secret in the test's own keychain item.
+struct OffsiteApp {
+    sim: Simulator,
+    s3: s3server::Server,
+    home: Home,
+    /// The local copy of Ticket-Tool.
+    local: PathBuf,
+    _key: OwnKey,
+    _driver: support::Killer,
+    d: Driver,
+}
+
+async fn offsite_app(test: &str) -> OffsiteApp {
+    use s3server::{AK, BUCKET, SK};
+    let mut config = SimConfig::new(KEY, AccountSpec::demo());
+    config.generation_time = Duration::from_millis(300);
+    config.restore_time = Duration::from_millis(300);
+    let sim = Simulator::start(config).await.unwrap();
+    let s3 = s3server::start().await;
+    let home = Home::new();
+    let out = home.dir.path().join("Backups");
+    std::fs::create_dir_all(&out).unwrap();
+    let key = OwnKey::new(test);
+    let (driver, d) = launch_with(&sim.api_url(), &home, &[], test, &key.env()).await;
+    until_listed(&d).await;
+    let r = d
+        .invoke("set_destination", json!({"resource": null, "path": &out}))
+        .await;
+    assert!(r.get("err").is_none(), "{r}");
+    menu_action(&d, "Ticket-Tool", "#menu-download").await;
+    let t = Instant::now();
+    let local = loop {
+        let zips: Vec<PathBuf> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "zip"))
+            .collect();
+        if let [one] = zips.as_slice() {
+            break one.clone();
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "no backup: {zips:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Added in Settings → Offsite copies, as a person does.
+    d.click("#tab-settings").await;
+    for (id, v) in [
+        ("#offsite-name", "vault"),
+        ("#offsite-endpoint", s3.endpoint.as_str()),
+        ("#offsite-bucket", BUCKET),
+        ("#offsite-prefix", "window"),
+        ("#offsite-key-id", AK),
+        ("#offsite-secret", SK),
+    ] {
+        d.type_into(id, v).await;
+    }
+    d.js("document.getElementById('offsite-path-style').checked = true")
+        .await;
+    d.click("#offsite-add").await;
+    d.until_text("#offsite-status", |t| t.contains("Added vault"))
+        .await;
+    d.click("#tab-resources").await;
+    OffsiteApp {
+        sim,
+        s3,
+        home,
+        local,
+        _key: key,
+        _driver: driver,
+        d,
+    }
+}
+
+/// The files of a zip, by name.
+fn zip_files(path: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    use std::io::Read;
+    let mut z = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for i in 0..z.len() {
+        let mut f = z.by_index(i).unwrap();
+        if f.is_dir() {
+            continue;
+        }
+        let mut body = Vec::new();
+        f.read_to_end(&mut body).unwrap();
+        out.insert(f.name().to_string(), body);
+    }
+    out
+}
+
+/// Every file under a `fetched` folder of `root`.
+fn fetched_files(root: &std::path::Path) -> Vec<PathBuf> {
+    fn walk(dir: &std::path::Path, inside: bool, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            let here = inside || p.file_name().is_some_and(|n| n == "fetched");
+            if p.is_dir() {
+                walk(&p, here, out);
+            } else if here {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, false, &mut out);
+    out
+}
+
+/// Put back from a copy… after the local copy was deleted: the copy kept in the bucket
+/// (sealed) is offered beside the local record, a copy gone from the bucket is said in the
+/// dialog (which stays open, with what it means and what to do), and then the copy is
+/// fetched, opened with the account's key, put back, and the application has its files;
+/// nothing fetched is left on disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display, a D-Bus session with gnome-keyring and tauri-driver: `make test` runs it"]
+async fn a_copy_kept_in_a_bucket_is_put_back_after_the_local_one_is_gone() {
+    use s3server::Fault;
+    let _one = one_app_at_a_time().await;
+    let a = offsite_app("e2e-offsite-putback").await;
+    let d = &a.d;
+    let r = d.invoke("sync_offsite", json!({"name": "vault"})).await;
+    assert_eq!(r["ok"][0]["uploaded"], json!(1), "{r}");
+    let want = zip_files(&a.local);
+    std::fs::remove_file(&a.local).unwrap();
+    assert_eq!(a.sim.app_files(TICKET).unwrap().len(), 0, "an empty app");
+
+    menu_action(d, "Ticket-Tool", "#menu-putback").await;
+    d.until_js(
+        "return [...document.querySelectorAll('#putback-copy option')].some(o => o.value === 'offsite:0' && !o.disabled);",
+        "the bucket's copy offered",
+        30,
+    )
+    .await;
+    let offered = d
+        .js("return document.querySelector('#putback-copy option[value=\"offsite:0\"]').textContent")
+        .await;
+    assert!(
+        offered
+            .as_str()
+            .is_some_and(|t| t.ends_with("in vault (bucket snaps) · encrypted")),
+        "{offered}"
+    );
+    d.js("const s = document.getElementById('putback-copy'); s.value = 'offsite:0'; s.dispatchEvent(new Event('change')); \
+          document.getElementById('putback-first').checked = false;")
+        .await;
+    let said = d
+        .until_text("#putback-check", |t| t.contains("Kept in vault"))
+        .await;
+    assert!(
+        said.contains("bucket snaps") && said.contains("encrypted"),
+        "{said}"
+    );
+    d.screenshot("offsite-putback-dialog-en").await;
+
+    // Gone from the bucket (S3's answer injected): said in the dialog, nothing sent.
+    a.s3.fault(Fault {
+        method: "GET",
+        query: "",
+        status: 404,
+        code: "NoSuchKey",
+        times: 1,
+    });
+    d.click("#putback-confirm").await;
+    let said = d
+        .until_text("#putback-check", |t| t.starts_with("Failed"))
+        .await;
+    assert!(
+        said.contains("not in the bucket any more") && said.contains("choose another copy"),
+        "{said}"
+    );
+    let detail = d.text_of("#putback-detail").await;
+    assert!(
+        detail.contains("is not in bucket snaps of vault any more"),
+        "{detail}"
+    );
+    assert_eq!(
+        d.js("return [document.getElementById('putback-dialog').open, document.getElementById('putback-confirm').disabled]")
+            .await,
+        json!([true, false]),
+        "the dialog stays, ready to try again or choose another copy"
+    );
+    d.screenshot("offsite-putback-missing-en").await;
+    assert_eq!(
+        a.sim.app_files(TICKET).unwrap().len(),
+        0,
+        "nothing was sent"
+    );
+    assert_eq!(fetched_files(&a.home.data), Vec::<PathBuf>::new());
+
+    // The bucket has it again: fetched, opened, put back.
+    a.s3.shared.faults.lock().unwrap().clear();
+    d.click("#putback-confirm").await;
+    d.until_text("#notice", |t| t.contains("has the files of the copy"))
+        .await;
+    let got = a.sim.app_files(TICKET).unwrap();
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
+    for (name, body) in &want {
+        assert!(got.get(name) == Some(body), "{name} is not as in the copy");
+    }
+    assert_eq!(
+        d.js("return document.getElementById('putback-dialog').open")
+            .await,
+        json!(false)
+    );
+    assert_eq!(
+        fetched_files(&a.home.data),
+        Vec::<PathBuf>::new(),
+        "the fetched copy is removed"
+    );
+}
+
+/// An offsite upload is a line of the transfers drawer while it runs (slowed by the rate
+/// limit): the resource, "to vault (snaps)", bytes and percent. Stop all stops it (the line
+/// goes, nothing is left in the bucket); sent again, it runs to its end and leaves the drawer
+/// for the done ones, the copy in the bucket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display, a D-Bus session with gnome-keyring and tauri-driver: `make test` runs it"]
+async fn an_upload_is_a_line_of_the_transfers_drawer_while_it_runs() {
+    let _one = one_app_at_a_time().await;
+    let a = offsite_app("e2e-offsite-drawer").await;
+    let d = &a.d;
+    // The sealed copy (25 MB) at 4 MB/s: about six seconds.
+    let mut s = d.invoke("get_settings", json!({})).await["ok"].clone();
+    s["limit_rate"] = json!(4 << 20);
+    let r = d.invoke("save_settings", json!({"settings": s})).await;
+    assert!(r.get("err").is_none(), "{r}");
+    let object = format!(
+        "window/{}.age",
+        a.local.file_name().unwrap().to_string_lossy()
+    );
+    const LINE: &str = "const li = document.querySelector('#transfers li.upload'); ";
+
+    d.click("#tab-settings").await;
+    d.click("button[aria-label='Send copies now: vault']").await;
+    d.until_js(
+        &format!("{LINE} return !!li && li.textContent.includes('Ticket-Tool') && /to vault \\(snaps\\) · \\d+ % · [\\d.]+ MB of [\\d.]+ MB · [\\d.]+ [KM]?B\\/s/.test(li.textContent);"),
+        "the upload's line with its percent and rate",
+        30,
+    )
+    .await;
+    assert_eq!(
+        d.js("return [document.getElementById('cancel-all').hidden, document.getElementById('pause-toggle').hidden, document.getElementById('transfers-summary').textContent]")
+            .await,
+        json!([false, false, "1 running"]),
+        "Stop all and Pause apply to it"
+    );
+    d.screenshot("offsite-upload-drawer-en").await;
+
+    // Stop all: the line goes; no part stays in the bucket.
+    d.click("#cancel-all").await;
+    d.until_js(
+        &format!("{LINE} return !li;"),
+        "the stopped upload's line gone",
+        20,
+    )
+    .await;
+    let said = d
+        .until_text("#offsite-status", |t| t.contains("cancelled"))
+        .await;
+    assert!(said.contains("Your local copy is safe"), "{said}");
+    assert!(!a.s3.has(&object).await, "a stopped upload left the copy");
+    assert!(
+        a.s3.log()
+            .iter()
+            .any(|l| l.starts_with("DELETE") && l.contains("uploadId=")),
+        "the stopped multipart upload was not aborted: {:?}",
+        a.s3.log()
+    );
+
+    // Sent again: it runs to its end, leaves the drawer and counts among the done ones.
+    d.click("button[aria-label='Send copies now: vault']").await;
+    d.until_js(
+        &format!("{LINE} return !!li;"),
+        "the upload's line again",
+        30,
+    )
+    .await;
+    d.until_text("#offsite-status", |t| t.contains("Sent to vault: 1 copy"))
+        .await;
+    d.until_js(
+        &format!("{LINE} return !li && !document.getElementById('done-show').hidden;"),
+        "the sent upload gone from the drawer to the done ones",
+        20,
+    )
+    .await;
+    assert!(a.s3.has(&object).await, "the copy is not in the bucket");
+    d.click("#done-show").await;
+    let done = d
+        .until_text("#session-done", |t| t.contains("Sent to vault"))
+        .await;
+    assert!(done.contains("Sent to vault (bucket snaps)"), "{done}");
+}

@@ -16,8 +16,10 @@ function renderHistory() {
   s.innerHTML = "";
   if (!state.finished.length) s.append(el("li", { class: "empty-line", text: t.sessionEmpty }));
   for (const f of state.finished) {
-    const info = el("div", { class: "grow" }, el("strong", { text: f.name }), el("div", { class: "what", text: t.done(f.path) }), el("div", { class: "muted" }, when(f.at)));
-    s.append(el("li", { class: "done" }, info, button(t.open, () => ipc.openFolder(folderOf(f.path)).catch(showError), { "aria-label": `${t.open}: ${f.name}` })));
+    const what = f.to ? t.sentTo(f.to.destination, f.to.bucket, f.path) : t.done(f.path);
+    const info = el("div", { class: "grow" }, el("strong", { text: f.name }), el("div", { class: "what", text: what }), el("div", { class: "muted" }, when(f.at)));
+    // An upload's copy is in its bucket: nothing on this computer to open for it.
+    s.append(el("li", { class: "done" }, info, f.to ? null : button(t.open, () => ipc.openFolder(folderOf(f.path)).catch(showError), { "aria-label": `${t.open}: ${f.name}` })));
   }
   const ul = $("history");
   ul.innerHTML = "";

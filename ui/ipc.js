@@ -46,7 +46,14 @@
  *   prefix: string, path_style: boolean, access_key_id: string, encrypt: boolean }} OffsiteView */
 /** One step of Test; `message` says why it failed. @typedef {{ step: "put" | "head" | "delete", ok: boolean,
  *   message: string | null }} ProbeStep */
-/** @typedef {{ name: string, file: string, done: number, total: number }} SyncProgress */
+/** One upload of a sync (offsite.rs `UploadEvent`, tag `state`): the local copy `file` of
+ * `resource` (named `name`) going to `destination`'s `bucket`.
+ * @typedef {{ destination: string, bucket: string, file: string, resource: string, name: string }} UploadOf */
+/** @typedef {UploadOf & ({ state: "waiting" } | { state: "sending", progress: Progress } | { state: "sent", at: string }
+ *   | { state: "failed", code: string, message: string } | { state: "left" })} UploadEvent */
+/** A copy kept in a bucket (engine `OffsiteCopy`); `configured` is false once its destination was
+ * removed here. @typedef {{ destination: string, bucket: string, key: string, version: string | null,
+ *   taken_at: string, size: number, sealed: boolean, configured: boolean, local: string }} OffsiteCopy */
 /** @typedef {{ name: string, uploaded: number, present: number, missing: number }} SyncView */
 /** What the scheduler's sync after plans did. @typedef {{ name: string, ok: boolean, uploaded: number,
  *   message: string | null }} OffsiteSynced */
@@ -95,6 +102,9 @@
 /** @typedef {{ event: "done", resource: string, path: string, size: number, already_present: boolean }} DoneEvent */
 /** @typedef {{ event: "uploading", resource: string, progress: Progress }} UploadingEvent */
 /** @typedef {{ event: "committed", resource: string, size: number, restart: boolean }} CommittedEvent */
+/** A copy kept in a bucket arriving to be put back.
+ * @typedef {{ event: "fetching", resource: string, destination: string, bucket: string, progress: Progress }} FetchingEvent */
+/** It is here and reads whole; the put back goes on. @typedef {{ event: "fetched", resource: string, size: number }} FetchedEvent */
 /** @typedef {{ event: "failed", resource: string, code: string, message: string }} FailedEvent */
 /** @typedef {{ event: "quota", quota: QuotaStatus }} QuotaEvent */
 /** @typedef {{ event: "postponed", resource: string, reason: string, bytes: number }} PostponedEvent */
@@ -102,7 +112,8 @@
 /** @typedef {{ event: "paused" } | { event: "resumed" }} PauseEvent */
 /** @typedef {WaitingEvent | PausedForQuotaEvent | RateLimitedEvent | CreatingEvent | ProcessingEvent
  *   | JoinedEvent | CreatedEvent | DownloadingEvent | DoneEvent | FailedEvent | QuotaEvent
- *   | PostponedEvent | LearnedEvent | PauseEvent | UploadingEvent | CommittedEvent} EngineEvent */
+ *   | PostponedEvent | LearnedEvent | PauseEvent | UploadingEvent | CommittedEvent | FetchingEvent
+ *   | FetchedEvent} EngineEvent */
 
 // ---- Window events (src-tauri/src/lib.rs) ----
 
@@ -113,7 +124,7 @@
 /** The events the Rust side emits to the window, and what each carries.
  * @typedef {{ "engine-event": EngineEvent, "plans-ran": PlanRun[], "queue-paused": boolean,
  *   "tray-snapshot-all": null, "focus-resource": string, "drag-state": DragState,
- *   "folder-dropped": FolderDropped, "offsite-progress": SyncProgress, "offsite-synced": OffsiteSynced }} Events */
+ *   "folder-dropped": FolderDropped, "offsite-upload": UploadEvent, "offsite-synced": OffsiteSynced }} Events */
 
 /** Their names. @satisfies {Record<string, keyof Events>} */
 export const EVENTS = /** @type {const} */ ({
@@ -124,7 +135,7 @@ export const EVENTS = /** @type {const} */ ({
   focusResource: "focus-resource",
   dragState: "drag-state",
   folderDropped: "folder-dropped",
-  offsiteProgress: "offsite-progress",
+  offsiteUpload: "offsite-upload",
   offsiteSynced: "offsite-synced",
 });
 
@@ -191,6 +202,13 @@ export const checkPutBack = (id, path) => call("check_put_back", { id, path });
  * @param {EventChannel} onEvent @returns {Promise<PutBackView>} */
 export const putBack = (id, path, snapshotFirst, restart, onEvent) =>
   call("put_back", { id, path, snapshotFirst, restart, onEvent });
+/** The copies of `id`'s snapshots kept in buckets, newest first. @param {string} id @returns {Promise<OffsiteCopy[]>} */
+export const listOffsiteCopies = (id) => call("list_offsite_copies", { id });
+/** Fetches the copy at `key` in `destination`, puts it back into `id`, removes it.
+ * @param {string} id @param {string} destination @param {string} key @param {boolean} snapshotFirst
+ * @param {boolean} restart @param {EventChannel} onEvent @returns {Promise<PutBackView>} */
+export const putBackOffsite = (id, destination, key, snapshotFirst, restart, onEvent) =>
+  call("put_back_offsite", { id, destination, key, snapshotFirst, restart, onEvent });
 /** The native picker for a zip; null when closed. @returns {Promise<string | null>} */
 export const pickPutBackFile = () => call("pick_put_back_file");
 /** The account's offsite destinations. @returns {Promise<OffsiteView[]>} */
@@ -202,13 +220,9 @@ export const addOffsite = (destination, secret) => call("add_offsite", { destina
 export const removeOffsite = (name) => call("remove_offsite", { name });
 /** @param {string} name @returns {Promise<ProbeStep[]>} */
 export const testOffsite = (name) => call("test_offsite", { name });
-/** Sends what the destination (or, with null, each one) lacks.
- * @param {string | null} name @param {(p: SyncProgress) => void} onProgress @returns {Promise<SyncView[]>} */
-export const syncOffsite = (name, onProgress) => {
-  const ch = /** @type {{ onmessage: (p: SyncProgress) => void }} */ (/** @type {unknown} */ (new tauri.core.Channel()));
-  ch.onmessage = onProgress;
-  return call("sync_offsite", { name, onProgress: ch });
-};
+/** Sends what the destination (or, with null, each one) lacks; each upload is told as an
+ * `offsite-upload` event. @param {string | null} name @returns {Promise<SyncView[]>} */
+export const syncOffsite = (name) => call("sync_offsite", { name });
 
 /** Stops every job. @returns {Promise<void>} */
 export const cancelTransfer = () => call("cancel_transfer");

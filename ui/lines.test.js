@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { drawerLines, elapsed, progressText, quotaWaits, ticking, transferText } from "./lines.js";
+import { applyUpload, drawerLines, elapsed, fetchingText, lineText, percent, progressText, quotaWaits, ticking, transferText, uploadId } from "./lines.js";
 import { strings } from "./i18n.js";
 
-const en = strings.en, pt = strings["pt-BR"];
+const en = strings.en, pt = strings["pt-BR"], es = strings.es;
 const now = Date.parse("2026-11-25T12:00:00Z");
 const ago = (s) => new Date(now - s * 1000).toISOString();
 const later = (s) => new Date(now + s * 1000).toISOString();
@@ -85,4 +85,73 @@ test("the lines held for the quota, and until the latest time named", () => {
   assert.equal(en.quotaWaits(2, "12:43"), "2 backups wait for the quota until 12:43");
   assert.equal(pt.quotaWaits(1, null), "1 backup aguarda a cota");
   assert.equal(en.allGood(36), "Everything has a copy from the last 36 hours");
+});
+
+const mb = 1024 * 1024;
+
+test("a fetch from a bucket in words: the bucket, then how far once its size is known", () => {
+  assert.equal(percent({ bytes: 40 * mb, total: 100 * mb, bytes_per_sec: 1, eta_secs: 1 }), 40);
+  assert.equal(percent({ bytes: 5, total: null, bytes_per_sec: 1, eta_secs: null }), null);
+  assert.equal(percent({ bytes: 3, total: 2, bytes_per_sec: 1, eta_secs: null }), 100, "never past 100");
+  assert.equal(fetchingText("snaps", { bytes: 40 * mb, total: 100 * mb, bytes_per_sec: mb, eta_secs: 60 }, en), "Fetching from snaps… 40 %");
+  assert.equal(fetchingText("snaps", { bytes: 0, total: null, bytes_per_sec: 0, eta_secs: null }, en), "Fetching from snaps…");
+  assert.equal(fetchingText("snaps", { bytes: 1, total: 4, bytes_per_sec: 1, eta_secs: 3 }, pt), "Buscando em snaps… 25%");
+  const p = { bytes: 40 * mb, total: 100 * mb, bytes_per_sec: 2 * mb, eta_secs: 30 };
+  const line = { name: "Atlas", kind: "busy", retry: () => {}, progress: p,
+    last: { event: "fetching", resource: "a", destination: "vault", bucket: "snaps", progress: p } };
+  assert.equal(lineText(line, en, "en", now), "Fetching from snaps… 40 % · 40.0 MB of 100.0 MB · 2.0 MB/s · 30s left");
+  assert.equal(transferText({ event: "fetched", resource: "a", size: 1 }, en, "en", now), en.fetched);
+});
+
+const up = (state, extra = {}) => ({ destination: "vault", bucket: "snaps", file: "/b/atlas-1.zip", resource: "a", name: "Atlas", state, ...extra });
+
+test("an upload's line: waiting, then sending with its percent and rate, then gone to the done ones", () => {
+  /** @type {Map<string, import("./state.js").Transfer>} */
+  const lines = new Map();
+  /** @type {import("./state.js").Finished[]} */
+  const finished = [];
+  let retried = 0;
+  const retry = () => { retried++; };
+  const id = uploadId(up("waiting"));
+  applyUpload(lines, finished, up("waiting"), retry, "2026-11-25T12:00:00Z");
+  assert.equal(lines.get(id).kind, "waiting");
+  assert.equal(lineText(lines.get(id), en, "en", now), "to vault (snaps) · waits its turn");
+  assert.deepEqual(drawerLines(lines).waiting, 1);
+  const progress = { bytes: 3 * mb, total: 10 * mb, bytes_per_sec: mb, eta_secs: 7 };
+  applyUpload(lines, finished, up("sending", { progress }), retry, "2026-11-25T12:00:00Z");
+  assert.equal(lines.get(id).kind, "busy");
+  assert.equal(lineText(lines.get(id), en, "en", now), "to vault (snaps) · 30 % · 3.0 MB of 10.0 MB · 1.0 MB/s · 7s left");
+  assert.equal(lineText(lines.get(id), es, "es", now), "a vault (snaps) · 30 % · 3.0 MB de 10.0 MB · 1.0 MB/s · faltan 7s");
+  applyUpload(lines, finished, up("sent", { at: "s3://snaps/pb/atlas-1.zip#vault" }), retry, "2026-11-25T12:00:09Z");
+  assert.equal(lines.size, 0, "a sent upload leaves the drawer");
+  assert.deepEqual(finished, [{ id, name: "Atlas", path: "/b/atlas-1.zip", at: "2026-11-25T12:00:09Z", to: { destination: "vault", bucket: "snaps" } }]);
+  assert.equal(en.sentTo("vault", "snaps", "/b/atlas-1.zip"), "Sent to vault (bucket snaps): /b/atlas-1.zip");
+  assert.equal(retried, 0);
+});
+
+test("a failed upload stays with its reason in words and a Retry; a stopped or unsent one goes", () => {
+  const lines = new Map(), finished = [];
+  let retried = 0;
+  applyUpload(lines, finished, up("waiting"), () => { retried++; }, "t");
+  applyUpload(lines, finished, up("failed", { code: "offsite_credentials", message: "The server refused the access key (InvalidAccessKeyId)…" }), () => {}, "t");
+  const x = lines.get(uploadId(up("failed")));
+  assert.equal(x.kind, "failed");
+  assert.match(lineText(x, en, "en", now), /^to vault \(snaps\) · Failed: The bucket refused the access key .*add the destination again with the right key, then retry\.$/);
+  assert.equal(x.last.message, "The server refused the access key (InvalidAccessKeyId)…", "the engine's words stay for the tooltip");
+  x.retry();
+  assert.equal(retried, 1, "Retry sends that destination's copies again");
+  // Another copy behind it was not sent this time; a stopped one goes too.
+  applyUpload(lines, finished, up("waiting", { file: "/b/atlas-2.zip" }), () => {}, "t");
+  applyUpload(lines, finished, up("left", { file: "/b/atlas-2.zip" }), () => {}, "t");
+  applyUpload(lines, finished, up("failed", { code: "cancelled", message: "The upload was cancelled." }), () => {}, "t");
+  assert.equal(lines.size, 0);
+  assert.equal(finished.length, 0);
+});
+
+test("every engine code an offsite step fails with has words in every language", () => {
+  const codes = ["offsite_config", "offsite_credentials", "offsite_no_bucket", "offsite_denied", "offsite_clock", "offsite_busy",
+    "offsite_network", "offsite_missing", "offsite_unknown", "offsite_mismatch", "offsite_protocol", "keychain", "too_large", "no_key", "disk", "cancelled"];
+  for (const [lang, t] of Object.entries(strings)) {
+    for (const c of codes) assert.ok(t.failedWhy[c], `${lang} has no words for ${c}`);
+  }
 });

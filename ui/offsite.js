@@ -82,9 +82,7 @@ async function sync(name) {
   busy.add(name); renderOffsite();
   say((t) => [{ text: t.offsiteStarting(name) }]);
   try {
-    const done = await ipc.syncOffsite(name, (p) => {
-      say((t) => [{ text: t.offsiteSending(p.name, fileName(p.file), bytes(p.done), bytes(p.total)) }]);
-    });
+    const done = await ipc.syncOffsite(name);
     say((t) => done.map((r) => ({ text: t.offsiteSent(r.name, r.uploaded, r.present) })));
     await loadLibrary();
   } catch (e) {
@@ -134,9 +132,11 @@ async function add(ev) {
 export function initOffsite() {
   painter("offsite", () => { renderOffsite(); renderPlanOffsite(); });
   $("offsite-form").addEventListener("submit", add);
-  ipc.on(ipc.EVENTS.offsiteProgress, (p) => {
-    if (busy.has(p.name)) return; // a click's sync says it itself
-    say((t) => [{ text: t.offsiteSending(p.name, fileName(p.file), bytes(p.done), bytes(p.total)) }]);
+  // Each upload is a line of the transfers drawer too; here, the one being sent.
+  ipc.on(ipc.EVENTS.offsiteUpload, (u) => {
+    if (u.state !== "sending") return;
+    const { bytes: done, total } = u.progress;
+    say((t) => [{ text: t.offsiteSending(u.destination, fileName(u.file), bytes(done), bytes(total || done)) }]);
   });
   // After a plan: a failed upload fails no download; the window says so, and what to do.
   ipc.on(ipc.EVENTS.offsiteSynced, (r) => {

@@ -1,16 +1,23 @@
-// The "Put back from a copy…" dialog: one of the library's copies of the resource (newest
-// first, with date and size) or a zip chosen with the native picker, what the engine's
-// check says of it, a snapshot first (on by default) and a restart after. Each opening
-// holds its own resource (restore.js's ticket rule, as the Restore dialog): an opening on
-// another row while this one's copies load makes it stale, and the Put back button puts
-// back into the resource named in the title, the file that was checked.
+// The "Put back from a copy…" dialog: one of the application's copies on this computer
+// (newest first, with date and size), one kept in a bucket (an offsite destination: fetched,
+// checked, put back, and the fetched file removed), or a zip chosen with the native picker;
+// what the engine's check says of it, a snapshot first (on by default) and a restart after.
+// Each opening holds its own resource (restore.js's ticket rule, as the Restore dialog): an
+// opening on another row while this one's copies load makes it stale, and the Put back
+// button puts back into the resource named in the title, the copy that was checked.
+// A copy in a bucket keeps the dialog open while it is fetched ("Fetching from <bucket>…
+// 40 %"); what stops it there is said in the dialog, with what it means and what to do.
+// Once it is here and reads whole the dialog closes and the put back goes on as any other;
+// closed sooner, the fetch goes on in the transfers drawer.
 import { bytes, time } from "./format.js";
 import { $, dialogEl, el, inputEl, selectEl, setText } from "./dom.js";
+import { offsiteOf, putBackChoices } from "./choices.js";
+import { fetchingText } from "./lines.js";
 import { restoreDialog } from "./restore.js";
 import { refresh } from "./actions.js";
 import { notice, showError } from "./notice.js";
-import { onEvent } from "./transfers.js";
-import { state } from "./state.js";
+import { handleEvent, onEvent, renderTransfers } from "./transfers.js";
+import { lang, state } from "./state.js";
 import * as ipc from "./ipc.js";
 
 const putting = restoreDialog();
@@ -20,42 +27,127 @@ function words(e) {
   return e && typeof e === "object" && "message" in e ? String(e.message) : String(e);
 }
 
+/** The choices in the list, the copies kept in buckets under their own heading.
+ * @param {HTMLSelectElement} sel @param {import("./choices.js").Choice[]} choices */
+function fill(sel, choices) {
+  sel.innerHTML = "";
+  const offsite = el("optgroup", { label: state.t.putBackOffsiteGroup });
+  for (const c of choices) {
+    const o = el("option", { value: c.value, text: c.text, disabled: c.disabled });
+    (c.group === "offsite" ? offsite : sel).append(o);
+  }
+  if (offsite.childElementCount) sel.append(offsite);
+}
+
+/** The fetch's bar and words; hidden with null. @param {ipc.FetchingEvent | null} e */
+function showFetch(e) {
+  $("putback-progress").hidden = !e;
+  if (!e) return;
+  const bar = /** @type {HTMLProgressElement} */ ($("putback-progress-bar"));
+  bar.max = e.progress.total || 1; bar.value = e.progress.total ? e.progress.bytes : 0;
+  setText("putback-progress-text", fetchingText(e.bucket, e.progress, state.t));
+}
+
+/** What stopped a put back, in the dialog: the window's words for its code, the engine's
+ * (which name the bucket and key) below. @param {unknown} e */
+function sayFailed(e) {
+  const code = e && typeof e === "object" && "code" in e ? String(e.code) : "";
+  const why = /** @type {Record<string, string>} */ (state.t.failedWhy)[code];
+  setText("putback-check", why ? `${state.t.failed}: ${why}` : words(e));
+  $("putback-check").classList.add("error");
+  setText("putback-detail", why ? words(e) : "");
+  $("putback-detail").hidden = !why;
+}
+
 /** @param {{ id: string, name: string }} r @param {() => void} back */
 export async function openPutBack(r, back) {
   const { t } = state;
   const dlg = dialogEl("putback-dialog"), sel = selectEl("putback-copy");
   const go = /** @type {HTMLButtonElement} */ ($("putback-confirm"));
+  const pick = /** @type {HTMLButtonElement} */ ($("putback-pick"));
   const ticket = putting.open(r);
+  // Retry on a failed put back's drawer line: this dialog again, to choose and send.
+  const again = () => { openPutBack(r, () => {}); };
   /** @type {ipc.LibraryEntry[]} */
   let copies = [];
-  try { copies = await ipc.listLibrary(ticket.id); } catch (e) { if (!putting.stale(ticket)) showError(e); return; }
+  /** @type {ipc.OffsiteCopy[]} */
+  let offsite = [];
+  try {
+    [copies, offsite] = await Promise.all([ipc.listLibrary(ticket.id), ipc.listOffsiteCopies(ticket.id)]);
+  } catch (e) { if (!putting.stale(ticket)) showError(e); return; }
   if (!putting.accept(ticket)) return;
   setText("putback-title", t.putBackTitle(ticket.name));
-  sel.innerHTML = "";
-  for (const c of copies) sel.append(el("option", { value: c.path, text: `${time(c.taken_at)} · ${bytes(c.size)}` }));
-  /** The file the check passed for, the only one Put back sends. */
+  fill(sel, putBackChoices(copies, offsite, t, lang()));
+  const first = inputEl("putback-first"), restart = inputEl("putback-restart");
+  /** The choice the check passed for, the only one Put back sends. */
   let checked = "";
+  /** Controls held while a copy is fetched from its bucket. @param {boolean} on */
+  const hold = (on) => { for (const c of [sel, pick, go, first, restart]) c.disabled = on; };
   const check = async () => {
-    const path = sel.value;
+    const value = sel.value;
     checked = ""; go.disabled = true;
-    if (!path) { setText("putback-check", state.t.putBackNone); return; }
+    $("putback-check").classList.remove("error");
+    $("putback-detail").hidden = true;
+    showFetch(null);
+    if (!value) { setText("putback-check", state.t.putBackNone); return; }
+    const o = offsiteOf(value, offsite);
+    if (o) {
+      // Checked once it is here: nothing is fetched before Put back.
+      checked = value; go.disabled = false;
+      setText("putback-check", state.t.putBackOffsiteOk(o.destination, o.bucket, bytes(o.size), o.sealed));
+      return;
+    }
     setText("putback-check", state.t.putBackChecking);
     try {
-      const c = await ipc.checkPutBack(ticket.id, path);
-      if (putting.stale(ticket) || sel.value !== path) return;
-      checked = path; go.disabled = false;
+      const c = await ipc.checkPutBack(ticket.id, value);
+      if (putting.stale(ticket) || sel.value !== value) return;
+      checked = value; go.disabled = false;
       setText("putback-check", state.t.putBackOk(bytes(c.size), c.entries, c.from_taken_at ? time(c.from_taken_at) : ""));
-    } catch (e) { if (!putting.stale(ticket) && sel.value === path) setText("putback-check", words(e)); }
+    } catch (e) { if (!putting.stale(ticket) && sel.value === value) setText("putback-check", words(e)); }
+  };
+  /** A copy in a bucket: fetched with the dialog open, then put back as any other. @param {ipc.OffsiteCopy} o */
+  const fromBucket = async (o) => {
+    const to = putting.confirm(ticket, checked);
+    if (!to) return;
+    hold(true);
+    let here = false;
+    const mine = () => dlg.open && !putting.stale(ticket);
+    setText("putback-check", fetchingText(o.bucket, { bytes: 0, total: null, bytes_per_sec: 0, eta_secs: null }, state.t));
+    const events = ipc.eventChannel((e) => {
+      handleEvent(e, again);
+      if (e.event === "fetching" && mine()) showFetch(e);
+      if (e.event === "fetched") {
+        here = true;
+        if (mine()) { hold(false); dlg.close("fetched"); }
+        notice(() => state.t.puttingBack(to.name), false, true);
+      }
+    });
+    try {
+      await ipc.putBackOffsite(to.id, o.destination, o.key, first.checked, restart.checked, events);
+      notice(() => state.t.putBackDone(to.name));
+      await refresh();
+    } catch (e) {
+      if (here || !mine()) { showError(e); return; }
+      hold(false); showFetch(null); sayFailed(e);
+      // Said here, where the choice can be changed: not on a drawer line too.
+      state.transfers.delete(to.id); renderTransfers();
+    }
   };
   sel.onchange = check;
-  $("putback-pick").onclick = async () => {
+  go.onclick = (ev) => {
+    const o = offsiteOf(sel.value, offsite);
+    if (!o) return; // a file on this computer: the form closes the dialog, as before
+    ev.preventDefault();
+    fromBucket(o);
+  };
+  pick.onclick = async () => {
     const path = await ipc.pickPutBackFile().catch(() => null);
     if (!path || putting.stale(ticket)) return;
     sel.prepend(el("option", { value: path, text: path }));
     sel.selectedIndex = 0;
     check();
   };
-  const first = inputEl("putback-first"), restart = inputEl("putback-restart");
+  hold(false);
   first.checked = true; restart.checked = false;
   $("putback-cancel").onclick = () => dlg.close("cancel");
   dlg.onclose = async () => {
@@ -65,12 +157,14 @@ export async function openPutBack(r, back) {
     if (!to) return;
     notice(() => state.t.puttingBack(to.name), false, true);
     try {
-      await ipc.putBack(to.id, to.version, first.checked, restart.checked, onEvent(() => {}));
+      await ipc.putBack(to.id, to.version, first.checked, restart.checked, onEvent(again));
       notice(() => state.t.putBackDone(to.name));
       await refresh();
     } catch (e) { showError(e); }
   };
-  if (sel.options.length) sel.selectedIndex = 0;
+  // The first copy that can be put back.
+  const firstOk = [...sel.options].findIndex((o) => !o.disabled);
+  if (firstOk >= 0) sel.selectedIndex = firstOk;
   check();
   if (!dlg.open) { dlg.returnValue = ""; dlg.showModal(); }
   sel.focus();

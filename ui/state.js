@@ -8,10 +8,12 @@ import { strings } from "./i18n.js";
 /**
  * A line of the transfers drawer. `kind` is what it is doing; `last` is the engine's latest
  * word about it; `retry` starts it again after a failure.
+ * `upload`: the line is an upload of a local copy to that destination's bucket.
  * @typedef {{ name: string, kind?: "waiting" | "busy" | "failed" | "done", last?: EngineEvent,
- *   progress?: Progress | null, retry: () => void }} Transfer
+ *   progress?: Progress | null, retry: () => void, upload?: { destination: string, bucket: string } }} Transfer
  */
-/** A job done in this session. @typedef {{ id: string, name: string, path: string, at: string }} Finished */
+/** A job done in this session; `to`: an upload, of the local copy at `path`, to that bucket.
+ * @typedef {{ id: string, name: string, path: string, at: string, to?: { destination: string, bucket: string } }} Finished */
 
 export const state = {
   /** The words of the window's language. @type {Strings} */
@@ -38,7 +40,7 @@ export const state = {
   drag: null,
   /** Resource ids ticked by the user; survives re-renders. @type {Set<string>} */
   selected: new Set(),
-  /** Resource id -> its line in the drawer. @type {Map<string, Transfer>} */
+  /** Resource id (or an upload's `upload:…` id) -> its line in the drawer. @type {Map<string, Transfer>} */
   transfers: new Map(),
   /** Done in this session, newest first. @type {Finished[]} */
   finished: [],

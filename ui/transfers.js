@@ -1,10 +1,11 @@
 // The transfers drawer: what is running or waiting, and the jobs that feed it (snapshots
-// and downloads asked for by a click, the tray or a plan).
+// and downloads asked for by a click, the tray or a plan; a put back's fetch from a bucket;
+// the uploads of an offsite sync, whether a click's or the scheduler's).
 import { $, button, el, setText } from "./dom.js";
 import { clock } from "./format.js";
-import { drawerLines, progressText, ticking, transferText } from "./lines.js";
+import { applyUpload, drawerLines, lineText, ticking } from "./lines.js";
 import { notice, showError } from "./notice.js";
-import { refresh } from "./actions.js";
+import { loadLibrary, refresh } from "./actions.js";
 import { renderQuota, showView } from "./shell.js";
 import { lang, nameOf, painter, repaint, signedIn, state } from "./state.js";
 import * as ipc from "./ipc.js";
@@ -29,10 +30,11 @@ export function renderTransfers() {
   for (const [id, x] of list) {
     const li = el("li", {}, el("strong", { text: x.name }));
     li.dataset.id = id;
+    if (x.upload) li.classList.add("upload");
     const p = x.progress;
     if (p) li.append(el("progress", { max: p.total || 1, value: p.bytes, "aria-label": x.name }));
     else li.append(el("span"));
-    const text = p ? progressText(p, t) : transferText(x.last, t, lang(), now);
+    const text = lineText(x, t, lang(), now);
     /** @type {Record<string, string>} */
     const attrs = { class: `state state-${x.kind}${p ? " progress-text" : ""}`, text };
     // A failure's line says it in the window's words; the engine's own message (the file or
@@ -89,7 +91,8 @@ export function handleEvent(e, retry) {
   switch (e.event) {
     case "waiting": case "postponed": x.kind = "waiting"; break;
     case "creating": case "processing": case "joined": case "created": x.kind = "busy"; x.progress = null; break;
-    case "downloading": case "uploading": x.kind = "busy"; x.progress = e.progress; break;
+    case "downloading": case "uploading": case "fetching": x.kind = "busy"; x.progress = e.progress; break;
+    case "fetched": x.kind = "busy"; x.progress = null; break;
     case "committed": transfers.delete(id); renderTransfers(); return;
     case "done":
       transfers.delete(id);
@@ -105,6 +108,23 @@ export function handleEvent(e, retry) {
   x.last = e;
   transfers.set(id, x);
   renderTransfers();
+}
+
+/** An offsite sync's upload: a line while it waits or runs; sent, it joins the done ones.
+ * @param {ipc.UploadEvent} u */
+export function handleUpload(u) {
+  applyUpload(state.transfers, state.finished, u, () => sendAgain(u.destination), new Date().toISOString());
+  renderTransfers();
+  if (u.state === "sent") repaint("history");
+}
+
+/** Retry on a failed upload: the destination's sync again (it sends what it lacks).
+ * @param {string} destination */
+function sendAgain(destination) {
+  ipc.syncOffsite(destination).then(() => loadLibrary(), (e) => {
+    // A failed upload says it on its own line; what failed before any upload is said here.
+    if (!(e && typeof e === "object" && "code" in e && (e.code === "cancelled" || String(e.code).startsWith("offsite_")))) showError(e);
+  });
 }
 
 /** A channel whose events go to the drawer. @param {(id: string) => void} retry */
@@ -135,6 +155,7 @@ export function initTransfers() {
     renderTransfers();
   });
   ipc.on(ipc.EVENTS.engineEvent, (e) => handleEvent(e, (id) => snapshot([id])));
+  ipc.on(ipc.EVENTS.offsiteUpload, handleUpload);
   ipc.on(ipc.EVENTS.plansRan, () => refresh());
   ipc.on(ipc.EVENTS.traySnapshotAll, () => snapshot(state.rows.map((r) => r.id)));
 }

@@ -188,6 +188,8 @@ fn command_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Sen
         commands::restore_snapshot,
         put_back::check_put_back,
         put_back::put_back,
+        put_back::list_offsite_copies,
+        put_back::put_back_offsite,
         put_back::pick_put_back_file,
         offsite::list_offsite,
         offsite::add_offsite,

@@ -1,7 +1,8 @@
 //! Offsite (S3-compatible) destinations for the window: list, add (the secret key goes from
 //! the command's argument straight into the OS keychain and is never sent back), test,
 //! send copies now, remove; and the sync the scheduler runs after plans that name a
-//! destination. Thin: the rules, the messages and the uploads are the engine's.
+//! destination, each of its uploads told to the transfers drawer. Thin: the rules, the
+//! messages and the uploads are the engine's.
 
 use crate::commands::engine;
 use crate::error::UiError;
@@ -9,6 +10,7 @@ use crate::state::AppState;
 use serde::Serialize;
 use snapshots::Engine;
 use snapshots::library::LibraryEntry;
+use snapshots::offsite::sync::{SyncHooks, SyncStep};
 use snapshots::offsite::upload::UploadOptions;
 use snapshots::offsite::{self, OFFSITE, OffsiteConfig, OffsiteError, Offsites, S3Client};
 use snapshots::overview;
@@ -17,18 +19,11 @@ use snapshots::secret::Keychain;
 use snapshots::statedir::StateDir;
 use std::path::{Path, PathBuf};
 use tauri::State;
-use tauri::ipc::Channel;
 use tokio_util::sync::CancellationToken;
 
 impl From<OffsiteError> for UiError {
     fn from(e: OffsiteError) -> Self {
-        let code = match e {
-            OffsiteError::Config(_) => "offsite_config",
-            OffsiteError::Credentials(_) | OffsiteError::Secret(_) => "offsite_credentials",
-            OffsiteError::Cancelled => "cancelled",
-            _ => "offsite",
-        };
-        Self::new(code, e.to_string())
+        Self::new(e.code(), e.to_string())
     }
 }
 
@@ -143,14 +138,40 @@ async fn probe(c: &S3Client) -> Vec<ProbeStep> {
     steps
 }
 
-/// Progress of a sync, for the window: the local file being sent and how far.
+/// One upload of a sync, for the transfers drawer: which local copy (its resource, the
+/// file, the destination and bucket it goes to) and its step. Sent as the app event
+/// `offsite-upload`, for a click's sync and the scheduler's alike.
 #[derive(Clone, Serialize)]
-pub struct SyncProgress {
-    name: String,
+pub struct UploadEvent {
+    destination: String,
+    bucket: String,
+    /// The local copy sent: the line's identity.
     file: PathBuf,
-    done: u64,
-    total: u64,
+    resource: String,
+    /// The resource's name, printable.
+    name: String,
+    #[serde(flatten)]
+    step: UploadStep,
 }
+
+#[derive(Clone, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum UploadStep {
+    /// Queued behind another upload (or held while paused).
+    Waiting,
+    Sending {
+        progress: snapshots::download::Progress,
+    },
+    /// In the bucket, checked and recorded.
+    Sent { at: String },
+    /// The engine's code (the window's `failedWhy`) and its own words.
+    Failed { code: String, message: String },
+    /// Not sent this time: an earlier one failed, or the sync was stopped.
+    Left,
+}
+
+/// The event name uploads are told under.
+pub const UPLOAD_EVENT: &str = "offsite-upload";
 
 /// What a sync did, per destination.
 #[derive(Serialize)]
@@ -161,12 +182,13 @@ pub struct SyncView {
     pub missing: usize,
 }
 
-/// Sends every library copy the destination (or, without a name, each destination) lacks.
+/// Sends every library copy the destination (or, without a name, each destination) lacks;
+/// each upload is told as an `offsite-upload` event.
 #[tauri::command]
-pub async fn sync_offsite(
+pub async fn sync_offsite<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
     state: State<'_, AppState>,
     name: Option<String>,
-    on_progress: Channel<SyncProgress>,
 ) -> Result<Vec<SyncView>, UiError> {
     let e = engine(&state).await?;
     let names = match name {
@@ -178,25 +200,26 @@ pub async fn sync_offsite(
         }
     };
     let cancel = state.cancel_token();
-    let send = |p: SyncProgress| {
-        let _ = on_progress.send(p);
+    let tell = |u: UploadEvent| {
+        let _ = tauri::Emitter::emit(&app, UPLOAD_EVENT, u);
     };
     let mut out = vec![];
     for n in names {
-        out.push(sync_one(&state, &e, &n, &cancel, &send).await?);
+        out.push(sync_one(&state, &e, &n, &cancel, &tell).await?);
     }
     Ok(out)
 }
 
 /// One destination's sync, sealing each copy to the account's key when it encrypts (the
 /// key made and kept in the keychain on first use; the sealed file staged in the state dir
-/// so a resumed upload sends the same bytes). Progress at most twice a second.
+/// so a resumed upload sends the same bytes). Each upload is told to `tell` (its progress
+/// at most twice a second); Stop all cancels it and Pause holds the next one back.
 pub(crate) async fn sync_one(
     state: &AppState,
     e: &Engine,
     name: &str,
     cancel: &CancellationToken,
-    progress: &(dyn Fn(SyncProgress) + Send + Sync),
+    tell: &(dyn Fn(UploadEvent) + Send + Sync),
 ) -> Result<SyncView, UiError> {
     let (id, st) = state.account_state(e)?;
     let kc: &dyn Keychain = state.keychain.as_ref();
@@ -222,30 +245,77 @@ pub(crate) async fn sync_one(
         .map(|r| move |p: &Path| seal::staged_for_upload(&staging, p, r));
     let seal_hook: Option<offsite::sync::Seal<'_>> =
         hook.as_ref().map(|h| h as offsite::sync::Seal<'_>);
-    let last = std::sync::Mutex::new(None::<std::time::Instant>);
-    let each = |p: &Path, done: u64, total: u64| {
-        let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
-        if done == total || l.is_none_or(|t| t.elapsed().as_millis() >= 500) {
-            *l = Some(std::time::Instant::now());
-            progress(SyncProgress {
-                name: name.to_string(),
-                file: p.to_path_buf(),
-                done,
-                total,
-            });
-        }
+    let told = Told::new(c.config(), tell);
+    let step = |s: SyncStep<'_>| told.step(s);
+    let paused = e.pause_watch();
+    let hooks = SyncHooks {
+        tell: &step,
+        paused: Some(&paused),
     };
     let opts = UploadOptions {
         rate: e.rate_limit(),
         ..UploadOptions::default()
     };
-    let r = offsite::sync::sync(&c, &st, opts, seal_hook, cancel, &each).await?;
+    let r = offsite::sync::sync_with(&c, &st, opts, seal_hook, cancel, hooks).await?;
     Ok(SyncView {
         name: name.to_string(),
         uploaded: r.uploaded.len(),
         present: r.present,
         missing: r.missing.len(),
     })
+}
+
+/// A sync's steps as upload events, progress at most twice a second per destination.
+struct Told<'a> {
+    destination: String,
+    bucket: String,
+    tell: &'a (dyn Fn(UploadEvent) + Send + Sync),
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl<'a> Told<'a> {
+    fn new(cfg: &OffsiteConfig, tell: &'a (dyn Fn(UploadEvent) + Send + Sync)) -> Self {
+        Self {
+            destination: cfg.name.clone(),
+            bucket: cfg.bucket.clone(),
+            tell,
+            last: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn one(&self, e: &LibraryEntry, step: UploadStep) {
+        (self.tell)(UploadEvent {
+            destination: self.destination.clone(),
+            bucket: self.bucket.clone(),
+            file: e.path.clone(),
+            resource: e.resource_id.clone(),
+            name: snapshots::names::printable(&e.resource_name),
+            step,
+        });
+    }
+
+    fn step(&self, s: SyncStep<'_>) {
+        match s {
+            SyncStep::Queued(all) => all.iter().for_each(|e| self.one(e, UploadStep::Waiting)),
+            SyncStep::Sending { entry, progress } => {
+                let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+                let end = progress.total == Some(progress.bytes);
+                if end || last.is_none_or(|t| t.elapsed().as_millis() >= 500) {
+                    *last = Some(std::time::Instant::now());
+                    self.one(entry, UploadStep::Sending { progress });
+                }
+            }
+            SyncStep::Sent { entry, at } => self.one(entry, UploadStep::Sent { at: at.into() }),
+            SyncStep::Failed { entry, error } => self.one(
+                entry,
+                UploadStep::Failed {
+                    code: error.code().into(),
+                    message: error.to_string(),
+                },
+            ),
+            SyncStep::Left(all) => all.iter().for_each(|e| self.one(e, UploadStep::Left)),
+        }
+    }
 }
 
 /// Where else a library copy is kept: a destination, its endpoint and bucket, the key.

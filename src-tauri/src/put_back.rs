@@ -1,13 +1,15 @@
 //! Put back from a copy, for the window: what the engine's check says of a file, the put
-//! back itself (its upload's events on the job's channel), and the native file picker for a
-//! zip that is not one of the library's copies. Thin: the rules are the engine's.
+//! back itself (its upload's events on the job's channel), the copies kept in buckets and a
+//! put back from one of them (fetched, put back and removed by the engine), and the native
+//! file picker for a zip that is not one of the library's copies. Thin: the rules are the
+//! engine's.
 
 use crate::commands::{engine, sink};
 use crate::error::UiError;
 use crate::notify::Notifier;
 use crate::state::AppState;
 use serde::Serialize;
-use snapshots::{Event, PutBackOptions};
+use snapshots::{Event, OffsiteCopy, PutBackOptions};
 use std::path::PathBuf;
 use tauri::State;
 use tauri::ipc::Channel;
@@ -70,6 +72,66 @@ pub async fn put_back(
         .put_back(&id, &path, opts, events.clone(), &state.cancel_token())
         .await;
     run.flush();
+    done(&id, &events, result)
+}
+
+/// The copies of application `id`'s snapshots kept in buckets, newest first (the window
+/// offers those whose destination is still set up).
+#[tauri::command]
+pub async fn list_offsite_copies(
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<Vec<OffsiteCopy>, UiError> {
+    // The key goes back as it is (put_back_offsite finds the copy by it); the window
+    // shows every string as text.
+    Ok(engine(&state).await?.offsite_copies(&id))
+}
+
+/// Fetches the copy at `key` in destination `destination` and puts it back into
+/// application `id`: `fetching` events while it arrives, `fetched` once it is here and
+/// reads whole, then the put back's own; the fetched file is removed whatever happens.
+#[tauri::command]
+#[allow(clippy::too_many_arguments)]
+pub async fn put_back_offsite(
+    state: State<'_, AppState>,
+    notifier: State<'_, Notifier>,
+    id: String,
+    destination: String,
+    key: String,
+    snapshot_first: bool,
+    restart: bool,
+    on_event: Channel<Event>,
+) -> Result<PutBackView, UiError> {
+    let e = engine(&state).await?;
+    let opts = PutBackOptions {
+        snapshot_first,
+        download_first_to: None,
+        restart,
+        key: None,
+    };
+    let (events, run) = sink(&e, &notifier, on_event);
+    let result = e
+        .put_back_from_offsite(
+            &id,
+            &destination,
+            &key,
+            &*state.keychain,
+            opts,
+            events.clone(),
+            &state.cancel_token(),
+        )
+        .await;
+    run.flush();
+    done(&id, &events, result)
+}
+
+/// A put back's end for the window: what it did, or its error (also told as a `failed`
+/// event, for the drawer).
+fn done(
+    id: &str,
+    events: &snapshots::EventSink,
+    result: Result<snapshots::PutBack, snapshots::EngineError>,
+) -> Result<PutBackView, UiError> {
     match result {
         Ok(done) => Ok(PutBackView {
             size: done.plan.size,
@@ -77,7 +139,7 @@ pub async fn put_back(
             snapshot_first: done.safety.and_then(|s| s.download).map(|d| d.path),
         }),
         Err(err) => {
-            events(Event::failed(id, &err));
+            events(Event::failed(id.to_string(), &err));
             Err(err.into())
         }
     }

@@ -83,10 +83,10 @@ async fn after_plans<R: Runtime>(
     let state = app.state::<AppState>();
     let cancel = state.cancel_token();
     for name in names {
-        let progress = |p: crate::offsite::SyncProgress| {
-            let _ = app.emit("offsite-progress", p);
+        let tell = |u: crate::offsite::UploadEvent| {
+            let _ = app.emit(crate::offsite::UPLOAD_EVENT, u);
         };
-        let said = match crate::offsite::sync_one(&state, engine, &name, &cancel, &progress).await {
+        let said = match crate::offsite::sync_one(&state, engine, &name, &cancel, &tell).await {
             Ok(v) => OffsiteSynced {
                 name,
                 ok: true,

@@ -29,7 +29,8 @@ pub use download::writeback;
 
 pub use engine::{
     Engine, EngineConfig, EngineError, Event, EventSink, JobOutcome, JobResult, NewAppPlan,
-    PutBack, PutBackOptions, PutBackPlan, ResourceRef, SnapshotOptions, default_data_dir,
+    OffsiteCopy, PutBack, PutBackOptions, PutBackPlan, ResourceRef, SnapshotOptions,
+    default_data_dir,
 };
 pub use engine::{library, plans};
 pub use pacer::{Limits, ServerWindows, WaitReason};

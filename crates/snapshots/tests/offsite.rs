@@ -801,3 +801,96 @@ async fn a_buckets_retention_is_judged_on_the_bucket_alone() {
     assert_eq!(r.uploaded.len(), 1);
     assert_eq!(stored(&s, "sq/bot_k3.zip").await, data(3003, 33));
 }
+
+/// A sync's steps, as the window's transfers drawer shows them: every copy it will send is
+/// told first (waiting), then each one's progress and end; while the engine's pause holds,
+/// no upload starts; a failure tells the copies left unsent.
+#[tokio::test]
+async fn a_sync_tells_each_upload_and_waits_while_paused() {
+    use snapshots::library::{LIBRARY, Library};
+    use snapshots::offsite::sync::{SyncHooks, SyncStep, sync_with};
+    use std::sync::Mutex;
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let a = write(d.path(), "bot_a.zip", &data(3 << 20, 20));
+    let b = write(d.path(), "bot_b.zip", &data(2000, 21));
+    state
+        .update(LIBRARY, |l: &mut Library| {
+            l.add(entry(&a, "v1"));
+            l.add(entry(&b, "v2"));
+        })
+        .unwrap();
+    let c = client(&s.endpoint);
+    let seen = Mutex::new(Vec::<String>::new());
+    let tell = |step: SyncStep<'_>| {
+        let name = |e: &snapshots::library::LibraryEntry| {
+            e.path.file_name().unwrap().to_string_lossy().into_owned()
+        };
+        let line = match step {
+            SyncStep::Queued(all) => format!("queued {}", all.len()),
+            SyncStep::Sending { entry, progress } => {
+                assert!(progress.bytes <= progress.total.unwrap());
+                format!("sending {}", name(entry))
+            }
+            SyncStep::Sent { entry, at } => {
+                assert!(at.starts_with("s3://snaps/sq/"), "{at}");
+                format!("sent {}", name(entry))
+            }
+            SyncStep::Failed { entry, error } => format!("failed {} {}", name(entry), error.code()),
+            SyncStep::Left(all) => format!("left {}", all.len()),
+        };
+        let mut seen = seen.lock().unwrap();
+        if seen.last() != Some(&line) {
+            seen.push(line);
+        }
+    };
+    let (pause, paused) = tokio::sync::watch::channel(true);
+    let hooks = SyncHooks {
+        tell: &tell,
+        paused: Some(&paused),
+    };
+    let cancel = CancellationToken::new();
+    let run = sync_with(&c, &state, SMALL, None, &cancel, hooks);
+    tokio::pin!(run);
+    // Paused: told what waits, nothing sent.
+    tokio::select! {
+        _ = &mut run => panic!("the sync ran while paused"),
+        () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+    }
+    assert_eq!(*seen.lock().unwrap(), ["queued 2"]);
+    assert_eq!(s.count("PUT"), 0, "an upload started while paused");
+    pause.send_replace(false);
+    let r = run.await.unwrap();
+    assert_eq!(r.uploaded.len(), 2);
+    let seen = seen.lock().unwrap().clone();
+    let sent: Vec<&String> = seen.iter().filter(|l| !l.starts_with("sending")).collect();
+    assert_eq!(sent, ["queued 2", "sent bot_a.zip", "sent bot_b.zip"]);
+    assert!(seen.contains(&"sending bot_a.zip".to_string()), "{seen:?}");
+
+    // A refused key: the first upload fails, the other is told as left unsent.
+    let c2 = cfg(&s.endpoint);
+    let c2 = S3Client::new(
+        OffsiteConfig {
+            name: "other".into(),
+            ..c2
+        },
+        "wrong-secret".into(),
+    )
+    .unwrap();
+    let failed = Mutex::new(Vec::<String>::new());
+    let tell = |step: SyncStep<'_>| match step {
+        SyncStep::Failed { error, .. } => failed.lock().unwrap().push(error.code().into()),
+        SyncStep::Left(all) => failed.lock().unwrap().push(format!("left {}", all.len())),
+        _ => {}
+    };
+    let hooks = SyncHooks {
+        tell: &tell,
+        paused: None,
+    };
+    let e = sync_with(&c2, &state, SMALL, None, &cancel, hooks)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "offsite_credentials", "{e}");
+    assert_eq!(*failed.lock().unwrap(), ["offsite_credentials", "left 1"]);
+}

@@ -397,60 +397,6 @@ fn say_pruned(out: &Out, c: &S3Client, r: &KeepReport, plan: Option<&str>) {
     );
 }
 
-/// The copy of `resource`'s snapshot `version` kept in destination `name`, fetched into the
-/// account's folder (`fetched/`, only its owner reads it): its path, for the caller to use
-/// and remove. At most what a put back may send (and an encrypted copy's few extra bytes).
-pub async fn fetch_version(
-    demo: bool,
-    name: &str,
-    resource: &str,
-    version: &str,
-) -> Result<std::path::PathBuf, Fail> {
-    use snapshots::library::{LIBRARY, Library};
-    let (id, st) = account(demo)?;
-    let kc = OsKeychain::default();
-    let c = offsite::open(&st, &kc, &id, name).map_err(fail)?;
-    let lib: Library = st.read(LIBRARY).map_err(|e| Fail(7, e.to_string()))?;
-    let key = lib
-        .entries
-        .iter()
-        .filter(|e| e.resource_id == resource && e.version.as_deref() == Some(version))
-        .flat_map(|e| e.copies.iter())
-        .filter(|copy| copy.kind == offsite::S3)
-        .find_map(|copy| {
-            offsite::parse_at(&copy.at)
-                .filter(|(n, _)| *n == name)
-                .map(|(_, k)| k.to_string())
-        })
-        .ok_or_else(|| {
-            Fail(
-                2,
-                format!(
-                    "{name} holds no copy of snapshot {version} of {resource} that this computer knows of; nothing was put back. `sqsnap verify FILE` says where each copy is kept."
-                ),
-            )
-        })?;
-    let file_name = key
-        .rsplit('/')
-        .next()
-        .filter(|n| !n.is_empty() && *n != "." && *n != "..")
-        .unwrap_or("copy.zip");
-    let dir = st.path().join("fetched");
-    snapshots::ownfile::ensure_private_dir(&dir).map_err(|e| Fail(7, e.to_string()))?;
-    let file = dir.join(file_name);
-    // A leftover of a run that was stopped: ours, in our own folder.
-    let _ = std::fs::remove_file(&file);
-    say::err(&format!("Fetching {key} from {name}…"));
-    let max = snapshots::squarecloud::limits::UPLOAD_MAX_BYTES + 64 * 1024;
-    match c.get_to(&key, &file, max).await.map_err(fail)? {
-        true => Ok(file),
-        false => Err(Fail(
-            5,
-            format!("{key} is not in {name} any more; nothing was put back."),
-        )),
-    }
-}
-
 /// Refuses a plan's `--offsite NAME` that names no destination of this account.
 pub fn check_name(demo: bool, name: &str) -> Result<(), Fail> {
     let (_, st) = account(demo)?;

@@ -63,9 +63,11 @@ impl Progress {
         }
         let line = match e {
             // An upload's bar is drawn as a download's: bytes of a known total.
-            Event::Downloading { resource, progress } | Event::Uploading { resource, progress } => {
-                self.downloading(resource, progress)
-            }
+            Event::Downloading { resource, progress }
+            | Event::Uploading { resource, progress }
+            | Event::Fetching {
+                resource, progress, ..
+            } => self.downloading(resource, progress),
             Event::Creating { resource, since }
             | Event::Processing {
                 resource, since, ..
@@ -73,10 +75,14 @@ impl Progress {
                 self.preparing(e, resource, since);
                 None
             }
-            Event::Done { resource, .. } | Event::Committed { resource, .. } => {
+            Event::Done { resource, .. }
+            | Event::Committed { resource, .. }
+            | Event::Fetched { resource, .. } => {
                 if let Some(b) = lock(&self.bars).remove(resource) {
                     b.finish_and_clear();
                 }
+                // A fetch then an upload of the same resource: each counts from 0 %.
+                lock(&self.last_pct).remove(resource);
                 self.line(e)
             }
             _ => self.line(e),
@@ -182,9 +188,17 @@ impl Progress {
     /// The line an event is told with (none for some), off a terminal's bars and spinners.
     fn line(&self, e: &Event) -> Option<String> {
         Some(match e {
-            Event::Downloading { .. } | Event::Uploading { .. } | Event::Quota { .. } => {
+            Event::Downloading { .. }
+            | Event::Uploading { .. }
+            | Event::Fetching { .. }
+            | Event::Quota { .. } => {
                 return None;
             }
+            Event::Fetched { resource, size } => format!(
+                "{}: the copy is here from its bucket ({}) and reads whole",
+                self.name(resource),
+                say::bytes(*size)
+            ),
             Event::Committed {
                 resource,
                 size,

@@ -15,18 +15,115 @@ use std::path::Path;
 pub async fn run(s: &Session, a: &PutBackArgs) -> Result<(), Fail> {
     match (&a.from, &a.from_offsite, &a.version) {
         (Some(file), _, _) => put_back(s, a, file).await,
-        (None, Some(name), Some(version)) => {
-            let file = crate::offsite::fetch_version(s.demo, name, &a.id, version).await?;
-            let done = put_back(s, a, &file).await;
-            // The fetched copy was for this put back only.
-            let _ = std::fs::remove_file(&file);
-            done
-        }
+        (None, Some(name), Some(version)) => from_offsite(s, a, name, version).await,
         _ => Err(Fail(
             2,
             "Say what to put back: --from FILE, or --from-offsite NAME --version V.".into(),
         )),
     }
+}
+
+/// The copy of snapshot `version` kept in destination `name`: asked about, then fetched,
+/// checked, put back and removed by the engine (as the window does).
+async fn from_offsite(s: &Session, a: &PutBackArgs, name: &str, version: &str) -> Result<(), Fail> {
+    let copy = s
+        .engine
+        .offsite_copies(&a.id)
+        .into_iter()
+        .find(|c| c.destination == name && c.version.as_deref() == Some(version))
+        .ok_or_else(|| {
+            Fail(
+                2,
+                format!(
+                    "{name} holds no copy of snapshot {version} of {} that this computer knows of; nothing was put back. `sqsnap verify FILE` says where each copy is kept.",
+                    a.id
+                ),
+            )
+        })?;
+    let r = s.engine.resource(&a.id)?;
+    if !a.yes {
+        confirm_to(
+            &format!(
+                "Fetch the copy of {} taken {} from {name} (bucket {}, key {}, {}) and put it back into it? Its files are added and replace the same paths; files not in the copy are not deleted.{}{} [y/N] ",
+                printable(&r.name),
+                copy.taken_at.format("%Y-%m-%d %H:%M UTC"),
+                copy.bucket,
+                copy.key,
+                say::bytes(copy.size),
+                restart_note(a),
+                first_note(a),
+            ),
+            "putting back",
+            "Not put back",
+        )?;
+    }
+    say::err(&format!("Fetching {} from {name}…", copy.key));
+    let opts = options(a, None);
+    let done = s
+        .engine
+        .put_back_from_offsite(
+            &a.id,
+            name,
+            &copy.key,
+            &snapshots::secret::OsKeychain::default(),
+            opts,
+            s.sink(),
+            &s.cancel,
+        )
+        .await?;
+    said(s, &r.name, &format!("the copy in {name}"), &done);
+    Ok(())
+}
+
+fn restart_note(a: &PutBackArgs) -> &'static str {
+    if a.restart {
+        " The application is restarted after."
+    } else {
+        ""
+    }
+}
+
+fn first_note(a: &PutBackArgs) -> &'static str {
+    if a.no_snapshot_first {
+        " No snapshot of the current state is taken first."
+    } else {
+        " A snapshot of the current state is taken first (one of today's quota)."
+    }
+}
+
+fn options(
+    a: &PutBackArgs,
+    key: Option<std::sync::Arc<snapshots::seal::SealIdentity>>,
+) -> PutBackOptions {
+    PutBackOptions {
+        snapshot_first: !a.no_snapshot_first,
+        download_first_to: a.dest.clone(),
+        restart: a.restart,
+        key,
+    }
+}
+
+/// What a put back did, as a line (and a JSON object).
+fn said(s: &Session, name: &str, from: &str, done: &snapshots::PutBack) {
+    s.out.emit(
+        format!(
+            "{} now has the files of {from}.{}{}",
+            printable(name),
+            if done.restarted { " It is restarting." } else { "" },
+            done.safety
+                .as_ref()
+                .and_then(|s| s.download.as_ref())
+                .map(|d| format!(" The state before is saved in {}.", d.path.display()))
+                .unwrap_or_default()
+        ),
+        serde_json::json!({
+            "put_back": done.plan.resource.id,
+            "from": from,
+            "size": done.plan.size,
+            "restarted": done.restarted,
+            "snapshot_first": done.safety.as_ref().and_then(|s| s.download.as_ref()).map(|d| &d.path),
+        }),
+    );
 }
 
 async fn put_back(s: &Session, a: &PutBackArgs, from: &Path) -> Result<(), Fail> {
@@ -51,51 +148,18 @@ async fn put_back(s: &Session, a: &PutBackArgs, from: &Path) -> Result<(), Fail>
                 from.display(),
                 say::bytes(plan.size),
                 printable(&r.name),
-                if a.restart {
-                    " The application is restarted after."
-                } else {
-                    ""
-                },
-                if a.no_snapshot_first {
-                    " No snapshot of the current state is taken first."
-                } else {
-                    " A snapshot of the current state is taken first (one of today's quota)."
-                }
+                restart_note(a),
+                first_note(a),
             ),
             "putting back",
             "Not put back",
         )?;
     }
-    let opts = PutBackOptions {
-        snapshot_first: !a.no_snapshot_first,
-        download_first_to: a.dest.clone(),
-        restart: a.restart,
-        key,
-    };
     let done = s
         .engine
-        .put_back(&a.id, from, opts, s.sink(), &s.cancel)
+        .put_back(&a.id, from, options(a, key), s.sink(), &s.cancel)
         .await?;
-    s.out.emit(
-        format!(
-            "{} now has the files of {}.{}{}",
-            printable(&r.name),
-            from.display(),
-            if done.restarted { " It is restarting." } else { "" },
-            done.safety
-                .as_ref()
-                .and_then(|s| s.download.as_ref())
-                .map(|d| format!(" The state before is saved in {}.", d.path.display()))
-                .unwrap_or_default()
-        ),
-        serde_json::json!({
-            "put_back": r.id,
-            "from": from,
-            "size": done.plan.size,
-            "restarted": done.restarted,
-            "snapshot_first": done.safety.as_ref().and_then(|s| s.download.as_ref()).map(|d| &d.path),
-        }),
-    );
+    said(s, &r.name, &from.display().to_string(), &done);
     Ok(())
 }
 

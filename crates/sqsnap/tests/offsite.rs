@@ -609,17 +609,43 @@ async fn put_back_from_an_offsite_copy() {
     .await;
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(sim.app_files(ATLAS).unwrap().is_empty(), "nothing was sent");
-    let o = run(with_api(&[
-        "put-back",
-        ATLAS,
-        "--from-offsite",
-        "vault",
-        "--version",
-        &version,
-        "--yes",
-        "--no-snapshot-first",
-    ]))
-    .await;
+    let put_back = || {
+        with_api(&[
+            "put-back",
+            ATLAS,
+            "--from-offsite",
+            "vault",
+            "--version",
+            &version,
+            "--yes",
+            "--no-snapshot-first",
+        ])
+    };
+    // The object gone from the bucket (its answer injected), then a key the server refuses:
+    // each said with what it means, nothing sent, nothing left behind.
+    for (status, code, exit, said) in [
+        (
+            404,
+            "NoSuchKey",
+            8,
+            "is not in bucket snaps of vault any more",
+        ),
+        (403, "InvalidAccessKeyId", 3, "refused the access key"),
+    ] {
+        s.fault(s3server::Fault {
+            method: "GET",
+            query: "",
+            status,
+            code,
+            times: 4,
+        });
+        let o = run(put_back()).await;
+        s.shared.faults.lock().unwrap().clear();
+        assert_eq!(o.status.code(), Some(exit), "{}", text(&o));
+        assert!(text(&o).contains(said), "{}", text(&o));
+        assert!(sim.app_files(ATLAS).unwrap().is_empty(), "nothing was sent");
+    }
+    let o = run(put_back()).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let got = sim.app_files(ATLAS).unwrap();
     for (name, body) in &want {

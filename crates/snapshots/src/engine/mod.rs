@@ -6,7 +6,8 @@
 //! - `queue/`: the create pipeline (send, answer, refusal, finish) and its pause;
 //! - `library/`: the index of downloaded files, retention, the shelf that fills it;
 //! - `plans/`: the plan model and the runner;
-//! - `putback.rs`: a copy we hold uploaded into an application (the commit route);
+//! - `putback.rs`: a copy we hold uploaded into an application (the commit route), and
+//!   `putback_offsite.rs`: a copy kept in a bucket fetched for it, then removed;
 //! - `types.rs`: what they all share (config, events, errors), importing none of them.
 //!
 //! The rooms import downwards only (plans → queue → library → quota → account → types); this
@@ -17,6 +18,7 @@ pub mod library;
 mod newapp;
 pub mod plans;
 mod putback;
+mod putback_offsite;
 mod queue;
 mod quota;
 mod types;
@@ -24,6 +26,7 @@ mod types;
 pub use account::NEWEST_MAX_AGE;
 pub use newapp::NewAppPlan;
 pub use putback::{PutBack, PutBackOptions, PutBackPlan};
+pub use putback_offsite::OffsiteCopy;
 pub use types::{
     EngineConfig, EngineError, Event, EventSink, FRESH_SIZE_FLOOR, FRESH_SIZE_GROWTH, JobOutcome,
     JobResult, MeteredCheck, ResourceRef, SnapshotOptions, default_data_dir,
@@ -63,6 +66,7 @@ pub struct Engine {
     line: Pipeline,
     plans: PlanStore,
     recovered: Vec<Recovered>,
+    state: Arc<StateDir>,
 }
 
 impl Engine {
@@ -93,8 +97,9 @@ impl Engine {
             quota: Quota::new(state.clone(), &cfg),
             shelf: Shelf::new(state.clone(), &cfg),
             line: Pipeline::new(&cfg),
-            plans: PlanStore::new(state, &cfg),
+            plans: PlanStore::new(state.clone(), &cfg),
             recovered,
+            state,
         })
     }
 
@@ -140,6 +145,16 @@ impl Engine {
 
     pub fn is_paused(&self) -> bool {
         self.line.is_paused()
+    }
+
+    /// Follows the pause: an offsite sync waits on it before each upload.
+    pub fn pause_watch(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.line.pause_watch()
+    }
+
+    /// The account's state dir (its library, `offsite.json`, the `fetched/` folder).
+    pub(crate) fn state_dir(&self) -> &StateDir {
+        &self.state
     }
 
     /// State files that were unreadable at start and kept aside.

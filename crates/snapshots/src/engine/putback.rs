@@ -79,10 +79,10 @@ pub struct PutBack {
 
 /// How much larger than its zip an encrypted copy may be (age's header, and 16 bytes per
 /// 64 KiB chunk: about 26 KB for 100 MB), before its zip is opened to measure.
-const SEAL_SLACK: u64 = 64 * 1024;
+pub(super) const SEAL_SLACK: u64 = 64 * 1024;
 
 /// Progress events at most this often while uploading.
-const TELL_EVERY: Duration = Duration::from_millis(250);
+pub(super) const TELL_EVERY: Duration = Duration::from_millis(250);
 
 impl Engine {
     /// Whether `file` can be put back into `resource_id`, and what it is; sends nothing.
@@ -130,6 +130,17 @@ impl Engine {
         let plan = self
             .check_put_back(resource_id, file, opts.key.as_deref())
             .await?;
+        self.put_back_checked(plan, opts, events, cancel).await
+    }
+
+    /// [`Self::put_back`] of a file whose check passed (`plan`).
+    pub(super) async fn put_back_checked(
+        &self,
+        plan: PutBackPlan,
+        opts: PutBackOptions,
+        events: EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<PutBack, EngineError> {
         let r = plan.resource.clone();
         let safety = if opts.snapshot_first {
             let first =

@@ -140,6 +140,19 @@ pub enum Event {
         resource: String,
         progress: Progress,
     },
+    /// A copy kept in a bucket being fetched to be put back: how much has arrived.
+    Fetching {
+        resource: String,
+        destination: String,
+        bucket: String,
+        progress: Progress,
+    },
+    /// The copy fetched from a bucket is here and its check passed: the put back goes on
+    /// as one from a copy on this computer.
+    Fetched {
+        resource: String,
+        size: u64,
+    },
     /// Square Cloud took the copy put back into the application (and restarts it, when
     /// asked).
     Committed {
@@ -259,6 +272,10 @@ pub enum EngineError {
         "The copy was sent, but Square Cloud's answer was lost on the way: the application may have been made. Check your applications on Square Cloud before trying again; nothing was sent twice."
     )]
     NewAppUnknown,
+    /// An offsite step failed (fetching a copy from a bucket), in the offsite module's
+    /// words; `code` is [`crate::offsite::OffsiteError::code`].
+    #[error("{message}")]
+    Offsite { code: &'static str, message: String },
     #[error("Cancelled.")]
     Cancelled,
 }
@@ -313,6 +330,7 @@ impl EngineError {
             EngineError::NewAppNoRoom { .. } => "no_room",
             EngineError::NewAppRefused { .. } => "commit_refused",
             EngineError::NewAppUnknown => "commit_unknown",
+            EngineError::Offsite { code, .. } => code,
             EngineError::Cancelled => "cancelled",
         }
     }

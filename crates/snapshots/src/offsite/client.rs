@@ -1,16 +1,55 @@
 //! The S3 calls the offsite destination makes, signed with SigV4 over the workspace's
 //! reqwest/rustls: put, head, get, delete, and multipart driven by upload id (create, upload
 //! part, list parts, complete, abort) so an upload can resume after a kill. Errors carry
-//! the S3 code, mapped to words a person can act on in [`OffsiteError`].
+//! the S3 code, mapped to words a person can act on in [`OffsiteError`]. A body that is
+//! uploaded ([`Feed`]) goes a piece at a time, each piece waiting its turn under the shared
+//! rate limit and counted as it leaves, so an upload's progress is seen while it runs.
 
 use super::sigv4::{self, EMPTY_SHA256, Request, Signer};
 use super::{OffsiteConfig, OffsiteError};
 use base64::Engine as _;
 use reqwest::Method;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// A request body.
 pub type Body = bytes::Bytes;
+
+/// How an uploaded body is fed to the connection: under the shared rate limit (the one
+/// downloads use), its bytes counted in `sent` as they leave (from 0 again on a retry).
+#[derive(Debug, Clone, Default)]
+pub struct Feed {
+    pub rate: Option<Arc<crate::download::RateLimit>>,
+    pub sent: Arc<AtomicU64>,
+}
+
+/// The size of the pieces a fed body is sent in.
+const PIECE: usize = 64 * 1024;
+
+impl Feed {
+    /// `body` as a stream of pieces, each waiting its turn under the limit.
+    fn body(&self, body: bytes::Bytes) -> reqwest::Body {
+        let (rate, sent) = (self.rate.clone(), self.sent.clone());
+        sent.store(0, Ordering::SeqCst);
+        let pieces = futures_util::stream::unfold(0usize, move |at| {
+            let (body, rate, sent) = (body.clone(), rate.clone(), sent.clone());
+            async move {
+                if at >= body.len() {
+                    return None;
+                }
+                let end = (at + PIECE).min(body.len());
+                if let Some(l) = &rate {
+                    l.take(end - at).await;
+                }
+                sent.store(end as u64, Ordering::SeqCst);
+                Some((Ok::<_, std::io::Error>(body.slice(at..end)), end))
+            }
+        });
+        reqwest::Body::wrap_stream(pieces)
+    }
+}
 
 /// A bucket on an S3-compatible server, with its credentials.
 pub struct S3Client {
@@ -96,6 +135,19 @@ impl S3Client {
         headers: &[(String, String)],
         body: bytes::Bytes,
     ) -> Result<reqwest::Response, OffsiteError> {
+        self.send_fed(method, key, query, headers, body, None).await
+    }
+
+    /// [`Self::send`], the body fed as `feed` says when given.
+    async fn send_fed(
+        &self,
+        method: Method,
+        key: &str,
+        query: &[(String, String)],
+        headers: &[(String, String)],
+        body: bytes::Bytes,
+        feed: Option<&Feed>,
+    ) -> Result<reqwest::Response, OffsiteError> {
         let payload = if body.is_empty() {
             EMPTY_SHA256.to_string()
         } else {
@@ -107,7 +159,7 @@ impl S3Client {
                 tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
             }
             match self
-                .send_once(&method, key, query, headers, body.clone(), &payload)
+                .send_once(&method, key, query, headers, (body.clone(), feed), &payload)
                 .await
             {
                 Ok(r) => return Ok(r),
@@ -124,7 +176,7 @@ impl S3Client {
         key: &str,
         query: &[(String, String)],
         headers: &[(String, String)],
-        body: bytes::Bytes,
+        (body, feed): (bytes::Bytes, Option<&Feed>),
         payload: &str,
     ) -> Result<reqwest::Response, OffsiteError> {
         let (mut url, path) = self.url_and_path(key);
@@ -169,8 +221,14 @@ impl S3Client {
         for (k, v) in headers.iter().chain(signed.iter()) {
             req = req.header(k, v);
         }
+        let req = match feed {
+            // A stream has no length of its own: the header keeps it a plain upload.
+            Some(f) => req
+                .header(reqwest::header::CONTENT_LENGTH, body.len())
+                .body(f.body(body)),
+            None => req.body(body),
+        };
         let resp = req
-            .body(body)
             .send()
             .await
             .map_err(|e| OffsiteError::Network(e.to_string()))?;
@@ -186,6 +244,16 @@ impl S3Client {
     /// is named too, as the AWS SDKs name it: a server may keep (and state) the checksum
     /// only then (moto does).
     pub async fn put(&self, key: &str, body: bytes::Bytes) -> Result<String, OffsiteError> {
+        self.put_fed(key, body, None).await
+    }
+
+    /// [`Self::put`], the body fed as `feed` says.
+    pub async fn put_fed(
+        &self,
+        key: &str,
+        body: bytes::Bytes,
+        feed: Option<&Feed>,
+    ) -> Result<String, OffsiteError> {
         let sum = b64_sha256(&body);
         let h = [
             ("x-amz-checksum-sha256".to_string(), sum),
@@ -194,7 +262,7 @@ impl S3Client {
                 "SHA256".to_string(),
             ),
         ];
-        let r = self.send(Method::PUT, key, &[], &h, body).await?;
+        let r = self.send_fed(Method::PUT, key, &[], &h, body, feed).await?;
         Ok(etag(&r))
     }
 
@@ -236,39 +304,54 @@ impl S3Client {
     }
 
     /// The object at `key` written to `out`, a new file only its owner reads, a piece at a
-    /// time (never whole in memory). Refused past `max` bytes, and then nothing is left at
-    /// `out`. `Ok(false)`: the bucket has no such object.
+    /// time (never whole in memory), each piece told to `progress` (bytes so far, and the
+    /// object's size when the server says it). Refused past `max` bytes (before a byte is
+    /// read when the server says its size), and stopped by `cancel`; either way nothing is
+    /// left at `out`. `Ok(false)`: the bucket has no such object.
     pub async fn get_to(
         &self,
         key: &str,
         out: &std::path::Path,
         max: u64,
+        cancel: &CancellationToken,
+        progress: &(dyn Fn(u64, Option<u64>) + Send + Sync),
     ) -> Result<bool, OffsiteError> {
-        let mut r = match self
-            .send(Method::GET, key, &[], &[], bytes::Bytes::new())
-            .await
-        {
-            Ok(r) => r,
-            Err(OffsiteError::NotFound) => return Ok(false),
-            Err(e) => return Err(e),
+        let get = self.send(Method::GET, key, &[], &[], bytes::Bytes::new());
+        let mut r = tokio::select! {
+            r = get => match r {
+                Ok(r) => r,
+                Err(OffsiteError::NotFound) => return Ok(false),
+                Err(e) => return Err(e),
+            },
+            () = cancel.cancelled() => return Err(OffsiteError::Cancelled),
         };
+        let total = header(&r, "content-length").and_then(|v| v.parse::<u64>().ok());
+        let too_large = |size| OffsiteError::TooLarge {
+            key: key.to_string(),
+            size,
+            max,
+        };
+        if let Some(t) = total.filter(|t| *t > max) {
+            return Err(too_large(t));
+        }
         let file = crate::ownfile::create_new(out)?;
         let written = async {
             use std::io::Write;
             let mut w = std::io::BufWriter::new(file);
             let mut n: u64 = 0;
-            while let Some(piece) = r
-                .chunk()
-                .await
-                .map_err(|e| OffsiteError::Network(e.to_string()))?
-            {
+            progress(0, total);
+            loop {
+                let piece = tokio::select! {
+                    p = r.chunk() => p.map_err(|e| OffsiteError::Network(e.to_string()))?,
+                    () = cancel.cancelled() => return Err(OffsiteError::Cancelled),
+                };
+                let Some(piece) = piece else { break };
                 n += piece.len() as u64;
                 if n > max {
-                    return Err(OffsiteError::Config(format!(
-                        "{key} is larger than the {max} bytes it may be; it was not kept"
-                    )));
+                    return Err(too_large(n));
                 }
                 w.write_all(&piece)?;
+                progress(n, total);
             }
             w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
             Ok(())
@@ -314,13 +397,14 @@ impl S3Client {
         number: u32,
         body: bytes::Bytes,
         sha256_b64: &str,
+        feed: Option<&Feed>,
     ) -> Result<String, OffsiteError> {
         let q = [
             ("partNumber".to_string(), number.to_string()),
             ("uploadId".to_string(), upload_id.to_string()),
         ];
         let h = [("x-amz-checksum-sha256".to_string(), sha256_b64.to_string())];
-        let r = self.send(Method::PUT, key, &q, &h, body).await?;
+        let r = self.send_fed(Method::PUT, key, &q, &h, body, feed).await?;
         Ok(etag(&r))
     }
 

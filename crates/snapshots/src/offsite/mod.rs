@@ -230,6 +230,10 @@ pub enum OffsiteError {
     Network(String),
     #[error("The object is not there.")]
     NotFound,
+    #[error(
+        "The copy {key} is {size} bytes, over the {max} bytes it may be; it was not fetched and nothing was changed."
+    )]
+    TooLarge { key: String, size: u64, max: u64 },
     #[error("The server no longer has that multipart upload.")]
     NoSuchUpload,
     #[error(
@@ -268,6 +272,27 @@ impl OffsiteError {
                 500 | 502 | 503 | 504 => Self::Busy(format!("HTTP {status}")),
                 _ => Self::Protocol(format!("HTTP {status} {code}")),
             },
+        }
+    }
+
+    /// A short stable code the window words the failure by (its `failedWhy`), as the
+    /// engine's errors have theirs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Config(_) => "offsite_config",
+            Self::Credentials(_) => "offsite_credentials",
+            Self::NoSuchBucket(_) => "offsite_no_bucket",
+            Self::AccessDenied => "offsite_denied",
+            Self::ClockSkew => "offsite_clock",
+            Self::Busy(_) => "offsite_busy",
+            Self::Network(_) => "offsite_network",
+            Self::NotFound | Self::NoSuchUpload => "offsite_missing",
+            Self::TooLarge { .. } => "too_large",
+            Self::Mismatch(_) => "offsite_mismatch",
+            Self::Cancelled => "cancelled",
+            Self::Protocol(_) => "offsite_protocol",
+            Self::Io(_) => "disk",
+            Self::Secret(_) => "keychain",
         }
     }
 

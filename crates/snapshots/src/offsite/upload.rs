@@ -7,7 +7,7 @@
 //! computed (full-object for a PUT, the composite of the parts for a multipart upload)
 //! where the server says it; each part's SHA-256 was checked by the server on arrival.
 
-use super::client::{S3Client, b64, b64_sha256};
+use super::client::{Feed, S3Client, b64, b64_sha256};
 use super::{OffsiteError, S3};
 use crate::destination::Copy;
 use crate::statedir::StateDir;
@@ -51,14 +51,38 @@ impl Default for UploadOptions {
     }
 }
 
-/// Waits for `n` bytes' turn under the shared limit, a MiB at a time so the limit is
-/// shared smoothly with downloads.
-async fn pace(opts: &UploadOptions, mut n: u64) {
-    if let Some(l) = &opts.rate {
-        while n > 0 {
-            let step = n.min(1 << 20);
-            l.take(step as usize).await;
-            n -= step;
+/// Progress is told at most this often while a body is being sent.
+const TELL_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+impl UploadOptions {
+    /// A feed for one body under the shared limit.
+    fn feed(&self) -> Feed {
+        Feed {
+            rate: self.rate.clone(),
+            ..Feed::default()
+        }
+    }
+}
+
+/// Runs one request that sends a fed body, telling `progress` how far it is (`base` bytes
+/// were on the server before it) a few times a second; stopped by `cancel`.
+async fn fed<T>(
+    request: impl std::future::Future<Output = Result<T, OffsiteError>>,
+    feed: &Feed,
+    (base, total): (u64, u64),
+    cancel: &CancellationToken,
+    progress: Progress<'_>,
+) -> Result<T, OffsiteError> {
+    tokio::pin!(request);
+    let mut tick = tokio::time::interval(TELL_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            r = &mut request => return r,
+            _ = tick.tick() => {
+                progress(base + feed.sent.load(std::sync::atomic::Ordering::SeqCst), total);
+            }
+            () = cancel.cancelled() => return Err(OffsiteError::Cancelled),
         }
     }
 }
@@ -98,7 +122,7 @@ pub struct Journal {
     pub uploads: BTreeMap<String, Pending>,
 }
 
-/// Progress: bytes on the server so far, of the total.
+/// Progress: bytes sent so far, of the total.
 pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Send + Sync);
 
 /// Uploads `file` as `name` (under the destination's prefix), checks it, and returns the
@@ -120,8 +144,9 @@ pub async fn upload_file(
             return Err(OffsiteError::Cancelled);
         }
         let sum = b64_sha256(&body);
-        pace(&opts, size).await;
-        client.put(&key, body.into()).await?;
+        let feed = opts.feed();
+        let put = client.put_fed(&key, body.into(), Some(&feed));
+        fed(put, &feed, (0, size), cancel, progress).await?;
         verify(client, &key, size, Some(&sum)).await?;
         progress(size, size);
     } else {
@@ -308,14 +333,9 @@ async fn send_parts(
         let mut buf = vec![0u8; len as usize];
         f.read_exact(&mut buf).await?;
         let sum = b64_sha256(&buf);
-        tokio::select! {
-            _ = pace(opts, len) => {}
-            _ = cancel.cancelled() => return Err(OffsiteError::Cancelled),
-        }
-        let etag = tokio::select! {
-            r = client.upload_part(key, &p.upload_id, number, buf.into(), &sum) => r?,
-            _ = cancel.cancelled() => return Err(OffsiteError::Cancelled),
-        };
+        let feed = opts.feed();
+        let part = client.upload_part(key, &p.upload_id, number, buf.into(), &sum, Some(&feed));
+        let etag = fed(part, &feed, (on_server, p.size), cancel, progress).await?;
         let done = DonePart {
             number,
             etag,

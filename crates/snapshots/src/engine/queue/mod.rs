@@ -102,6 +102,11 @@ impl Pipeline {
         *self.paused.borrow()
     }
 
+    /// Follows the pause (an offsite sync holds its next upload back while paused).
+    pub(super) fn pause_watch(&self) -> watch::Receiver<bool> {
+        self.paused.subscribe()
+    }
+
     /// Returns once not paused (false if cancelled meanwhile).
     pub(super) async fn wait_while_paused(
         &self,
