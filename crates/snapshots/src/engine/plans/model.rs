@@ -598,6 +598,58 @@ mod tests {
         .next_start(far);
     }
 
+    /// A plans file written before a plan could keep its copies offsite only: `offsite`
+    /// alone keeps them here and there, and is written back without the new field. An
+    /// offsite-only plan reads back as one; one that names no destination, or a folder
+    /// here, is listed with why and never run.
+    #[test]
+    fn plans_files_old_and_new_say_where_copies_are_kept() {
+        let old = serde_json::json!({
+            "plans": [
+                {"id": "both", "kind": "mirror", "scope": {"scope": "all"}, "schedule": {"every": "hour"},
+                 "retention": {"keep": "last", "n": 3}, "dest": null, "offsite": "b2"},
+                {"id": "here", "kind": "mirror", "scope": {"scope": "all"}, "schedule": {"every": "hour"}},
+            ],
+            "state": {}, "reserve": 1,
+        });
+        let plans: Plans = serde_json::from_value(old).unwrap();
+        assert!(plans.invalid.is_empty(), "{:?}", plans.invalid);
+        assert_eq!(plans.plans[0].keeps(), Keeps::Both("b2"));
+        assert_eq!(plans.plans[1].keeps(), Keeps::Local);
+        let back = serde_json::to_value(&plans).unwrap();
+        assert!(back["plans"][0].get("offsite_only").is_none(), "{back}");
+
+        let mut only = plans.plans[0].clone();
+        only.id = "only".into();
+        only.offsite_only = true;
+        assert_eq!(only.keeps(), Keeps::Offsite("b2"));
+        assert!(!only.keeps_local());
+        let v = serde_json::to_value(&only).unwrap();
+        assert_eq!(v["offsite_only"], true);
+        let mut nameless = v.clone();
+        nameless["id"] = "nameless".into();
+        nameless.as_object_mut().unwrap().remove("offsite");
+        let mut here_too = v.clone();
+        here_too["id"] = "here-too".into();
+        here_too["dest"] = "/home/ana/backups".into();
+        let file = serde_json::json!({"plans": [v, nameless, here_too]});
+        let plans: Plans = serde_json::from_value(file).unwrap();
+        assert_eq!(plans.plans, vec![only]);
+        let why: Vec<(&str, &str)> = plans
+            .invalid
+            .iter()
+            .map(|i| (i.id.as_str(), i.why.as_str()))
+            .collect();
+        assert!(
+            why[0].0 == "nameless" && why[0].1.contains("needs the offsite destination"),
+            "{why:?}"
+        );
+        assert!(
+            why[1].0 == "here-too" && why[1].1.contains("no folder on this computer"),
+            "{why:?}"
+        );
+    }
+
     #[test]
     fn the_planner_refuses_what_the_quota_cannot_hold() {
         let mut plans = Plans::default();
