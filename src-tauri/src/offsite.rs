@@ -248,6 +248,54 @@ pub(crate) async fn sync_one(
     })
 }
 
+/// Plan runs reach the account's destinations through the app's keychain; their uploads
+/// show in the window as a click's do.
+pub(crate) struct AppAccess<R: tauri::Runtime> {
+    app: tauri::AppHandle<R>,
+    account: snapshots::accounts::AccountId,
+    dir: PathBuf,
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl<R: tauri::Runtime> AppAccess<R> {
+    pub(crate) fn new(
+        app: tauri::AppHandle<R>,
+        account: snapshots::accounts::AccountId,
+        dir: &Path,
+    ) -> Self {
+        Self {
+            app,
+            account,
+            dir: dir.to_path_buf(),
+            last: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl<R: tauri::Runtime> offsite::access::OffsiteAccess for AppAccess<R> {
+    fn reach(&self, name: &str) -> Result<offsite::access::Reach, OffsiteError> {
+        use tauri::Manager;
+        let state = self.app.state::<AppState>();
+        let st = StateDir::open(&self.dir)?;
+        offsite::access::reach(&st, state.keychain.as_ref(), &self.account, name)
+    }
+
+    fn progress(&self, name: &str, file: &Path, done: u64, total: u64) {
+        use tauri::Emitter;
+        let mut l = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if done == total || l.is_none_or(|t| t.elapsed().as_millis() >= 500) {
+            *l = Some(std::time::Instant::now());
+            let p = SyncProgress {
+                name: name.to_string(),
+                file: file.to_path_buf(),
+                done,
+                total,
+            };
+            let _ = self.app.emit("offsite-progress", p);
+        }
+    }
+}
+
 /// Where else a library copy is kept: a destination, its endpoint and bucket, the key.
 #[derive(Serialize)]
 pub struct Elsewhere {
