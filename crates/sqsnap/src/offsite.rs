@@ -66,6 +66,9 @@ pub async fn run(out: &Out, demo: bool, rate: Option<u64>, cmd: &OffsiteCmd) -> 
                 format!("No offsite destination named {name}.")
             };
             out.emit(line, serde_json::json!({"removed": had, "name": name}));
+            if had {
+                say_plans_naming(&st, name);
+            }
             Ok(())
         }
         OffsiteCmd::Test { name } => {
@@ -84,6 +87,26 @@ pub async fn run(out: &Out, demo: bool, rate: Option<u64>, cmd: &OffsiteCmd) -> 
             }
             Ok(())
         }
+    }
+}
+
+/// After a destination is removed: the plans that still name it, and what their runs do now.
+fn say_plans_naming(st: &StateDir, name: &str) {
+    let plans: snapshots::plans::Plans = st.read(snapshots::plans::PLANS).unwrap_or_default();
+    for p in plans
+        .plans
+        .iter()
+        .filter(|p| p.offsite.as_deref() == Some(name))
+    {
+        let what = if p.offsite_only {
+            "its copies now wait on this computer (in the account's outbox) until you add the destination again or change where the plan keeps them (`sqsnap plan edit`)"
+        } else {
+            "its copies stay on this computer only until you add the destination again or change the plan (`sqsnap plan edit`)"
+        };
+        say::err(&format!(
+            "note: plan {} still names {name}: {what}.",
+            snapshots::names::printable(&p.id)
+        ));
     }
 }
 

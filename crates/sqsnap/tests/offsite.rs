@@ -809,4 +809,43 @@ async fn an_offsite_only_plan_waits_here_for_a_refusing_bucket_then_sync_sends_i
         out.contains("copies in far only") && !out.contains("cannot run"),
         "{out}"
     );
+
+    // `plan edit` moves a plan between here, there, and both; its history stays.
+    for (args, says) in [
+        (vec!["--no-offsite"], "copies on this computer"),
+        (
+            vec!["--offsite", "far"],
+            "copies on this computer and in far",
+        ),
+        (vec!["--offsite-only"], "copies in far only"),
+    ] {
+        let here_only = args == ["--no-offsite"];
+        let mut c = vec!["plan", "edit", "o"];
+        c.extend(args);
+        let o = run(with_sim(&c)).await;
+        assert_eq!(o.status.code(), Some(0), "{c:?}: {}", text(&o));
+        let out = text(&o);
+        assert!(
+            out.contains("Changed: o") && out.contains(says),
+            "{c:?}: {out}"
+        );
+        assert!(!here_only || !out.contains("far"), "{out}");
+    }
+    let plans: snapshots::plans::Plans = acct.read(snapshots::plans::PLANS).unwrap();
+    assert!(!plans.state["o"].history.is_empty(), "the runs so far stay");
+    for (c, code) in [
+        (vec!["plan", "edit", "o", "--offsite", "nope"], 2),
+        (vec!["plan", "edit", "nope", "--no-offsite"], 8),
+        (vec!["plan", "edit", "o"], 2),
+    ] {
+        let o = run(with_sim(&c)).await;
+        assert_eq!(o.status.code(), Some(code), "{c:?}: {}", text(&o));
+    }
+    // Removing the destination says what becomes of the plans that name it.
+    let o = run(sqsnap(&data, &["offsite", "remove", "far"])).await;
+    assert!(
+        text(&o).contains("plan o still names far: its copies now wait on this computer"),
+        "{}",
+        text(&o)
+    );
 }

@@ -396,6 +396,7 @@ impl Shelf {
             path: done.path.clone(),
             size: done.size,
             already_present: done.already_present,
+            outbox: staged,
         });
         Ok(done)
     }
