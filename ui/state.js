@@ -11,7 +11,8 @@ import { strings } from "./i18n.js";
  * @typedef {{ name: string, kind?: "waiting" | "busy" | "failed" | "done", last?: EngineEvent,
  *   progress?: Progress | null, retry: () => void }} Transfer
  */
-/** A job done in this session. @typedef {{ id: string, name: string, path: string, at: string }} Finished */
+/** A job done in this session; `outbox`: the offsite destination it went to (offsite only, so
+ * not kept here). @typedef {{ id: string, name: string, path: string, at: string, outbox?: string }} Finished */
 
 export const state = {
   /** The words of the window's language. @type {Strings} */

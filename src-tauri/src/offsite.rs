@@ -312,6 +312,10 @@ pub struct LibraryRow {
     #[serde(flatten)]
     entry: LibraryEntry,
     elsewhere: Vec<Elsewhere>,
+    /// Its file is on this computer (not: kept elsewhere only, or on a drive not plugged in).
+    here: bool,
+    /// The offsite destination its file waits in the outbox for (an offsite-only plan).
+    waiting_for: Option<String>,
 }
 
 /// The library's files (one resource's, or all), each with where else it is kept.
@@ -323,13 +327,23 @@ pub async fn list_library(
     let e = engine(&state).await?;
     let lib = e.library();
     // Names as the window shows them: printable (see `overview::shown`).
-    let entries: Vec<LibraryEntry> = match resource {
+    let waiting = |e: &LibraryEntry| {
+        lib.outbox
+            .iter()
+            .find(|(_, files)| files.contains(&e.path))
+            .map(|(name, _)| name.clone())
+    };
+    let entries: Vec<(LibraryEntry, Option<String>)> = match resource {
         Some(id) => lib
             .for_resource(&id)
             .into_iter()
-            .map(overview::shown)
+            .map(|e| (overview::shown(e), waiting(e)))
             .collect(),
-        None => lib.entries.iter().map(overview::shown).collect(),
+        None => lib
+            .entries
+            .iter()
+            .map(|e| (overview::shown(e), waiting(e)))
+            .collect(),
     };
     // By the account's offsite destinations (none: local only).
     let all = state
@@ -340,10 +354,10 @@ pub async fn list_library(
     Ok(library_rows(entries, &all))
 }
 
-fn library_rows(entries: Vec<LibraryEntry>, all: &Offsites) -> Vec<LibraryRow> {
+fn library_rows(entries: Vec<(LibraryEntry, Option<String>)>, all: &Offsites) -> Vec<LibraryRow> {
     entries
         .into_iter()
-        .map(|entry| {
+        .map(|(entry, waiting_for)| {
             let elsewhere = entry
                 .copies
                 .iter()
@@ -359,7 +373,12 @@ fn library_rows(entries: Vec<LibraryEntry>, all: &Offsites) -> Vec<LibraryRow> {
                     })
                 })
                 .collect();
-            LibraryRow { entry, elsewhere }
+            LibraryRow {
+                here: entry.path.is_file(),
+                entry,
+                elsewhere,
+                waiting_for,
+            }
         })
         .collect()
 }
@@ -407,7 +426,7 @@ mod tests {
         let all = Offsites {
             destinations: vec![cfg],
         };
-        let rows = library_rows(vec![entry(copies)], &all);
+        let rows = library_rows(vec![(entry(copies), None)], &all);
         let v = serde_json::to_value(&rows).unwrap();
         assert_eq!(
             v[0]["path"], "/b/a.zip",
@@ -419,6 +438,20 @@ mod tests {
                 {"name": "b2", "endpoint": "https://s3.example.com", "bucket": "bk", "key": "snaps/a.zip.age"},
                 {"name": "gone", "endpoint": null, "bucket": "old", "key": "x/a.zip"},
             ])
+        );
+        // Its file is not on this computer: kept in those places only.
+        assert_eq!(v[0]["here"], false);
+        assert_eq!(v[0]["waiting_for"], serde_json::Value::Null);
+        // A file staged for an offsite-only plan: here, and waiting for its upload.
+        let d = tempfile::tempdir().unwrap();
+        let staged = d.path().join("a.zip");
+        std::fs::write(&staged, b"zip").unwrap();
+        let mut e = entry(Vec::new());
+        e.path = staged;
+        let v = serde_json::to_value(library_rows(vec![(e, Some("b2".into()))], &all)).unwrap();
+        assert_eq!(
+            (&v[0]["here"], &v[0]["waiting_for"]),
+            (&true.into(), &"b2".into())
         );
     }
 }
