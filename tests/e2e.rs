@@ -1657,8 +1657,8 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
         d.js("const s = document.getElementById('plan-offsite'); \
               return [document.getElementById('plan-offsite-field').hidden, [...s.options].map(o => o.value)]")
             .await,
-        json!([false, ["", "offsite-e2e"]]),
-        "the plan form offers the destination"
+        json!([false, ["", "only:offsite-e2e", "both:offsite-e2e"]]),
+        "the plan form offers to keep copies here, there, or both"
     );
     let plan = |offsite: &str| {
         json!({"plan": {"id": "offsite-hourly", "kind": "mirror",
@@ -1748,6 +1748,86 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
     let r = d
         .invoke("remove_plan", json!({"id": "offsite-hourly"}))
         .await;
+    assert!(r.get("err").is_none(), "{r}");
+
+    // A plan that keeps its copies in the bucket only (rocket-api's): once the scheduler ran
+    // it, its snapshot is there, sealed, and on this computer nowhere: not in the folder,
+    // not in the account's outbox. The plans list and the history say where it went.
+    const ROCKET: &str = "2b3c4d5e6f708192a3b4c5d6e7f8091a";
+    let r = d
+        .invoke(
+            "add_plan",
+            json!({"plan": {"id": "offsite-only", "kind": "mirror",
+                "scope": {"scope": "resources", "ids": [ROCKET]}, "schedule": {"every": "hour"},
+                "retention": {"keep": "everything"}, "dest": null, "offsite": "offsite-e2e",
+                "offsite_only": true}}),
+        )
+        .await;
+    assert!(r.get("err").is_none(), "{r}");
+    snapshots::statedir::StateDir::open(&account_dir)
+        .unwrap()
+        .update(
+            snapshots::plans::PLANS,
+            |p: &mut snapshots::plans::Plans| {
+                p.state.get_mut("offsite-only").unwrap().last_period = None;
+            },
+        )
+        .unwrap();
+    d.click("#tab-history").await;
+    let said = d
+        .until_text("#history", |t| t.contains("offsite-e2e: 1 sent"))
+        .await;
+    assert!(
+        said.contains("offsite-only") && said.contains("offsite-e2e: 1 sent, 0 deleted there"),
+        "{said}"
+    );
+    d.screenshot("offsite-only-history-en").await;
+    d.click("#tab-settings").await;
+    d.until_text("#plans", |t| t.contains("copies in offsite-e2e only"))
+        .await;
+    d.click("#tab-library").await;
+    d.until_text("#library", |t| {
+        t.contains("Not on this computer; kept in offsite-e2e")
+    })
+    .await;
+    let lib: snapshots::library::Library = snapshots::statedir::StateDir::open(&account_dir)
+        .unwrap()
+        .read(snapshots::library::LIBRARY)
+        .unwrap();
+    let rocket: Vec<_> = lib
+        .entries
+        .iter()
+        .filter(|e| e.resource_id == ROCKET)
+        .collect();
+    assert_eq!(rocket.len(), 1, "{rocket:?}");
+    assert!(!rocket[0].path.exists() && lib.outbox.is_empty());
+    let key = snapshots::offsite::parse_at(&rocket[0].copies[0].at)
+        .unwrap()
+        .1
+        .to_string();
+    assert!(key.ends_with(".zip.age"), "{key}");
+    let sealed_copy = s3.object(&key).await.expect("the copy is in the bucket");
+    assert!(
+        sealed_copy.starts_with(b"age-encryption.org/v1\n"),
+        "not sealed"
+    );
+    let outbox = account_dir.join(snapshots::offsite::outbox::OUTBOX);
+    assert!(
+        std::fs::read_dir(outbox.join("offsite-e2e"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "left in the outbox"
+    );
+    assert!(
+        !std::fs::read_dir(&out).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains("rocket")),
+        "in the user's folder"
+    );
+    let r = d.invoke("remove_plan", json!({"id": "offsite-only"})).await;
     assert!(r.get("err").is_none(), "{r}");
 
     // The section in each language (the screenshots are kept with the others).

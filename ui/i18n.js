@@ -126,6 +126,7 @@ const en = {
   joined: "Already being taken by another Square Snapshots process; waiting for it",
   created: "Ready on the server",
   done: /** @param {string} p @returns {string} */ (p) => `Saved and verified: ${p}`,
+  doneOutbox: /** @param {string} n @returns {string} */ (n) => `Downloaded and verified, for ${n} only: it leaves this computer once its upload there is checked`,
   failed: "Failed",
   failedWhy: {
     auth: "Square Cloud refused the API key. Nothing was changed; sign in again with a current key.",
@@ -218,8 +219,18 @@ const en = {
   offsiteAfterPlanSent: /** @param {string} n @param {number} sent @returns {string} */ (n, sent) => `After the plan, ${sent} ${sent === 1 ? "copy was" : "copies were"} sent to ${n}.`,
   elsewhere: /** @param {string} name @param {string} endpoint @param {string} bucket @returns {string} */ (name, endpoint, bucket) => `Also in ${name}: ${endpoint} · bucket ${bucket}`,
   elsewhereRemoved: /** @param {string} name @param {string} bucket @returns {string} */ (name, bucket) => `Also in ${name} (destination removed) · bucket ${bucket}`,
-  planOffsite: "Also send to", planLocalOnly: "Only this computer",
-  planAlsoTo: /** @param {string} n @returns {string} */ (n) => `also to ${n}`,
+  elsewhereOnly: /** @param {string} name @param {string} endpoint @param {string} bucket @returns {string} */ (name, endpoint, bucket) => `Not on this computer; kept in ${name}: ${endpoint} · bucket ${bucket}`,
+  libraryWaiting: /** @param {string} n @returns {string} */ (n) => `Waits here for its upload to ${n}; then it leaves this computer`,
+  planOffsite: "Keep copies", planKeepHere: "On this computer",
+  planKeepIn: /** @param {string} n @returns {string} */ (n) => `In ${n}`,
+  planKeepBoth: /** @param {string} n @returns {string} */ (n) => `Both: this computer and ${n}`,
+  planCopiesHere: "copies on this computer",
+  planCopiesOnlyIn: /** @param {string} n @returns {string} */ (n) => `copies in ${n} only`,
+  planCopiesBoth: /** @param {string} n @returns {string} */ (n) => `copies on this computer and in ${n}`,
+  offsiteAfterPlanWaiting: /** @param {string} n @param {number} c @param {string} dir @param {string} why @returns {string} */ (n, c, dir, why) => `${c} ${c === 1 ? "copy waits" : "copies wait"} on this computer for the upload to ${n} (in ${dir}), so nothing is lost: ${why} The next run, or Send copies now, sends ${c === 1 ? "it" : "them"}.`,
+  historyOffsiteWaiting: /** @param {string} n @param {number} c @param {string} dir @param {string} why @returns {string} */ (n, c, dir, why) => `${c} ${c === 1 ? "copy waits" : "copies wait"} on this computer for the upload to ${n}, in ${dir}: ${why}`,
+  historyOffsiteSent: /** @param {string} n @param {number} up @param {number} del @returns {string} */ (n, up, del) => `${n}: ${up} sent, ${del} deleted there by the plan's rule`,
+  historyOffsiteFailed: /** @param {string} why @returns {string} */ (why) => `Not everything went: ${why}`,
 };
 
 /** @type {typeof en} */
@@ -348,6 +359,7 @@ const ptBR = {
   joined: "Outro processo do Square Snapshots já está tirando este snapshot; aguardando",
   created: "Pronto no servidor",
   done: (p) => `Salvo e verificado: ${p}`,
+  doneOutbox: (n) => `Baixado e verificado, só para ${n}: sai deste computador quando o envio para lá for conferido`,
   failed: "Falhou",
   failedWhy: {
     auth: "A Square Cloud recusou a chave de API. Nada foi alterado; entre de novo com uma chave válida.",
@@ -440,8 +452,18 @@ const ptBR = {
   offsiteAfterPlanSent: (n, sent) => `Depois do plano, ${sent} ${sent === 1 ? "cópia foi enviada" : "cópias foram enviadas"} para ${n}.`,
   elsewhere: (name, endpoint, bucket) => `Também em ${name}: ${endpoint} · bucket ${bucket}`,
   elsewhereRemoved: (name, bucket) => `Também em ${name} (destino removido) · bucket ${bucket}`,
-  planOffsite: "Enviar também para", planLocalOnly: "Só este computador",
-  planAlsoTo: (n) => `também para ${n}`,
+  elsewhereOnly: (name, endpoint, bucket) => `Não está neste computador; guardada em ${name}: ${endpoint} · bucket ${bucket}`,
+  libraryWaiting: (n) => `Espera aqui pelo envio para ${n}; depois sai deste computador`,
+  planOffsite: "Guardar cópias", planKeepHere: "Neste computador",
+  planKeepIn: (n) => `Em ${n}`,
+  planKeepBoth: (n) => `Ambos: este computador e ${n}`,
+  planCopiesHere: "cópias neste computador",
+  planCopiesOnlyIn: (n) => `cópias só em ${n}`,
+  planCopiesBoth: (n) => `cópias neste computador e em ${n}`,
+  offsiteAfterPlanWaiting: (n, c, dir, why) => `${c} ${c === 1 ? "cópia espera" : "cópias esperam"} neste computador pelo envio para ${n} (em ${dir}); nada se perde: ${why} A próxima execução, ou Enviar cópias agora, ${c === 1 ? "a envia" : "as envia"}.`,
+  historyOffsiteWaiting: (n, c, dir, why) => `${c} ${c === 1 ? "cópia espera" : "cópias esperam"} neste computador pelo envio para ${n}, em ${dir}: ${why}`,
+  historyOffsiteSent: (n, up, del) => `${n}: ${up} ${up === 1 ? "enviada" : "enviadas"}, ${del} ${del === 1 ? "apagada" : "apagadas"} lá pela regra do plano`,
+  historyOffsiteFailed: (why) => `Nem tudo foi: ${why}`,
 };
 
 /** @type {typeof en} */
@@ -570,6 +592,7 @@ const es = {
   joined: "Otro proceso de Square Snapshots ya está tomando este snapshot; esperándolo",
   created: "Listo en el servidor",
   done: (p) => `Guardado y verificado: ${p}`,
+  doneOutbox: (n) => `Descargado y verificado, solo para ${n}: sale de esta computadora cuando su envío allí se comprueba`,
   failed: "Falló",
   failedWhy: {
     auth: "Square Cloud rechazó la clave de API. No se cambió nada; vuelve a entrar con una clave válida.",
@@ -662,8 +685,18 @@ const es = {
   offsiteAfterPlanSent: (n, sent) => `Después del plan, ${sent} ${sent === 1 ? "copia se envió" : "copias se enviaron"} a ${n}.`,
   elsewhere: (name, endpoint, bucket) => `También en ${name}: ${endpoint} · bucket ${bucket}`,
   elsewhereRemoved: (name, bucket) => `También en ${name} (destino quitado) · bucket ${bucket}`,
-  planOffsite: "Enviar también a", planLocalOnly: "Solo esta computadora",
-  planAlsoTo: (n) => `también a ${n}`,
+  elsewhereOnly: (name, endpoint, bucket) => `No está en esta computadora; guardada en ${name}: ${endpoint} · bucket ${bucket}`,
+  libraryWaiting: (n) => `Espera aquí su envío a ${n}; luego sale de esta computadora`,
+  planOffsite: "Guardar copias", planKeepHere: "En esta computadora",
+  planKeepIn: (n) => `En ${n}`,
+  planKeepBoth: (n) => `Ambos: esta computadora y ${n}`,
+  planCopiesHere: "copias en esta computadora",
+  planCopiesOnlyIn: (n) => `copias solo en ${n}`,
+  planCopiesBoth: (n) => `copias en esta computadora y en ${n}`,
+  offsiteAfterPlanWaiting: (n, c, dir, why) => `${c} ${c === 1 ? "copia espera" : "copias esperan"} en esta computadora el envío a ${n} (en ${dir}); no se pierde nada: ${why} La próxima ejecución, o Enviar copias ahora, ${c === 1 ? "la envía" : "las envía"}.`,
+  historyOffsiteWaiting: (n, c, dir, why) => `${c} ${c === 1 ? "copia espera" : "copias esperan"} en esta computadora el envío a ${n}, en ${dir}: ${why}`,
+  historyOffsiteSent: (n, up, del) => `${n}: ${up} ${up === 1 ? "enviada" : "enviadas"}, ${del} ${del === 1 ? "borrada" : "borradas"} allí por la regla del plan`,
+  historyOffsiteFailed: (why) => `No todo se hizo: ${why}`,
 };
 
 export const strings = { en, "pt-BR": ptBR, es };

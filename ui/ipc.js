@@ -26,10 +26,11 @@
 /** `fresh`: a verified copy under `Session.fresh_hours` old. @typedef {"fresh" | "stale" | "none"} Health */
 /** Where else a library copy is kept (offsite.rs `Elsewhere`); `endpoint` is null once the
  * destination was removed. @typedef {{ name: string, endpoint: string | null, bucket: string, key: string }} Elsewhere */
-/** `elsewhere`: only in list_library's answer (offsite.rs `LibraryRow`).
+/** `elsewhere`, `here` (its file is on this computer) and `waiting_for` (the destination it waits in
+ * the outbox for): only in list_library's answer (offsite.rs `LibraryRow`).
  * @typedef {{ resource_id: string, resource_name: string, version: string | null, taken_at: string,
  *   size: number, path: string, downloaded_at: string, verified_at: string | null,
- *   elsewhere?: Elsewhere[] }} LibraryEntry */
+ *   elsewhere?: Elsewhere[], here?: boolean, waiting_for?: string | null }} LibraryEntry */
 /** @typedef {{ kind: ResourceKind, id: string, name: string, runtime: string | null, ram: number,
  *   cluster: string | null, newest_server: string | null, newest_local: LibraryEntry | null,
  *   dest: string | null, own_dest: boolean, last_backup: string | null, next_backup: string | null,
@@ -55,8 +56,9 @@
  * removed here. @typedef {{ destination: string, bucket: string, key: string, version: string | null,
  *   taken_at: string, size: number, sealed: boolean, configured: boolean, local: string }} OffsiteCopy */
 /** @typedef {{ name: string, uploaded: number, present: number, missing: number }} SyncView */
-/** What the scheduler's sync after plans did. @typedef {{ name: string, ok: boolean, uploaded: number,
- *   message: string | null }} OffsiteSynced */
+/** What a plan's offsite step did (the scheduler's runs); `waiting` copies wait on this computer,
+ * in `waiting_in`, for the upload. @typedef {{ name: string, ok: boolean, uploaded: number,
+ *   message: string | null, only: boolean, waiting: number, waiting_in: string | null }} OffsiteSynced */
 
 // ---- Settings ----
 
@@ -75,11 +77,14 @@
 /** @typedef {{ scope: "all" } | { scope: "resources", ids: string[] }} Scope */
 /** @typedef {{ keep: "calendar", daily: number, weekly: number, monthly: number } | { keep: "last", n: number }
  *   | { keep: "everything" }} Retention */
-/** @typedef {{ id: string, kind: PlanKind, scope: Scope, schedule: Schedule, retention: Retention,
- *   dest: string | null, offsite?: string | null }} Plan */
+/** `offsite`: the destination its copies go to; with `offsite_only`, they are kept there only.
+ * @typedef {{ id: string, kind: PlanKind, scope: Scope, schedule: Schedule, retention: Retention,
+ *   dest: string | null, offsite?: string | null, offsite_only?: boolean }} Plan */
+/** What a run's offsite step did (model.rs `OffsiteNote`). @typedef {{ dest: string, only: boolean,
+ *   uploaded: number, deleted: number, waiting: number, waiting_in?: string | null, error?: string | null }} OffsiteNote */
 /** @typedef {{ period: string, started: string, ended: string | null, ok: boolean, bytes: number,
  *   files: number, failures: string[], failed_ids: string[], postponed: string[],
- *   reserve_held?: string[] }} RunRecord */
+ *   reserve_held?: string[], offsite?: OffsiteNote | null }} RunRecord */
 /** A run with its plan's name (`#[serde(flatten)]`). @typedef {RunRecord & { plan: string }} HistoryRow */
 /** @typedef {{ plan: Plan, last_run: RunRecord | null, next_run: string, prune_preview: string[] }} PlanRow */
 /** A stored plan that cannot run, with why. @typedef {{ id: string, why: string }} InvalidPlan */
@@ -99,7 +104,9 @@
 /** @typedef {{ event: "joined", resource: string, since: string }} JoinedEvent */
 /** @typedef {{ event: "created", resource: string, taken_at: string }} CreatedEvent */
 /** @typedef {{ event: "downloading", resource: string, progress: Progress }} DownloadingEvent */
-/** @typedef {{ event: "done", resource: string, path: string, size: number, already_present: boolean }} DoneEvent */
+/** `outbox`: the offsite destination the file waits on this computer for (an offsite-only plan).
+ * @typedef {{ event: "done", resource: string, path: string, size: number, already_present: boolean,
+ *   outbox?: string }} DoneEvent */
 /** @typedef {{ event: "uploading", resource: string, progress: Progress }} UploadingEvent */
 /** @typedef {{ event: "committed", resource: string, size: number, restart: boolean }} CommittedEvent */
 /** A copy kept in a bucket arriving to be put back.

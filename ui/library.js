@@ -25,9 +25,12 @@ function renderLibrary() {
       : e.verified_at ? when(e.verified_at, t.verifiedRel) : el("span", { text: t.notVerified });
     checked.classList.add("verified-at");
     const sub = el("div", { class: "muted" }, when(e.taken_at, t.takenRel), ` · ${bytes(e.size)} · `, checked);
-    // Where else this copy is kept: each offsite destination, its endpoint and bucket.
+    // Where else this copy is kept: each offsite destination, its endpoint and bucket. Kept there
+    // only (an offsite-only plan's, or its file here deleted by a rule): said so.
+    const only = e.here === false && (e.elsewhere || []).length > 0;
     const elsewhere = (e.elsewhere || []).map((c) => el("div", { class: "muted elsewhere",
-      text: c.endpoint ? t.elsewhere(c.name, c.endpoint, c.bucket) : t.elsewhereRemoved(c.name, c.bucket), title: c.key }));
+      text: c.endpoint ? (only ? t.elsewhereOnly : t.elsewhere)(c.name, c.endpoint, c.bucket) : t.elsewhereRemoved(c.name, c.bucket), title: c.key }));
+    if (e.waiting_for) elsewhere.push(el("div", { class: "muted elsewhere", text: t.libraryWaiting(e.waiting_for) }));
     const info = el("div", { class: "grow" }, el("strong", { text: e.resource_name }), el("div", { class: "path", text: file }), sub, ...elsewhere);
     const verify = button(t.verify, async () => {
       try { await ipc.verifyFile(e.path); damaged.delete(e.path); }
@@ -35,7 +38,7 @@ function renderLibrary() {
       await loadLibrary().catch(showError);
     }, { "aria-label": `${t.verify}: ${file}` });
     const show = button(t.open, () => ipc.openFolder(folderOf(e.path)).catch(showError), { "aria-label": `${t.open}: ${file}` });
-    ul.append(el("li", {}, info, el("span", { class: "actions" }, verify, show)));
+    ul.append(el("li", {}, info, el("span", { class: "actions" }, ...(only ? [] : [verify, show]))));
   }
 }
 

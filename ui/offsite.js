@@ -5,6 +5,7 @@
 import { $, button, el, inputEl, selectEl, fillSelect } from "./dom.js";
 import { bytes, fileName } from "./format.js";
 import { loadLibrary } from "./actions.js";
+import { copiesChoices } from "./plans.js";
 import { notice, showError } from "./notice.js";
 import { painter, repaint, state } from "./state.js";
 import * as ipc from "./ipc.js";
@@ -54,11 +55,11 @@ function renderOffsite() {
   renderStatus();
 }
 
-/** The plan form's "Also send to": shown once there is a destination. */
+/** The plan form's "Keep copies": shown once there is a destination. */
 function renderPlanOffsite() {
   const { t, offsite } = state;
   $("plan-offsite-field").hidden = !offsite.length;
-  fillSelect(selectEl("plan-offsite"), [["", t.planLocalOnly], ...offsite.map((d) => /** @type {[string, string]} */ ([d.name, d.name]))]);
+  fillSelect(selectEl("plan-offsite"), copiesChoices(offsite.map((d) => d.name), t));
 }
 
 /** @param {string} name */
@@ -140,7 +141,12 @@ export function initOffsite() {
   });
   // After a plan: a failed upload fails no download; the window says so, and what to do.
   ipc.on(ipc.EVENTS.offsiteSynced, (r) => {
-    if (r.ok) {
+    if (r.waiting) {
+      // Offsite only: the copies that did not get there wait on this computer, said with where and why.
+      const words = (/** @type {Strings} */ t) => t.offsiteAfterPlanWaiting(r.name, r.waiting, r.waiting_in || "", r.message || "");
+      say((t) => [{ text: words(t), error: true }]);
+      notice(() => words(state.t), true);
+    } else if (r.ok) {
       say((t) => [{ text: t.offsiteAfterPlanSent(r.name, r.uploaded) }]);
       if (r.uploaded) notice(() => state.t.offsiteAfterPlanSent(r.name, r.uploaded));
     } else {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { planFields, planFromForm, planWords } from "./plans.js";
+import { copiesChoices, copiesOf, offsiteLine, planFields, planFromForm, planWords } from "./plans.js";
 import { strings } from "./i18n.js";
 
 const form = { name: " nightly ", kind: "snapshot", scope: "all", when: "day", hours: "6", weekday: "2", at: "03:30", keep: "calendar", keepN: "7" };
@@ -18,7 +18,47 @@ test("the plan form becomes the plan add_plan takes", () => {
   assert.deepEqual(planFromForm({ ...form, when: "hour", keep: "everything" }, []).schedule, { every: "hour" });
   assert.deepEqual(planFromForm({ ...form, keep: "everything" }, []).retention, { keep: "everything" });
   assert.equal(planFromForm({ ...form, offsite: "" }, []).offsite, undefined, "this computer only");
-  assert.equal(planFromForm({ ...form, offsite: "b2" }, []).offsite, "b2");
+  const both = planFromForm({ ...form, offsite: "both:b2" }, []);
+  assert.equal(both.offsite, "b2");
+  assert.equal(both.offsite_only, undefined, "an old field's meaning: here and there");
+  assert.deepEqual(planFromForm({ ...form, offsite: "only:b2" }, []), {
+    ...planFromForm(form, []), offsite: "b2", offsite_only: true,
+  });
+});
+
+test("Keep copies: this computer, then each destination alone and with this computer", () => {
+  const en = strings.en;
+  assert.deepEqual(copiesChoices([], en), [["", "On this computer"]], "no destination: this computer only");
+  assert.deepEqual(copiesChoices(["b2", "r2:eu"], en), [
+    ["", "On this computer"],
+    ["only:b2", "In b2"], ["both:b2", "Both: this computer and b2"],
+    ["only:r2:eu", "In r2:eu"], ["both:r2:eu", "Both: this computer and r2:eu"],
+  ]);
+  // Each choice reads back as the fields it stands for, whatever the name holds.
+  for (const [value] of copiesChoices(["b2", "r2:eu"], en)) {
+    const c = copiesOf(value);
+    assert.equal(value ? `${c.offsite_only ? "only" : "both"}:${c.offsite}` : "", value);
+  }
+  // Anything else is this computer: never a destination made up from a stray value.
+  for (const odd of ["", "b2", "only:", "some:b2", ":b2"]) assert.deepEqual(copiesOf(odd), {}, odd);
+  for (const lang of ["pt-BR", "es"]) {
+    const t = strings[lang];
+    const labels = copiesChoices(["b2"], t).map(([, label]) => label);
+    assert.equal(new Set(labels).size, 3, `${lang}: three different choices`);
+    assert.ok(labels.slice(1).every((l) => l.includes("b2")), lang);
+  }
+});
+
+test("a run's offsite step in words: what went there, or what waits here, where and why", () => {
+  const en = strings.en;
+  const note = { dest: "b2", only: true, uploaded: 2, deleted: 1, waiting: 0 };
+  assert.equal(offsiteLine(note, en), "b2: 2 sent, 1 deleted there by the plan's rule");
+  assert.equal(offsiteLine({ ...note, error: "The bucket is gone." }, en),
+    "b2: 2 sent, 1 deleted there by the plan's rule. Not everything went: The bucket is gone.");
+  const waits = { ...note, uploaded: 0, deleted: 0, waiting: 3, waiting_in: "/d/outbox/b2", error: "The server is busy." };
+  assert.equal(offsiteLine(waits, en), "3 copies wait on this computer for the upload to b2, in /d/outbox/b2: The server is busy.");
+  assert.ok(offsiteLine({ ...waits, waiting: 1 }, strings["pt-BR"]).startsWith("1 cópia espera neste computador pelo envio para b2, em /d/outbox/b2"));
+  assert.ok(offsiteLine(waits, strings.es).includes("3 copias esperan en esta computadora el envío a b2"));
 });
 
 test("only the fields a schedule and retention use are shown", () => {
@@ -33,9 +73,11 @@ test("a plan in words, with its resources by name", () => {
   const nameOf = (id) => names[id] || id;
   const en = strings.en;
   assert.equal(planWords(planFromForm(form, []), en, nameOf),
-    "nightly — Snapshot, daily at 03:30, Every resource; keep: 7 daily, 4 weekly, 6 monthly");
+    "nightly — Snapshot, daily at 03:30, Every resource; keep: 7 daily, 4 weekly, 6 monthly; copies on this computer");
   const p = planFromForm({ ...form, kind: "mirror", scope: "selected", when: "week", weekday: "0", keep: "last", keepN: "3" }, ["a", "zz"]);
-  assert.equal(planWords(p, en, nameOf), "nightly — Mirror, Mondays at 03:30, 2 × Atlas Bot, zz; keep: The last 3");
+  assert.equal(planWords(p, en, nameOf), "nightly — Mirror, Mondays at 03:30, 2 × Atlas Bot, zz; keep: The last 3; copies on this computer");
   assert.equal(planWords({ ...p, schedule: { every: "hours", hours: 6 } }, en, nameOf).split(", ")[1], "every 6 hours");
-  assert.ok(planWords({ ...p, offsite: "b2" }, en, nameOf).endsWith("; keep: The last 3; also to b2"));
+  assert.ok(planWords({ ...p, offsite: "b2" }, en, nameOf).endsWith("; keep: The last 3; copies on this computer and in b2"));
+  assert.ok(planWords({ ...p, offsite: "b2", offsite_only: true }, en, nameOf).endsWith("; copies in b2 only"));
+  assert.ok(planWords({ ...p, offsite: "b2", offsite_only: true }, strings["pt-BR"], nameOf).endsWith("; cópias só em b2"));
 });

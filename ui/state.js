@@ -12,8 +12,9 @@ import { strings } from "./i18n.js";
  * @typedef {{ name: string, kind?: "waiting" | "busy" | "failed" | "done", last?: EngineEvent,
  *   progress?: Progress | null, retry: () => void, upload?: { destination: string, bucket: string } }} Transfer
  */
-/** A job done in this session; `to`: an upload, of the local copy at `path`, to that bucket.
- * @typedef {{ id: string, name: string, path: string, at: string, to?: { destination: string, bucket: string } }} Finished */
+/** A job done in this session; `to`: an upload, of the local copy at `path`, to that bucket;
+ * `outbox`: the offsite destination a download went to (offsite only, so not kept here).
+ * @typedef {{ id: string, name: string, path: string, at: string, to?: { destination: string, bucket: string }, outbox?: string }} Finished */
 
 export const state = {
   /** The words of the window's language. @type {Strings} */

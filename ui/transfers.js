@@ -96,7 +96,7 @@ export function handleEvent(e, retry) {
     case "committed": transfers.delete(id); renderTransfers(); return;
     case "done":
       transfers.delete(id);
-      state.finished.unshift({ id, name: x.name, path: e.path, at: new Date().toISOString() });
+      state.finished.unshift({ id, name: x.name, path: e.path, at: new Date().toISOString(), ...(e.outbox ? { outbox: e.outbox } : {}) });
       renderTransfers(); repaint("history");
       return;
     case "failed":

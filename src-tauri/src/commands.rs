@@ -256,10 +256,12 @@ fn notifying(
         e.resources().into_iter().map(|r| (r.id, r.name)).collect();
     Arc::new(move |ev: Event| {
         match &ev {
+            // A copy staged for an offsite-only plan is said once its upload is done.
             Event::Done {
                 resource,
                 path,
                 already_present: false,
+                outbox: None,
                 ..
             } if notify_done => {
                 run.finished(Finished {

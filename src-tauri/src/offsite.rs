@@ -245,7 +245,8 @@ pub(crate) async fn sync_one(
         .map(|r| move |p: &Path| seal::staged_for_upload(&staging, p, r));
     let seal_hook: Option<offsite::sync::Seal<'_>> =
         hook.as_ref().map(|h| h as offsite::sync::Seal<'_>);
-    let told = Told::new(c.config(), tell);
+    let last = std::sync::Mutex::new(None);
+    let told = Told::new(c.config(), tell, &last);
     let step = |s: SyncStep<'_>| told.step(s);
     let paused = e.pause_watch();
     let hooks = SyncHooks {
@@ -270,16 +271,21 @@ struct Told<'a> {
     destination: String,
     bucket: String,
     tell: &'a (dyn Fn(UploadEvent) + Send + Sync),
-    last: std::sync::Mutex<Option<std::time::Instant>>,
+    /// When progress was last told (kept by the caller, so it lasts across steps).
+    last: &'a std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl<'a> Told<'a> {
-    fn new(cfg: &OffsiteConfig, tell: &'a (dyn Fn(UploadEvent) + Send + Sync)) -> Self {
+    fn new(
+        cfg: &OffsiteConfig,
+        tell: &'a (dyn Fn(UploadEvent) + Send + Sync),
+        last: &'a std::sync::Mutex<Option<std::time::Instant>>,
+    ) -> Self {
         Self {
             destination: cfg.name.clone(),
             bucket: cfg.bucket.clone(),
             tell,
-            last: std::sync::Mutex::new(None),
+            last,
         }
     }
 
@@ -318,6 +324,47 @@ impl<'a> Told<'a> {
     }
 }
 
+/// Plan runs reach the account's destinations through the app's keychain; their uploads
+/// show in the window (the transfers drawer) as a click's do.
+pub(crate) struct AppAccess<R: tauri::Runtime> {
+    app: tauri::AppHandle<R>,
+    account: snapshots::accounts::AccountId,
+    dir: PathBuf,
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl<R: tauri::Runtime> AppAccess<R> {
+    pub(crate) fn new(
+        app: tauri::AppHandle<R>,
+        account: snapshots::accounts::AccountId,
+        dir: &Path,
+    ) -> Self {
+        Self {
+            app,
+            account,
+            dir: dir.to_path_buf(),
+            last: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl<R: tauri::Runtime> offsite::access::OffsiteAccess for AppAccess<R> {
+    fn reach(&self, name: &str) -> Result<offsite::access::Reach, OffsiteError> {
+        use tauri::Manager;
+        let state = self.app.state::<AppState>();
+        let st = StateDir::open(&self.dir)?;
+        offsite::access::reach(&st, state.keychain.as_ref(), &self.account, name)
+    }
+
+    fn step(&self, cfg: &OffsiteConfig, step: SyncStep<'_>) {
+        use tauri::Emitter;
+        let emit = |u: UploadEvent| {
+            let _ = self.app.emit(UPLOAD_EVENT, u);
+        };
+        Told::new(cfg, &emit, &self.last).step(step);
+    }
+}
+
 /// Where else a library copy is kept: a destination, its endpoint and bucket, the key.
 #[derive(Serialize)]
 pub struct Elsewhere {
@@ -334,6 +381,10 @@ pub struct LibraryRow {
     #[serde(flatten)]
     entry: LibraryEntry,
     elsewhere: Vec<Elsewhere>,
+    /// Its file is on this computer (not: kept elsewhere only, or on a drive not plugged in).
+    here: bool,
+    /// The offsite destination its file waits in the outbox for (an offsite-only plan).
+    waiting_for: Option<String>,
 }
 
 /// The library's files (one resource's, or all), each with where else it is kept.
@@ -345,13 +396,23 @@ pub async fn list_library(
     let e = engine(&state).await?;
     let lib = e.library();
     // Names as the window shows them: printable (see `overview::shown`).
-    let entries: Vec<LibraryEntry> = match resource {
+    let waiting = |e: &LibraryEntry| {
+        lib.outbox
+            .iter()
+            .find(|(_, files)| files.contains(&e.path))
+            .map(|(name, _)| name.clone())
+    };
+    let entries: Vec<(LibraryEntry, Option<String>)> = match resource {
         Some(id) => lib
             .for_resource(&id)
             .into_iter()
-            .map(overview::shown)
+            .map(|e| (overview::shown(e), waiting(e)))
             .collect(),
-        None => lib.entries.iter().map(overview::shown).collect(),
+        None => lib
+            .entries
+            .iter()
+            .map(|e| (overview::shown(e), waiting(e)))
+            .collect(),
     };
     // By the account's offsite destinations (none: local only).
     let all = state
@@ -362,10 +423,10 @@ pub async fn list_library(
     Ok(library_rows(entries, &all))
 }
 
-fn library_rows(entries: Vec<LibraryEntry>, all: &Offsites) -> Vec<LibraryRow> {
+fn library_rows(entries: Vec<(LibraryEntry, Option<String>)>, all: &Offsites) -> Vec<LibraryRow> {
     entries
         .into_iter()
-        .map(|entry| {
+        .map(|(entry, waiting_for)| {
             let elsewhere = entry
                 .copies
                 .iter()
@@ -381,7 +442,12 @@ fn library_rows(entries: Vec<LibraryEntry>, all: &Offsites) -> Vec<LibraryRow> {
                     })
                 })
                 .collect();
-            LibraryRow { entry, elsewhere }
+            LibraryRow {
+                here: entry.path.is_file(),
+                entry,
+                elsewhere,
+                waiting_for,
+            }
         })
         .collect()
 }
@@ -429,7 +495,7 @@ mod tests {
         let all = Offsites {
             destinations: vec![cfg],
         };
-        let rows = library_rows(vec![entry(copies)], &all);
+        let rows = library_rows(vec![(entry(copies), None)], &all);
         let v = serde_json::to_value(&rows).unwrap();
         assert_eq!(
             v[0]["path"], "/b/a.zip",
@@ -441,6 +507,20 @@ mod tests {
                 {"name": "b2", "endpoint": "https://s3.example.com", "bucket": "bk", "key": "snaps/a.zip.age"},
                 {"name": "gone", "endpoint": null, "bucket": "old", "key": "x/a.zip"},
             ])
+        );
+        // Its file is not on this computer: kept in those places only.
+        assert_eq!(v[0]["here"], false);
+        assert_eq!(v[0]["waiting_for"], serde_json::Value::Null);
+        // A file staged for an offsite-only plan: here, and waiting for its upload.
+        let d = tempfile::tempdir().unwrap();
+        let staged = d.path().join("a.zip");
+        std::fs::write(&staged, b"zip").unwrap();
+        let mut e = entry(Vec::new());
+        e.path = staged;
+        let v = serde_json::to_value(library_rows(vec![(e, Some("b2".into()))], &all)).unwrap();
+        assert_eq!(
+            (&v[0]["here"], &v[0]["waiting_for"]),
+            (&true.into(), &"b2".into())
         );
     }
 }

@@ -54,56 +54,46 @@ pub fn start<R: Runtime>(app: tauri::AppHandle<R>) {
     });
 }
 
-/// What a sync after plans did, for the window: a failure fails no download (the local
+/// What a plan's offsite step did, for the window: a failure fails no download (the local
 /// copies are kept and recorded); the window says it, and the next run or "Send copies now"
-/// resumes.
+/// resumes. A plan that keeps its copies offsite only says how many wait on this computer
+/// for the upload, where, and why.
 #[derive(Clone, serde::Serialize)]
 struct OffsiteSynced {
     name: String,
     ok: bool,
     uploaded: usize,
     message: Option<String>,
+    /// The plan keeps its copies there only.
+    only: bool,
+    /// Copies waiting on this computer for the upload there.
+    waiting: usize,
+    /// Where they wait (the destination's folder in the account's outbox).
+    waiting_in: Option<std::path::PathBuf>,
 }
 
-/// Each offsite destination a plan that ran names gets what it lacks (the plans' new
-/// verified downloads among them), as `sqsnap run-due` does.
-async fn after_plans<R: Runtime>(
-    app: &tauri::AppHandle<R>,
-    engine: &Arc<Engine>,
-    runs: &[snapshots::plans::PlanRun],
-) {
-    let plans = engine.plans().plans;
-    let mut names: Vec<String> = runs
+/// Each plan that ran with an offsite destination says what its offsite step did.
+fn say_offsite<R: Runtime>(app: &tauri::AppHandle<R>, runs: &[snapshots::plans::PlanRun]) {
+    for o in runs
         .iter()
         .filter(|r| !r.stopped)
-        .filter_map(|r| plans.iter().find(|p| p.id == r.plan)?.offsite.clone())
-        .collect();
-    names.sort();
-    names.dedup();
-    let state = app.state::<AppState>();
-    let cancel = state.cancel_token();
-    for name in names {
-        let tell = |u: crate::offsite::UploadEvent| {
-            let _ = app.emit(crate::offsite::UPLOAD_EVENT, u);
-        };
-        let said = match crate::offsite::sync_one(&state, engine, &name, &cancel, &tell).await {
-            Ok(v) => OffsiteSynced {
-                name,
-                ok: true,
-                uploaded: v.uploaded,
-                message: None,
+        .filter_map(|r| r.offsite.as_ref())
+    {
+        if let Some(e) = &o.error {
+            eprintln!("offsite {}: {e}", o.dest);
+        }
+        let _ = app.emit(
+            "offsite-synced",
+            OffsiteSynced {
+                name: o.dest.clone(),
+                ok: o.error.is_none(),
+                uploaded: o.uploaded.len(),
+                message: o.error.clone(),
+                only: o.only,
+                waiting: o.waiting.len(),
+                waiting_in: o.waiting_in.clone(),
             },
-            Err(e) => {
-                eprintln!("offsite {name}: {}", e.message);
-                OffsiteSynced {
-                    name,
-                    ok: false,
-                    uploaded: 0,
-                    message: Some(e.message),
-                }
-            }
-        };
-        let _ = app.emit("offsite-synced", said);
+        );
     }
 }
 
@@ -124,6 +114,11 @@ async fn look<R: Runtime>(
     let state = app.state::<AppState>();
     let notifier = app.state::<Notifier>();
     let account = engine.me().user.id;
+    // A plan that names an offsite destination uploads there in its run.
+    if let Ok((id, st)) = state.account_state(engine) {
+        let access = crate::offsite::AppAccess::new(app.clone(), id, st.path());
+        engine.set_offsite(Arc::new(access));
+    }
     // One look is one run: what its plans downloaded is said once, when it returns.
     let (events, run) = event_sink(engine, app);
     let ran = engine
@@ -160,7 +155,7 @@ async fn look<R: Runtime>(
     if !runs.is_empty() {
         let _ = app.emit("plans-ran", &runs);
     }
-    after_plans(app, engine, &runs).await;
+    say_offsite(app, &runs);
     // A plan with no successful run for days says so, once a day: the engine's rule, the
     // one `sqsnap run-due` warns by too.
     for stale in engine.stale_plans(Utc::now()) {

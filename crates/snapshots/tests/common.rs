@@ -151,6 +151,7 @@ pub fn plan(
         retention: snapshots::plans::Retention::Everything,
         dest: Some(dest.to_path_buf()),
         offsite: None,
+        offsite_only: false,
     }
 }
 

@@ -174,6 +174,10 @@ pub enum PlanCmd {
     Show { name: String },
     /// Add a plan. Snapshot plans are checked against the daily quota.
     Add(PlanAddArgs),
+    /// Change where a plan keeps its copies: on this computer (--no-offsite), in an offsite
+    /// destination too (--offsite NAME), or there only (--offsite-only). Its runs so far
+    /// stay; to change anything else, remove the plan and add it again.
+    Edit(PlanEditArgs),
     /// Remove a plan (its files stay).
     Remove { name: String },
     /// How many snapshots a day to keep for taking by hand (1 by default).
@@ -259,9 +263,14 @@ pub struct PutBackArgs {
 #[derive(Args)]
 pub struct PlanAddArgs {
     pub name: String,
-    /// Also copy each verified download to this offsite destination (`sqsnap offsite add`).
+    /// Also copy each verified download to this offsite destination (`sqsnap offsite add`):
+    /// copies here and there.
     #[arg(long, value_name = "NAME")]
     pub offsite: Option<String>,
+    /// With --offsite: keep the copies there only. Each download waits in this account's
+    /// own folder until its upload is checked, then it is removed from this computer.
+    #[arg(long, requires = "offsite", conflicts_with = "dest")]
+    pub offsite_only: bool,
     /// Download every server snapshot not on disk yet (costs no quota).
     #[arg(
         long,
@@ -294,6 +303,21 @@ pub struct PlanAddArgs {
     pub keep_everything: bool,
     #[arg(long)]
     pub dest: Option<PathBuf>,
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("copies").required(true).multiple(true).args(["offsite", "offsite_only", "no_offsite"])))]
+pub struct PlanEditArgs {
+    pub name: String,
+    /// Keep copies here and in this offsite destination (with --offsite-only: there only).
+    #[arg(long, value_name = "NAME", conflicts_with = "no_offsite")]
+    pub offsite: Option<String>,
+    /// Keep the copies in the offsite destination only (the plan's, or --offsite's).
+    #[arg(long, conflicts_with = "no_offsite")]
+    pub offsite_only: bool,
+    /// Keep the copies on this computer only.
+    #[arg(long)]
+    pub no_offsite: bool,
 }
 
 #[derive(Subcommand)]

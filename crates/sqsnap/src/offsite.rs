@@ -11,9 +11,11 @@ use crate::session::{accounts, offline_dir, state};
 use snapshots::accounts::AccountId;
 use snapshots::download::RateLimit;
 use snapshots::library::Rule;
+use snapshots::offsite::access::{OffsiteAccess, Reach};
 use snapshots::offsite::keep::{self, KeepReport};
 use snapshots::offsite::upload::UploadOptions;
 use snapshots::offsite::{self, OFFSITE, OffsiteConfig, OffsiteError, Offsites, S3Client};
+use snapshots::plans::PlanRun;
 use snapshots::seal;
 use snapshots::secret::OsKeychain;
 use snapshots::statedir::StateDir;
@@ -64,6 +66,9 @@ pub async fn run(out: &Out, demo: bool, rate: Option<u64>, cmd: &OffsiteCmd) -> 
                 format!("No offsite destination named {name}.")
             };
             out.emit(line, serde_json::json!({"removed": had, "name": name}));
+            if had {
+                say_plans_naming(&st, name);
+            }
             Ok(())
         }
         OffsiteCmd::Test { name } => {
@@ -82,6 +87,26 @@ pub async fn run(out: &Out, demo: bool, rate: Option<u64>, cmd: &OffsiteCmd) -> 
             }
             Ok(())
         }
+    }
+}
+
+/// After a destination is removed: the plans that still name it, and what their runs do now.
+fn say_plans_naming(st: &StateDir, name: &str) {
+    let plans: snapshots::plans::Plans = st.read(snapshots::plans::PLANS).unwrap_or_default();
+    for p in plans
+        .plans
+        .iter()
+        .filter(|p| p.offsite.as_deref() == Some(name))
+    {
+        let what = if p.offsite_only {
+            "its copies now wait on this computer (in the account's outbox) until you add the destination again or change where the plan keeps them (`sqsnap plan edit`)"
+        } else {
+            "its copies stay on this computer only until you add the destination again or change the plan (`sqsnap plan edit`)"
+        };
+        say::err(&format!(
+            "note: plan {} still names {name}: {what}.",
+            snapshots::names::printable(&p.id)
+        ));
     }
 }
 
@@ -238,18 +263,8 @@ async fn sync(
             stop.cancel();
         }
     });
-    let last = std::sync::Mutex::new(std::time::Instant::now());
-    let progress = |p: &std::path::Path, done: u64, total: u64| {
-        let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
-        if done == total || l.elapsed().as_millis() >= 500 {
-            *l = std::time::Instant::now();
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default();
-            eprintln!("{}  {} / {} MiB", name, done >> 20, total >> 20);
-        }
-    };
+    let shown = Shown::default();
+    let progress = |p: &std::path::Path, done: u64, total: u64| shown.say(p, done, total);
     let opts = UploadOptions {
         rate,
         ..UploadOptions::default()
@@ -257,22 +272,73 @@ async fn sync(
     let r = snapshots::offsite::sync::sync(c, st, opts, seal_hook, &cancel, &progress)
         .await
         .map_err(fail)?;
-    for (p, at) in &r.uploaded {
-        out.emit(
-            format!("uploaded {} → {at}", p.display()),
-            serde_json::json!({"uploaded": p, "at": at}),
-        );
-    }
     for p in &r.missing {
         out.emit(
             format!("skipped  {} (not on this computer any more)", p.display()),
             serde_json::json!({"missing": p}),
         );
     }
+    let sent = Sent {
+        uploaded: &r.uploaded,
+        present: r.present,
+        dropped: r.dropped,
+        cleared: &r.cleared,
+    };
+    say_sent(out, c.config(), &sent);
+    Ok(())
+}
+
+/// Upload progress on stderr, at most twice a second.
+#[derive(Default)]
+struct Shown {
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl Shown {
+    fn say(&self, p: &std::path::Path, done: u64, total: u64) {
+        let mut l = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if done == total || l.is_none_or(|t| t.elapsed().as_millis() >= 500) {
+            *l = Some(std::time::Instant::now());
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default();
+            eprintln!("{}  {} / {} MiB", name, done >> 20, total >> 20);
+        }
+    }
+}
+
+/// What a sync sent to one destination.
+struct Sent<'a> {
+    uploaded: &'a [(std::path::PathBuf, String)],
+    present: usize,
+    dropped: usize,
+    /// Staged files removed from this computer once their copy there was checked.
+    cleared: &'a [std::path::PathBuf],
+}
+
+/// A line per file uploaded, then what the destination holds.
+fn say_sent(out: &Out, cfg: &OffsiteConfig, r: &Sent<'_>) {
+    for (p, at) in r.uploaded {
+        out.emit(
+            format!("uploaded {} → {at}", p.display()),
+            serde_json::json!({"uploaded": p, "at": at}),
+        );
+    }
+    for p in r.cleared {
+        out.emit(
+            format!(
+                "removed  {} from this computer (its copy in {} is checked)",
+                p.display(),
+                cfg.name
+            ),
+            serde_json::json!({"cleared": p, "destination": cfg.name}),
+        );
+    }
     out.emit(
         format!(
             "{}: {} uploaded, {} already there{} ({})",
-            c.config().name,
+            cfg.name,
             r.uploaded.len(),
             r.present,
             if r.dropped > 0 {
@@ -283,53 +349,91 @@ async fn sync(
             } else {
                 String::new()
             },
-            c.config().place()
+            cfg.place()
         ),
-        serde_json::json!({"name": c.config().name, "uploaded": r.uploaded.len(),
+        serde_json::json!({"name": cfg.name, "uploaded": r.uploaded.len(),
             "present": r.present, "dropped": r.dropped}),
     );
-    Ok(())
 }
 
-/// A plan that ran with an offsite destination: the destination, its rule, the ids of its
-/// resources.
-pub struct PlanCopies {
-    pub plan: String,
-    pub dest: String,
-    pub rule: Rule,
-    pub ids: Vec<String>,
+/// Plan runs of `sqsnap run-due` reach the account's destinations through the OS keychain;
+/// their uploads say how far on stderr.
+pub struct Access {
+    dir: std::path::PathBuf,
+    account: AccountId,
+    shown: Shown,
 }
 
-/// After `run-due`: each offsite destination a plan that ran names gets what it lacks (the
-/// plans' new verified downloads among them), then each plan's retention is applied to its
-/// resources' copies there, judged on that bucket alone. A failure here fails no download:
-/// the local copies are kept and recorded, and the next run or `sqsnap offsite sync`
-/// resumes.
-pub async fn after_plans(
-    out: &Out,
-    demo: bool,
-    rate: Option<Arc<RateLimit>>,
-    plans: &[PlanCopies],
-) -> Result<(), Fail> {
-    if plans.is_empty() {
-        return Ok(());
+impl Access {
+    /// The access of the account whose id is `account` (the engine's).
+    pub fn new(demo: bool, account: &str) -> Result<Self, Fail> {
+        let account = AccountId::new(account).map_err(|_| {
+            Fail(
+                7,
+                format!("{account} is not an account id this computer can keep"),
+            )
+        })?;
+        Ok(Self {
+            dir: crate::session::accounts(demo)?.dir(&account),
+            account,
+            shown: Shown::default(),
+        })
     }
-    let (id, st) = account(demo)?;
-    let kc = OsKeychain::default();
-    let mut names: Vec<&String> = plans.iter().map(|p| &p.dest).collect();
-    names.sort();
-    names.dedup();
-    for n in names {
-        let c = offsite::open(&st, &kc, &id, n).map_err(fail)?;
-        sync(out, &st, &c, rate.clone(), &kc, &id).await?;
-        for p in plans.iter().filter(|p| &p.dest == n) {
-            let r = keep::prune(&c, &st, Some(&p.ids), &p.rule)
-                .await
-                .map_err(fail)?;
-            say_pruned(out, &c, &r, Some(&p.plan));
+}
+
+impl OffsiteAccess for Access {
+    fn reach(&self, name: &str) -> Result<Reach, OffsiteError> {
+        let st = StateDir::open(&self.dir)?;
+        offsite::access::reach(&st, &OsKeychain::default(), &self.account, name)
+    }
+
+    fn step(&self, _cfg: &offsite::OffsiteConfig, step: offsite::sync::SyncStep<'_>) {
+        if let offsite::sync::SyncStep::Sending { entry, progress } = step {
+            let total = progress.total.unwrap_or(progress.bytes);
+            self.shown.say(&entry.path, progress.bytes, total);
         }
     }
-    Ok(())
+}
+
+/// After `sqsnap run-due`: what each plan's offsite step did, in lines. False when one
+/// did not finish (what it could not send is said, with where it waits and why).
+pub fn say_plan_offsite(out: &Out, demo: bool, run: &PlanRun) -> bool {
+    let Some(o) = &run.offsite else {
+        return true;
+    };
+    let cfg = account(demo)
+        .ok()
+        .and_then(|(_, st)| st.read::<Offsites>(OFFSITE).ok())
+        .and_then(|all| all.get(&o.dest).cloned());
+    if let Some(cfg) = &cfg {
+        let sent = Sent {
+            uploaded: &o.uploaded,
+            present: o.present,
+            dropped: o.dropped,
+            cleared: &o.cleared,
+        };
+        if o.error.is_none() || !o.uploaded.is_empty() {
+            say_sent(out, cfg, &sent);
+        }
+        if let Some(k) = &o.kept {
+            say_pruned(out, cfg, k, Some(&run.plan));
+        }
+    }
+    match (&o.error, o.waiting_words()) {
+        (_, Some(words)) => {
+            out.emit(
+                words,
+                serde_json::json!({"plan": run.plan, "destination": o.dest,
+                    "waiting": o.waiting, "waiting_in": o.waiting_in, "error": o.error}),
+            );
+            false
+        }
+        (Some(e), None) => {
+            say::err(&format!("Offsite copies not made: {e}"));
+            false
+        }
+        (None, None) => true,
+    }
 }
 
 /// `sqsnap prune --offsite NAME`: the counts applied to every resource's copies in that
@@ -349,13 +453,12 @@ pub async fn prune(
         now: chrono::Utc::now(),
     };
     let r = keep::prune(&c, &st, None, &rule).await.map_err(fail)?;
-    say_pruned(out, &c, &r, None);
+    say_pruned(out, c.config(), &r, None);
     Ok(())
 }
 
 /// What a prune of a bucket did, a line a copy: where it was, and of which local file.
-fn say_pruned(out: &Out, c: &S3Client, r: &KeepReport, plan: Option<&str>) {
-    let cfg = c.config();
+fn say_pruned(out: &Out, cfg: &OffsiteConfig, r: &KeepReport, plan: Option<&str>) {
     for (file, at) in &r.deleted {
         let key = offsite::parse_at(at).map_or(at.as_str(), |(_, k)| k);
         let name = file

@@ -1,18 +1,19 @@
 //! `sqsnap plan`: backups that run themselves, listed, shown, added and removed; the
 //! snapshots a day kept for taking by hand.
 
-use crate::cli::{PlanAddArgs, PlanCmd};
+use crate::cli::{PlanAddArgs, PlanCmd, PlanEditArgs};
 use crate::exit::Fail;
 use crate::say;
 use crate::session::Session;
 use snapshots::names::printable;
-use snapshots::plans::{Plan, PlanKind, Retention, Schedule, Scope};
+use snapshots::plans::{Keeps, OffsiteNote, Plan, PlanKind, Retention, Schedule, Scope};
 
 pub fn run(s: &Session, cmd: &PlanCmd, key_file: Option<&std::path::Path>) -> Result<(), Fail> {
     match cmd {
         PlanCmd::List => list(s),
         PlanCmd::Show { name } => show(s, name),
         PlanCmd::Add(a) => add(s, a),
+        PlanCmd::Edit(a) => edit(s, a),
         PlanCmd::Remove { name } => remove(s, name),
         PlanCmd::Reserve { n } => reserve(s, *n),
         PlanCmd::InstallTimer => crate::install_timer::run(&s.out, key_file),
@@ -92,11 +93,12 @@ fn show(s: &Session, name: &str) -> Result<(), Fail> {
     {
         out.emit(
             format!(
-                "  {}  {}  {} files, {}",
+                "  {}  {}  {} files, {}{}",
                 r.started.format("%Y-%m-%d %H:%M UTC"),
                 if r.ok { "ok    " } else { "FAILED" },
                 r.files,
-                say::bytes(r.bytes)
+                say::bytes(r.bytes),
+                r.offsite.as_ref().map(offsite_words).unwrap_or_default()
             ),
             serde_json::to_value(r).unwrap_or_default(),
         );
@@ -136,6 +138,7 @@ fn add(s: &Session, a: &PlanAddArgs) -> Result<(), Fail> {
         retention,
         dest: a.dest.clone(),
         offsite: a.offsite.clone(),
+        offsite_only: a.offsite_only,
     };
     engine.add_plan(plan.clone())?.map_err(|e| {
         Fail(
@@ -152,6 +155,74 @@ fn add(s: &Session, a: &PlanAddArgs) -> Result<(), Fail> {
         serde_json::to_value(&plan).unwrap_or_default(),
     );
     Ok(())
+}
+
+fn edit(s: &Session, a: &PlanEditArgs) -> Result<(), Fail> {
+    let plans = s.engine.plans();
+    let p = plans
+        .plans
+        .iter()
+        .find(|p| p.id == a.name)
+        .ok_or_else(|| Fail(8, format!("No plan named {}.", printable(&a.name))))?;
+    let offsite = match (&a.offsite, a.no_offsite) {
+        (_, true) => None,
+        (Some(n), false) => Some(n.clone()),
+        (None, false) => p.offsite.clone(),
+    };
+    if let Some(n) = &offsite {
+        crate::offsite::check_name(s.demo, n)?;
+    }
+    let only = a.offsite_only && offsite.is_some();
+    if a.offsite_only && offsite.is_none() {
+        return Err(Fail(
+            2,
+            format!(
+                "Plan {} names no offsite destination: give one with --offsite NAME. Nothing was changed.",
+                printable(&a.name)
+            ),
+        ));
+    }
+    let plan = s
+        .engine
+        .set_plan_copies(&a.name, offsite, only)?
+        .map_err(|e| Fail(2, e.to_string()))?;
+    if only && p.dest.is_some() {
+        say::err(&format!(
+            "note: its copies no longer go to {}; the files already there stay.",
+            p.dest
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""))
+                .display()
+        ));
+    }
+    s.out.emit(
+        format!("Changed: {}", describe(&plan)),
+        serde_json::to_value(&plan).unwrap_or_default(),
+    );
+    Ok(())
+}
+
+/// What a run's offsite step did, for its line in `plan show`.
+fn offsite_words(n: &OffsiteNote) -> String {
+    let mut s = format!(
+        "; {}: {} uploaded, {} deleted",
+        n.dest, n.uploaded, n.deleted
+    );
+    if n.waiting > 0 {
+        let dir = n
+            .waiting_in
+            .as_ref()
+            .map(|d| format!(" in {}", d.display()))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            ", {} waiting on this computer{dir} for the upload",
+            n.waiting
+        ));
+    }
+    if let Some(e) = &n.error {
+        s.push_str(&format!(" ({e})"));
+    }
+    s
 }
 
 fn remove(s: &Session, name: &str) -> Result<(), Fail> {
@@ -260,5 +331,13 @@ fn describe(p: &Plan) -> String {
         Retention::Last { n } => format!("keep the last {n}"),
         Retention::Everything => "keep everything".into(),
     };
-    format!("{:16} {kind:8} {when}, {scope}, {keep}", printable(&p.id))
+    let copies = match p.keeps() {
+        Keeps::Local => "copies on this computer".to_string(),
+        Keeps::Offsite(d) => format!("copies in {} only", printable(d)),
+        Keeps::Both(d) => format!("copies on this computer and in {}", printable(d)),
+    };
+    format!(
+        "{:16} {kind:8} {when}, {scope}, {keep}, {copies}",
+        printable(&p.id)
+    )
 }

@@ -273,7 +273,20 @@ impl Progress {
                 resource,
                 path,
                 size,
+                outbox: Some(dest),
+                ..
+            } => format!(
+                "{}: checked ({}); it waits in {} for the upload to {dest}, then leaves this computer",
+                self.name(resource),
+                say::bytes(*size),
+                path.display()
+            ),
+            Event::Done {
+                resource,
+                path,
+                size,
                 already_present,
+                outbox: None,
             } => format!(
                 "{}: {} {} ({}, verified)",
                 self.name(resource),

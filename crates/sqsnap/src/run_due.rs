@@ -9,6 +9,16 @@ pub async fn run(s: &Session) -> Result<(), Fail> {
     // Mirrors of large snapshots wait while NetworkManager says "metered".
     s.engine
         .set_metered_check(std::sync::Arc::new(snapshots::metered::is_metered));
+    // A plan that names an offsite destination uploads there in its run (the keychain
+    // holds the destination's secret and the encryption key). Without it, that step says
+    // why, and the downloads stand.
+    match crate::offsite::Access::new(s.demo, &s.engine.me().user.id) {
+        Ok(access) => s.engine.set_offsite(std::sync::Arc::new(access)),
+        Err(e) => say::err(&format!(
+            "note: offsite destinations cannot be reached: {}",
+            e.1
+        )),
+    }
     let runs = s
         .engine
         .run_due(chrono::Utc::now(), s.sink(), &s.cancel)
@@ -36,30 +46,12 @@ pub async fn run(s: &Session) -> Result<(), Fail> {
             ),
             serde_json::to_value(r).unwrap_or_default(),
         );
+        // Local and offsite, or offsite only: what its offsite step sent, deleted there by
+        // the plan's rule, or left waiting on this computer, and why.
+        failed |= !crate::offsite::say_plan_offsite(&s.out, s.demo, r);
     }
     if runs.is_empty() {
         s.out.emit("Nothing is due.", serde_json::json!({"due": 0}));
-    }
-    // Local and offsite: the destinations the plans that ran name get their copies, then
-    // each plan's retention there.
-    let plans = s.engine.plans().plans;
-    let offsite: Vec<crate::offsite::PlanCopies> = runs
-        .iter()
-        .filter_map(|r| plans.iter().find(|p| p.id == r.plan))
-        .filter_map(|p| {
-            Some(crate::offsite::PlanCopies {
-                plan: p.id.clone(),
-                dest: p.offsite.clone()?,
-                rule: snapshots::library::Rule::Plan(p.retention.clone()),
-                ids: s.engine.plan_resources(p),
-            })
-        })
-        .collect();
-    if let Err(e) =
-        crate::offsite::after_plans(&s.out, s.demo, s.engine.rate_limit(), &offsite).await
-    {
-        say::err(&format!("Offsite copies not made: {}", e.1));
-        failed = true;
     }
     // The same rule as the app's "No recent backup": a timer-only setup hears it here.
     for stale in s.engine.stale_plans(chrono::Utc::now()) {

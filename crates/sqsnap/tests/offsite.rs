@@ -657,3 +657,234 @@ async fn put_back_from_an_offsite_copy() {
         .collect();
     assert!(left.is_empty(), "fetched copies left: {left:?}");
 }
+
+/// `plan add --offsite NAME --offsite-only`: `run-due` downloads into the account's outbox,
+/// and a bucket that refuses the upload keeps the copies there, said with where and why
+/// (exit 5); `offsite sync` sends them and removes them from this computer, byte for byte
+/// the server's archives; the next `run-due` applies the plan's rule in the bucket and
+/// leaves nothing here. A plans file written before the option still reads as both.
+#[tokio::test]
+async fn an_offsite_only_plan_waits_here_for_a_refusing_bucket_then_sync_sends_it() {
+    use snapshots::offsite::outbox;
+    use squarecloud_sim::{AccountSpec, SimConfig, Simulator};
+    if std::env::var("SQSNAP_EXPECT_KEYRING").unwrap_or_default() != "present" {
+        eprintln!("no Secret Service here (make test starts one): offsite-only plan not checked");
+        return;
+    }
+    const KEY: &str = "313397145698959364-test-key";
+    const ATLAS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+    let mut sc = SimConfig::new(KEY, AccountSpec::demo());
+    sc.generation_time = std::time::Duration::ZERO;
+    let sim = Simulator::start(sc).await.unwrap();
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let id = AccountId::new("313397145698959364").unwrap();
+    let acct_dir = Accounts::open(&data).unwrap().enter(&id, "Demo").unwrap();
+    let secret = d.path().join("secret");
+    std::fs::write(&secret, SK).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let sf = secret.to_string_lossy().into_owned();
+    let with_sim = |args: &[&str]| {
+        let mut c = sqsnap(&data, args);
+        c.env("SQUARECLOUD_API_URL", sim.api_url())
+            .env("SQUARECLOUD_API_KEY", KEY);
+        c
+    };
+    let add = [
+        "offsite",
+        "add",
+        "far",
+        "--endpoint",
+        &s.endpoint,
+        "--bucket",
+        BUCKET,
+        "--access-key-id",
+        AK,
+        "--path-style",
+        "--no-encrypt",
+        "--secret-key-file",
+        &sf,
+    ];
+    let o = run(sqsnap(&data, &add)).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Offsite only needs the destination, and has no folder here.
+    for bad in [
+        vec![
+            "plan",
+            "add",
+            "o",
+            "--mirror",
+            "--hourly",
+            "--offsite-only",
+            ATLAS,
+        ],
+        vec![
+            "plan",
+            "add",
+            "o",
+            "--mirror",
+            "--hourly",
+            "--offsite",
+            "far",
+            "--offsite-only",
+            "--dest",
+            "/tmp",
+            ATLAS,
+        ],
+    ] {
+        let o = run(with_sim(&bad)).await;
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", text(&o));
+    }
+    let plan = [
+        "plan",
+        "add",
+        "o",
+        "--mirror",
+        "--hourly",
+        "--offsite",
+        "far",
+        "--offsite-only",
+        "--keep-last",
+        "1",
+        ATLAS,
+    ];
+    let o = run(with_sim(&plan)).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("copies in far only"), "{}", text(&o));
+    let acct = StateDir::open(&acct_dir).unwrap();
+    let due = || {
+        acct.update(
+            snapshots::plans::PLANS,
+            |p: &mut snapshots::plans::Plans| p.state.clear(),
+        )
+        .unwrap()
+    };
+    due();
+    // The bucket refuses every upload (read-only, or full).
+    s.fault(s3server::Fault {
+        method: "PUT",
+        query: "",
+        status: 403,
+        code: "AccessDenied",
+        times: 1000,
+    });
+    let o = run(with_sim(&["run-due"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(5), "{out}");
+    let waits = outbox::dir(&acct_dir, "far");
+    let staged = walk(&waits);
+    assert!(!staged.is_empty(), "{out}");
+    let n = staged.len();
+    let said = format!(
+        "{n} {} on this computer in {} for the upload to far",
+        if n == 1 { "copy waits" } else { "copies wait" },
+        waits.display()
+    );
+    assert!(out.contains(&said) && out.contains("AccessDenied"), "{out}");
+    let o = run(with_sim(&["plan", "show", "o"])).await;
+    assert!(
+        text(&o).contains(&format!(
+            "{n} waiting on this computer in {}",
+            waits.display()
+        )),
+        "{}",
+        text(&o)
+    );
+    // The bucket takes uploads again: `offsite sync` sends the staged copies and removes
+    // them from this computer; each object is the server's archive.
+    s.shared.faults.lock().unwrap().clear();
+    let o = run(sqsnap(&data, &["offsite", "sync", "far"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains(&format!("far: {n} uploaded")), "{out}");
+    assert_eq!(
+        out.matches("from this computer (its copy in far is checked)")
+            .count(),
+        n,
+        "{out}"
+    );
+    assert!(walk(&waits).is_empty(), "{out}");
+    let lib: Library = acct.read(LIBRARY).unwrap();
+    assert!(lib.outbox.is_empty());
+    for e in &lib.entries {
+        let name = e.path.file_name().unwrap().to_string_lossy().into_owned();
+        let archive = sim.archive(ATLAS, e.version.as_deref().unwrap()).unwrap();
+        assert!(s.object(&name).await.unwrap() == archive, "{name}");
+    }
+    // The next run: nothing new to download, the plan's rule in the bucket (keep 1).
+    due();
+    let o = run(with_sim(&["run-due"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains(&format!("far by plan o: {} deleted", n - 1)),
+        "{out}"
+    );
+    assert!(walk(&acct_dir.join(outbox::OUTBOX)).is_empty(), "{out}");
+    let lib: Library = acct.read(LIBRARY).unwrap();
+    assert_eq!(lib.entries.len(), 1, "{:?}", lib.entries);
+    assert!(
+        lib.known_versions(ATLAS).len() >= n,
+        "none to download again"
+    );
+
+    // A plans file from before offsite-only: `offsite` alone keeps copies here and there.
+    let file = acct_dir.join(snapshots::plans::PLANS);
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    v["plans"].as_array_mut().unwrap().push(serde_json::json!({
+        "id": "older", "kind": "mirror", "scope": {"scope": "all"}, "schedule": {"every": "hour"},
+        "retention": {"keep": "last", "n": 2}, "dest": null, "offsite": "far"}));
+    std::fs::write(&file, serde_json::to_vec(&v).unwrap()).unwrap();
+    let o = run(with_sim(&["plan", "list"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("copies on this computer and in far"), "{out}");
+    assert!(
+        out.contains("copies in far only") && !out.contains("cannot run"),
+        "{out}"
+    );
+
+    // `plan edit` moves a plan between here, there, and both; its history stays.
+    for (args, says) in [
+        (vec!["--no-offsite"], "copies on this computer"),
+        (
+            vec!["--offsite", "far"],
+            "copies on this computer and in far",
+        ),
+        (vec!["--offsite-only"], "copies in far only"),
+    ] {
+        let here_only = args == ["--no-offsite"];
+        let mut c = vec!["plan", "edit", "o"];
+        c.extend(args);
+        let o = run(with_sim(&c)).await;
+        assert_eq!(o.status.code(), Some(0), "{c:?}: {}", text(&o));
+        let out = text(&o);
+        assert!(
+            out.contains("Changed: o") && out.contains(says),
+            "{c:?}: {out}"
+        );
+        assert!(!here_only || !out.contains("far"), "{out}");
+    }
+    let plans: snapshots::plans::Plans = acct.read(snapshots::plans::PLANS).unwrap();
+    assert!(!plans.state["o"].history.is_empty(), "the runs so far stay");
+    for (c, code) in [
+        (vec!["plan", "edit", "o", "--offsite", "nope"], 2),
+        (vec!["plan", "edit", "nope", "--no-offsite"], 8),
+        (vec!["plan", "edit", "o"], 2),
+    ] {
+        let o = run(with_sim(&c)).await;
+        assert_eq!(o.status.code(), Some(code), "{c:?}: {}", text(&o));
+    }
+    // Removing the destination says what becomes of the plans that name it.
+    let o = run(sqsnap(&data, &["offsite", "remove", "far"])).await;
+    assert!(
+        text(&o).contains("plan o still names far: its copies now wait on this computer"),
+        "{}",
+        text(&o)
+    );
+}

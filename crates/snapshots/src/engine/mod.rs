@@ -34,6 +34,7 @@ pub use types::{
 
 use crate::download::{Downloaded, Downloader};
 use crate::ledger::{Ledger, QuotaStatus};
+use crate::offsite::access::OffsiteAccess;
 use crate::pacer::Limits;
 use crate::settings::Settings;
 use crate::statedir::StateDir;
@@ -67,6 +68,8 @@ pub struct Engine {
     plans: PlanStore,
     recovered: Vec<Recovered>,
     state: Arc<StateDir>,
+    /// How plan runs reach the offsite destinations (the app's and `sqsnap`'s keychain).
+    offsite: std::sync::RwLock<Option<Arc<dyn OffsiteAccess>>>,
 }
 
 impl Engine {
@@ -100,6 +103,7 @@ impl Engine {
             plans: PlanStore::new(state.clone(), &cfg),
             recovered,
             state,
+            offsite: std::sync::RwLock::new(None),
         })
     }
 
@@ -129,7 +133,19 @@ impl Engine {
             &self.shelf,
             self.queue(),
             &self.plans,
+            self.offsite
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         )
+    }
+
+    /// How plan runs reach the account's offsite destinations: a plan that names one
+    /// uploads its copies there as part of its run. Without it, that step says it could
+    /// not reach the destination, and a plan that keeps its copies there only keeps them
+    /// waiting on this computer.
+    pub fn set_offsite(&self, access: Arc<dyn OffsiteAccess>) {
+        *self.offsite.write().unwrap_or_else(|e| e.into_inner()) = Some(access);
     }
 
     /// How to tell a metered connection (none: never metered).
@@ -378,11 +394,68 @@ impl Engine {
         self.plans.update_plans(f)
     }
 
-    /// Adds a plan after checking it fits in the quota.
+    /// Adds a plan after checking it fits in the quota, and that the offsite destination it
+    /// names is one of the account's.
     pub fn add_plan(&self, plan: Plan) -> Result<Result<(), PlanError>, EngineError> {
+        if let Err(e) = self.check_offsite(&plan) {
+            return Ok(Err(e));
+        }
         let (n, quota) = (self.account.resources().len(), self.account.daily_quota());
         self.plans
             .update_plans(|p| p.add(plan, n, quota, Local::now()))
+    }
+
+    /// Changes where the plan named `id` keeps its copies: on this computer (`offsite`
+    /// `None`), in that offsite destination only (`only`), or both. Its runs so far stay.
+    pub fn set_plan_copies(
+        &self,
+        id: &str,
+        offsite: Option<String>,
+        only: bool,
+    ) -> Result<Result<Plan, PlanError>, EngineError> {
+        let Some(mut plan) = self.plans().plans.into_iter().find(|p| p.id == id) else {
+            return Ok(Err(PlanError::Unknown(id.into())));
+        };
+        plan.offsite = offsite;
+        plan.offsite_only = only;
+        if only {
+            // No folder on this computer: its copies wait in the account's outbox.
+            plan.dest = None;
+        }
+        if let Err(why) = plan.validate() {
+            return Ok(Err(PlanError::Invalid(format!(
+                "{why} Nothing was changed."
+            ))));
+        }
+        if let Err(e) = self.check_offsite(&plan) {
+            return Ok(Err(e));
+        }
+        self.plans
+            .update_plans(|p| match p.plans.iter_mut().find(|q| q.id == id) {
+                Some(q) => {
+                    *q = plan.clone();
+                    Ok(plan)
+                }
+                None => Err(PlanError::Unknown(id.into())),
+            })
+    }
+
+    /// Refuses a plan whose offsite destination is not one of the account's.
+    fn check_offsite(&self, plan: &Plan) -> Result<(), PlanError> {
+        let Some(name) = &plan.offsite else {
+            return Ok(());
+        };
+        let all: crate::offsite::Offsites = self
+            .shelf
+            .state()
+            .read(crate::offsite::OFFSITE)
+            .unwrap_or_default();
+        match all.get(name) {
+            Some(_) => Ok(()),
+            None => Err(PlanError::Invalid(format!(
+                "No offsite destination named {name}: add it first. Nothing was saved."
+            ))),
+        }
     }
 
     /// Runs every plan due at `now`, once per period, then returns what each did. A run

@@ -115,6 +115,10 @@ pub enum Event {
         path: PathBuf,
         size: u64,
         already_present: bool,
+        /// The offsite destination the file waits in the account's outbox for (a plan that
+        /// keeps its copies there only): it leaves this computer once its upload is checked.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outbox: Option<String>,
     },
     Failed {
         resource: String,

@@ -14,7 +14,7 @@ use chrono::Utc;
 use std::path::PathBuf;
 
 /// What a prune of a bucket did.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
 pub struct KeepReport {
     /// Each copy deleted: the local file it is a copy of, and where it was (`s3://…#name`).
     pub deleted: Vec<(PathBuf, String)>,

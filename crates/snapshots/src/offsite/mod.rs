@@ -7,9 +7,11 @@
 //! Sealing: with `encrypt` on, the file handed to [`upload::upload_file`] is the sealed one
 //! (`….zip.age`, made by the seal module); to this module it is just another file.
 
+pub mod access;
 pub mod client;
 pub mod copies;
 pub mod keep;
+pub mod outbox;
 pub mod sigv4;
 pub mod sync;
 pub mod upload;

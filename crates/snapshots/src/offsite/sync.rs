@@ -1,7 +1,9 @@
 //! `sync`: every library copy this destination does not hold yet is uploaded, checked and
 //! recorded as a second copy of the same version. What the library says is there is not
 //! uploaded again, nor what the destination's retention deleted there; a copy whose local
-//! file is gone is skipped (nothing to send).
+//! file is gone is skipped (nothing to send). A file staged in the outbox for this
+//! destination (a plan that keeps its copies there only) is removed from this computer
+//! once its copy there is checked and recorded, never before.
 
 use super::upload::{Progress as UploadProgress, UploadOptions, upload_file};
 use super::{OffsiteError, S3, S3Client, parse_at};
@@ -28,6 +30,8 @@ pub struct SyncReport {
     pub missing: Vec<PathBuf>,
     /// Deleted there by the destination's retention, kept here: not sent again.
     pub dropped: usize,
+    /// Staged files (outbox) removed from this computer: their copy there is checked.
+    pub cleared: Vec<PathBuf>,
 }
 
 /// Whether `entry` has a copy in the destination named `name`.
@@ -115,7 +119,13 @@ pub async fn sync_with(
     let mut report = SyncReport::default();
     let mut queue: Vec<&LibraryEntry> = Vec::new();
     for e in &lib.entries {
+        let in_outbox = lib.staged_for(&cfg.name, &e.path);
         if held_by(e, &cfg.name) {
+            // Recorded there by an earlier sync that stopped before the staged file went.
+            if in_outbox {
+                clear_staged(state, &cfg.name, &e.path)?;
+                report.cleared.push(e.path.clone());
+            }
             report.present += 1;
         } else if lib.dropped_by(&cfg.name, &e.path) {
             // The destination's retention deleted it there: not sent again.
@@ -136,6 +146,10 @@ pub async fn sync_with(
         };
         match sent {
             Ok(at) => {
+                if lib.staged_for(&cfg.name, &e.path) {
+                    clear_staged(state, &cfg.name, &e.path)?;
+                    report.cleared.push(e.path.clone());
+                }
                 (hooks.tell)(SyncStep::Sent { entry: e, at: &at });
                 report.uploaded.push((e.path.clone(), at));
             }
@@ -217,4 +231,17 @@ async fn send_one(
     let at = copy.at.clone();
     state.update(LIBRARY, |l: &mut Library| l.record_copy_at(&e.path, copy))?;
     Ok(at)
+}
+
+/// Removes a staged file whose copy in `dest` is checked and recorded, then records that
+/// it waits no more.
+fn clear_staged(state: &StateDir, dest: &str, path: &Path) -> Result<(), OffsiteError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e.into()),
+    }
+    let now = chrono::Utc::now();
+    state.update(LIBRARY, |l: &mut Library| l.unstage(dest, path, now))?;
+    Ok(())
 }

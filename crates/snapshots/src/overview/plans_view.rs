@@ -87,6 +87,7 @@ mod tests {
             retention: Retention::default(),
             dest: None,
             offsite: None,
+            offsite_only: false,
         }
     }
 

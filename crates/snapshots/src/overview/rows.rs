@@ -363,6 +363,7 @@ mod tests {
                 retention: Retention::default(),
                 dest: None,
                 offsite: None,
+                offsite_only: false,
             }],
             ..Default::default()
         };

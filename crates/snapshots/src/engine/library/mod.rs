@@ -104,6 +104,11 @@ pub struct Library {
     /// the entry, or when the file is downloaded again by hand.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub dropped: BTreeMap<String, std::collections::BTreeSet<PathBuf>>,
+    /// Per offsite destination (by name), the files staged in the account's outbox for a
+    /// plan that keeps its copies there only: on this computer until their upload there is
+    /// checked, then removed. Local retention neither counts nor deletes them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outbox: BTreeMap<String, std::collections::BTreeSet<PathBuf>>,
 }
 
 /// Tombstones kept per resource at most (the oldest go first): a server that keeps listing
@@ -256,7 +261,7 @@ impl Library {
     fn on_disk(&self, id: &str) -> Vec<&LibraryEntry> {
         self.for_resource(id)
             .into_iter()
-            .filter(|e| e.present())
+            .filter(|e| e.present() && !self.is_staged(&e.path))
             .collect()
     }
 

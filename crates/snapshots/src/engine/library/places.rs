@@ -117,13 +117,59 @@ impl Library {
         self.dropped.get(dest).is_some_and(|f| f.contains(entry))
     }
 
-    /// Drops the marks of files no entry lists any more.
+    /// Drops the marks (dropped there, staged for there) of files no entry lists any more.
     pub(super) fn tidy_dropped(&mut self) {
         let listed: HashSet<&PathBuf> = self.entries.iter().map(|e| &e.path).collect();
-        for files in self.dropped.values_mut() {
+        for files in self.dropped.values_mut().chain(self.outbox.values_mut()) {
             files.retain(|p| listed.contains(p));
         }
         self.dropped.retain(|_, f| !f.is_empty());
+        self.outbox.retain(|_, f| !f.is_empty());
+    }
+
+    /// Records that the file at `entry` is staged in the outbox for `dest`: it is kept on
+    /// this computer only until its upload there is checked.
+    pub fn stage(&mut self, dest: &str, entry: &Path) {
+        self.outbox
+            .entry(dest.to_string())
+            .or_default()
+            .insert(entry.to_path_buf());
+    }
+
+    /// Whether the file at `entry` waits in the outbox for `dest`.
+    pub fn staged_for(&self, dest: &str, entry: &Path) -> bool {
+        self.outbox.get(dest).is_some_and(|f| f.contains(entry))
+    }
+
+    /// Whether the file at `entry` waits in the outbox for any destination.
+    pub fn is_staged(&self, entry: &Path) -> bool {
+        self.outbox.values().any(|f| f.contains(entry))
+    }
+
+    /// The staged files that still wait on this computer for their upload to `dest`.
+    pub fn waiting_for(&self, dest: &str) -> Vec<PathBuf> {
+        self.outbox
+            .get(dest)
+            .into_iter()
+            .flatten()
+            .filter(|p| self.entries.iter().any(|e| &e.path == *p && e.present()))
+            .cloned()
+            .collect()
+    }
+
+    /// The staged file at `entry` was uploaded to `dest`, checked, recorded there, and
+    /// removed from this computer on purpose: it waits no more, and its version is
+    /// remembered as deleted here, as a local prune would (so once that destination's rule
+    /// drops its copy, the version is gone on purpose and a mirror does not bring it back).
+    pub fn unstage(&mut self, dest: &str, entry: &Path, now: DateTime<Utc>) {
+        if let Some(f) = self.outbox.get_mut(dest) {
+            f.remove(entry);
+        }
+        self.outbox.retain(|_, f| !f.is_empty());
+        let gone = self.entries.iter().any(|e| e.path == entry && !e.present());
+        if gone {
+            self.remember_pruned(entry, now);
+        }
     }
 
     /// The versions of `id` that have a copy recorded anywhere (this computer's file when

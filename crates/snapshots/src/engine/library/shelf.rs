@@ -107,6 +107,11 @@ impl Shelf {
             .map_err(|e| state_error(&self.data_dir.join(SETTINGS), e))
     }
 
+    /// The account's state dir, where the library, the plans and the outbox are.
+    pub(in crate::engine) fn state(&self) -> &StateDir {
+        &self.state
+    }
+
     pub(in crate::engine) fn library(&self) -> Library {
         self.state.read(LIBRARY).unwrap_or_default()
     }
@@ -378,12 +383,20 @@ impl Shelf {
             copies: Vec::new(),
         };
         entry.record_copy(copy);
-        self.update_library(|l| l.add(entry))?;
+        // A download into a destination's outbox waits there for its upload (offsite only).
+        let staged = crate::offsite::outbox::dest_of(&self.data_dir, &target.dir);
+        self.update_library(|l| {
+            l.add(entry);
+            if let Some(dest) = &staged {
+                l.stage(dest, &done.path);
+            }
+        })?;
         events(Event::Done {
             resource: r.id.clone(),
             path: done.path.clone(),
             size: done.size,
             already_present: done.already_present,
+            outbox: staged,
         });
         Ok(done)
     }

@@ -132,6 +132,7 @@ mod tests {
             retention: Retention::Everything,
             dest: None,
             offsite: None,
+            offsite_only: false,
         };
         plans.add(p, 1, 32, day(4)).unwrap();
         let st = plans.state.get_mut("nightly").unwrap();
@@ -147,6 +148,7 @@ mod tests {
                 failed_ids: if ok { vec![] } else { vec!["r".into()] },
                 postponed: vec![],
                 reserve_held: vec![],
+                offsite: None,
             });
         }
         let mut lib = Library::default();

@@ -21,9 +21,9 @@ mod stale;
 pub use super::library::Retention;
 pub use days::Day;
 pub use model::{
-    InProgress, InvalidPlan, MAX_HOURS, PLANS, Plan, PlanError, PlanKind, PlanState, Plans,
-    RunRecord, Schedule, Scope,
+    InProgress, InvalidPlan, Keeps, MAX_HOURS, OffsiteNote, PLANS, Plan, PlanError, PlanKind,
+    PlanState, Plans, RunRecord, Schedule, Scope,
 };
-pub use runner::PlanRun;
+pub use runner::{OffsiteRun, PlanRun};
 pub(super) use runner::{PlanStore, Runner};
 pub use stale::{STALE_AFTER_DAYS, StalePlan};

@@ -57,10 +57,43 @@ pub struct Plan {
     /// Where its downloads go (default: the resource's folder, else the default folder).
     #[serde(default)]
     pub dest: Option<PathBuf>,
-    /// The offsite destination its copies also go to (by name), after each verified
-    /// download: local and offsite. `None`: local only.
+    /// The offsite destination its copies go to (by name), after each verified download.
+    /// `None`: on this computer only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offsite: Option<String>,
+    /// With `offsite`: the copies are kept there only. Each download waits in the account's
+    /// own folder (`outbox/`, not the user's) until its upload is checked, then it is
+    /// removed from this computer. Absent (plans written before it): `offsite` alone keeps
+    /// copies on this computer and offsite.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub offsite_only: bool,
+}
+
+/// Where a plan keeps its copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keeps<'a> {
+    /// On this computer only.
+    Local,
+    /// In this offsite destination only.
+    Offsite(&'a str),
+    /// On this computer and in this offsite destination.
+    Both(&'a str),
+}
+
+impl Plan {
+    /// Where the plan keeps its copies.
+    pub fn keeps(&self) -> Keeps<'_> {
+        match (&self.offsite, self.offsite_only) {
+            (None, _) => Keeps::Local,
+            (Some(d), true) => Keeps::Offsite(d),
+            (Some(d), false) => Keeps::Both(d),
+        }
+    }
+
+    /// Whether its copies stay on this computer (local, or local and offsite).
+    pub fn keeps_local(&self) -> bool {
+        !matches!(self.keeps(), Keeps::Offsite(_))
+    }
 }
 
 /// One run of a plan.
@@ -83,6 +116,31 @@ pub struct RunRecord {
     /// for the user's own clicks (the reserve), by id; `postponed` says why in words.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reserve_held: Vec<String>,
+    /// What the run's offsite step did (a plan that names an offsite destination).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offsite: Option<OffsiteNote>,
+}
+
+/// What a plan run's offsite step did, as the run's history keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OffsiteNote {
+    /// The destination's name.
+    pub dest: String,
+    /// The plan keeps its copies there only.
+    #[serde(default)]
+    pub only: bool,
+    /// Copies uploaded there.
+    pub uploaded: usize,
+    /// Copies deleted there by the plan's rule.
+    pub deleted: usize,
+    /// Copies still waiting on this computer for their upload there (offsite only).
+    pub waiting: usize,
+    /// Where they wait: the destination's folder in the account's outbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_in: Option<PathBuf>,
+    /// Why the upload, or the rule there, did not finish (`None`: all done).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// A run under way (or killed or stopped half way): what it has finished.
@@ -258,6 +316,18 @@ impl Plan {
         }
         if let Retention::Last { n: 0 } = self.retention {
             return Err("Keeping the last 0 would delete every copy: keep at least 1.".into());
+        }
+        if self.offsite_only && self.offsite.is_none() {
+            return Err(
+                "A plan that keeps its copies offsite only needs the offsite destination they go to."
+                    .into(),
+            );
+        }
+        if self.offsite_only && self.dest.is_some() {
+            return Err(
+                "A plan that keeps its copies offsite only has no folder on this computer: leave the folder out, or keep the copies here too."
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -528,6 +598,58 @@ mod tests {
         .next_start(far);
     }
 
+    /// A plans file written before a plan could keep its copies offsite only: `offsite`
+    /// alone keeps them here and there, and is written back without the new field. An
+    /// offsite-only plan reads back as one; one that names no destination, or a folder
+    /// here, is listed with why and never run.
+    #[test]
+    fn plans_files_old_and_new_say_where_copies_are_kept() {
+        let old = serde_json::json!({
+            "plans": [
+                {"id": "both", "kind": "mirror", "scope": {"scope": "all"}, "schedule": {"every": "hour"},
+                 "retention": {"keep": "last", "n": 3}, "dest": null, "offsite": "b2"},
+                {"id": "here", "kind": "mirror", "scope": {"scope": "all"}, "schedule": {"every": "hour"}},
+            ],
+            "state": {}, "reserve": 1,
+        });
+        let plans: Plans = serde_json::from_value(old).unwrap();
+        assert!(plans.invalid.is_empty(), "{:?}", plans.invalid);
+        assert_eq!(plans.plans[0].keeps(), Keeps::Both("b2"));
+        assert_eq!(plans.plans[1].keeps(), Keeps::Local);
+        let back = serde_json::to_value(&plans).unwrap();
+        assert!(back["plans"][0].get("offsite_only").is_none(), "{back}");
+
+        let mut only = plans.plans[0].clone();
+        only.id = "only".into();
+        only.offsite_only = true;
+        assert_eq!(only.keeps(), Keeps::Offsite("b2"));
+        assert!(!only.keeps_local());
+        let v = serde_json::to_value(&only).unwrap();
+        assert_eq!(v["offsite_only"], true);
+        let mut nameless = v.clone();
+        nameless["id"] = "nameless".into();
+        nameless.as_object_mut().unwrap().remove("offsite");
+        let mut here_too = v.clone();
+        here_too["id"] = "here-too".into();
+        here_too["dest"] = "/home/ana/backups".into();
+        let file = serde_json::json!({"plans": [v, nameless, here_too]});
+        let plans: Plans = serde_json::from_value(file).unwrap();
+        assert_eq!(plans.plans, vec![only]);
+        let why: Vec<(&str, &str)> = plans
+            .invalid
+            .iter()
+            .map(|i| (i.id.as_str(), i.why.as_str()))
+            .collect();
+        assert!(
+            why[0].0 == "nameless" && why[0].1.contains("needs the offsite destination"),
+            "{why:?}"
+        );
+        assert!(
+            why[1].0 == "here-too" && why[1].1.contains("no folder on this computer"),
+            "{why:?}"
+        );
+    }
+
     #[test]
     fn the_planner_refuses_what_the_quota_cannot_hold() {
         let mut plans = Plans::default();
@@ -544,6 +666,7 @@ mod tests {
             retention: Retention::default(),
             dest: None,
             offsite: None,
+            offsite_only: false,
         };
         let now = Local::now();
         plans

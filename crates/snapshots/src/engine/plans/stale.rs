@@ -57,6 +57,7 @@ mod tests {
             retention: Retention::Everything,
             dest: None,
             offsite: None,
+            offsite_only: false,
         }
     }
 
@@ -72,6 +73,7 @@ mod tests {
             failed_ids: vec![],
             postponed: vec![],
             reserve_held: vec![],
+            offsite: None,
         }
     }
 

@@ -1,9 +1,12 @@
 //! The plan runner: claims every due period in `plans.json` under the data dir's lock (or a
 //! run that was killed or stopped half way), runs each plan through the queue or the shelf,
 //! records what it did, and lets the next run resume what one left unfinished. What a run
-//! does to each resource is in `work.rs`.
+//! does to each resource is in `work.rs`; its offsite step in `offsite.rs`.
 
+mod offsite;
 mod work;
+
+pub use offsite::OffsiteRun;
 
 use super::model::{HISTORY, InProgress, PLANS, Plan, PlanKind, Plans, RunRecord, Scope};
 use crate::claim::Holder;
@@ -15,6 +18,7 @@ use crate::engine::types::{
     EngineConfig, EngineError, Event, EventSink, ResourceRef, SnapshotOptions, state_error,
 };
 use crate::names::printable;
+use crate::offsite::access::OffsiteAccess;
 use crate::statedir::StateDir;
 use chrono::{DateTime, Duration, Local, Utc};
 use serde::Serialize;
@@ -47,6 +51,8 @@ pub struct PlanRun {
     pub stopped: bool,
     /// Resources not snapshotted, to keep the reserve for the user's own clicks (by id).
     pub reserve_held: Vec<String>,
+    /// What its offsite step did (a plan that names an offsite destination).
+    pub offsite: Option<OffsiteRun>,
 }
 
 impl PlanRun {
@@ -64,6 +70,7 @@ impl PlanRun {
             resumed: false,
             stopped: false,
             reserve_held: Vec::new(),
+            offsite: None,
         }
     }
 
@@ -229,6 +236,8 @@ pub(in crate::engine) struct Runner<'a> {
     shelf: &'a Shelf,
     queue: Queue<'a>,
     store: &'a PlanStore,
+    /// How to reach the offsite destinations (none given: a plan's offsite step says so).
+    offsite: Option<Arc<dyn OffsiteAccess>>,
 }
 
 impl<'a> Runner<'a> {
@@ -238,6 +247,7 @@ impl<'a> Runner<'a> {
         shelf: &'a Shelf,
         queue: Queue<'a>,
         store: &'a PlanStore,
+        offsite: Option<Arc<dyn OffsiteAccess>>,
     ) -> Self {
         Self {
             account,
@@ -245,6 +255,7 @@ impl<'a> Runner<'a> {
             shelf,
             queue,
             store,
+            offsite,
         }
     }
 
@@ -318,14 +329,25 @@ impl<'a> Runner<'a> {
         let targets = self.plan_targets(plan, done);
         let mut run = PlanRun::new(&plan.id, period);
         let events = self.store.recording_done(plan, events);
+        let dest = match self.download_dir(plan) {
+            Ok(d) => d,
+            Err(e) => {
+                for r in &targets {
+                    failed(&mut run, r, &e);
+                }
+                return run;
+            }
+        };
+        let dest = dest.as_deref();
         match plan.kind {
             PlanKind::Snapshot => {
-                self.run_snapshots(plan, targets, resumed_from, &mut run, events, cancel)
+                let go = Go { resumed_from, dest };
+                self.run_snapshots(plan, targets, go, &mut run, events, cancel)
                     .await
             }
             PlanKind::Mirror => {
                 for r in targets {
-                    match self.mirror_one(&r, plan, events.clone(), cancel).await {
+                    match self.mirror_one(&r, dest, events.clone(), cancel).await {
                         Ok((files, bytes, later)) => {
                             run.files += files;
                             run.bytes += bytes;
@@ -337,11 +359,26 @@ impl<'a> Runner<'a> {
                 }
             }
         }
-        if !cancel.is_cancelled() {
+        // The plan's rule on this computer, when it keeps copies here; then its offsite
+        // step, where the rule is applied to the destination's copies.
+        if !cancel.is_cancelled() && plan.keeps_local() {
             run.pruned = self
                 .apply_retention(plan)
                 .map(|r| r.deleted.len())
                 .unwrap_or(0);
+        }
+        if let Some(name) = &plan.offsite
+            && !cancel.is_cancelled()
+        {
+            let o = self.send_offsite(plan, name, cancel).await;
+            if plan.offsite_only {
+                run.pruned = o.kept.as_ref().map_or(0, |k| k.deleted.len());
+            }
+            // Offsite only: what did not get there is not where the plan keeps it yet.
+            if let (true, Some(words)) = (plan.offsite_only, o.waiting_words()) {
+                run.postponed.push(words);
+            }
+            run.offsite = Some(o);
         }
         run
     }
@@ -352,7 +389,7 @@ impl<'a> Runner<'a> {
         &self,
         plan: &Plan,
         mut targets: Vec<ResourceRef>,
-        resumed_from: Option<DateTime<Utc>>,
+        Go { resumed_from, dest }: Go<'_>,
         run: &mut PlanRun,
         events: EventSink,
         cancel: &CancellationToken,
@@ -363,7 +400,7 @@ impl<'a> Runner<'a> {
             let mut rest = Vec::new();
             for r in targets {
                 match self
-                    .adopt_sent_since(&r, began, plan, events.clone(), cancel)
+                    .adopt_sent_since(&r, began, dest, events.clone(), cancel)
                     .await
                 {
                     Some(Ok(d)) => {
@@ -391,7 +428,7 @@ impl<'a> Runner<'a> {
         }
         let opts = SnapshotOptions {
             download: true,
-            dest: plan.dest.clone(),
+            dest: dest.map(PathBuf::from),
             wait_for_quota: false,
         };
         for res in self.queue.snapshot(go, opts, events, cancel).await {
@@ -407,6 +444,13 @@ impl<'a> Runner<'a> {
             }
         }
     }
+}
+
+/// How a snapshot plan's run goes: resumed from a run that began then (None: a fresh one),
+/// its downloads into `dest` (None: each resource's folder).
+struct Go<'a> {
+    resumed_from: Option<DateTime<Utc>>,
+    dest: Option<&'a std::path::Path>,
 }
 
 /// Counts a resource's failure in the run.
@@ -429,5 +473,6 @@ fn run_record(run: &PlanRun, now: DateTime<Utc>) -> RunRecord {
         failed_ids: run.failed_ids.clone(),
         postponed: run.postponed.clone(),
         reserve_held: run.reserve_held.clone(),
+        offsite: run.offsite.as_ref().map(OffsiteRun::note),
     }
 }

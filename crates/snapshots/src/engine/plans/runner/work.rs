@@ -10,7 +10,7 @@ use crate::engine::types::{EngineError, Event, EventSink, ResourceRef};
 use crate::names::printable;
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
 
 impl Runner<'_> {
@@ -56,7 +56,7 @@ impl Runner<'_> {
         &self,
         r: &ResourceRef,
         began: DateTime<Utc>,
-        plan: &Plan,
+        dest: Option<&Path>,
         events: EventSink,
         cancel: &CancellationToken,
     ) -> Option<Result<Downloaded, EngineError>> {
@@ -73,7 +73,7 @@ impl Runner<'_> {
             .min()?;
         Some(
             async {
-                let dir = self.shelf.checked_dest(r, plan.dest.as_deref())?;
+                let dir = self.shelf.checked_dest(r, dest)?;
                 let item = self
                     .account
                     .await_new_version(r, None, sent, cancel)
@@ -93,7 +93,7 @@ impl Runner<'_> {
     pub(super) async fn mirror_one(
         &self,
         r: &ResourceRef,
-        plan: &Plan,
+        dest: Option<&Path>,
         events: EventSink,
         cancel: &CancellationToken,
     ) -> Result<(u32, u64, Vec<String>), EngineError> {
@@ -104,7 +104,7 @@ impl Runner<'_> {
             .map(|mb| mb * 1024 * 1024)
             .filter(|_| self.shelf.is_metered());
         let mut later = Vec::new();
-        let dir = self.shelf.checked_dest(r, plan.dest.as_deref())?;
+        let dir = self.shelf.checked_dest(r, dest)?;
         let list = self.account.versions(r).await?;
         let listed: HashSet<String> = list.iter().filter_map(|i| i.version()).collect();
         // Tombstones of versions the server no longer lists can go: it will not offer them.
