@@ -69,8 +69,16 @@ impl SimData {
     }
 }
 
-/// See [`SimConfig::check`].
-pub(crate) fn check(c: &SimConfig) -> Result<(), String> {
+impl SimConfig {
+    /// What would make the accounts and workspaces ambiguous: two accounts with one key or
+    /// one id, an empty key beside others, a resource id used twice, a workspace whose owner
+    /// is not an account here or that shares what is not an application here.
+    pub fn check(&self) -> Result<(), String> {
+        check(self)
+    }
+}
+
+fn check(c: &SimConfig) -> Result<(), String> {
     let several = !c.more_accounts.is_empty();
     let mut keys = HashSet::new();
     let mut ids = HashSet::new();

@@ -4,7 +4,7 @@
 //! and another is shared; the third application stays Cliente X's alone. So a window
 //! signed in to both keys shows each account's own resources and what is shared with it.
 
-use crate::model::{AccountSpec, ResourceSpec};
+use crate::model::{AccountSpec, ResourceSpec, SimConfig};
 use crate::workspace::{WorkspaceGroup, WorkspaceSpec};
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -24,6 +24,17 @@ pub const DEMO_SHARED_ADMIN_APP: &str = "edecdf3dc34c87dede0132262b9c269d";
 pub const DEMO_SHARED_VIEW_APP: &str = "769f79a0843748dc20f8c31b399b0112";
 /// Cliente X's application shared in no workspace.
 pub const DEMO_CLIENT_PRIVATE_APP: &str = "e75007494ad4f31ccbb48f7c5385cbfb";
+
+impl SimConfig {
+    /// The two-account demo: the demo account (key [`DEMO_KEY`]) and Cliente X (key
+    /// [`DEMO_CLIENT_KEY`]), whose two workspaces share one application each with the demo
+    /// account, as `admin` and as `view`; the demo limits.
+    pub fn demo_accounts() -> Self {
+        let mut c = Self::demo(DEMO_KEY).with_account(DEMO_CLIENT_KEY, client_account());
+        c.workspaces = workspaces(&c.account);
+        c
+    }
+}
 
 fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, 14, 0, 0)

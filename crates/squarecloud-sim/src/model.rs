@@ -368,16 +368,6 @@ impl SimConfig {
         c
     }
 
-    /// The two-account demo ([`crate::demo`]): the demo account (key [`crate::DEMO_KEY`])
-    /// and Cliente X (key [`crate::DEMO_CLIENT_KEY`]), whose two workspaces share one
-    /// application each with the demo account, as `admin` and as `view`; the demo limits.
-    pub fn demo_accounts() -> Self {
-        let mut c = Self::demo(crate::DEMO_KEY)
-            .with_account(crate::DEMO_CLIENT_KEY, crate::demo::client_account());
-        c.workspaces = crate::demo::workspaces(&c.account);
-        c
-    }
-
     /// Adds an account with its own key: its resources, `/users/me`, `/users/snapshots`,
     /// daily quota, create and upload windows, per-minute cap (its plan's) and block are its
     /// own.
@@ -436,13 +426,6 @@ impl SimConfig {
                 })
             }
         }
-    }
-
-    /// What would make the accounts and workspaces ambiguous: two accounts with one key or
-    /// one id, an empty key beside others, a resource id used twice, a workspace whose owner
-    /// is not an account here or that shares what is not an application here.
-    pub fn check(&self) -> Result<(), String> {
-        crate::data::check(self)
     }
 
     /// Creates answer at once whatever the size (tests that are not about timing).

@@ -74,6 +74,17 @@ fn reach(
         .map(|g| (i, Reach::Shared(g)))
 }
 
+/// Why a request may not use a resource: the status and the code to answer with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Refused(StatusCode, &'static str);
+
+impl Refused {
+    /// The error envelope.
+    pub(crate) fn answer(self) -> Response {
+        envelope_err(self.0, self.1)
+    }
+}
+
 /// The index of the resource `caller` may use for `right`, or the refusal: 404 (the kind's
 /// not-found code) for one it cannot reach, 403 `PERMISSION_DENIED` for one its group may
 /// not do this with.
@@ -84,9 +95,9 @@ pub(crate) fn allowed(
     kind: Kind,
     id: &str,
     right: Right,
-) -> Result<usize, Response> {
+) -> Result<usize, Refused> {
     let Some((i, how)) = reach(shared, st, caller, kind, id) else {
-        return Err(envelope_err(StatusCode::NOT_FOUND, kind.not_found()));
+        return Err(Refused(StatusCode::NOT_FOUND, kind.not_found()));
     };
     let ok = match (how, right) {
         (Reach::Own, _) | (_, Right::Read) => true,
@@ -96,6 +107,6 @@ pub(crate) fn allowed(
     if ok {
         Ok(i)
     } else {
-        Err(envelope_err(StatusCode::FORBIDDEN, "PERMISSION_DENIED"))
+        Err(Refused(StatusCode::FORBIDDEN, "PERMISSION_DENIED"))
     }
 }

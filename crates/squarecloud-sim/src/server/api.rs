@@ -79,7 +79,7 @@ async fn app_info(
     let st = shared.lock();
     let i = match access::allowed(&shared, &st, who, Kind::App, &id, Right::Read) {
         Ok(i) => i,
-        Err(refused) => return refused,
+        Err(refused) => return refused.answer(),
     };
     let owner = &shared.config.account_at(st.resources[i].owner).id;
     let r = &st.resources[i].spec;
@@ -101,7 +101,7 @@ async fn database_info(
     let st = shared.lock();
     let i = match access::allowed(&shared, &st, who, Kind::Database, &id, Right::Read) {
         Ok(i) => i,
-        Err(refused) => return refused,
+        Err(refused) => return refused.answer(),
     };
     let r = &st.resources[i].spec;
     envelope_ok(json!({
@@ -118,7 +118,7 @@ async fn app_status(
     let st = shared.lock();
     let i = match access::allowed(&shared, &st, who, Kind::App, &id, Right::Read) {
         Ok(i) => i,
-        Err(refused) => return refused,
+        Err(refused) => return refused.answer(),
     };
     let r = &st.resources[i];
     envelope_ok(json!({
@@ -144,7 +144,7 @@ async fn list_snapshots(
     let mut st = shared.lock();
     let i = match access::allowed(&shared, &st, who, kind, &id, Right::Read) {
         Ok(i) => i,
-        Err(refused) => return refused,
+        Err(refused) => return refused.answer(),
     };
     if let Some(StaleList(age)) = req.extensions().get::<StaleList>().copied() {
         // A list filled before the newest versions were made.
@@ -171,7 +171,7 @@ async fn create_snapshot(shared: Arc<Shared>, kind: Kind, who: usize, id: String
         let mut st = shared.lock();
         let i = match access::allowed(&shared, &st, who, kind, &id, Right::Snapshot) {
             Ok(i) => i,
-            Err(refused) => return refused,
+            Err(refused) => return refused.answer(),
         };
         let (account_last, resource_last) = match limits.window_rule {
             WindowRule::Arrival => (
@@ -257,7 +257,7 @@ async fn restore_snapshot(
         let mut st = shared.lock();
         let i = match access::allowed(&shared, &st, who, kind, &id, Right::Snapshot) {
             Ok(i) => i,
-            Err(refused) => return refused,
+            Err(refused) => return refused.answer(),
         };
         let res = &mut st.resources[i];
         if snapshot_id != res.file_name() {

@@ -55,7 +55,7 @@ async fn commit(
         match access::allowed(&shared, &st, who, Kind::App, &id, Right::Commit)
             .map(|i| &mut st.resources[i])
         {
-            Err(refused) => Some(refused),
+            Err(refused) => Some(refused.answer()),
             Ok(r)
                 if r.last_commit
                     .is_some_and(|t| now - t < cd(shared.config.limits.commit_gap)) =>
