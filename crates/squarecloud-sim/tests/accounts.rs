@@ -138,8 +138,9 @@ async fn each_key_sees_only_its_own_account_and_resources() {
 #[tokio::test]
 async fn quotas_and_windows_are_each_accounts_own() {
     let mut c = config();
-    // Cliente X: 2 snapshots a day.
+    // Cliente X: 2 snapshots a day; the documented 5 s account window.
     c.more_accounts[0].account.memory_mb = 256;
+    c.limits.account_gap = Duration::from_secs(5);
     let sim = start(c).await;
     let create = |key: &'static str, id: &'static str| {
         let sim = &sim;
