@@ -174,6 +174,15 @@ impl Simulator {
         self.lock().log.clear();
     }
 
+    /// The archive served for a resource's version, as the file host streams it: read it
+    /// piece by piece with `read_at` (large ones need not be held whole).
+    pub fn archive_zip(&self, resource_id: &str, version_id: &str) -> Option<zipgen::VirtualZip> {
+        let st = self.lock();
+        let r = st.resources.iter().find(|r| r.spec.id == resource_id)?;
+        let v = r.versions.iter().find(|v| v.id == version_id)?;
+        Some(r.archive(v))
+    }
+
     /// The whole archive currently served for a resource's version (tests of small ones).
     pub fn archive(&self, resource_id: &str, version_id: &str) -> Option<Vec<u8>> {
         let st = self.lock();
