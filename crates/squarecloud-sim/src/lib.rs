@@ -1,8 +1,11 @@
 //! A local, faithful stand-in for the Square Cloud API v2 and its snapshot file host.
 //!
 //! Tests start it in-process on free loopback ports ([`Simulator::start`]); the
-//! `squarecloud-sim` binary serves it for curl, the CLI and the app. It serves the account,
-//! application and database routes, snapshot list/create/restore with the documented
+//! `squarecloud-sim` binary serves it for curl, the CLI and the app. It serves one account
+//! or several, each opened by its own key and with its own resources, quota, windows and
+//! per-minute cap ([`SimConfig::with_account`]), and workspaces that share applications
+//! between them ([`WorkspaceSpec`]; what is confirmed and what inferred is said there). It
+//! serves the account, application, database and workspace routes, snapshot list/create/restore with the documented
 //! envelopes, codes and limits (per-account and per-resource create windows, the rolling
 //! daily quota, a per-minute cap, blocks for bad keys), slow creates that answer 202, cached
 //! lists, and a file host with signed, expiring URLs, `Range` and real zip bodies streamed
@@ -13,15 +16,21 @@
 
 pub mod appconfig;
 mod clock;
+mod data;
+pub mod demo;
 pub mod faults;
 mod model;
 mod server;
+mod workspace;
 pub mod zipgen;
 
 pub use clock::SimClock;
+pub use data::SimData;
+pub use demo::{DEMO_CLIENT_KEY, DEMO_KEY};
 pub use faults::{FaultKind, FaultSpec, Target};
-pub use model::{AccountSpec, Limits, ResourceSpec, SimConfig, WindowRule};
+pub use model::{AccountSpec, KeyedAccount, Limits, ResourceSpec, SimConfig, WindowRule};
 pub use server::RecordedRequest;
+pub use workspace::{MemberSpec, WorkspaceGroup, WorkspaceSpec};
 
 use axum::serve::ListenerExt;
 use server::Shared;
@@ -51,8 +60,12 @@ impl std::fmt::Debug for Simulator {
 
 impl Simulator {
     /// Binds the API and the file host on 127.0.0.1 (port 0 = any free port) and serves them
-    /// on the current Tokio runtime.
+    /// on the current Tokio runtime. Accounts or workspaces that [`SimConfig::check`] finds
+    /// ambiguous are an `InvalidInput` error.
     pub async fn start(config: SimConfig) -> std::io::Result<Self> {
+        config
+            .check()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let api = TcpListener::bind(("127.0.0.1", config.api_port)).await?;
         let files = TcpListener::bind(("127.0.0.1", config.files_port)).await?;
         let api_addr = api.local_addr()?;
@@ -126,6 +139,32 @@ impl Simulator {
         self.lock().faults.clear();
     }
 
+    /// The id of the account a resource belongs to.
+    pub fn owner_of(&self, resource_id: &str) -> Option<String> {
+        let st = self.lock();
+        let r = st.resources.iter().find(|r| r.spec.id == resource_id)?;
+        Some(self.shared.config.account_at(r.owner).id.clone())
+    }
+
+    /// How many of an account's daily snapshots are spent (creates within the quota's
+    /// rolling window, as of the simulated clock, whichever resource they were of); none for
+    /// an unknown account.
+    pub fn quota_used(&self, account_id: &str) -> Option<usize> {
+        let now = self.shared.clock.now();
+        let window = self.shared.config.limits.quota_window;
+        let who = self
+            .shared
+            .config
+            .accounts()
+            .position(|(_, a)| a.id == account_id)?;
+        let mut st = self.lock();
+        Some(server::in_window(
+            &mut st.accounts[who].creates,
+            now,
+            window,
+        ))
+    }
+
     /// Every request received so far (control API calls excepted).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.lock().log.clone()
@@ -133,6 +172,15 @@ impl Simulator {
 
     pub fn clear_requests(&self) {
         self.lock().log.clear();
+    }
+
+    /// The archive served for a resource's version, as the file host streams it: read it
+    /// piece by piece with `read_at` (large ones need not be held whole).
+    pub fn archive_zip(&self, resource_id: &str, version_id: &str) -> Option<zipgen::VirtualZip> {
+        let st = self.lock();
+        let r = st.resources.iter().find(|r| r.spec.id == resource_id)?;
+        let v = r.versions.iter().find(|v| v.id == version_id)?;
+        Some(r.archive(v))
     }
 
     /// The whole archive currently served for a resource's version (tests of small ones).

@@ -1,4 +1,5 @@
-//! What the simulator serves: an account, its resources and the service's limits.
+//! What the simulator serves: its accounts (each with its own key), their resources and
+//! workspaces, and the service's limits.
 
 use serde::{Deserialize, Serialize};
 use squarecloud::limits;
@@ -273,12 +274,32 @@ impl Limits {
     }
 }
 
+/// An account beside the first, with its own key (see [`SimConfig::with_account`]); in a
+/// `--data FILE`, every account of the `accounts` list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyedAccount {
+    /// The key that opens this account and nothing else (a made-up key: the simulator is
+    /// never given a real one).
+    #[serde(default)]
+    pub api_key: String,
+    /// Requests a minute before its key is blocked; none: its plan's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_minute: Option<u32>,
+    #[serde(flatten)]
+    pub account: AccountSpec,
+}
+
 /// Everything that shapes one simulator.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
-    /// The one valid API key.
+    /// The first account's key.
     pub api_key: String,
+    /// The first account (its per-minute cap is `limits.per_minute`).
     pub account: AccountSpec,
+    /// More accounts, each with its own key, resources, quota, windows and per-minute cap.
+    pub more_accounts: Vec<KeyedAccount>,
+    /// Workspaces sharing applications between the accounts.
+    pub workspaces: Vec<crate::WorkspaceSpec>,
     pub limits: Limits,
     /// Simulated seconds per real second.
     pub time_scale: f64,
@@ -316,6 +337,8 @@ impl SimConfig {
         Self {
             api_key: api_key.into(),
             account,
+            more_accounts: Vec::new(),
+            workspaces: Vec::new(),
             limits,
             time_scale: 1.0,
             seed: 42,
@@ -343,6 +366,66 @@ impl SimConfig {
         c.generation_time = Duration::from_millis(1500);
         c.generation_bytes_per_sec = 200 * 1024 * 1024;
         c
+    }
+
+    /// Adds an account with its own key: its resources, `/users/me`, `/users/snapshots`,
+    /// daily quota, create and upload windows, per-minute cap (its plan's) and block are its
+    /// own.
+    pub fn with_account(mut self, api_key: impl Into<String>, account: AccountSpec) -> Self {
+        self.more_accounts.push(KeyedAccount {
+            api_key: api_key.into(),
+            per_minute: None,
+            account,
+        });
+        self
+    }
+
+    /// Adds a workspace.
+    pub fn with_workspace(mut self, workspace: crate::WorkspaceSpec) -> Self {
+        self.workspaces.push(workspace);
+        self
+    }
+
+    /// Every account with its key, the first one first.
+    pub fn accounts(&self) -> impl Iterator<Item = (&str, &AccountSpec)> {
+        std::iter::once((self.api_key.as_str(), &self.account)).chain(
+            self.more_accounts
+                .iter()
+                .map(|k| (k.api_key.as_str(), &k.account)),
+        )
+    }
+
+    /// The account with this id.
+    pub fn account_by_id(&self, id: &str) -> Option<&AccountSpec> {
+        self.accounts().map(|(_, a)| a).find(|a| a.id == id)
+    }
+
+    /// The key of the account with this id.
+    pub fn key_of(&self, account_id: &str) -> Option<&str> {
+        self.accounts()
+            .find(|(_, a)| a.id == account_id)
+            .map(|(k, _)| k)
+    }
+
+    /// The `i`-th account (0: the first).
+    pub(crate) fn account_at(&self, i: usize) -> &AccountSpec {
+        match i {
+            0 => &self.account,
+            _ => &self.more_accounts[i - 1].account,
+        }
+    }
+
+    /// The `i`-th account's requests a minute.
+    pub(crate) fn per_minute_at(&self, i: usize) -> u32 {
+        match i {
+            0 => self.limits.per_minute,
+            _ => {
+                let k = &self.more_accounts[i - 1];
+                k.per_minute.unwrap_or_else(|| {
+                    limits::requests_per_minute(&k.account.plan, k.account.memory_mb)
+                })
+            }
+        }
     }
 
     /// Creates answer at once whatever the size (tests that are not about timing).

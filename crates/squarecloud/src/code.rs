@@ -135,6 +135,13 @@ codes! {
     WorkspaceCreationFailed = "WORKSPACE_CREATION_FAILED" | "FAILED_WORKSPACE_CREATION",
     MemberNotFound = "MEMBER_NOT_FOUND" | "UNKNOWN_MEMBER",
     MembersLimitReached = "MEMBERS_LIMIT_REACHED" | "MAX_MEMBERS_REACHED",
+    WorkspaceLimitReached = "WORKSPACE_LIMIT_REACHED",
+    MemberAlreadyAdded = "MEMBER_ALREADY_ADDED",
+    AppAlreadyInWorkspace = "APP_ALREADY_IN_WORKSPACE",
+    CannotEditOwner = "CANNOT_EDIT_OWNER",
+    CannotInviteOwner = "CANNOT_INVITE_OWNER",
+    CannotLeaveOwner = "CANNOT_LEAVE_OWNER",
+    InvalidGroup = "INVALID_GROUP",
 }
 
 impl ErrorCode {

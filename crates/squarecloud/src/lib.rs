@@ -1,5 +1,5 @@
 //! A typed client for the Square Cloud API v2: the account, applications, databases and
-//! their snapshots. It knows HTTP and JSON only: no disk, no GUI. Idempotent reads are
+//! their snapshots, and the workspaces that share applications with the account. It knows HTTP and JSON only: no disk, no GUI. Idempotent reads are
 //! retried a few times on network trouble and gateway pages; a create never is (the caller
 //! decides, since a lost answer may still have spent quota), nor is a commit (an upload that
 //! changes an application's files). Every call waits its turn under
@@ -14,6 +14,7 @@ mod key;
 pub mod limits;
 pub mod models;
 mod urls;
+mod workspaces;
 
 pub use budget::{RequestBudget, SharedCalls};
 pub use urls::{InsecureUrl, check_hop, check_url, redirect_policy};
@@ -23,6 +24,7 @@ pub use commit::{COMMIT_MIN_RATE, CommitProgress, commit_timeout};
 pub use error::ApiError;
 pub use key::ApiKey;
 pub use models::*;
+pub use workspaces::{Workspace, WorkspaceGroup, WorkspaceMember};
 
 use reqwest::{Method, StatusCode, header};
 use serde::de::DeserializeOwned;
@@ -153,9 +155,10 @@ impl Client {
         self.get(&format!("/databases/{}", seg(id))).await
     }
 
-    /// `GET /apps/status`: every application's running state.
+    /// `GET /apps/status`: every application's running state (a workspace's:
+    /// [`Client::apps_status_in`]).
     pub async fn apps_status(&self) -> Result<Vec<AppStatusItem>, ApiError> {
-        self.get("/apps/status").await
+        self.apps_status_in(None).await
     }
 
     /// `GET /service/status` (not enveloped).

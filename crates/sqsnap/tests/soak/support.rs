@@ -2,7 +2,6 @@
 
 use crate::{Args, Outcome};
 use sha2::{Digest, Sha256};
-use squarecloud_sim::zipgen::VirtualZip;
 use squarecloud_sim::{AccountSpec, ResourceSpec, SimConfig, Simulator, Target};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -88,15 +87,11 @@ pub fn said(o: &Output) -> String {
 
 /// The sha256 of the archive the simulator serves for a version.
 pub fn archive_sha(sim: &Simulator, resource_id: &str, version: &str) -> [u8; 32] {
-    let spec = sim
-        .config()
-        .account
-        .applications
-        .iter()
-        .chain(&sim.config().account.databases)
-        .find(|r| r.id == resource_id)
-        .expect("a resource of this simulator");
-    let zip = VirtualZip::new(&spec.id, version, &spec.name, spec.snapshot_size);
+    // What the file host serves: an application's archive holds its configuration and main
+    // file besides the filler, so it is asked of the simulator, not rebuilt here.
+    let zip = sim
+        .archive_zip(resource_id, version)
+        .expect("a version of this simulator");
     let mut h = Sha256::new();
     let mut buf = vec![0u8; MIB as usize];
     let mut off = 0;

@@ -1,6 +1,9 @@
 //! The Square Cloud API's routes (`/v2/...`): the account, applications and databases,
 //! and snapshot list, create and restore with the real API's envelopes, codes and limits.
+//! Each route answers as the account whose key the request carries ([`Caller`]): its own
+//! resources, and the applications shared with it in a workspace (`access`).
 
+use super::access::{self, Caller, Right};
 use super::control;
 use super::gate;
 use super::injected::StaleList;
@@ -8,7 +11,7 @@ use super::respond::{envelope_err, envelope_ok, iso, set_opt};
 use super::state::{Kind, Res, Shared, State0, Version, cd, in_window, version_id};
 use crate::model::WindowRule;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Extension, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -20,17 +23,23 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
-async fn users_me(State(shared): State<Arc<Shared>>) -> Response {
-    let a = &shared.config.account;
+/// The account's own resources (not the ones shared with it).
+fn own(st: &State0, who: usize) -> impl Iterator<Item = &Res> {
+    st.resources.iter().filter(move |r| r.owner == who)
+}
+
+async fn users_me(
+    State(shared): State<Arc<Shared>>,
+    Extension(Caller(who)): Extension<Caller>,
+) -> Response {
+    let a = shared.config.account_at(who);
     let st = shared.lock();
     let created = iso(Utc
         .timestamp_opt(1_682_935_200, 0)
         .single()
         .unwrap_or_default());
-    let used: u64 = st.resources.iter().map(|r| r.spec.ram).sum();
-    let apps: Vec<Value> = st
-        .resources
-        .iter()
+    let used: u64 = own(&st, who).map(|r| r.spec.ram).sum();
+    let apps: Vec<Value> = own(&st, who)
         .filter(|r| r.kind == Kind::App)
         .map(|r| {
             let mut v = json!({"id": r.spec.id, "name": r.spec.name, "ram": r.spec.ram,
@@ -40,9 +49,7 @@ async fn users_me(State(shared): State<Arc<Shared>>) -> Response {
             v
         })
         .collect();
-    let dbs: Vec<Value> = st
-        .resources
-        .iter()
+    let dbs: Vec<Value> = own(&st, who)
         .filter(|r| r.kind == Kind::Database)
         .map(|r| {
             json!({"id": r.spec.id, "name": r.spec.name, "ram": r.spec.ram, "type": r.spec.kind,
@@ -64,20 +71,20 @@ async fn users_me(State(shared): State<Arc<Shared>>) -> Response {
     }))
 }
 
-fn find(st: &State0, kind: Kind, id: &str) -> Option<usize> {
-    st.resources
-        .iter()
-        .position(|r| r.kind == kind && r.spec.id == id)
-}
-
-async fn app_info(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+async fn app_info(
+    State(shared): State<Arc<Shared>>,
+    Extension(Caller(who)): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Response {
     let st = shared.lock();
-    let Some(i) = find(&st, Kind::App, &id) else {
-        return envelope_err(StatusCode::NOT_FOUND, "APP_NOT_FOUND");
+    let i = match access::allowed(&shared, &st, who, Kind::App, &id, Right::Read) {
+        Ok(i) => i,
+        Err(refused) => return refused.answer(),
     };
+    let owner = &shared.config.account_at(st.resources[i].owner).id;
     let r = &st.resources[i].spec;
     let mut v = json!({
-        "id": r.id, "name": r.name, "owner": shared.config.account.id,
+        "id": r.id, "name": r.name, "owner": owner,
         "cluster": r.cluster, "ram": r.ram, "language": r.kind,
         "created_at": "2023-05-01T10:00:00.000Z"
     });
@@ -86,10 +93,15 @@ async fn app_info(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> 
     envelope_ok(v)
 }
 
-async fn database_info(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+async fn database_info(
+    State(shared): State<Arc<Shared>>,
+    Extension(Caller(who)): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Response {
     let st = shared.lock();
-    let Some(i) = find(&st, Kind::Database, &id) else {
-        return envelope_err(StatusCode::NOT_FOUND, "DATABASE_NOT_FOUND");
+    let i = match access::allowed(&shared, &st, who, Kind::Database, &id, Right::Read) {
+        Ok(i) => i,
+        Err(refused) => return refused.answer(),
     };
     let r = &st.resources[i].spec;
     envelope_ok(json!({
@@ -98,38 +110,15 @@ async fn database_info(State(shared): State<Arc<Shared>>, Path(id): Path<String>
     }))
 }
 
-fn app_status_value(r: &Res, n: usize) -> Value {
-    let running = !n.is_multiple_of(5);
-    if running {
-        json!({"id": r.spec.id, "running": true, "cpu": "0.42%", "ram": format!("{}MB", r.spec.ram / 4)})
-    } else {
-        json!({"id": r.spec.id, "running": false})
-    }
-}
-
-async fn apps_status(State(shared): State<Arc<Shared>>) -> Response {
-    let now = shared.clock.now();
-    let mut st = shared.lock();
-    st.status_calls.push_back(now);
-    if in_window(&mut st.status_calls, now, Duration::from_secs(60))
-        > shared.config.limits.status_per_minute as usize
-    {
-        return envelope_err(StatusCode::TOO_MANY_REQUESTS, "KEEP_CALM");
-    }
-    let items: Vec<Value> = st
-        .resources
-        .iter()
-        .filter(|r| r.kind == Kind::App)
-        .enumerate()
-        .map(|(n, r)| app_status_value(r, n + 1))
-        .collect();
-    envelope_ok(Value::Array(items))
-}
-
-async fn app_status(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+async fn app_status(
+    State(shared): State<Arc<Shared>>,
+    Extension(Caller(who)): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Response {
     let st = shared.lock();
-    let Some(i) = find(&st, Kind::App, &id) else {
-        return envelope_err(StatusCode::NOT_FOUND, "APP_NOT_FOUND");
+    let i = match access::allowed(&shared, &st, who, Kind::App, &id, Right::Read) {
+        Ok(i) => i,
+        Err(refused) => return refused.answer(),
     };
     let r = &st.resources[i];
     envelope_ok(json!({
@@ -144,11 +133,18 @@ async fn service_status() -> Response {
     Json(json!({"status": "online", "message": "All systems operational"})).into_response()
 }
 
-async fn list_snapshots(shared: Arc<Shared>, kind: Kind, id: String, req: Request) -> Response {
+async fn list_snapshots(
+    shared: Arc<Shared>,
+    kind: Kind,
+    who: usize,
+    id: String,
+    req: Request,
+) -> Response {
     let now = shared.clock.now();
     let mut st = shared.lock();
-    let Some(i) = find(&st, kind, &id) else {
-        return envelope_err(StatusCode::NOT_FOUND, kind.not_found());
+    let i = match access::allowed(&shared, &st, who, kind, &id, Right::Read) {
+        Ok(i) => i,
+        Err(refused) => return refused.answer(),
     };
     if let Some(StaleList(age)) = req.extensions().get::<StaleList>().copied() {
         // A list filled before the newest versions were made.
@@ -166,17 +162,26 @@ async fn list_snapshots(shared: Arc<Shared>, kind: Kind, id: String, req: Reques
     envelope_ok(Value::Array(items))
 }
 
-async fn create_snapshot(shared: Arc<Shared>, kind: Kind, id: String) -> Response {
+/// A create: the asking account's window and daily quota (a member's create of a shared
+/// application spends the member's, as the issue says; inferred), the resource's own window.
+async fn create_snapshot(shared: Arc<Shared>, kind: Kind, who: usize, id: String) -> Response {
     let now = shared.clock.now();
     let limits = &shared.config.limits;
     let (generation, path) = {
         let mut st = shared.lock();
-        let Some(i) = find(&st, kind, &id) else {
-            return envelope_err(StatusCode::NOT_FOUND, kind.not_found());
+        let i = match access::allowed(&shared, &st, who, kind, &id, Right::Snapshot) {
+            Ok(i) => i,
+            Err(refused) => return refused.answer(),
         };
         let (account_last, resource_last) = match limits.window_rule {
-            WindowRule::Arrival => (st.last_account_create, st.resources[i].last_create),
-            WindowRule::Answer => (st.last_account_answer, st.resources[i].last_answer),
+            WindowRule::Arrival => (
+                st.accounts[who].last_account_create,
+                st.resources[i].last_create,
+            ),
+            WindowRule::Answer => (
+                st.accounts[who].last_account_answer,
+                st.resources[i].last_answer,
+            ),
         };
         if account_last.is_some_and(|t| now - t < cd(limits.account_gap)) {
             return envelope_err(StatusCode::TOO_MANY_REQUESTS, "KEEP_CALM");
@@ -184,16 +189,17 @@ async fn create_snapshot(shared: Arc<Shared>, kind: Kind, id: String) -> Respons
         if resource_last.is_some_and(|t| now - t < cd(limits.resource_gap)) {
             return envelope_err(StatusCode::TOO_MANY_REQUESTS, "KEEP_CALM");
         }
-        let quota = shared.config.account.daily_quota() as usize;
-        let used = in_window(&mut st.creates, now, limits.quota_window);
+        let quota = shared.config.account_at(who).daily_quota() as usize;
+        let account = &mut st.accounts[who];
+        let used = in_window(&mut account.creates, now, limits.quota_window);
         if used >= quota {
             return envelope_err(
                 StatusCode::TOO_MANY_REQUESTS,
                 "DAILY_SNAPSHOTS_LIMIT_REACHED",
             );
         }
-        st.creates.push_back(now);
-        st.last_account_create = Some(now);
+        account.creates.push_back(now);
+        account.last_account_create = Some(now);
         let counter = st.counter;
         st.counter += 1;
         let res = &mut st.resources[i];
@@ -204,7 +210,7 @@ async fn create_snapshot(shared: Arc<Shared>, kind: Kind, id: String) -> Respons
         let ready_at = now + cd(generation);
         let answer_at = now + cd(generation.min(shared.config.soft_deadline));
         res.last_answer = Some(answer_at);
-        st.last_account_answer = Some(answer_at);
+        st.accounts[who].last_account_answer = Some(answer_at);
         let res = &mut st.resources[i];
         res.versions.push(Version {
             id: vid,
@@ -233,7 +239,13 @@ struct RestoreBody {
     version_id: Option<String>,
 }
 
-async fn restore_snapshot(shared: Arc<Shared>, kind: Kind, id: String, body: Bytes) -> Response {
+async fn restore_snapshot(
+    shared: Arc<Shared>,
+    kind: Kind,
+    who: usize,
+    id: String,
+    body: Bytes,
+) -> Response {
     let now = shared.clock.now();
     let Ok(body) = serde_json::from_slice::<RestoreBody>(&body) else {
         return envelope_err(StatusCode::BAD_REQUEST, "INVALID_JSON_BODY");
@@ -243,8 +255,9 @@ async fn restore_snapshot(shared: Arc<Shared>, kind: Kind, id: String, body: Byt
     };
     let hold = {
         let mut st = shared.lock();
-        let Some(i) = find(&st, kind, &id) else {
-            return envelope_err(StatusCode::NOT_FOUND, kind.not_found());
+        let i = match access::allowed(&shared, &st, who, kind, &id, Right::Snapshot) {
+            Ok(i) => i,
+            Err(refused) => return refused.answer(),
         };
         let res = &mut st.resources[i];
         if snapshot_id != res.file_name() {
@@ -289,11 +302,13 @@ struct ScopeQuery {
     scope: Option<String>,
 }
 
+/// The asking account's own resources' snapshots (not the ones shared with it: inferred).
 async fn user_snapshots(
     State(shared): State<Arc<Shared>>,
+    Extension(Caller(who)): Extension<Caller>,
     Query(q): Query<ScopeQuery>,
 ) -> Response {
-    if shared.config.account.plan == "free" {
+    if shared.config.account_at(who).plan == "free" {
         return envelope_err(StatusCode::PAYMENT_REQUIRED, "UPGRADE_REQUIRED");
     }
     let kind = match q.scope.as_deref().unwrap_or("applications") {
@@ -303,15 +318,16 @@ async fn user_snapshots(
     };
     let now = shared.clock.now();
     let mut st = shared.lock();
-    st.user_snapshot_calls.push_back(now);
-    if in_window(&mut st.user_snapshot_calls, now, Duration::from_secs(60))
+    let calls = &mut st.accounts[who].user_snapshot_calls;
+    calls.push_back(now);
+    if in_window(calls, now, Duration::from_secs(60))
         > shared.config.limits.user_snapshots_per_minute as usize
     {
         return envelope_err(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED");
     }
     let mut all = Vec::new();
     for i in 0..st.resources.len() {
-        if st.resources[i].kind == kind {
+        if st.resources[i].kind == kind && st.resources[i].owner == who {
             all.extend(shared.list(&mut st, i, now));
         }
     }
@@ -327,9 +343,21 @@ pub(crate) fn api_router(shared: Arc<Shared>) -> Router {
         let b = shared.clone();
         let c = shared.clone();
         (
-            get(move |Path(id): Path<String>, req: Request| list_snapshots(a, k, id, req))
-                .post(move |Path(id): Path<String>| create_snapshot(b, k, id)),
-            post(move |Path(id): Path<String>, body: Bytes| restore_snapshot(c, k, id, body)),
+            get(
+                move |Extension(Caller(who)): Extension<Caller>,
+                      Path(id): Path<String>,
+                      req: Request| list_snapshots(a, k, who, id, req),
+            )
+            .post(
+                move |Extension(Caller(who)): Extension<Caller>, Path(id): Path<String>| {
+                    create_snapshot(b, k, who, id)
+                },
+            ),
+            post(
+                move |Extension(Caller(who)): Extension<Caller>,
+                      Path(id): Path<String>,
+                      body: Bytes| restore_snapshot(c, k, who, id, body),
+            ),
         )
     };
     let (apps_snap, apps_restore) = s(Kind::App);
@@ -338,7 +366,7 @@ pub(crate) fn api_router(shared: Arc<Shared>) -> Router {
         .route("/v2/users/me", get(users_me))
         .route("/v2/users/snapshots", get(user_snapshots))
         .route("/v2/service/status", get(service_status))
-        .route("/v2/apps/status", get(apps_status))
+        .route("/v2/apps/status", get(super::workspaces::apps_status))
         .route("/v2/apps/{id}", get(app_info))
         .route("/v2/apps/{id}/status", get(app_status))
         .route("/v2/apps/{id}/snapshots", apps_snap)
@@ -349,6 +377,7 @@ pub(crate) fn api_router(shared: Arc<Shared>) -> Router {
         .merge(control::routes())
         .merge(super::commit::routes())
         .merge(super::upload::routes())
+        .merge(super::workspaces::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             shared.clone(),

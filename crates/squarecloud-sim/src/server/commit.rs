@@ -3,15 +3,18 @@
 //! paths and deleting nothing (whether the real API deletes the rest is unknown: add and
 //! replace is the safe reading, shared/squarecloud-api.md §10). Later snapshots of the
 //! application hold them. The rules: an unknown application (a database too: they have no
-//! commit) is 404 `APP_NOT_FOUND`; one commit per application per `commit_gap` (429
+//! commit; one of another account, unless shared with the asking one) is 404
+//! `APP_NOT_FOUND`; a member whose workspace group may not commit (`manager`, `view`:
+//! inferred) gets 403 `PERMISSION_DENIED`; one commit per application per `commit_gap` (429
 //! `KEEP_CALM`); a file over 100,000,000 bytes is 413 `FILE_TOO_LARGE`; a file that is not a
 //! whole zip is 400 `INVALID_FILE`. The key, the block, the per-minute cap, the request log
 //! and injected faults are the gate's, as for every route.
 
+use super::access::{self, Caller, Right};
 use super::respond::envelope_err;
 use super::state::{Kind, Shared, cd};
 use crate::zipgen::AppFiles;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{Extension, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -41,6 +44,7 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
 
 async fn commit(
     State(shared): State<Arc<Shared>>,
+    Extension(Caller(who)): Extension<Caller>,
     Path(id): Path<String>,
     Query(q): Query<CommitQuery>,
     req: Request,
@@ -48,19 +52,17 @@ async fn commit(
     let now = shared.clock.now();
     let refused = {
         let mut st = shared.lock();
-        match st
-            .resources
-            .iter_mut()
-            .find(|r| r.kind == Kind::App && r.spec.id == id)
+        match access::allowed(&shared, &st, who, Kind::App, &id, Right::Commit)
+            .map(|i| &mut st.resources[i])
         {
-            None => Some(envelope_err(StatusCode::NOT_FOUND, "APP_NOT_FOUND")),
-            Some(r)
+            Err(refused) => Some(refused.answer()),
+            Ok(r)
                 if r.last_commit
                     .is_some_and(|t| now - t < cd(shared.config.limits.commit_gap)) =>
             {
                 Some(envelope_err(StatusCode::TOO_MANY_REQUESTS, "KEEP_CALM"))
             }
-            Some(r) => {
+            Ok(r) => {
                 // The window counts from arrival, whatever becomes of the upload.
                 r.last_commit = Some(now);
                 None

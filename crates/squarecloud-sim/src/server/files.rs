@@ -157,7 +157,7 @@ fn find_version(shared: &Shared, at: &Location<'_>, version: Option<&str>) -> Op
     let r = st.resources.iter().find(|r| {
         r.kind.scope() == at.scope
             && r.file_name() == name
-            && at.account == shared.config.account.id
+            && at.account == shared.config.account_at(r.owner).id
     })?;
     let mut ready = r.versions.iter().filter(|v| v.ready_at <= now);
     let v = match version {

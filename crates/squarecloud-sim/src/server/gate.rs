@@ -1,9 +1,12 @@
-//! The API's gate, before any route: it records the request, applies injected faults, and
-//! judges the IP block, the key and the per-minute cap as the real API does.
+//! The API's gate, before any route: it records the request, applies injected faults, tells
+//! whose key it carries (the account, handed to the route as a [`Caller`] and named in the
+//! log), and judges the address's block, the key, and that account's block and per-minute
+//! cap as the real API does.
 
+use super::access::Caller;
 use super::injected::{self, StaleList};
 use super::respond::envelope_err;
-use super::state::{Shared, cd, in_window, record, set_status};
+use super::state::{Shared, cd, in_window, record, set_account, set_status};
 use crate::faults::Target;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -22,12 +25,31 @@ pub(super) async fn api_gate(
         return next.run(req).await;
     }
     let idx = record(&shared, Target::Api, &req);
-    let resp = gate_inner(&shared, &path, req, next).await;
+    let caller = caller_of(&shared, &req);
+    if let Some(c) = caller {
+        set_account(&shared, idx, c);
+    }
+    let resp = gate_inner(&shared, &path, caller, req, next).await;
     set_status(&shared, idx, resp.status());
     resp
 }
 
-async fn gate_inner(shared: &Arc<Shared>, path: &str, mut req: Request, next: Next) -> Response {
+/// The account whose key the request carries.
+fn caller_of(shared: &Shared, req: &Request) -> Option<usize> {
+    let key = req.headers().get(header::AUTHORIZATION)?.as_bytes();
+    shared
+        .config
+        .accounts()
+        .position(|(k, _)| k.as_bytes() == key)
+}
+
+async fn gate_inner(
+    shared: &Arc<Shared>,
+    path: &str,
+    caller: Option<usize>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let method = req.method().to_string();
     let applied = match injected::api(shared, &method, path).await {
         Ok(a) => a,
@@ -36,8 +58,11 @@ async fn gate_inner(shared: &Arc<Shared>, path: &str, mut req: Request, next: Ne
     if let Some(st) = applied.stale {
         req.extensions_mut().insert::<StaleList>(st);
     }
-    if let Some(refused) = refusal(shared, path, &req) {
+    if let Some(refused) = refusal(shared, path, caller) {
         return refused;
+    }
+    if let Some(c) = caller {
+        req.extensions_mut().insert(Caller(c));
     }
     let resp = next.run(req).await;
     match applied.reset_after {
@@ -46,35 +71,36 @@ async fn gate_inner(shared: &Arc<Shared>, path: &str, mut req: Request, next: Ne
     }
 }
 
-/// The block, the key and the per-minute cap: the refusal, if they refuse. Bad keys count
-/// toward a block of the address; the service status needs no key.
-fn refusal(shared: &Shared, path: &str, req: &Request) -> Option<Response> {
+/// The blocks, the key and the per-minute cap: the refusal, if they refuse. Bad keys count
+/// toward a block of the address (every key refused); too many requests with one key block
+/// that account alone. The service status needs no key.
+fn refusal(shared: &Shared, path: &str, caller: Option<usize>) -> Option<Response> {
     let now = shared.clock.now();
     let limits = &shared.config.limits;
     let mut st = shared.lock();
-    if st.blocked_until.is_some_and(|t| t > now) {
+    let blocked = |until: Option<chrono::DateTime<chrono::Utc>>| until.is_some_and(|t| t > now);
+    if blocked(st.ip_blocked_until) || caller.is_some_and(|c| blocked(st.accounts[c].blocked_until))
+    {
         return Some(envelope_err(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"));
     }
     if path == "/v2/service/status" {
         return None;
     }
-    let good = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .is_some_and(|v| v.as_bytes() == shared.config.api_key.as_bytes());
-    if !good {
+    let Some(who) = caller else {
         st.bad_keys.push_back(now);
         if in_window(&mut st.bad_keys, now, Duration::from_secs(60))
             > limits.bad_keys_per_minute as usize
         {
-            st.blocked_until = Some(now + cd(limits.block));
+            st.ip_blocked_until = Some(now + cd(limits.block));
             return Some(envelope_err(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"));
         }
         return Some(envelope_err(StatusCode::UNAUTHORIZED, "ACCESS_DENIED"));
-    }
-    st.requests.push_back(now);
-    if in_window(&mut st.requests, now, Duration::from_secs(60)) > limits.per_minute as usize {
-        st.blocked_until = Some(now + cd(limits.block));
+    };
+    let cap = shared.config.per_minute_at(who) as usize;
+    let account = &mut st.accounts[who];
+    account.requests.push_back(now);
+    if in_window(&mut account.requests, now, Duration::from_secs(60)) > cap {
+        account.blocked_until = Some(now + cd(limits.block));
         return Some(envelope_err(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"));
     }
     None

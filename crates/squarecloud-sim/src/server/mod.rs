@@ -1,8 +1,11 @@
-//! The HTTP side, room by room: the API's routes (`api`; `commit` and `upload` for the routes that take a zip) behind their gate (`gate`), the
+//! The HTTP side, room by room: the API's routes (`api`; `commit` and `upload` for the
+//! routes that take a zip; `workspaces`) behind their gate (`gate`), who may do what with a
+//! resource (`access`), the
 //! control API (`control`), the file host (`files`) and its body stream (`stream`), the
 //! injected faults as each host applies them (`injected`), the answers' shapes (`respond`)
 //! and what is remembered between requests (`state`).
 
+mod access;
 mod api;
 mod commit;
 mod control;
@@ -13,8 +16,9 @@ mod respond;
 mod state;
 mod stream;
 mod upload;
+mod workspaces;
 
 pub(crate) use api::api_router;
 pub(crate) use files::files_router;
 pub use state::RecordedRequest;
-pub(crate) use state::{Kind, Shared, State0};
+pub(crate) use state::{Kind, Shared, State0, in_window};

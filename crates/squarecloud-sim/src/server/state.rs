@@ -1,6 +1,6 @@
-//! What the simulator remembers between requests: the account's resources and their
-//! versions, the windows and counters the limits are judged on, the faults still to
-//! apply, and the log of every request.
+//! What the simulator remembers between requests: the accounts' resources and their
+//! versions, the windows and counters the limits are judged on (each account's own, each
+//! resource's own), the faults still to apply, and the log of every request.
 
 use crate::appconfig;
 use crate::clock::SimClock;
@@ -36,6 +36,10 @@ pub struct RecordedRequest {
     /// The client's port on the file host (which connection carried it); none on the API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<u16>,
+    /// The id of the account whose key the request carried (never the key itself); none
+    /// for no key, a key of no account, and on the file host (its URLs carry no key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +77,8 @@ pub(crate) struct Version {
 pub(crate) struct Res {
     pub(crate) spec: ResourceSpec,
     pub(crate) kind: Kind,
+    /// The account it belongs to (its index in the config's accounts).
+    pub(crate) owner: usize,
     pub(crate) versions: Vec<Version>,
     pub(crate) last_create: Option<DateTime<Utc>>,
     /// When the last create was (or will be) answered.
@@ -126,7 +132,7 @@ impl Res {
 
     /// A resource as the simulator starts with it, or as an upload creates it: no versions
     /// and no history yet.
-    pub(crate) fn new(spec: ResourceSpec, kind: Kind, now: DateTime<Utc>) -> Self {
+    pub(crate) fn new(spec: ResourceSpec, kind: Kind, owner: usize, now: DateTime<Utc>) -> Self {
         let generated = match kind {
             Kind::App => appconfig::generated(&spec.name, &spec.kind, spec.ram),
             Kind::Database => AppFiles::new(),
@@ -134,6 +140,7 @@ impl Res {
         Self {
             spec,
             kind,
+            owner,
             versions: Vec::new(),
             last_create: None,
             last_answer: None,
@@ -159,19 +166,32 @@ impl Res {
     }
 }
 
+/// What one account's limits are judged on.
 #[derive(Debug, Default)]
-pub(crate) struct State0 {
-    pub resources: Vec<Res>,
+pub(crate) struct AccountState {
+    /// Creates within the quota's rolling window (each spends the asking account's).
     pub(crate) creates: VecDeque<DateTime<Utc>>,
     pub(crate) last_account_create: Option<DateTime<Utc>>,
     pub(crate) last_account_answer: Option<DateTime<Utc>>,
     /// When the last upload that creates an application arrived (one per `upload_gap`).
     pub(crate) last_upload: Option<DateTime<Utc>>,
+    /// Requests with its key in the last minute (the per-minute cap).
     pub(crate) requests: VecDeque<DateTime<Utc>>,
-    pub(crate) bad_keys: VecDeque<DateTime<Utc>>,
     pub(crate) status_calls: VecDeque<DateTime<Utc>>,
     pub(crate) user_snapshot_calls: VecDeque<DateTime<Utc>>,
+    /// Its key's `RATE_LIMITED` block.
     pub(crate) blocked_until: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State0 {
+    pub resources: Vec<Res>,
+    /// Each account's, in the config's order.
+    pub(crate) accounts: Vec<AccountState>,
+    /// Requests with a bad key in the last minute, from any client (the address's block).
+    pub(crate) bad_keys: VecDeque<DateTime<Utc>>,
+    /// The address's block, after too many bad keys: every key is refused.
+    pub(crate) ip_blocked_until: Option<DateTime<Utc>>,
     pub(crate) counter: u64,
     pub faults: Vec<FaultSpec>,
     pub log: Vec<RecordedRequest>,
@@ -219,14 +239,14 @@ impl Shared {
             base -= ChronoDuration::days(1);
         }
         let mut state = State0::default();
-        let specs = config
-            .account
-            .applications
-            .iter()
-            .map(|s| (s, Kind::App))
-            .chain(config.account.databases.iter().map(|s| (s, Kind::Database)));
-        for (spec, kind) in specs {
-            let mut res = Res::new(spec.clone(), kind, base);
+        let specs = config.accounts().enumerate().flat_map(|(owner, (_, a))| {
+            a.applications
+                .iter()
+                .map(move |s| (s, Kind::App, owner))
+                .chain(a.databases.iter().map(move |s| (s, Kind::Database, owner)))
+        });
+        for (spec, kind, owner) in specs {
+            let mut res = Res::new(spec.clone(), kind, owner, base);
             for i in (0..spec.history).rev() {
                 let id = version_id(&secret, &spec.id, state.counter);
                 state.counter += 1;
@@ -241,6 +261,7 @@ impl Shared {
             }
             state.resources.push(res);
         }
+        state.accounts = config.accounts().map(|_| AccountState::default()).collect();
         Self {
             config,
             clock,
@@ -290,10 +311,12 @@ impl Shared {
     }
 
     pub(crate) fn file_path(&self, res: &Res) -> String {
+        // The owner's id, for a shared application too: its files are the owner's
+        // (inferred; no source says whose id a member's URL carries).
         format!(
             "/{}/{}/{}.zip",
             res.kind.scope(),
-            self.config.account.id,
+            self.config.account_at(res.owner).id,
             res.file_name()
         )
     }
@@ -396,8 +419,17 @@ pub(crate) fn record(shared: &Shared, host: Target, req: &Request) -> usize {
             .extensions()
             .get::<ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.port()),
+        account: None,
     });
     st.log.len() - 1
+}
+
+/// Names the account whose key a recorded request carried.
+pub(crate) fn set_account(shared: &Shared, idx: usize, account: usize) {
+    let id = shared.config.account_at(account).id.clone();
+    if let Some(r) = shared.lock().log.get_mut(idx) {
+        r.account = Some(id);
+    }
 }
 
 pub(crate) fn set_status(shared: &Shared, idx: usize, status: StatusCode) {

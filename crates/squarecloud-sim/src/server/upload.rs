@@ -1,5 +1,5 @@
 //! `POST /v2/apps`: a zip uploaded as `multipart/form-data` (field `file`) that becomes a new
-//! application of the account (shared/squarecloud-api.md §10: the answer's fields are
+//! application of the asking account (shared/squarecloud-api.md §10: the answer's fields are
 //! confirmed; a third-party restorer re-uploads snapshot zips this way). Its root must hold
 //! a configuration (`appconfig`): without one, or with a fault in it, the answer is 400
 //! with the fault's code. The rules: one upload per account per `upload_gap` (429
@@ -8,13 +8,14 @@
 //! `INSUFFICIENT_MEMORY` (inferred). The new application's files are the zip's; it is
 //! listed by `/users/me`, counts against the plan's memory, and its snapshots hold them.
 
+use super::access::Caller;
 use super::commit::{drain, read_file, unzip};
 use super::respond::{envelope_err, envelope_ok};
 use super::state::{Kind, Res, Shared, cd};
 use crate::appconfig;
 use crate::model::ResourceSpec;
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{Extension, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
@@ -29,18 +30,23 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
     )
 }
 
-async fn upload(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+async fn upload(
+    State(shared): State<Arc<Shared>>,
+    Extension(Caller(who)): Extension<Caller>,
+    req: Request,
+) -> Response {
     let now = shared.clock.now();
     let refused = {
         let mut st = shared.lock();
-        if st
+        let account = &mut st.accounts[who];
+        if account
             .last_upload
             .is_some_and(|t| now - t < cd(shared.config.limits.upload_gap))
         {
             true
         } else {
             // The window counts from arrival, whatever becomes of the upload.
-            st.last_upload = Some(now);
+            account.last_upload = Some(now);
             false
         }
     };
@@ -60,8 +66,14 @@ async fn upload(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         Err(code) => return envelope_err(StatusCode::BAD_REQUEST, code),
     };
     let mut st = shared.lock();
-    let used: u64 = st.resources.iter().map(|r| r.spec.ram).sum();
-    if used + config.memory > shared.config.account.memory_mb {
+    let account = shared.config.account_at(who);
+    let used: u64 = st
+        .resources
+        .iter()
+        .filter(|r| r.owner == who)
+        .map(|r| r.spec.ram)
+        .sum();
+    if used + config.memory > account.memory_mb {
         return envelope_err(StatusCode::BAD_REQUEST, "INSUFFICIENT_MEMORY");
     }
     // A new id: 32 hex characters, from the account, the upload's order and its time.
@@ -69,7 +81,7 @@ async fn upload(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     st.counter += 1;
     let seed = format!(
         "upload/{}/{n}/{}",
-        shared.config.account.id,
+        account.id,
         now.timestamp_nanos_opt().unwrap_or_default()
     );
     let id = hex::encode(&Sha256::digest([&shared.secret, seed.as_bytes()].concat())[..16]);
@@ -89,7 +101,7 @@ async fn upload(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         generation_secs: None,
         history: 0,
     };
-    let mut res = Res::new(spec, Kind::App, now);
+    let mut res = Res::new(spec, Kind::App, who, now);
     // Its files are the upload's, all of them; nothing is generated beside them.
     res.generated = Arc::default();
     res.files = Arc::new(files);
