@@ -73,6 +73,34 @@ pub struct Known {
     /// The account's name when it last signed in.
     pub name: String,
     pub added_at: DateTime<Utc>,
+    /// The name the user gave it on this computer (`sqsnap account rename`, the window's
+    /// account menu), shown in its place; Square Cloud's name is kept beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+impl Known {
+    /// What the account is called here: the user's label, else Square Cloud's name.
+    pub fn shown(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// Why an account could not be found, renamed or removed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccountError {
+    #[error(
+        "No account here is called {0:?}. `sqsnap account list` shows the ones this computer knows."
+    )]
+    Unknown(String),
+    #[error("{0:?} could be {1}: say which by its id.")]
+    Ambiguous(String, String),
+    #[error("{0:?} cannot be an account's name here: use 1 to 64 printable characters.")]
+    BadLabel(String),
+    #[error("Another account here is already called {0:?}: choose another name.")]
+    LabelTaken(String),
+    #[error("The list of accounts could not be read or written: {0}")]
+    Disk(String),
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -184,6 +212,7 @@ impl Accounts {
                         id: id.clone(),
                         name: name.to_string(),
                         added_at: Utc::now(),
+                        label: None,
                     }),
                 }
                 if current {
@@ -197,6 +226,110 @@ impl Accounts {
     /// Signs the current account out (its state stays, for when it signs in again).
     pub fn leave(&self) -> std::io::Result<()> {
         self.state.update(INDEX, |ix: &mut Index| ix.current = None)
+    }
+
+    /// The known account `what` names: its id, its label or its Square Cloud name (names
+    /// compared without case). A name two accounts share is refused, saying which.
+    pub fn find(&self, what: &str) -> Result<Known, AccountError> {
+        let known = self.known();
+        if let Some(k) = known.iter().find(|k| k.id.as_str() == what) {
+            return Ok(k.clone());
+        }
+        let same = |s: &str| s.trim().to_lowercase() == what.trim().to_lowercase();
+        let by_label: Vec<&Known> = known
+            .iter()
+            .filter(|k| k.label.as_deref().is_some_and(same))
+            .collect();
+        let hits = if by_label.is_empty() {
+            known.iter().filter(|k| same(&k.name)).collect()
+        } else {
+            by_label
+        };
+        match hits.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(AccountError::Unknown(crate::names::printable(what))),
+            many => Err(AccountError::Ambiguous(
+                crate::names::printable(what),
+                many.iter()
+                    .map(|k| format!("{} ({})", crate::names::printable(k.shown()), k.id))
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+            )),
+        }
+    }
+
+    /// Names the account `id` here (`None`: back to Square Cloud's name). A label is 1 to 64
+    /// printable characters, and no other account's label or name.
+    pub fn rename(&self, id: &AccountId, label: Option<&str>) -> Result<(), AccountError> {
+        let label = match label.map(str::trim) {
+            None | Some("") => None,
+            Some(l) if l.chars().count() > 64 || l.chars().any(char::is_control) => {
+                return Err(AccountError::BadLabel(crate::names::printable(l)));
+            }
+            Some(l) => Some(l.to_string()),
+        };
+        self.state
+            .update(INDEX, |ix: &mut Index| {
+                if let Some(l) = &label {
+                    let taken = ix.accounts.iter().any(|k| {
+                        &k.id != id
+                            && (k.shown().to_lowercase() == l.to_lowercase()
+                                || k.name.to_lowercase() == l.to_lowercase())
+                    });
+                    if taken {
+                        return Err(AccountError::LabelTaken(l.clone()));
+                    }
+                }
+                let k = ix
+                    .accounts
+                    .iter_mut()
+                    .find(|k| &k.id == id)
+                    .ok_or_else(|| AccountError::Unknown(id.to_string()))?;
+                k.label = label.clone();
+                Ok(())
+            })
+            .map_err(|e| AccountError::Disk(e.to_string()))?
+    }
+
+    /// Makes `id` the current account (the window's and `sqsnap`'s default).
+    pub fn switch_to(&self, id: &AccountId) -> Result<(), AccountError> {
+        self.state
+            .update(INDEX, |ix: &mut Index| {
+                if !ix.accounts.iter().any(|k| &k.id == id) {
+                    return Err(AccountError::Unknown(id.to_string()));
+                }
+                ix.current = Some(id.clone());
+                Ok(())
+            })
+            .map_err(|e| AccountError::Disk(e.to_string()))?
+    }
+
+    /// Forgets the account `id` on this computer: out of the list (the current one becomes
+    /// the first other account, if any). Its key and its copies are the caller's to deal
+    /// with (keep is the default); its folder of state stays unless `remove_state`, so that
+    /// copies kept still have their record if it signs in again.
+    pub fn forget(&self, id: &AccountId, remove_state: bool) -> Result<(), AccountError> {
+        self.state
+            .update(INDEX, |ix: &mut Index| {
+                let before = ix.accounts.len();
+                ix.accounts.retain(|k| &k.id != id);
+                if ix.accounts.len() == before {
+                    return Err(AccountError::Unknown(id.to_string()));
+                }
+                if ix.current.as_ref() == Some(id) {
+                    ix.current = ix.accounts.first().map(|k| k.id.clone());
+                }
+                Ok(())
+            })
+            .map_err(|e| AccountError::Disk(e.to_string()))??;
+        if remove_state {
+            match std::fs::remove_dir_all(self.dir(id)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(AccountError::Disk(e.to_string())),
+            }
+        }
+        Ok(())
     }
 
     /// The names at the top of the data dir that a release before accounts wrote.
@@ -246,6 +379,74 @@ impl Accounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accounts_are_found_renamed_switched_and_forgotten() {
+        let d = tempfile::tempdir().unwrap();
+        let a = Accounts::open(d.path()).unwrap();
+        let (one, two) = (
+            AccountId::new("111").unwrap(),
+            AccountId::new("222").unwrap(),
+        );
+        a.enter(&one, "Ana").unwrap();
+        a.open_account(&two, "Cliente X").unwrap();
+        assert_eq!(a.current(), Some(one.clone()));
+        // By id, by Square Cloud's name without case; an unknown one says where to look.
+        assert_eq!(a.find("222").unwrap().id, two);
+        assert_eq!(a.find("cliente x").unwrap().id, two);
+        assert!(matches!(a.find("Bob"), Err(AccountError::Unknown(_))));
+        // A label is shown in place of the name, survives the next sign-in, and is found.
+        a.rename(&two, Some("Loja")).unwrap();
+        a.open_account(&two, "Cliente X (renamed on Square Cloud)")
+            .unwrap();
+        let k = a.find("loja").unwrap();
+        assert_eq!((k.shown(), k.id.as_str()), ("Loja", "222"));
+        assert_eq!(
+            a.find("Cliente X (renamed on Square Cloud)").unwrap().id,
+            two
+        );
+        // Names no other account has, printable, not too long.
+        assert_eq!(
+            a.rename(&two, Some("ana")),
+            Err(AccountError::LabelTaken("ana".into()))
+        );
+        assert!(matches!(
+            a.rename(&two, Some("a\u{1b}[2J")),
+            Err(AccountError::BadLabel(_))
+        ));
+        assert!(matches!(
+            a.rename(&two, Some(&"x".repeat(65))),
+            Err(AccountError::BadLabel(_))
+        ));
+        a.rename(&two, None).unwrap();
+        assert_eq!(
+            a.find("222").unwrap().shown(),
+            "Cliente X (renamed on Square Cloud)"
+        );
+        // Two accounts of one name: said, with their ids.
+        let three = AccountId::new("333").unwrap();
+        a.open_account(&three, "Ana").unwrap();
+        let Err(AccountError::Ambiguous(_, which)) = a.find("ana") else {
+            panic!("two accounts are called Ana");
+        };
+        assert!(which.contains("111") && which.contains("333"), "{which}");
+        // Switching, then forgetting the current one: the next known becomes current; its
+        // state stays unless asked.
+        a.switch_to(&three).unwrap();
+        assert_eq!(a.current(), Some(three.clone()));
+        std::fs::write(a.dir(&three).join("library.json"), "{}").unwrap();
+        a.forget(&three, false).unwrap();
+        assert_eq!(a.current(), Some(one.clone()));
+        assert!(a.dir(&three).join("library.json").exists());
+        a.forget(&two, true).unwrap();
+        assert!(!a.dir(&two).exists());
+        assert_eq!(a.known().len(), 1);
+        assert!(matches!(
+            a.forget(&two, false),
+            Err(AccountError::Unknown(_))
+        ));
+        assert!(matches!(a.switch_to(&two), Err(AccountError::Unknown(_))));
+    }
 
     #[test]
     fn ids_that_could_be_read_as_paths_are_refused() {
