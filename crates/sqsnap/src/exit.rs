@@ -50,14 +50,15 @@ pub fn exit_codes_help() -> String {
 /// The exit code of an engine error.
 fn exit_code(code: &str) -> u8 {
     match code {
-        "auth" => 3,
+        "auth" | "keychain" | "no_key" | "wrong_passphrase" => 3,
         "quota" | "rate_limited" => 4,
         "verify" => 6,
-        "disk" | "folder" | "no_destination" => 7,
+        "disk" | "folder" | "no_destination" | "seal" => 7,
         "not_found" => 8,
         "processing" | "busy" | "commit_unknown" => 9,
         "cancelled" => 130,
-        "config" | "insecure" | "unsupported" | "too_large" | "bad_file" => 2,
+        "config" | "insecure" | "unsupported" | "too_large" | "bad_file" | "confirm"
+        | "weak_passphrase" => 2,
         _ => 5,
     }
 }

@@ -18,10 +18,12 @@ pub mod plans;
 mod putback;
 mod queue;
 mod quota;
+mod sealing;
 mod types;
 
 pub use account::NEWEST_MAX_AGE;
 pub use putback::{PutBack, PutBackOptions, PutBackPlan};
+pub use sealing::{Encryption, recovery_file_name};
 pub use types::{
     EngineConfig, EngineError, Event, EventSink, FRESH_SIZE_FLOOR, FRESH_SIZE_GROWTH, JobOutcome,
     JobResult, MeteredCheck, ResourceRef, SnapshotOptions, default_data_dir,

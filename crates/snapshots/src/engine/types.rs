@@ -235,6 +235,19 @@ pub enum EngineError {
         "The copy was sent, but Square Cloud's answer was lost on the way: Square Cloud may have applied it. Check the application before trying again; nothing was sent twice."
     )]
     CommitUnknown,
+    #[error(
+        "{} keeps its copies encrypted, and this account's encryption key could not be read or made: {detail} Nothing was downloaded; fix the keychain, then try again.", folder.display()
+    )]
+    SealKey { folder: PathBuf, detail: String },
+    #[error(
+        "{} keeps its copies encrypted, and this copy could not be encrypted ({detail}). No unencrypted copy was left there; Square Cloud still has the snapshot, so download it again once this is fixed (free some space, or check the folder).", folder.display()
+    )]
+    Sealing { folder: PathBuf, detail: String },
+    #[error("{warning} Nothing was changed: confirm to turn encryption on for {}.", folder.display())]
+    EncryptUnconfirmed { folder: PathBuf, warning: String },
+    /// The account's encryption key or its recovery key: the words say what and what to do.
+    #[error("{detail}")]
+    Key { code: &'static str, detail: String },
     #[error("Cancelled.")]
     Cancelled,
 }
@@ -285,6 +298,10 @@ impl EngineError {
             EngineError::PutBackNoKey { .. } => "no_key",
             EngineError::CommitRefused { .. } => "commit_refused",
             EngineError::CommitUnknown => "commit_unknown",
+            EngineError::SealKey { .. } => "keychain",
+            EngineError::Sealing { .. } => "seal",
+            EngineError::EncryptUnconfirmed { .. } => "confirm",
+            EngineError::Key { code, .. } => code,
             EngineError::Cancelled => "cancelled",
         }
     }
@@ -331,6 +348,23 @@ pub struct JobOutcome {
 
 /// Whether the network connection is metered (mobile data, a capped plan).
 pub type MeteredCheck = Arc<dyn Fn() -> bool + Send + Sync>;
+
+impl From<crate::seal::identity::SealError> for EngineError {
+    fn from(e: crate::seal::identity::SealError) -> Self {
+        use crate::seal::identity::SealError as S;
+        let code = match &e {
+            S::Keychain(_) | S::Corrupt | S::Different(_) => "keychain",
+            S::WeakPassphrase(_) => "weak_passphrase",
+            S::WrongPassphrase => "wrong_passphrase",
+            S::NotRecovery(..) => "bad_file",
+            S::Io(_) => "disk",
+        };
+        EngineError::Key {
+            code,
+            detail: e.to_string(),
+        }
+    }
+}
 
 pub(crate) fn state_error(path: &Path, e: std::io::Error) -> EngineError {
     EngineError::State {

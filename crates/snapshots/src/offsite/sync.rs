@@ -1,7 +1,8 @@
 //! `sync`: every library copy this destination does not hold yet is uploaded, checked and
 //! recorded as a second copy of the same version. What the library says is there is not
 //! uploaded again, nor what the destination's retention deleted there; a copy whose local
-//! file is gone is skipped (nothing to send).
+//! file is gone is skipped (nothing to send). A local copy that is sealed already is sent
+//! as it is, never sealed twice.
 
 use super::upload::{Progress, UploadOptions, upload_file};
 use super::{OffsiteError, S3, S3Client, parse_at};
@@ -70,8 +71,10 @@ pub async fn sync(
             report.missing.push(e.path.clone());
             continue;
         }
+        // A copy sealed on this computer goes up as it is (`….zip.age`, already encrypted
+        // to the account's key), whether the destination encrypts or not.
         let file = match seal {
-            Some(seal) if cfg.encrypt => seal(&e.path)?,
+            Some(seal) if cfg.encrypt && !e.sealed() => seal(&e.path)?,
             _ => e.path.clone(),
         };
         let name = file
