@@ -32,7 +32,10 @@ export async function openPutBack(r, back) {
   if (!putting.accept(ticket)) return;
   setText("putback-title", t.putBackTitle(ticket.name));
   sel.innerHTML = "";
-  for (const c of copies) sel.append(el("option", { value: c.path, text: `${time(c.taken_at)} · ${bytes(c.size)}` }));
+  for (const c of copies) {
+    const sealed = c.sealed_size != null ? ` · ${t.encrypted}` : "";
+    sel.append(el("option", { value: c.path, text: `${time(c.taken_at)} · ${bytes(c.size)}${sealed}` }));
+  }
   /** The file the check passed for, the only one Put back sends. */
   let checked = "";
   const check = async () => {
