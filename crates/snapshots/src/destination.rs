@@ -134,7 +134,7 @@ fn local_reads(copy: &Copy, size: u64) -> bool {
     let Some(p) = copy.local_path() else {
         return false;
     };
-    if crate::seal::looks_sealed(&p).unwrap_or(false) {
+    if crate::seal::is_sealed_file(&p) {
         // Sealed: what can be told without the key is its length and its age header
         // (a full check, `verify`, opens it with the key).
         return local_presence(copy) == Presence::Present(size);

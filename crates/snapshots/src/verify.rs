@@ -173,9 +173,9 @@ pub fn verify_copy(
     expected_len: Option<u64>,
     full: bool,
 ) -> Result<Verified, VerifyError> {
-    match crate::seal::looks_sealed(path) {
-        Ok(true) => verify_sealed(path, key, expected_len, full),
-        Ok(false) => verify_zip(path, expected_len, full),
-        Err(e) => Err(VerifyError::Io(e.to_string())),
+    if crate::seal::is_sealed_file(path) {
+        verify_sealed(path, key, expected_len, full)
+    } else {
+        verify_zip(path, expected_len, full)
     }
 }

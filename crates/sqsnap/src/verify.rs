@@ -14,7 +14,7 @@ pub fn run(out: &Out, demo: bool, paths: &[PathBuf]) -> Result<(), Fail> {
     let mut failed = 0;
     for p in paths {
         // An encrypted copy opens with the signed-in account's key, as a stream.
-        let sealed = seal::looks_sealed(p).unwrap_or(false);
+        let sealed = seal::is_sealed_file(p);
         let key = if sealed { key(demo) } else { None };
         let checked =
             verify_listed(&st, p, true, key.as_ref()).map_err(|e| Fail(7, e.to_string()))?;

@@ -59,6 +59,12 @@ pub fn looks_sealed(path: &Path) -> io::Result<bool> {
     Ok(head.starts_with(MAGIC) || head.starts_with(ARMOR_MAGIC))
 }
 
+/// Whether `path` is a regular file that starts like an age file. Anything else (a folder,
+/// a named pipe, a device) is not looked into: opening a pipe would wait for a writer.
+pub fn is_sealed_file(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file()) && looks_sealed(path).unwrap_or(false)
+}
+
 /// Encrypts `plain` to `recipient` into `sealed_out`, which must not exist. Constant memory.
 pub fn seal_file(
     plain: &Path,

@@ -142,15 +142,15 @@ impl Shelf {
         path: &Path,
         full: bool,
     ) -> Result<(), EngineError> {
-        let key = match crate::seal::looks_sealed(path) {
-            Ok(true) => self
-                .keys
+        let key = if crate::seal::is_sealed_file(path) {
+            self.keys
                 .as_ref()
                 .map(Keys::stored)
                 .transpose()
                 .map_err(|e| EngineError::Verify(VerifyError::Sealed(e.to_string())))?
-                .flatten(),
-            _ => None,
+                .flatten()
+        } else {
+            None
         };
         let (state, p) = (self.state.clone(), path.to_path_buf());
         tokio::task::spawn_blocking(move || super::verify_listed(&state, &p, full, key.as_ref()))
