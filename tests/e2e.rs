@@ -1872,6 +1872,186 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
     .await;
 }
 
+/// Settings → "Keep copies here encrypted" on the default folder: with no recovery key
+/// written, the lost-key warning is shown first; Cancel changes nothing (no key is made),
+/// confirming turns it on and the account's key goes to the keychain. One backup then is
+/// only `….zip.age` in the folder, On this computer says it is encrypted, and Verify passes
+/// on it (opened as a stream; nothing plain is written).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display, a D-Bus session with gnome-keyring and tauri-driver: `make test` runs it"]
+async fn a_folder_set_to_encrypt_in_settings_keeps_its_backup_encrypted() {
+    use snapshots::secret::{Keychain, OsKeychain, Slot};
+    let _one = one_app_at_a_time().await;
+    let mut config = SimConfig::new(KEY, AccountSpec::demo());
+    config.generation_time = Duration::from_millis(300);
+    let sim = Simulator::start(config).await.unwrap();
+    let home = Home::new();
+    let out = home.dir.path().join("Backups");
+    std::fs::create_dir_all(&out).unwrap();
+    let key = OwnKey::new("encrypt");
+    let seal = OsKeychain::new(key.1.clone()).slot(&Slot::Seal(account_id()));
+    let (_driver, d) = launch_with(&sim.api_url(), &home, &[], "e2e-encrypt", &key.env()).await;
+    until_listed(&d).await;
+    // The folder dropped on the window (as the drop handler reports it): set, and shown.
+    let out = std::fs::canonicalize(&out).unwrap();
+    d.js(&format!(
+        "window.__TAURI__.event.emit('folder-dropped', {{ok: true, path: {:?}, x: 5, y: 5}})",
+        out.to_str().unwrap()
+    ))
+    .await;
+    d.click("#tab-settings").await;
+    d.until_text("#default-folder", |t| t == out.to_str().unwrap())
+        .await;
+    let switch = "#default-encrypt input[role=switch]";
+    d.until_js(
+        &format!(
+            "const s = document.querySelector({switch:?}); return !!s && !s.disabled && !s.checked;"
+        ),
+        "the default folder's switch, off",
+        20,
+    )
+    .await;
+    assert!(
+        d.text_of("#recovery-state")
+            .await
+            .starts_with("No recovery key written yet"),
+    );
+    let warned = || async {
+        d.click(switch).await;
+        d.until_js(
+            "return document.getElementById('encrypt-dialog').open;",
+            "the lost-key warning",
+            10,
+        )
+        .await;
+        assert_eq!(
+            d.text_of("#encrypt-warning").await,
+            "If this computer's keychain is lost and you have no recovery key, the encrypted copies cannot be opened by anyone, including you."
+        );
+        assert_eq!(d.text_of("#encrypt-folder").await, out.to_str().unwrap());
+    };
+    // Cancel: nothing changes, and no key is made.
+    warned().await;
+    d.screenshot("encrypt-warning-en").await;
+    d.click("#encrypt-cancel").await;
+    d.until_js(
+        &format!("return !document.getElementById('encrypt-dialog').open && !document.querySelector({switch:?}).checked;"),
+        "Cancel left it off",
+        10,
+    )
+    .await;
+    let enc = d.invoke("get_encryption", json!({})).await;
+    assert_eq!(enc["ok"]["folders"][0]["encrypts"], json!(false), "{enc}");
+    assert_eq!(
+        seal.get().unwrap(),
+        None,
+        "a key was made before the confirmation"
+    );
+    // Export recovery key…: the passphrase is checked before the save dialog opens.
+    d.click("#export-recovery").await;
+    d.until_js(
+        "return document.getElementById('recovery-dialog').open;",
+        "the recovery key dialog",
+        10,
+    )
+    .await;
+    assert!(
+        d.text_of("#recovery-help")
+            .await
+            .contains("at least 12 characters")
+    );
+    for (pass, again, said) in [
+        ("too short", "too short", "Use at least 12 characters."),
+        (
+            "a long enough passphrase",
+            "a long enough passphrasf",
+            "The two passphrases differ.",
+        ),
+    ] {
+        d.type_into("#recovery-pass", pass).await;
+        d.type_into("#recovery-again", again).await;
+        d.click("#recovery-save").await;
+        d.until_text("#recovery-check", |t| t.starts_with(said))
+            .await;
+    }
+    d.screenshot("recovery-dialog-en").await;
+    d.click("#recovery-cancel").await;
+    d.until_js(
+        "return !document.getElementById('recovery-dialog').open && document.getElementById('recovery-pass').value === '';",
+        "Cancel closed the dialog and cleared the passphrase",
+        10,
+    )
+    .await;
+    assert_eq!(
+        seal.get().unwrap(),
+        None,
+        "a key was made without an export"
+    );
+
+    // Confirmed: on, and the key is in the keychain.
+    warned().await;
+    d.click("#encrypt-confirm").await;
+    d.until_js(
+        &format!("return document.querySelector({switch:?}).checked;"),
+        "the switch on after the confirmation",
+        10,
+    )
+    .await;
+    d.until_text("#notice", |t| t.contains("are kept encrypted"))
+        .await;
+    assert!(seal.get().unwrap().is_some(), "no key in the keychain");
+
+    // One backup: only the encrypted copy stays in the folder.
+    d.js("document.getElementById('notice-close').click()")
+        .await;
+    d.click("#tab-resources").await;
+    menu_action(&d, "Ticket-Tool", "#menu-download").await;
+    let t = Instant::now();
+    let sealed = loop {
+        let names: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        if let [one] = names.as_slice()
+            && one.ends_with(".zip.age")
+        {
+            break out.join(one);
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "{names:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let file = sealed.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(file.starts_with("Ticket-Tool_"), "{file}");
+    assert!(snapshots::seal::looks_sealed(&sealed).unwrap());
+
+    // On this computer: the copy, said to be encrypted; Verify opens it and passes.
+    d.click("#tab-library").await;
+    let lib = d
+        .until_text("#library", |t| t.contains(&file) && t.contains("Encrypted"))
+        .await;
+    assert!(lib.contains("Ticket-Tool"), "{lib}");
+    let r = d.invoke("verify_file", json!({"path": &sealed})).await;
+    assert!(r.get("err").is_none(), "{r}");
+    d.click(&format!("button[aria-label='Verify: {file}']"))
+        .await;
+    d.until_text("#library", |t| t.contains("verified")).await;
+    assert!(
+        !d.js("return document.getElementById('notice').classList.contains('error')")
+            .await
+            .as_bool()
+            .unwrap(),
+        "{}",
+        d.text_of("#notice").await
+    );
+    assert_eq!(
+        std::fs::read_dir(&out).unwrap().count(),
+        1,
+        "nothing plain written"
+    );
+    d.screenshot("encrypt-library-en").await;
+    let _ = seal.delete();
+}
+
 /// The folder named `name` under `root`, searched depth first.
 fn find_dir(root: &std::path::Path, name: &str) -> Option<PathBuf> {
     for e in std::fs::read_dir(root).ok()? {

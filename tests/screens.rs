@@ -1,9 +1,9 @@
 //! How the window looks, checked on the real app under Xvfb over WebDriver: every state
 //! (signed out, first run, idle, three transfers running, quota used up, Settings with an
-//! offsite destination) at the default size (1100×720) and the minimum (720×480), light
-//! and dark, English and Portuguese. In each:
-//! a screenshot, no header, toolbar or row text that overflows its box, and no serious or
-//! critical axe-core finding. With three transfers running, at least 8 rows stay in view.
+//! offsite destination, the lost-key warning over a folder's encryption switch) at the
+//! default size (1100×720) and the minimum (720×480), light and dark, English and
+//! Portuguese. In each: a screenshot, no header, toolbar, row or open dialog text that
+//! overflows its box, and no serious or critical axe-core finding. With three transfers running, at least 8 rows stay in view.
 //! Then the drag overlay, and a keyboard-only walk with the focus always visible.
 //! `make test` runs it; alone it needs `npm ci --prefix tests/axe` and
 //! `xvfb-run -a dbus-run-session -- scripts/with-keyring.sh cargo test --test screens -- --ignored`.
@@ -45,7 +45,7 @@ async fn set_look(d: &Driver, theme: &str, locale: &str) {
 const OVERFLOW: &str = r#"
 const visible = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';
 const roots = [document.getElementById('headerbar'), ...document.querySelectorAll(
-  '.toolbar, li.row, #transfers li, .drawer-head, .banner, .notice, #first-run, .sign-in .card, #offsite-list li, #offsite-status')].filter(visible);
+  '.toolbar, li.row, #transfers li, .drawer-head, .banner, .notice, #first-run, .sign-in .card, #offsite-list li, #offsite-status, dialog[open]')].filter(visible);
 const bad = [];
 for (const root of roots) {
   for (const e of [root, ...root.querySelectorAll('*')]) {
@@ -319,6 +319,28 @@ async fn every_state_reads_well_in_every_theme_language_and_size() {
     d.js("document.getElementById('offsite-section').scrollIntoView()")
         .await;
     capture(&d, "settings-offsite", &axe_src, None).await;
+
+    // Settings → Where backups go: the default folder's "Keep copies here encrypted" switch,
+    // turned on with no recovery key written: the lost-key warning, over the section.
+    set_look(&d, "light", "en").await;
+    d.resize(1100, 720).await;
+    d.js("document.getElementById('folder-title').scrollIntoView()")
+        .await;
+    d.click("#default-encrypt input[role=switch]").await;
+    d.until_js(
+        "return document.getElementById('encrypt-dialog').open;",
+        "the lost-key warning",
+        10,
+    )
+    .await;
+    capture(&d, "settings-encrypt-warning", &axe_src, None).await;
+    d.click("#encrypt-cancel").await;
+    d.until_js(
+        "return !document.getElementById('encrypt-dialog').open;",
+        "the warning closed",
+        10,
+    )
+    .await;
 
     // The drag overlay: over a row it names that resource; a file is refused with the reason.
     set_look(&d, "light", "en").await;

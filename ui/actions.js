@@ -1,6 +1,7 @@
 // Loading what the views show, and the intents more than one view sends (a folder chosen).
 import { notice, showError } from "./notice.js";
 import { repaint, state } from "./state.js";
+import { loadEncryption } from "./encryption.js";
 import * as ipc from "./ipc.js";
 
 // Refreshes never overlap: one asked for while another runs makes it run once more after,
@@ -35,6 +36,7 @@ async function refreshOnce(asked) {
       requestAnimationFrame(() => setTimeout(() => ipc.listShown().catch(() => {})));
     }
     await loadLibrary();
+    await loadEncryption();
     const [p, h] = await Promise.all([ipc.listPlans(), ipc.listHistory()]);
     state.plansView = p; state.runs = h;
     repaint("plans", "history");

@@ -13,6 +13,7 @@ import { initTransfers } from "./transfers.js";
 import { initLibrary } from "./library.js";
 import { initHistory } from "./history.js";
 import { initSettings } from "./settings.js";
+import { initEncryption } from "./encryption.js";
 import { initOffsite, loadOffsite } from "./offsite.js";
 import { initDialogs } from "./dialogs.js";
 import { initDrag } from "./drag.js";
@@ -24,7 +25,7 @@ async function start() {
   const asked = ipc.getSession();
   // The views' painters are registered in the order a full repaint draws them.
   initMenus(); initNotice(); initShell();
-  initResources(); initTransfers(); initLibrary(); initHistory(); initSettings(); initOffsite(); initDialogs(); initDrag();
+  initResources(); initTransfers(); initLibrary(); initHistory(); initSettings(); initEncryption(); initOffsite(); initDialogs(); initDrag();
   $("sign-in-form").addEventListener("submit", signInWithKey);
   fillIcons();
   applyTheme(store.getItem("theme") || "system");

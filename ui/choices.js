@@ -29,8 +29,10 @@ export function offsiteOf(value, offsite) {
  * @returns {Choice[]}
  */
 export function putBackChoices(local, offsite, t, locale) {
+  // An encrypted copy on this computer says so.
   /** @type {Choice[]} */
-  const out = local.map((c) => ({ group: "here", value: c.path, text: `${time(c.taken_at, locale)} · ${bytes(c.size)}`, disabled: false }));
+  const out = local.map((c) => ({ group: "here", value: c.path,
+    text: `${time(c.taken_at, locale)} · ${bytes(c.size)}${c.sealed_size != null ? ` · ${t.encrypted}` : ""}`, disabled: false }));
   offsite.forEach((c, n) => {
     const where = c.configured ? t.putBackInBucket(c.destination, c.bucket, c.sealed) : t.putBackRemovedDest(c.destination);
     out.push({ group: "offsite", value: offsiteValue(n), text: `${time(c.taken_at, locale)} · ${bytes(c.size)} · ${where}`, disabled: !c.configured });

@@ -27,10 +27,11 @@
 /** Where else a library copy is kept (offsite.rs `Elsewhere`); `endpoint` is null once the
  * destination was removed. @typedef {{ name: string, endpoint: string | null, bucket: string, key: string }} Elsewhere */
 /** `elsewhere`, `here` (its file is on this computer) and `waiting_for` (the destination it waits in
- * the outbox for): only in list_library's answer (offsite.rs `LibraryRow`).
+ * the outbox for): only in list_library's answer (offsite.rs `LibraryRow`). `sealed_size`: the
+ * copy at `path` is encrypted (`….zip.age`), this many bytes on disk; `size` is the zip's.
  * @typedef {{ resource_id: string, resource_name: string, version: string | null, taken_at: string,
  *   size: number, path: string, downloaded_at: string, verified_at: string | null,
- *   elsewhere?: Elsewhere[], here?: boolean, waiting_for?: string | null }} LibraryEntry */
+ *   sealed_size?: number | null, elsewhere?: Elsewhere[], here?: boolean, waiting_for?: string | null }} LibraryEntry */
 /** @typedef {{ kind: ResourceKind, id: string, name: string, runtime: string | null, ram: number,
  *   cluster: string | null, newest_server: string | null, newest_local: LibraryEntry | null,
  *   dest: string | null, own_dest: boolean, last_backup: string | null, next_backup: string | null,
@@ -67,6 +68,14 @@
  *   close_to_tray: boolean, locale: string | null, full_verify: boolean, notify_success: boolean,
  *   metered_limit_mb: number | null, theme: string | null, connections: number | null,
  *   limit_rate: number | null, destinations: Record<string, string> }} SettingsView */
+
+// ---- Encrypted copies (crates/snapshots/src/seal/folders.rs, engine/sealing.rs) ----
+
+/** One folder's choice and what is in it.
+ * @typedef {{ folder: string, encrypts: boolean, plain_copies: number, sealed_copies: number,
+ *   recovery_exported: boolean, recipient: string | null }} FolderEncryption */
+/** @typedef {{ folders: FolderEncryption[], recovery_exported: boolean, recipient: string | null,
+ *   min_passphrase_chars: number }} Encryption */
 
 // ---- Plans (crates/snapshots/src/plans.rs) ----
 
@@ -263,6 +272,15 @@ export const listLibrary = (resource) => call("list_library", { resource });
 export const verifyFile = (path) => call("verify_file", { path });
 /** @param {number | null} keepLast @param {number | null} keepDays @returns {Promise<PruneReport>} */
 export const pruneLibrary = (keepLast, keepDays) => call("prune_library", { keepLast, keepDays });
+
+/** Each folder's encryption, and whether a recovery key was written. @returns {Promise<Encryption>} */
+export const getEncryption = () => call("get_encryption");
+/** On needs `confirmed` (the lost-key warning said and agreed to) while no recovery key was written.
+ * @param {string} path @param {boolean} on @param {boolean} confirmed @returns {Promise<FolderEncryption>} */
+export const setFolderEncrypts = (path, on, confirmed) => call("set_folder_encrypts", { path, on, confirmed });
+/** Writes the recovery key where the native save dialog says; null when it was closed.
+ * @param {string} passphrase @returns {Promise<string | null>} */
+export const exportRecoveryKey = (passphrase) => call("export_recovery_key", { passphrase });
 
 /** @returns {Promise<boolean>} */
 export const getStartAtLogin = () => call("get_start_at_login");

@@ -24,7 +24,10 @@ function renderLibrary() {
     const checked = damaged.has(e.path) ? el("span", { class: "error", text: t.checkFailed })
       : e.verified_at ? when(e.verified_at, t.verifiedRel) : el("span", { text: t.notVerified });
     checked.classList.add("verified-at");
-    const sub = el("div", { class: "muted" }, when(e.taken_at, t.takenRel), ` · ${bytes(e.size)} · `, checked);
+    // An encrypted copy says so, with its size on disk on hover.
+    const sealed = e.sealed_size != null
+      ? [el("span", { class: "badge", text: t.encrypted, title: bytes(e.sealed_size) }), " · "] : [];
+    const sub = el("div", { class: "muted" }, when(e.taken_at, t.takenRel), ` · ${bytes(e.size)} · `, ...sealed, checked);
     // Where else this copy is kept: each offsite destination, its endpoint and bucket. Kept there
     // only (an offsite-only plan's, or its file here deleted by a rule): said so.
     const only = e.here === false && (e.elsewhere || []).length > 0;

@@ -4,6 +4,7 @@ import { $, button, el, inputEl, selectEl, setText } from "./dom.js";
 import { relative } from "./format.js";
 import { planFields, planFromForm, planWords } from "./plans.js";
 import { chooseFolder, refresh } from "./actions.js";
+import { encryptSwitch, renderRecovery } from "./encryption.js";
 import { notice, showError } from "./notice.js";
 import { applyLocale, applyTheme } from "./shell.js";
 import { lang, nameOf, painter, signedIn, state, store } from "./state.js";
@@ -13,6 +14,9 @@ function renderSettings() {
   const { t, settings } = state;
   if (!settings) return;
   setText("default-folder", settings.default_dest || t.noFolder);
+  // Each folder's "Keep copies here encrypted": the default one's under it, each own one's in its line.
+  $("default-encrypt").replaceChildren(...(settings.default_dest ? [encryptSwitch(settings.default_dest)] : []));
+  renderRecovery();
   inputEl("notify-success").checked = !!settings.notify_success;
   inputEl("close-to-tray").checked = !!settings.close_to_tray;
   if (document.activeElement !== $("metered-limit")) inputEl("metered-limit").value = String(settings.metered_limit_mb ?? "");
@@ -25,6 +29,7 @@ function renderSettings() {
   for (const [id, path] of own) {
     const name = nameOf(id);
     ul.append(el("li", {}, el("span", { class: "what" }, el("strong", { text: name }), " → ", el("span", { class: "path", text: path })),
+      encryptSwitch(path),
       button(t.useDefault, async () => {
         try { await ipc.clearDestination(id); await refresh(); } catch (e) { showError(e); }
       }, { "aria-label": `${t.useDefault}: ${name}` })));

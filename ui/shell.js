@@ -48,6 +48,10 @@ export function applyLocale(locale) {
     "offsite-secret-label": t.offsiteSecret, "offsite-encrypt-label": t.offsiteEncrypt, "offsite-encrypt-note": t.offsiteEncryptNote,
     "offsite-add": t.offsiteAdd, "plan-offsite-label": t.planOffsite,
     "menu-open": t.open, "menu-folder": t.otherFolder, "demo-banner": t.demo,
+    "recovery-title": t.recoveryTitle, "export-recovery": t.recoveryExport, "encrypt-title": t.encryptTitle,
+    "encrypt-warning": t.encryptWarning, "encrypt-cancel": t.cancel, "encrypt-export": t.recoveryExport,
+    "encrypt-confirm": t.encryptConfirm, "recovery-dialog-title": t.recoveryTitle, "recovery-pass-label": t.recoveryPass,
+    "recovery-again-label": t.recoveryAgain, "recovery-cancel": t.cancel, "recovery-save": t.recoverySave,
     "restore-first-label": t.restoreFirst(session && session.quota ? session.quota.remaining : 0),
   };
   for (const [id, text] of Object.entries(texts)) setText(id, text);

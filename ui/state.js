@@ -32,6 +32,9 @@ export const state = {
   library: [],
   /** @type {import("./ipc.js").PlansView | null} */
   plansView: null,
+  /** Which folders keep copies encrypted, and whether a recovery key was written.
+   * @type {import("./ipc.js").Encryption | null} */
+  encryption: null,
   /** The account's offsite destinations. @type {import("./ipc.js").OffsiteView[]} */
   offsite: [],
   /** @type {import("./ipc.js").HistoryRow[]} */

@@ -102,7 +102,8 @@ pub async fn get_session<R: tauri::Runtime>(
 /// An engine just connected, set up as the app runs it: its downloads are recorded until
 /// they end, so quitting in the middle loses nothing.
 fn ready(state: &AppState, e: Engine) -> Arc<Engine> {
-    let e = Arc::new(e);
+    // The keychain the account's encryption key is in, for folders that encrypt.
+    let e = Arc::new(e.with_keychain(state.keychain.clone()));
     e.keep_unfinished(true);
     e.set_metered_check(Arc::new(snapshots::metered::is_metered));
     state.remember_close_to_tray(e.settings().close_to_tray);

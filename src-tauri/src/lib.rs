@@ -4,6 +4,7 @@
 mod appid;
 mod autostart;
 mod commands;
+mod encryption;
 mod error;
 mod notify;
 mod offsite;
@@ -185,6 +186,9 @@ fn command_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Sen
         offsite::list_library,
         commands::verify_file,
         commands::prune_library,
+        encryption::get_encryption,
+        encryption::set_folder_encrypts,
+        encryption::export_recovery_key,
         commands::restore_snapshot,
         put_back::check_put_back,
         put_back::put_back,

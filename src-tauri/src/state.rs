@@ -69,8 +69,9 @@ impl Launch {
 pub struct AppState {
     pub engines: Mutex<Engines>,
     pub launch: Launch,
-    /// Every account's key, one keychain item each.
-    pub keychain: Box<dyn Keychain>,
+    /// Every account's key, one keychain item each (shared with the engines, which keep
+    /// the account's encryption key there).
+    pub keychain: Arc<dyn Keychain>,
     /// The data dir's accounts: which are known, which is signed in, their folders.
     pub accounts: Accounts,
     /// The demo account's simulator (`--demo`), running as long as the app.
@@ -107,7 +108,7 @@ impl AppState {
         Self {
             engines: Mutex::new(Engines::default()),
             launch: Launch::now(),
-            keychain: Box::new(OsKeychain::default()),
+            keychain: Arc::new(OsKeychain::default()),
             accounts: accounts_of(&data_dir),
             #[cfg(feature = "demo")]
             demo: None,
@@ -128,7 +129,7 @@ impl AppState {
         Ok(Self {
             engines: Mutex::new(Engines::default()),
             launch: Launch::now(),
-            keychain: Box::new(MemoryKeychain::default()),
+            keychain: Arc::new(MemoryKeychain::default()),
             accounts: Accounts::open(&data_dir)?,
             api_url: demo.api_url(),
             data_dir,

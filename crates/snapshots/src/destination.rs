@@ -8,6 +8,7 @@
 //! answers are network calls and so asynchronous (`offsite::copies::BucketCopies`); a
 //! bucket's copy is written by an upload after the local copy is kept and checked.
 
+use crate::seal::SealRecipient;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -59,15 +60,26 @@ pub trait Destination: Copies {
     fn keep(&self, staged: &Path) -> std::io::Result<Copy>;
 }
 
-/// A folder on this computer.
+/// A folder on this computer; one that encrypts keeps each copy sealed (`….zip.age`).
 #[derive(Debug, Clone)]
 pub struct LocalFolder {
     dir: PathBuf,
+    seal_to: Option<SealRecipient>,
 }
 
 impl LocalFolder {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            seal_to: None,
+        }
+    }
+
+    /// Copies kept here are sealed to `recipient` (the folder encrypts): the checked zip
+    /// becomes `….zip.age` and the plain zip is removed.
+    pub fn sealed_to(mut self, recipient: SealRecipient) -> Self {
+        self.seal_to = Some(recipient);
+        self
     }
 }
 
@@ -81,8 +93,19 @@ impl Destination for LocalFolder {
     }
 
     fn keep(&self, staged: &Path) -> std::io::Result<Copy> {
-        // Written, checked and renamed in this very folder: it is kept where it is.
-        Ok(Copy::local(staged))
+        let Some(recipient) = &self.seal_to else {
+            // Written, checked and renamed in this very folder: it is kept where it is.
+            return Ok(Copy::local(staged));
+        };
+        match crate::seal::keep_sealed(staged, recipient) {
+            Ok(sealed) => Ok(Copy::local(&sealed)),
+            Err(e) => {
+                // A folder that encrypts never keeps a plain copy: the zip goes too (the
+                // snapshot is still on Square Cloud, to be downloaded again).
+                crate::ownfile::remove_own(staged);
+                Err(e)
+            }
+        }
     }
 }
 
@@ -108,8 +131,15 @@ fn local_presence(copy: &Copy) -> Presence {
 }
 
 fn local_reads(copy: &Copy, size: u64) -> bool {
-    copy.local_path()
-        .is_some_and(|p| crate::verify::verify_zip(&p, Some(size), false).is_ok())
+    let Some(p) = copy.local_path() else {
+        return false;
+    };
+    if crate::seal::is_sealed_file(&p) {
+        // Sealed: what can be told without the key is its length and its age header
+        // (a full check, `verify`, opens it with the key).
+        return local_presence(copy) == Presence::Present(size);
+    }
+    crate::verify::verify_zip(&p, Some(size), false).is_ok()
 }
 
 fn local_delete(copy: &Copy) -> std::io::Result<bool> {
@@ -128,8 +158,8 @@ fn local_delete(copy: &Copy) -> std::io::Result<bool> {
 pub trait Copies: Send + Sync {
     /// Whether the copy is there, and its size.
     fn presence(&self, copy: &Copy) -> Presence;
-    /// Whether the copy still reads as an archive of `size` bytes (a quick check: its
-    /// length and central directory).
+    /// Whether the copy still reads as an archive of `size` bytes on disk (a quick check:
+    /// its length and central directory; for a sealed copy, its length and age header).
     fn reads(&self, copy: &Copy, size: u64) -> bool;
     /// Deletes a copy this app made. `Ok(false)`: nothing of ours was there to delete.
     fn delete(&self, copy: &Copy) -> std::io::Result<bool>;
@@ -179,6 +209,37 @@ mod tests {
         assert!(dest.delete(&copy).unwrap());
         assert_eq!(dest.presence(&copy), Presence::Missing);
         assert!(!dest.delete(&copy).unwrap());
+    }
+
+    /// A folder that encrypts keeps `….zip.age` only, under the next free name when its
+    /// own is taken (never over anything), and answers for it by its length and header.
+    #[test]
+    fn a_folder_that_encrypts_keeps_the_copy_sealed_and_no_plain_zip() {
+        let d = tempfile::tempdir().unwrap();
+        let key = crate::seal::SealIdentity::generate();
+        let dest = LocalFolder::new(d.path()).sealed_to(key.recipient());
+        let file = d.path().join("a.zip");
+        std::fs::write(&file, vec![7u8; 100_000]).unwrap();
+        let taken = d.path().join("a.zip.age");
+        std::fs::write(&taken, b"someone else's").unwrap();
+        let copy = dest.keep(&file).unwrap();
+        let sealed = d.path().join("a (2).zip.age");
+        assert_eq!(copy.local_path(), Some(sealed.clone()));
+        assert!(!file.exists(), "the plain zip is gone");
+        assert_eq!(std::fs::read(&taken).unwrap(), b"someone else's");
+        let len = std::fs::metadata(&sealed).unwrap().len();
+        assert!(len > 100_000);
+        assert_eq!(Known.presence(&copy), Presence::Present(len));
+        assert!(Known.reads(&copy, len));
+        assert!(!Known.reads(&copy, len + 1));
+        let mut r = crate::seal::open_reader(&sealed, &key).unwrap();
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut r, &mut back).unwrap();
+        assert_eq!(back, vec![7u8; 100_000]);
+        // Nothing to seal: an error, and no plain file is left either.
+        let gone = d.path().join("b.zip");
+        assert!(dest.keep(&gone).is_err());
+        assert!(!d.path().join("b.zip.age").exists());
     }
 
     #[test]

@@ -37,7 +37,21 @@ pub struct Settings {
     /// Folders whose copies are kept encrypted (`….zip.age`, see `crate::seal`). A settings
     /// file from before this choice reads as "none".
     pub encrypt_folders: BTreeSet<PathBuf>,
+    /// That a recovery key was written for the account's encryption key: which key (its
+    /// public half) and when. Never the key itself.
+    pub recovery_exported: Option<RecoveryExported>,
 }
+
+/// A recovery key was written (or imported from) for the encryption key whose public half
+/// is `recipient` (`age1…`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryExported {
+    pub recipient: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The settings' file in an account's data dir.
+pub const SETTINGS: &str = "settings.json";
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct WindowGeometry {
@@ -74,6 +88,7 @@ impl Default for Settings {
             connections: None,
             limit_rate: None,
             encrypt_folders: BTreeSet::new(),
+            recovery_exported: None,
         }
     }
 }
@@ -113,6 +128,14 @@ impl Settings {
         } else {
             self.encrypt_folders.remove(dir);
         }
+    }
+
+    /// Whether a recovery key was written for the encryption key whose public half is
+    /// `recipient`.
+    pub fn recovery_exported_for(&self, recipient: &str) -> bool {
+        self.recovery_exported
+            .as_ref()
+            .is_some_and(|r| r.recipient == recipient)
     }
 
     /// The folder for a resource: its own, else the default.

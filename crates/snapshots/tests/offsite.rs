@@ -419,6 +419,7 @@ fn entry(path: &Path, version: &str) -> snapshots::library::LibraryEntry {
         downloaded_at: chrono::Utc::now(),
         verified_at: None,
         copies: Vec::new(),
+        sealed_size: None,
     }
 }
 
@@ -530,6 +531,51 @@ async fn an_encrypting_destination_gets_sealed_copies_that_an_independent_age_op
             std::fs::read(&out).unwrap() == big,
             "pyrage read other bytes"
         );
+    }
+}
+
+/// A copy kept sealed on this computer (a folder that encrypts) goes up as it is, to a
+/// destination that encrypts and to one that does not: never sealed twice, never plain;
+/// the bucket's retention takes it for a good copy.
+#[tokio::test]
+async fn a_copy_sealed_here_is_sent_as_it_is() {
+    use snapshots::library::{LIBRARY, Library};
+    use snapshots::offsite::sync::sync;
+    use snapshots::seal::{self, SealIdentity};
+    let s = s3server::start().await;
+    let d = tempfile::tempdir().unwrap();
+    let state = StateDir::open(&d.path().join("state")).unwrap();
+    let plain = data(150_000, 31);
+    let zip = write(d.path(), "bot_s.zip", &plain);
+    let id = SealIdentity::generate();
+    let local = seal::keep_sealed(&zip, &id.recipient()).unwrap();
+    let on_disk = std::fs::read(&local).unwrap();
+    let mut e = entry(&local, "v9");
+    e.size = plain.len() as u64;
+    e.sealed_size = Some(on_disk.len() as u64);
+    state.update(LIBRARY, |l: &mut Library| l.add(e)).unwrap();
+    let cancel = CancellationToken::new();
+    // A hook that would seal again: it must not be called for a sealed copy.
+    let hook = |p: &Path| -> std::io::Result<std::path::PathBuf> {
+        panic!("{} was sealed again", p.display())
+    };
+    for (name, encrypt) in [("lab", false), ("locked", true)] {
+        let mut c = cfg(&s.endpoint);
+        c.name = name.into();
+        c.prefix = name.into();
+        c.encrypt = encrypt;
+        let c = S3Client::new(c, SK.into()).unwrap();
+        let r = sync(&c, &state, SMALL, Some(&hook), &cancel, &|_, _, _| {})
+            .await
+            .unwrap();
+        assert_eq!(r.uploaded.len(), 1, "{name}");
+        let key = format!("{name}/bot_s.zip.age");
+        assert!(stored(&s, &key).await == on_disk, "{name}: other bytes");
+        let keep_all = snapshots::library::Rule::Plan(snapshots::library::Retention::Everything);
+        let k = snapshots::offsite::keep::prune(&c, &state, None, &keep_all)
+            .await
+            .unwrap();
+        assert!(k.unverified.is_empty() && k.kept == 1, "{name}: {k:?}");
     }
 }
 

@@ -119,6 +119,12 @@ pub enum Command {
         #[command(subcommand)]
         cmd: KeyCmd,
     },
+    /// The folders copies go to (the default, each resource's own) and which keep them
+    /// encrypted; turn encryption on or off for one.
+    Folder {
+        #[command(subcommand)]
+        cmd: FolderCmd,
+    },
     /// Decrypt an encrypted copy (X.zip.age) to a plain zip with this account's key.
     Decrypt {
         file: PathBuf,
@@ -155,6 +161,29 @@ pub enum KeyCmd {
     ExportRecovery(RecoveryArgs),
     /// Put a recovery key's encryption key into this computer's keychain.
     ImportRecovery(RecoveryArgs),
+}
+
+#[derive(Subcommand)]
+pub enum FolderCmd {
+    /// Each folder, whether it keeps copies encrypted, and how many of each are in it.
+    List,
+    /// Keep the copies made in DIR from now on encrypted (--on: `….zip.age`, sealed with
+    /// age to this account's key) or plain (--off). Copies already there stay as they are.
+    /// Without a recovery key written, --on asks first on a terminal (--yes elsewhere).
+    Encrypt(FolderEncryptArgs),
+}
+
+#[derive(Args)]
+pub struct FolderEncryptArgs {
+    pub dir: PathBuf,
+    #[arg(long, conflicts_with = "off", required_unless_present = "off")]
+    pub on: bool,
+    #[arg(long)]
+    pub off: bool,
+    /// Do not ask: the warning about losing the key (no recovery key written) is printed
+    /// on standard error, and encryption is turned on.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Args)]

@@ -50,15 +50,15 @@ pub fn exit_codes_help() -> String {
 /// The exit code of an engine error.
 fn exit_code(code: &str) -> u8 {
     match code {
-        "auth" | "offsite_credentials" | "keychain" => 3,
+        "auth" | "offsite_credentials" | "keychain" | "no_key" | "wrong_passphrase" => 3,
         "quota" | "rate_limited" => 4,
         "verify" => 6,
-        "disk" | "folder" | "no_destination" => 7,
+        "disk" | "folder" | "no_destination" | "seal" => 7,
         "not_found" | "offsite_missing" => 8,
         "processing" | "busy" | "commit_unknown" => 9,
         "cancelled" => 130,
-        "config" | "insecure" | "unsupported" | "too_large" | "bad_file" | "no_key"
-        | "offsite_config" | "offsite_unknown" | "no_config" | "no_room" => 2,
+        "config" | "insecure" | "unsupported" | "too_large" | "bad_file" | "confirm"
+        | "weak_passphrase" | "offsite_config" | "offsite_unknown" | "no_config" | "no_room" => 2,
         _ => 5,
     }
 }

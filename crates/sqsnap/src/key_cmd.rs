@@ -7,29 +7,39 @@ use crate::exit::Fail;
 use crate::say::Out;
 use crate::session::accounts;
 use snapshots::accounts::AccountId;
+use snapshots::seal::folders::{self, ChoiceError};
 use snapshots::seal::identity::{self, SealError};
 use snapshots::seal::{self, SealIdentity};
 use snapshots::secret::OsKeychain;
+use snapshots::statedir::StateDir;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 pub fn run(out: &Out, demo: bool, cmd: &KeyCmd) -> Result<(), Fail> {
     let account = signed_in(demo)?;
     let kc = OsKeychain::default();
+    let st = account_state(demo, &account)?;
     match cmd {
         KeyCmd::Show => {
             let had = identity::stored(&kc, &account).map_err(fail)?.is_some();
             let id = identity::get_or_create(&kc, &account).map_err(fail)?;
             let r = id.recipient().to_string();
             out.emit(&r, serde_json::json!({"recipient": r, "created": !had}));
+            let settings: snapshots::settings::Settings =
+                st.read(snapshots::settings::SETTINGS).unwrap_or_default();
             if !had {
                 out.human("A new encryption key was made and kept in the OS keychain. Keep a recovery key away from this computer: sqsnap key export-recovery FILE");
+            } else if !settings.recovery_exported_for(&r) {
+                out.human(
+                    "No recovery key was written for it yet: sqsnap key export-recovery FILE",
+                );
             }
         }
         KeyCmd::ExportRecovery(a) => {
             let id = identity::get_or_create(&kc, &account).map_err(fail)?;
             let pass = passphrase(a.passphrase_file.as_deref(), true)?;
-            identity::export_recovery(&id, Some(&account), &pass, &a.file).map_err(fail)?;
+            // Written, and noted in the settings (the public key and when: never the key).
+            folders::export_recovery(&st, &kc, &account, &pass, &a.file).map_err(choice)?;
             out.emit(
                 format!(
                     "Recovery key written to {} (readable by you alone). It opens with the passphrase and the stock tools: age -d {} > identity.txt. Keep it away from this computer.",
@@ -43,6 +53,8 @@ pub fn run(out: &Out, demo: bool, cmd: &KeyCmd) -> Result<(), Fail> {
             let pass = passphrase(a.passphrase_file.as_deref(), false)?;
             let id = identity::import_recovery(&a.file, &pass).map_err(fail)?;
             identity::store(&kc, &account, &id).map_err(fail)?;
+            // The recovery key it came from exists: the lost-key warning need not be said.
+            folders::note_recovery(&st, &id.recipient()).map_err(choice)?;
             out.emit(
                 format!(
                     "Encryption key {} imported into the OS keychain for account {account}.",
@@ -100,6 +112,19 @@ fn signed_in(demo: bool) -> Result<AccountId, Fail> {
                 .into(),
         )
     })
+}
+
+/// The signed-in account's state dir (its settings hold the recovery key's note).
+fn account_state(demo: bool, account: &AccountId) -> Result<StateDir, Fail> {
+    let dir = accounts(demo)?.dir(account);
+    StateDir::open(&dir).map_err(|e| Fail(7, format!("{}: {e}", dir.display())))
+}
+
+fn choice(e: ChoiceError) -> Fail {
+    match e {
+        ChoiceError::Key(k) => fail(k),
+        other => Fail(7, other.to_string()),
+    }
 }
 
 fn fail(e: SealError) -> Fail {

@@ -1,4 +1,5 @@
-//! `sqsnap list`: every application and database, the newest snapshot of each, the quota.
+//! `sqsnap list`: every application and database, the newest snapshot of each (and of its
+//! copies on this computer, saying when that one is encrypted), the quota.
 //! With `--json`, each resource is the window's row (`snapshots::overview`), keys and all.
 
 use crate::exit::Fail;
@@ -37,8 +38,20 @@ fn line(r: &ResourceRow, learnt: bool) -> String {
         (true, None) => "none".into(),
         (false, _) => "unknown".into(),
     };
+    // The newest copy on this computer, and whether it is encrypted.
+    let here = r
+        .newest_local
+        .as_ref()
+        .map(|e| {
+            let sealed = if e.sealed() { ", encrypted" } else { "" };
+            format!(
+                "  here: {}{sealed}",
+                e.taken_at.format("%Y-%m-%d %H:%M UTC")
+            )
+        })
+        .unwrap_or_default();
     format!(
-        "{:8} {}  {:28} {:10} {:>5} MB  newest: {newest}",
+        "{:8} {}  {:28} {:10} {:>5} MB  newest: {newest}{here}",
         kind,
         printable(&r.id),
         printable(&r.name),

@@ -4,6 +4,7 @@
 mod cli;
 mod download;
 mod exit;
+mod folder;
 mod install_timer;
 mod key;
 mod key_cmd;
@@ -53,7 +54,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
     let out = say::Out { json: cli.json };
     // What needs neither Square Cloud nor the key.
     match &cli.command {
-        Command::Verify { paths } => return verify::run(&out, &offline_dir(cli.demo)?, paths),
+        Command::Verify { paths } => return verify::run(&out, cli.demo, paths),
         Command::Prune {
             keep,
             days,
@@ -70,6 +71,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         }
         Command::Logout => return login::logout(&out),
         Command::Key { cmd } => return key_cmd::run(&out, cli.demo, cmd),
+        Command::Folder { cmd } => return folder::run(&out, cli.demo, cmd),
         Command::Decrypt { file, out: to } => {
             return key_cmd::decrypt(&out, cli.demo, file, to.as_deref());
         }
@@ -94,6 +96,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         | Command::Verify { .. }
         | Command::Prune { .. }
         | Command::Key { .. }
+        | Command::Folder { .. }
         | Command::Decrypt { .. }
         | Command::Offsite { .. } => unreachable!("handled above"),
     }

@@ -103,6 +103,8 @@ impl Session {
                 .ok_or_else(crate::key::not_signed_in)?,
             Some(key) => signin::connect_with(&accounts, &cfg, key).await?,
         };
+        // The account's encryption key, for folders that keep copies encrypted.
+        engine = engine.with_keychain(std::sync::Arc::new(OsKeychain::default()));
         if cli.connections.is_some() || cli.limit_rate.is_some() {
             engine = engine.with_transfer(cli.connections.map(usize::from), cli.limit_rate);
         }

@@ -1,28 +1,35 @@
 //! `sqsnap verify`: downloaded archives checked (length, central directory, every CRC),
-//! and the result recorded in the library.
+//! and the result recorded in the library. An encrypted copy (`….zip.age`) is opened with
+//! the account's key and checked as it is decrypted; nothing plain is written.
 
 use crate::exit::Fail;
 use crate::say::Out;
-use crate::session::state;
+use crate::session::{accounts, offline_dir, state};
 use snapshots::library::verify_listed;
+use snapshots::seal::{self, SealIdentity};
 use std::path::PathBuf;
 
-pub fn run(out: &Out, dir: &std::path::Path, paths: &[PathBuf]) -> Result<(), Fail> {
-    let st = state(dir)?;
+pub fn run(out: &Out, demo: bool, paths: &[PathBuf]) -> Result<(), Fail> {
+    let st = state(&offline_dir(demo)?)?;
     let mut failed = 0;
     for p in paths {
-        let checked = verify_listed(&st, p, true).map_err(|e| Fail(7, e.to_string()))?;
+        // An encrypted copy opens with the signed-in account's key, as a stream.
+        let sealed = seal::is_sealed_file(p);
+        let key = if sealed { key(demo) } else { None };
+        let checked =
+            verify_listed(&st, p, true, key.as_ref()).map_err(|e| Fail(7, e.to_string()))?;
         let elsewhere = offsite_copies(&st, p);
+        let what = if sealed { " (encrypted)" } else { "" };
         match checked {
             Ok(()) => out.emit(
-                format!("ok       {}", p.display()),
-                serde_json::json!({"path": p, "ok": true, "offsite": elsewhere}),
+                format!("ok       {}{what}", p.display()),
+                serde_json::json!({"path": p, "ok": true, "encrypted": sealed, "offsite": elsewhere}),
             ),
             Err(e) => {
                 failed += 1;
                 out.emit(
-                    format!("FAILED   {}: {e}", p.display()),
-                    serde_json::json!({"path": p, "ok": false, "error": e.to_string(), "offsite": elsewhere}),
+                    format!("FAILED   {}{what}: {e}", p.display()),
+                    serde_json::json!({"path": p, "ok": false, "encrypted": sealed, "error": e.to_string(), "offsite": elsewhere}),
                 );
             }
         }
@@ -40,6 +47,20 @@ pub fn run(out: &Out, dir: &std::path::Path, paths: &[PathBuf]) -> Result<(), Fa
         ))
     } else {
         Ok(())
+    }
+}
+
+/// The signed-in account's encryption key, when the keychain has it (`None` makes the
+/// check say that this computer has no key for the copy, and what to do).
+fn key(demo: bool) -> Option<SealIdentity> {
+    let account = accounts(demo).ok()?.current()?;
+    let kc = snapshots::secret::OsKeychain::default();
+    match seal::identity::stored(&kc, &account) {
+        Ok(k) => k,
+        Err(e) => {
+            crate::say::err(&format!("sqsnap: {e}"));
+            None
+        }
     }
 }
 

@@ -21,12 +21,14 @@ mod putback;
 mod putback_offsite;
 mod queue;
 mod quota;
+mod sealing;
 mod types;
 
 pub use account::NEWEST_MAX_AGE;
 pub use newapp::NewAppPlan;
 pub use putback::{PutBack, PutBackOptions, PutBackPlan};
 pub use putback_offsite::OffsiteCopy;
+pub use sealing::{Encryption, recovery_file_name};
 pub use types::{
     EngineConfig, EngineError, Event, EventSink, FRESH_SIZE_FLOOR, FRESH_SIZE_GROWTH, JobOutcome,
     JobResult, MeteredCheck, ResourceRef, SnapshotOptions, default_data_dir,

@@ -280,6 +280,19 @@ pub enum EngineError {
     /// words; `code` is [`crate::offsite::OffsiteError::code`].
     #[error("{message}")]
     Offsite { code: &'static str, message: String },
+    #[error(
+        "{} keeps its copies encrypted, and this account's encryption key could not be read or made: {detail} Nothing was downloaded; fix the keychain, then try again.", folder.display()
+    )]
+    SealKey { folder: PathBuf, detail: String },
+    #[error(
+        "{} keeps its copies encrypted, and this copy could not be encrypted ({detail}). No unencrypted copy was left there; Square Cloud still has the snapshot, so download it again once this is fixed (free some space, or check the folder).", folder.display()
+    )]
+    Sealing { folder: PathBuf, detail: String },
+    #[error("{warning} Nothing was changed: confirm to turn encryption on for {}.", folder.display())]
+    EncryptUnconfirmed { folder: PathBuf, warning: String },
+    /// The account's encryption key or its recovery key: the words say what and what to do.
+    #[error("{detail}")]
+    Key { code: &'static str, detail: String },
     #[error("Cancelled.")]
     Cancelled,
 }
@@ -335,6 +348,10 @@ impl EngineError {
             EngineError::NewAppRefused { .. } => "commit_refused",
             EngineError::NewAppUnknown => "commit_unknown",
             EngineError::Offsite { code, .. } => code,
+            EngineError::SealKey { .. } => "keychain",
+            EngineError::Sealing { .. } => "seal",
+            EngineError::EncryptUnconfirmed { .. } => "confirm",
+            EngineError::Key { code, .. } => code,
             EngineError::Cancelled => "cancelled",
         }
     }
@@ -381,6 +398,23 @@ pub struct JobOutcome {
 
 /// Whether the network connection is metered (mobile data, a capped plan).
 pub type MeteredCheck = Arc<dyn Fn() -> bool + Send + Sync>;
+
+impl From<crate::seal::identity::SealError> for EngineError {
+    fn from(e: crate::seal::identity::SealError) -> Self {
+        use crate::seal::identity::SealError as S;
+        let code = match &e {
+            S::Keychain(_) | S::Corrupt | S::Different(_) => "keychain",
+            S::WeakPassphrase(_) => "weak_passphrase",
+            S::WrongPassphrase => "wrong_passphrase",
+            S::NotRecovery(..) => "bad_file",
+            S::Io(_) => "disk",
+        };
+        EngineError::Key {
+            code,
+            detail: e.to_string(),
+        }
+    }
+}
 
 pub(crate) fn state_error(path: &Path, e: std::io::Error) -> EngineError {
     EngineError::State {

@@ -4,6 +4,7 @@
 //! file is gone is skipped (nothing to send). A file staged in the outbox for this
 //! destination (a plan that keeps its copies there only) is removed from this computer
 //! once its copy there is checked and recorded, never before.
+//! A local copy that is sealed already is sent as it is, never sealed twice.
 
 use super::upload::{Progress as UploadProgress, UploadOptions, upload_file};
 use super::{OffsiteError, S3, S3Client, parse_at};
@@ -194,8 +195,10 @@ async fn send_one(
     hooks: SyncHooks<'_>,
     e: &LibraryEntry,
 ) -> Result<String, OffsiteError> {
+    // A copy sealed on this computer goes up as it is (`….zip.age`, already encrypted to
+    // the account's key), whether the destination encrypts or not.
     let file = match seal {
-        Some(seal) if client.config().encrypt => seal(&e.path)?,
+        Some(seal) if client.config().encrypt && !e.sealed() => seal(&e.path)?,
         _ => e.path.clone(),
     };
     let name = file

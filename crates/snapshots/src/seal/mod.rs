@@ -8,8 +8,10 @@
 //! any point (a wrong identity, a truncated or tampered copy, a full disk) removes the
 //! temporary file: no half file, and no partial plaintext, ever carries the final name.
 //!
-//! The identity and the recovery key are in [`identity`].
+//! The identity and the recovery key are in [`identity`]; which folders keep their copies
+//! sealed, and whether a recovery key was written, in [`folders`].
 
+pub mod folders;
 pub mod identity;
 
 pub use identity::{SealIdentity, SealRecipient};
@@ -55,6 +57,12 @@ pub fn looks_sealed(path: &Path) -> io::Result<bool> {
     }
     let head = &head[..got];
     Ok(head.starts_with(MAGIC) || head.starts_with(ARMOR_MAGIC))
+}
+
+/// Whether `path` is a regular file that starts like an age file. Anything else (a folder,
+/// a named pipe, a device) is not looked into: opening a pipe would wait for a writer.
+pub fn is_sealed_file(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file()) && looks_sealed(path).unwrap_or(false)
 }
 
 /// Encrypts `plain` to `recipient` into `sealed_out`, which must not exist. Constant memory.
@@ -104,13 +112,44 @@ pub fn open_file(sealed: &Path, plain_out: &Path, identity: &SealIdentity) -> io
 /// Seals a checked, staged zip as `<zip>.age` beside it, then deletes the plain zip. The
 /// sealed copy is complete and on disk (fsynced, renamed, folder synced) before the plain
 /// one is removed, so a crash in between leaves at least one whole copy, and the plaintext
-/// never outlives the sealed copy's creation by more than that one step.
+/// never outlives the sealed copy's creation by more than that one step. When that name is
+/// taken (by anything, a link included), the next free one: `<stem> (2).zip.age`, … —
+/// nothing is ever replaced.
 pub fn keep_sealed(staged_zip: &Path, recipient: &SealRecipient) -> io::Result<PathBuf> {
-    let out = sealed_name(staged_zip);
-    seal_file(staged_zip, &out, recipient)?;
+    let mut n = 1;
+    let out = loop {
+        let out = numbered_sealed_name(staged_zip, n);
+        if std::fs::symlink_metadata(&out).is_ok() && n < 1000 {
+            n += 1;
+            continue;
+        }
+        match seal_file(staged_zip, &out, recipient) {
+            Ok(_) => break out,
+            // Taken between the look and the write (another process): the next name.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(e) => return Err(e),
+        }
+    };
     std::fs::remove_file(staged_zip)?;
     sync_parent(&out)?;
     Ok(out)
+}
+
+/// `X.zip.age` for `n` = 1, else `X (n).zip.age`: the sealed names a copy of `X.zip` may
+/// take, in order.
+fn numbered_sealed_name(plain: &Path, n: u32) -> PathBuf {
+    if n <= 1 {
+        return sealed_name(plain);
+    }
+    let stem = plain
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "snapshot".into());
+    let ext = plain
+        .extension()
+        .map(|s| format!(".{}", s.to_string_lossy()))
+        .unwrap_or_default();
+    sealed_name(&plain.with_file_name(format!("{stem} ({n}){ext}")))
 }
 
 /// The folder in the account's state dir where copies are sealed before an upload.

@@ -5,6 +5,7 @@
 
 mod places;
 mod retention;
+pub mod sealed;
 mod shelf;
 pub mod unfinished;
 
@@ -13,7 +14,7 @@ pub use retention::{Retention, Rule};
 pub(super) use shelf::{Listed, Shelf};
 
 use crate::destination::{Copies, Copy, Known, Presence};
-use crate::verify::{VerifyError, verify_zip};
+use crate::verify::{VerifyError, verify_copy};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -22,14 +23,16 @@ use std::path::{Path, PathBuf};
 /// The library's file in the data dir.
 pub const LIBRARY: &str = "library.json";
 
-/// Checks a file again (every CRC with `full`) and records when it passed. The data dir's
-/// lock is held to read the file's listed size and to record the result, never during the
-/// check: a pass over a large archive would hold every other process. The outer error is
-/// the state's; the inner one the file's.
+/// Checks a file again (every CRC with `full`) and records when it passed. An encrypted
+/// copy is opened with `key` and checked as it is decrypted, never written out in plain
+/// ([`verify_copy`]). The data dir's lock is held to read the file's listed size and to
+/// record the result, never during the check: a pass over a large archive would hold every
+/// other process. The outer error is the state's; the inner one the file's.
 pub fn verify_listed(
     state: &crate::statedir::StateDir,
     path: &Path,
     full: bool,
+    key: Option<&crate::seal::SealIdentity>,
 ) -> std::io::Result<Result<(), VerifyError>> {
     let expected = state
         .read::<Library>(LIBRARY)?
@@ -37,7 +40,7 @@ pub fn verify_listed(
         .iter()
         .find(|e| e.path == path)
         .map(|e| e.size);
-    let checked = verify_zip(path, expected, full).map(|_| ());
+    let checked = verify_copy(path, key, expected, full).map(|_| ());
     if checked.is_ok() {
         state.update(LIBRARY, |l: &mut Library| l.mark_verified(path, Utc::now()))?;
     }
@@ -51,8 +54,10 @@ pub struct LibraryEntry {
     pub version: Option<String>,
     /// When the snapshot was taken (server time, or the create's answer).
     pub taken_at: DateTime<Utc>,
+    /// The snapshot's size: the zip's, whether the copy at `path` is the zip or sealed.
     pub size: u64,
-    /// The file the download wrote and checked, on this computer.
+    /// The file the download wrote and checked, on this computer: the zip, or its sealed
+    /// copy (`….zip.age`) when [`LibraryEntry::sealed_size`] is set.
     pub path: PathBuf,
     pub downloaded_at: DateTime<Utc>,
     pub verified_at: Option<DateTime<Utc>>,
@@ -60,6 +65,10 @@ pub struct LibraryEntry {
     /// kind of destination: retention deletes them with the entry.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub copies: Vec<Copy>,
+    /// The copy at `path` is sealed (the zip encrypted with age to the account's key, see
+    /// `crate::seal`), this many bytes on disk. `None`: the plain zip, `size` bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_size: Option<u64>,
 }
 
 impl LibraryEntry {
@@ -85,9 +94,20 @@ impl LibraryEntry {
         Known.presence(&self.copy()) != Presence::Missing
     }
 
+    /// Whether the copy at `path` is sealed (encrypted at rest).
+    pub fn sealed(&self) -> bool {
+        self.sealed_size.is_some()
+    }
+
+    /// The size the copy at `path` had when it was written: the sealed file's for a sealed
+    /// copy, else the zip's.
+    pub fn file_size(&self) -> u64 {
+        self.sealed_size.unwrap_or(self.size)
+    }
+
     /// Whether the copy at `path` still has the size written.
     fn intact(&self) -> bool {
-        Known.presence(&self.copy()) == Presence::Present(self.size)
+        Known.presence(&self.copy()) == Presence::Present(self.file_size())
     }
 }
 
@@ -294,7 +314,7 @@ impl Library {
                 let too_old = keep_days.is_none_or(|d| now - e.taken_at > Duration::days(d as i64));
                 let last_good = last_good_path.as_ref() == Some(&e.path);
                 if beyond_count && too_old && !last_good {
-                    drop_paths.push((e.path.clone(), e.size));
+                    drop_paths.push((e.path.clone(), e.file_size()));
                 }
             }
         }
@@ -356,7 +376,7 @@ fn protected(entries: &[&LibraryEntry]) -> Option<PathBuf> {
     let intact: Vec<&&LibraryEntry> = entries.iter().filter(|e| e.intact()).collect();
     let verified = || intact.iter().filter(|e| e.verified_at.is_some());
     verified()
-        .find(|e| Known.reads(&e.copy(), e.size))
+        .find(|e| Known.reads(&e.copy(), e.file_size()))
         .or_else(|| verified().next())
         .or_else(|| intact.first())
         .map(|e| e.path.clone())
@@ -384,6 +404,7 @@ mod tests {
                 downloaded_at: now,
                 verified_at: None,
                 copies: Vec::new(),
+                sealed_size: None,
             });
         }
         // The user replaced one of the old files with something else.
@@ -424,6 +445,7 @@ mod tests {
                 downloaded_at: now,
                 verified_at: None,
                 copies: Vec::new(),
+                sealed_size: None,
             };
             // The copy at `path` is not recorded twice.
             e.record_copy(Copy::local(&p));
@@ -456,6 +478,38 @@ mod tests {
         assert!(!serde_json::to_string(&plain).unwrap().contains("copies"));
     }
 
+    /// A sealed copy is judged by its size on disk (not the zip's): pruned like a plain one
+    /// when it is as written, left alone when it changed.
+    #[test]
+    fn sealed_copies_are_pruned_by_their_size_on_disk() {
+        let d = tempfile::tempdir().unwrap();
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut lib = Library::default();
+        for i in 0..3 {
+            let p = d.path().join(format!("r1_{i}.zip.age"));
+            std::fs::write(&p, vec![0u8; 50]).unwrap();
+            lib.add(LibraryEntry {
+                resource_id: "r1".into(),
+                resource_name: "r".into(),
+                version: Some(format!("v{i}")),
+                taken_at: now - Duration::days(10 - i),
+                size: 10,
+                path: p,
+                downloaded_at: now,
+                verified_at: Some(now),
+                copies: Vec::new(),
+                sealed_size: Some(50),
+            });
+        }
+        std::fs::write(d.path().join("r1_0.zip.age"), vec![0u8; 51]).unwrap();
+        let preview = lib.drops_by(&["r1".to_string()], &Retention::Last { n: 1 });
+        assert!(preview.iter().all(|(_, size)| *size == 50), "{preview:?}");
+        let r = lib.prune(Some(1), None, now);
+        assert_eq!(r.deleted, vec![d.path().join("r1_1.zip.age")]);
+        assert_eq!(r.skipped, vec![d.path().join("r1_0.zip.age")]);
+        assert_eq!(lib.known_versions("r1").len(), 3);
+    }
+
     #[test]
     fn the_preview_is_what_the_prune_deletes() {
         let d = tempfile::tempdir().unwrap();
@@ -474,6 +528,7 @@ mod tests {
                 downloaded_at: now,
                 verified_at: Some(now),
                 copies: Vec::new(),
+                sealed_size: None,
             });
         }
         let keep = Retention::Last { n: 2 };
@@ -500,6 +555,7 @@ mod tests {
             downloaded_at: now,
             verified_at: None,
             copies: Vec::new(),
+            sealed_size: None,
         };
         let mut before = Library::default();
         for i in 0..3 {
@@ -542,6 +598,7 @@ mod tests {
                 downloaded_at: now,
                 verified_at: verified.then_some(now),
                 copies: Vec::new(),
+                sealed_size: None,
             });
         }
         // "Keep none", and everything is too old: the newest stays (keep is at least 1), and
@@ -586,6 +643,7 @@ mod tests {
                     downloaded_at: now,
                     verified_at: Some(now),
                     copies: Vec::new(),
+                    sealed_size: None,
                 });
             }
             std::fs::remove_file(d.path().join("r1_3.zip")).unwrap();

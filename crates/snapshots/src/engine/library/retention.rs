@@ -45,7 +45,7 @@ impl Library {
         report
     }
 
-    /// What `prune_by` would delete (path and size), without deleting anything.
+    /// What `prune_by` would delete (path and size on disk), without deleting anything.
     pub fn drops_by(&self, ids: &[String], retention: &Retention) -> Vec<(PathBuf, u64)> {
         let mut drop_paths = Vec::new();
         for id in ids {
@@ -60,7 +60,7 @@ impl Library {
             keep.extend(retention.keeps(&entries));
             for e in entries {
                 if !keep.contains(&e.path) {
-                    drop_paths.push((e.path.clone(), e.size));
+                    drop_paths.push((e.path.clone(), e.file_size()));
                 }
             }
         }

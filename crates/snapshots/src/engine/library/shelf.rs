@@ -2,6 +2,7 @@
 //! each resource's files go to, connections, rate, checks), the downloader with the rate
 //! limit every download of the engine shares, and records each verified file in the index.
 
+use super::sealed::{self, Kept, Keys};
 use super::unfinished::{UNFINISHED, Unfinished, UnfinishedDownload, worth_resuming};
 use super::{LIBRARY, Library, LibraryEntry, PruneReport};
 use crate::destination::{Destination, LocalFolder};
@@ -12,7 +13,7 @@ use crate::engine::types::{
     state_error,
 };
 use crate::names::snapshot_file_name;
-use crate::settings::{Settings, validate_folder};
+use crate::settings::{SETTINGS, Settings, validate_folder};
 use crate::statedir::{NamedLock, StateDir};
 use crate::verify::VerifyError;
 use chrono::{DateTime, Utc};
@@ -21,9 +22,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use tokio_util::sync::CancellationToken;
-
-/// The settings' file in the data dir.
-const SETTINGS: &str = "settings.json";
 
 pub(in crate::engine) struct Shelf {
     state: Arc<StateDir>,
@@ -39,6 +37,8 @@ pub(in crate::engine) struct Shelf {
     metered: RwLock<Option<MeteredCheck>>,
     /// Each download is recorded until it ends ([`super::unfinished`]): the app's choice.
     keep_unfinished: AtomicBool,
+    /// Where the account's encryption key is, for folders that keep copies sealed.
+    keys: Option<Keys>,
 }
 
 impl Shelf {
@@ -52,7 +52,17 @@ impl Shelf {
             limiter: Mutex::new(None),
             metered: RwLock::new(None),
             keep_unfinished: AtomicBool::new(false),
+            keys: None,
         }
+    }
+
+    /// The keychain the account's encryption key is in (for folders that encrypt).
+    pub(in crate::engine) fn set_keys(&mut self, keys: Keys) {
+        self.keys = Some(keys);
+    }
+
+    pub(in crate::engine) fn keys(&self) -> Option<&Keys> {
+        self.keys.as_ref()
     }
 
     /// Records each download until it ends, so the next start can go on with it.
@@ -125,14 +135,25 @@ impl Shelf {
             .map_err(|e| state_error(&self.data_dir.join(LIBRARY), e))
     }
 
-    /// Checks a file again (full CRC check with `full`).
+    /// Checks a file again (full CRC check with `full`); an encrypted copy with the
+    /// account's key, as it is decrypted.
     pub(in crate::engine) async fn verify(
         &self,
         path: &Path,
         full: bool,
     ) -> Result<(), EngineError> {
+        let key = if crate::seal::is_sealed_file(path) {
+            self.keys
+                .as_ref()
+                .map(Keys::stored)
+                .transpose()
+                .map_err(|e| EngineError::Verify(VerifyError::Sealed(e.to_string())))?
+                .flatten()
+        } else {
+            None
+        };
         let (state, p) = (self.state.clone(), path.to_path_buf());
-        tokio::task::spawn_blocking(move || super::verify_listed(&state, &p, full))
+        tokio::task::spawn_blocking(move || super::verify_listed(&state, &p, full, key.as_ref()))
             .await
             .map_err(|e| EngineError::Verify(VerifyError::Io(e.to_string())))?
             .map_err(|e| state_error(&self.data_dir.join(LIBRARY), e))??;
@@ -359,19 +380,58 @@ impl Shelf {
                 progress: p,
             })
         };
-        let full = self.settings().full_verify;
-        // Where the copy lives: the folder the download is written and checked in (the
-        // only kind of destination today), which keeps it where it is.
-        let dest = LocalFolder::new(&target.dir);
+        let settings = self.settings();
+        let full = settings.full_verify;
+        // A folder that encrypts: the key first (nothing is fetched without one), and a
+        // sealed copy of this snapshot already there is the download.
+        let seal = match settings.encrypts(&target.dir) {
+            true => Some(sealed::key_for_folder(self.keys(), &target.dir)?),
+            false => None,
+        };
         let _held = self.hold_file(&target).await?;
+        if let Some(key) = &seal
+            && let Some(kept) = sealed::already_sealed(&target, key, full).await?
+        {
+            return self.record(r, listed, kept, &events);
+        }
         let done = self
             .downloader()
             .fetch(&target, refresh, &mut on_progress, cancel, full)
             .await?;
-        let copy = dest
-            .keep(&done.path)
-            .map_err(|e| state_error(dest.stage(), e))?;
-        let mut entry = LibraryEntry {
+        // A plain copy of this snapshot the library already had (made before the folder
+        // was set to encrypt) stays as it is.
+        let plain_before = done.already_present
+            && self
+                .library()
+                .entries
+                .iter()
+                .any(|e| e.path == done.path && !e.sealed());
+        let kept = match seal {
+            Some(key) if !plain_before => sealed::seal_kept(&target.dir, done, &key).await?,
+            _ => {
+                // Written, checked and renamed in the folder, which keeps it where it is.
+                let dest = LocalFolder::new(&target.dir);
+                dest.keep(&done.path)
+                    .map_err(|e| state_error(dest.stage(), e))?;
+                Kept {
+                    done,
+                    sealed_size: None,
+                }
+            }
+        };
+        self.record(r, listed, kept, &events)
+    }
+
+    /// Records a kept copy in the library and says it is done.
+    fn record(
+        &self,
+        r: &ResourceRef,
+        listed: Listed,
+        kept: Kept,
+        events: &EventSink,
+    ) -> Result<Downloaded, EngineError> {
+        let Kept { done, sealed_size } = kept;
+        let entry = LibraryEntry {
             resource_id: r.id.clone(),
             resource_name: r.name.clone(),
             version: listed.version,
@@ -381,10 +441,13 @@ impl Shelf {
             downloaded_at: Utc::now(),
             verified_at: Some(Utc::now()),
             copies: Vec::new(),
+            sealed_size,
         };
-        entry.record_copy(copy);
         // A download into a destination's outbox waits there for its upload (offsite only).
-        let staged = crate::offsite::outbox::dest_of(&self.data_dir, &target.dir);
+        let staged = done
+            .path
+            .parent()
+            .and_then(|dir| crate::offsite::outbox::dest_of(&self.data_dir, dir));
         self.update_library(|l| {
             l.add(entry);
             if let Some(dest) = &staged {
@@ -443,6 +506,7 @@ mod tests {
             downloaded_at: Utc::now(),
             verified_at: None,
             copies: Vec::new(),
+            sealed_size: None,
         }
     }
 
