@@ -148,6 +148,18 @@ pub enum FolderError {
     Empty,
 }
 
+impl FolderError {
+    /// A short stable code the window words the refusal by (its `failedWhy`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Missing(_) | Self::NotWritable(..) => "folder",
+            Self::NotAFolder(_) => "not_a_folder",
+            Self::Several(_) => "drop_several",
+            Self::Empty => "drop_empty",
+        }
+    }
+}
+
 /// The name the folder check's test files are made from.
 const PROBE: &str = "sqsnap-write-test";
 
