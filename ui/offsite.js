@@ -27,10 +27,15 @@ function say(lines) { status = lines; renderStatus(); }
 
 function renderStatus() {
   const box = $("offsite-status");
+  // A Details opened stays open when the lines are drawn again (a repaint, another language).
+  const opened = new Set([...box.querySelectorAll("details[open] .detail-text")].map((d) => d.textContent));
   box.innerHTML = "";
   for (const l of status(state.t)) {
     box.append(el("p", { class: l.error ? "error" : "muted", text: l.text }));
-    if (l.detail) box.append(detailEl(l.detail, state.t.details));
+    if (!l.detail) continue;
+    const d = detailEl(l.detail, state.t.details);
+    d.open = opened.has(l.detail);
+    box.append(d);
   }
 }
 
