@@ -48,14 +48,26 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     legacy.delete().unwrap();
     let (_driver, d) = launch(&sim.api_url(), &home, &[], "e2e-screenshots").await;
 
-    // 1. A wrong key gets a plain message and is not stored.
+    // 1. A wrong key gets a plain message and is not stored: in the window's words, with
+    // the app's own (the server's answer, where to find a key) under Details.
     d.wait("#sign-in-view:not([hidden]) #api-key").await;
     d.type_into("#api-key", "not-a-real-key").await;
     d.click("#sign-in").await;
     let msg = d
         .until_text("#sign-in-error", |t| t.contains("refused"))
         .await;
-    assert!(msg.contains("security page"), "{msg}");
+    assert!(
+        msg.starts_with("Square Cloud refused the API key. Nothing was changed;"),
+        "{msg}"
+    );
+    assert_eq!(
+        d.js("const d = document.getElementById('sign-in-detail'); return [d.hidden, d.open, d.querySelector('summary').textContent]")
+            .await,
+        json!([false, false, "Details"]),
+        "the app's own words wait under a closed Details"
+    );
+    let detail = d.text_of("#sign-in-detail .detail-text").await;
+    assert!(detail.contains("security page"), "{detail}");
     assert_eq!(keychain.get().unwrap(), None);
     // Let WebKit paint the message before the capture.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -117,6 +129,7 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
             .contains("not a folder"),
         "{r}"
     );
+    assert_eq!(r["err"]["code"], "not_a_folder", "{r}");
     let r = d
         .invoke(
             "set_destination_from_paths",
@@ -130,6 +143,7 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
             .contains("single folder"),
         "{r}"
     );
+    assert_eq!(r["err"]["code"], "drop_several", "{r}");
     let r = d
         .invoke(
             "set_destination_from_paths",
@@ -437,8 +451,15 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     .await;
     std::fs::write(&con, b"PK\x03\x04 damaged by a test").unwrap();
     d.click("button[aria-label^='Verify: CON_']").await;
-    d.until_text("#notice", |t| t.contains("integrity check"))
+    let said = d
+        .until_text("#notice-text", |t| t.contains("integrity check"))
         .await;
+    assert!(
+        said.contains("it is damaged") && said.contains("It was left as it is"),
+        "{said}"
+    );
+    let detail = d.text_of("#notice-detail .detail-text").await;
+    assert!(detail.starts_with("The integrity check failed"), "{detail}");
     d.type_into("#keep-last", "1").await;
     d.click("#prune").await;
     d.until_text("#notice", |t| t.contains("1 old file deleted"))
@@ -554,9 +575,17 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
     d.js(&fill("snapshot")).await;
     d.click("#plan-add").await;
     let refused = d
-        .until_text("#notice", |t| t.contains("would need 10 snapshots a day"))
+        .until_text("#notice-text", |t| {
+            t.contains("would need more snapshots a day")
+        })
         .await;
-    assert!(refused.contains("the account has 4"), "{refused}");
+    assert!(refused.contains("Nothing was changed"), "{refused}");
+    // The numbers are the app's own words, under Details.
+    let detail = d.text_of("#notice-detail .detail-text").await;
+    assert!(
+        detail.contains("would need 10 snapshots a day") && detail.contains("the account has 4"),
+        "{detail}"
+    );
     d.js(&fill("mirror")).await;
     d.click("#plan-add").await;
     d.until_text("#plans", |t| {
@@ -1494,12 +1523,21 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
         }
     };
 
-    // Plain http:// off this computer: refused, nothing kept.
+    // Plain http:// off this computer: refused, nothing kept; said in the window's words,
+    // the engine's under Details.
     fill("http://s3.example.com".into(), BUCKET, SK).await;
     d.until_text("#offsite-status", |t| {
         t.contains("plain http:// is only allowed on this computer")
     })
     .await;
+    let (words, detail) = offsite_status(&d).await;
+    assert!(
+        words
+            .starts_with("The offsite destination is not set up right. Your copies are unchanged;")
+            && detail.contains("plain http:// is only allowed on this computer")
+            && !words.contains("http://"),
+        "{words} / {detail}"
+    );
     assert_eq!(
         d.js("return document.getElementById('offsite-secret').value")
             .await,
@@ -1516,11 +1554,13 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
     let said = d
         .until_text("#offsite-status", |t| t.contains("Test failed"))
         .await;
+    let (words, detail) = offsite_status(&d).await;
     assert!(
-        said.contains("Store a test object: failed") && said.contains("refused the access key"),
+        words.contains("Store a test object: failed. The bucket refused the access key")
+            && words.contains("add the destination again with the right key"),
         "{said}"
     );
-    assert!(said.contains("Your local copies are safe"), "{said}");
+    assert!(detail.contains("Your local copies are safe"), "{said}");
 
     // A bucket that does not exist: said, with what to do. (s3s-fs makes a missing bucket's
     // folder on PUT, so its answer is the one AWS gives, injected.)
@@ -1538,9 +1578,14 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
     let said = d
         .until_text("#offsite-status", |t| t.contains("Test failed"))
         .await;
+    let (words, detail) = offsite_status(&d).await;
     assert!(
-        said.contains("The bucket no-such-bucket does not exist at this endpoint")
-            && said.contains("create the bucket or fix its name"),
+        words.contains("That bucket does not exist at this address")
+            && words.contains("create it or fix its name and region"),
+        "{said}"
+    );
+    assert!(
+        detail.contains("The bucket no-such-bucket does not exist at this endpoint"),
         "{said}"
     );
 
@@ -1560,8 +1605,11 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
     let said = d
         .until_text("#offsite-status", |t| t.contains("Test failed"))
         .await;
+    let (words, detail) = offsite_status(&d).await;
     assert!(
-        said.contains("this computer's clock is wrong") && said.contains("turn on automatic time"),
+        words.contains("this computer's clock is wrong")
+            && words.contains("set the clock right (automatic time)")
+            && detail.contains("turn on automatic time"),
         "{said}"
     );
     let slot = OsKeychain::new(key.1.clone()).slot(&Slot::Offsite {
@@ -1603,8 +1651,11 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
     let said = d
         .until_text("#offsite-status", |t| t.contains("Test failed"))
         .await;
+    let (words, detail) = offsite_status(&d).await;
     assert!(
-        said.contains("The server is busy (SlowDown)") && said.contains("local copies are safe"),
+        words.contains("The offsite server is busy. Your copies are unchanged")
+            && detail.contains("The server is busy (SlowDown)")
+            && detail.contains("local copies are safe"),
         "{said}"
     );
 
@@ -1672,6 +1723,7 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
             .is_some_and(|m| m.contains("No offsite destination named nope")),
         "{r}"
     );
+    assert_eq!(r["err"]["code"], "plan_no_destination", "{r}");
     s3.fault(Fault {
         method: "PUT",
         query: "",
@@ -1700,16 +1752,30 @@ async fn an_offsite_destination_from_settings_gets_a_second_copy() {
         150,
     )
     .await;
-    let said = d.text_of("#notice").await;
+    let said = d.text_of("#notice-text").await;
+    let detail = d.text_of("#notice-detail .detail-text").await;
     // The 503 comes back before the server has read a large PUT's body: the client then sees
     // either the SlowDown or the connection the server closed mid-body. Both are said as
-    // what they are, with the local copies safe and what to do.
+    // what they are, with the copies safe and what to do; the engine's words under Details.
     assert!(
         said.starts_with("The plan's downloads are safe on this computer")
-            && (said.contains("The server is busy (SlowDown)")
-                || said.contains("The connection to the offsite server failed"))
-            && said.contains("Your local copies are safe;"),
+            && (said.contains("The offsite server is busy.")
+                || said.contains("The connection to the offsite server failed."))
+            && said.contains("Your copies are unchanged;"),
         "{said}"
+    );
+    assert!(
+        (detail.contains("The server is busy (SlowDown)")
+            || detail.contains("The connection to the offsite server failed ("))
+            && detail.contains("Your local copies are safe;"),
+        "{detail}"
+    );
+    // The run's history says it too, by its code.
+    let history = d.invoke("list_history", json!({})).await;
+    let code = &history["ok"][0]["offsite"]["code"];
+    assert!(
+        code == "offsite_busy" || code == "offsite_network",
+        "{history}"
     );
     d.screenshot("offsite-after-plan-failed-en").await;
     let history = d.invoke("list_history", json!({})).await;
@@ -2053,6 +2119,18 @@ async fn a_folder_set_to_encrypt_in_settings_keeps_its_backup_encrypted() {
 }
 
 /// The folder named `name` under `root`, searched depth first.
+/// Settings → Offsite copies' status: its lines in the window's words, and the engine's own
+/// words under their Details.
+async fn offsite_status(d: &Driver) -> (String, String) {
+    let v = d
+        .js("const s = document.getElementById('offsite-status');\
+             return [[...s.querySelectorAll('p')].map(p => p.textContent).join('\\n'),\
+                     [...s.querySelectorAll('.detail-text')].map(p => p.textContent).join('\\n')];")
+        .await;
+    let part = |i: usize| v[i].as_str().unwrap_or_default().to_string();
+    (part(0), part(1))
+}
+
 fn find_dir(root: &std::path::Path, name: &str) -> Option<PathBuf> {
     for e in std::fs::read_dir(root).ok()? {
         let p = e.ok()?.path();
@@ -2331,10 +2409,17 @@ async fn an_upload_is_a_line_of_the_transfers_drawer_while_it_runs() {
         20,
     )
     .await;
-    let said = d
-        .until_text("#offsite-status", |t| t.contains("cancelled"))
+    d.until_text("#offsite-status", |t| t.contains("cancelled"))
         .await;
-    assert!(said.contains("Your local copy is safe"), "{said}");
+    let (words, detail) = offsite_status(d).await;
+    assert!(
+        words.starts_with("Stopped. What was saved is kept."),
+        "{words}"
+    );
+    assert!(
+        detail.contains("cancelled") && detail.contains("Your local copy is safe"),
+        "{detail}"
+    );
     assert!(!a.s3.has(&object).await, "a stopped upload left the copy");
     assert!(
         a.s3.log()

@@ -1,9 +1,10 @@
 //! How the window looks, checked on the real app under Xvfb over WebDriver: every state
 //! (signed out, first run, idle, three transfers running, quota used up, Settings with an
-//! offsite destination, the lost-key warning over a folder's encryption switch) at the
-//! default size (1100×720) and the minimum (720×480), light and dark, English and
-//! Portuguese. In each: a screenshot, no header, toolbar, row or open dialog text that
-//! overflows its box, and no serious or critical axe-core finding. With three transfers running, at least 8 rows stay in view.
+//! offsite destination, the lost-key warning over a folder's encryption switch, a failure's
+//! notice with its Details open) at the default size (1100×720) and the minimum (720×480),
+//! light and dark, English, Portuguese and Spanish. In each: a screenshot, no header,
+//! toolbar, row or open dialog text that overflows its box, and no serious or critical
+//! axe-core finding. With three transfers running, at least 8 rows stay in view.
 //! Then the drag overlay, and a keyboard-only walk with the focus always visible.
 //! `make test` runs it; alone it needs `npm ci --prefix tests/axe` and
 //! `xvfb-run -a dbus-run-session -- scripts/with-keyring.sh cargo test --test screens -- --ignored`.
@@ -380,29 +381,61 @@ async fn every_state_reads_well_in_every_theme_language_and_size() {
         10,
     )
     .await;
-    d.js("window.__TAURI__.event.emit('drag-state', {phase: 'enter', ok: false, message: 'notes.txt is a file, not a folder.', x: 4, y: 4})")
-        .await;
+    const REFUSED: &str = "{ok: false, code: 'not_a_folder', message: '/home/ana/notes.txt is a file, not a folder. Drop or choose a folder.', x: 4, y: 4}";
+    d.js(&format!(
+        "window.__TAURI__.event.emit('drag-state', {{phase: 'enter', ...{REFUSED}}})"
+    ))
+    .await;
     d.until_text("#drop-title", |t| t == "This can't hold backups")
         .await;
-    d.until_text("#drop-sub", |t| t.contains("not a folder"))
-        .await;
+    // Why, in the window's words (the path is the app's own words, which the drop's notice keeps).
+    d.until_text("#drop-sub", |t| {
+        t == "That is a file, not a folder. Drop or choose a folder to keep the backups in."
+    })
+    .await;
     d.screenshot("drag-refused").await;
     d.js("window.__TAURI__.event.emit('drag-state', {phase: 'leave', ok: true, x: 0, y: 0})")
         .await;
+
+    // Dropped anyway: a failure's notice, in the window's words, the app's own under a
+    // Details that opens from the keyboard.
+    d.js(&format!(
+        "window.__TAURI__.event.emit('folder-dropped', {{path: null, ...{REFUSED}}})"
+    ))
+    .await;
+    d.until_text("#notice-text", |t| {
+        t.starts_with("That is a file, not a folder.")
+    })
+    .await;
+    d.js("document.querySelector('#notice-detail summary').focus()")
+        .await;
+    d.press("\u{E007}").await;
+    assert_eq!(
+        d.js("const n = document.getElementById('notice-detail'); return [n.open, n.querySelector('.detail-text').textContent]")
+            .await,
+        json!([
+            true,
+            "/home/ana/notes.txt is a file, not a folder. Drop or choose a folder."
+        ]),
+        "Enter on Details shows the app's own words"
+    );
+    capture(&d, "error-notice", &axe_src, None).await;
+    set_look(&d, "light", "en").await;
+    d.resize(1100, 720).await;
 
     keyboard_walk(&d).await;
     d.cmd(reqwest::Method::DELETE, "", None).await;
     keychain.delete().unwrap();
 }
 
-/// Tab from the top: every visible control of the header, tabs, toolbar, rows and drawer is
-/// reached, each with a visible focus ring; the tabs move with the arrows; a row's "⋯" menu
+/// Tab from the top: every visible control of the header, tabs, toolbar, rows, drawer and
+/// notice (its Details too) is reached, each with a visible focus ring; the tabs move with the arrows; a row's "⋯" menu
 /// opens with Enter and Escape gives the focus back.
 async fn keyboard_walk(d: &Driver) {
     d.js("document.activeElement && document.activeElement.blur(); window.focus();")
         .await;
     let want: Vec<String> = serde_json::from_value(
-        d.js("return [...document.querySelectorAll('#headerbar button, #tabs [aria-selected=true], #toolbar input, #toolbar select, #toolbar button, #resources button, #resources input, .drawer-head button, #notice button')]\
+        d.js("return [...document.querySelectorAll('#headerbar button, #tabs [aria-selected=true], #toolbar input, #toolbar select, #toolbar button, #resources button, #resources input, .drawer-head button, #notice button, #notice summary')]\
               .filter(e => e.getClientRects().length && !e.disabled).map(e => e.id || e.getAttribute('aria-label'))")
             .await,
     )

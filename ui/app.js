@@ -4,10 +4,11 @@
 import { pickLocale } from "./i18n.js";
 import { fillIcons } from "./icons.js";
 import { initMenus } from "./menu.js";
-import { $, inputEl, setText } from "./dom.js";
+import { $, inputEl } from "./dom.js";
+import { errorWords } from "./errors.js";
 import { refresh } from "./actions.js";
 import { initNotice, notice, showError } from "./notice.js";
-import { applyLocale, applyTheme, initShell, renderSession } from "./shell.js";
+import { applyLocale, applyTheme, initShell, renderSession, renderSignIn } from "./shell.js";
 import { initResources } from "./resources.js";
 import { initTransfers } from "./transfers.js";
 import { initLibrary } from "./library.js";
@@ -32,7 +33,13 @@ async function start() {
   applyLocale(pickLocale(store.getItem("locale"), navigator.language));
   const session = state.session = await asked;
   renderSession();
-  if (session.notices.length) notice(session.notices.join(" "), true);
+  // What the user should know from the start (a state file kept aside, a stored key that
+  // could not be used), in the window's words, the Rust side's under Details.
+  const notes = session.notices;
+  if (notes.length) {
+    const words = () => [...new Set(notes.map((n) => errorWords(n, state.t).text))].join(" ");
+    notice(words, true, false, notes.map((n) => n.message).join("\n"));
+  }
   if (session.signed_in) await signedIn();
 }
 
@@ -58,17 +65,16 @@ async function signedIn() {
  * @param {SubmitEvent} ev */
 async function signInWithKey(ev) {
   ev.preventDefault();
-  setText("sign-in-error", state.t.checking);
+  state.signIn = "checking"; renderSignIn();
   try {
     const key = inputEl("api-key").value;
     inputEl("api-key").value = "";
     state.session = await ipc.signIn(key);
-    setText("sign-in-error", "");
+    state.signIn = null; renderSignIn();
     renderSession();
     await signedIn();
   } catch (e) {
-    const m = e && typeof e === "object" && "message" in e ? e.message : null;
-    setText("sign-in-error", m ? String(m) : String(e));
+    state.signIn = { failed: e }; renderSignIn();
     $("api-key").focus(); // ready to paste again, by keyboard too
   }
 }

@@ -14,6 +14,22 @@ export const dialogEl = (id) => /** @type {HTMLDialogElement} */ (document.getEl
 /** @param {string} id @param {string} text */
 export function setText(id, text) { const e = document.getElementById(id); if (e) e.textContent = text; }
 
+/** A `<details>` holding the Rust side's own words (English, marked so) under a failure said
+ * in the window's: shown (and closed again) when there are some, hidden when not; its summary
+ * in the window's language. @param {string} id @param {string} detail @param {string} label */
+export function setDetail(id, detail, label) {
+  const d = /** @type {HTMLDetailsElement} */ (document.getElementById(id));
+  const text = /** @type {HTMLElement} */ (d.querySelector(".detail-text"));
+  if (text.textContent !== detail) { text.textContent = detail; d.open = false; }
+  /** @type {HTMLElement} */ (d.querySelector("summary")).textContent = label;
+  d.hidden = !detail;
+}
+
+/** A `<details>` made for a line of words (a status line's failure). @param {string} detail @param {string} label */
+export function detailEl(detail, label) {
+  return el("details", { class: "detail" }, el("summary", { text: label }), el("div", { class: "detail-text", lang: "en", text: detail }));
+}
+
 /** @typedef {string | number | boolean | null | undefined} Prop */
 /**
  * An element with its properties and children. `class`, `text`, ARIA, `role`, `title` and

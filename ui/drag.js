@@ -3,6 +3,7 @@
 import { $, setText } from "./dom.js";
 import { refresh } from "./actions.js";
 import { notice, showError } from "./notice.js";
+import { wordsFor } from "./errors.js";
 import { firstRun } from "./resources.js";
 import { nameOf, state } from "./state.js";
 import * as ipc from "./ipc.js";
@@ -27,12 +28,13 @@ function renderDrag(x, y) {
   o.classList.toggle("refused", !drag.ok);
   o.classList.toggle("over-row", !!row);
   setText("drop-title", drag.ok ? t.dropTitle : t.dropRefused);
-  setText("drop-sub", !drag.ok ? drag.message || "" : row ? t.dropRow(nameOf(row.dataset.id || "")) : t.dropDefault);
+  // Why not, in the window's words (a drop says it again, with the Rust side's under Details).
+  setText("drop-sub", !drag.ok ? wordsFor(drag.code, t) || "" : row ? t.dropRow(nameOf(row.dataset.id || "")) : t.dropDefault);
 }
 
 export function initDrag() {
   ipc.on(ipc.EVENTS.dragState, (p) => {
-    if (p.phase === "enter") state.drag = { ok: p.ok, message: p.message };
+    if (p.phase === "enter") state.drag = { ok: p.ok, code: p.code || null, message: p.message || null };
     if (p.phase === "leave") state.drag = null;
     renderDrag(p.x, p.y);
   });
@@ -40,7 +42,7 @@ export function initDrag() {
   ipc.on(ipc.EVENTS.folderDropped, async (p) => {
     const row = p.ok ? rowAt(p.x, p.y) : null;
     state.drag = null; renderDrag(0, 0);
-    if (!p.ok || !p.path) { notice(p.message || "", true); return; }
+    if (!p.ok || !p.path) { showError({ code: p.code || "", message: p.message || "" }); return; }
     try {
       const dest = await ipc.setDestination(row ? row.dataset.id || null : null, p.path);
       notice(() => state.t.folderSet(dest));

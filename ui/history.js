@@ -36,7 +36,7 @@ function renderHistory() {
     if (held.length) li.append(el("div", { class: "muted", text: t.reserveHeld(held.length), title: held.map(nameOf).join(", ") }));
     // Its offsite step: what went there, or what waits on this computer for the upload, where and why.
     const o = h.offsite;
-    if (o) li.append(el("div", { class: o.waiting || o.error ? "error" : "muted", text: offsiteLine(o, t) }));
+    if (o) li.append(el("div", { class: o.waiting || o.error ? "error" : "muted", text: offsiteLine(o, t), title: o.error || null }));
     ul.append(li);
   }
 }

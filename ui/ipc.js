@@ -15,9 +15,11 @@
 /** @typedef {{ total: number, used: number, remaining: number, next_free_at: string | null,
  *   used_is_estimate: boolean, next_free_is_estimate: boolean }} QuotaStatus */
 /** @typedef {{ id: string, name: string, plan: string, memory_mb: number, daily_quota: number }} AccountView */
-/** `fresh_hours`: how old a resource's newest copy may be and still count as fresh (overview.rs).
+/** `fresh_hours`: how old a resource's newest copy may be and still count as fresh (overview.rs);
+ * `notices`: what the user should know from the start (a state file kept aside, a stored key
+ * that could not be used), each with its code.
  * @typedef {{ signed_in: boolean, demo: boolean, account: AccountView | null, quota: QuotaStatus | null,
- *   fresh_hours: number, notices: string[] }} Session */
+ *   fresh_hours: number, notices: UiError[] }} Session */
 
 // ---- Resources, versions, the library ----
 
@@ -46,8 +48,8 @@
 
 /** A destination without its secret. @typedef {{ name: string, endpoint: string, region: string, bucket: string,
  *   prefix: string, path_style: boolean, access_key_id: string, encrypt: boolean }} OffsiteView */
-/** One step of Test; `message` says why it failed. @typedef {{ step: "put" | "head" | "delete", ok: boolean,
- *   message: string | null }} ProbeStep */
+/** One step of Test; `code` and `message` say why it failed. @typedef {{ step: "put" | "head" | "delete", ok: boolean,
+ *   code: string | null, message: string | null }} ProbeStep */
 /** One upload of a sync (offsite.rs `UploadEvent`, tag `state`): the local copy `file` of
  * `resource` (named `name`) going to `destination`'s `bucket`.
  * @typedef {{ destination: string, bucket: string, file: string, resource: string, name: string }} UploadOf */
@@ -58,8 +60,9 @@
  *   taken_at: string, size: number, sealed: boolean, configured: boolean, local: string }} OffsiteCopy */
 /** @typedef {{ name: string, uploaded: number, present: number, missing: number }} SyncView */
 /** What a plan's offsite step did (the scheduler's runs); `waiting` copies wait on this computer,
- * in `waiting_in`, for the upload. @typedef {{ name: string, ok: boolean, uploaded: number,
- *   message: string | null, only: boolean, waiting: number, waiting_in: string | null }} OffsiteSynced */
+ * in `waiting_in`, for the upload; `code` and `message` say why not all went. @typedef {{ name: string, ok: boolean,
+ *   uploaded: number, code: string | null, message: string | null, only: boolean, waiting: number,
+ *   waiting_in: string | null }} OffsiteSynced */
 
 // ---- Settings ----
 
@@ -89,8 +92,10 @@
 /** `offsite`: the destination its copies go to; with `offsite_only`, they are kept there only.
  * @typedef {{ id: string, kind: PlanKind, scope: Scope, schedule: Schedule, retention: Retention,
  *   dest: string | null, offsite?: string | null, offsite_only?: boolean }} Plan */
-/** What a run's offsite step did (model.rs `OffsiteNote`). @typedef {{ dest: string, only: boolean,
- *   uploaded: number, deleted: number, waiting: number, waiting_in?: string | null, error?: string | null }} OffsiteNote */
+/** What a run's offsite step did (model.rs `OffsiteNote`); `error` is the Rust side's words and
+ * `code` (missing in runs recorded before it was kept) what the window words it by.
+ * @typedef {{ dest: string, only: boolean, uploaded: number, deleted: number, waiting: number,
+ *   waiting_in?: string | null, error?: string | null, code?: string | null }} OffsiteNote */
 /** @typedef {{ period: string, started: string, ended: string | null, ok: boolean, bytes: number,
  *   files: number, failures: string[], failed_ids: string[], postponed: string[],
  *   reserve_held?: string[], offsite?: OffsiteNote | null }} RunRecord */
@@ -133,9 +138,11 @@
 
 // ---- Window events (src-tauri/src/lib.rs) ----
 
-/** A drag over the window; `ok` is checked once, on enter. x and y are physical pixels.
- * @typedef {{ phase: "enter" | "over" | "leave", ok: boolean, message: string | null, x: number, y: number }} DragState */
-/** @typedef {{ ok: boolean, path: string | null, message: string | null, x: number, y: number }} FolderDropped */
+/** A drag over the window; `ok` is checked once, on enter, and `code` and `message` say why
+ * not. x and y are physical pixels.
+ * @typedef {{ phase: "enter" | "over" | "leave", ok: boolean, code?: string | null, message?: string | null,
+ *   x: number, y: number }} DragState */
+/** @typedef {{ ok: boolean, path: string | null, code?: string | null, message?: string | null, x: number, y: number }} FolderDropped */
 
 /** The events the Rust side emits to the window, and what each carries.
  * @typedef {{ "engine-event": EngineEvent, "plans-ran": PlanRun[], "queue-paused": boolean,

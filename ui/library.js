@@ -3,6 +3,7 @@ import { $, button, el, inputEl, setText, when } from "./dom.js";
 import { bytes, fileName, folderOf } from "./format.js";
 import { loadLibrary, refresh } from "./actions.js";
 import { notice, showError } from "./notice.js";
+import { failure } from "./errors.js";
 import { painter, state } from "./state.js";
 import * as ipc from "./ipc.js";
 
@@ -37,7 +38,8 @@ function renderLibrary() {
     const info = el("div", { class: "grow" }, el("strong", { text: e.resource_name }), el("div", { class: "path", text: file }), sub, ...elsewhere);
     const verify = button(t.verify, async () => {
       try { await ipc.verifyFile(e.path); damaged.delete(e.path); }
-      catch (err) { damaged.add(e.path); showError(err); }
+      // Marked damaged only when its check failed, not when it could not be checked.
+      catch (err) { if (failure(err).code === "damaged") damaged.add(e.path); showError(err); }
       await loadLibrary().catch(showError);
     }, { "aria-label": `${t.verify}: ${file}` });
     const show = button(t.open, () => ipc.openFolder(folderOf(e.path)).catch(showError), { "aria-label": `${t.open}: ${file}` });

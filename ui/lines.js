@@ -1,5 +1,6 @@
 // The transfers drawer's lines in words, without the page. Tested with `node --test`.
 import { bytes, clock, duration } from "./format.js";
+import { worded } from "./errors.js";
 
 /** @typedef {import("./ipc.js").EngineEvent} EngineEvent */
 /** @typedef {import("./ipc.js").Progress} Progress */
@@ -32,9 +33,10 @@ export function transferText(e, t, lang, now) {
     case "created": return t.created;
     case "done": return t.done(e.path);
     case "fetched": return t.fetched;
-    // What happened in this language, with what it means and what to do; the engine's own
-    // message (which names files and folders) stays on the line's tooltip.
-    case "failed": return `${t.failed}: ${/** @type {Record<string, string>} */ (t.failedWhy)[e.code] || e.message}`;
+    // What happened in this language, with what it means and what to do (the generic
+    // sentence for a code without words); the engine's own message (which names files and
+    // folders) stays on the line's tooltip.
+    case "failed": return `${t.failed}: ${worded(e.code, e.message, t).text}`;
     default: return "";
   }
 }

@@ -1,8 +1,10 @@
 // Settings → Offsite copies: S3-compatible destinations (list, add, test, send copies now,
 // remove). The secret key is read from its field, handed to Rust (which puts it in the OS
 // keychain) and cleared; nothing sends it back. What a step did is said in the section's
-// status, in the window's language, with the engine's reason when one failed.
-import { $, button, el, inputEl, selectEl, fillSelect } from "./dom.js";
+// status, in the window's language; when one failed, why in the window's words by its code,
+// and the Rust side's own (naming the endpoint or bucket) under Details.
+import { $, button, detailEl, el, inputEl, selectEl, fillSelect } from "./dom.js";
+import { errorWords, worded } from "./errors.js";
 import { bytes, fileName } from "./format.js";
 import { loadLibrary } from "./actions.js";
 import { copiesChoices } from "./plans.js";
@@ -12,24 +14,35 @@ import * as ipc from "./ipc.js";
 
 /** @typedef {import("./state.js").Strings} Strings */
 
+/** A status line; `detail`: the Rust side's words under a failure.
+ * @typedef {{ text: string, error?: boolean, detail?: string }} Line */
 /** The status lines, made in the current language when drawn.
- * @type {(t: Strings) => { text: string, error?: boolean }[]} */
+ * @type {(t: Strings) => Line[]} */
 let status = () => [];
 /** Destinations with a test or a sync running (their buttons wait). @type {Set<string>} */
 const busy = new Set();
 
-/** @param {(t: Strings) => { text: string, error?: boolean }[]} lines */
+/** @param {(t: Strings) => Line[]} lines */
 function say(lines) { status = lines; renderStatus(); }
 
 function renderStatus() {
   const box = $("offsite-status");
+  // A Details opened stays open when the lines are drawn again (a repaint, another language).
+  const opened = new Set([...box.querySelectorAll("details[open] .detail-text")].map((d) => d.textContent));
   box.innerHTML = "";
-  for (const l of status(state.t)) box.append(el("p", { class: l.error ? "error" : "muted", text: l.text }));
+  for (const l of status(state.t)) {
+    box.append(el("p", { class: l.error ? "error" : "muted", text: l.text }));
+    if (!l.detail) continue;
+    const d = detailEl(l.detail, state.t.details);
+    d.open = opened.has(l.detail);
+    box.append(d);
+  }
 }
 
-/** A command's failure in words. @param {unknown} e */
-function why(e) {
-  return e && typeof e === "object" && "message" in e ? String(e.message) : String(e);
+/** A command's failure as a status line. @param {unknown} e @param {Strings} t @returns {Line} */
+function failedLine(e, t) {
+  const { text, detail } = errorWords(e, t);
+  return { text, detail, error: true };
 }
 
 export async function loadOffsite() {
@@ -70,11 +83,14 @@ async function test(name) {
     const steps = await ipc.testOffsite(name);
     const ok = steps.length === 3 && steps.every((s) => s.ok);
     say((t) => [
-      ...steps.map((s) => ({ text: `${t.offsiteSteps[s.step]}: ${s.ok ? t.offsiteStepOk : `${t.offsiteStepFailed}. ${s.message || ""}`}`, error: !s.ok })),
+      ...steps.map((s) => s.ok ? { text: `${t.offsiteSteps[s.step]}: ${t.offsiteStepOk}` } : {
+        text: `${t.offsiteSteps[s.step]}: ${t.offsiteStepFailed}. ${worded(s.code, s.message, t).text}`,
+        detail: s.message || "", error: true,
+      }),
       { text: ok ? t.offsiteTestOk(name) : t.offsiteTestFailed(name), error: !ok },
     ]);
   } catch (e) {
-    say((t) => [{ text: t.offsiteTestFailed(name), error: true }, { text: why(e), error: true }]);
+    say((t) => [{ text: t.offsiteTestFailed(name), error: true }, failedLine(e, t)]);
   } finally { busy.delete(name); renderOffsite(); }
 }
 
@@ -87,7 +103,7 @@ async function sync(name) {
     say((t) => done.map((r) => ({ text: t.offsiteSent(r.name, r.uploaded, r.present) })));
     await loadLibrary();
   } catch (e) {
-    say(() => [{ text: why(e), error: true }]);
+    say((t) => [failedLine(e, t)]);
     await loadLibrary().catch(() => {});
   } finally { busy.delete(name); renderOffsite(); }
 }
@@ -126,7 +142,7 @@ async function add(ev) {
     say((t) => [{ text: t.offsiteAdded(destination.name) }]);
     repaint("offsite", "plans");
   } catch (e) {
-    say(() => [{ text: why(e), error: true }]);
+    say((t) => [failedLine(e, t)]);
   }
 }
 
@@ -141,17 +157,20 @@ export function initOffsite() {
   });
   // After a plan: a failed upload fails no download; the window says so, and what to do.
   ipc.on(ipc.EVENTS.offsiteSynced, (r) => {
+    // Why not all went, in the window's words (nothing, when all did).
+    const why = (/** @type {Strings} */ t) => r.code || r.message ? worded(r.code, r.message, t).text : "";
+    const detail = r.message || "";
     if (r.waiting) {
       // Offsite only: the copies that did not get there wait on this computer, said with where and why.
-      const words = (/** @type {Strings} */ t) => t.offsiteAfterPlanWaiting(r.name, r.waiting, r.waiting_in || "", r.message || "");
-      say((t) => [{ text: words(t), error: true }]);
-      notice(() => words(state.t), true);
+      const words = (/** @type {Strings} */ t) => t.offsiteAfterPlanWaiting(r.name, r.waiting, r.waiting_in || "", why(t));
+      say((t) => [{ text: words(t), error: true, detail }]);
+      notice(() => words(state.t), true, false, detail);
     } else if (r.ok) {
       say((t) => [{ text: t.offsiteAfterPlanSent(r.name, r.uploaded) }]);
       if (r.uploaded) notice(() => state.t.offsiteAfterPlanSent(r.name, r.uploaded));
     } else {
-      say((t) => [{ text: t.offsiteAfterPlanFailed(r.name, r.message || ""), error: true }]);
-      notice(() => state.t.offsiteAfterPlanFailed(r.name, r.message || ""), true);
+      say((t) => [{ text: t.offsiteAfterPlanFailed(r.name, why(t)), error: true, detail }]);
+      notice(() => state.t.offsiteAfterPlanFailed(r.name, why(state.t)), true, false, detail);
     }
     loadLibrary().catch(() => {});
   });

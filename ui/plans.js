@@ -1,6 +1,8 @@
 // Plans in words, and the plan form's values as the plan add_plan takes, without the page.
 // Tested with `node --test`.
 
+import { worded } from "./errors.js";
+
 /** @typedef {import("./ipc.js").Plan} Plan */
 /** @typedef {import("./state.js").Strings} Strings */
 
@@ -38,11 +40,13 @@ export function copiesOf(choice) {
 }
 
 /** A run's offsite step in words: what went there, or what waits on this computer for the upload,
- * where and why. @param {import("./ipc.js").OffsiteNote} o @param {Strings} t */
+ * where and why (in the window's words by its code; the Rust side's, `o.error`, go on the line's
+ * tooltip). @param {import("./ipc.js").OffsiteNote} o @param {Strings} t */
 export function offsiteLine(o, t) {
-  if (o.waiting) return t.historyOffsiteWaiting(o.dest, o.waiting, o.waiting_in || "", o.error || "");
+  const why = o.error || o.code ? worded(o.code, o.error, t).text : "";
+  if (o.waiting) return t.historyOffsiteWaiting(o.dest, o.waiting, o.waiting_in || "", why);
   const line = t.historyOffsiteSent(o.dest, o.uploaded, o.deleted);
-  return o.error ? `${line}. ${t.historyOffsiteFailed(o.error)}` : line;
+  return why ? `${line}. ${t.historyOffsiteFailed(why)}` : line;
 }
 
 /** Which of the form's fields the chosen schedule and retention use.

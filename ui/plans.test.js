@@ -53,10 +53,12 @@ test("a run's offsite step in words: what went there, or what waits here, where 
   const en = strings.en;
   const note = { dest: "b2", only: true, uploaded: 2, deleted: 1, waiting: 0 };
   assert.equal(offsiteLine(note, en), "b2: 2 sent, 1 deleted there by the plan's rule");
-  assert.equal(offsiteLine({ ...note, error: "The bucket is gone." }, en),
-    "b2: 2 sent, 1 deleted there by the plan's rule. Not everything went: The bucket is gone.");
-  const waits = { ...note, uploaded: 0, deleted: 0, waiting: 3, waiting_in: "/d/outbox/b2", error: "The server is busy." };
-  assert.equal(offsiteLine(waits, en), "3 copies wait on this computer for the upload to b2, in /d/outbox/b2: The server is busy.");
+  assert.equal(offsiteLine({ ...note, error: "The bucket is gone.", code: "offsite_no_bucket" }, en),
+    "b2: 2 sent, 1 deleted there by the plan's rule. Not everything went: That bucket does not exist at this address. Your copies are unchanged; create it or fix its name and region, then retry.");
+  const waits = { ...note, uploaded: 0, deleted: 0, waiting: 3, waiting_in: "/d/outbox/b2", error: "The server is busy (SlowDown).", code: "offsite_busy" };
+  assert.equal(offsiteLine(waits, en), `3 copies wait on this computer for the upload to b2, in /d/outbox/b2: ${en.failedWhy.offsite_busy}`);
+  // A run recorded before codes were kept: the generic sentence (its words are on the tooltip).
+  assert.equal(offsiteLine({ ...waits, code: undefined }, en), `3 copies wait on this computer for the upload to b2, in /d/outbox/b2: ${en.failedOther}`);
   assert.ok(offsiteLine({ ...waits, waiting: 1 }, strings["pt-BR"]).startsWith("1 cópia espera neste computador pelo envio para b2, em /d/outbox/b2"));
   assert.ok(offsiteLine(waits, strings.es).includes("3 copias esperan en esta computadora el envío a b2"));
 });

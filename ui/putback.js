@@ -16,16 +16,12 @@ import { fetchingText } from "./lines.js";
 import { restoreDialog } from "./restore.js";
 import { refresh } from "./actions.js";
 import { notice, showError } from "./notice.js";
+import { errorWords } from "./errors.js";
 import { handleEvent, onEvent, renderTransfers } from "./transfers.js";
 import { lang, state } from "./state.js";
 import * as ipc from "./ipc.js";
 
 const putting = restoreDialog();
-
-/** A refusal's words ({code, message}) or any error's. @param {unknown} e */
-function words(e) {
-  return e && typeof e === "object" && "message" in e ? String(e.message) : String(e);
-}
 
 /** The choices in the list, the copies kept in buckets under their own heading.
  * @param {HTMLSelectElement} sel @param {import("./choices.js").Choice[]} choices */
@@ -48,15 +44,15 @@ function showFetch(e) {
   setText("putback-progress-text", fetchingText(e.bucket, e.progress, state.t));
 }
 
-/** What stopped a put back, in the dialog: the window's words for its code, the engine's
- * (which name the bucket and key) below. @param {unknown} e */
-function sayFailed(e) {
-  const code = e && typeof e === "object" && "code" in e ? String(e.code) : "";
-  const why = /** @type {Record<string, string>} */ (state.t.failedWhy)[code];
-  setText("putback-check", why ? `${state.t.failed}: ${why}` : words(e));
+/** Why a copy cannot be put back (the check's refusal), or what stopped a put back
+ * (`failed`), in the dialog: the window's words for its code, the engine's (which name the
+ * file, or the bucket and key) below. @param {unknown} e @param {boolean} failed */
+function sayRefused(e, failed) {
+  const { text, detail } = errorWords(e, state.t);
+  setText("putback-check", failed ? `${state.t.failed}: ${text}` : text);
   $("putback-check").classList.add("error");
-  setText("putback-detail", why ? words(e) : "");
-  $("putback-detail").hidden = !why;
+  setText("putback-detail", detail);
+  $("putback-detail").hidden = !detail;
 }
 
 /** @param {{ id: string, name: string }} r @param {() => void} back */
@@ -103,7 +99,7 @@ export async function openPutBack(r, back) {
       if (putting.stale(ticket) || sel.value !== value) return;
       checked = value; go.disabled = false;
       setText("putback-check", state.t.putBackOk(bytes(c.size), c.entries, c.from_taken_at ? time(c.from_taken_at) : ""));
-    } catch (e) { if (!putting.stale(ticket) && sel.value === value) setText("putback-check", words(e)); }
+    } catch (e) { if (!putting.stale(ticket) && sel.value === value) sayRefused(e, false); }
   };
   /** A copy in a bucket: fetched with the dialog open, then put back as any other. @param {ipc.OffsiteCopy} o */
   const fromBucket = async (o) => {
@@ -128,7 +124,7 @@ export async function openPutBack(r, back) {
       await refresh();
     } catch (e) {
       if (here || !mine()) { showError(e); return; }
-      hold(false); showFetch(null); sayFailed(e);
+      hold(false); showFetch(null); sayRefused(e, true);
       // Said here, where the choice can be changed: not on a drawer line too.
       state.transfers.delete(to.id); renderTransfers();
     }

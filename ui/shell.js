@@ -3,7 +3,8 @@
 import { strings } from "./i18n.js";
 import { clock, time } from "./format.js";
 import { closeMenu, isOpen, openMenu } from "./menu.js";
-import { $, fillSelect, selectEl, setText } from "./dom.js";
+import { $, fillSelect, selectEl, setDetail, setText } from "./dom.js";
+import { errorWords } from "./errors.js";
 import { renderNotice } from "./notice.js";
 import { lang, repaint, state, store } from "./state.js";
 import * as ipc from "./ipc.js";
@@ -73,7 +74,18 @@ export function applyLocale(locale) {
   }
   fillSelect(selectEl("plan-weekday"), t.weekdays.map((d, i) => [String(i), d]));
   if (session) renderSession();
+  renderSignIn();
   repaint(); renderNotice();
+}
+
+/** The sign-in form's answer: checking the key, or why it was refused in the window's words
+ * (the Rust side's, with the server's answer, under Details). */
+export function renderSignIn() {
+  const { t, signIn } = state;
+  const { text, detail } = signIn === "checking" ? { text: t.checking, detail: "" }
+    : signIn ? errorWords(signIn.failed, t) : { text: "", detail: "" };
+  setText("sign-in-error", text);
+  setDetail("sign-in-detail", detail, t.details);
 }
 
 // ---- Session, header, quota ----

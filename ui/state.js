@@ -39,9 +39,12 @@ export const state = {
   offsite: [],
   /** @type {import("./ipc.js").HistoryRow[]} */
   runs: [],
-  /** Something dragged over the window: whether it can be dropped, and why not.
-   * @type {{ ok: boolean, message: string | null } | null} */
+  /** Something dragged over the window: whether it can be dropped, and why not (its code
+   * and the Rust side's words). @type {{ ok: boolean, code: string | null, message: string | null } | null} */
   drag: null,
+  /** The sign-in form's answer: checking the key, or the failure it was refused with.
+   * @type {"checking" | { failed: unknown } | null} */
+  signIn: null,
   /** Resource ids ticked by the user; survives re-renders. @type {Set<string>} */
   selected: new Set(),
   /** Resource id (or an upload's `upload:…` id) -> its line in the drawer. @type {Map<string, Transfer>} */

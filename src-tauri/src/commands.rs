@@ -26,8 +26,9 @@ pub struct Session {
     quota: Option<QuotaStatus>,
     /// How old, in hours, a resource's newest copy may be and still count as fresh.
     fresh_hours: i64,
-    /// Things the user should know (a state file kept aside, a keychain problem).
-    notices: Vec<String>,
+    /// Things the user should know (a state file kept aside, a keychain problem), each
+    /// with its code for the window to word it by and its message as the detail.
+    notices: Vec<UiError>,
 }
 
 #[derive(Serialize)]
@@ -43,7 +44,7 @@ pub(crate) async fn engine(state: &AppState) -> Result<Arc<Engine>, UiError> {
     state.engine().await.ok_or_else(UiError::not_signed_in)
 }
 
-fn session(state: &AppState, engine: Option<&Engine>, notices: Vec<String>) -> Session {
+fn session(state: &AppState, engine: Option<&Engine>, notices: Vec<UiError>) -> Session {
     Session {
         signed_in: engine.is_some(),
         demo: state.is_demo(),
@@ -84,7 +85,7 @@ pub async fn get_session<R: tauri::Runtime>(
     {
         Ok(None) => Ok(session(&state, None, vec![])),
         Ok(Some(e)) => {
-            let notices = e.recovered().iter().map(ToString::to_string).collect();
+            let notices = e.recovered().iter().map(UiError::from).collect();
             let mut engines = state.engines.lock().await;
             if let Some(existing) = engines.current() {
                 return Ok(session(&state, Some(existing), vec![]));
@@ -95,7 +96,7 @@ pub async fn get_session<R: tauri::Runtime>(
         }
         // A stored key that the server refuses: keep it (it may be a passing problem) but
         // ask again; network and keychain trouble are reported as they are.
-        Err(err) => Ok(session(&state, None, vec![err.to_string()])),
+        Err(err) => Ok(session(&state, None, vec![err.into()])),
     }
 }
 
@@ -139,7 +140,8 @@ pub async fn sign_in<R: tauri::Runtime>(
     state: State<'_, AppState>,
     key: String,
 ) -> Result<Session, UiError> {
-    let key = ApiKey::new(key).ok_or_else(|| UiError::new("auth", "Paste your API key first."))?;
+    let key =
+        ApiKey::new(key).ok_or_else(|| UiError::new("key_empty", "Paste your API key first."))?;
     let engine = signin::sign_in(
         &state.accounts,
         state.keychain.as_ref(),
@@ -147,7 +149,7 @@ pub async fn sign_in<R: tauri::Runtime>(
         key,
     )
     .await?;
-    let notices = engine.recovered().iter().map(ToString::to_string).collect();
+    let notices = engine.recovered().iter().map(UiError::from).collect();
     let engine = state.engines.lock().await.insert(ready(&state, engine));
     resume_unfinished(&app, &engine, state.cancel_token());
     Ok(session(&state, Some(&engine), notices))
@@ -462,15 +464,14 @@ pub async fn add_plan(
             .map_err(|err| UiError::new("state", err.to_string()))?;
         if all.get(name).is_none() {
             return Err(UiError::new(
-                "plan",
+                "plan_no_destination",
                 format!(
                     "No offsite destination named {name}: add it under Offsite copies first. No plan was saved."
                 ),
             ));
         }
     }
-    e.add_plan(plan)?
-        .map_err(|err| UiError::new("plan", err.to_string()))?;
+    e.add_plan(plan)??;
     Ok(overview::plans_of_engine(&e))
 }
 
@@ -482,16 +483,14 @@ pub async fn set_plan_reserve(
 ) -> Result<PlansView, UiError> {
     let e = engine(&state).await?;
     let (n, quota) = (e.resources().len(), e.me().user.plan.daily_snapshot_quota());
-    e.update_plans(|p| p.set_reserve(reserve, n, quota))?
-        .map_err(|err| UiError::new("plan", err.to_string()))?;
+    e.update_plans(|p| p.set_reserve(reserve, n, quota))??;
     Ok(overview::plans_of_engine(&e))
 }
 
 #[tauri::command]
 pub async fn remove_plan(state: State<'_, AppState>, id: String) -> Result<PlansView, UiError> {
     let e = engine(&state).await?;
-    e.update_plans(|p| p.remove(&id))?
-        .map_err(|err| UiError::new("plan", err.to_string()))?;
+    e.update_plans(|p| p.remove(&id))??;
     Ok(overview::plans_of_engine(&e))
 }
 
@@ -620,13 +619,13 @@ pub async fn open_folder(state: State<'_, AppState>, path: PathBuf) -> Result<()
     let e = engine(&state).await?;
     if !overview::is_app_folder(&e.settings(), &e.library(), &path) {
         return Err(UiError::new(
-            "folder",
+            "not_app_folder",
             "That folder is not one the app uses.",
         ));
     }
     crate::opener::open_path(&path).map_err(|err| {
         UiError::new(
-            "folder",
+            "open_failed",
             format!("Could not open {}: {err}", path.display()),
         )
     })
@@ -637,9 +636,17 @@ pub async fn open_folder(state: State<'_, AppState>, path: PathBuf) -> Result<()
 pub async fn verify_file(state: State<'_, AppState>, path: PathBuf) -> Result<(), UiError> {
     let e = engine(&state).await?;
     if !overview::in_library(&e.library(), &path) {
-        return Err(UiError::new("folder", "That file is not in the library."));
+        return Err(UiError::new(
+            "not_in_library",
+            "That file is not in the library.",
+        ));
     }
-    Ok(e.verify(&path, true).await?)
+    // A copy in the library that fails its check stays where it is, said as damaged (a
+    // download's failed check, "verify", means the file was not kept).
+    e.verify(&path, true).await.map_err(|err| match err {
+        snapshots::EngineError::Verify(_) => UiError::new("damaged", err.to_string()),
+        err => err.into(),
+    })
 }
 
 #[tauri::command]

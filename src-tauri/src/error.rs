@@ -18,9 +18,17 @@ impl UiError {
 
     pub fn not_signed_in() -> Self {
         Self::new(
-            "auth",
+            "signed_out",
             "You are not signed in. Paste your API key to continue.",
         )
+    }
+}
+
+/// Something the user should know that is no failure of theirs: a state file that could
+/// not be read, kept aside (its message names both files).
+impl From<&snapshots::store::Recovered> for UiError {
+    fn from(r: &snapshots::store::Recovered) -> Self {
+        Self::new("recovered", r.to_string())
     }
 }
 
@@ -47,6 +55,12 @@ impl From<snapshots::secret::SecretError> for UiError {
 
 impl From<snapshots::settings::FolderError> for UiError {
     fn from(e: snapshots::settings::FolderError) -> Self {
-        Self::new("folder", e.to_string())
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+impl From<snapshots::plans::PlanError> for UiError {
+    fn from(e: snapshots::plans::PlanError) -> Self {
+        Self::new(e.code(), e.to_string())
     }
 }

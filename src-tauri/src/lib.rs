@@ -19,7 +19,7 @@ mod trayhost;
 mod words;
 
 use serde::Serialize;
-use snapshots::settings::folder_from_drop;
+use snapshots::settings::{FolderError, folder_from_drop};
 use state::AppState;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tauri::menu::{CheckMenuItem, Menu, MenuItem};
@@ -32,6 +32,8 @@ use tauri_plugin_window_state::{AppHandleExt, StateFlags};
 struct Dropped {
     ok: bool,
     path: Option<std::path::PathBuf>,
+    /// Why not: its code (the window's words) and the engine's message (the detail).
+    code: Option<&'static str>,
     message: Option<String>,
     x: f64,
     y: f64,
@@ -43,6 +45,7 @@ struct Dropped {
 struct Drag {
     phase: &'static str,
     ok: bool,
+    code: Option<&'static str>,
     message: Option<String>,
     x: f64,
     y: f64,
@@ -265,10 +268,11 @@ fn start_background<R: Runtime>(app: &tauri::AppHandle<R>) {
 
 /// A drag over the window: the overlay follows it, and a drop sets a folder.
 fn on_drag_drop<R: Runtime>(window: &tauri::Window<R>, event: &DragDropEvent) {
-    let drag = |phase, ok, message, (x, y)| Drag {
+    let drag = |phase, ok, why: Option<FolderError>, (x, y)| Drag {
         phase,
         ok,
-        message,
+        code: why.as_ref().map(FolderError::code),
+        message: why.map(|e| e.to_string()),
         x,
         y,
     };
@@ -278,7 +282,7 @@ fn on_drag_drop<R: Runtime>(window: &tauri::Window<R>, event: &DragDropEvent) {
             let d = drag(
                 "enter",
                 verdict.is_ok(),
-                verdict.err().map(|e| e.to_string()),
+                verdict.err(),
                 (position.x, position.y),
             );
             let _ = window.emit("drag-state", d);
@@ -296,6 +300,7 @@ fn on_drag_drop<R: Runtime>(window: &tauri::Window<R>, event: &DragDropEvent) {
                 Ok(p) => Dropped {
                     ok: true,
                     path: Some(p),
+                    code: None,
                     message: None,
                     x,
                     y,
@@ -303,6 +308,7 @@ fn on_drag_drop<R: Runtime>(window: &tauri::Window<R>, event: &DragDropEvent) {
                 Err(e) => Dropped {
                     ok: false,
                     path: None,
+                    code: Some(e.code()),
                     message: Some(e.to_string()),
                     x,
                     y,

@@ -93,11 +93,13 @@ pub async fn remove_offsite(
     views(&st)
 }
 
-/// One step of a test, and why it failed.
+/// One step of a test, and why it failed: its code (the window's words) and the
+/// engine's message (the detail).
 #[derive(Serialize)]
 pub struct ProbeStep {
     step: &'static str,
     ok: bool,
+    code: Option<&'static str>,
     message: Option<String>,
 }
 
@@ -117,6 +119,7 @@ async fn probe(c: &S3Client) -> Vec<ProbeStep> {
     let step = |step, r: Result<(), OffsiteError>| ProbeStep {
         step,
         ok: r.is_ok(),
+        code: r.as_ref().err().map(OffsiteError::code),
         message: r.err().map(|e| e.to_string()),
     };
     let key = c.key(&format!(".sqsnap-probe-{}", std::process::id()));

@@ -63,6 +63,8 @@ struct OffsiteSynced {
     name: String,
     ok: bool,
     uploaded: usize,
+    /// Why it failed: the engine's code (the window's words) and message (the detail).
+    code: Option<String>,
     message: Option<String>,
     /// The plan keeps its copies there only.
     only: bool,
@@ -88,6 +90,7 @@ fn say_offsite<R: Runtime>(app: &tauri::AppHandle<R>, runs: &[snapshots::plans::
                 name: o.dest.clone(),
                 ok: o.error.is_none(),
                 uploaded: o.uploaded.len(),
+                code: o.code.map(String::from),
                 message: o.error.clone(),
                 only: o.only,
                 waiting: o.waiting.len(),

@@ -171,6 +171,18 @@ pub enum FolderError {
     Empty,
 }
 
+impl FolderError {
+    /// A short stable code the window words the refusal by (its `failedWhy`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Missing(_) | Self::NotWritable(..) => "folder",
+            Self::NotAFolder(_) => "not_a_folder",
+            Self::Several(_) => "drop_several",
+            Self::Empty => "drop_empty",
+        }
+    }
+}
+
 /// The name the folder check's test files are made from.
 const PROBE: &str = "sqsnap-write-test";
 
@@ -257,7 +269,22 @@ mod tests {
         );
         assert_eq!(folder_from_drop(&[]), Err(FolderError::Empty));
         let gone = dir.path().join("gone");
-        assert_eq!(validate_folder(&gone), Err(FolderError::Missing(gone)));
+        assert_eq!(
+            validate_folder(&gone),
+            Err(FolderError::Missing(gone.clone()))
+        );
+        // Each refusal has the code the window words it by.
+        let codes = [
+            FolderError::NotAFolder(file),
+            FolderError::Several(2),
+            FolderError::Empty,
+            FolderError::Missing(gone),
+        ]
+        .map(|e| e.code());
+        assert_eq!(
+            codes,
+            ["not_a_folder", "drop_several", "drop_empty", "folder"]
+        );
     }
 
     /// Downloads started together each check their folder at once: every check passes, and

@@ -283,6 +283,9 @@ async fn an_unreachable_destination_keeps_the_staged_copies_and_the_next_run_sen
     assert_eq!(note.waiting, 2);
     assert_eq!(note.waiting_in.as_deref(), Some(out.as_path()));
     assert!(note.error.unwrap().contains("connection"));
+    // The window words it by its code, which the history keeps beside the message.
+    assert_eq!(note.code.as_deref(), Some("offsite_network"));
+    assert_eq!(o.code, Some("offsite_network"));
     assert!(s3.log().is_empty(), "nothing reached the real server");
 
     // The destination is back: the next run downloads nothing again and sends both.

@@ -55,7 +55,7 @@ fn exit_code(code: &str) -> u8 {
         "verify" => 6,
         "disk" | "folder" | "no_destination" | "seal" => 7,
         "not_found" | "offsite_missing" => 8,
-        "processing" | "busy" | "commit_unknown" => 9,
+        "processing" | "restore_unknown" | "busy" | "commit_unknown" => 9,
         "cancelled" => 130,
         "config" | "insecure" | "unsupported" | "too_large" | "bad_file" | "confirm"
         | "weak_passphrase" | "offsite_config" | "offsite_unknown" | "no_config" | "no_room" => 2,

@@ -336,7 +336,7 @@ impl EngineError {
             | EngineError::AnswerLost
             | EngineError::StoppedWaiting => "processing",
             EngineError::Busy { .. } | EngineError::RestoreInProgress => "busy",
-            EngineError::RestoreUnknown => "processing",
+            EngineError::RestoreUnknown => "restore_unknown",
             EngineError::PutBackDatabase { .. } => "unsupported",
             EngineError::PutBackTooLarge { .. } => "too_large",
             EngineError::PutBackBadFile { .. } => "bad_file",

@@ -141,6 +141,10 @@ pub struct OffsiteNote {
     /// Why the upload, or the rule there, did not finish (`None`: all done).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// That failure's code (`OffsiteError::code`), which the window words it by; runs
+    /// recorded before it was kept have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 /// A run under way (or killed or stopped half way): what it has finished.
@@ -427,6 +431,18 @@ pub enum PlanError {
     Exists(String),
     #[error("{0}")]
     Invalid(String),
+}
+
+impl PlanError {
+    /// A short stable code the window words the refusal by (its `failedWhy`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::OverQuota { .. } => "plan_over_quota",
+            Self::Unknown(_) => "plan_unknown",
+            Self::Exists(_) => "plan_exists",
+            Self::Invalid(_) => "plan_invalid",
+        }
+    }
 }
 
 impl Plans {

@@ -44,6 +44,8 @@ pub struct OffsiteRun {
     pub waiting_in: Option<PathBuf>,
     /// Why the upload, or the rule there, did not finish (`None`: all done).
     pub error: Option<String>,
+    /// That failure's code (`OffsiteError::code`).
+    pub code: Option<&'static str>,
 }
 
 impl OffsiteRun {
@@ -57,6 +59,7 @@ impl OffsiteRun {
             waiting: self.waiting.len(),
             waiting_in: self.waiting_in.clone(),
             error: self.error.clone(),
+            code: self.code.map(String::from),
         }
     }
 
@@ -136,6 +139,7 @@ impl Runner<'_> {
         };
         if let Err(e) = done {
             out.error = Some(e.to_string());
+            out.code = Some(e.code());
         }
         out.waiting = self.shelf.library().waiting_for(dest);
         out
