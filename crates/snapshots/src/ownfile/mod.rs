@@ -212,6 +212,8 @@ pub fn create_dir_private(dir: &Path) -> io::Result<()> {
 
 /// A folder of the engine's own (the data dir and those in it): created `0700`, or narrowed
 /// to `0700` when it exists, is this user's and lets others in (made by an older version).
+/// On Windows a new one gets the private access list and one that exists is left as it is
+/// (the data dir is in the profile, whose access, the user's alone, it inherits).
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     create_dir_private(dir)?;
     #[cfg(unix)]
