@@ -14,6 +14,12 @@
 //!
 //! A folder's two entries are inherited by what is later made inside it (files and
 //! folders), so a file put there by other means is private too.
+//!
+//! A place that refuses the access list itself (an error about the descriptor, as a network
+//! share that cannot map the SIDs might answer) gets the file or folder made as before this
+//! list existed, with the access the place gives, rather than no backup at all. FAT and exFAT
+//! drives keep no access lists: Windows makes the file there and drops the list, as it does
+//! for every program.
 
 use std::fs::File;
 use std::io;
@@ -22,7 +28,9 @@ use std::os::windows::io::FromRawHandle;
 use std::path::Path;
 use std::sync::OnceLock;
 use windows_sys::Win32::Foundation::{
-    CloseHandle, GENERIC_READ, GENERIC_WRITE, HANDLE, INVALID_HANDLE_VALUE,
+    CloseHandle, ERROR_INVALID_ACL, ERROR_INVALID_OWNER, ERROR_INVALID_PRIMARY_GROUP,
+    ERROR_INVALID_SECURITY_DESCR, ERROR_INVALID_SID, ERROR_NOT_SUPPORTED, ERROR_PRIVILEGE_NOT_HELD,
+    GENERIC_READ, GENERIC_WRITE, HANDLE, INVALID_HANDLE_VALUE,
 };
 use windows_sys::Win32::Security::{
     ACCESS_ALLOWED_ACE, ACL, ACL_REVISION, AddAccessAllowedAceEx, CONTAINER_INHERIT_ACE,
@@ -202,41 +210,71 @@ fn wide(path: &Path) -> io::Result<Vec<u16>> {
     Ok(out)
 }
 
+/// Whether the place refused the security descriptor itself (not the name, the folder or
+/// the disk).
+fn refused_descriptor(e: &io::Error) -> bool {
+    let refusals = [
+        ERROR_INVALID_OWNER,
+        ERROR_INVALID_PRIMARY_GROUP,
+        ERROR_INVALID_ACL,
+        ERROR_INVALID_SID,
+        ERROR_INVALID_SECURITY_DESCR,
+        ERROR_PRIVILEGE_NOT_HELD,
+        ERROR_NOT_SUPPORTED,
+    ];
+    e.raw_os_error()
+        .is_some_and(|c| refusals.iter().any(|&r| r as i32 == c))
+}
+
+/// Runs `make` with the private descriptor; once more without one (the place's own access)
+/// when the place refused the descriptor itself.
+fn with_private<T>(
+    folder: bool,
+    make: impl Fn(*const SECURITY_ATTRIBUTES) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut private = Private::new(folder)?;
+    let sa = private.attributes();
+    match make(&sa) {
+        Err(e) if refused_descriptor(&e) => make(std::ptr::null()),
+        other => other,
+    }
+}
+
 /// Creates a new file, readable and writable through the returned handle, with the private
 /// access list. Fails if anything has the name, a link included (which is not followed).
 pub fn create_new(path: &Path) -> io::Result<File> {
     let name = wide(path)?;
-    let mut private = Private::new(false)?;
-    let sa = private.attributes();
-    // SAFETY: a NUL-terminated name; `sa` and the descriptor it points to live across the
-    // call; the handle returned is owned by the File below.
-    let h = unsafe {
-        CreateFileW(
-            name.as_ptr(),
-            GENERIC_READ | GENERIC_WRITE,
-            FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-            &sa,
-            CREATE_NEW,
-            FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT,
-            std::ptr::null_mut(),
-        )
-    };
-    if h == INVALID_HANDLE_VALUE {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a valid file handle this function owns.
-    Ok(unsafe { File::from_raw_handle(h) })
+    with_private(false, |sa| {
+        // SAFETY: a NUL-terminated name; `sa` is null or points to attributes whose
+        // descriptor lives across the call; the handle returned is owned by the File below.
+        let h = unsafe {
+            CreateFileW(
+                name.as_ptr(),
+                GENERIC_READ | GENERIC_WRITE,
+                FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                sa,
+                CREATE_NEW,
+                FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT,
+                std::ptr::null_mut(),
+            )
+        };
+        if h == INVALID_HANDLE_VALUE {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a valid file handle this function owns.
+        Ok(unsafe { File::from_raw_handle(h) })
+    })
 }
 
 fn create_dir(dir: &Path) -> io::Result<()> {
     let name = wide(dir)?;
-    let mut private = Private::new(true)?;
-    let sa = private.attributes();
-    // SAFETY: as in create_new.
-    if unsafe { CreateDirectoryW(name.as_ptr(), &sa) } == 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    with_private(true, |sa| {
+        // SAFETY: as in create_new.
+        if unsafe { CreateDirectoryW(name.as_ptr(), sa) } == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    })
 }
 
 /// Creates `dir` and any missing parents, each new one with the private access list

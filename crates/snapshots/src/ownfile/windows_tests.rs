@@ -231,3 +231,29 @@ fn a_name_that_is_taken_is_refused_and_long_paths_work() {
     assert!(std::env::current_dir().unwrap().join(rel).is_file());
     std::fs::remove_file(rel).unwrap();
 }
+
+#[test]
+fn a_place_that_refuses_the_list_itself_gets_the_file_as_before_and_nothing_else_is_retried() {
+    use std::io::Error;
+    use windows_sys::Win32::Foundation::{ERROR_ACCESS_DENIED, ERROR_INVALID_SID};
+    let tries = std::cell::RefCell::new(Vec::new());
+    let made = super::with_private(false, |sa| {
+        tries.borrow_mut().push(sa.is_null());
+        if sa.is_null() {
+            Ok("made")
+        } else {
+            Err(Error::from_raw_os_error(ERROR_INVALID_SID as i32))
+        }
+    });
+    assert_eq!(made.unwrap(), "made");
+    assert_eq!(*tries.borrow(), [false, true]);
+    // Any other failure (here: the folder is not writable) is the answer, with the list.
+    tries.borrow_mut().clear();
+    let e = super::with_private(true, |sa| -> std::io::Result<()> {
+        tries.borrow_mut().push(sa.is_null());
+        Err(Error::from_raw_os_error(ERROR_ACCESS_DENIED as i32))
+    })
+    .unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(ERROR_ACCESS_DENIED as i32));
+    assert_eq!(*tries.borrow(), [false]);
+}
