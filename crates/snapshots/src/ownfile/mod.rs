@@ -15,7 +15,7 @@ use std::io;
 use std::path::Path;
 
 #[cfg(windows)]
-pub mod windows;
+mod windows;
 
 /// Why a file in our place was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -9,8 +9,8 @@
 //! the backup and take-ownership privileges); its entry keeps what Windows does for every
 //! file in a profile working here too (Defender's scans, indexing, Windows Backup and File
 //! History, shadow copies). Administrators get no entry: on a shared computer an
-//! administrator is another user, who would have to take ownership first, which Windows
-//! records, as root on Unix is not stopped by `0600` but other users are.
+//! administrator is another user, who would have to take ownership first (the file's owner
+//! then shows the change), as root on Unix is not stopped by `0600` but other users are.
 //!
 //! A folder's two entries are inherited by what is later made inside it (files and
 //! folders), so a file put there by other means is private too.
