@@ -41,6 +41,7 @@ fn main() {
             "list_shown",
             "get_start_at_login",
             "set_start_at_login",
+            "set_language",
             "list_plans",
             "list_history",
             "set_plan_reserve",

@@ -1,6 +1,8 @@
 //! The Square Snapshots desktop shell: it adapts the engine for the window (thin commands,
 //! events over a `Channel`), and owns the tray, notifications, dialogs and drag-and-drop.
 
+#[cfg(test)]
+mod acl_tests;
 mod appid;
 mod autostart;
 mod commands;
