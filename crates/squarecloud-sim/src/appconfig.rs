@@ -14,8 +14,8 @@
 use crate::zipgen::AppFiles;
 use std::sync::Arc;
 
-/// The names the configuration may have, the current one first.
-pub const NAMES: [&str; 2] = ["squarecloud.app", "squarecloud.config"];
+pub use squarecloud::appconfig::CONFIG_NAMES as NAMES;
+use squarecloud::appconfig::config_value;
 
 /// The least memory an application may ask for, in MB.
 pub const MIN_MEMORY: u64 = 256;
@@ -48,15 +48,7 @@ pub fn read(files: &AppFiles) -> Result<AppConfig, &'static str> {
         .find_map(|n| files.get(*n))
         .ok_or("MISSING_CONFIG")?;
     let text = std::str::from_utf8(text).map_err(|_| "INVALID_FILE")?;
-    let get = |key: &str| {
-        text.lines()
-            .map(str::trim)
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(|l| l.split_once('='))
-            .find(|(k, _)| k.trim().eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
+    let get = |key: &str| config_value(text, key);
     let display_name = get("DISPLAY_NAME").ok_or("MISSING_DISPLAY_NAME")?;
     if display_name.chars().count() > MAX_DISPLAY_NAME || display_name.chars().any(char::is_control)
     {

@@ -51,18 +51,8 @@ impl Client {
         restart: bool,
         progress: CommitProgress,
     ) -> Result<(), ApiError> {
-        let local = |e: std::io::Error| ApiError::LocalFile(format!("{}: {e}", file.display()));
-        let f = tokio::fs::File::open(file).await.map_err(local)?;
-        let size = f.metadata().await.map_err(local)?.len();
-        if size > limits::UPLOAD_MAX_BYTES {
-            return Err(too_large(size));
-        }
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "put-back.zip".into());
-        self.send_commit(app_id, name, size, read_stream(f, size, progress), restart)
-            .await
+        let (name, size, body) = zip_body(file, "put-back.zip", progress).await?;
+        self.send_commit(app_id, name, size, body, restart).await
     }
 
     /// [`Client::commit_with_progress`] of a zip of `size` bytes read from `reader` (a
@@ -110,17 +100,7 @@ impl Client {
         file: &Path,
         progress: CommitProgress,
     ) -> Result<UploadedApp, ApiError> {
-        let local = |e: std::io::Error| ApiError::LocalFile(format!("{}: {e}", file.display()));
-        let f = tokio::fs::File::open(file).await.map_err(local)?;
-        let size = f.metadata().await.map_err(local)?.len();
-        if size > limits::UPLOAD_MAX_BYTES {
-            return Err(too_large(size));
-        }
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "app.zip".into());
-        let body = read_stream(f, size, progress);
+        let (name, size, body) = zip_body(file, "app.zip", progress).await?;
         self.send_upload(name, size, body).await
     }
 
@@ -184,6 +164,26 @@ impl Client {
         let v = parse_json(status, &body, ct.as_deref())?;
         success_response(status, v)
     }
+}
+
+/// The zip at `file` as a form part's name (its file name, else `fallback`), size and body
+/// stream; one over the upload limit is refused here, before anything is sent.
+async fn zip_body(
+    file: &Path,
+    fallback: &str,
+    progress: CommitProgress,
+) -> Result<(String, u64, reqwest::Body), ApiError> {
+    let local = |e: std::io::Error| ApiError::LocalFile(format!("{}: {e}", file.display()));
+    let f = tokio::fs::File::open(file).await.map_err(local)?;
+    let size = f.metadata().await.map_err(local)?.len();
+    if size > limits::UPLOAD_MAX_BYTES {
+        return Err(too_large(size));
+    }
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| fallback.into());
+    Ok((name, size, read_stream(f, size, progress)))
 }
 
 /// The refusal of a file over the upload limit, before anything is sent, as the server

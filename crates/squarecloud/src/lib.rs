@@ -6,6 +6,7 @@
 //! a per-minute budget. The key travels in the `Authorization` header and nowhere else, and
 //! only over https (plain http is allowed to this computer only, for the simulator).
 
+pub mod appconfig;
 mod budget;
 mod code;
 mod commit;

@@ -9,17 +9,15 @@
 //! `KEEP_CALM` (nothing made) is waited out and sent once more; a lost answer is never sent
 //! again ([`EngineError::NewAppUnknown`]).
 
-use super::putback::{check_copy, upload_progress};
+use super::putback::{check_copy, upload_failed, upload_progress};
 use super::{Engine, EngineError, EventSink};
 use crate::seal::{self, SealIdentity};
+use squarecloud::appconfig::{CONFIG_NAMES, config_value};
 use squarecloud::limits::UPLOAD_GAP;
 use squarecloud::{ApiError, CommitProgress, ErrorCode, UploadedApp};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// The configuration's names, the current one first.
-const CONFIG_NAMES: [&str; 2] = ["squarecloud.app", "squarecloud.config"];
 
 /// What an upload of a copy as a new application would make, checked without sending.
 #[derive(Debug, Clone)]
@@ -151,15 +149,7 @@ fn read_config(file: &Path, key: Option<&SealIdentity>) -> Result<(String, u64),
         path: file.to_path_buf(),
     };
     let text = text.ok_or_else(no_config)?;
-    let get = |key: &str| {
-        text.lines()
-            .map(str::trim)
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(|l| l.split_once('='))
-            .find(|(k, _)| k.trim().eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
+    let get = |key: &str| config_value(&text, key);
     let name = get("DISPLAY_NAME").ok_or_else(no_config)?;
     let memory = get("MEMORY")
         .and_then(|m| m.parse().ok())
@@ -184,16 +174,7 @@ fn config_text<R: Read + std::io::Seek>(r: R) -> Result<Option<String>, zip::res
 
 /// A failed upload of `file` in the engine's words.
 fn upload_error(e: ApiError, file: &Path) -> EngineError {
-    match e {
-        ApiError::LocalFile(detail) => EngineError::PutBackBadFile {
-            path: file.to_path_buf(),
-            detail,
-        },
-        e if e.answer_may_be_lost() => EngineError::NewAppUnknown,
-        e if e.is_account_block() || e.code().is_some_and(ErrorCode::is_bad_key) => {
-            EngineError::from_api(e)
-        }
-        ApiError::Api { raw, message, .. } => EngineError::NewAppRefused { code: raw, message },
-        other => EngineError::from_api(other),
-    }
+    upload_failed(e, file, EngineError::NewAppUnknown, |code, message| {
+        EngineError::NewAppRefused { code, message }
+    })
 }

@@ -349,16 +349,29 @@ pub(super) fn upload_progress(
 
 /// A failed commit of `file` in the engine's words.
 fn commit_error(e: ApiError, file: &Path) -> EngineError {
+    upload_failed(e, file, EngineError::CommitUnknown, |code, message| {
+        EngineError::CommitRefused { code, message }
+    })
+}
+
+/// A failed upload of `file` (a commit, or a new application) in the engine's words: `lost`
+/// when its answer may have been lost on the way, `refused` for Square Cloud's refusal.
+pub(super) fn upload_failed(
+    e: ApiError,
+    file: &Path,
+    lost: EngineError,
+    refused: impl FnOnce(String, Option<String>) -> EngineError,
+) -> EngineError {
     match e {
         ApiError::LocalFile(detail) => EngineError::PutBackBadFile {
             path: file.to_path_buf(),
             detail,
         },
-        e if e.answer_may_be_lost() => EngineError::CommitUnknown,
+        e if e.answer_may_be_lost() => lost,
         e if e.is_account_block() || e.code().is_some_and(ErrorCode::is_bad_key) => {
             EngineError::from_api(e)
         }
-        ApiError::Api { raw, message, .. } => EngineError::CommitRefused { code: raw, message },
+        ApiError::Api { raw, message, .. } => refused(raw, message),
         other => EngineError::from_api(other),
     }
 }
