@@ -419,6 +419,7 @@ fn entry(path: &Path, version: &str) -> snapshots::library::LibraryEntry {
         downloaded_at: chrono::Utc::now(),
         verified_at: None,
         copies: Vec::new(),
+        account: None,
     }
 }
 

@@ -68,6 +68,7 @@ async fn add_list_test_sync_remove() {
                 downloaded_at: chrono::Utc::now(),
                 verified_at: None,
                 copies: Vec::new(),
+                account: None,
             })
         })
         .unwrap();
@@ -192,6 +193,7 @@ async fn seeded(d: &Path, s: &s3server::Server, len: usize) -> (std::path::PathB
             downloaded_at: chrono::Utc::now(),
             verified_at: None,
             copies: Vec::new(),
+            account: None,
         })
     })
     .unwrap();
@@ -461,6 +463,7 @@ async fn prune_offsite_deletes_in_the_bucket_and_says_where() {
                 downloaded_at: chrono::Utc::now(),
                 verified_at: None,
                 copies: Vec::new(),
+                account: None,
             })
         }
     })

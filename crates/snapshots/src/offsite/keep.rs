@@ -129,6 +129,7 @@ mod tests {
             downloaded_at: Utc::now(),
             verified_at: None,
             copies: Vec::new(),
+            account: None,
         };
         assert!(fits(&e, "p/a.zip", 200_000));
         assert!(!fits(&e, "p/a.zip", 200_001));

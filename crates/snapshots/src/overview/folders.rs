@@ -44,6 +44,7 @@ mod tests {
                 downloaded_at: now,
                 verified_at: None,
                 copies: Vec::new(),
+                account: None,
             }],
             ..Default::default()
         }

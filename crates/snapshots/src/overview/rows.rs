@@ -210,6 +210,7 @@ mod tests {
             downloaded_at: taken_at,
             verified_at: verified.then_some(taken_at),
             copies: Vec::new(),
+            account: None,
         }
     }
 

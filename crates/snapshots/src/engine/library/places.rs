@@ -215,6 +215,7 @@ mod tests {
                 downloaded_at: now,
                 verified_at: Some(now),
                 copies: vec![copy.clone()],
+                account: None,
             });
             held.push(Held {
                 entry: p,

@@ -12,7 +12,7 @@ use crate::engine::types::{
     state_error,
 };
 use crate::names::snapshot_file_name;
-use crate::settings::{Settings, validate_folder};
+use crate::settings::{SETTINGS, Settings, validate_folder};
 use crate::statedir::{NamedLock, StateDir};
 use crate::verify::VerifyError;
 use chrono::{DateTime, Utc};
@@ -21,9 +21,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use tokio_util::sync::CancellationToken;
-
-/// The settings' file in the data dir.
-const SETTINGS: &str = "settings.json";
 
 pub(in crate::engine) struct Shelf {
     state: Arc<StateDir>,
@@ -39,6 +36,8 @@ pub(in crate::engine) struct Shelf {
     metered: RwLock<Option<MeteredCheck>>,
     /// Each download is recorded until it ends ([`super::unfinished`]): the app's choice.
     keep_unfinished: AtomicBool,
+    /// The id of the account whose key downloads here, recorded on each library entry.
+    owner: Option<String>,
 }
 
 impl Shelf {
@@ -52,7 +51,19 @@ impl Shelf {
             limiter: Mutex::new(None),
             metered: RwLock::new(None),
             keep_unfinished: AtomicBool::new(false),
+            owner: None,
         }
+    }
+
+    /// Records `account` (the engine's) as the owner of every download this shelf adds.
+    pub(in crate::engine) fn owned_by(mut self, account: &str) -> Self {
+        self.owner = Some(account.to_string());
+        self
+    }
+
+    /// The account the library's entries belong to when they name none.
+    pub(in crate::engine) fn owner(&self) -> Option<&str> {
+        self.owner.as_deref()
     }
 
     /// Records each download until it ends, so the next start can go on with it.
@@ -381,6 +392,7 @@ impl Shelf {
             downloaded_at: Utc::now(),
             verified_at: Some(Utc::now()),
             copies: Vec::new(),
+            account: self.owner.clone(),
         };
         entry.record_copy(copy);
         // A download into a destination's outbox waits there for its upload (offsite only).
@@ -443,6 +455,7 @@ mod tests {
             downloaded_at: Utc::now(),
             verified_at: None,
             copies: Vec::new(),
+            account: None,
         }
     }
 
