@@ -70,7 +70,7 @@ pub async fn run(json: bool, pick: &Pick, rate: Option<u64>, cmd: &OffsiteCmd) -
             };
             out.emit(line, serde_json::json!({"removed": had, "name": name}));
             if had {
-                say_plans_naming(&st, name);
+                say_plans_naming(out, &st, name);
             }
             Ok(())
         }
@@ -94,7 +94,7 @@ pub async fn run(json: bool, pick: &Pick, rate: Option<u64>, cmd: &OffsiteCmd) -
 }
 
 /// After a destination is removed: the plans that still name it, and what their runs do now.
-fn say_plans_naming(st: &StateDir, name: &str) {
+fn say_plans_naming(out: &Out, st: &StateDir, name: &str) {
     let plans: snapshots::plans::Plans = st.read(snapshots::plans::PLANS).unwrap_or_default();
     for p in plans
         .plans
@@ -106,7 +106,7 @@ fn say_plans_naming(st: &StateDir, name: &str) {
         } else {
             "its copies stay on this computer only until you add the destination again or change the plan (`sqsnap plan edit`)"
         };
-        say::err(&format!(
+        out.warn(format!(
             "note: plan {} still names {name}: {what}.",
             snapshots::names::printable(&p.id)
         ));

@@ -27,10 +27,8 @@ pub fn run(out: &Out, dir: &std::path::Path, paths: &[PathBuf]) -> Result<(), Fa
             }
         }
         // Whatever the local file's state, the other copies of its version.
-        if !out.json {
-            for w in &elsewhere {
-                crate::say::out(&format!("  also   {w}"));
-            }
+        for w in &elsewhere {
+            out.human(format!("  also   {w}"));
         }
     }
     if failed > 0 {
