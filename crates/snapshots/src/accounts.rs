@@ -86,6 +86,44 @@ impl Known {
     }
 }
 
+/// Another account's use of a folder: its default folder (`resource` none), or the folder
+/// of one of its resources (by id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FolderUse {
+    pub account: Known,
+    pub resource: Option<String>,
+}
+
+impl FolderUse {
+    /// "Cliente X (527…) keeps its backups there" or "… the backups of resource ID there".
+    pub fn describe(&self) -> String {
+        let who = format!(
+            "{} ({})",
+            crate::names::printable(self.account.shown()),
+            self.account.id
+        );
+        match &self.resource {
+            None => format!("{who} keeps its backups there (its default folder)"),
+            Some(r) => format!(
+                "{who} keeps the backups of its resource {} there",
+                crate::names::printable(r)
+            ),
+        }
+    }
+}
+
+/// Two ways of writing one folder: the same path, or the same folder once links and `..`
+/// are resolved (where it exists).
+fn same_folder(a: &Path, b: &Path) -> bool {
+    if a == b {
+        return true;
+    }
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
 /// Why an account could not be found, renamed or removed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccountError {
@@ -167,6 +205,47 @@ impl Accounts {
     /// The account signed in now.
     pub fn current(&self) -> Option<AccountId> {
         self.index().current
+    }
+
+    /// The known account with this id.
+    pub fn get(&self, id: &AccountId) -> Option<Known> {
+        self.known().into_iter().find(|k| &k.id == id)
+    }
+
+    /// Which other known accounts (all but `me`) keep copies in `dir`: as their default
+    /// folder, or as one of their resources' folders, read from their settings. A folder
+    /// shared by two accounts mixes their copies and invites one account's backup to land
+    /// where the other's are looked for: the app and `sqsnap` refuse it as a default
+    /// unless the user confirms. An account whose settings cannot be read is left out.
+    pub fn folder_users(&self, dir: &Path, me: Option<&AccountId>) -> Vec<FolderUse> {
+        let mut users = Vec::new();
+        for k in self.known().into_iter().filter(|k| Some(&k.id) != me) {
+            let file = self.dir(&k.id).join(crate::settings::SETTINGS);
+            let Some(s) = std::fs::read(&file)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<crate::settings::Settings>(&b).ok())
+            else {
+                continue;
+            };
+            if s.default_dest
+                .as_deref()
+                .is_some_and(|d| same_folder(d, dir))
+            {
+                users.push(FolderUse {
+                    account: k.clone(),
+                    resource: None,
+                });
+            }
+            for (id, d) in &s.destinations {
+                if same_folder(d, dir) {
+                    users.push(FolderUse {
+                        account: k.clone(),
+                        resource: Some(id.clone()),
+                    });
+                }
+            }
+        }
+        users
     }
 
     /// Where the account's state lives (made on [`Accounts::enter`]).

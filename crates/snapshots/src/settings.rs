@@ -4,6 +4,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+/// The settings' file in an account's folder.
+pub const SETTINGS: &str = "settings.json";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
@@ -49,9 +52,6 @@ pub struct RecoveryExported {
     pub recipient: String,
     pub at: chrono::DateTime<chrono::Utc>,
 }
-
-/// The settings' file in an account's data dir.
-pub const SETTINGS: &str = "settings.json";
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct WindowGeometry {

@@ -187,3 +187,130 @@ async fn each_account_keeps_its_own_folder() {
     assert!(e3.library().entries.is_empty());
     assert_eq!(accounts.current(), Some(AccountId::new(ACCOUNT).unwrap()));
 }
+
+/// Accounts added side by side: each key in its own item, the first one current and the
+/// next not; each engine opened with its own key records its downloads as its own; a
+/// library from before accounts were told apart reads as the folder's account's; an item
+/// that holds another account's key is refused, not used; another account's folder is
+/// found; and removing an account with its copies deletes only the files its library lists.
+#[tokio::test]
+async fn accounts_are_added_side_by_side_and_removed_with_their_copies() {
+    use squarecloud_sim::demo::{DEMO_CLIENT_ID, DEMO_CLIENT_PRIVATE_APP, client_account};
+    let sim = Simulator::start(
+        SimConfig::new(KEY, AccountSpec::demo())
+            .with_account(squarecloud_sim::DEMO_CLIENT_KEY, client_account())
+            .instant_creates(),
+    )
+    .await
+    .unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let cfg = config(&sim, &data);
+    let keychain = MemoryKeychain::default();
+    let accounts = Accounts::open(&data).unwrap();
+    let (demo, client) = (
+        AccountId::new(ACCOUNT).unwrap(),
+        AccountId::new(DEMO_CLIENT_ID).unwrap(),
+    );
+    let key = |k: &str| ApiKey::new(k).unwrap();
+
+    let first = signin::add_account(&accounts, &keychain, &cfg, key(KEY), false)
+        .await
+        .unwrap();
+    assert!(
+        first.current && first.new,
+        "the first account is the current one"
+    );
+    sim.clear_requests();
+    let second = signin::add_account(
+        &accounts,
+        &keychain,
+        &cfg,
+        key(squarecloud_sim::DEMO_CLIENT_KEY),
+        false,
+    )
+    .await
+    .unwrap();
+    assert!(!second.current && second.new);
+    // One /users/me said whose key it is, and nothing else was asked.
+    let asked: Vec<String> = sim.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(asked[0].ends_with("/users/me"), "{asked:?}");
+    assert_eq!(second.account.name, "Cliente X");
+    assert_eq!(accounts.current(), Some(demo.clone()));
+    assert!(signin::key_kept(&keychain, &demo).unwrap());
+    assert!(signin::key_kept(&keychain, &client).unwrap());
+
+    // Each engine on its own folder, with its own key.
+    let folder = root.path().join("cliente");
+    std::fs::create_dir(&folder).unwrap();
+    let e = signin::open(&accounts, &keychain, &cfg, &client)
+        .await
+        .unwrap()
+        .expect("its key is kept");
+    assert_eq!(e.me().user.id, DEMO_CLIENT_ID);
+    let r = e.resource(DEMO_CLIENT_PRIVATE_APP).unwrap();
+    let got = download_latest(&e, &r, &folder).await.unwrap();
+    let lib = e.library();
+    assert_eq!(lib.entries.len(), 1);
+    assert_eq!(lib.entries[0].account.as_deref(), Some(DEMO_CLIENT_ID));
+    e.update_settings(|s| s.default_dest = Some(folder.clone()))
+        .unwrap();
+    drop(e);
+
+    // Another account's folder is named; one's own is not.
+    let users = accounts.folder_users(&folder, Some(&demo));
+    assert_eq!(users.len(), 1);
+    assert_eq!((&users[0].account.id, &users[0].resource), (&client, &None));
+    assert!(
+        users[0]
+            .describe()
+            .contains("Cliente X (527104883960201216)")
+    );
+    assert!(accounts.folder_users(&folder, Some(&client)).is_empty());
+
+    // An entry written before accounts were told apart is the folder's account's.
+    let demo_dir = accounts.dir(&demo);
+    std::fs::write(
+        demo_dir.join("library.json"),
+        format!(
+            r#"{{"entries":[{{"resource_id":"{APP}","resource_name":"Atlas Bot","version":null,"taken_at":"2026-12-01T03:00:00Z","size":3,"path":"/nowhere/a.zip","downloaded_at":"2026-12-01T03:01:00Z","verified_at":null}}]}}"#
+        ),
+    )
+    .unwrap();
+    let e = signin::open(&accounts, &keychain, &cfg, &demo)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.library().entries[0].account.as_deref(), Some(ACCOUNT));
+    drop(e);
+
+    // An item holding another account's key is refused, not used.
+    keychain
+        .slot(&Slot::Account(demo.clone()))
+        .set(&key(squarecloud_sim::DEMO_CLIENT_KEY))
+        .unwrap();
+    let Err(signin::SignInError::Engine(err)) =
+        signin::open(&accounts, &keychain, &cfg, &demo).await
+    else {
+        panic!("another account's key was used");
+    };
+    assert!(
+        err.to_string().contains("holds a key of another account"),
+        "{err}"
+    );
+
+    // Removed with its copies: its listed file goes, a file of the user's stays, and its
+    // state and key go; the other account is untouched.
+    let mine = folder.join("notes.txt");
+    std::fs::write(&mine, "mine").unwrap();
+    let removed = signin::remove_account(&accounts, &keychain, &client, true).unwrap();
+    let report = removed.deleted.expect("copies were deleted");
+    assert_eq!(report.deleted, vec![got.path.clone()]);
+    assert!(!got.path.exists() && mine.exists());
+    assert!(removed.state_removed && !accounts.dir(&client).exists());
+    assert!(!signin::key_kept(&keychain, &client).unwrap());
+    assert_eq!(removed.current, Some(demo.clone()));
+    assert_eq!(accounts.known().len(), 1);
+    assert!(demo_dir.join("library.json").exists());
+}

@@ -420,6 +420,7 @@ fn entry(path: &Path, version: &str) -> snapshots::library::LibraryEntry {
         verified_at: None,
         copies: Vec::new(),
         sealed_size: None,
+        account: None,
     }
 }
 

@@ -21,6 +21,10 @@ pub struct Cli {
     /// Run against the built-in simulator with a demo account (no account needed).
     #[arg(long, global = true)]
     pub demo: bool,
+    /// Which account this computer knows to work on: its id, its name here or its Square
+    /// Cloud name (default: the one `sqsnap account use` chose). See `sqsnap account list`.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub account: Option<String>,
     /// Read the API key from this file (for servers without a keychain). It must be yours
     /// and readable by you alone (mode 0600 or 0400), not a link; one line.
     #[arg(
@@ -66,14 +70,26 @@ pub fn parse_rate(s: &str) -> Result<u64, String> {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Check an API key and keep it in the OS keychain (reads it from stdin when piped).
+    /// Check an API key and keep it in the OS keychain (reads it from stdin when piped); its
+    /// account becomes the default (`account add --use`).
     Login,
-    /// Remove the key from the keychain.
+    /// Remove the default account's key (or --account's) from the keychain; its copies and
+    /// state stay.
     Logout,
+    /// The accounts this computer knows: add one, list them, rename, choose the default,
+    /// remove one.
+    Account {
+        #[command(subcommand)]
+        cmd: AccountCmd,
+    },
     /// The account and plan the key belongs to.
     Whoami,
     /// Applications, databases and the quota.
-    List,
+    List {
+        /// Every account's resources, grouped by account (each with its own key).
+        #[arg(long)]
+        all_accounts: bool,
+    },
     /// The daily snapshot quota.
     Quota,
     /// Take snapshots (spends quota), optionally downloading them.
@@ -107,6 +123,7 @@ pub enum Command {
         cmd: PlanCmd,
     },
     /// Run every plan that is due, once per period, then exit (for cron or a systemd timer).
+    /// Every account's plans, each with its own key (--account: one account's).
     RunDue,
     /// Check downloaded archives (length, central directory and every CRC).
     Verify {
@@ -119,8 +136,8 @@ pub enum Command {
         #[command(subcommand)]
         cmd: KeyCmd,
     },
-    /// The folders copies go to (the default, each resource's own) and which keep them
-    /// encrypted; turn encryption on or off for one.
+    /// The folders copies go to (the default, each resource's own): list them and which
+    /// keep copies encrypted, set one, turn encryption on or off for one.
     Folder {
         #[command(subcommand)]
         cmd: FolderCmd,
@@ -153,6 +170,59 @@ pub enum Command {
 }
 
 #[derive(Subcommand)]
+pub enum AccountCmd {
+    /// Add an account: its API key from a hidden prompt (stdin when piped), --key-file or
+    /// SQUARECLOUD_API_KEY, never the command line; checked with Square Cloud and kept in
+    /// the OS keychain under this account's own item. The first account becomes the
+    /// default; later ones with --use.
+    Add {
+        /// Make it the default account.
+        #[arg(long = "use")]
+        make_default: bool,
+    },
+    /// Every account this computer knows: its name here, Square Cloud's name, its id,
+    /// which is the default, and whether its key is in the keychain.
+    List,
+    /// Call an account something else on this computer (--reset: Square Cloud's name).
+    Rename {
+        /// The account: its id, name here or Square Cloud name.
+        name: String,
+        /// The new name (1 to 64 printable characters).
+        #[arg(required_unless_present = "reset", conflicts_with = "reset")]
+        new: Option<String>,
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Make an account the default from now on (the window's, and every command's without
+    /// --account).
+    Use { name: String },
+    /// Forget an account on this computer: its key leaves the keychain. Its copies stay
+    /// (asked on a terminal); --delete-copies deletes the files its library lists (only
+    /// files this app made and that are unchanged) after a confirmation, and with them its
+    /// folder of state.
+    Remove {
+        name: String,
+        #[arg(long)]
+        delete_copies: bool,
+        /// Do not ask (needed off a terminal to delete copies).
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct FolderArgs {
+    /// The folder to use (it must exist and be writable).
+    pub path: PathBuf,
+    /// Set this resource's own folder instead of the default.
+    #[arg(long, value_name = "ID")]
+    pub resource: Option<String>,
+    /// Use the folder even if another account here keeps its backups there.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Subcommand)]
 pub enum KeyCmd {
     /// The public key copies are encrypted to (made and kept in the keychain on first use).
     Show,
@@ -167,6 +237,10 @@ pub enum KeyCmd {
 pub enum FolderCmd {
     /// Each folder, whether it keeps copies encrypted, and how many of each are in it.
     List,
+    /// Where this account's backups go: the default folder, or one resource's with
+    /// --resource. A folder another account here keeps its backups in is refused unless
+    /// --yes.
+    Set(FolderArgs),
     /// Keep the copies made in DIR from now on encrypted (--on: `….zip.age`, sealed with
     /// age to this account's key) or plain (--off). Copies already there stay as they are.
     /// Without a recovery key written, --on asks first on a terminal (--yes elsewhere).

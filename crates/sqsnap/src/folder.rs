@@ -1,36 +1,43 @@
-//! `sqsnap folder list|encrypt`: the folders copies go to, and which keep them encrypted.
-//! Neither needs Square Cloud: the signed-in account's settings and its key in the OS
-//! keychain. Turning encryption on while no recovery key was written says what losing the
-//! keychain would mean and asks first (on a terminal), or needs `--yes` (elsewhere); the
-//! warning goes to standard error either way.
+//! `sqsnap folder list|set|encrypt`: the folders copies go to, and which keep them
+//! encrypted. `list` and `encrypt` need no Square Cloud: the account's settings and its key
+//! in the OS keychain. Turning encryption on while no recovery key was written says what
+//! losing the keychain would mean and asks first (on a terminal), or needs `--yes`
+//! (elsewhere); the warning goes to standard error either way. `set` makes a folder the
+//! default (or one resource's); a folder another account on this computer keeps its backups
+//! in is refused unless `--yes`: two accounts' copies in one folder are easily taken for
+//! each other's.
 
-use crate::cli::{FolderCmd, FolderEncryptArgs};
+use crate::cli::{FolderArgs, FolderCmd, FolderEncryptArgs};
 use crate::exit::Fail;
 use crate::say::{self, Out};
-use crate::session::accounts;
+use crate::session::{Pick, Session, accounts, offline};
 use snapshots::accounts::AccountId;
 use snapshots::library::{LIBRARY, Library};
+use snapshots::names::printable;
 use snapshots::seal::folders::{self, ChoiceError, FolderEncryption, LOST_KEY_WARNING};
 use snapshots::seal::identity;
 use snapshots::secret::OsKeychain;
+use snapshots::settings::validate_folder;
 use snapshots::settings::{SETTINGS, Settings};
 use snapshots::statedir::StateDir;
 
-pub fn run(out: &Out, demo: bool, cmd: &FolderCmd) -> Result<(), Fail> {
-    let all = accounts(demo)?;
-    let account = all.current().ok_or_else(|| {
+pub fn run(json: bool, pick: &Pick, cmd: &FolderCmd) -> Result<(), Fail> {
+    let o = offline(pick)?;
+    let account = o.account.map(|k| k.id).ok_or_else(|| {
         Fail(
             3,
-            "Not signed in: folders and their encryption belong to an account. Run sqsnap login first."
+            "Not signed in: folders and their encryption belong to an account. Run `sqsnap account add` (or `sqsnap login`) first."
                 .into(),
         )
     })?;
-    let dir = all.dir(&account);
+    let out = &Out::of(json, o.whose);
+    let dir = o.dir;
     let st = StateDir::open(&dir).map_err(|e| Fail(7, format!("{}: {e}", dir.display())))?;
     let kc = OsKeychain::default();
     match cmd {
         FolderCmd::List => list(out, &st, &kc, &account),
         FolderCmd::Encrypt(a) => encrypt(out, &st, &kc, &account, a),
+        FolderCmd::Set(_) => unreachable!("set needs the account's engine: see `set`"),
     }
 }
 
@@ -128,4 +135,53 @@ fn fail(e: ChoiceError) -> Fail {
         ChoiceError::Key(_) => 3,
     };
     Fail(code, e.to_string())
+}
+
+/// `sqsnap folder set PATH [--resource ID] [--yes]`.
+pub fn set(s: &Session, a: &FolderArgs) -> Result<(), Fail> {
+    let path = &a.path;
+    let resource = match &a.resource {
+        Some(id) => Some(s.engine.resource(id)?),
+        None => None,
+    };
+    let dir = validate_folder(path).map_err(|e| Fail(7, e.to_string()))?;
+    let me = AccountId::new(s.whose.id.clone()).ok();
+    let others = accounts(s.demo)?.folder_users(&dir, me.as_ref());
+    if !others.is_empty() {
+        let who = others
+            .iter()
+            .map(|u| u.describe())
+            .collect::<Vec<_>>()
+            .join("; ");
+        if !a.yes {
+            return Err(Fail(
+                2,
+                format!(
+                    "{} is another account's folder: {who}. Copies of two accounts in one folder are easily taken for each other's. Choose a folder of this account's own, or pass --yes to use this one anyway. Nothing was changed.",
+                    dir.display()
+                ),
+            ));
+        }
+        s.out.warn(format!(
+            "note: {} is shared with another account ({who}), as --yes asked.",
+            dir.display()
+        ));
+    }
+    s.engine.update_settings(|st| {
+        st.set_destination(resource.as_ref().map(|r| r.id.clone()), dir.clone())
+    })?;
+    let what = match &resource {
+        Some(r) => format!(
+            "{}'s backups go to {} now.",
+            printable(&r.name),
+            dir.display()
+        ),
+        None => format!("Backups go to {} now (the default folder).", dir.display()),
+    };
+    s.out.emit(
+        what,
+        serde_json::json!({"folder": dir, "resource": resource.map(|r| r.id),
+            "shared_with": others.iter().map(|u| u.account.id.as_str()).collect::<Vec<_>>()}),
+    );
+    Ok(())
 }

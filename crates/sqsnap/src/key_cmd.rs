@@ -5,7 +5,7 @@
 use crate::cli::KeyCmd;
 use crate::exit::Fail;
 use crate::say::Out;
-use crate::session::accounts;
+use crate::session::{Pick, accounts, offline};
 use snapshots::accounts::AccountId;
 use snapshots::seal::folders::{self, ChoiceError};
 use snapshots::seal::identity::{self, SealError};
@@ -15,10 +15,11 @@ use snapshots::statedir::StateDir;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-pub fn run(out: &Out, demo: bool, cmd: &KeyCmd) -> Result<(), Fail> {
-    let account = signed_in(demo)?;
+pub fn run(json: bool, pick: &Pick, cmd: &KeyCmd) -> Result<(), Fail> {
+    let (account, out) = signed_in(pick, json)?;
+    let out = &out;
     let kc = OsKeychain::default();
-    let st = account_state(demo, &account)?;
+    let st = account_state(pick.demo, &account)?;
     match cmd {
         KeyCmd::Show => {
             let had = identity::stored(&kc, &account).map_err(fail)?.is_some();
@@ -69,12 +70,12 @@ pub fn run(out: &Out, demo: bool, cmd: &KeyCmd) -> Result<(), Fail> {
 
 /// `sqsnap decrypt FILE.zip.age [-o OUT]`: a plain zip beside it (or at OUT), never over
 /// an existing file.
-pub fn decrypt(out: &Out, demo: bool, file: &Path, to: Option<&Path>) -> Result<(), Fail> {
+pub fn decrypt(json: bool, pick: &Pick, file: &Path, to: Option<&Path>) -> Result<(), Fail> {
     let plain = match to {
         Some(p) => p.to_path_buf(),
         None => default_out(file)?,
     };
-    let account = signed_in(demo)?;
+    let (account, out) = signed_in(pick, json)?;
     let id: SealIdentity = identity::stored(&OsKeychain::default(), &account)
         .map_err(fail)?
         .ok_or_else(|| Fail(3, "This computer has no encryption key for this account, so nothing can be decrypted. Import the recovery key (sqsnap key import-recovery FILE) and try again.".into()))?;
@@ -104,14 +105,19 @@ fn default_out(file: &Path) -> Result<PathBuf, Fail> {
     }
 }
 
-fn signed_in(demo: bool) -> Result<AccountId, Fail> {
-    accounts(demo)?.current().ok_or_else(|| {
+/// The account `pick` chooses, and how lines about it name it.
+fn signed_in(pick: &Pick, json: bool) -> Result<(AccountId, Out), Fail> {
+    let o = offline(pick)?;
+    let k = o.account.ok_or_else(|| {
         Fail(
             3,
-            "Not signed in: the encryption key belongs to an account. Run sqsnap login first."
+            "Not signed in: the encryption key belongs to an account. Run `sqsnap account add` (or `sqsnap login`) first."
                 .into(),
         )
-    })
+    })?;
+    // The public key is printed bare, for scripts to read: the account is in the JSON.
+    let whose = o.whose.map(|w| crate::say::Whose { named: false, ..w });
+    Ok((k.id, Out::of(json, whose)))
 }
 
 /// The signed-in account's state dir (its settings hold the recovery key's note).

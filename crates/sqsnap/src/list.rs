@@ -2,17 +2,73 @@
 //! copies on this computer, saying when that one is encrypted), the quota.
 //! With `--json`, each resource is the window's row (`snapshots::overview`), keys and all.
 
+use crate::cli::Cli;
 use crate::exit::Fail;
 use crate::say;
-use crate::session::Session;
+use crate::session::{Session, account_failed, accounts, every, given_key, whose};
 use snapshots::names::printable;
 use snapshots::overview::{self, ResourceRow};
 use snapshots::squarecloud::ResourceKind;
 
+/// `sqsnap list --all-accounts`: each account's resources under its name, each account
+/// with its own key and engine. An account that cannot be listed (no key in the keychain,
+/// a refused key) is said and the others are still listed; the exit code is the worst.
+pub async fn all(cli: &Cli) -> Result<(), Fail> {
+    let Some(known) = every(cli)? else {
+        let s = Session::open(cli).await?;
+        header(&s);
+        return run(&s).await.map_err(|f| s.named(f));
+    };
+    let given = given_key(cli).await?;
+    let mut worst: Option<u8> = None;
+    for k in &known {
+        let done = match Session::open_known(cli, k, given.as_ref()).await {
+            Ok(s) => {
+                header(&s);
+                run(&s).await
+            }
+            Err(f) => Err(f),
+        };
+        if let Err(f) = done {
+            let w = whose(&accounts(false)?, k.id.as_str(), &k.name);
+            account_failed(cli.json, &w, &f);
+            worst = worst.max(Some(f.0));
+        }
+    }
+    match worst {
+        Some(code) => Err(Fail(
+            code,
+            "Some accounts could not be listed (see above).".into(),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The line a group of rows starts with, for people: the account, its id and its name on
+/// Square Cloud when it is called otherwise here.
+fn header(s: &Session) {
+    let me = s.engine.me();
+    let theirs = if me.user.name == s.whose.shown {
+        String::new()
+    } else {
+        format!(", on Square Cloud {}", printable(&me.user.name))
+    };
+    if !s.out.json {
+        say::out(&format!(
+            "== {} ({}{theirs})",
+            printable(&s.whose.shown),
+            s.whose.id
+        ));
+    }
+}
+
 pub async fn run(s: &Session) -> Result<(), Fail> {
     if let Err(e) = s.engine.refresh_newest(std::time::Duration::ZERO).await {
         say::err(&format!(
-            "sqsnap: could not read every snapshot list, so some show \"unknown\": {e}"
+            "sqsnap: {}",
+            s.out.named(&format!(
+                "could not read every snapshot list, so some show \"unknown\": {e}"
+            ))
         ));
     }
     let known = s.engine.newest_known();

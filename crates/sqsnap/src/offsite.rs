@@ -7,7 +7,7 @@ use crate::cli::{OffsiteAddArgs, OffsiteCmd};
 use crate::exit::Fail;
 use crate::key::{KeySource, read_key_file};
 use crate::say::{self, Out};
-use crate::session::{accounts, offline_dir, state};
+use crate::session::{Pick, offline, state};
 use snapshots::accounts::AccountId;
 use snapshots::download::RateLimit;
 use snapshots::library::Rule;
@@ -33,21 +33,24 @@ fn fail(e: OffsiteError) -> Fail {
     Fail(code, e.to_string())
 }
 
-fn account(demo: bool) -> Result<(AccountId, StateDir), Fail> {
-    let id = accounts(demo)?.current().ok_or_else(|| {
+/// The account `pick` chooses, its state, and how its lines name it.
+fn account(pick: &Pick, json: bool) -> Result<(AccountId, StateDir, Out), Fail> {
+    let o = offline(pick)?;
+    let k = o.account.ok_or_else(|| {
         Fail(
             2,
-            "Not signed in: offsite destinations belong to an account. Run `sqsnap login` first."
+            "Not signed in: offsite destinations belong to an account. Run `sqsnap account add` (or `sqsnap login`) first."
                 .into(),
         )
     })?;
-    Ok((id, state(&offline_dir(demo)?)?))
+    Ok((k.id, state(&o.dir)?, Out::of(json, o.whose)))
 }
 
 /// `rate`: `--limit-rate` (no engine runs here to hold the app's setting).
-pub async fn run(out: &Out, demo: bool, rate: Option<u64>, cmd: &OffsiteCmd) -> Result<(), Fail> {
+pub async fn run(json: bool, pick: &Pick, rate: Option<u64>, cmd: &OffsiteCmd) -> Result<(), Fail> {
     let rate = rate.map(|r| Arc::new(RateLimit::new(r)));
-    let (id, st) = account(demo)?;
+    let (id, st, out) = account(pick, json)?;
+    let out = &out;
     let kc = OsKeychain::default();
     match cmd {
         OffsiteCmd::Add(a) => add(out, &st, &kc, &id, a),
@@ -67,7 +70,7 @@ pub async fn run(out: &Out, demo: bool, rate: Option<u64>, cmd: &OffsiteCmd) -> 
             };
             out.emit(line, serde_json::json!({"removed": had, "name": name}));
             if had {
-                say_plans_naming(&st, name);
+                say_plans_naming(out, &st, name);
             }
             Ok(())
         }
@@ -91,7 +94,7 @@ pub async fn run(out: &Out, demo: bool, rate: Option<u64>, cmd: &OffsiteCmd) -> 
 }
 
 /// After a destination is removed: the plans that still name it, and what their runs do now.
-fn say_plans_naming(st: &StateDir, name: &str) {
+fn say_plans_naming(out: &Out, st: &StateDir, name: &str) {
     let plans: snapshots::plans::Plans = st.read(snapshots::plans::PLANS).unwrap_or_default();
     for p in plans
         .plans
@@ -103,7 +106,7 @@ fn say_plans_naming(st: &StateDir, name: &str) {
         } else {
             "its copies stay on this computer only until you add the destination again or change the plan (`sqsnap plan edit`)"
         };
-        say::err(&format!(
+        out.warn(format!(
             "note: plan {} still names {name}: {what}.",
             snapshots::names::printable(&p.id)
         ));
@@ -169,7 +172,7 @@ fn add(
 fn list(out: &Out, st: &StateDir) -> Result<(), Fail> {
     let all: Offsites = st.read(OFFSITE).map_err(|e| Fail(7, e.to_string()))?;
     if all.destinations.is_empty() && !out.json {
-        say::out("No offsite destinations. Add one with `sqsnap offsite add`.");
+        out.human("No offsite destinations. Add one with `sqsnap offsite add`.");
     }
     for d in &all.destinations {
         let enc = if d.encrypt {
@@ -263,7 +266,7 @@ async fn sync(
             stop.cancel();
         }
     });
-    let shown = Shown::default();
+    let shown = Shown::named(out.named(""));
     let progress = |p: &std::path::Path, done: u64, total: u64| shown.say(p, done, total);
     let opts = UploadOptions {
         rate,
@@ -292,9 +295,18 @@ async fn sync(
 #[derive(Default)]
 struct Shown {
     last: std::sync::Mutex<Option<std::time::Instant>>,
+    /// The account, when the lines must name it.
+    prefix: String,
 }
 
 impl Shown {
+    fn named(prefix: String) -> Self {
+        Self {
+            prefix,
+            ..Self::default()
+        }
+    }
+
     fn say(&self, p: &std::path::Path, done: u64, total: u64) {
         let mut l = self.last.lock().unwrap_or_else(|e| e.into_inner());
         if done == total || l.is_none_or(|t| t.elapsed().as_millis() >= 500) {
@@ -303,7 +315,13 @@ impl Shown {
                 .file_name()
                 .map(|n| n.to_string_lossy())
                 .unwrap_or_default();
-            eprintln!("{}  {} / {} MiB", name, done >> 20, total >> 20);
+            say::err(&format!(
+                "{}{}  {} / {} MiB",
+                self.prefix,
+                name,
+                done >> 20,
+                total >> 20
+            ));
         }
     }
 }
@@ -365,8 +383,9 @@ pub struct Access {
 }
 
 impl Access {
-    /// The access of the account whose id is `account` (the engine's).
-    pub fn new(demo: bool, account: &str) -> Result<Self, Fail> {
+    /// The access of the account whose id is `account` (the engine's); its lines start
+    /// with `prefix` (the account, when it must be named).
+    pub fn new(demo: bool, account: &str, prefix: String) -> Result<Self, Fail> {
         let account = AccountId::new(account).map_err(|_| {
             Fail(
                 7,
@@ -376,7 +395,7 @@ impl Access {
         Ok(Self {
             dir: crate::session::accounts(demo)?.dir(&account),
             account,
-            shown: Shown::default(),
+            shown: Shown::named(prefix),
         })
     }
 }
@@ -396,14 +415,15 @@ impl OffsiteAccess for Access {
 }
 
 /// After `sqsnap run-due`: what each plan's offsite step did, in lines. False when one
-/// did not finish (what it could not send is said, with where it waits and why).
-pub fn say_plan_offsite(out: &Out, demo: bool, run: &PlanRun) -> bool {
+/// did not finish (what it could not send is said, with where it waits and why). `dir`:
+/// the account's folder of state.
+pub fn say_plan_offsite(out: &Out, dir: &std::path::Path, run: &PlanRun) -> bool {
     let Some(o) = &run.offsite else {
         return true;
     };
-    let cfg = account(demo)
+    let cfg = StateDir::open(dir)
         .ok()
-        .and_then(|(_, st)| st.read::<Offsites>(OFFSITE).ok())
+        .and_then(|st| st.read::<Offsites>(OFFSITE).ok())
         .and_then(|all| all.get(&o.dest).cloned());
     if let Some(cfg) = &cfg {
         let sent = Sent {
@@ -429,7 +449,7 @@ pub fn say_plan_offsite(out: &Out, demo: bool, run: &PlanRun) -> bool {
             false
         }
         (Some(e), None) => {
-            say::err(&format!("Offsite copies not made: {e}"));
+            out.warn(format!("Offsite copies not made: {e}"));
             false
         }
         (None, None) => true,
@@ -439,13 +459,14 @@ pub fn say_plan_offsite(out: &Out, demo: bool, run: &PlanRun) -> bool {
 /// `sqsnap prune --offsite NAME`: the counts applied to every resource's copies in that
 /// destination's bucket.
 pub async fn prune(
-    out: &Out,
-    demo: bool,
+    json: bool,
+    pick: &Pick,
     name: &str,
     keep: Option<u32>,
     days: Option<u32>,
 ) -> Result<(), Fail> {
-    let (id, st) = account(demo)?;
+    let (id, st, out) = account(pick, json)?;
+    let out = &out;
     let c = offsite::open(&st, &OsKeychain::default(), &id, name).map_err(fail)?;
     let rule = Rule::Counts {
         last: keep,
@@ -500,9 +521,10 @@ fn say_pruned(out: &Out, cfg: &OffsiteConfig, r: &KeepReport, plan: Option<&str>
     );
 }
 
-/// Refuses a plan's `--offsite NAME` that names no destination of this account.
-pub fn check_name(demo: bool, name: &str) -> Result<(), Fail> {
-    let (_, st) = account(demo)?;
+/// Refuses a plan's `--offsite NAME` that names no destination of the account whose
+/// folder of state is `dir`.
+pub fn check_name(dir: &std::path::Path, name: &str) -> Result<(), Fail> {
+    let st = state(dir)?;
     let all: Offsites = st.read(OFFSITE).map_err(|e| Fail(7, e.to_string()))?;
     match all.get(name) {
         Some(_) => Ok(()),

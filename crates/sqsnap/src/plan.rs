@@ -112,12 +112,14 @@ fn add(s: &Session, a: &PlanAddArgs) -> Result<(), Fail> {
         engine.resource(id)?;
     }
     if let Some(n) = &a.offsite {
-        crate::offsite::check_name(s.demo, n)?;
+        crate::offsite::check_name(&s.dir, n)?;
     }
     let retention = match (a.keep_last, a.keep_everything) {
         (Some(n), _) => Retention::Last { n },
         (None, true) => {
-            say::err("note: keeping everything: files add up, watch the free space of the folder.");
+            s.out.warn(
+                "note: keeping everything: files add up, watch the free space of the folder.",
+            );
             Retention::Everything
         }
         _ => Retention::default(),
@@ -170,7 +172,7 @@ fn edit(s: &Session, a: &PlanEditArgs) -> Result<(), Fail> {
         (None, false) => p.offsite.clone(),
     };
     if let Some(n) = &offsite {
-        crate::offsite::check_name(s.demo, n)?;
+        crate::offsite::check_name(&s.dir, n)?;
     }
     let only = a.offsite_only && offsite.is_some();
     if a.offsite_only && offsite.is_none() {
@@ -187,7 +189,7 @@ fn edit(s: &Session, a: &PlanEditArgs) -> Result<(), Fail> {
         .set_plan_copies(&a.name, offsite, only)?
         .map_err(|e| Fail(2, e.to_string()))?;
     if only && p.dest.is_some() {
-        say::err(&format!(
+        s.out.warn(format!(
             "note: its copies no longer go to {}; the files already there stay.",
             p.dest
                 .as_deref()

@@ -10,13 +10,25 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Progress bars on a terminal, plain lines otherwise, JSON lines with --json.
-pub fn sink(out_json: bool, names: HashMap<String, String>) -> EventSink {
+/// Progress bars on a terminal, plain lines otherwise, JSON lines with --json. Every line
+/// and bar names the account `whose` when it must be; every JSON event carries it.
+pub fn sink(
+    out_json: bool,
+    names: HashMap<String, String>,
+    whose: Option<say::Whose>,
+) -> EventSink {
     if out_json {
-        return Arc::new(|e: Event| say::out_json(&e));
+        return Arc::new(move |e: Event| {
+            let v = serde_json::to_value(&e).unwrap_or_default();
+            match &whose {
+                Some(w) => say::out_json(&w.tag(v)),
+                None => say::out_json(&v),
+            }
+        });
     }
     let progress = Progress {
         tty: std::io::stderr().is_terminal(),
+        prefix: whose.map(|w| w.prefix()).unwrap_or_default(),
         names,
         multi: MultiProgress::new(),
         bars: Mutex::default(),
@@ -41,6 +53,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Progress {
     /// Standard error is a terminal: bars and spinners there, lines printed above them.
     tty: bool,
+    /// What every line and bar starts with: the account, when it must be named.
+    prefix: String,
     /// Resource ids to names, for people.
     names: HashMap<String, String>,
     multi: MultiProgress,
@@ -87,7 +101,7 @@ impl Progress {
             }
             _ => self.line(e),
         };
-        if let Some(line) = line {
+        if let Some(line) = line.map(|l| format!("{}{l}", self.prefix)) {
             if self.tty {
                 let _ = self.multi.println(say::safe(&line));
             } else {
@@ -98,6 +112,11 @@ impl Progress {
 
     fn name(&self, id: &str) -> String {
         printable(self.names.get(id).map(String::as_str).unwrap_or(id))
+    }
+
+    /// How wide a bar's label is: the resource's name, after the account when it is named.
+    fn label_width(&self) -> usize {
+        24 + self.prefix.chars().count().min(24)
     }
 
     fn stop_spinner(&self, id: &str) {
@@ -119,12 +138,17 @@ impl Progress {
                     .multi
                     .add(ProgressBar::new(progress.total.unwrap_or(0)));
                 b.set_style(
-                    ProgressStyle::with_template(
-                        "{msg:24!} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
-                    )
+                    ProgressStyle::with_template(&format!(
+                        "{{msg:{}!}} {{bar:30}} {{bytes}}/{{total_bytes}} {{bytes_per_sec}} ETA {{eta}}",
+                        self.label_width()
+                    ))
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
                 );
-                b.set_message(say::safe(&self.name(resource)));
+                b.set_message(say::safe(&format!(
+                    "{}{}",
+                    self.prefix,
+                    self.name(resource)
+                )));
                 b
             });
             if let Some(t) = progress.total {
@@ -162,12 +186,17 @@ impl Progress {
                     .multi
                     .add(ProgressBar::new_spinner().with_elapsed(waited));
                 b.set_style(
-                    ProgressStyle::with_template(
-                        "{spinner} {msg:24!} preparing on Square Cloud… {elapsed}",
-                    )
+                    ProgressStyle::with_template(&format!(
+                        "{{spinner}} {{msg:{}!}} preparing on Square Cloud… {{elapsed}}",
+                        self.label_width()
+                    ))
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
-                b.set_message(say::safe(&self.name(resource)));
+                b.set_message(say::safe(&format!(
+                    "{}{}",
+                    self.prefix,
+                    self.name(resource)
+                )));
                 b.enable_steady_tick(std::time::Duration::from_millis(200));
                 b
             });
@@ -178,7 +207,8 @@ impl Progress {
         } = e
         {
             let _ = self.multi.println(say::safe(&format!(
-                "{}: {}",
+                "{}{}: {}",
+                self.prefix,
                 self.name(resource),
                 watching_text(until)
             )));
@@ -249,7 +279,8 @@ impl Progress {
                 if *answer_lost {
                     // A warning, where a script's output is not: on stderr.
                     say::err(&format!(
-                        "{}: {}",
+                        "{}{}: {}",
+                        self.prefix,
                         self.name(resource),
                         watching_text(until)
                     ));

@@ -57,7 +57,7 @@ async fn from_offsite(s: &Session, a: &PutBackArgs, name: &str, version: &str) -
             "Not put back",
         )?;
     }
-    say::err(&format!("Fetching {} from {name}…", copy.key));
+    s.out.warn(format!("Fetching {} from {name}…", copy.key));
     let opts = options(a, None);
     let done = s
         .engine

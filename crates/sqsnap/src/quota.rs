@@ -12,8 +12,11 @@ pub async fn run(s: &Session) -> Result<(), Fail> {
         Err(e) => {
             let q = s.engine.quota();
             say::err(&format!(
-                "sqsnap: could not read the lists, so this is this computer's estimate: {}",
-                line(&q)
+                "sqsnap: {}",
+                s.out.named(&format!(
+                    "could not read the lists, so this is this computer's estimate: {}",
+                    line(&q)
+                ))
             ));
             return Err(e.into());
         }

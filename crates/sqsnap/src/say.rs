@@ -116,25 +116,96 @@ pub fn end_for_closed_output() -> ! {
     std::process::exit(141)
 }
 
-/// Where a command's results go: a human line, or with `--json` one JSON object a line.
+/// The account a command's lines are about. When this computer knows more than one
+/// account, every human line names it ("Cliente X · Atlas Bot: saved …"), so a backup is
+/// never read as another account's; every JSON object carries its id as `account` (and
+/// its name here as `account_name`), however many accounts there are.
+#[derive(Debug, Clone)]
+pub struct Whose {
+    pub id: String,
+    /// What it is called here: the user's label, else Square Cloud's name.
+    pub shown: String,
+    /// Human lines name it (more than one account is known).
+    pub named: bool,
+}
+
+impl Whose {
+    /// What a human line about this account starts with ("" when it need not be named).
+    pub fn prefix(&self) -> String {
+        if self.named {
+            format!("{} · ", printable(&self.shown))
+        } else {
+            String::new()
+        }
+    }
+
+    /// `line`, naming the account when it must be.
+    pub fn line(&self, line: &str) -> String {
+        format!("{}{line}", self.prefix())
+    }
+
+    /// `value` with the account's fields, when it is an object that has none of its own.
+    pub fn tag(&self, mut value: serde_json::Value) -> serde_json::Value {
+        if let Some(m) = value.as_object_mut()
+            && !m.contains_key("account")
+        {
+            m.insert("account".into(), self.id.clone().into());
+            m.insert("account_name".into(), self.shown.clone().into());
+        }
+        value
+    }
+}
+
+/// Where a command's results go: a human line, or with `--json` one JSON object a line;
+/// about one account (`whose`) when the command works on one.
 pub struct Out {
     pub json: bool,
+    pub whose: Option<Whose>,
 }
 
 impl Out {
+    /// Lines about no account in particular (or before one is known).
+    pub fn new(json: bool) -> Self {
+        Self { json, whose: None }
+    }
+
+    /// Lines about `whose`.
+    pub fn of(json: bool, whose: Option<Whose>) -> Self {
+        Self { json, whose }
+    }
+
+    /// `line` naming the account when it must be.
+    pub fn named(&self, line: &str) -> String {
+        match &self.whose {
+            Some(w) => w.line(line),
+            None => line.to_string(),
+        }
+    }
+
     pub fn emit(&self, human: impl AsRef<str>, json: serde_json::Value) {
         if self.json {
-            out_json(&json);
+            if json.is_null() {
+                return out_json(&json);
+            }
+            match &self.whose {
+                Some(w) => out_json(&w.tag(json)),
+                None => out_json(&json),
+            }
         } else {
-            out(human.as_ref());
+            out(&self.named(human.as_ref()));
         }
     }
 
     /// A line for people only (nothing with --json).
     pub fn human(&self, line: impl AsRef<str>) {
         if !self.json {
-            out(line.as_ref());
+            out(&self.named(line.as_ref()));
         }
+    }
+
+    /// A warning or note on standard error, naming the account when it must be.
+    pub fn warn(&self, line: impl AsRef<str>) {
+        err(&self.named(line.as_ref()));
     }
 }
 

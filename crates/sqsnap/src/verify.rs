@@ -4,18 +4,26 @@
 
 use crate::exit::Fail;
 use crate::say::Out;
-use crate::session::{accounts, offline_dir, state};
+use crate::session::state;
+use snapshots::accounts::AccountId;
 use snapshots::library::verify_listed;
 use snapshots::seal::{self, SealIdentity};
 use std::path::PathBuf;
 
-pub fn run(out: &Out, demo: bool, paths: &[PathBuf]) -> Result<(), Fail> {
-    let st = state(&offline_dir(demo)?)?;
+/// Checks `paths` against the library in `dir`, the state of `account` (whose key opens an
+/// encrypted copy).
+pub fn run(
+    out: &Out,
+    dir: &std::path::Path,
+    account: Option<&AccountId>,
+    paths: &[PathBuf],
+) -> Result<(), Fail> {
+    let st = state(dir)?;
     let mut failed = 0;
     for p in paths {
         // An encrypted copy opens with the signed-in account's key, as a stream.
         let sealed = seal::is_sealed_file(p);
-        let key = if sealed { key(demo) } else { None };
+        let key = if sealed { account.and_then(key) } else { None };
         let checked =
             verify_listed(&st, p, true, key.as_ref()).map_err(|e| Fail(7, e.to_string()))?;
         let elsewhere = offsite_copies(&st, p);
@@ -34,10 +42,8 @@ pub fn run(out: &Out, demo: bool, paths: &[PathBuf]) -> Result<(), Fail> {
             }
         }
         // Whatever the local file's state, the other copies of its version.
-        if !out.json {
-            for w in &elsewhere {
-                crate::say::out(&format!("  also   {w}"));
-            }
+        for w in &elsewhere {
+            out.human(format!("  also   {w}"));
         }
     }
     if failed > 0 {
@@ -50,12 +56,11 @@ pub fn run(out: &Out, demo: bool, paths: &[PathBuf]) -> Result<(), Fail> {
     }
 }
 
-/// The signed-in account's encryption key, when the keychain has it (`None` makes the
-/// check say that this computer has no key for the copy, and what to do).
-fn key(demo: bool) -> Option<SealIdentity> {
-    let account = accounts(demo).ok()?.current()?;
+/// The account's encryption key, when the keychain has it (`None` makes the check say
+/// that this computer has no key for the copy, and what to do).
+fn key(account: &AccountId) -> Option<SealIdentity> {
     let kc = snapshots::secret::OsKeychain::default();
-    match seal::identity::stored(&kc, &account) {
+    match seal::identity::stored(&kc, account) {
         Ok(k) => k,
         Err(e) => {
             crate::say::err(&format!("sqsnap: {e}"));

@@ -69,6 +69,7 @@ async fn add_list_test_sync_remove() {
                 verified_at: None,
                 copies: Vec::new(),
                 sealed_size: None,
+                account: None,
             })
         })
         .unwrap();
@@ -194,6 +195,7 @@ async fn seeded(d: &Path, s: &s3server::Server, len: usize) -> (std::path::PathB
             verified_at: None,
             copies: Vec::new(),
             sealed_size: None,
+            account: None,
         })
     })
     .unwrap();
@@ -464,6 +466,7 @@ async fn prune_offsite_deletes_in_the_bucket_and_says_where() {
                 verified_at: None,
                 copies: Vec::new(),
                 sealed_size: None,
+                account: None,
             })
         }
     })

@@ -96,11 +96,12 @@ impl Engine {
             .set_per_window(((cap as f64) * BUDGET_SHARE).floor().max(1.0) as u32);
         Shelf::load(&state, &cfg.data_dir)?;
         let recovered = state.take_recovered();
+        let owner = me.user.id.clone();
         Ok(Self {
             limits: cfg.limits.clone(),
             account: Account::new(client, me, cfg.limits.clone()),
             quota: Quota::new(state.clone(), &cfg),
-            shelf: Shelf::new(state.clone(), &cfg),
+            shelf: Shelf::new(state.clone(), &cfg).owned_by(&owner),
             line: Pipeline::new(&cfg),
             plans: PlanStore::new(state.clone(), &cfg),
             recovered,
@@ -266,8 +267,14 @@ impl Engine {
         self.shelf.update_settings(f)
     }
 
+    /// The library, each entry naming its account (an entry from before accounts were
+    /// told apart is this engine's account's).
     pub fn library(&self) -> Library {
-        self.shelf.library()
+        let lib = self.shelf.library();
+        match self.shelf.owner() {
+            Some(id) => lib.owned_by(id),
+            None => lib,
+        }
     }
 
     /// Checks a file again (full CRC check with `full`).

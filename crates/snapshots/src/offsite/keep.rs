@@ -130,6 +130,7 @@ mod tests {
             verified_at: None,
             copies: Vec::new(),
             sealed_size: None,
+            account: None,
         };
         assert!(fits(&e, "p/a.zip", 200_000));
         assert!(!fits(&e, "p/a.zip", 200_001));

@@ -45,6 +45,7 @@ mod tests {
                 verified_at: None,
                 copies: Vec::new(),
                 sealed_size: None,
+                account: None,
             }],
             ..Default::default()
         }

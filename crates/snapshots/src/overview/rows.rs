@@ -211,6 +211,7 @@ mod tests {
             verified_at: verified.then_some(taken_at),
             copies: Vec::new(),
             sealed_size: None,
+            account: None,
         }
     }
 

@@ -1,5 +1,6 @@
 //! `sqsnap list --json` and the window's rows (`snapshots::overview`, which
-//! `list_resources` returns unchanged): the same rows with the same keys.
+//! `list_resources` returns unchanged): the same rows with the same keys, and the account
+//! sqsnap names on every line.
 
 use crate::common::*;
 use squarecloud_sim::{AccountSpec, SimConfig};
@@ -52,8 +53,16 @@ async fn list_json_rows_are_the_windows_rows() {
     assert_eq!(cli.len(), rows.len());
     assert!(!rows.is_empty());
     for (c, w) in cli.iter().zip(rows) {
+        // Every line names its account (sqsnap's own keys, beside the row's).
+        assert_eq!(c["account"], sim.config().account.id.as_str());
+        assert_eq!(c["account_name"], sim.config().account.name.as_str());
+        let mut theirs = keys(c);
+        if !w.as_object().unwrap().contains_key("account") {
+            theirs.remove("account");
+        }
+        theirs.remove("account_name");
         assert_eq!(
-            keys(c),
+            theirs,
             keys(w),
             "{} has other keys than the window's row",
             c["id"]

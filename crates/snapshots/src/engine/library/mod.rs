@@ -69,6 +69,12 @@ pub struct LibraryEntry {
     /// `crate::seal`), this many bytes on disk. `None`: the plain zip, `size` bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed_size: Option<u64>,
+    /// The id of the account whose key downloaded it. Libraries written before accounts
+    /// were told apart have none: such an entry is the account's whose folder holds the
+    /// library ([`Library::owned_by`]). A plain string, so that an odd value cannot make
+    /// the whole library unreadable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 impl LibraryEntry {
@@ -145,6 +151,37 @@ pub struct PruneReport {
 }
 
 impl Library {
+    /// The library as the account `id` (the one whose folder holds it) reads it: an entry
+    /// that names no account is `id`'s.
+    pub fn owned_by(mut self, id: &str) -> Self {
+        for e in self.entries.iter_mut().filter(|e| e.account.is_none()) {
+            e.account = Some(id.to_string());
+        }
+        self
+    }
+
+    /// Deletes every local copy this library lists, as a prune does: only files this app
+    /// wrote that still have the size it wrote (a file changed since is left alone, in
+    /// `skipped`), with their other local copies. Entries whose file is gone are
+    /// forgotten; copies in buckets are left where they are, and their entries with them.
+    /// For an account that is removed with its copies.
+    pub fn delete_all(&mut self) -> PruneReport {
+        let mut report = PruneReport::default();
+        let all: Vec<(PathBuf, u64)> = self
+            .entries
+            .iter()
+            .map(|e| (e.path.clone(), e.size))
+            .collect();
+        self.delete(all, &mut report);
+        report
+    }
+
+    /// Whether a file this library lists is still on this computer as this app wrote it
+    /// (present, with the size written).
+    pub fn holds_intact_copy(&self) -> bool {
+        self.entries.iter().any(|e| e.intact())
+    }
+
     /// Records a copy kept elsewhere of the entry whose file is `path` (an offsite upload).
     /// `false` when no entry has that file.
     pub fn record_copy_at(&mut self, path: &Path, copy: Copy) -> bool {
@@ -405,6 +442,7 @@ mod tests {
                 verified_at: None,
                 copies: Vec::new(),
                 sealed_size: None,
+                account: None,
             });
         }
         // The user replaced one of the old files with something else.
@@ -446,6 +484,7 @@ mod tests {
                 verified_at: None,
                 copies: Vec::new(),
                 sealed_size: None,
+                account: None,
             };
             // The copy at `path` is not recorded twice.
             e.record_copy(Copy::local(&p));
@@ -499,6 +538,7 @@ mod tests {
                 verified_at: Some(now),
                 copies: Vec::new(),
                 sealed_size: Some(50),
+                account: None,
             });
         }
         std::fs::write(d.path().join("r1_0.zip.age"), vec![0u8; 51]).unwrap();
@@ -529,6 +569,7 @@ mod tests {
                 verified_at: Some(now),
                 copies: Vec::new(),
                 sealed_size: None,
+                account: None,
             });
         }
         let keep = Retention::Last { n: 2 };
@@ -556,6 +597,7 @@ mod tests {
             verified_at: None,
             copies: Vec::new(),
             sealed_size: None,
+            account: None,
         };
         let mut before = Library::default();
         for i in 0..3 {
@@ -599,6 +641,7 @@ mod tests {
                 verified_at: verified.then_some(now),
                 copies: Vec::new(),
                 sealed_size: None,
+                account: None,
             });
         }
         // "Keep none", and everything is too old: the newest stays (keep is at least 1), and
@@ -644,6 +687,7 @@ mod tests {
                     verified_at: Some(now),
                     copies: Vec::new(),
                     sealed_size: None,
+                    account: None,
                 });
             }
             std::fs::remove_file(d.path().join("r1_3.zip")).unwrap();

@@ -216,6 +216,7 @@ mod tests {
                 verified_at: Some(now),
                 copies: vec![copy.clone()],
                 sealed_size: None,
+                account: None,
             });
             held.push(Held {
                 entry: p,

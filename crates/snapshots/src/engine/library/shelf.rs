@@ -39,6 +39,8 @@ pub(in crate::engine) struct Shelf {
     keep_unfinished: AtomicBool,
     /// Where the account's encryption key is, for folders that keep copies sealed.
     keys: Option<Keys>,
+    /// The id of the account whose key downloads here, recorded on each library entry.
+    owner: Option<String>,
 }
 
 impl Shelf {
@@ -53,6 +55,7 @@ impl Shelf {
             metered: RwLock::new(None),
             keep_unfinished: AtomicBool::new(false),
             keys: None,
+            owner: None,
         }
     }
 
@@ -63,6 +66,17 @@ impl Shelf {
 
     pub(in crate::engine) fn keys(&self) -> Option<&Keys> {
         self.keys.as_ref()
+    }
+
+    /// Records `account` (the engine's) as the owner of every download this shelf adds.
+    pub(in crate::engine) fn owned_by(mut self, account: &str) -> Self {
+        self.owner = Some(account.to_string());
+        self
+    }
+
+    /// The account the library's entries belong to when they name none.
+    pub(in crate::engine) fn owner(&self) -> Option<&str> {
+        self.owner.as_deref()
     }
 
     /// Records each download until it ends, so the next start can go on with it.
@@ -442,6 +456,7 @@ impl Shelf {
             verified_at: Some(Utc::now()),
             copies: Vec::new(),
             sealed_size,
+            account: self.owner.clone(),
         };
         // A download into a destination's outbox waits there for its upload (offsite only).
         let staged = done
@@ -507,6 +522,7 @@ mod tests {
             verified_at: None,
             copies: Vec::new(),
             sealed_size: None,
+            account: None,
         }
     }
 

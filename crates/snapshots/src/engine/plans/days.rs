@@ -163,6 +163,7 @@ mod tests {
             verified_at: Some(day(3).with_timezone(&Utc)),
             copies: Vec::new(),
             sealed_size: None,
+            account: None,
         });
         let d = plans.days("r", &lib, 6, now);
         // 5 and 4 days ago: before the plan (and its first day); then ok, failed, missed x2.
