@@ -75,15 +75,18 @@ package-windows:
 	ls -l $(WIN_RELEASE)/sqsnap.exe $(WIN_RELEASE)/square-snapshots.exe $(WIN_RELEASE)/bundle/nsis/
 
 ## The Windows installer under Wine (debug builds, a throwaway prefix): installed and
-## uninstalled silently; files, shortcut, uninstall key and start at login checked, the user's
-## data kept (scripts/installer-check.sh, about 1.5 min once built). Not part of make test or
+## uninstalled silently; files, shortcut (and what Wine shows of its AppUserModelID), the id
+## the app sets on its process, uninstall key and start at login checked, the user's data
+## kept (scripts/installer-check.sh, about 1.5 min once built). Not part of make test or
 ## CI: their time is tight.
 installer-check:
 	@scripts/ensure-deps.sh $(APT_WINDOWS) nsis wine64 wine
 	scripts/installer-check.sh
 
 ## sqsnap.exe under Wine (Debian's wine64) against the simulator: --help, a snapshot saved
-## and compared byte for byte with the Linux download, checked by both (scripts/test-windows.sh).
+## and compared byte for byte with the Linux download, checked by both; names as UTF-8 through
+## a pipe and as characters in a console, no escape codes; the key in Credential Manager
+## through login, whoami, list and logout; the engine's unit tests (scripts/test-windows.sh).
 test-windows:
 	@scripts/ensure-deps.sh $(APT_WINDOWS) wine64 wine
 	scripts/test-windows.sh

@@ -2,14 +2,18 @@
 # The Windows installer (packaging/windows/installer.nsi, built with Debian's makensis around
 # debug builds of square-snapshots.exe and sqsnap.exe) under Wine, in a throwaway prefix:
 #   1. `setup.exe /S` installs the three files, the Start menu shortcut and the uninstall key
-#      (HKCU, read back with `reg query`);
+#      (HKCU, read back with `reg query`); it opens the shortcut's property store and sets and
+#      commits a value there (its AppUserModelID: Wine keeps none, see below), and the
+#      installed app gives its process the same AppUserModelID as it starts;
 #   2. a start-at-login entry is written as the app's autostart plugin writes it (a Run value
 #      and a StartupApproved\Run value named "Square Snapshots"), and data files are planted
 #      where the app keeps its data;
 #   3. `uninstall.exe /S` removes every file, the shortcut, the key and both start-at-login
 #      values, and leaves the data files (and another program's Run value) alone.
-# Only the NSIS-made installer and uninstaller run; the app itself is not started.
-# Prints each check, then how many ran and passed, and how long it took.
+# Besides the installer and uninstaller, the app is started once, with no display: it sets
+# its AppUserModelID first thing, then stops where it would open its window.
+# Prints each check, then how many ran and passed, and how long it took. KEEP=1 keeps the
+# throwaway folder (the prefix, setup.log, app.log) and says where it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
@@ -26,7 +30,7 @@ version=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' tauri.conf.json)
 work=$(mktemp -d)
 cleanup() {
   wineserver -k 2>/dev/null || true
-  rm -rf "$work"
+  [ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
 setup="$work/Square Snapshots_${version}_x64-setup.exe"
@@ -65,13 +69,34 @@ same_as_built() {
 }
 key_is() { [ "$(reg_value "$uninst" "$1")" = "$2" ]; }
 
-# 1. Install, silently, as a user.
-"$wine64" "$setup" /S
+# 1. Install, silently, as a user. Wine's notes on unfinished shell calls are kept (see the
+# AppUserModelID checks below).
+WINEDEBUG=fixme+shell "$wine64" "$setup" /S 2>"$work/setup.log"
 wineserver -w
 check "installed: ${files[*]} in %LOCALAPPDATA%\\Programs\\Square Snapshots" all_files
 check "installed files are the ones built" same_as_built
 check "Start menu shortcut" test -s "$lnk"
 check "shortcut points at square-snapshots.exe" grep -qa 'square-snapshots.exe' "$lnk"
+# The shortcut's System.AppUserModel.ID. Wine 8's shell32 accepts IPropertyStore::SetValue and
+# Commit on a shell link but keeps nothing (both are stubs: "fixme:shell:propertystore_SetValue
+# ... stub"), so the id cannot be read back from the .lnk here; what Wine shows is that the
+# installer got the shortcut's property store and set and committed a value on it.
+check "shortcut: a property set on it (the AppUserModelID; Wine keeps none)" \
+  grep -q "propertystore_SetValue" "$work/setup.log"
+check "shortcut: its property store committed" grep -q "propertystore_Commit" "$work/setup.log"
+# The app sets the same id on its process first thing (Wine's SetCurrentProcessExplicitAppUserModelID
+# is a stub that prints it). With no display it then stops where it would open its window.
+# Wine 8 lacks bcryptprimitives.dll, which every Rust program loads: the stand-in
+# test-windows.sh uses goes into this prefix's system32, not the install folder.
+x86_64-w64-mingw32-gcc -shared -O2 -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" \
+  packaging/windows/wine-bcryptprimitives.c packaging/windows/wine-bcryptprimitives.def
+app_id=$(sed -n 's/^pub const ID: &str = "\(.*\)";$/\1/p' src-tauri/src/appid.rs)
+env -u DISPLAY -u WAYLAND_DISPLAY WINEDEBUG=fixme+shcore timeout 60 \
+  "$wine64" "$inst/square-snapshots.exe" >/dev/null 2>"$work/app.log" || true
+wineserver -w
+check "the app sets its process's AppUserModelID to $app_id" \
+  grep -qF "SetCurrentProcessExplicitAppUserModelID L\"$app_id\"" "$work/app.log"
+check "the installer writes the same id" grep -qF "!define APPID \"$app_id\"" packaging/windows/installer.nsi
 check "uninstall key: DisplayName" key_is DisplayName "Square Snapshots"
 check "uninstall key: DisplayVersion $version" key_is DisplayVersion "$version"
 check "uninstall key: Publisher" reg_has "$uninst" Publisher

@@ -7,12 +7,17 @@
 ;          -DOUTFILE=<setup.exe> packaging/windows/installer.nsi
 ;
 ; Installs into %LOCALAPPDATA%\Programs\Square Snapshots: square-snapshots.exe,
-; WebView2Loader.dll, sqsnap.exe. A Start menu shortcut, and an uninstaller registered for
-; this user only. The user's backups, settings and keys are never touched, on install or on
-; uninstall.
+; WebView2Loader.dll, sqsnap.exe. A Start menu shortcut carrying the app's AppUserModelID,
+; and an uninstaller registered for this user only. The user's backups, settings and keys
+; are never touched, on install or on uninstall.
 
 Unicode true
 Target amd64-unicode
+!include LogicLib.nsh
+; NSIS's own COM and property-key definitions (Debian's nsis), for the shortcut's
+; AppUserModelID: no plugin beyond System, which makensis always has.
+!include Win\COM.nsh
+!include Win\Propkey.nsh
 SetCompressor /SOLID lzma
 RequestExecutionLevel user
 ManifestDPIAware true
@@ -33,8 +38,10 @@ ManifestDPIAware true
 !define NAME "Square Snapshots"
 !define PUBLISHER "Square Snapshots"
 !define EXE "square-snapshots.exe"
-; The identifier in tauri.conf.json: the uninstall key's name.
-!define UNINSTKEY "Software\Microsoft\Windows\CurrentVersion\Uninstall\app.squaresnapshots.SquareSnapshots"
+; The identifier in tauri.conf.json (src-tauri/src/appid.rs): the uninstall key's name, and the
+; AppUserModelID the app gives its process and shows its notifications under.
+!define APPID "app.squaresnapshots.SquareSnapshots"
+!define UNINSTKEY "Software\Microsoft\Windows\CurrentVersion\Uninstall\${APPID}"
 ; Where tauri-plugin-autostart (through the auto-launch crate) writes "start at login": a
 ; value named after the product under Run, and the same name under StartupApproved\Run.
 !define RUNKEY "Software\Microsoft\Windows\CurrentVersion\Run"
@@ -97,6 +104,78 @@ found:
   DetailPrint "WebView2 runtime $0 found."
 FunctionEnd
 
+; Writes System.AppUserModel.ID = ${APPID} on the shortcut whose path is on the stack, through
+; the shell's own link object (IShellLinkW, IPersistFile, IPropertyStore): Windows shows a
+; desktop app's notifications only under an id a Start menu shortcut declares. Each step's
+; HRESULT is in the details; a failure leaves a working shortcut, without the id.
+Function SetShortcutAppId
+  Exch $R0 ; the shortcut
+  Push $R1 ; IShellLinkW
+  Push $R2 ; IPersistFile
+  Push $R3 ; IPropertyStore
+  Push $R4 ; PROPERTYKEY
+  Push $R5 ; PROPVARIANT
+  Push $R6 ; the id, UTF-16
+  Push $R7 ; HRESULT
+  StrCpy $R2 0
+  StrCpy $R3 0
+  !insertmacro ComHlpr_CreateInProcInstance ${CLSID_ShellLink} ${IID_IShellLink} r11 .r17
+  ${If} $R7 <> 0
+  ${OrIf} $R1 P= 0
+    IntFmt $R7 "0x%08X" $R7
+    DetailPrint "AppUserModelID: no shell link object ($R7)"
+    Goto done
+  ${EndIf}
+  ${IUnknown::QueryInterface} $R1 '("${IID_IPersistFile}",.r12).r17'
+  ${If} $R7 = 0
+    ${IPersistFile::Load} $R2 '("$R0",${STGM_READWRITE}).r17'
+  ${EndIf}
+  ${If} $R7 = 0
+    ${IUnknown::QueryInterface} $R1 '("${IID_IPropertyStore}",.r13).r17'
+  ${EndIf}
+  ${If} $R7 <> 0
+    IntFmt $R7 "0x%08X" $R7
+    DetailPrint "AppUserModelID: cannot open $R0 ($R7)"
+    Goto release
+  ${EndIf}
+  System::Call '*(&w${NSIS_MAX_STRLEN} "${APPID}")p.r16'
+  System::Call '*${SYSSTRUCT_PROPERTYKEY}(${PKEY_AppUserModel_ID})p.r14'
+  System::Call '*(&i2 ${VT_LPWSTR},&i6 0,p r16,&i8 0)p.r15'
+  ${IPropertyStore::SetValue} $R3 '($R4,$R5).r17'
+  ${If} $R7 = 0
+    ${IPropertyStore::Commit} $R3 '().r17'
+  ${EndIf}
+  ${If} $R7 = 0
+    ${IPersistFile::Save} $R2 '("$R0",1).r17'
+  ${EndIf}
+  ${If} $R7 = 0
+    DetailPrint "AppUserModelID ${APPID} written on $R0"
+  ${Else}
+    IntFmt $R7 "0x%08X" $R7
+    DetailPrint "AppUserModelID: cannot write it on $R0 ($R7)"
+  ${EndIf}
+  System::Free $R4
+  System::Free $R5
+  System::Free $R6
+release:
+  ${If} $R3 P<> 0
+    ${IUnknown::Release} $R3 ""
+  ${EndIf}
+  ${If} $R2 P<> 0
+    ${IUnknown::Release} $R2 ""
+  ${EndIf}
+  ${IUnknown::Release} $R1 ""
+done:
+  Pop $R7
+  Pop $R6
+  Pop $R5
+  Pop $R4
+  Pop $R3
+  Pop $R2
+  Pop $R1
+  Pop $R0
+FunctionEnd
+
 Section "Install"
   SetOutPath "$INSTDIR"
   File "${BINDIR}\${EXE}"
@@ -105,6 +184,8 @@ Section "Install"
   WriteUninstaller "$INSTDIR\uninstall.exe"
 
   CreateShortcut "$SMPROGRAMS\${NAME}.lnk" "$INSTDIR\${EXE}" "" "$INSTDIR\${EXE}" 0
+  Push "$SMPROGRAMS\${NAME}.lnk"
+  Call SetShortcutAppId
 
   WriteRegStr HKCU "${UNINSTKEY}" "DisplayName" "${NAME}"
   WriteRegStr HKCU "${UNINSTKEY}" "DisplayVersion" "${VERSION}"

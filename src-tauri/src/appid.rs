@@ -10,6 +10,12 @@
 //! registered between the single-instance and window-state plugins). The engine's data dir
 //! and the keychain items never depended on the identifier and keep their names.
 //!
+//! On Windows the same id is the AppUserModelID: the installer writes it on the Start menu
+//! shortcut (`System.AppUserModel.ID`, packaging/windows/installer.nsi; Tauri's own NSIS
+//! installer does the same with the identifier), the app gives it to its process at start
+//! ([`set_windows_app_id`]), and notifications are shown under it ([`toast_app_id`]), so
+//! Windows shows them with the app's name and icon and groups its windows as one app.
+//!
 //! The single-instance plugin keeps the old D-Bus name (`<LEGACY_ID>.SingleInstance`): an
 //! instance of the old release still running after an upgrade owns it, so launching the
 //! new one shows that window instead of starting a second app on the same data.
@@ -21,6 +27,32 @@ pub const ID: &str = "app.squaresnapshots.SquareSnapshots";
 
 /// Tauri's identifier before [`ID`].
 pub const LEGACY_ID: &str = "app.squaresnapshots.desktop";
+
+/// Gives this process the app's AppUserModelID, before any window or notification exists
+/// (Windows reads it when the first one is made). A failure is said on standard error; the
+/// app runs on, grouped by Windows under its executable instead.
+#[cfg(windows)]
+pub fn set_windows_app_id() {
+    let wide: Vec<u16> = ID.encode_utf16().chain([0]).collect();
+    // SAFETY: a NUL-terminated UTF-16 string that outlives the call (Windows copies it).
+    let hr = unsafe {
+        windows_sys::Win32::UI::Shell::SetCurrentProcessExplicitAppUserModelID(wide.as_ptr())
+    };
+    if hr < 0 {
+        eprintln!(
+            "square-snapshots: SetCurrentProcessExplicitAppUserModelID({ID}) failed (0x{hr:08x})"
+        );
+    }
+}
+
+/// The AppUserModelID notifications are shown under on Windows: [`ID`], which the installed
+/// app's Start menu shortcut carries. Windows shows a notification only for an id some Start
+/// menu shortcut declares, so a debug build, which runs uninstalled, keeps notify-rust's
+/// default (PowerShell's id) and its notifications still appear.
+#[cfg(windows)]
+pub fn toast_app_id() -> Option<&'static str> {
+    (!cfg!(debug_assertions)).then_some(ID)
+}
 
 /// Moves `old` to `new` when only `old` exists; true when it moved. A `new` that exists
 /// already wins, and `old` is left as it is (nothing is merged or lost).

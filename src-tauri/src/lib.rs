@@ -548,6 +548,8 @@ fn demo_state(_resources: Option<usize>) -> AppState {
 /// `--demo-resources N` gives that account N resources (to measure a large account).
 pub fn run() {
     let launch = state::Launch::now(); // the launch time in the log counts from here
+    #[cfg(windows)]
+    appid::set_windows_app_id();
     #[cfg(target_os = "linux")]
     render::choose();
     let args: Vec<String> = std::env::args().collect();

@@ -4,6 +4,13 @@
 //! bidirectional override, whatever a resource is called), JSON lines have the same
 //! characters as `\u` escapes. A standard output whose reader went away (`sqsnap list |
 //! head -1`) stops the command quietly, as a closed pipe stops other Unix tools.
+//!
+//! On Windows, the standard library writes to a console with `WriteConsoleW`, so names show
+//! as characters whatever the console's code page, and to a pipe or file as UTF-8 bytes.
+//! sqsnap does not call `SetConsoleOutputCP`: the console is shared, and its code page would
+//! stay changed for the cmd.exe window after sqsnap ends. Nothing here writes a colour or
+//! other escape code (progress bars are drawn through the console API); clap's help enables
+//! virtual terminal processing before it colours, and strips colour for a pipe.
 
 use snapshots::names::{is_terminal_unsafe, printable};
 use std::io::Write;

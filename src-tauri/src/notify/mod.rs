@@ -215,6 +215,10 @@ impl Notifier {
                 .icon(appid::ID)
                 .summary(&summary)
                 .body(&body);
+            #[cfg(windows)]
+            if let Some(id) = appid::toast_app_id() {
+                n.app_id(id);
+            }
             #[cfg(all(unix, not(target_os = "macos")))]
             {
                 n.hint(notify_rust::Hint::DesktopEntry(appid::ID.into()));

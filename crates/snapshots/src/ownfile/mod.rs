@@ -3,8 +3,8 @@
 //!
 //! Backups hold source code, `.env` files and database dumps, and the folders they go to may
 //! be shared (a world-writable `/srv/backups`, a home others can list). So every file the
-//! engine makes is created `0600` and every folder `0700` (on Windows the user's profile
-//! ACL, which files inherit, already keeps them private); a new file is created exclusively
+//! engine makes is created `0600` and every folder `0700` (on Windows, an access list of its
+//! own granting the user and SYSTEM alone: [`windows`]); a new file is created exclusively
 //! without following a symbolic link (`O_CREAT | O_EXCL | O_NOFOLLOW`), and an existing one
 //! (a `.part` to resume, a sidecar, a lock) is opened without following a link and then
 //! checked: a regular file, owned by this user, with no other name. Anything else is refused
@@ -13,6 +13,9 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::Path;
+
+#[cfg(windows)]
+mod windows;
 
 /// Why a file in our place was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,16 +69,22 @@ fn options(access: Access) -> OpenOptions {
 }
 
 /// Creates `path`, which must not exist in any form (a dangling link counts), readable and
-/// writable by its owner alone.
+/// writable by its owner alone (on Windows, by its owner and SYSTEM).
 pub fn create_new(path: &Path) -> io::Result<File> {
-    let mut o = options(Access::Write);
-    o.create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    o.open(path).map_err(|e| explain(path, e))
+    #[cfg(windows)]
+    let made = windows::create_new(path);
+    #[cfg(not(windows))]
+    let made = {
+        let mut o = options(Access::Write);
+        o.create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(0o600);
+        }
+        o.open(path)
+    };
+    made.map_err(|e| explain(path, e))
 }
 
 /// Opens an existing file of ours: not a link, a regular file, this user's, one name only.
@@ -182,21 +191,29 @@ pub fn remove_own(path: &Path) -> bool {
     std::fs::remove_file(path).is_ok()
 }
 
-/// Creates `dir` and any missing parents, each new one `0700`. Folders that exist keep
-/// their permissions (a destination is the user's to share or not).
+/// Creates `dir` and any missing parents, each new one `0700` (on Windows, the private access
+/// list). Folders that exist keep their permissions (a destination is the user's to share or
+/// not).
 pub fn create_dir_private(dir: &Path) -> io::Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
+    #[cfg(windows)]
+    return windows::create_dir_all(dir);
+    #[cfg(not(windows))]
     {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        b.create(dir)
     }
-    b.create(dir)
 }
 
 /// A folder of the engine's own (the data dir and those in it): created `0700`, or narrowed
 /// to `0700` when it exists, is this user's and lets others in (made by an older version).
+/// On Windows a new one gets the private access list and one that exists is left as it is
+/// (the data dir is in the profile, whose access, the user's alone, it inherits).
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     create_dir_private(dir)?;
     #[cfg(unix)]
