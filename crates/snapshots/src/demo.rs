@@ -29,11 +29,14 @@ pub struct Demo {
 
 impl Demo {
     /// Starts the demo account (eight applications and two databases), or one grown or cut
-    /// to `resources` (to try a large account).
+    /// to `resources` (to try a large account). It is a member of two workspaces of another
+    /// account (Cliente X): admin in one, view only in the other, each sharing one
+    /// application.
     pub async fn start(resources: Option<usize>) -> std::io::Result<Self> {
-        let mut config = SimConfig::demo(KEY);
+        let mut config = SimConfig::demo_accounts();
         if let Some(n) = resources {
             config.account = AccountSpec::demo_sized(n);
+            config.workspaces = squarecloud_sim::demo::workspaces(&config.account);
         }
         Ok(Self {
             sim: Simulator::start(config).await?,
