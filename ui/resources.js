@@ -251,6 +251,8 @@ function openRowMenu(r, btn) {
   $("menu-open").hidden = !r.dest;
   // Square Cloud has no way to upload into a database: no put back for them.
   $("menu-putback").hidden = r.kind !== "app";
+  // A shared application whose role may not restore its snapshots: no Restore….
+  $("menu-restore").hidden = !mayBackUp(r);
   openMenu($("row-menu"), btn, () => { if (rowsStale) setTimeout(renderRows); });
 }
 
