@@ -165,3 +165,36 @@ async fn a_failing_workspaces_read_leaves_the_own_list() {
     assert_eq!(engine.resources().len(), all.len() + 2);
     assert!(engine.workspaces_error().is_none());
 }
+
+#[tokio::test]
+async fn a_plan_for_everything_skips_the_view_only_app_and_says_so() {
+    use snapshots::plans::{PlanKind, Schedule, Scope};
+    let (sim, engine, d) = start(SimConfig::demo_accounts()).await;
+    let out = d.path().join("plan");
+    std::fs::create_dir_all(&out).unwrap();
+    let n = engine.resources().len();
+    let at = chrono::NaiveTime::from_hms_opt(0, 0, 0).unwrap();
+    let p = plan(
+        "all",
+        PlanKind::Snapshot,
+        Scope::All,
+        Schedule::Day { at },
+        &out,
+    );
+    due_now(&engine, p, n, engine.quota().total);
+    let (sink, _) = collect();
+    let runs = engine
+        .run_due(chrono::Utc::now(), sink, &CancellationToken::new())
+        .await
+        .unwrap();
+    let run = &runs[0];
+    assert!(run.ok, "{run:?}");
+    assert!(run.failures.is_empty(), "{run:?}");
+    assert_eq!(run.not_allowed.len(), 1, "{run:?}");
+    assert!(
+        run.not_allowed[0].contains("relatórios noturnos"),
+        "{run:?}"
+    );
+    assert_eq!(snapshot_posts(&sim, DEMO_SHARED_VIEW_APP), 0);
+    assert_eq!(sim.created_versions(DEMO_SHARED_ADMIN_APP).len(), 1);
+}
