@@ -2486,8 +2486,8 @@ async fn a_view_only_shared_app_has_no_back_up_and_an_admin_one_backs_up() {
     let (_driver, d) = launch_with(&sim.api_url(), &home, &[], "e2e-workspaces", &key.env()).await;
     until_listed(&d).await;
     d.until_text("#resources", |t| {
-        t.contains("Workspace · Cliente X · Produção")
-            && t.contains("Workspace · Cliente X · Relatórios")
+        t.contains("Workspace · Cliente X · Produção · admin")
+            && t.contains("Workspace · Cliente X · Relatórios · view")
     })
     .await;
     let view_row = format!("li.row[data-id='{DEMO_SHARED_VIEW_APP}']");

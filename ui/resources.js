@@ -181,7 +181,7 @@ function buildRow(r) {
   const w = r.workspace;
   if (w) {
     const role = t.workspaceRoles[w.role] || t.workspaceRoles.unknown;
-    name.append(el("span", { class: "tag workspace", text: t.workspaceTag(w.name), title: t.workspaceTip(w.name, role) }));
+    name.append(el("span", { class: "tag workspace", text: t.workspaceTag(w.name, role), title: t.workspaceTip(w.name, role) }));
     // A role that may not take snapshots: no Back up, and the row says why.
     if (!w.may_snapshot) who.append(el("div", { class: "sub why", text: t.viewOnly(w.name) }));
   }
