@@ -29,17 +29,27 @@ pub struct Demo {
 
 impl Demo {
     /// Starts the demo account (eight applications and two databases), or one grown or cut
-    /// to `resources` (to try a large account). It is a member of two workspaces of another
-    /// account (Cliente X): admin in one, view only in the other, each sharing one
-    /// application.
+    /// to `resources` (to try a large account).
     pub async fn start(resources: Option<usize>) -> std::io::Result<Self> {
-        let mut config = SimConfig::demo_accounts();
+        let mut config = SimConfig::demo(KEY);
         if let Some(n) = resources {
             config.account = AccountSpec::demo_sized(n);
-            config.workspaces = squarecloud_sim::demo::workspaces(&config.account);
         }
         Ok(Self {
             sim: Simulator::start(config).await?,
+        })
+    }
+
+    /// [`Demo::start`], the demo account also a member of two workspaces of another account
+    /// (Cliente X): admin in one, view only in the other, each sharing one application (the
+    /// window's demo, `make run`). A grown or cut account (`resources`) has none, so its
+    /// list is exactly that size.
+    pub async fn start_with_workspaces(resources: Option<usize>) -> std::io::Result<Self> {
+        if resources.is_some() {
+            return Self::start(resources).await;
+        }
+        Ok(Self {
+            sim: Simulator::start(SimConfig::demo_accounts()).await?,
         })
     }
 
