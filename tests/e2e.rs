@@ -754,8 +754,13 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
         .await;
     demo.until_text("#quota-text", |t| t.contains("of 32"))
         .await;
-    demo.until_text("#resources", |t| t.contains("Loja São João"))
-        .await;
+    // The demo account is a member of two workspaces: their applications are listed too.
+    demo.until_text("#resources", |t| {
+        t.contains("Loja São João")
+            && t.contains("Workspace · Cliente X · Produção · admin")
+            && t.contains("View only in Cliente X · Relatórios")
+    })
+    .await;
     assert_eq!(
         keychain.get().unwrap(),
         None,
