@@ -754,8 +754,13 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
         .await;
     demo.until_text("#quota-text", |t| t.contains("of 32"))
         .await;
-    demo.until_text("#resources", |t| t.contains("Loja São João"))
-        .await;
+    // The demo account is a member of two workspaces: their applications are listed too.
+    demo.until_text("#resources", |t| {
+        t.contains("Loja São João")
+            && t.contains("Workspace · Cliente X · Produção · admin")
+            && t.contains("View only in Cliente X · Relatórios")
+    })
+    .await;
     assert_eq!(
         keychain.get().unwrap(),
         None,
@@ -2451,4 +2456,98 @@ async fn an_upload_is_a_line_of_the_transfers_drawer_while_it_runs() {
         .until_text("#session-done", |t| t.contains("Sent to vault"))
         .await;
     assert!(done.contains("Sent to vault (bucket snaps)"), "{done}");
+}
+
+/// Every file under `dir`, however deep.
+fn all_files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(all_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Applications shared through workspaces (the simulator's two demo workspaces: admin in
+/// one, view only in the other): both rows show their workspace; the view-only one has no
+/// Back up button and says why, and Back up all leaves it out; the admin one backs up
+/// like the account's own, its file lands in the folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display, a D-Bus session with gnome-keyring and tauri-driver: `make test` runs it"]
+async fn a_view_only_shared_app_has_no_back_up_and_an_admin_one_backs_up() {
+    use squarecloud_sim::demo::{DEMO_SHARED_ADMIN_APP, DEMO_SHARED_VIEW_APP};
+    let _one = one_app_at_a_time().await;
+    let mut config = SimConfig::demo_accounts();
+    config.api_key = KEY.into();
+    let sim = Simulator::start(config).await.unwrap();
+    let home = Home::new();
+    let out = home.dir.path().join("Backups");
+    std::fs::create_dir_all(&out).unwrap();
+    let key = OwnKey::new("workspaces");
+    let (_driver, d) = launch_with(&sim.api_url(), &home, &[], "e2e-workspaces", &key.env()).await;
+    until_listed(&d).await;
+    d.until_text("#resources", |t| {
+        t.contains("Workspace · Cliente X · Produção · admin")
+            && t.contains("Workspace · Cliente X · Relatórios · view")
+    })
+    .await;
+    let view_row = format!("li.row[data-id='{DEMO_SHARED_VIEW_APP}']");
+    let admin_row = format!("li.row[data-id='{DEMO_SHARED_ADMIN_APP}']");
+    let view_text = d
+        .js(&format!(
+            "const r = document.querySelector(\"{view_row}\"); return r.textContent + '|' + !!r.querySelector('button.backup');"
+        ))
+        .await;
+    let view_text = view_text.as_str().unwrap_or_default().to_string();
+    assert!(
+        view_text.contains("View only in Cliente X · Relatórios: ask its owner for the admin role"),
+        "{view_text}"
+    );
+    assert!(
+        view_text.ends_with("|false"),
+        "a Back up button: {view_text}"
+    );
+    let admin_button = d
+        .js(&format!(
+            "return !!document.querySelector(\"{admin_row} button.backup\");"
+        ))
+        .await;
+    assert_eq!(
+        admin_button,
+        Value::Bool(true),
+        "no Back up on the admin row"
+    );
+    d.js(&format!(
+        "window.__TAURI__.event.emit('folder-dropped', {{ok: true, path: {:?}, x: 5, y: 5}})",
+        out.to_str().unwrap()
+    ))
+    .await;
+    d.until_text("#notice", |t| t.contains("Folder set")).await;
+    d.click("button[aria-label='Back up now: API Cliente X']")
+        .await;
+    let t = Instant::now();
+    while all_files(&out)
+        .iter()
+        .all(|p| p.extension().is_none_or(|e| e != "zip"))
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "no backup of the admin's shared app in {}: {:?}",
+            out.display(),
+            all_files(&out)
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(sim.created_versions(DEMO_SHARED_ADMIN_APP).len(), 1);
+    assert!(sim.created_versions(DEMO_SHARED_VIEW_APP).is_empty());
+    assert!(
+        !sim.requests()
+            .iter()
+            .any(|q| q.method == "POST" && q.path.contains(DEMO_SHARED_VIEW_APP)),
+        "a create was sent for the view-only app"
+    );
 }

@@ -143,7 +143,13 @@ async fn every_state_reads_well_in_every_theme_language_and_size() {
         .find(|a| a.name == "Ticket-Tool")
         .unwrap();
     hostile.name = "Ticket-Tool\u{202E}gpj.exe\u{1b}[2J\u{7}".into();
-    let mut config = SimConfig::new(KEY, account).instant_creates();
+    // A member of two workspaces of another account: admin in one, view only in the other,
+    // so the list has a shared row of each kind (its label, and the view-only one's reason).
+    let mut config = SimConfig::new(KEY, account).instant_creates().with_account(
+        squarecloud_sim::demo::DEMO_CLIENT_KEY,
+        squarecloud_sim::demo::client_account(),
+    );
+    config.workspaces = squarecloud_sim::demo::workspaces(&config.account);
     config.generation_time = Duration::from_millis(300);
     let sim = Simulator::start(config).await.unwrap();
     let (_bus, _seen) = support::serve_notifications().await;
@@ -187,7 +193,7 @@ async fn every_state_reads_well_in_every_theme_language_and_size() {
             .await,
     )
     .unwrap();
-    assert_eq!(names.len(), 10);
+    assert_eq!(names.len(), 12);
     // Server names are shown with no control or bidirectional character left in them.
     for name in &names {
         assert!(
@@ -211,7 +217,7 @@ async fn every_state_reads_well_in_every_theme_language_and_size() {
         t == "Everything has a copy from the last 36 hours"
     })
     .await;
-    d.until_text("#done-show", |t| t == "10 done — show").await;
+    d.until_text("#done-show", |t| t == "12 done — show").await;
     // Finished transfers are cleared from the drawer (they stay in History).
     d.click("#done-clear").await;
     d.until_js(

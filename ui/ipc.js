@@ -37,7 +37,10 @@
 /** @typedef {{ kind: ResourceKind, id: string, name: string, runtime: string | null, ram: number,
  *   cluster: string | null, newest_server: string | null, newest_local: LibraryEntry | null,
  *   dest: string | null, own_dest: boolean, last_backup: string | null, next_backup: string | null,
- *   health: Health, days: Day[] }} ResourceRow */
+ *   health: Health, days: Day[], workspace?: WorkspaceRef }} ResourceRow */
+/** The workspace that shares an application with the account (engine `WorkspaceRef`).
+ * @typedef {{ id: string, name: string, role: WorkspaceRole, may_snapshot: boolean }} WorkspaceRef */
+/** @typedef {"owner" | "admin" | "maintain" | "manager" | "view" | "unknown"} WorkspaceRole */
 /** @typedef {{ version: string | null, modified: string, size: number, origin: string | null }} VersionView */
 /** @typedef {{ deleted: string[], kept: number, skipped: string[] }} PruneReport */
 /** @typedef {{ version: string, version_taken_at: string, snapshot_first: string | null }} RestoreView */

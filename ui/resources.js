@@ -5,7 +5,7 @@ import { clock, day, sortRows } from "./format.js";
 import { icon } from "./icons.js";
 import { closeMenu, followButton, isOpen, openMenu } from "./menu.js";
 import { quotaWaits } from "./lines.js";
-import { attentionNames, needAttention, rowKey, stripDayAt, stripLabel, stripPaint, visibleRange } from "./rows.js";
+import { attentionNames, mayBackUp, needAttention, rowKey, stripDayAt, stripLabel, stripPaint, visibleRange } from "./rows.js";
 import { chooseFolder } from "./actions.js";
 import { openRestore, openVersions } from "./dialogs.js";
 import { openPutBack } from "./putback.js";
@@ -26,7 +26,8 @@ function renderToolbar() {
   const { t, selected } = state;
   const n = state.rows.filter((r) => selected.has(r.id)).length;
   setText("snapshot-all", n ? t.snapshotSelected(n) : t.snapshotAll);
-  const all = shown.length > 0 && shown.every((r) => selected.has(r.id));
+  const can = shown.filter(mayBackUp);
+  const all = can.length > 0 && can.every((r) => selected.has(r.id));
   const box = inputEl("select-all");
   box.checked = all;
   box.indeterminate = !all && shown.some((r) => selected.has(r.id));
@@ -177,6 +178,13 @@ function buildRow(r) {
   const name = el("div", { class: "name", text: r.name });
   if (r.own_dest) name.append(el("span", { class: "tag", text: t.ownFolder, title: r.dest }));
   const who = el("div", { class: "who" }, name, el("div", { class: "sub", text: t.rowSub(r.runtime, r.ram) }));
+  const w = r.workspace;
+  if (w) {
+    const role = t.workspaceRoles[w.role] || t.workspaceRoles.unknown;
+    name.append(el("span", { class: "tag workspace", text: t.workspaceTag(w.name, role), title: t.workspaceTip(w.name, role) }));
+    // A role that may not take snapshots: no Back up, and the row says why.
+    if (!w.may_snapshot) who.append(el("div", { class: "sub why", text: t.viewOnly(w.name) }));
+  }
   // "Last backup 3 hours ago · next in 5 hours", a dot for fresh, stale or none.
   const line = el("div", { class: "status-line" }, el("span", { class: `dot ${r.health}`, "aria-hidden": "true" }));
   const last = r.last_backup ? when(r.last_backup, t.lastBackup) : el("span", { text: t.noBackup });
@@ -184,7 +192,10 @@ function buildRow(r) {
   line.append(last);
   if (r.next_backup) { const nx = when(r.next_backup, t.nextBackup); nx.classList.add("next"); line.append(nx); }
   const status = el("div", { class: "status" }, line, strip(r));
-  const act = button(t.snapshot, () => snapshot([r.id]), { class: "backup", "aria-label": `${t.snapshot}: ${r.name}` });
+  const act = mayBackUp(r)
+    ? button(t.snapshot, () => snapshot([r.id]), { class: "backup", "aria-label": `${t.snapshot}: ${r.name}` })
+    : el("span", { class: "backup none" });
+  if (!mayBackUp(r)) cb.disabled = true;
   const more = button(icon("more"), (ev) => openRowMenu(r, /** @type {HTMLElement} */ (ev.currentTarget)), {
     class: "more icon-only", "aria-label": `${t.more}: ${r.name}`, "aria-haspopup": "menu", "aria-expanded": "false", "aria-controls": "row-menu",
   });
@@ -240,6 +251,8 @@ function openRowMenu(r, btn) {
   $("menu-open").hidden = !r.dest;
   // Square Cloud has no way to upload into a database: no put back for them.
   $("menu-putback").hidden = r.kind !== "app";
+  // A shared application whose role may not restore its snapshots: no Restore….
+  $("menu-restore").hidden = !mayBackUp(r);
   openMenu($("row-menu"), btn, () => { if (rowsStale) setTimeout(renderRows); });
 }
 
@@ -295,14 +308,15 @@ export function initResources() {
   $("sort").addEventListener("change", renderRows);
   $("select-all").addEventListener("change", () => {
     const on = inputEl("select-all").checked;
-    for (const r of shown) { if (on) state.selected.add(r.id); else state.selected.delete(r.id); }
+    for (const r of shown) { if (on && mayBackUp(r)) state.selected.add(r.id); else state.selected.delete(r.id); }
     renderRows();
   });
   $("snapshot-all").addEventListener("click", () => {
     const picked = state.rows.filter((r) => state.selected.has(r.id)).map((r) => r.id);
     // The selection is used up by the action, as in a file manager.
     state.selected.clear(); renderRows();
-    snapshot(picked.length ? picked : state.rows.map((r) => r.id));
+    // A shared application the role may not snapshot is left out (its row says why).
+    snapshot(picked.length ? picked : state.rows.filter(mayBackUp).map((r) => r.id));
   });
   $("first-run-choose").addEventListener("click", () => chooseFolder(null));
   $("first-run-skip").addEventListener("click", () => { store.setItem("firstRunSkipped", "1"); renderRows(); $("search").focus(); });

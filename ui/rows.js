@@ -55,8 +55,13 @@ export function stripLabel(days, words) {
   return [...counts].map(([k, n]) => `${n} × ${words[k]}`).join(", ");
 }
 
-/** The rows the banner names: every one without a fresh copy. @param {ResourceRow[]} rows */
-export function needAttention(rows) { return rows.filter((r) => r.health !== "fresh"); }
+/** Whether this account may back the row up: its own, or shared with a role that may take
+ * snapshots (owner, admin). @param {ResourceRow} r */
+export function mayBackUp(r) { return !r.workspace || r.workspace.may_snapshot; }
+
+/** The rows the banner names: every one without a fresh copy that this account may back
+ * up (a view-only shared application's row says so itself). @param {ResourceRow[]} rows */
+export function needAttention(rows) { return rows.filter((r) => r.health !== "fresh" && mayBackUp(r)); }
 
 /** Three names at most: the rows say the rest.
  * @param {{ name: string }[]} need @param {(n: number) => string} andMore */

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { attentionNames, DAY_PX, needAttention, rowKey, stripDayAt, stripLabel, stripPaint, visibleRange } from "./rows.js";
+import { attentionNames, DAY_PX, mayBackUp, needAttention, rowKey, stripDayAt, stripLabel, stripPaint, visibleRange } from "./rows.js";
 
 test("the rows in view of a scrolled list, and those drawn beyond them", () => {
   const h = () => 50;
@@ -50,4 +50,16 @@ test("the banner names the resources without a fresh copy, three at most", () =>
   assert.equal(attentionNames(need, (n) => ` and ${n} more`), "r1, r2, r3 and 1 more");
   assert.equal(attentionNames(need.slice(0, 2), (n) => ` and ${n} more`), "r1, r2");
   assert.deepEqual(needAttention(rows.slice(0, 1)), []);
+});
+
+test("a shared application is backed up only with a role that may take snapshots", () => {
+  const ws = (role, may) => ({ id: "w", name: "Team", role, may_snapshot: may });
+  const rows = /** @type {any[]} */ ([
+    { id: "own", name: "own", health: "none" },
+    { id: "adm", name: "adm", health: "none", workspace: ws("admin", true) },
+    { id: "view", name: "view", health: "none", workspace: ws("view", false) },
+  ]);
+  assert.deepEqual(rows.map(mayBackUp), [true, true, false]);
+  // The banner's "back them up" leaves out what may not be backed up: its row says why.
+  assert.deepEqual(needAttention(rows).map((r) => r.id), ["own", "adm"]);
 });

@@ -112,7 +112,9 @@ export function renderQuota(q) {
   const parts = [t.quotaChip(q)];
   if (q.next_free_at && q.used > 0) parts.push(t.nextAt(clock(q.next_free_at, lang())));
   setText("quota-text", parts.join(" · "));
-  $("quota-chip").title = q.next_free_at && q.used > 0 ? time(q.next_free_at) : "";
+  // A shared application's snapshots count against this account's quota: the tooltip says so.
+  const shared = state.rows.some((r) => r.workspace) ? t.sharedQuota : "";
+  $("quota-chip").title = [q.next_free_at && q.used > 0 ? time(q.next_free_at) : "", shared].filter(Boolean).join("\n");
   $("quota-chip").classList.toggle("none-left", q.remaining === 0);
   $("quota-estimated").hidden = !q.used_is_estimate;
   $("quota-bar").style.width = `${q.total ? (100 * q.remaining) / q.total : 0}%`;

@@ -124,7 +124,7 @@ impl AppState {
     /// `resources`: the demo account grown (or cut) to that many (`--demo-resources N`).
     #[cfg(feature = "demo")]
     pub async fn demo(resources: Option<usize>) -> std::io::Result<Self> {
-        let demo = snapshots::demo::Demo::start(resources).await?;
+        let demo = snapshots::demo::Demo::start_with_workspaces(resources).await?;
         let data_dir = snapshots::demo::data_dir();
         Ok(Self {
             engines: Mutex::new(Engines::default()),

@@ -40,6 +40,19 @@ impl Demo {
         })
     }
 
+    /// [`Demo::start`], the demo account also a member of two workspaces of another account
+    /// (Cliente X): admin in one, view only in the other, each sharing one application (the
+    /// window's demo, `make run`). A grown or cut account (`resources`) has none, so its
+    /// list is exactly that size.
+    pub async fn start_with_workspaces(resources: Option<usize>) -> std::io::Result<Self> {
+        if resources.is_some() {
+            return Self::start(resources).await;
+        }
+        Ok(Self {
+            sim: Simulator::start(SimConfig::demo_accounts()).await?,
+        })
+    }
+
     /// The demo's API base URL.
     pub fn api_url(&self) -> String {
         self.sim.api_url()

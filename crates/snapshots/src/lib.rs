@@ -29,7 +29,7 @@ pub use download::writeback;
 
 pub use engine::{
     Engine, EngineConfig, EngineError, Event, EventSink, JobOutcome, JobResult, NewAppPlan,
-    OffsiteCopy, PutBack, PutBackOptions, PutBackPlan, ResourceRef, SnapshotOptions,
+    OffsiteCopy, PutBack, PutBackOptions, PutBackPlan, ResourceRef, SnapshotOptions, WorkspaceRef,
     default_data_dir,
 };
 pub use engine::{library, plans};

@@ -61,6 +61,7 @@ impl Engine {
         events: EventSink,
         cancel: &CancellationToken,
     ) -> Result<Restored, EngineError> {
+        r.check_may_snapshot()?;
         let item: SnapshotItem = self
             .versions(r)
             .await?

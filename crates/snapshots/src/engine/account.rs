@@ -2,10 +2,10 @@
 //! snapshot lists have shown (the newest snapshot of each, the largest). Every listing goes
 //! through here, so what it teaches is learnt in one place.
 
-use super::types::{EngineError, ResourceRef};
+use super::types::{EngineError, ResourceRef, WorkspaceRef};
 use crate::pacer::{Latency, Limits, chrono_d, sleep_until};
 use chrono::{DateTime, Utc};
-use squarecloud::{ApiError, Client, ErrorCode, Me, ResourceKind, SnapshotItem};
+use squarecloud::{ApiError, Client, ErrorCode, Me, ResourceKind, SnapshotItem, Workspace};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -28,6 +28,11 @@ const CLOCK_SKEW: Duration = Duration::from_secs(120);
 pub(super) struct Account {
     client: Client,
     me: RwLock<Me>,
+    /// The applications other accounts share with this one through workspaces, as the last
+    /// refresh read them.
+    shared: RwLock<Vec<ResourceRef>>,
+    /// Why the last refresh could not read the workspaces (`None`: it could).
+    workspaces_error: RwLock<Option<String>>,
     /// How often a watch looks at a list, and for how long.
     limits: Limits,
     /// Round trips of list calls: the margin the queue leaves before each create.
@@ -46,6 +51,8 @@ impl Account {
         Self {
             client,
             me: RwLock::new(me),
+            shared: RwLock::new(Vec::new()),
+            workspaces_error: RwLock::new(None),
             limits,
             latency: Latency::default(),
             newest: Mutex::new(HashMap::new()),
@@ -83,24 +90,65 @@ impl Account {
     pub(super) async fn refresh(&self) -> Result<Me, EngineError> {
         let me = self.client.me().await.map_err(EngineError::from_api)?;
         *self.me.write().unwrap_or_else(|e| e.into_inner()) = me.clone();
+        self.refresh_shared(&me).await;
         Ok(me)
+    }
+
+    /// Reads the workspaces' applications. A failure keeps the account's own list (and
+    /// the shared ones last read): it is said once, until a read succeeds again.
+    pub(super) async fn refresh_shared(&self, me: &Me) {
+        let read = self.client.workspaces().await;
+        let mut error = self
+            .workspaces_error
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        match read {
+            Ok(list) => {
+                *self.shared.write().unwrap_or_else(|e| e.into_inner()) = shared_apps(me, &list);
+                *error = None;
+            }
+            Err(e) if e.is_account_block() => {}
+            Err(e) => {
+                let why = format!(
+                    "The workspaces shared with this account could not be read ({e}); their applications are left out of the list until the next refresh. The account's own applications and databases are listed as usual."
+                );
+                if error.is_none() {
+                    eprintln!("{why}");
+                }
+                *error = Some(why);
+            }
+        }
+    }
+
+    /// Why the last refresh could not read the workspaces (`None`: it could).
+    pub(super) fn workspaces_error(&self) -> Option<String> {
+        self.workspaces_error
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Every application and database of the account.
     pub(super) fn resources(&self) -> Vec<ResourceRef> {
         let me = self.me();
+        let shared = self
+            .shared
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         me.applications
             .iter()
-            .map(|a| ResourceRef {
-                kind: ResourceKind::App,
-                id: a.id.clone(),
-                name: a.name.clone(),
-            })
-            .chain(me.databases.iter().map(|d| ResourceRef {
-                kind: ResourceKind::Database,
-                id: d.id.clone(),
-                name: d.name.clone(),
-            }))
+            .map(|a| ResourceRef::own(ResourceKind::App, &a.id, &a.name))
+            .chain(
+                me.databases
+                    .iter()
+                    .map(|d| ResourceRef::own(ResourceKind::Database, &d.id, &d.name)),
+            )
+            .chain(
+                shared
+                    .into_iter()
+                    .filter(|s| !me.applications.iter().any(|a| a.id == s.id)),
+            )
             .collect()
     }
 
@@ -301,6 +349,39 @@ impl Account {
             delay = (delay * 2).min(l.poll_max);
         }
     }
+}
+
+/// The applications the workspaces share with the account `me`, each once (through the
+/// workspace where its role is strongest), leaving out the account's own.
+fn shared_apps(me: &Me, list: &[Workspace]) -> Vec<ResourceRef> {
+    let mut out: Vec<ResourceRef> = Vec::new();
+    for w in list {
+        let Some(role) = w.group_of(&me.user.id) else {
+            continue;
+        };
+        for a in &w.applications {
+            if me.applications.iter().any(|o| o.id == a.id) {
+                continue;
+            }
+            let r = ResourceRef {
+                kind: ResourceKind::App,
+                id: a.id.clone(),
+                name: a.name.clone(),
+                workspace: Some(WorkspaceRef {
+                    id: w.id.clone(),
+                    name: w.name.clone(),
+                    role,
+                    may_snapshot: role.may_snapshot(),
+                }),
+            };
+            match out.iter_mut().find(|o| o.id == r.id) {
+                Some(o) if o.workspace.as_ref().is_some_and(|ow| ow.role < role) => *o = r,
+                Some(_) => {}
+                None => out.push(r),
+            }
+        }
+    }
+    out
 }
 
 /// The snapshot a create sent at `since` made, from a list: not one seen before, not made by

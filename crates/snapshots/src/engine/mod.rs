@@ -31,7 +31,7 @@ pub use putback_offsite::OffsiteCopy;
 pub use sealing::{Encryption, recovery_file_name};
 pub use types::{
     EngineConfig, EngineError, Event, EventSink, FRESH_SIZE_FLOOR, FRESH_SIZE_GROWTH, JobOutcome,
-    JobResult, MeteredCheck, ResourceRef, SnapshotOptions, default_data_dir,
+    JobResult, MeteredCheck, ResourceRef, SnapshotOptions, WorkspaceRef, default_data_dir,
 };
 
 use crate::download::{Downloaded, Downloader};
@@ -97,9 +97,11 @@ impl Engine {
         Shelf::load(&state, &cfg.data_dir)?;
         let recovered = state.take_recovered();
         let owner = me.user.id.clone();
+        let account = Account::new(client, me.clone(), cfg.limits.clone());
+        account.refresh_shared(&me).await;
         Ok(Self {
             limits: cfg.limits.clone(),
-            account: Account::new(client, me, cfg.limits.clone()),
+            account,
             quota: Quota::new(state.clone(), &cfg),
             shelf: Shelf::new(state.clone(), &cfg).owned_by(&owner),
             line: Pipeline::new(&cfg),
@@ -193,7 +195,14 @@ impl Engine {
         self.account.refresh().await
     }
 
-    /// Every application and database of the account.
+    /// Why the last refresh could not read the workspaces shared with the account (`None`:
+    /// it could); their applications are then left out, the account's own listed as usual.
+    pub fn workspaces_error(&self) -> Option<String> {
+        self.account.workspaces_error()
+    }
+
+    /// Every application and database of the account, and the applications workspaces
+    /// share with it (each with its workspace and the account's role there).
     pub fn resources(&self) -> Vec<ResourceRef> {
         self.account.resources()
     }

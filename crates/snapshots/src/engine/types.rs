@@ -9,7 +9,7 @@ use crate::pacer::{Limits, WaitReason, chrono_d};
 use crate::verify::VerifyError;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use squarecloud::{ApiError, ResourceKind};
+use squarecloud::{ApiError, ErrorCode, ResourceKind, WorkspaceGroup};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -62,6 +62,66 @@ pub struct ResourceRef {
     pub kind: ResourceKind,
     pub id: String,
     pub name: String,
+    /// The workspace that shares this application with the account (`None`: the account's
+    /// own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<WorkspaceRef>,
+}
+
+/// The workspace a shared application is reached through, and the account's role in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkspaceRef {
+    pub id: String,
+    pub name: String,
+    pub role: WorkspaceGroup,
+    /// Whether the role lets this account take and restore snapshots (owner, admin).
+    pub may_snapshot: bool,
+}
+
+impl ResourceRef {
+    /// One of the account's own resources.
+    pub fn own(kind: ResourceKind, id: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            kind,
+            id: id.into(),
+            name: name.into(),
+            workspace: None,
+        }
+    }
+
+    /// Whether this account may take and restore its snapshots: always for its own, by the
+    /// role for a shared one.
+    pub fn may_snapshot(&self) -> bool {
+        self.workspace.as_ref().is_none_or(|w| w.may_snapshot)
+    }
+
+    /// The refusal, before any request, of a snapshot or a restore the role does not allow.
+    pub fn check_may_snapshot(&self) -> Result<(), EngineError> {
+        match &self.workspace {
+            Some(w) if !w.may_snapshot => Err(EngineError::Permission {
+                subject: format!(
+                    "Your role in the workspace {} ({}) does not allow snapshots of {}.",
+                    printable(&w.name),
+                    role_name(w.role),
+                    printable(&self.name)
+                ),
+                sent: false,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A workspace role as the API names it.
+pub fn role_name(g: WorkspaceGroup) -> &'static str {
+    match g {
+        WorkspaceGroup::Owner => "owner",
+        WorkspaceGroup::Admin => "admin",
+        WorkspaceGroup::Maintain => "maintain",
+        WorkspaceGroup::Manager => "manager",
+        WorkspaceGroup::View => "view",
+        WorkspaceGroup::Unknown => "unknown",
+    }
 }
 
 /// Every state change of a job, for a UI or a terminal to show.
@@ -117,7 +177,7 @@ pub enum Event {
         already_present: bool,
         /// The offsite destination the file waits in the account's outbox for (a plan that
         /// keeps its copies there only): it leaves this computer once its upload is checked.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         outbox: Option<String>,
     },
     Failed {
@@ -293,6 +353,13 @@ pub enum EngineError {
     /// The account's encryption key or its recovery key: the words say what and what to do.
     #[error("{detail}")]
     Key { code: &'static str, detail: String },
+    /// A workspace role that may not take or restore snapshots: refused here before any
+    /// request (`sent` false), or by Square Cloud's 403 `PERMISSION_DENIED`.
+    #[error(
+        "{subject} {} None of your copies changed. Ask the workspace's owner for the admin role to back it up.",
+        if *sent { "Square Cloud refused it, so nothing was made or restored." } else { "Nothing was sent." }
+    )]
+    Permission { subject: String, sent: bool },
     #[error("Cancelled.")]
     Cancelled,
 }
@@ -352,6 +419,7 @@ impl EngineError {
             EngineError::Sealing { .. } => "seal",
             EngineError::EncryptUnconfirmed { .. } => "confirm",
             EngineError::Key { code, .. } => code,
+            EngineError::Permission { .. } => "permission",
             EngineError::Cancelled => "cancelled",
         }
     }
@@ -366,6 +434,11 @@ impl EngineError {
         }
         match e.code() {
             Some(c) if c.is_bad_key() => EngineError::Auth(e),
+            Some(ErrorCode::PermissionDenied) => EngineError::Permission {
+                subject: "Your role in this application's workspace does not allow snapshots."
+                    .into(),
+                sent: true,
+            },
             _ => EngineError::Api(e),
         }
     }

@@ -1,7 +1,7 @@
 //! The resource rows: each application and database with its newest snapshots, its folder,
 //! its plans and whether a recent copy is on this computer.
 
-use crate::engine::Engine;
+use crate::engine::{Engine, ResourceRef, WorkspaceRef};
 use crate::library::{Library, LibraryEntry};
 use crate::names::printable;
 use crate::plans::{Day, Plans};
@@ -68,6 +68,10 @@ pub struct ResourceRow {
     pub health: Health,
     /// The last [`DAYS`] days, oldest first.
     pub days: Vec<Day>,
+    /// The workspace that shares this application with the account, and the account's
+    /// role there (absent: the account's own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<WorkspaceRef>,
 }
 
 /// What the rows are computed from: the account and the engine's state, read once.
@@ -78,6 +82,8 @@ pub struct Inputs<'a> {
     pub plans: &'a Plans,
     /// Newest server snapshot per resource id, as far as learnt (`Engine::newest_known`).
     pub newest: &'a HashMap<String, Option<DateTime<Utc>>>,
+    /// The applications workspaces share with the account (`Engine::resources`' shared ones).
+    pub shared: &'a [ResourceRef],
 }
 
 /// Every application, then every database, of the account, each with its health at `now`.
@@ -104,7 +110,16 @@ pub fn rows(i: &Inputs, now: DateTime<Local>) -> Vec<ResourceRow> {
         );
         row(i, base, now)
     });
-    apps.chain(dbs).collect()
+    let none = None;
+    let shared = i.shared.iter().filter_map(|r| {
+        let w = r.workspace.clone()?;
+        let base = (ResourceKind::App, &r.id, &r.name, &none, 0, &none);
+        Some(ResourceRow {
+            workspace: Some(w),
+            ..row(i, base, now)
+        })
+    });
+    apps.chain(dbs).chain(shared).collect()
 }
 
 /// The rows from what the engine knows now: no call to Square Cloud (refresh the account
@@ -115,7 +130,13 @@ pub fn of_engine(e: &Engine) -> Vec<ResourceRow> {
     let settings = e.settings();
     let plans = e.plans();
     let newest = e.newest_known();
+    let shared: Vec<ResourceRef> = e
+        .resources()
+        .into_iter()
+        .filter(|r| r.workspace.is_some())
+        .collect();
     let inputs = Inputs {
+        shared: &shared,
         me: &me,
         library: &library,
         settings: &settings,
@@ -144,6 +165,10 @@ pub fn shown_row(r: ResourceRow) -> ResourceRow {
         runtime: r.runtime.as_deref().map(printable),
         cluster: r.cluster.as_deref().map(printable),
         newest_local: r.newest_local.as_ref().map(shown),
+        workspace: r.workspace.map(|w| WorkspaceRef {
+            name: printable(&w.name),
+            ..w
+        }),
         ..r
     }
 }
@@ -181,6 +206,7 @@ fn row(
         next_backup: i.plans.next_for(id, now),
         health: Health::of(last_backup, now.with_timezone(&Utc)),
         days: i.plans.days(id, i.library, DAYS, now),
+        workspace: None,
     }
 }
 
@@ -223,6 +249,7 @@ mod tests {
         let me = me();
         let newest = HashMap::new();
         let i = Inputs {
+            shared: &[],
             me: &me,
             library,
             settings,
@@ -250,6 +277,7 @@ mod tests {
         let newest = HashMap::new();
         let (settings, plans) = (Settings::default(), Plans::default());
         let i = Inputs {
+            shared: &[],
             me: &me,
             library: &library,
             settings: &settings,

@@ -325,6 +325,14 @@ impl<'a> Queue<'a> {
             if !seen.insert(r.id.clone()) {
                 continue;
             }
+            // A shared application whose role may not snapshot: refused before any request.
+            if let Err(e) = r.check_may_snapshot() {
+                results.push(JobResult {
+                    resource: r,
+                    outcome: Err(e),
+                });
+                continue;
+            }
             if opts.download
                 && let Err(e) = self.shelf.checked_dest(&r, opts.dest.as_deref())
             {

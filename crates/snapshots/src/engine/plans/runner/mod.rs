@@ -51,6 +51,9 @@ pub struct PlanRun {
     pub stopped: bool,
     /// Resources not snapshotted, to keep the reserve for the user's own clicks (by id).
     pub reserve_held: Vec<String>,
+    /// Shared applications left out because the account's role in their workspace does
+    /// not allow snapshots (one sentence each): not a failure of the run.
+    pub not_allowed: Vec<String>,
     /// What its offsite step did (a plan that names an offsite destination).
     pub offsite: Option<OffsiteRun>,
 }
@@ -70,6 +73,7 @@ impl PlanRun {
             resumed: false,
             stopped: false,
             reserve_held: Vec::new(),
+            not_allowed: Vec::new(),
             offsite: None,
         }
     }
@@ -326,8 +330,18 @@ impl<'a> Runner<'a> {
         events: EventSink,
         cancel: &CancellationToken,
     ) -> PlanRun {
-        let targets = self.plan_targets(plan, done);
+        let mut targets = self.plan_targets(plan, done);
         let mut run = PlanRun::new(&plan.id, period);
+        if plan.kind == PlanKind::Snapshot {
+            // A shared application the role may not snapshot: skipped and said, not failed.
+            targets.retain(|r| match r.check_may_snapshot() {
+                Ok(()) => true,
+                Err(e) => {
+                    run.not_allowed.push(e.to_string());
+                    false
+                }
+            });
+        }
         let events = self.store.recording_done(plan, events);
         let dest = match self.download_dir(plan) {
             Ok(d) => d,
