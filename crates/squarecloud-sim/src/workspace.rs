@@ -49,16 +49,28 @@ impl WorkspaceGroup {
         }
     }
 
-    /// May create and restore a shared application's snapshots: `owner` and `admin`
-    /// (admin: confirmed by the docs; the rest inferred).
+    /// May create and restore a shared application's snapshots: the client's rule
+    /// ([`squarecloud::WorkspaceGroup::may_snapshot`]), so the two never disagree.
     pub fn may_snapshot(self) -> bool {
-        self >= Self::Admin
+        squarecloud::WorkspaceGroup::from(self).may_snapshot()
     }
 
-    /// May commit to a shared application: `owner`, `admin` and `maintain` (api-types says
-    /// `maintain` may commit; inferred that `manager` and `view` may not).
+    /// May commit to a shared application: the client's rule
+    /// ([`squarecloud::WorkspaceGroup::may_commit`]).
     pub fn may_commit(self) -> bool {
-        self >= Self::Maintain
+        squarecloud::WorkspaceGroup::from(self).may_commit()
+    }
+}
+
+impl From<WorkspaceGroup> for squarecloud::WorkspaceGroup {
+    fn from(g: WorkspaceGroup) -> Self {
+        match g {
+            WorkspaceGroup::View => Self::View,
+            WorkspaceGroup::Manager => Self::Manager,
+            WorkspaceGroup::Maintain => Self::Maintain,
+            WorkspaceGroup::Admin => Self::Admin,
+            WorkspaceGroup::Owner => Self::Owner,
+        }
     }
 }
 
