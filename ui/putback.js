@@ -75,6 +75,8 @@ export async function openPutBack(r, back) {
   setText("putback-title", t.putBackTitle(ticket.name));
   fill(sel, putBackChoices(copies, offsite, t, lang()));
   const first = inputEl("putback-first"), restart = inputEl("putback-restart");
+  // Each opening starts from the recommended choices, whatever the last put back chose.
+  first.checked = true; restart.checked = false;
   /** The choice the check passed for, the only one Put back sends. */
   let checked = "";
   /** Controls held while a copy is fetched from its bucket. @param {boolean} on */
