@@ -47,6 +47,11 @@ fn main() {
             "set_plan_reserve",
             "add_plan",
             "remove_plan",
+            "list_accounts",
+            "switch_account",
+            "rename_account",
+            "remove_account",
+            "list_all_resources",
         ]));
     tauri_build::try_build(attrs).expect("tauri build");
 }

@@ -82,11 +82,26 @@ async fn axe(d: &Driver, source: &str) -> Vec<Value> {
 
 /// One state in every size, theme and language: screenshot, overflow, axe.
 async fn capture(d: &Driver, state: &str, axe_src: &str, min_rows: Option<usize>) {
+    capture_with(d, state, axe_src, min_rows, "").await;
+}
+
+/// [`capture`], running `again` (JavaScript) after each change of size and look: what a
+/// resize closes (a menu) is opened again.
+async fn capture_with(
+    d: &Driver,
+    state: &str,
+    axe_src: &str,
+    min_rows: Option<usize>,
+    again: &str,
+) {
     for (w, h) in SIZES {
         d.resize(w, h).await;
         for theme in THEMES {
             for locale in LOCALES {
                 set_look(d, theme, locale).await;
+                if !again.is_empty() {
+                    d.js(again).await;
+                }
                 // Let WebKit lay out and paint before measuring and capturing.
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 let name = format!("{state}-{w}x{h}-{theme}-{locale}");
@@ -430,8 +445,61 @@ async fn every_state_reads_well_in_every_theme_language_and_size() {
     d.resize(1100, 720).await;
 
     keyboard_walk(&d).await;
+    two_accounts(&d, &axe_src, &home).await;
     d.cmd(reqwest::Method::DELETE, "", None).await;
     keychain.delete().unwrap();
+    for id in [
+        squarecloud_sim::demo::DEMO_CLIENT_ID.to_string(),
+        AccountSpec::demo().id,
+    ] {
+        let id = snapshots::accounts::AccountId::new(id).unwrap();
+        KeyringStore::for_account(service_name(), &id)
+            .delete()
+            .unwrap();
+    }
+}
+
+/// A second account added from the account menu: the menu listing both (the switcher),
+/// then "All accounts", one list grouped by account, each heading with its quota.
+async fn two_accounts(d: &Driver, axe_src: &str, home: &Home) {
+    set_look(d, "light", "en").await;
+    d.resize(1100, 720).await;
+    d.click("#account-button").await;
+    d.click("#account-add").await;
+    d.wait("#sign-in-view:not([hidden]) #sign-in-cancel:not([hidden])")
+        .await;
+    d.type_into(
+        "#api-key",
+        &format!("{}\u{E007}", squarecloud_sim::demo::DEMO_CLIENT_KEY),
+    )
+    .await;
+    d.until_text("#account-name", |t| t == "Cliente X").await;
+    let out = home.dir.path().join("Cliente X");
+    std::fs::create_dir_all(&out).unwrap();
+    d.js(&format!(
+        "window.__TAURI__.event.emit('folder-dropped', {{ok: true, path: {:?}, x: 5, y: 5}})",
+        out.to_str().unwrap()
+    ))
+    .await;
+    d.wait("#resources-pane:not([hidden]) li.row").await;
+    const OPEN: &str = "if (document.getElementById('account-menu').hidden) document.getElementById('account-button').click();";
+    d.js(OPEN).await;
+    d.until_js(
+        "return document.querySelectorAll('#account-list [role=menuitemradio]').length === 3;",
+        "both accounts and All accounts in the menu",
+        30,
+    )
+    .await;
+    capture_with(d, "account-menu", axe_src, None, OPEN).await;
+    d.js("[...document.querySelectorAll('#account-list [role=menuitemradio]')].pop().click();")
+        .await;
+    d.until_js(
+        "return document.querySelectorAll('#resources .group-head').length === 2;",
+        "the list grouped by account",
+        30,
+    )
+    .await;
+    capture(d, "all-accounts", axe_src, Some(8)).await;
 }
 
 /// Tab from the top: every visible control of the header, tabs, toolbar, rows, drawer and

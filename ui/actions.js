@@ -13,6 +13,28 @@ let refreshAgain = false;
 /** The list and settings already asked for (at sign-in), used by a refresh's first pass.
  * @typedef {[Promise<ipc.ResourceRow[]>, Promise<ipc.SettingsView>]} Asked */
 
+/** The rows the list shows, each with its account: the account shown, or with "All
+ * accounts" every signed-in account's, in their order (an account that could not be
+ * listed is kept in `state.groups` with why). Every row's account is remembered, so its
+ * commands go to its engine. @returns {Promise<ipc.ResourceRow[]>} */
+export async function askRows() {
+  if (state.allAccounts) {
+    const groups = await ipc.listAllResources();
+    state.groups = groups;
+    return groups.flatMap((g) => g.rows.map((r) => own({ ...r, account: { id: g.id, name: g.name, quota: g.quota, count: g.rows.length } })));
+  }
+  const rows = await ipc.listResources();
+  state.groups = [];
+  const a = state.session && state.session.account;
+  return a ? rows.map((r) => own({ ...r, account: { id: a.id, name: a.name, quota: null, count: rows.length } })) : rows;
+}
+
+/** @param {ipc.ResourceRow} r */
+function own(r) {
+  if (r.account) state.owner.set(r.id, r.account.id);
+  return r;
+}
+
 /** Loads everything again and draws it. @param {Asked | null} [asked] */
 export function refresh(asked) {
   if (refreshing) { refreshAgain = true; return refreshing; }
@@ -25,7 +47,7 @@ export function refresh(asked) {
 /** @param {Asked | null | undefined} asked */
 async function refreshOnce(asked) {
   try {
-    const [r, s] = await Promise.all(asked || [ipc.listResources(), ipc.getSettings()]);
+    const [r, s] = await Promise.all(asked || [askRows(), ipc.getSettings()]);
     state.rows = r; state.settings = s;
     for (const id of [...state.selected]) if (!r.some((x) => x.id === id)) state.selected.delete(id);
     repaint("rows", "banner", "settings");

@@ -6,7 +6,7 @@ import { fillIcons } from "./icons.js";
 import { initMenus } from "./menu.js";
 import { $, inputEl } from "./dom.js";
 import { errorWords } from "./errors.js";
-import { refresh } from "./actions.js";
+import { askRows, refresh } from "./actions.js";
 import { initNotice, notice, showError } from "./notice.js";
 import { applyLocale, applyTheme, initShell, renderSession, renderSignIn } from "./shell.js";
 import { initResources } from "./resources.js";
@@ -18,6 +18,7 @@ import { initEncryption } from "./encryption.js";
 import { initOffsite, loadOffsite } from "./offsite.js";
 import { initDialogs } from "./dialogs.js";
 import { initDrag } from "./drag.js";
+import { forgetShown, initAccounts, loadAccounts } from "./accounts.js";
 import { state, store } from "./state.js";
 import * as ipc from "./ipc.js";
 
@@ -27,6 +28,7 @@ async function start() {
   // The views' painters are registered in the order a full repaint draws them.
   initMenus(); initNotice(); initShell();
   initResources(); initTransfers(); initLibrary(); initHistory(); initSettings(); initEncryption(); initOffsite(); initDialogs(); initDrag();
+  initAccounts(signedIn);
   $("sign-in-form").addEventListener("submit", signInWithKey);
   fillIcons();
   applyTheme(store.getItem("theme") || "system");
@@ -49,7 +51,7 @@ async function signedIn() {
   // The list is asked for beside the settings, not after them: the first rows show one
   // round trip sooner. Its failure is shown by the refresh that awaits it.
   /** @type {import("./actions.js").Asked} */
-  const first = [ipc.listResources(), ipc.getSettings()];
+  const first = [askRows(), ipc.getSettings()];
   first[0].catch(() => {});
   const s = state.settings = await first[1];
   if (s.locale) applyLocale(s.locale);
@@ -59,6 +61,9 @@ async function signedIn() {
   // The offsite destinations are local (no request leaves): listed beside the first refresh.
   loadOffsite().catch(showError);
   await refresh(first);
+  // The accounts this computer knows, each signed in when its key is kept (the menu, the
+  // tray's "Snapshot all" and the schedule cover them all).
+  await loadAccounts().catch(showError);
 }
 
 /** The sign-in form: the key goes to Rust (and the keychain) and is cleared from the page.
@@ -71,6 +76,8 @@ async function signInWithKey(ev) {
     inputEl("api-key").value = "";
     state.session = await ipc.signIn(key);
     state.signIn = null; renderSignIn();
+    // An account added beside the others is the one shown now.
+    if (state.adding) { state.adding = false; forgetShown(); store.setItem("allAccounts", "0"); state.allAccounts = false; }
     renderSession();
     await signedIn();
   } catch (e) {

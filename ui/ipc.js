@@ -19,7 +19,14 @@
  * `notices`: what the user should know from the start (a state file kept aside, a stored key
  * that could not be used), each with its code.
  * @typedef {{ signed_in: boolean, demo: boolean, account: AccountView | null, quota: QuotaStatus | null,
- *   fresh_hours: number, notices: UiError[] }} Session */
+ *   fresh_hours: number, notices: UiError[], accounts: number }} Session */
+/** An account in the header's menu (switcher.rs `AccountEntry`): `name` is what it is called
+ * here, `server_name` Square Cloud's; `problem`: why it is not signed in.
+ * @typedef {{ id: string, name: string, server_name: string, current: boolean, signed_in: boolean,
+ *   quota: QuotaStatus | null, problem: UiError | null }} AccountEntry */
+/** One account's part of "All accounts" (switcher.rs `AccountGroup`).
+ * @typedef {{ id: string, name: string, quota: QuotaStatus | null, rows: ResourceRow[], problem: UiError | null }} AccountGroup */
+/** @typedef {{ deleted: number, skipped: number, session: Session }} RemovedView */
 
 // ---- Resources, versions, the library ----
 
@@ -37,7 +44,9 @@
 /** @typedef {{ kind: ResourceKind, id: string, name: string, runtime: string | null, ram: number,
  *   cluster: string | null, newest_server: string | null, newest_local: LibraryEntry | null,
  *   dest: string | null, own_dest: boolean, last_backup: string | null, next_backup: string | null,
- *   health: Health, days: Day[], workspace?: WorkspaceRef }} ResourceRow */
+ *   health: Health, days: Day[], workspace?: WorkspaceRef, account?: AccountRef, head?: boolean }} ResourceRow */
+/** Added by the window, not sent by Rust: whose the row is, and (in "All accounts") that it is
+ * its account's first row, under the account's heading. @typedef {{ id: string, name: string, quota: QuotaStatus | null, count: number }} AccountRef */
 /** The workspace that shares an application with the account (engine `WorkspaceRef`).
  * @typedef {{ id: string, name: string, role: WorkspaceRole, may_snapshot: boolean }} WorkspaceRef */
 /** @typedef {"owner" | "admin" | "maintain" | "manager" | "view" | "unknown"} WorkspaceRole */
@@ -130,14 +139,17 @@
  * @typedef {{ event: "fetching", resource: string, destination: string, bucket: string, progress: Progress }} FetchingEvent */
 /** It is here and reads whole; the put back goes on. @typedef {{ event: "fetched", resource: string, size: number }} FetchedEvent */
 /** @typedef {{ event: "failed", resource: string, code: string, message: string }} FailedEvent */
-/** @typedef {{ event: "quota", quota: QuotaStatus }} QuotaEvent */
+/** `account`: whose quota it is (background work says it; a click's channel is told by the
+ * window). @typedef {{ event: "quota", quota: QuotaStatus, account?: string }} QuotaEvent */
 /** @typedef {{ event: "postponed", resource: string, reason: string, bytes: number }} PostponedEvent */
 /** @typedef {{ event: "learned", message: string }} LearnedEvent */
 /** @typedef {{ event: "paused" } | { event: "resumed" }} PauseEvent */
 /** @typedef {WaitingEvent | PausedForQuotaEvent | RateLimitedEvent | CreatingEvent | ProcessingEvent
  *   | JoinedEvent | CreatedEvent | DownloadingEvent | DoneEvent | FailedEvent | QuotaEvent
  *   | PostponedEvent | LearnedEvent | PauseEvent | UploadingEvent | CommittedEvent | FetchingEvent
- *   | FetchedEvent} EngineEvent */
+ *   | FetchedEvent} EngineEventOf */
+/** An engine event, with the id of the account whose engine sent it when it is known (the
+ * app's `engine-event` always says it). @typedef {EngineEventOf & { account?: string }} EngineEvent */
 
 // ---- Window events (src-tauri/src/lib.rs) ----
 
@@ -176,6 +188,14 @@ export const EVENTS = /** @type {const} */ ({
 const tauri = /** @type {TauriGlobal} */ (/** @type {any} */ (window).__TAURI__);
 const call = tauri.core.invoke;
 
+// A resource's commands go to the engine of the account it belongs to: with "All accounts"
+// the rows of several accounts are in one list. The state says whose a resource is; null
+// (or a resource of no row) is the account the window shows.
+/** @type {(id: string | null) => string | null} */
+let accountOf = () => null;
+/** @param {(id: string | null) => string | null} owner */
+export function routeBy(owner) { accountOf = owner; }
+
 /**
  * Listens to one of the app's events.
  * @template {keyof Events} K
@@ -203,38 +223,51 @@ export const signIn = (key) => call("sign_in", { key });
 /** @returns {Promise<Session>} */
 export const signOut = () => call("sign_out");
 
+// ---- Accounts (src-tauri/src/switcher.rs) ----
+
+/** Every account this computer knows; each one whose key is kept is signed in. @returns {Promise<AccountEntry[]>} */
+export const listAccounts = () => call("list_accounts");
+/** The window shows the account `id` from now on. @param {string} id @returns {Promise<Session>} */
+export const switchAccount = (id) => call("switch_account", { id });
+/** A name on this computer (null: Square Cloud's). @param {string} id @param {string | null} label @returns {Promise<void>} */
+export const renameAccount = (id, label) => call("rename_account", { id, label });
+/** @param {string} id @param {boolean} deleteCopies @returns {Promise<RemovedView>} */
+export const removeAccount = (id, deleteCopies) => call("remove_account", { id, deleteCopies });
+/** Every signed-in account's resources, by account. @returns {Promise<AccountGroup[]>} */
+export const listAllResources = () => call("list_all_resources");
+
 /** @returns {Promise<ResourceRow[]>} */
 export const listResources = () => call("list_resources");
 /** Learns each resource's newest server snapshot; true when something changed. @returns {Promise<boolean>} */
 export const refreshNewest = () => call("refresh_newest");
 /** @param {string} id @returns {Promise<VersionView[]>} */
-export const listVersions = (id) => call("list_versions", { id });
+export const listVersions = (id) => call("list_versions", { id, account: accountOf(id) });
 /** The page has painted its first list (the log says how long the start took). @returns {Promise<void>} */
 export const listShown = () => call("list_shown");
 
 /** @param {string[]} ids @param {EventChannel} onEvent @returns {Promise<number>} */
-export const createSnapshots = (ids, onEvent) => call("create_snapshots", { ids, onEvent });
+export const createSnapshots = (ids, onEvent) => call("create_snapshots", { ids, onEvent, account: accountOf(ids[0]) });
 /** The newest snapshot, or `version`; resolves to the file's path.
  * @param {string} id @param {string | null} version @param {EventChannel} onEvent @returns {Promise<string>} */
-export const downloadSnapshot = (id, version, onEvent) => call("download_snapshot", { id, version, onEvent });
+export const downloadSnapshot = (id, version, onEvent) => call("download_snapshot", { id, version, onEvent, account: accountOf(id) });
 /** @param {string} id @param {string} version @param {boolean} snapshotFirst @param {EventChannel} onEvent
  * @returns {Promise<RestoreView>} */
 export const restoreSnapshot = (id, version, snapshotFirst, onEvent) =>
-  call("restore_snapshot", { id, version, snapshotFirst, onEvent });
+  call("restore_snapshot", { id, version, snapshotFirst, onEvent, account: accountOf(id) });
 /** What putting `path` back into `id` would do; refusals come back as {code, message}.
  * @param {string} id @param {string} path @returns {Promise<PutBackCheck>} */
-export const checkPutBack = (id, path) => call("check_put_back", { id, path });
+export const checkPutBack = (id, path) => call("check_put_back", { id, path, account: accountOf(id) });
 /** @param {string} id @param {string} path @param {boolean} snapshotFirst @param {boolean} restart
  * @param {EventChannel} onEvent @returns {Promise<PutBackView>} */
 export const putBack = (id, path, snapshotFirst, restart, onEvent) =>
-  call("put_back", { id, path, snapshotFirst, restart, onEvent });
+  call("put_back", { id, path, snapshotFirst, restart, onEvent, account: accountOf(id) });
 /** The copies of `id`'s snapshots kept in buckets, newest first. @param {string} id @returns {Promise<OffsiteCopy[]>} */
-export const listOffsiteCopies = (id) => call("list_offsite_copies", { id });
+export const listOffsiteCopies = (id) => call("list_offsite_copies", { id, account: accountOf(id) });
 /** Fetches the copy at `key` in `destination`, puts it back into `id`, removes it.
  * @param {string} id @param {string} destination @param {string} key @param {boolean} snapshotFirst
  * @param {boolean} restart @param {EventChannel} onEvent @returns {Promise<PutBackView>} */
 export const putBackOffsite = (id, destination, key, snapshotFirst, restart, onEvent) =>
-  call("put_back_offsite", { id, destination, key, snapshotFirst, restart, onEvent });
+  call("put_back_offsite", { id, destination, key, snapshotFirst, restart, onEvent, account: accountOf(id) });
 /** The native picker for a zip; null when closed. @returns {Promise<string | null>} */
 export const pickPutBackFile = () => call("pick_put_back_file");
 /** The account's offsite destinations. @returns {Promise<OffsiteView[]>} */
@@ -253,7 +286,7 @@ export const syncOffsite = (name) => call("sync_offsite", { name });
 /** Stops every job. @returns {Promise<void>} */
 export const cancelTransfer = () => call("cancel_transfer");
 /** @param {string} resource @returns {Promise<boolean>} */
-export const stopWaiting = (resource) => call("stop_waiting", { resource });
+export const stopWaiting = (resource) => call("stop_waiting", { resource, account: accountOf(resource) });
 /** @param {boolean} paused @returns {Promise<void>} */
 export const pauseQueue = (paused) => call("pause_queue", { paused });
 /** The window's language, for the tray. @param {string} locale @returns {Promise<void>} */
@@ -265,19 +298,19 @@ export const getSettings = () => call("get_settings");
 export const saveSettings = (settings) => call("save_settings", { settings });
 /** A resource's folder, or the default one (`resource` null); resolves to the folder used.
  * @param {string | null} resource @param {string} path @returns {Promise<string>} */
-export const setDestination = (resource, path) => call("set_destination", { resource, path });
+export const setDestination = (resource, path) => call("set_destination", { resource, path, account: accountOf(resource) });
 /** @param {string | null} resource @param {string[]} paths @returns {Promise<string>} */
-export const setDestinationFromPaths = (resource, paths) => call("set_destination_from_paths", { resource, paths });
+export const setDestinationFromPaths = (resource, paths) => call("set_destination_from_paths", { resource, paths, account: accountOf(resource) });
 /** @param {string} resource @returns {Promise<void>} */
-export const clearDestination = (resource) => call("clear_destination", { resource });
+export const clearDestination = (resource) => call("clear_destination", { resource, account: accountOf(resource) });
 /** The folder picker; null when the person cancelled it.
  * @param {string | null} resource @returns {Promise<string | null>} */
-export const pickDestination = (resource) => call("pick_destination", { resource });
+export const pickDestination = (resource) => call("pick_destination", { resource, account: accountOf(resource) });
 /** @param {string} path @returns {Promise<void>} */
 export const openFolder = (path) => call("open_folder", { path });
 
 /** @param {string | null} resource @returns {Promise<LibraryEntry[]>} */
-export const listLibrary = (resource) => call("list_library", { resource });
+export const listLibrary = (resource) => call("list_library", { resource, account: accountOf(resource) });
 /** @param {string} path @returns {Promise<void>} */
 export const verifyFile = (path) => call("verify_file", { path });
 /** @param {number | null} keepLast @param {number | null} keepDays @returns {Promise<PruneReport>} */

@@ -5,11 +5,12 @@ import { clock, day, sortRows } from "./format.js";
 import { icon } from "./icons.js";
 import { closeMenu, followButton, isOpen, openMenu } from "./menu.js";
 import { quotaWaits } from "./lines.js";
-import { attentionNames, mayBackUp, needAttention, rowKey, stripDayAt, stripLabel, stripPaint, visibleRange } from "./rows.js";
+import { attentionByAccount, attentionNames, grouped, mayBackUp, needAttention, rowKey, stripDayAt, stripLabel, stripPaint, visibleRange } from "./rows.js";
 import { chooseFolder } from "./actions.js";
 import { openRestore, openVersions } from "./dialogs.js";
 import { openPutBack } from "./putback.js";
 import { showError } from "./notice.js";
+import { errorWords } from "./errors.js";
 import { showView } from "./shell.js";
 import { download, snapshot } from "./transfers.js";
 import { lang, painter, state, store } from "./state.js";
@@ -65,7 +66,10 @@ export function renderRows() {
   // Not under an open "⋯" menu: it re-renders when the menu closes.
   if (isOpen($("row-menu"))) { rowsStale = true; return; }
   rowsStale = false;
-  shown = sortRows(state.rows, selectEl("sort").value, inputEl("search").value);
+  const order = selectEl("sort").value, query = inputEl("search").value;
+  shown = state.allAccounts
+    ? grouped(state.rows, state.groups.map((g) => g.id), (rows) => sortRows(rows, order, query))
+    : sortRows(state.rows, order, query);
   const present = new Set(state.rows.map((r) => r.id));
   for (const id of [...rowCache.keys()]) if (!present.has(id)) { rowCache.delete(id); rowHeight.delete(id); }
   paintRows();
@@ -199,8 +203,33 @@ function buildRow(r) {
   const more = button(icon("more"), (ev) => openRowMenu(r, /** @type {HTMLElement} */ (ev.currentTarget)), {
     class: "more icon-only", "aria-label": `${t.more}: ${r.name}`, "aria-haspopup": "menu", "aria-expanded": "false", "aria-controls": "row-menu",
   });
+  // "All accounts": every row says its account, and its account's first row is under the
+  // account's heading, with the account's own quota.
+  if (state.allAccounts && r.account) {
+    name.append(el("span", { class: "tag account", text: r.account.name, title: t.accountTag(r.account.name) }));
+    if (r.head) li.append(groupHead(r.account));
+  }
   li.append(cb, kindIcon, who, status, act, more);
   return li;
+}
+
+/** An account's heading in "All accounts": its name, how many resources, its quota today.
+ * @param {ipc.AccountRef} a */
+function groupHead(a) {
+  const { t } = state;
+  const head = el("div", { class: "group-head" }, el("h2", { class: "group-name", text: a.name }),
+    el("span", { class: "muted", text: t.groupCount(a.count) }));
+  const q = a.quota;
+  if (q) {
+    const meter = el("span", { class: "meter", role: "meter", "aria-label": t.quotaLabel });
+    meter.setAttribute("aria-valuemin", "0"); meter.setAttribute("aria-valuemax", String(q.total));
+    meter.setAttribute("aria-valuenow", String(q.remaining)); meter.setAttribute("aria-valuetext", t.quotaChip(q));
+    const bar = el("span", { class: "bar" });
+    bar.style.width = `${q.total ? (100 * q.remaining) / q.total : 0}%`;
+    meter.append(bar);
+    head.append(el("span", { class: `chip${q.remaining === 0 ? " none-left" : ""}` }, meter, el("span", { text: t.quotaChip(q) })));
+  }
+  return head;
 }
 
 // The last 30 days: backed up, failed, missed or nothing planned. One element painted with a
@@ -228,13 +257,23 @@ function renderBanner() {
   const { t, rows } = state;
   const b = $("status-banner");
   const need = needAttention(rows);
-  b.hidden = rows.length === 0;
-  b.className = `banner ${need.length ? "warn" : "ok"}`;
+  // With "All accounts", an account that could not be listed is said, with why.
+  const unlisted = state.allAccounts ? state.groups.filter((g) => g.problem) : [];
+  const warn = need.length > 0 || unlisted.length > 0;
+  b.hidden = rows.length === 0 && unlisted.length === 0;
+  b.className = `banner ${warn ? "warn" : "ok"}`;
   const holder = /** @type {HTMLElement} */ (b.querySelector(".banner-icon"));
-  holder.innerHTML = ""; holder.append(icon(need.length ? "alert" : "check"));
+  holder.innerHTML = ""; holder.append(icon(warn ? "alert" : "check"));
   // The threshold is the engine's (overview.rs FRESH_HOURS); rows come only after a session.
   const hours = state.session ? state.session.fresh_hours : 0;
-  const base = need.length ? t.attention(need.length, attentionNames(need, t.andMore), hours) : t.allGood(hours);
+  // With "All accounts", how many in each account ("2 resources in Cliente X need attention").
+  const byAccount = state.allAccounts ? attentionByAccount(need) : [];
+  const base = [
+    !need.length ? (rows.length ? t.allGood(hours) : "")
+      : byAccount.length ? t.attentionAll(byAccount.map(([a, n]) => t.attentionIn(n, a)), hours)
+        : t.attention(need.length, attentionNames(need, t.andMore), hours),
+    ...unlisted.map((g) => t.accountUnlisted(g.name, errorWords(g.problem, t).text)),
+  ].filter(Boolean).join(" ");
   // Backups held for the quota are said too: "everything has a copy" is not the whole story.
   const held = quotaWaits(state.transfers.values());
   setText("status-text", held.count ? `${base} · ${t.quotaWaits(held.count, held.until && clock(held.until, lang()))}` : base);

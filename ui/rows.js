@@ -68,3 +68,26 @@ export function needAttention(rows) { return rows.filter((r) => r.health !== "fr
 export function attentionNames(need, andMore) {
   return need.slice(0, 3).map((r) => r.name).join(", ") + (need.length > 3 ? andMore(need.length - 3) : "");
 }
+
+/** "All accounts": each account's rows together, in the accounts' order, sorted and
+ * searched within the account by `sortRows`; the first row of each account carries its
+ * heading (`head`). An account with no row left by the search has no heading.
+ * @param {ResourceRow[]} rows @param {string[]} order account ids
+ * @param {(rows: ResourceRow[]) => ResourceRow[]} sortRows */
+export function grouped(rows, order, sortRows) {
+  return order.flatMap((id) => sortRows(rows.filter((r) => r.account && r.account.id === id))
+    .map((r, i) => (i === 0 ? { ...r, head: true } : r)));
+}
+
+/** The banner's words for the rows that need attention, by account, in the accounts'
+ * order: [account name, how many]. @param {ResourceRow[]} need */
+export function attentionByAccount(need) {
+  /** @type {Map<string, [string, number]>} */
+  const by = new Map();
+  for (const r of need) {
+    const a = r.account ? r.account.id : "";
+    const was = by.get(a);
+    by.set(a, [r.account ? r.account.name : "", (was ? was[1] : 0) + 1]);
+  }
+  return [...by.values()];
+}

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { attentionNames, DAY_PX, mayBackUp, needAttention, rowKey, stripDayAt, stripLabel, stripPaint, visibleRange } from "./rows.js";
+import { attentionByAccount, attentionNames, DAY_PX, grouped, mayBackUp, needAttention, rowKey, stripDayAt, stripLabel, stripPaint, visibleRange } from "./rows.js";
 
 test("the rows in view of a scrolled list, and those drawn beyond them", () => {
   const h = () => 50;
@@ -62,4 +62,29 @@ test("a shared application is backed up only with a role that may take snapshots
   assert.deepEqual(rows.map(mayBackUp), [true, true, false]);
   // The banner's "back them up" leaves out what may not be backed up: its row says why.
   assert.deepEqual(needAttention(rows).map((r) => r.id), ["own", "adm"]);
+});
+
+test("All accounts: each account's rows together, in the accounts' order, its first under its heading", () => {
+  const a = { id: "A", name: "Mine", quota: null, count: 2 }, b = { id: "B", name: "Cliente X", quota: null, count: 2 };
+  const rows = /** @type {any[]} */ ([
+    { id: "1", name: "zeta", account: b }, { id: "2", name: "beta", account: a },
+    { id: "3", name: "alpha", account: b }, { id: "4", name: "gamma", account: a },
+  ]);
+  /** @param {any[]} rs */
+  const byName = (rs) => [...rs].sort((x, y) => x.name.localeCompare(y.name));
+  const g = grouped(rows, ["B", "A"], byName);
+  assert.deepEqual(g.map((r) => [r.id, !!r.head]), [["3", true], ["1", false], ["2", true], ["4", false]]);
+  // The rows themselves are not changed: the heading is on a copy.
+  assert.equal(rows[2].head, undefined);
+  // A search that leaves an account no row leaves it no heading; an unknown account is not shown.
+  /** @param {any[]} rs */
+  const onlyA = (rs) => rs.filter((r) => r.account.id === "A");
+  assert.deepEqual(grouped(rows, ["B", "A", "C"], onlyA).map((r) => [r.id, !!r.head]), [["2", true], ["4", false]]);
+});
+
+test("the banner counts the rows that need attention per account, in order of first showing", () => {
+  const a = { id: "A", name: "Mine" }, b = { id: "B", name: "Cliente X" };
+  const need = /** @type {any[]} */ ([{ id: "1", account: b }, { id: "2", account: a }, { id: "3", account: b }]);
+  assert.deepEqual(attentionByAccount(need), [["Cliente X", 2], ["Mine", 1]]);
+  assert.deepEqual(attentionByAccount([]), []);
 });

@@ -7,6 +7,7 @@ import { $, fillSelect, selectEl, setDetail, setText } from "./dom.js";
 import { errorWords } from "./errors.js";
 import { renderNotice } from "./notice.js";
 import { lang, repaint, state, store } from "./state.js";
+import { forgetShown, reloadShown, renderAccounts, renderHeaderName } from "./accounts.js";
 import * as ipc from "./ipc.js";
 
 /** "light", "dark" or "system" (or nothing: the system's). @param {string | null} pref */
@@ -26,7 +27,8 @@ export function applyLocale(locale) {
   selectEl("locale").value = locale; selectEl("locale-signin").value = locale;
   const texts = {
     "sign-in-title": t.signInTitle, "sign-in-help": t.signInHelp, "key-label": t.keyLabel, "sign-in": t.signIn,
-    "sign-out": t.signOut, "locale-signin-label": t.language, "locale-label": t.language, "theme-label": t.themeLabel,
+    "sign-out": t.signOut, "account-add": t.addAccount, "account-rename": t.renameAccount,
+    "account-remove": t.removeAccount, "sign-in-cancel": t.cancel, "locale-signin-label": t.language, "locale-label": t.language, "theme-label": t.themeLabel,
     "tab-resources-label": t.tabResources, "tab-library-label": t.tabLibrary, "tab-history-label": t.tabHistory, "tab-settings-label": t.tabSettings,
     "first-run-title": t.firstRunTitle, "first-run-text": t.firstRunText, "first-run-choose": t.choose, "first-run-skip": t.firstRunSkip,
     "choose-folder": t.choose, "drop-hint": t.dropHint, "folder-title": t.folderTitle, "own-folders-title": t.ownFoldersTitle,
@@ -73,7 +75,7 @@ export function applyLocale(locale) {
     fillSelect(selectEl(/** @type {string} */ (id)), Object.entries(opts));
   }
   fillSelect(selectEl("plan-weekday"), t.weekdays.map((d, i) => [String(i), d]));
-  if (session) renderSession();
+  if (session) { renderSession(); renderAccounts(); }
   renderSignIn();
   repaint(); renderNotice();
 }
@@ -93,13 +95,18 @@ export function renderSignIn() {
 export function renderSession() {
   const { session, t } = state;
   const on = !!(session && session.signed_in);
+  // Adding an account shows the sign-in form over the window, with a way back.
+  const form = !on || state.adding;
+  if (!on) state.adding = false;
   $("demo-banner").hidden = !(session && session.demo);
-  $("sign-in-view").hidden = on;
-  $("main-view").hidden = !on;
+  $("sign-in-view").hidden = !form;
+  $("main-view").hidden = form;
   $("account-area").hidden = !on;
-  if (!on || !session || !session.account) { repaint("transfers"); $("api-key").focus(); return; }
-  setText("account-name", session.account.name);
-  $("account-button").setAttribute("aria-label", `${t.account}: ${session.account.name}`);
+  $("sign-in-cancel").hidden = !state.adding;
+  setText("sign-in-title", state.adding ? t.addAccountTitle : t.signInTitle);
+  setText("sign-in-help", state.adding ? t.addAccountHelp : t.signInHelp);
+  if (form || !session || !session.account) { repaint("transfers"); $("api-key").focus(); return; }
+  renderHeaderName();
   setText("account-plan", t.planLine(session.account.plan, session.account.memory_mb));
   renderQuota(session.quota);
   showView(state.view, false);
@@ -149,8 +156,11 @@ export function initShell() {
   $("sign-out").addEventListener("click", async () => {
     closeMenu(false);
     state.session = await ipc.signOut();
-    state.rows = []; state.transfers.clear(); state.finished.length = 0; state.cleared = 0; state.settings = null;
+    // Another account signed in in this run is shown next; with none, the sign-in form.
+    forgetShown();
+    if (!state.session.signed_in) { state.transfers.clear(); state.finished.length = 0; state.cleared = 0; state.owner.clear(); }
     renderSession();
+    if (state.session.signed_in) await reloadShown();
   });
   for (const v of views) $(`tab-${v}`).addEventListener("click", () => showView(v));
   $("tabs").addEventListener("keydown", (ev) => {

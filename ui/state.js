@@ -55,6 +55,19 @@ export const state = {
   cleared: 0,
   /** Library files that failed Verify in this session. @type {Set<string>} */
   damaged: new Set(),
+  /** The accounts this computer knows (the header's menu). @type {import("./ipc.js").AccountEntry[]} */
+  accounts: [],
+  /** "All accounts": the list holds every signed-in account's resources, grouped by account. */
+  allAccounts: false,
+  /** The accounts of that list, in order, each with why it could not be listed.
+   * @type {import("./ipc.js").AccountGroup[]} */
+  groups: [],
+  /** The sign-in form is open to add one more account (the others stay signed in). */
+  adding: false,
+  /** Resource id -> the id of its account, for every row seen in this run: a transfer
+   * started for one account stays with it after the window shows another.
+   * @type {Map<string, string>} */
+  owner: new Map(),
 };
 
 /** The person's choices kept by the page itself (language and theme before sign-in). */
@@ -64,6 +77,17 @@ export const store = window.localStorage;
 export const lang = () => document.documentElement.lang;
 
 export const signedIn = () => !!(state.session && state.session.signed_in);
+
+/** Whether this computer knows more than one account: then every line names its account. */
+export const manyAccounts = () => !!(state.session && state.session.accounts > 1);
+
+/** A resource's name, with its account's when more than one is known (a transfer line).
+ * @param {string} id */
+export function lineName(id) {
+  const r = state.rows.find((x) => x.id === id);
+  const name = r ? r.name : id;
+  return manyAccounts() && r && r.account ? state.t.inAccount(name, r.account.name) : name;
+}
 
 /** A resource's name, or its id when the list does not have it (any more).
  * @param {string} id */

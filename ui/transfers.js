@@ -7,7 +7,8 @@ import { applyUpload, drawerLines, lineText, ticking } from "./lines.js";
 import { notice, showError } from "./notice.js";
 import { loadLibrary, refresh } from "./actions.js";
 import { renderQuota, showView } from "./shell.js";
-import { lang, nameOf, painter, repaint, signedIn, state } from "./state.js";
+import { lang, lineName, painter, repaint, signedIn, state } from "./state.js";
+import { mayBackUp } from "./rows.js";
 import * as ipc from "./ipc.js";
 
 export function renderTransfers() {
@@ -66,9 +67,15 @@ export function renderTransfers() {
 export function handleEvent(e, retry) {
   const { transfers } = state;
   /** @param {string} id @returns {import("./state.js").Transfer} */
-  const line = (id) => transfers.get(id) || { name: nameOf(id), retry: () => retry(id) };
+  const line = (id) => transfers.get(id) || { name: lineName(id), retry: () => retry(id) };
   switch (e.event) {
-    case "quota": if (state.session) state.session.quota = e.quota; renderQuota(e.quota); return;
+    case "quota": {
+      // Each account has its own quota: another account's goes to its group, not the header.
+      const shown = state.session && state.session.account ? state.session.account.id : null;
+      for (const g of state.groups) if (g.id === (e.account || shown)) g.quota = e.quota;
+      if (!e.account || e.account === shown) { if (state.session) state.session.quota = e.quota; renderQuota(e.quota); }
+      return;
+    }
     case "paused": notice(() => state.t.pausedByUser, false, true); return;
     case "resumed": notice(""); return;
     case "paused_for_quota": {
@@ -127,17 +134,42 @@ function sendAgain(destination) {
   });
 }
 
-/** A channel whose events go to the drawer. @param {(id: string) => void} retry */
-export const onEvent = (retry) => ipc.eventChannel((e) => handleEvent(e, retry));
+/** A channel whose events go to the drawer, said to come from the account of `id` (a job
+ * of one account). @param {(id: string) => void} retry @param {string | null} [id] */
+export const onEvent = (retry, id = null) => {
+  const account = id ? state.owner.get(id) : undefined;
+  return ipc.eventChannel((e) => handleEvent(account ? { ...e, account } : e, retry));
+};
 
-/** Backs up these resources (a new snapshot each, downloaded). @param {string[]} ids */
+/** Backs up these resources (a new snapshot each, downloaded). With "All accounts" they may
+ * be of several accounts: each account's are sent to its own engine, all at once, and each
+ * engine keeps its account's pace and quota. @param {string[]} ids */
 export async function snapshot(ids) {
-  try { await ipc.createSnapshots(ids, onEvent((id) => snapshot([id]))); await refresh(); } catch (e) { showError(e); }
+  /** @type {Map<string, string[]>} */
+  const by = new Map();
+  for (const id of ids) {
+    const a = state.owner.get(id) || "";
+    by.set(a, [...(by.get(a) || []), id]);
+  }
+  const jobs = [...by.values()].map((some) =>
+    ipc.createSnapshots(some, onEvent((id) => snapshot([id]), some[0])).catch(showError));
+  await Promise.all(jobs);
+  await refresh();
+}
+
+/** The tray's "Snapshot all": every resource of every signed-in account that this account
+ * may back up (a view-only shared application is left out; its row says why). */
+async function snapshotEveryAccount() {
+  try {
+    const groups = await ipc.listAllResources();
+    for (const g of groups) for (const r of g.rows) state.owner.set(r.id, g.id);
+    await snapshot(groups.flatMap((g) => g.rows.filter(mayBackUp).map((r) => r.id)));
+  } catch (e) { showError(e); }
 }
 
 /** Downloads a resource's newest snapshot, or `version`. @param {string} id @param {string | null} [version] */
 export async function download(id, version) {
-  try { await ipc.downloadSnapshot(id, version || null, onEvent((rid) => download(rid, version))); await refresh(); } catch (e) { showError(e); }
+  try { await ipc.downloadSnapshot(id, version || null, onEvent((rid) => download(rid, version), id)); await refresh(); } catch (e) { showError(e); }
 }
 
 export function initTransfers() {
@@ -157,5 +189,5 @@ export function initTransfers() {
   ipc.on(ipc.EVENTS.engineEvent, (e) => handleEvent(e, (id) => snapshot([id])));
   ipc.on(ipc.EVENTS.offsiteUpload, handleUpload);
   ipc.on(ipc.EVENTS.plansRan, () => refresh());
-  ipc.on(ipc.EVENTS.traySnapshotAll, () => snapshot(state.rows.map((r) => r.id)));
+  ipc.on(ipc.EVENTS.traySnapshotAll, () => { snapshotEveryAccount(); });
 }

@@ -2,7 +2,8 @@
 //! `sign_in` and never goes back out.
 
 use crate::error::UiError;
-use crate::notify::{Finished, Notifier, RunNotes};
+use crate::events::{event_sink, sink};
+use crate::notify::Notifier;
 use crate::state::AppState;
 use serde::Serialize;
 use snapshots::ledger::QuotaStatus;
@@ -10,9 +11,8 @@ use snapshots::library::PruneReport;
 use snapshots::overview::{self, HistoryRow, PlansView, ResourceRow, SettingsView};
 use snapshots::settings::{folder_from_drop, validate_folder};
 use snapshots::signin;
-use snapshots::{Engine, Event, EventSink, SnapshotOptions};
+use snapshots::{Engine, Event, SnapshotOptions};
 use squarecloud::ApiKey;
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tauri::State;
@@ -29,6 +29,9 @@ pub struct Session {
     /// Things the user should know (a state file kept aside, a keychain problem), each
     /// with its code for the window to word it by and its message as the detail.
     notices: Vec<UiError>,
+    /// How many accounts this computer knows: with more than one, the window names the
+    /// account of every row, line and notice.
+    accounts: usize,
 }
 
 #[derive(Serialize)]
@@ -44,15 +47,32 @@ pub(crate) async fn engine(state: &AppState) -> Result<Arc<Engine>, UiError> {
     state.engine().await.ok_or_else(UiError::not_signed_in)
 }
 
-fn session(state: &AppState, engine: Option<&Engine>, notices: Vec<UiError>) -> Session {
+/// The engine of the account a row belongs to (`account`, from "All accounts"), or of the
+/// one the window shows.
+pub(crate) async fn engine_of(
+    state: &AppState,
+    account: &Option<String>,
+) -> Result<Arc<Engine>, UiError> {
+    state
+        .engine_for(account.as_deref())
+        .await
+        .ok_or_else(UiError::not_signed_in)
+}
+
+pub(crate) fn session(state: &AppState, engine: Option<&Engine>, notices: Vec<UiError>) -> Session {
     Session {
         signed_in: engine.is_some(),
         demo: state.is_demo(),
         account: engine.map(|e| {
             let me = e.me();
+            // The name the user gave it on this computer, else Square Cloud's.
+            let shown = snapshots::accounts::AccountId::new(me.user.id.clone())
+                .ok()
+                .and_then(|id| state.accounts.get(&id))
+                .map_or(me.user.name.clone(), |k| k.shown().to_string());
             AccountView {
                 id: me.user.id,
-                name: snapshots::names::printable(&me.user.name),
+                name: snapshots::names::printable(&shown),
                 plan: snapshots::names::printable(&me.user.plan.name),
                 memory_mb: me.user.plan.memory.limit,
                 daily_quota: me.user.plan.daily_snapshot_quota(),
@@ -61,6 +81,7 @@ fn session(state: &AppState, engine: Option<&Engine>, notices: Vec<UiError>) -> 
         quota: engine.map(Engine::quota),
         fresh_hours: overview::FRESH_HOURS,
         notices,
+        accounts: state.accounts.known().len(),
     }
 }
 
@@ -102,7 +123,7 @@ pub async fn get_session<R: tauri::Runtime>(
 
 /// An engine just connected, set up as the app runs it: its downloads are recorded until
 /// they end, so quitting in the middle loses nothing.
-fn ready(state: &AppState, e: Engine) -> Arc<Engine> {
+pub(crate) fn ready(state: &AppState, e: Engine) -> Arc<Engine> {
     // The keychain the account's encryption key is in, for folders that encrypt.
     let e = Arc::new(e.with_keychain(state.keychain.clone()));
     e.keep_unfinished(true);
@@ -113,7 +134,7 @@ fn ready(state: &AppState, e: Engine) -> Arc<Engine> {
 
 /// Goes on with the downloads a quit or a logout cut short, as background transfers the
 /// window shows (from their `.part`, into the folders they had).
-fn resume_unfinished<R: tauri::Runtime>(
+pub(crate) fn resume_unfinished<R: tauri::Runtime>(
     app: &tauri::AppHandle<R>,
     e: &Arc<Engine>,
     cancel: tokio_util::sync::CancellationToken,
@@ -156,7 +177,8 @@ pub async fn sign_in<R: tauri::Runtime>(
 }
 
 /// Stops what is running and removes the account's key from the keychain; its backups,
-/// library and plans stay for when it signs in again.
+/// library and plans stay for when it signs in again. Another account signed in in this
+/// run is shown next, if there is one.
 #[tauri::command]
 pub async fn sign_out(state: State<'_, AppState>) -> Result<Session, UiError> {
     state.cancel_all();
@@ -164,8 +186,17 @@ pub async fn sign_out(state: State<'_, AppState>) -> Result<Session, UiError> {
         let _ = e.forget_unfinished();
     }
     signin::sign_out(&state.accounts, state.keychain.as_ref())?;
-    state.engines.lock().await.remove_current();
-    Ok(session(&state, None, vec![]))
+    let mut engines = state.engines.lock().await;
+    engines.remove_current();
+    let next = engines.all().into_iter().next();
+    if let Some(e) = &next {
+        let id = e.me().user.id;
+        engines.show(&id);
+        if let Ok(id) = snapshots::accounts::AccountId::new(id) {
+            let _ = state.accounts.switch_to(&id);
+        }
+    }
+    Ok(session(&state, next.as_deref(), vec![]))
 }
 
 /// Applications and databases with their newest server and local snapshots.
@@ -202,8 +233,9 @@ pub struct VersionView {
 pub async fn list_versions(
     state: State<'_, AppState>,
     id: String,
+    account: Option<String>,
 ) -> Result<Vec<VersionView>, UiError> {
-    let e = engine(&state).await?;
+    let e = engine_of(&state, &account).await?;
     let r = e.resource(&id)?;
     Ok(e.versions(&r)
         .await?
@@ -217,85 +249,6 @@ pub async fn list_versions(
         .collect())
 }
 
-/// Engine events of background work (plans) go to the window as `engine-event`. A
-/// scheduled download that succeeds notifies only when the user asked for it; the caller
-/// flushes the run's notes when the run ends.
-pub fn event_sink<R: tauri::Runtime>(
-    e: &Engine,
-    app: &tauri::AppHandle<R>,
-) -> (EventSink, Arc<RunNotes>) {
-    use tauri::{Emitter, Manager};
-    let run = RunNotes::new(app.state::<Notifier>().inner().clone());
-    let app = app.clone();
-    let events = notifying(e, run.clone(), e.settings().notify_success, move |ev| {
-        let _ = app.emit("engine-event", ev);
-    });
-    (events, run)
-}
-
-/// Forwards engine events to the window and raises the notifications: one sink per command
-/// call, which is one run; the command flushes its notes when the engine call returns.
-pub(crate) fn sink(
-    e: &Engine,
-    notifier: &Notifier,
-    channel: Channel<Event>,
-) -> (EventSink, Arc<RunNotes>) {
-    let run = RunNotes::new(notifier.clone());
-    let events = notifying(e, run.clone(), true, move |ev| {
-        let _ = channel.send(ev);
-    });
-    (events, run)
-}
-
-/// Raises the notifications an event calls for (a finished download, only with
-/// `notify_done`, is kept for the run's end), then forwards it.
-fn notifying(
-    e: &Engine,
-    run: Arc<RunNotes>,
-    notify_done: bool,
-    forward: impl Fn(Event) + Send + Sync + 'static,
-) -> EventSink {
-    let names: HashMap<String, String> =
-        e.resources().into_iter().map(|r| (r.id, r.name)).collect();
-    Arc::new(move |ev: Event| {
-        match &ev {
-            // A copy staged for an offsite-only plan is said once its upload is done.
-            Event::Done {
-                resource,
-                path,
-                already_present: false,
-                outbox: None,
-                ..
-            } if notify_done => {
-                run.finished(Finished {
-                    resource: resource.clone(),
-                    name: names.get(resource).unwrap_or(resource).clone(),
-                    folder: path.parent().unwrap_or(path).to_path_buf(),
-                });
-            }
-            Event::Failed {
-                resource,
-                message,
-                code,
-            } if code != "cancelled" => {
-                run.notifier().failed(
-                    names.get(resource).map(String::as_str).unwrap_or(resource),
-                    message,
-                );
-            }
-            Event::PausedForQuota { until, .. } => {
-                // What finished before the wait is said now, not hours later.
-                run.flush();
-                run.notifier().quota_reached(
-                    until.map(|t| t.with_timezone(&chrono::Local).format("%H:%M").to_string()),
-                );
-            }
-            _ => {}
-        }
-        forward(ev);
-    })
-}
-
 /// Snapshots the given resources (spends quota) and downloads them.
 #[tauri::command]
 pub async fn create_snapshots(
@@ -303,8 +256,9 @@ pub async fn create_snapshots(
     notifier: State<'_, Notifier>,
     ids: Vec<String>,
     on_event: Channel<Event>,
+    account: Option<String>,
 ) -> Result<usize, UiError> {
-    let e = engine(&state).await?;
+    let e = engine_of(&state, &account).await?;
     let targets = ids
         .iter()
         .map(|id| e.resource(id))
@@ -314,7 +268,7 @@ pub async fn create_snapshots(
         dest: None,
         wait_for_quota: true,
     };
-    let (events, run) = sink(&e, &notifier, on_event);
+    let (events, run) = sink(&state, &e, &notifier, on_event);
     let results = e
         .snapshot(targets, opts, events, &state.cancel_token())
         .await;
@@ -330,10 +284,11 @@ pub async fn download_snapshot(
     id: String,
     version: Option<String>,
     on_event: Channel<Event>,
+    account: Option<String>,
 ) -> Result<PathBuf, UiError> {
-    let e = engine(&state).await?;
+    let e = engine_of(&state, &account).await?;
     let r = e.resource(&id)?;
-    let (events, run) = sink(&e, &notifier, on_event);
+    let (events, run) = sink(&state, &e, &notifier, on_event);
     let downloaded = e
         .download(
             &r,
@@ -370,14 +325,15 @@ pub async fn restore_snapshot(
     version: String,
     snapshot_first: bool,
     on_event: Channel<Event>,
+    account: Option<String>,
 ) -> Result<RestoreView, UiError> {
-    let e = engine(&state).await?;
+    let e = engine_of(&state, &account).await?;
     let r = e.resource(&id)?;
     let opts = snapshots::restore::RestoreOptions {
         snapshot_first,
         download_first_to: None,
     };
-    let (events, run) = sink(&e, &notifier, on_event);
+    let (events, run) = sink(&state, &e, &notifier, on_event);
     let done = e
         .restore(&r, &version, opts, events, &state.cancel_token())
         .await;
@@ -508,8 +464,12 @@ pub async fn cancel_transfer(state: State<'_, AppState>) -> Result<(), UiError> 
 /// Stops watching the list for one resource's new snapshot (a slow create, or one whose
 /// answer was lost); the rest goes on. Nothing is sent.
 #[tauri::command]
-pub async fn stop_waiting(state: State<'_, AppState>, resource: String) -> Result<bool, UiError> {
-    Ok(engine(&state).await?.stop_waiting(&resource))
+pub async fn stop_waiting(
+    state: State<'_, AppState>,
+    resource: String,
+    account: Option<String>,
+) -> Result<bool, UiError> {
+    Ok(engine_of(&state, &account).await?.stop_waiting(&resource))
 }
 
 /// Pauses (or resumes) the queue: nothing new starts while paused.
@@ -567,8 +527,9 @@ pub async fn set_destination(
     state: State<'_, AppState>,
     resource: Option<String>,
     path: PathBuf,
+    account: Option<String>,
 ) -> Result<PathBuf, UiError> {
-    let e = engine(&state).await?;
+    let e = engine_of(&state, &account).await?;
     store_dest(&e, resource, validate_folder(&path)?)
 }
 
@@ -578,8 +539,9 @@ pub async fn set_destination_from_paths(
     state: State<'_, AppState>,
     resource: Option<String>,
     paths: Vec<PathBuf>,
+    account: Option<String>,
 ) -> Result<PathBuf, UiError> {
-    let e = engine(&state).await?;
+    let e = engine_of(&state, &account).await?;
     store_dest(&e, resource, folder_from_drop(&paths)?)
 }
 
@@ -588,8 +550,9 @@ pub async fn set_destination_from_paths(
 pub async fn clear_destination(
     state: State<'_, AppState>,
     resource: String,
+    account: Option<String>,
 ) -> Result<(), UiError> {
-    let e = engine(&state).await?;
+    let e = engine_of(&state, &account).await?;
     e.update_settings(move |s| {
         s.destinations.remove(&resource);
     })?;
@@ -601,8 +564,9 @@ pub async fn clear_destination(
 pub async fn pick_destination(
     state: State<'_, AppState>,
     resource: Option<String>,
+    account: Option<String>,
 ) -> Result<Option<PathBuf>, UiError> {
-    let e = engine(&state).await?;
+    let e = engine_of(&state, &account).await?;
     let picked = rfd::AsyncFileDialog::new()
         .set_title("Choose where snapshots go")
         .pick_folder()

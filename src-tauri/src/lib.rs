@@ -8,6 +8,7 @@ mod autostart;
 mod commands;
 mod encryption;
 mod error;
+mod events;
 mod notify;
 mod offsite;
 mod opener;
@@ -16,6 +17,7 @@ mod put_back;
 mod render;
 mod schedule;
 mod state;
+mod switcher;
 #[cfg(target_os = "linux")]
 mod trayhost;
 mod words;
@@ -214,6 +216,11 @@ fn command_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Sen
         commands::set_plan_reserve,
         commands::add_plan,
         commands::remove_plan,
+        switcher::list_accounts,
+        switcher::switch_account,
+        switcher::rename_account,
+        switcher::remove_account,
+        switcher::list_all_resources,
     ]
 }
 
@@ -517,16 +524,33 @@ fn save_geometry_soon<R: Runtime>(app: &tauri::AppHandle<R>) {
     });
 }
 
-/// The state of `--demo`: the engine's demo account, its key in memory only.
+/// The state of `--demo`: the engine's two demo accounts, their keys in memory only.
 #[cfg(feature = "demo")]
 fn demo_state(resources: Option<usize>) -> AppState {
     match tauri::async_runtime::block_on(AppState::demo(resources)) {
         Ok(s) => {
-            // Memory only in demo mode; signing in finds it as a key kept before accounts.
-            let _ = s
-                .keychain
-                .slot(&snapshots::secret::Slot::Legacy)
-                .set(&snapshots::demo::key());
+            // Two accounts, their keys in memory only: the demo account, shown first, and
+            // Cliente X, which owns the workspaces the demo account is a member of.
+            tauri::async_runtime::block_on(async {
+                let cfg = s.engine_config();
+                let keys = [
+                    (snapshots::demo::key(), true),
+                    (snapshots::demo::client_key(), false),
+                ];
+                for (key, current) in keys {
+                    let added = snapshots::signin::add_account(
+                        &s.accounts,
+                        s.keychain.as_ref(),
+                        &cfg,
+                        key,
+                        current,
+                    )
+                    .await;
+                    if let Err(e) = added {
+                        eprintln!("square-snapshots: the demo could not add its account: {e}");
+                    }
+                }
+            });
             s
         }
         Err(e) => {

@@ -395,8 +395,9 @@ pub struct LibraryRow {
 pub async fn list_library(
     state: State<'_, AppState>,
     resource: Option<String>,
+    account: Option<String>,
 ) -> Result<Vec<LibraryRow>, UiError> {
-    let e = engine(&state).await?;
+    let e = crate::commands::engine_of(&state, &account).await?;
     let lib = e.library();
     // Names as the window shows them: printable (see `overview::shown`).
     let waiting = |e: &LibraryEntry| {

@@ -4,8 +4,9 @@
 //! file picker for a zip that is not one of the library's copies. Thin: the rules are the
 //! engine's.
 
-use crate::commands::{engine, sink};
+use crate::commands::engine_of;
 use crate::error::UiError;
+use crate::events::sink;
 use crate::notify::Notifier;
 use crate::state::AppState;
 use serde::Serialize;
@@ -30,8 +31,9 @@ pub async fn check_put_back(
     state: State<'_, AppState>,
     id: String,
     path: PathBuf,
+    account: Option<String>,
 ) -> Result<PutBackCheck, UiError> {
-    let e = engine(&state).await?;
+    let e = engine_of(&state, &account).await?;
     let key = key_for(&state, &e, &path)?;
     let plan = e.check_put_back(&id, &path, key.as_ref()).await?;
     Ok(PutBackCheck {
@@ -51,6 +53,7 @@ pub struct PutBackView {
 
 /// Uploads `path` into application `id`, after a snapshot of its current state when asked.
 #[tauri::command]
+#[allow(clippy::too_many_arguments)]
 pub async fn put_back(
     state: State<'_, AppState>,
     notifier: State<'_, Notifier>,
@@ -59,15 +62,16 @@ pub async fn put_back(
     snapshot_first: bool,
     restart: bool,
     on_event: Channel<Event>,
+    account: Option<String>,
 ) -> Result<PutBackView, UiError> {
-    let e = engine(&state).await?;
+    let e = engine_of(&state, &account).await?;
     let opts = PutBackOptions {
         snapshot_first,
         download_first_to: None,
         restart,
         key: key_for(&state, &e, &path)?.map(std::sync::Arc::new),
     };
-    let (events, run) = sink(&e, &notifier, on_event);
+    let (events, run) = sink(&state, &e, &notifier, on_event);
     let result = e
         .put_back(&id, &path, opts, events.clone(), &state.cancel_token())
         .await;
@@ -81,10 +85,11 @@ pub async fn put_back(
 pub async fn list_offsite_copies(
     state: State<'_, AppState>,
     id: String,
+    account: Option<String>,
 ) -> Result<Vec<OffsiteCopy>, UiError> {
     // The key goes back as it is (put_back_offsite finds the copy by it); the window
     // shows every string as text.
-    Ok(engine(&state).await?.offsite_copies(&id))
+    Ok(engine_of(&state, &account).await?.offsite_copies(&id))
 }
 
 /// Fetches the copy at `key` in destination `destination` and puts it back into
@@ -101,15 +106,16 @@ pub async fn put_back_offsite(
     snapshot_first: bool,
     restart: bool,
     on_event: Channel<Event>,
+    account: Option<String>,
 ) -> Result<PutBackView, UiError> {
-    let e = engine(&state).await?;
+    let e = engine_of(&state, &account).await?;
     let opts = PutBackOptions {
         snapshot_first,
         download_first_to: None,
         restart,
         key: None,
     };
-    let (events, run) = sink(&e, &notifier, on_event);
+    let (events, run) = sink(&state, &e, &notifier, on_event);
     let result = e
         .put_back_from_offsite(
             &id,

@@ -5,7 +5,7 @@
 //! A run stopped by the user ("Stop all") is not a failure: it is finished, without what it
 //! had done, at the first look after a pause, so a stop is not undone a minute later.
 
-use crate::commands::event_sink;
+use crate::events::event_sink;
 use crate::notify::Notifier;
 use crate::state::AppState;
 use chrono::{NaiveDate, Utc};
@@ -43,8 +43,11 @@ pub fn start<R: Runtime>(app: tauri::AppHandle<R>) {
                 continue;
             }
             wait = EVERY;
-            // Every signed-in account's plans, each by its own engine.
-            let engines = app.state::<AppState>().engines.lock().await.all();
+            // Every account's plans, each by its own engine: the accounts whose key this
+            // computer keeps are signed in first (the window may show only one of them).
+            let state = app.state::<AppState>();
+            crate::switcher::open_all(&app, &state).await;
+            let engines = state.engines.lock().await.all();
             for engine in engines {
                 if look(&app, &engine, &mut said).await {
                     wait = AFTER_STOP;

@@ -48,6 +48,38 @@ impl Engines {
             self.by_account.remove(&id);
         }
     }
+
+    /// The engine of the account `id`, when it is signed in in this run.
+    pub fn get(&self, id: &str) -> Option<&Arc<Engine>> {
+        self.by_account.get(id)
+    }
+
+    /// Keeps the engine of its account; which account the window shows does not change
+    /// (unless none was).
+    pub fn add(&mut self, engine: Arc<Engine>) -> Arc<Engine> {
+        let id = engine.me().user.id;
+        if self.current.is_none() {
+            self.current = Some(id.clone());
+        }
+        self.by_account.entry(id).or_insert(engine).clone()
+    }
+
+    /// The window shows the account `id` (its engine kept already): false when it is not.
+    pub fn show(&mut self, id: &str) -> bool {
+        let known = self.by_account.contains_key(id);
+        if known {
+            self.current = Some(id.to_string());
+        }
+        known
+    }
+
+    /// Drops the engine of the account `id` (removed from this computer).
+    pub fn remove(&mut self, id: &str) {
+        self.by_account.remove(id);
+        if self.current.as_deref() == Some(id) {
+            self.current = None;
+        }
+    }
 }
 
 /// When this run of the app began, for the log's launch times (a slow start reported by a
@@ -149,6 +181,41 @@ impl AppState {
     /// The engine of the account the window shows.
     pub async fn engine(&self) -> Option<Arc<Engine>> {
         self.engines.lock().await.current().cloned()
+    }
+
+    /// The engine of the account `account` (a row of "All accounts" says whose it is), or
+    /// of the account the window shows when none is named.
+    pub async fn engine_for(&self, account: Option<&str>) -> Option<Arc<Engine>> {
+        let engines = self.engines.lock().await;
+        match account {
+            Some(id) => engines.get(id).cloned(),
+            None => engines.current().cloned(),
+        }
+    }
+
+    /// What a resource of `e`'s account is called where more than one account is known:
+    /// "name (account)", so that a notification or a line never leaves the account to be
+    /// guessed; the name alone with one account.
+    pub fn named(&self, e: &Engine, name: &str) -> String {
+        match self.account_label(e) {
+            Some(a) => format!("{name} ({a})"),
+            None => name.to_string(),
+        }
+    }
+
+    /// The name this computer shows for `e`'s account, when it knows more than one.
+    pub fn account_label(&self, e: &Engine) -> Option<String> {
+        let known = self.accounts.known();
+        if known.len() < 2 {
+            return None;
+        }
+        let id = e.me().user.id;
+        let shown = known
+            .iter()
+            .find(|k| k.id.as_str() == id)
+            .map(|k| k.shown().to_string())
+            .unwrap_or(e.me().user.name);
+        Some(snapshots::names::printable(&shown))
     }
 
     /// Every account's plans file (and the one of a release before accounts, not moved

@@ -17,6 +17,12 @@ pub fn key() -> ApiKey {
     ApiKey::new(KEY).expect("non-empty")
 }
 
+/// The second demo account's key (Cliente X, which owns the workspaces the demo account
+/// is a member of; `start_with_workspaces` serves it).
+pub fn client_key() -> ApiKey {
+    ApiKey::new(squarecloud_sim::DEMO_CLIENT_KEY).expect("non-empty")
+}
+
 /// Where the demo keeps its state: beside the real one, never in it.
 pub fn data_dir() -> PathBuf {
     default_data_dir().join("demo")
