@@ -8,7 +8,10 @@ mod support;
 use serde_json::json;
 use snapshots::accounts::AccountId;
 use snapshots::secret::{KeyringStore, SecretStore};
-use squarecloud_sim::demo::{DEMO_CLIENT_ID, DEMO_CLIENT_PRIVATE_APP, client_account};
+use squarecloud_sim::demo::{
+    DEMO_CLIENT_ID, DEMO_CLIENT_PRIVATE_APP, DEMO_SHARED_ADMIN_APP, DEMO_SHARED_VIEW_APP,
+    client_account,
+};
 use squarecloud_sim::{AccountSpec, SimConfig, Simulator, Target};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -172,7 +175,29 @@ async fn two_accounts_each_back_up_into_their_own_place_and_say_whose() {
         .await;
     d.js("if (!document.getElementById('first-run').hidden) document.getElementById('first-run-skip').click();")
         .await;
+    // The first account's folder is not taken as this one's without asking: the dialog
+    // names the account that keeps its backups there, and Cancel changes nothing.
+    d.js(&format!(
+        "window.__TAURI__.event.emit('folder-dropped', {{ok: true, path: {:?}, x: 5, y: 5}})",
+        out_a.to_str().unwrap()
+    ))
+    .await;
+    d.until_js(
+        "return document.getElementById('shared-dialog').open;",
+        "the shared folder question",
+        10,
+    )
+    .await;
+    let who = d.text_of("#shared-who").await;
+    assert!(
+        who.contains("Demo Account") && who.contains("default folder"),
+        "{who}"
+    );
+    d.click("#shared-cancel").await;
     drop_folder(&d, &out_b).await;
+    // Its views say whose they are.
+    d.until_text("#history-title", |t| t == "Plan runs · Cliente X")
+        .await;
     // Two keychain items, one per account, each with its own key.
     assert_eq!(
         items[0]
@@ -294,6 +319,38 @@ async fn two_accounts_each_back_up_into_their_own_place_and_say_whose() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
+    // The tray's "Snapshot all" covers every account, each at its own pace: Cliente X's two
+    // apps not backed up yet are created at once, while Atlas Bot and Loja do Cliente X,
+    // backed up a moment ago, wait for their resource's minute, each line naming its account.
+    d.js("window.__TAURI__.event.emit('tray-snapshot-all', null)")
+        .await;
+    let t = Instant::now();
+    while sim.created_versions(DEMO_SHARED_ADMIN_APP).is_empty()
+        || sim.created_versions(DEMO_SHARED_VIEW_APP).is_empty()
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "Snapshot all left out Cliente X's apps"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    d.until_text("#transfers", |t| {
+        t.contains("Atlas Bot (Demo Account)") && t.contains("Loja do Cliente X (Cliente X)")
+    })
+    .await;
+    d.click("#cancel-all").await;
+    d.until_js(
+        "return !document.querySelector('#transfers li');",
+        "the drawer emptied by Stop all",
+        30,
+    )
+    .await;
+    assert_eq!(
+        sim.created_versions(ATLAS).len(),
+        1,
+        "Atlas Bot created again within its minute"
+    );
+
     // No request of one account carried the other's key; the creates are among them.
     assert!(no_request_crossed_accounts(&sim) >= 2);
     // Each account's library has its own copy, and names its account.
@@ -321,6 +378,8 @@ async fn two_accounts_each_back_up_into_their_own_place_and_say_whose() {
         }
     }
 
+    let kept = until_zip(&out_b, "Cliente X's copies").await;
+    assert!(kept.len() >= b.len(), "{kept:?}");
     // Removing Cliente X (shown first) keeps its copies, deletes its key, and the window shows
     // the demo account.
     account_menu(&d, "Cliente X").await;
@@ -354,7 +413,7 @@ async fn two_accounts_each_back_up_into_their_own_place_and_say_whose() {
     );
     assert_eq!(
         until_zip(&out_b, "the kept copy").await,
-        b,
+        kept,
         "the copies were not kept"
     );
     d.cmd(reqwest::Method::DELETE, "", None).await;

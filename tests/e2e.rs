@@ -766,6 +766,13 @@ async fn the_real_window_signs_in_snapshots_downloads_and_notifies() {
         None,
         "demo mode stored a key in the keychain"
     );
+    // Two demo accounts: the menu lists both, and All accounts.
+    demo.until_js(
+        "return [...document.querySelectorAll('#account-list .account-label')].map(e => e.textContent).join('|') === 'Demo Account|Cliente X|All accounts';",
+        "the demo's two accounts in the account menu",
+        30,
+    )
+    .await;
     demo.screenshot("07-demo").await;
     demo.cmd(reqwest::Method::DELETE, "", None).await;
 

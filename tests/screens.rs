@@ -226,6 +226,11 @@ async fn every_state_reads_well_in_every_theme_language_and_size() {
     for name in names.iter().filter(|n| *n != "../../etc/passwd") {
         menu_action(&d, name, "#menu-download").await;
     }
+    // In view first, as a person scrolls to it: WebKit's WebDriver clicks where the button
+    // would be without scrolling the list itself, and the download menus above may have
+    // scrolled it out of view (another row's button is then clicked).
+    d.js("document.querySelector(\"button[aria-label='Back up now: ../../etc/passwd']\").scrollIntoView({block: 'center'})")
+        .await;
     d.click("button[aria-label='Back up now: ../../etc/passwd']")
         .await;
     d.until_text("#status-text", |t| {
@@ -499,7 +504,7 @@ async fn two_accounts(d: &Driver, axe_src: &str, home: &Home) {
         30,
     )
     .await;
-    capture(d, "all-accounts", axe_src, Some(8)).await;
+    capture(d, "all-accounts", axe_src, Some(7)).await;
 }
 
 /// Tab from the top: every visible control of the header, tabs, toolbar, rows, drawer and

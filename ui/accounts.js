@@ -116,9 +116,7 @@ function renameDialog() {
   if (!a) return;
   closeMenu(false);
   const dlg = dialogEl("rename-dialog");
-  setText("rename-title", t.renameTitle); setText("rename-label", t.renameLabel);
   setText("rename-help", t.renameHelp(a.server_name));
-  setText("rename-cancel", t.cancel); setText("rename-save", t.renameSave);
   inputEl("rename-input").value = a.name === a.server_name ? "" : a.name;
   inputEl("rename-input").placeholder = a.server_name;
   dlg.onclose = async () => {
@@ -145,9 +143,7 @@ function removeDialog() {
   if (!a) return;
   closeMenu(false);
   const dlg = dialogEl("remove-dialog");
-  setText("remove-title", t.removeTitle(a.name)); setText("remove-help", t.removeHelp);
-  setText("remove-copies-legend", t.removeCopies); setText("remove-keep-label", t.removeKeep);
-  setText("remove-delete-label", t.removeDelete); setText("remove-cancel", t.cancel); setText("remove-confirm", t.removeGo);
+  setText("remove-title", t.removeTitle(a.name));
   // Keeping the copies is the default, every time the dialog opens.
   inputEl("remove-keep").checked = true;
   dlg.onclose = async () => {
@@ -167,6 +163,27 @@ function removeDialog() {
   $("remove-cancel").focus();
 }
 
+/** A folder refused because another account keeps copies there (`folder_shared`): the
+ * user is asked, and only a "Use it anyway" sets it. Resolves to the folder set, or null
+ * (cancelled, or another failure, which is shown).
+ * @param {unknown} e @param {string | null} resource @returns {Promise<string | null>} */
+export function confirmShared(e, resource) {
+  const f = /** @type {ipc.UiError} */ (e);
+  if (!f || typeof f !== "object" || f.code !== "folder_shared" || !f.path) { showError(e); return Promise.resolve(null); }
+  const path = f.path;
+  const dlg = dialogEl("shared-dialog");
+  setText("shared-folder", path); setText("shared-who", f.message);
+  return new Promise((done) => {
+    dlg.onclose = async () => {
+      if (dlg.returnValue !== "use") { done(null); return; }
+      try { done(await ipc.setDestination(resource, path, true)); } catch (err) { showError(err); done(null); }
+    };
+    dlg.returnValue = "";
+    dlg.showModal();
+    $("shared-cancel").focus();
+  });
+}
+
 /** @param {() => Promise<void>} load what a signed-in window loads */
 export function initAccounts(load) {
   reload = load;
@@ -176,6 +193,7 @@ export function initAccounts(load) {
   $("account-remove").addEventListener("click", removeDialog);
   $("rename-cancel").addEventListener("click", () => dialogEl("rename-dialog").close());
   $("remove-cancel").addEventListener("click", () => dialogEl("remove-dialog").close());
+  $("shared-cancel").addEventListener("click", () => dialogEl("shared-dialog").close());
   $("sign-in-cancel").addEventListener("click", () => { state.adding = false; state.signIn = null; renderSession(); repaint(); });
   // A resource's commands go to its account's engine.
   ipc.routeBy((id) => (id ? state.owner.get(id) || null : null));

@@ -2,6 +2,7 @@
 import { notice, showError } from "./notice.js";
 import { repaint, state } from "./state.js";
 import { loadEncryption } from "./encryption.js";
+import { confirmShared } from "./accounts.js";
 import * as ipc from "./ipc.js";
 
 // Refreshes never overlap: one asked for while another runs makes it run once more after,
@@ -88,7 +89,7 @@ function learnNewest() {
 /** The folder picker, for a resource or (null) the default folder. @param {string | null} resource */
 export async function chooseFolder(resource) {
   try {
-    const p = await ipc.pickDestination(resource);
+    const p = await ipc.pickDestination(resource).catch((e) => confirmShared(e, resource));
     if (p) { notice(() => state.t.folderSet(p)); await refresh(); }
   } catch (e) { showError(e); }
 }

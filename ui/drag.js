@@ -6,6 +6,7 @@ import { notice, showError } from "./notice.js";
 import { wordsFor } from "./errors.js";
 import { firstRun } from "./resources.js";
 import { nameOf, state } from "./state.js";
+import { confirmShared } from "./accounts.js";
 import * as ipc from "./ipc.js";
 
 /** The resource row under a point in physical pixels, if any. @param {number} x @param {number} y */
@@ -43,8 +44,10 @@ export function initDrag() {
     const row = p.ok ? rowAt(p.x, p.y) : null;
     state.drag = null; renderDrag(0, 0);
     if (!p.ok || !p.path) { showError({ code: p.code || "", message: p.message || "" }); return; }
+    const resource = row ? row.dataset.id || null : null;
     try {
-      const dest = await ipc.setDestination(row ? row.dataset.id || null : null, p.path);
+      const dest = await ipc.setDestination(resource, p.path).catch((e) => confirmShared(e, resource));
+      if (!dest) return;
       notice(() => state.t.folderSet(dest));
       await refresh();
     } catch (e) { showError(e); }

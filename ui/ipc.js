@@ -8,7 +8,8 @@
 // ---- Errors ----
 
 /** Every command fails with this: a code the window may branch on, words a person reads.
- * @typedef {{ code: string, message: string }} UiError */
+ * `path`: the folder a refusal is about, when the window may go on with it once the user confirms.
+ * @typedef {{ code: string, message: string, path?: string }} UiError */
 
 // ---- Session and account (commands.rs) ----
 
@@ -296,9 +297,10 @@ export const setLanguage = (locale) => call("set_language", { locale });
 export const getSettings = () => call("get_settings");
 /** @param {SettingsView} settings @returns {Promise<void>} */
 export const saveSettings = (settings) => call("save_settings", { settings });
-/** A resource's folder, or the default one (`resource` null); resolves to the folder used.
- * @param {string | null} resource @param {string} path @returns {Promise<string>} */
-export const setDestination = (resource, path) => call("set_destination", { resource, path, account: accountOf(resource) });
+/** A resource's folder, or the default one (`resource` null); resolves to the folder used. A
+ * folder another account uses is refused (`folder_shared`, with its `path`) unless `confirmed`.
+ * @param {string | null} resource @param {string} path @param {boolean} [confirmed] @returns {Promise<string>} */
+export const setDestination = (resource, path, confirmed = false) => call("set_destination", { resource, path, account: accountOf(resource), confirmed });
 /** @param {string | null} resource @param {string[]} paths @returns {Promise<string>} */
 export const setDestinationFromPaths = (resource, paths) => call("set_destination_from_paths", { resource, paths, account: accountOf(resource) });
 /** @param {string} resource @returns {Promise<void>} */

@@ -6,7 +6,7 @@ import { closeMenu, isOpen, openMenu } from "./menu.js";
 import { $, fillSelect, selectEl, setDetail, setText } from "./dom.js";
 import { errorWords } from "./errors.js";
 import { renderNotice } from "./notice.js";
-import { lang, repaint, state, store } from "./state.js";
+import { lang, manyAccounts, repaint, state, store } from "./state.js";
 import { forgetShown, reloadShown, renderAccounts, renderHeaderName } from "./accounts.js";
 import * as ipc from "./ipc.js";
 
@@ -28,7 +28,12 @@ export function applyLocale(locale) {
   const texts = {
     "sign-in-title": t.signInTitle, "sign-in-help": t.signInHelp, "key-label": t.keyLabel, "sign-in": t.signIn,
     "sign-out": t.signOut, "account-add": t.addAccount, "account-rename": t.renameAccount,
-    "account-remove": t.removeAccount, "sign-in-cancel": t.cancel, "locale-signin-label": t.language, "locale-label": t.language, "theme-label": t.themeLabel,
+    "account-remove": t.removeAccount, "sign-in-cancel": t.cancel,
+    "rename-title": t.renameTitle, "rename-label": t.renameLabel, "rename-cancel": t.cancel, "rename-save": t.renameSave,
+    "remove-help": t.removeHelp, "remove-copies-legend": t.removeCopies, "remove-keep-label": t.removeKeep,
+    "remove-delete-label": t.removeDelete, "remove-cancel": t.cancel, "remove-confirm": t.removeGo,
+    "shared-title": t.sharedTitle, "shared-text": t.sharedText, "shared-cancel": t.cancel, "shared-confirm": t.sharedGo,
+    "locale-signin-label": t.language, "locale-label": t.language, "theme-label": t.themeLabel,
     "tab-resources-label": t.tabResources, "tab-library-label": t.tabLibrary, "tab-history-label": t.tabHistory, "tab-settings-label": t.tabSettings,
     "first-run-title": t.firstRunTitle, "first-run-text": t.firstRunText, "first-run-choose": t.choose, "first-run-skip": t.firstRunSkip,
     "choose-folder": t.choose, "drop-hint": t.dropHint, "folder-title": t.folderTitle, "own-folders-title": t.ownFoldersTitle,
@@ -108,6 +113,11 @@ export function renderSession() {
   if (form || !session || !session.account) { repaint("transfers"); $("api-key").focus(); return; }
   renderHeaderName();
   setText("account-plan", t.planLine(session.account.plan, session.account.memory_mb));
+  // With several accounts, the views of one account (its copies, its history, its folders)
+  // say whose they are, in "All accounts" too.
+  const whose = manyAccounts() ? ` · ${session.account.name}` : "";
+  setText("library-title", t.library + whose); setText("history-title", t.history + whose);
+  setText("folder-title", t.folderTitle + whose); setText("plans-title", t.plans + whose);
   renderQuota(session.quota);
   showView(state.view, false);
 }

@@ -512,25 +512,52 @@ pub async fn save_settings(
     Ok(())
 }
 
-fn store_dest(e: &Engine, resource: Option<String>, dir: PathBuf) -> Result<PathBuf, UiError> {
+fn store_dest(
+    state: &AppState,
+    e: &Engine,
+    resource: Option<String>,
+    dir: PathBuf,
+    confirmed: bool,
+) -> Result<PathBuf, UiError> {
     if let Some(id) = &resource {
         e.resource(id)?;
+    }
+    // Another account's folder mixes two accounts' copies: said, and kept only once the
+    // user confirms.
+    let me = snapshots::accounts::AccountId::new(e.me().user.id).ok();
+    let users = state.accounts.folder_users(&dir, me.as_ref());
+    if !confirmed && !users.is_empty() {
+        let who: Vec<String> = users.iter().map(|u| u.describe()).collect();
+        return Err(UiError {
+            path: Some(dir.clone()),
+            ..UiError::new(
+                "folder_shared",
+                format!(
+                    "{} is used by another account: {}. Nothing was changed.",
+                    dir.display(),
+                    who.join("; ")
+                ),
+            )
+        });
     }
     let d = dir.clone();
     e.update_settings(move |s| s.set_destination(resource, d))?;
     Ok(dir)
 }
 
-/// Sets a folder (the default, or a resource's) after checking it exists and is writable.
+/// Sets a folder (the default, or a resource's) after checking it exists and is writable;
+/// a folder another account uses only when `confirmed`.
 #[tauri::command]
 pub async fn set_destination(
     state: State<'_, AppState>,
     resource: Option<String>,
     path: PathBuf,
     account: Option<String>,
+    confirmed: Option<bool>,
 ) -> Result<PathBuf, UiError> {
     let e = engine_of(&state, &account).await?;
-    store_dest(&e, resource, validate_folder(&path)?)
+    let dir = validate_folder(&path)?;
+    store_dest(&state, &e, resource, dir, confirmed.unwrap_or(false))
 }
 
 /// What a drop onto the window sets: exactly one writable folder, else a clear refusal.
@@ -542,7 +569,7 @@ pub async fn set_destination_from_paths(
     account: Option<String>,
 ) -> Result<PathBuf, UiError> {
     let e = engine_of(&state, &account).await?;
-    store_dest(&e, resource, folder_from_drop(&paths)?)
+    store_dest(&state, &e, resource, folder_from_drop(&paths)?, false)
 }
 
 /// A resource goes back to the default folder.
@@ -572,7 +599,13 @@ pub async fn pick_destination(
         .pick_folder()
         .await;
     match picked {
-        Some(h) => Ok(Some(store_dest(&e, resource, validate_folder(h.path())?)?)),
+        Some(h) => Ok(Some(store_dest(
+            &state,
+            &e,
+            resource,
+            validate_folder(h.path())?,
+            false,
+        )?)),
         None => Ok(None),
     }
 }

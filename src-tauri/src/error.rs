@@ -6,6 +6,10 @@ use serde::Serialize;
 pub struct UiError {
     pub code: &'static str,
     pub message: String,
+    /// The folder a refusal is about, when the window may go on with it once the user
+    /// confirms (`folder_shared`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<std::path::PathBuf>,
 }
 
 impl UiError {
@@ -13,6 +17,7 @@ impl UiError {
         Self {
             code,
             message: message.into(),
+            path: None,
         }
     }
 
