@@ -30,6 +30,7 @@ use tauri::menu::{CheckMenuItem, Menu, MenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{DragDropEvent, Emitter, Manager, Runtime, WindowEvent};
 use tauri_plugin_window_state::{AppHandleExt, StateFlags};
+use words::Speak;
 
 /// What a drop onto the window became, for the UI to apply to a row or to the default.
 #[derive(Clone, Serialize)]
@@ -139,7 +140,7 @@ fn tray<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
 
 /// Builds the app; `run_app` takes a builder so tests can boot it on the mock runtime.
 pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
-    let speech = words::Speech::new(words::Lang::of_system());
+    let speech = words::Speech::new(words::of_system());
     builder
         .manage(state)
         .manage(GeometryChanges::default())

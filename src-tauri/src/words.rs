@@ -5,55 +5,30 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-/// A language the app is translated into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    En = 0,
-    PtBr = 1,
-    Es = 2,
+pub use snapshots::lang::Lang;
+
+/// The language's words for the tray and notifications.
+pub trait Speak {
+    fn words(self) -> &'static Words;
 }
 
-impl Lang {
-    /// The language for a BCP 47 tag or a POSIX locale (`pt_BR.UTF-8`, `es-AR`, `C`), as the
-    /// window picks it: Portuguese and Spanish by their prefix, English otherwise.
-    pub fn pick(tag: &str) -> Lang {
-        let t = tag.trim().to_ascii_lowercase();
-        if t.starts_with("pt") {
-            Lang::PtBr
-        } else if t.starts_with("es") {
-            Lang::Es
-        } else {
-            Lang::En
-        }
-    }
-
-    /// The system's language: the POSIX variables in their order of precedence, then what
-    /// the system says (Windows and macOS have no such variables).
-    pub fn of_system() -> Lang {
-        ["LC_ALL", "LC_MESSAGES", "LANG"]
-            .iter()
-            .filter_map(|v| std::env::var(v).ok())
-            .find(|v| !v.is_empty())
-            .or_else(sys_locale::get_locale)
-            .map(|t| Lang::pick(&t))
-            .unwrap_or(Lang::En)
-    }
-
-    fn from_u8(n: u8) -> Lang {
-        match n {
-            1 => Lang::PtBr,
-            2 => Lang::Es,
-            _ => Lang::En,
-        }
-    }
-
-    pub fn words(self) -> &'static Words {
+impl Speak for Lang {
+    fn words(self) -> &'static Words {
         match self {
             Lang::En => &EN,
             Lang::PtBr => &PT_BR,
             Lang::Es => &ES,
         }
     }
+}
+
+/// The system's language: the POSIX variables in their order of precedence, then what the
+/// system says (Windows and macOS have no such variables).
+pub fn of_system() -> Lang {
+    Lang::posix_locale(|v| std::env::var(v).ok())
+        .or_else(sys_locale::get_locale)
+        .map(|t| Lang::pick(&t))
+        .unwrap_or(Lang::En)
 }
 
 /// The language the window shows, shared by whatever speaks outside it (a clone shares it).
@@ -179,17 +154,6 @@ const ES: Words = Words {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_language_is_picked_from_a_tag_or_a_posix_locale() {
-        assert_eq!(Lang::pick("pt-BR"), Lang::PtBr);
-        assert_eq!(Lang::pick("pt_BR.UTF-8"), Lang::PtBr);
-        assert_eq!(Lang::pick("es_AR.UTF-8"), Lang::Es);
-        assert_eq!(Lang::pick("es"), Lang::Es);
-        assert_eq!(Lang::pick("C"), Lang::En);
-        assert_eq!(Lang::pick("de-DE"), Lang::En);
-        assert_eq!(Lang::pick(""), Lang::En);
-    }
 
     #[test]
     fn the_shared_language_follows_the_window() {

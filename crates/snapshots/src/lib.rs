@@ -10,6 +10,7 @@ pub mod demo;
 pub mod destination;
 pub mod download;
 pub mod engine;
+pub mod lang;
 pub mod ledger;
 pub mod metered;
 pub mod names;

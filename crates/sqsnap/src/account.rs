@@ -5,7 +5,8 @@
 use crate::cli::{AccountCmd, Cli};
 use crate::exit::Fail;
 use crate::say::{self, Out};
-use crate::session::accounts;
+use crate::session::{account_fail, accounts};
+use crate::words::{self, Lang};
 use snapshots::accounts::{Accounts, Known};
 use snapshots::library::{LIBRARY, Library};
 use snapshots::names::printable;
@@ -21,23 +22,19 @@ pub async fn run(cli: &Cli, cmd: &AccountCmd) -> Result<(), Fail> {
     }
     let out = Out::new(cli.json);
     let accounts = accounts(cli.demo)?;
-    let find = |name: &str| accounts.find(name).map_err(|e| Fail(2, e.to_string()));
+    let find = |name: &str| accounts.find(name).map_err(account_fail);
     match cmd {
         AccountCmd::Add { .. } => unreachable!("handled above"),
         AccountCmd::List => list(&out, &accounts),
         AccountCmd::Rename { name, new, reset } => {
             let k = find(name)?;
             let label = if *reset { None } else { new.as_deref() };
-            accounts
-                .rename(&k.id, label)
-                .map_err(|e| Fail(2, e.to_string()))?;
+            accounts.rename(&k.id, label).map_err(account_fail)?;
             let k = find(k.id.as_str())?;
             out.emit(
-                format!(
-                    "Account {} is called {} here now (on Square Cloud: {}).",
-                    k.id,
-                    k.shown(),
-                    k.name
+                words::say(
+                    |w| w.account_renamed,
+                    &[("id", &k.id), ("shown", &k.shown()), ("name", &k.name)],
                 ),
                 serde_json::json!({"id": k.id, "name": k.name, "label": k.label, "shown": k.shown()}),
             );
@@ -45,20 +42,16 @@ pub async fn run(cli: &Cli, cmd: &AccountCmd) -> Result<(), Fail> {
         }
         AccountCmd::Use { name } => {
             let k = find(name)?;
-            accounts
-                .switch_to(&k.id)
-                .map_err(|e| Fail(2, e.to_string()))?;
+            accounts.switch_to(&k.id).map_err(account_fail)?;
             let key = signin::key_kept(&OsKeychain::default(), &k.id).unwrap_or(true);
             out.emit(
-                format!(
-                    "{} ({}) is the default account now.{}",
-                    k.shown(),
-                    k.id,
+                words::say(
                     if key {
-                        ""
+                        |w| w.account_default_now
                     } else {
-                        " The keychain holds no key for it: add it again with `sqsnap account add`."
-                    }
+                        |w| w.account_default_nokey
+                    },
+                    &[("shown", &k.shown()), ("id", &k.id)],
                 ),
                 serde_json::json!({"current": k.id, "shown": k.shown(), "key_in_keychain": key}),
             );
@@ -76,24 +69,28 @@ fn list(out: &Out, accounts: &Accounts) -> Result<(), Fail> {
     let known = accounts.known();
     let current = accounts.current();
     let kc = OsKeychain::default();
+    let w = words::w();
     if known.is_empty() {
-        out.human("No accounts here yet. Add one with `sqsnap account add`.");
+        out.human(w.accounts_none);
     }
     for k in &known {
         let is_current = current.as_ref() == Some(&k.id);
         let key = signin::key_kept(&kc, &k.id);
         let key_words = match &key {
-            Ok(true) => "key in the keychain".to_string(),
-            Ok(false) => "NO KEY in the keychain (`sqsnap account add`)".to_string(),
-            Err(e) => format!("key unknown: {e}"),
+            Ok(true) => w.key_in_keychain.to_string(),
+            Ok(false) => w.no_key_in_keychain.to_string(),
+            Err(e) => words::fill(w.key_unknown, &[("error", e)]),
         };
         out.emit(
             format!(
-                "{} {:24} {:20} Square Cloud: {}; {key_words}",
+                "{} {:24} {:20} {}",
                 if is_current { "*" } else { " " },
                 printable(k.shown()),
                 k.id,
-                printable(&k.name),
+                words::fill(
+                    w.account_line,
+                    &[("name", &printable(&k.name)), ("key", &key_words)]
+                ),
             ),
             serde_json::json!({"id": k.id, "name": k.name, "label": k.label,
                 "shown": k.shown(), "current": is_current,
@@ -101,9 +98,9 @@ fn list(out: &Out, accounts: &Accounts) -> Result<(), Fail> {
         );
     }
     if current.is_some() {
-        out.human("* the default account (others with --account NAME)");
+        out.human(w.account_default_mark);
     } else if known.len() > 1 {
-        out.human("No account is the default: choose one with `sqsnap account use NAME`.");
+        out.human(w.account_none_default);
     }
     Ok(())
 }
@@ -131,9 +128,9 @@ fn copies_here(accounts: &Accounts, k: &Known) -> (usize, Vec<PathBuf>) {
 /// "1 copy", "3 copies".
 fn copies(n: usize) -> String {
     if n == 1 {
-        "1 copy".into()
+        words::w().copies_one.into()
     } else {
-        format!("{n} copies")
+        words::say(|w| w.copies_many, &[("n", &n)])
     }
 }
 
@@ -150,16 +147,25 @@ fn ask_delete(who: &str, n: usize, folders: &[PathBuf]) -> Result<bool, Fail> {
     if !std::io::stdin().is_terminal() {
         return Ok(false);
     }
-    say::ask(&format!(
-        "{who} has {} on this computer (in {}). Keep (k) or delete (d)? [K/d] ",
-        copies(n),
-        folders_words(folders)
+    say::ask(&words::say(
+        |w| w.ask_keep_delete,
+        &[
+            ("who", &who),
+            ("copies", &copies(n)),
+            ("folders", &folders_words(folders)),
+        ],
     ));
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)
-        .map_err(|e| Fail(2, e.to_string()))?;
-    Ok(matches!(answer.trim(), "d" | "D" | "delete"))
+        .map_err(|e| Fail::coded(2, "", e.to_string()))?;
+    // Delete is d in English, a (apagar) in Portuguese, b (borrar) in Spanish.
+    let delete: &[&str] = match words::lang() {
+        Lang::En => &["d", "delete"],
+        Lang::PtBr => &["a", "apagar", "d"],
+        Lang::Es => &["b", "borrar", "d"],
+    };
+    Ok(delete.contains(&answer.trim().to_lowercase().as_str()))
 }
 
 fn remove(
@@ -174,20 +180,23 @@ fn remove(
     let delete = n > 0 && (delete_copies || ask_delete(&who, n, &folders)?);
     if delete && !yes {
         crate::restore::confirm_to(
-            &format!(
-                "Delete {who}'s {} in {}? Only files this app made and that are unchanged go; they cannot be brought back. [y/N] ",
-                copies(n),
-                folders_words(&folders)
+            &words::say(
+                |w| w.ask_delete,
+                &[
+                    ("who", &who),
+                    ("copies", &copies(n)),
+                    ("folders", &folders_words(&folders)),
+                ],
             ),
-            "deleting its copies",
-            "The account was not removed",
+            |w| w.doing_delete_copies,
+            |w| w.not_removed,
         )?;
     }
     let removed = signin::remove_account(accounts, &OsKeychain::default(), &k.id, delete).map_err(
         |e| match e {
-            RemoveError::Keychain(e) => Fail(3, e.to_string()),
-            RemoveError::Account(e) => Fail(2, e.to_string()),
-            RemoveError::State(e) => Fail(7, e),
+            RemoveError::Keychain(e) => Fail::coded(3, "keychain", e.to_string()),
+            RemoveError::Account(e) => account_fail(e),
+            RemoveError::State(e) => Fail::coded(7, "disk", e),
         },
     )?;
     say_removed(out, accounts, k, &who, n, &folders, &removed);
@@ -203,50 +212,52 @@ fn say_removed(
     folders: &[PathBuf],
     r: &Removed,
 ) {
+    let w = words::w();
     let copies = match &r.deleted {
         Some(report) => {
             for p in &report.deleted {
                 out.emit(
-                    format!("deleted  {}", p.display()),
+                    words::fill(w.deleted_path, &[("path", &p.display())]),
                     serde_json::json!({"deleted": p}),
                 );
             }
             for p in &report.skipped {
                 out.emit(
-                    format!("kept     {} (changed since it was downloaded)", p.display()),
+                    words::fill(w.kept_changed, &[("path", &p.display())]),
                     serde_json::json!({"skipped": p}),
                 );
             }
-            format!(
-                " {} deleted{}.{}",
-                copies(report.deleted.len()),
-                match report.skipped.len() {
-                    0 => String::new(),
-                    k => format!(", {} kept (changed since downloaded)", copies(k)),
-                },
-                if r.state_removed {
-                    " Its library, plans and settings on this computer went with them."
-                } else {
-                    " Its library, plans and settings stay on this computer, since some copies are still there."
-                }
-            )
+            let gone = copies(report.deleted.len());
+            let counts = match report.skipped.len() {
+                0 => words::fill(w.removed_copies, &[("copies", &gone)]),
+                k => words::fill(
+                    w.removed_copies_skipped,
+                    &[("copies", &gone), ("skipped", &copies(k))],
+                ),
+            };
+            let state = if r.state_removed {
+                w.removed_state_gone
+            } else {
+                w.removed_state_stays
+            };
+            format!("{counts}{state}")
         }
-        None if n > 0 => format!(
-            " Its {} on this computer (in {}) stay, and so do its library, plans and settings, for when it is added again.",
-            copies(n),
-            folders_words(folders)
+        None if n > 0 => words::fill(
+            w.removed_kept_copies,
+            &[("copies", &copies(n)), ("folders", &folders_words(folders))],
         ),
-        None => " Its library, plans and settings stay, for when it is added again.".into(),
+        None => w.removed_kept_state.into(),
     };
     let now = match r.current.as_ref().and_then(|c| accounts.get(c)) {
-        Some(c) => format!(" The default account is {} now.", printable(c.shown())),
-        None if !accounts.known().is_empty() => {
-            " No account is the default now: choose one with `sqsnap account use NAME`.".into()
-        }
+        Some(c) => words::fill(w.removed_default_now, &[("name", &printable(c.shown()))]),
+        None if !accounts.known().is_empty() => w.removed_no_default.into(),
         None => String::new(),
     };
     out.emit(
-        format!("Removed {who}: its key left the keychain.{copies}{now}"),
+        words::fill(
+            w.removed,
+            &[("who", &who), ("copies", &copies), ("now", &now)],
+        ),
         serde_json::json!({"removed": k.id, "name": k.name,
             "copies_deleted": r.deleted.as_ref().map(|d| d.deleted.len()),
             "state_removed": r.state_removed, "current": r.current}),

@@ -11,10 +11,11 @@ use crate::cli::{FolderArgs, FolderCmd, FolderEncryptArgs};
 use crate::exit::Fail;
 use crate::say::{self, Out};
 use crate::session::{Pick, Session, accounts, offline};
+use crate::words;
 use snapshots::accounts::AccountId;
 use snapshots::library::{LIBRARY, Library};
 use snapshots::names::printable;
-use snapshots::seal::folders::{self, ChoiceError, FolderEncryption, LOST_KEY_WARNING};
+use snapshots::seal::folders::{self, ChoiceError, FolderEncryption};
 use snapshots::seal::identity;
 use snapshots::secret::OsKeychain;
 use snapshots::settings::validate_folder;
@@ -23,16 +24,14 @@ use snapshots::statedir::StateDir;
 
 pub fn run(json: bool, pick: &Pick, cmd: &FolderCmd) -> Result<(), Fail> {
     let o = offline(pick)?;
-    let account = o.account.map(|k| k.id).ok_or_else(|| {
-        Fail(
-            3,
-            "Not signed in: folders and their encryption belong to an account. Run `sqsnap account add` (or `sqsnap login`) first."
-                .into(),
-        )
-    })?;
+    let account = o
+        .account
+        .map(|k| k.id)
+        .ok_or_else(|| Fail::says(3, |w| w.folder_not_signed_in, &[]))?;
     let out = &Out::of(json, o.whose);
     let dir = o.dir;
-    let st = StateDir::open(&dir).map_err(|e| Fail(7, format!("{}: {e}", dir.display())))?;
+    let st = StateDir::open(&dir)
+        .map_err(|e| Fail::coded(7, "disk", format!("{}: {e}", dir.display())))?;
     let kc = OsKeychain::default();
     match cmd {
         FolderCmd::List => list(out, &st, &kc, &account),
@@ -48,18 +47,24 @@ fn list(out: &Out, st: &StateDir, kc: &OsKeychain, account: &AccountId) -> Resul
         .map_err(|e| fail(e.into()))?
         .map(|k| k.recipient());
     let shown = folders::shown_folders(&settings);
+    let w = words::w();
     if shown.is_empty() {
-        out.human("No folder is set yet: sqsnap downloads go to --dest, the app's to the folder chosen in its window.");
+        out.human(w.no_folder_yet);
     }
     for d in shown {
         let f = folders::status(&settings, &library, &d, recipient.as_ref());
-        let what = if f.encrypts { "encrypted" } else { "plain" };
+        let what = if f.encrypts { w.encrypted } else { w.plain };
         out.emit(
             format!(
-                "{what:9} {}  ({} encrypted, {} plain copies here)",
-                d.display(),
-                f.sealed_copies,
-                f.plain_copies
+                "{what:9} {}",
+                words::fill(
+                    w.folder_line,
+                    &[
+                        ("dir", &d.display()),
+                        ("sealed", &f.sealed_copies),
+                        ("plain", &f.plain_copies)
+                    ]
+                )
             ),
             serde_json::json!(f),
         );
@@ -68,9 +73,9 @@ fn list(out: &Out, st: &StateDir, kc: &OsKeychain, account: &AccountId) -> Resul
         .as_ref()
         .is_some_and(|r| settings.recovery_exported_for(&r.to_string()));
     out.human(if exported {
-        "A recovery key was written for this account's encryption key."
+        w.recovery_written
     } else {
-        "No recovery key was written for this account's encryption key yet: sqsnap key export-recovery FILE."
+        w.recovery_missing
     });
     Ok(())
 }
@@ -85,12 +90,12 @@ fn encrypt(
     let on = a.on;
     let done = match folders::set(st, kc, account, &a.dir, on, false) {
         Err(ChoiceError::Unconfirmed(dir)) => {
-            say::err(&format!("Warning: {LOST_KEY_WARNING} No recovery key was written for this account yet (sqsnap key export-recovery FILE writes one)."));
+            say::err(words::w().lost_key_warning);
             if !a.yes {
                 crate::restore::confirm_to(
-                    &format!("Encrypt the copies made in {} from now on? [y/N] ", dir.display()),
-                    "turning encryption on",
-                    "Encryption not turned on",
+                    &words::say(|w| w.encrypt_ask, &[("dir", &dir.display())]),
+                    |w| w.doing_encrypt,
+                    |w| w.not_encrypted,
                 )?;
             }
             folders::set(st, kc, account, &dir, on, true)
@@ -105,36 +110,31 @@ fn encrypt(
 /// What was changed, and what happens to the copies already there.
 fn said(f: &FolderEncryption) -> String {
     let dir = f.folder.display();
+    let w = words::w();
     if f.encrypts {
-        let to = f.recipient.as_deref().unwrap_or("this account's key");
-        let mut s = format!("Copies made in {dir} from now on are encrypted (….zip.age) to {to}.");
+        let to = f.recipient.as_deref().unwrap_or(w.enc_this_key);
+        let mut s = words::fill(w.enc_on, &[("dir", &dir), ("to", &to)]);
         if f.plain_copies > 0 {
-            s.push_str(&format!(
-                " The plain copies already there ({}) stay as they are.",
-                f.plain_copies
-            ));
+            s.push_str(&words::fill(w.enc_plain_stay, &[("n", &f.plain_copies)]));
         }
         s
     } else {
-        let mut s = format!("Copies made in {dir} from now on are plain zips.");
+        let mut s = words::fill(w.enc_off, &[("dir", &dir)]);
         if f.sealed_copies > 0 {
-            s.push_str(&format!(
-                " The encrypted copies already there ({}) stay encrypted; sqsnap decrypt opens them.",
-                f.sealed_copies
-            ));
+            s.push_str(&words::fill(w.enc_sealed_stay, &[("n", &f.sealed_copies)]));
         }
         s
     }
 }
 
 fn fail(e: ChoiceError) -> Fail {
-    let code = match &e {
-        ChoiceError::Unconfirmed(_) => 2,
-        ChoiceError::Folder(_) | ChoiceError::State(..) => 7,
-        ChoiceError::Key(identity::SealError::WeakPassphrase(_)) => 2,
-        ChoiceError::Key(_) => 3,
-    };
-    Fail(code, e.to_string())
+    match e {
+        ChoiceError::Unconfirmed(_) => Fail::coded(2, "confirm", e.to_string()),
+        ChoiceError::Folder(f) => Fail::coded(7, f.code(), f.to_string()),
+        ChoiceError::State(..) => Fail::coded(7, "disk", e.to_string()),
+        ChoiceError::Key(k @ identity::SealError::WeakPassphrase(_)) => Fail::seal(2, k),
+        ChoiceError::Key(k) => Fail::seal(3, k),
+    }
 }
 
 /// `sqsnap folder set PATH [--resource ID] [--yes]`.
@@ -144,7 +144,7 @@ pub fn set(s: &Session, a: &FolderArgs) -> Result<(), Fail> {
         Some(id) => Some(s.engine.resource(id)?),
         None => None,
     };
-    let dir = validate_folder(path).map_err(|e| Fail(7, e.to_string()))?;
+    let dir = validate_folder(path).map_err(|e| Fail::coded(7, e.code(), e.to_string()))?;
     let me = AccountId::new(s.whose.id.clone()).ok();
     let others = accounts(s.demo)?.folder_users(&dir, me.as_ref());
     if !others.is_empty() {
@@ -154,29 +154,26 @@ pub fn set(s: &Session, a: &FolderArgs) -> Result<(), Fail> {
             .collect::<Vec<_>>()
             .join("; ");
         if !a.yes {
-            return Err(Fail(
+            return Err(Fail::says(
                 2,
-                format!(
-                    "{} is another account's folder: {who}. Copies of two accounts in one folder are easily taken for each other's. Choose a folder of this account's own, or pass --yes to use this one anyway. Nothing was changed.",
-                    dir.display()
-                ),
+                |w| w.folder_shared_refused,
+                &[("dir", &dir.display()), ("who", &who)],
             ));
         }
-        s.out.warn(format!(
-            "note: {} is shared with another account ({who}), as --yes asked.",
-            dir.display()
+        s.out.warn(words::say(
+            |w| w.folder_shared_note,
+            &[("dir", &dir.display()), ("who", &who)],
         ));
     }
     s.engine.update_settings(|st| {
         st.set_destination(resource.as_ref().map(|r| r.id.clone()), dir.clone())
     })?;
     let what = match &resource {
-        Some(r) => format!(
-            "{}'s backups go to {} now.",
-            printable(&r.name),
-            dir.display()
+        Some(r) => words::say(
+            |w| w.folder_set_resource,
+            &[("name", &printable(&r.name)), ("dir", &dir.display())],
         ),
-        None => format!("Backups go to {} now (the default folder).", dir.display()),
+        None => words::say(|w| w.folder_set_default, &[("dir", &dir.display())]),
     };
     s.out.emit(
         what,

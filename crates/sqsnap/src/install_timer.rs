@@ -1,9 +1,10 @@
 //! `sqsnap plan install-timer`: a systemd user service and timer that run `sqsnap run-due`
 //! every 15 minutes, with the key handed over by systemd when it is in a file.
 
-use crate::exit::Fail;
+use crate::exit::{Fail, Said};
 use crate::key::{CREDENTIAL, KeySource, read_key_file};
 use crate::say::Out;
+use crate::words;
 use std::path::PathBuf;
 
 /// Writes `sqsnap-run-due.service` and `.timer` for the user's systemd. With a key file
@@ -14,34 +15,29 @@ pub fn run(out: &Out, key_file: Option<&std::path::Path>) -> Result<(), Fail> {
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-        .ok_or_else(|| Fail(7, "Neither XDG_CONFIG_HOME nor HOME is set.".into()))?;
+        .ok_or_else(|| Fail::says(7, |w| w.timer_no_home, &[]))?;
     let dir = config.join("systemd/user");
-    let exe = std::env::current_exe().map_err(|e| Fail(7, e.to_string()))?;
+    let exe = std::env::current_exe().map_err(|e| Fail::coded(7, "disk", e.to_string()))?;
     let (service, credential) = service(&exe, key_file)?;
     let timer = "[Unit]\nDescription=Square Snapshots: check the plans every 15 minutes\n\n[Timer]\nOnBootSec=3min\nOnCalendar=*:0/15\nPersistent=true\n\n[Install]\nWantedBy=timers.target\n";
-    std::fs::create_dir_all(&dir).map_err(|e| Fail(7, format!("{}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Fail::coded(7, "folder", format!("{}: {e}", dir.display())))?;
     for (name, text) in [
         ("sqsnap-run-due.service", service.as_str()),
         ("sqsnap-run-due.timer", timer),
     ] {
         snapshots::store::write_text_atomic(&dir.join(name), text)
-            .map_err(|e| Fail(7, format!("{}: {e}", dir.join(name).display())))?;
+            .map_err(|e| Fail::coded(7, "disk", format!("{}: {e}", dir.join(name).display())))?;
     }
     say_how_to_start(out, &dir, credential.as_deref());
     Ok(())
 }
 
 /// A path as a systemd unit can name it: valid UTF-8.
-fn unit_text(what: &str, path: &std::path::Path) -> Result<String, Fail> {
-    path.to_str().map(str::to_owned).ok_or_else(|| {
-        Fail(
-            2,
-            format!(
-                "{what} {} is not valid UTF-8, which a systemd unit cannot name. Nothing was written.",
-                path.display()
-            ),
-        )
-    })
+fn unit_text(what: Said, path: &std::path::Path) -> Result<String, Fail> {
+    path.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| Fail::says(2, what, &[("path", &path.display())]))
 }
 
 /// The service unit running `exe run-due`, and the key file it loads (canonical), if any.
@@ -53,8 +49,9 @@ fn service(
         "[Unit]\nDescription=Square Snapshots: run the plans that are due\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=oneshot\n",
     );
     if let Some(d) = std::env::var_os("SQSNAP_DATA_DIR").filter(|d| !d.is_empty()) {
-        let d = std::path::absolute(PathBuf::from(d)).map_err(|e| Fail(7, e.to_string()))?;
-        let d = unit_text("The data folder", &d)?;
+        let d = std::path::absolute(PathBuf::from(d))
+            .map_err(|e| Fail::coded(7, "folder", e.to_string()))?;
+        let d = unit_text(|w| w.not_utf8_data, &d)?;
         service.push_str(&format!(
             "Environment={}\n",
             systemd_quote(&format!("SQSNAP_DATA_DIR={d}"))
@@ -76,16 +73,14 @@ fn service(
 fn credential_line(path: &std::path::Path) -> Result<(String, PathBuf), Fail> {
     // The same checks as when it is used, now rather than at 3 in the morning.
     read_key_file(path, KeySource::File)?;
-    let path =
-        std::fs::canonicalize(path).map_err(|e| Fail(7, format!("{}: {e}", path.display())))?;
-    let text = unit_text("The key file", &path)?;
+    let path = std::fs::canonicalize(path)
+        .map_err(|e| Fail::coded(7, "disk", format!("{}: {e}", path.display())))?;
+    let text = unit_text(|w| w.not_utf8_key, &path)?;
     if text.chars().any(char::is_control) || text.ends_with([' ', '\\']) {
-        return Err(Fail(
+        return Err(Fail::says(
             2,
-            format!(
-                "The key file's path {} has a line break, a control character or a trailing space or backslash, which systemd's LoadCredential= cannot hold. Move the file to a plain path and run this again. Nothing was written.",
-                path.display()
-            ),
+            |w| w.bad_key_path,
+            &[("path", &path.display())],
         ));
     }
     let line = format!("LoadCredential={CREDENTIAL}:{}\n", text.replace('%', "%%"));
@@ -94,18 +89,16 @@ fn credential_line(path: &std::path::Path) -> Result<(String, PathBuf), Fail> {
 
 /// `ExecStart=` for this program's `run-due`.
 fn exec_line(exe: &std::path::Path) -> Result<String, Fail> {
-    let exe_text = unit_text("This program's path", exe)?;
+    let exe_text = unit_text(|w| w.not_utf8_program, exe)?;
     // systemd refuses to start a program whose path has these, however it is written.
     if exe_text
         .chars()
         .any(|c| c.is_control() || matches!(c, '"' | '\'' | '\\'))
     {
-        return Err(Fail(
+        return Err(Fail::says(
             2,
-            format!(
-                "This program's path {} has a quote, a backslash or a control character (a line break), which systemd does not accept in the program a service starts. Move sqsnap to a plain folder (for example /usr/local/bin) and run this again. Nothing was written.",
-                exe.display()
-            ),
+            |w| w.bad_exe_path,
+            &[("path", &exe.display())],
         ));
     }
     // `:`: no variable is expanded in this command line, so a `$` in the path stays one.
@@ -113,27 +106,21 @@ fn exec_line(exe: &std::path::Path) -> Result<String, Fail> {
 }
 
 fn say_how_to_start(out: &Out, dir: &std::path::Path, credential: Option<&std::path::Path>) {
+    let w = words::w();
     out.emit(
-        format!(
-            "Wrote {}/sqsnap-run-due.service and .timer. To start it:",
-            dir.display()
-        ),
+        words::fill(w.timer_wrote, &[("dir", &dir.display())]),
         serde_json::json!({"dir": dir, "key_file": credential}),
     );
     out.human(
         "  systemctl --user daemon-reload && systemctl --user enable --now sqsnap-run-due.timer",
     );
-    out.human(
-        "On a server, let it run while you are logged out: loginctl enable-linger \"$USER\".",
-    );
+    out.human(w.timer_linger);
     match credential {
-        Some(path) => out.human(format!(
-            "The service reads the key from {} through systemd's LoadCredential= (systemd 250 or newer): keep that file yours alone (mode 0600).",
-            path.display()
+        Some(path) => out.human(words::fill(
+            w.timer_credential,
+            &[("path", &path.display())],
         )),
-        None => out.human(
-            "The service takes the key from the keychain. Where none runs (a server), put the key in a file only you can read and run `sqsnap --key-file PATH plan install-timer` again: systemd then hands it to the service with LoadCredential=, so it is never in the unit, the environment or the process list.",
-        ),
+        None => out.human(w.timer_keychain),
     }
 }
 

@@ -2,7 +2,7 @@
 //! credentials or the keychain; and the checks a key file must pass first.
 
 use crate::cli::Cli;
-use crate::exit::Fail;
+use crate::exit::{Fail, Said};
 use snapshots::squarecloud::ApiKey;
 use std::io::Read;
 use std::path::PathBuf;
@@ -40,10 +40,7 @@ pub fn key(cli: &Cli) -> Result<Option<ApiKey>, Fail> {
 
 /// No key given and none in the keychain.
 pub fn not_signed_in() -> Fail {
-    Fail(
-        3,
-        "Not signed in. Run `sqsnap login` to keep the key in the keychain; on a server without one, put it in a file only you can read and pass --key-file PATH (or set SQUARECLOUD_API_KEY_FILE).".into(),
-    )
+    Fail::says(3, |w| w.not_signed_in, &[])
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -61,11 +58,8 @@ pub enum KeySource {
 /// line break at its end is not part of the key. The key is never in a message.
 pub fn read_key_file(path: &std::path::Path, source: KeySource) -> Result<ApiKey, Fail> {
     let shown = path.display();
-    let refuse = |why: String| {
-        Fail(
-            2,
-            format!("The API key file {shown} was not used: {why} Nothing was sent."),
-        )
+    let refuse = |why: Said, args: &[(&str, &dyn std::fmt::Display)]| {
+        Fail::says_why(2, |w| w.key_file_refused, &[("path", &shown)], why, args)
     };
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
@@ -78,21 +72,19 @@ pub fn read_key_file(path: &std::path::Path, source: KeySource) -> Result<ApiKey
     let file = options.open(path).map_err(|e| {
         #[cfg(unix)]
         if e.raw_os_error() == Some(libc::ELOOP) {
-            return refuse("it is a symbolic link, and sqsnap reads a key only from the file itself (a link can be turned to another file). Give the path of the file the link points to.".into());
+            return refuse(|w| w.kf_symlink, &[]);
         }
         match e.kind() {
-            std::io::ErrorKind::NotFound => refuse("there is no such file.".into()),
-            std::io::ErrorKind::PermissionDenied => {
-                refuse("this user may not read it.".into())
-            }
-            _ => refuse(format!("it cannot be opened ({e}).")),
+            std::io::ErrorKind::NotFound => refuse(|w| w.kf_missing, &[]),
+            std::io::ErrorKind::PermissionDenied => refuse(|w| w.kf_no_read, &[]),
+            _ => refuse(|w| w.kf_open, &[("error", &e)]),
         }
     })?;
     let meta = file
         .metadata()
-        .map_err(|e| refuse(format!("it cannot be examined ({e}).")))?;
+        .map_err(|e| refuse(|w| w.kf_examine, &[("error", &e)]))?;
     if !meta.is_file() {
-        return Err(refuse("it is not a plain file.".into()));
+        return Err(refuse(|w| w.kf_not_plain, &[]));
     }
     #[cfg(unix)]
     if source == KeySource::File {
@@ -100,34 +92,28 @@ pub fn read_key_file(path: &std::path::Path, source: KeySource) -> Result<ApiKey
         // SAFETY: geteuid has no preconditions and cannot fail.
         let me = unsafe { libc::geteuid() };
         if meta.uid() != me {
-            return Err(refuse(format!(
-                "it belongs to another user (uid {}), who can change or read it. Keep the key in a file of your own: `install -m 600 /dev/null NEW_PATH`, then paste the key into it.",
-                meta.uid()
-            )));
+            return Err(refuse(|w| w.kf_other_user, &[("uid", &meta.uid())]));
         }
         let mode = meta.mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(refuse(format!(
-                "others can read or change it (mode {mode:04o}). Make it yours alone with `chmod 600 {shown}`; since others could read it, think about replacing the key on Square Cloud (Account → Security)."
-            )));
+            let mode = format!("{mode:04o}");
+            return Err(refuse(|w| w.kf_mode, &[("mode", &mode), ("path", &shown)]));
         }
     }
     let _ = source;
     let mut text = String::new();
     std::io::Read::take(file, 4097)
         .read_to_string(&mut text)
-        .map_err(|e| refuse(format!("it cannot be read as text ({e}).")))?;
+        .map_err(|e| refuse(|w| w.kf_not_text, &[("error", &e)]))?;
     if text.len() > 4096 {
-        return Err(refuse("it is far too long to be an API key.".into()));
+        return Err(refuse(|w| w.kf_too_long, &[]));
     }
     let line = text
         .strip_suffix('\n')
         .map(|t| t.strip_suffix('\r').unwrap_or(t))
         .unwrap_or(&text);
     if line.contains(['\n', '\r']) {
-        return Err(refuse(
-            "it holds more than one line; it must hold the key alone.".into(),
-        ));
+        return Err(refuse(|w| w.kf_lines, &[]));
     }
-    ApiKey::new(line).ok_or_else(|| refuse("it is empty.".into()))
+    ApiKey::new(line).ok_or_else(|| refuse(|w| w.kf_empty, &[]))
 }

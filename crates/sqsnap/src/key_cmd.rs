@@ -3,9 +3,10 @@
 //! and it leaves the keychain only inside a passphrase-protected recovery file.
 
 use crate::cli::KeyCmd;
-use crate::exit::Fail;
+use crate::exit::{Fail, Said};
 use crate::say::Out;
 use crate::session::{Pick, accounts, offline};
+use crate::words;
 use snapshots::accounts::AccountId;
 use snapshots::seal::folders::{self, ChoiceError};
 use snapshots::seal::identity::{self, SealError};
@@ -29,11 +30,9 @@ pub fn run(json: bool, pick: &Pick, cmd: &KeyCmd) -> Result<(), Fail> {
             let settings: snapshots::settings::Settings =
                 st.read(snapshots::settings::SETTINGS).unwrap_or_default();
             if !had {
-                out.human("A new encryption key was made and kept in the OS keychain. Keep a recovery key away from this computer: sqsnap key export-recovery FILE");
+                out.human(words::w().new_enc_key);
             } else if !settings.recovery_exported_for(&r) {
-                out.human(
-                    "No recovery key was written for it yet: sqsnap key export-recovery FILE",
-                );
+                out.human(words::w().no_recovery_yet);
             }
         }
         KeyCmd::ExportRecovery(a) => {
@@ -42,11 +41,7 @@ pub fn run(json: bool, pick: &Pick, cmd: &KeyCmd) -> Result<(), Fail> {
             // Written, and noted in the settings (the public key and when: never the key).
             folders::export_recovery(&st, &kc, &account, &pass, &a.file).map_err(choice)?;
             out.emit(
-                format!(
-                    "Recovery key written to {} (readable by you alone). It opens with the passphrase and the stock tools: age -d {} > identity.txt. Keep it away from this computer.",
-                    a.file.display(),
-                    a.file.display()
-                ),
+                words::say(|w| w.recovery_written_to, &[("path", &a.file.display())]),
                 serde_json::json!({"recovery": a.file, "recipient": id.recipient().to_string()}),
             );
         }
@@ -57,9 +52,9 @@ pub fn run(json: bool, pick: &Pick, cmd: &KeyCmd) -> Result<(), Fail> {
             // The recovery key it came from exists: the lost-key warning need not be said.
             folders::note_recovery(&st, &id.recipient()).map_err(choice)?;
             out.emit(
-                format!(
-                    "Encryption key {} imported into the OS keychain for account {account}.",
-                    id.recipient()
+                words::say(
+                    |w| w.key_imported,
+                    &[("key", &id.recipient()), ("account", &account)],
                 ),
                 serde_json::json!({"recipient": id.recipient().to_string(), "account": account.as_str()}),
             );
@@ -78,17 +73,19 @@ pub fn decrypt(json: bool, pick: &Pick, file: &Path, to: Option<&Path>) -> Resul
     let (account, out) = signed_in(pick, json)?;
     let id: SealIdentity = identity::stored(&OsKeychain::default(), &account)
         .map_err(fail)?
-        .ok_or_else(|| Fail(3, "This computer has no encryption key for this account, so nothing can be decrypted. Import the recovery key (sqsnap key import-recovery FILE) and try again.".into()))?;
+        .ok_or_else(|| Fail::says(3, |w| w.no_enc_key, &[]))?;
     let size = seal::open_file(file, &plain, &id).map_err(|e| {
-        let code = if e.kind() == std::io::ErrorKind::PermissionDenied {
-            3
+        if e.kind() == std::io::ErrorKind::PermissionDenied {
+            Fail::coded(3, "keychain", e.to_string())
         } else {
-            6
-        };
-        Fail(code, e.to_string())
+            Fail::coded(6, "verify", e.to_string())
+        }
     })?;
     out.emit(
-        format!("Decrypted to {} ({size} bytes).", plain.display()),
+        words::say(
+            |w| w.decrypted,
+            &[("path", &plain.display()), ("size", &size)],
+        ),
         serde_json::json!({"plain": plain, "bytes": size}),
     );
     Ok(())
@@ -98,23 +95,16 @@ fn default_out(file: &Path) -> Result<PathBuf, Fail> {
     let name = file.to_string_lossy();
     match name.strip_suffix(seal::SEALED_SUFFIX) {
         Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
-        _ => Err(Fail(
-            2,
-            format!("{name} does not end in .age: say where the plain file goes with -o OUT."),
-        )),
+        _ => Err(Fail::says(2, |w| w.no_age_suffix, &[("name", &name)])),
     }
 }
 
 /// The account `pick` chooses, and how lines about it name it.
 fn signed_in(pick: &Pick, json: bool) -> Result<(AccountId, Out), Fail> {
     let o = offline(pick)?;
-    let k = o.account.ok_or_else(|| {
-        Fail(
-            3,
-            "Not signed in: the encryption key belongs to an account. Run `sqsnap account add` (or `sqsnap login`) first."
-                .into(),
-        )
-    })?;
+    let k = o
+        .account
+        .ok_or_else(|| Fail::says(3, |w| w.key_not_signed_in, &[]))?;
     // The public key is printed bare, for scripts to read: the account is in the JSON.
     let whose = o.whose.map(|w| crate::say::Whose { named: false, ..w });
     Ok((k.id, Out::of(json, whose)))
@@ -123,24 +113,24 @@ fn signed_in(pick: &Pick, json: bool) -> Result<(AccountId, Out), Fail> {
 /// The signed-in account's state dir (its settings hold the recovery key's note).
 fn account_state(demo: bool, account: &AccountId) -> Result<StateDir, Fail> {
     let dir = accounts(demo)?.dir(account);
-    StateDir::open(&dir).map_err(|e| Fail(7, format!("{}: {e}", dir.display())))
+    StateDir::open(&dir).map_err(|e| Fail::coded(7, "disk", format!("{}: {e}", dir.display())))
 }
 
 fn choice(e: ChoiceError) -> Fail {
     match e {
         ChoiceError::Key(k) => fail(k),
-        other => Fail(7, other.to_string()),
+        other => Fail::coded(7, "disk", other.to_string()),
     }
 }
 
 fn fail(e: SealError) -> Fail {
-    let code = match e {
+    let exit = match e {
         SealError::Keychain(_) | SealError::Different(_) | SealError::WrongPassphrase => 3,
         SealError::WeakPassphrase(_) | SealError::NotRecovery(..) => 2,
         SealError::Corrupt => 5,
         SealError::Io(_) => 7,
     };
-    Fail(code, e.to_string())
+    Fail::seal(exit, e)
 }
 
 /// The passphrase from `--passphrase-file` (yours alone, not a link; one line), else typed
@@ -150,57 +140,46 @@ fn passphrase(file: Option<&Path>, new: bool) -> Result<String, Fail> {
         return read_passphrase_file(path);
     }
     if !std::io::stdin().is_terminal() {
-        return Err(Fail(
-            2,
-            "No terminal to type the passphrase on: give --passphrase-file PATH (a file of yours, mode 0600). Nothing was done.".into(),
-        ));
+        return Err(Fail::says(2, |w| w.no_terminal_pass, &[]));
     }
-    let ask = |prompt: &str| rpassword::prompt_password(prompt).map_err(|e| Fail(2, e.to_string()));
-    let first = ask("Recovery key passphrase (input hidden): ")?;
+    let ask = |prompt: &str| {
+        rpassword::prompt_password(prompt).map_err(|e| Fail::coded(2, "", e.to_string()))
+    };
+    let first = ask(words::w().prompt_pass)?;
     if new {
         identity::check_passphrase(&first).map_err(fail)?;
-        if ask("The same passphrase again: ")? != first {
-            return Err(Fail(
-                2,
-                "The two passphrases differ. Nothing was written.".into(),
-            ));
+        if ask(words::w().prompt_pass_again)? != first {
+            return Err(Fail::says(2, |w| w.pass_differ, &[]));
         }
     }
     Ok(first)
 }
 
 fn read_passphrase_file(path: &Path) -> Result<String, Fail> {
-    let refuse = |why: &str| {
-        Fail(
-            2,
-            format!(
-                "The passphrase file {} was not used: {why} Nothing was done.",
-                path.display()
-            ),
-        )
+    let shown = path.display();
+    let refuse = |why: Said, args: &[(&str, &dyn std::fmt::Display)]| {
+        Fail::says_why(2, |w| w.pass_file_refused, &[("path", &shown)], why, args)
     };
-    let m = std::fs::symlink_metadata(path).map_err(|e| refuse(&format!("{e}.")))?;
+    let m =
+        std::fs::symlink_metadata(path).map_err(|e| refuse(|_| "{error}.", &[("error", &e)]))?;
     if m.file_type().is_symlink() || !m.is_file() {
-        return Err(refuse(
-            "it is a link or not a plain file; give the file itself.",
-        ));
+        return Err(refuse(|w| w.pf_link, &[]));
     }
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
         if m.mode() & 0o077 != 0 {
-            return Err(refuse(&format!(
-                "others can read or change it (mode {:04o}). Make it yours alone with chmod 600.",
-                m.mode() & 0o777
-            )));
+            let mode = format!("{:04o}", m.mode() & 0o777);
+            return Err(refuse(|w| w.pf_mode, &[("mode", &mode)]));
         }
     }
-    let bytes = snapshots::ownfile::read_own(path).map_err(|e| refuse(&format!("{e}.")))?;
-    let text = String::from_utf8(bytes).map_err(|_| refuse("it is not text."))?;
+    let bytes =
+        snapshots::ownfile::read_own(path).map_err(|e| refuse(|_| "{error}.", &[("error", &e)]))?;
+    let text = String::from_utf8(bytes).map_err(|_| refuse(|w| w.pf_not_text, &[]))?;
     let line = text.strip_suffix('\n').unwrap_or(&text);
     let line = line.strip_suffix('\r').unwrap_or(line);
     if line.contains(['\n', '\r']) {
-        return Err(refuse("it holds more than one line."));
+        return Err(refuse(|w| w.pf_lines, &[]));
     }
     Ok(line.to_string())
 }

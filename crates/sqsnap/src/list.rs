@@ -6,6 +6,7 @@ use crate::cli::Cli;
 use crate::exit::Fail;
 use crate::say;
 use crate::session::{Session, account_failed, accounts, every, given_key, whose};
+use crate::words;
 use snapshots::names::printable;
 use snapshots::overview::{self, ResourceRow};
 use snapshots::squarecloud::ResourceKind;
@@ -32,14 +33,11 @@ pub async fn all(cli: &Cli) -> Result<(), Fail> {
         if let Err(f) = done {
             let w = whose(&accounts(false)?, k.id.as_str(), &k.name);
             account_failed(cli.json, &w, &f);
-            worst = worst.max(Some(f.0));
+            worst = worst.max(Some(f.exit));
         }
     }
     match worst {
-        Some(code) => Err(Fail(
-            code,
-            "Some accounts could not be listed (see above).".into(),
-        )),
+        Some(code) => Err(Fail::says(code, |w| w.list_some_failed, &[])),
         None => Ok(()),
     }
 }
@@ -51,7 +49,7 @@ fn header(s: &Session) {
     let theirs = if me.user.name == s.whose.shown {
         String::new()
     } else {
-        format!(", on Square Cloud {}", printable(&me.user.name))
+        words::say(|w| w.list_theirs, &[("name", &printable(&me.user.name))])
     };
     if !s.out.json {
         say::out(&format!(
@@ -66,9 +64,8 @@ pub async fn run(s: &Session) -> Result<(), Fail> {
     if let Err(e) = s.engine.refresh_newest(std::time::Duration::ZERO).await {
         say::err(&format!(
             "sqsnap: {}",
-            s.out.named(&format!(
-                "could not read every snapshot list, so some show \"unknown\": {e}"
-            ))
+            s.out
+                .named(&words::say(|w| w.list_unknown, &[("error", &e)]))
         ));
     }
     let known = s.engine.newest_known();
@@ -85,33 +82,33 @@ pub async fn run(s: &Session) -> Result<(), Fail> {
 
 /// One resource's line for people. `learnt`: whether its snapshot list could be read.
 fn line(r: &ResourceRow, learnt: bool) -> String {
+    let w = words::w();
     let kind = match r.kind {
-        ResourceKind::App => "app",
-        ResourceKind::Database => "database",
+        ResourceKind::App => w.kind_app,
+        ResourceKind::Database => w.kind_database,
     };
     let newest = match (learnt, r.newest_server) {
         (true, Some(t)) => t.format("%Y-%m-%d %H:%M UTC").to_string(),
-        (true, None) => "none".into(),
-        (false, _) => "unknown".into(),
+        (true, None) => w.newest_none.into(),
+        (false, _) => w.newest_unknown.into(),
     };
     // The newest copy on this computer, and whether it is encrypted.
     let here = r
         .newest_local
         .as_ref()
         .map(|e| {
-            let sealed = if e.sealed() { ", encrypted" } else { "" };
-            format!(
-                "  here: {}{sealed}",
-                e.taken_at.format("%Y-%m-%d %H:%M UTC")
-            )
+            let sealed = if e.sealed() { w.here_encrypted } else { "" };
+            let when = e.taken_at.format("%Y-%m-%d %H:%M UTC");
+            format!("{}{sealed}", words::fill(w.here, &[("when", &when)]))
         })
         .unwrap_or_default();
     format!(
-        "{:8} {}  {:28} {:10} {:>5} MB  newest: {newest}{here}",
+        "{:8} {}  {:28} {:10} {:>5} MB  {}{here}",
         kind,
         printable(&r.id),
         printable(&r.name),
         printable(r.runtime.as_deref().unwrap_or_default()),
         r.ram,
+        words::fill(w.newest, &[("when", &newest)]),
     )
 }

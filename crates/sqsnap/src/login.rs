@@ -5,6 +5,7 @@ use crate::cli::Cli;
 use crate::exit::Fail;
 use crate::say::Out;
 use crate::session::{Pick, Session, accounts, chosen, setup};
+use crate::words;
 use snapshots::names::printable;
 use snapshots::secret::{Keychain, OsKeychain, Slot};
 use snapshots::signin;
@@ -35,14 +36,14 @@ fn read_key(cli: &Cli, from: KeyFrom) -> Result<ApiKey, Fail> {
     }
     let mut text = String::new();
     if std::io::stdin().is_terminal() {
-        text = rpassword::prompt_password("Square Cloud API key (input hidden): ")
-            .map_err(|e| Fail(2, e.to_string()))?;
+        text = rpassword::prompt_password(words::w().prompt_api_key)
+            .map_err(|e| Fail::coded(2, "", e.to_string()))?;
     } else {
         std::io::stdin()
             .read_to_string(&mut text)
-            .map_err(|e| Fail(2, e.to_string()))?;
+            .map_err(|e| Fail::coded(2, "", e.to_string()))?;
     }
-    ApiKey::new(text).ok_or_else(|| Fail(2, "No key was given. Nothing was stored.".into()))
+    ApiKey::new(text).ok_or_else(|| Fail::says(2, |w| w.no_key_given, &[]))
 }
 
 /// Checks a key (typed hidden on a terminal, else read from stdin) and keeps it in the
@@ -61,15 +62,11 @@ pub async fn add_account(cli: &Cli, make_default: bool) -> Result<(), Fail> {
 /// Why a key was not added, with its exit code; nothing was stored.
 fn add_fail(e: signin::SignInError) -> Fail {
     match e {
-        signin::SignInError::Engine(e) if e.code() == "auth" => Fail(
-            3,
-            "Square Cloud refused this key. Copy a current key from your account's security page and try again. Nothing was stored.".into(),
-        ),
-        signin::SignInError::Engine(e) => {
-            let Fail(code, msg) = Fail::from(e);
-            Fail(code, format!("{msg} Nothing was stored."))
+        signin::SignInError::Engine(e) if e.code() == "auth" => {
+            Fail::says(3, |w| w.key_refused, &[])
         }
-        signin::SignInError::Keychain(e) => Fail(3, e.to_string()),
+        signin::SignInError::Engine(e) => Fail::from(e).within(|w| w.nothing_stored),
+        signin::SignInError::Keychain(e) => Fail::coded(3, "keychain", e.to_string()),
     }
 }
 
@@ -80,13 +77,13 @@ async fn add(cli: &Cli, key: ApiKey, make_default: bool, login: bool) -> Result<
     #[cfg(feature = "demo")]
     if cli.demo {
         let client = snapshots::squarecloud::Client::new(&cfg.api_url, snapshots::demo::key())
-            .map_err(|e| Fail(2, e.to_string()))?;
-        let me = client.me().await.map_err(|e| Fail(5, e.to_string()))?;
+            .map_err(|e| Fail::coded(2, "config", e.to_string()))?;
+        let me = client
+            .me()
+            .await
+            .map_err(|e| Fail::coded(5, "network", e.to_string()))?;
         out.emit(
-            format!(
-                "Demo account {} — the demo key is not stored.",
-                me.user.name
-            ),
+            words::say(|w| w.demo_account, &[("name", &me.user.name)]),
             serde_json::json!({"account": me.user.name, "stored": false}),
         );
         return Ok(());
@@ -110,37 +107,30 @@ async fn add(cli: &Cli, key: ApiKey, make_default: bool, login: bool) -> Result<
     let k = &added.account;
     if login {
         out.emit(
-            format!(
-                "Signed in as {} ({}); the key is in the OS keychain.",
-                k.name, k.id
-            ),
+            words::say(|w| w.signed_in, &[("name", &k.name), ("id", &k.id)]),
             serde_json::json!({"account": k.name, "id": k.id, "stored": true}),
         );
         return Ok(());
     }
-    let what = if added.new {
-        format!(
-            "Added {} ({}); its key is in the OS keychain.",
-            k.shown(),
-            k.id
-        )
-    } else {
-        format!(
-            "{} ({}) was already known here; its key in the keychain is this one now.",
-            k.shown(),
-            k.id
-        )
-    };
+    let what = words::say(
+        if added.new {
+            |w| w.added
+        } else {
+            |w| w.already_known
+        },
+        &[("shown", &k.shown()), ("id", &k.id)],
+    );
     let default = match (
         added.current,
         accounts.current().and_then(|c| accounts.get(&c)),
     ) {
-        (true, _) => " It is the default account.".to_string(),
-        (false, Some(c)) => format!(
-            " The default account is still {}: use this one with --account {:?}, or make it the default with `sqsnap account use {:?}`.",
-            printable(c.shown()),
-            k.shown(),
-            k.shown()
+        (true, _) => words::w().is_default.to_string(),
+        (false, Some(c)) => words::say(
+            |w| w.still_default,
+            &[
+                ("name", &printable(c.shown())),
+                ("this", &format!("{:?}", k.shown())),
+            ],
         ),
         (false, None) => String::new(),
     };
@@ -157,7 +147,7 @@ async fn add(cli: &Cli, key: ApiKey, make_default: bool, login: bool) -> Result<
 pub fn logout(out: &Out, pick: &Pick) -> Result<(), Fail> {
     if pick.demo {
         out.emit(
-            "The demo key is never stored: there is nothing to sign out of.",
+            words::w().demo_logout,
             serde_json::json!({"signed_out": false}),
         );
         return Ok(());
@@ -174,11 +164,12 @@ pub fn logout(out: &Out, pick: &Pick) -> Result<(), Fail> {
         Some(k) => keychain
             .slot(&Slot::Account(k.id))
             .delete()
-            .map_err(|e| Fail(3, e.to_string()))?,
-        None => signin::sign_out(&accounts, &keychain).map_err(|e| Fail(3, e.to_string()))?,
+            .map_err(|e| Fail::coded(3, "keychain", e.to_string()))?,
+        None => signin::sign_out(&accounts, &keychain)
+            .map_err(|e| Fail::coded(3, "keychain", e.to_string()))?,
     }
     out.emit(
-        "Signed out: the key was removed from the keychain.",
+        words::w().signed_out,
         serde_json::json!({"signed_out": true}),
     );
     Ok(())
@@ -188,7 +179,16 @@ pub fn whoami(s: &Session) -> Result<(), Fail> {
     let me = s.engine.me();
     let p = &me.user.plan;
     s.out.emit(
-        format!("{} ({}) — plan {} ({} MB), {} snapshots a day", printable(&me.user.name), printable(&me.user.id), printable(&p.name), p.memory.limit, p.daily_snapshot_quota()),
+        words::say(
+            |w| w.whoami,
+            &[
+                ("name", &printable(&me.user.name)),
+                ("id", &printable(&me.user.id)),
+                ("plan", &printable(&p.name)),
+                ("mb", &p.memory.limit),
+                ("quota", &p.daily_snapshot_quota()),
+            ],
+        ),
         serde_json::json!({"id": me.user.id, "name": me.user.name, "plan": p.name, "memory_mb": p.memory.limit, "daily_quota": p.daily_snapshot_quota()}),
     );
     Ok(())

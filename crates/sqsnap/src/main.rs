@@ -24,6 +24,7 @@ mod session;
 mod snapshot;
 mod verify;
 mod versions;
+mod words;
 
 use clap::Parser;
 use cli::{Cli, Command, FolderCmd};
@@ -44,9 +45,9 @@ async fn main() -> ExitCode {
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Fail(code, msg)) => {
-            say::failure(json, code, &msg);
-            ExitCode::from(code)
+        Err(f) => {
+            say::failure(json, &f);
+            ExitCode::from(f.exit)
         }
     }
 }

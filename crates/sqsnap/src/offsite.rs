@@ -8,6 +8,7 @@ use crate::exit::Fail;
 use crate::key::{KeySource, read_key_file};
 use crate::say::{self, Out};
 use crate::session::{Pick, offline, state};
+use crate::words;
 use snapshots::accounts::AccountId;
 use snapshots::download::RateLimit;
 use snapshots::library::Rule;
@@ -24,25 +25,21 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 fn fail(e: OffsiteError) -> Fail {
-    let code = match e {
+    let exit = match e {
         OffsiteError::Config(_) => 2,
         OffsiteError::Credentials(_) | OffsiteError::Secret(_) => 3,
         OffsiteError::Io(_) => 7,
         _ => 5,
     };
-    Fail(code, e.to_string())
+    Fail::coded(exit, e.code(), e.to_string())
 }
 
 /// The account `pick` chooses, its state, and how its lines name it.
 fn account(pick: &Pick, json: bool) -> Result<(AccountId, StateDir, Out), Fail> {
     let o = offline(pick)?;
-    let k = o.account.ok_or_else(|| {
-        Fail(
-            2,
-            "Not signed in: offsite destinations belong to an account. Run `sqsnap account add` (or `sqsnap login`) first."
-                .into(),
-        )
-    })?;
+    let k = o
+        .account
+        .ok_or_else(|| Fail::says(2, |w| w.offsite_not_signed_in, &[]))?;
     Ok((k.id, state(&o.dir)?, Out::of(json, o.whose)))
 }
 
@@ -64,9 +61,9 @@ pub async fn run(json: bool, pick: &Pick, rate: Option<u64>, cmd: &OffsiteCmd) -
             }
             let had = offsite::remove(&st, &kc, &id, name).map_err(fail)?;
             let line = if had {
-                format!("Removed {name}; its copies stay in the bucket, the key left the keychain.")
+                words::say(|w| w.offsite_removed, &[("name", name)])
             } else {
-                format!("No offsite destination named {name}.")
+                words::say(|w| w.offsite_none_named, &[("name", name)])
             };
             out.emit(line, serde_json::json!({"removed": had, "name": name}));
             if had {
@@ -79,7 +76,9 @@ pub async fn run(json: bool, pick: &Pick, rate: Option<u64>, cmd: &OffsiteCmd) -
             probe(out, &c).await
         }
         OffsiteCmd::Sync { name } => {
-            let all: Offsites = st.read(OFFSITE).map_err(|e| Fail(7, e.to_string()))?;
+            let all: Offsites = st
+                .read(OFFSITE)
+                .map_err(|e| Fail::coded(7, "disk", e.to_string()))?;
             let names: Vec<String> = match name {
                 Some(n) => vec![n.clone()],
                 None => all.destinations.iter().map(|d| d.name.clone()).collect(),
@@ -101,14 +100,16 @@ fn say_plans_naming(out: &Out, st: &StateDir, name: &str) {
         .iter()
         .filter(|p| p.offsite.as_deref() == Some(name))
     {
-        let what = if p.offsite_only {
-            "its copies now wait on this computer (in the account's outbox) until you add the destination again or change where the plan keeps them (`sqsnap plan edit`)"
-        } else {
-            "its copies stay on this computer only until you add the destination again or change the plan (`sqsnap plan edit`)"
-        };
-        out.warn(format!(
-            "note: plan {} still names {name}: {what}.",
-            snapshots::names::printable(&p.id)
+        out.warn(words::say(
+            if p.offsite_only {
+                |w| w.plan_names_outbox
+            } else {
+                |w| w.plan_names_local
+            },
+            &[
+                ("plan", &snapshots::names::printable(&p.id)),
+                ("name", &name),
+            ],
         ));
     }
 }
@@ -121,12 +122,12 @@ fn read_secret(file: Option<&std::path::Path>) -> Result<String, Fail> {
     }
     let mut text = String::new();
     if std::io::stdin().is_terminal() {
-        text = rpassword::prompt_password("Secret access key (input hidden): ")
-            .map_err(|e| Fail(2, e.to_string()))?;
+        text = rpassword::prompt_password(words::w().prompt_secret)
+            .map_err(|e| Fail::coded(2, "", e.to_string()))?;
     } else {
         std::io::stdin()
             .read_to_string(&mut text)
-            .map_err(|e| Fail(2, e.to_string()))?;
+            .map_err(|e| Fail::coded(2, "", e.to_string()))?;
     }
     Ok(text.trim().to_string())
 }
@@ -154,31 +155,31 @@ fn add(
     let encrypt = cfg.encrypt;
     offsite::add(st, kc, id, cfg, &secret).map_err(fail)?;
     out.emit(
-        format!(
-            "Added {}: {place}; the secret key is in the OS keychain. Try it with `sqsnap offsite test {}`.",
-            a.name, a.name
-        ),
+        words::say(|w| w.offsite_added, &[("name", &a.name), ("place", &place)]),
         serde_json::json!({"added": a.name, "place": place, "encrypt": encrypt}),
     );
     if encrypt {
-        say::err(&format!(
-            "Copies sent to {} are encrypted to this computer's key: write a recovery key with `sqsnap key export-recovery FILE` and keep it away from this computer, or a lost computer means those copies cannot be opened.",
-            a.name
+        say::err(&words::say(
+            |w| w.offsite_encrypted_note,
+            &[("name", &a.name)],
         ));
     }
     Ok(())
 }
 
 fn list(out: &Out, st: &StateDir) -> Result<(), Fail> {
-    let all: Offsites = st.read(OFFSITE).map_err(|e| Fail(7, e.to_string()))?;
+    let all: Offsites = st
+        .read(OFFSITE)
+        .map_err(|e| Fail::coded(7, "disk", e.to_string()))?;
+    let w = words::w();
     if all.destinations.is_empty() && !out.json {
-        out.human("No offsite destinations. Add one with `sqsnap offsite add`.");
+        out.human(w.offsite_none);
     }
     for d in &all.destinations {
         let enc = if d.encrypt {
-            "encrypted"
+            w.encrypted
         } else {
-            "not encrypted"
+            w.not_encrypted_dest
         };
         out.emit(
             format!("{}  {}  ({enc})", d.name, d.place()),
@@ -195,7 +196,14 @@ async fn probe(out: &Out, c: &S3Client) -> Result<(), Fail> {
     let step = |name: &str, r: &Result<(), OffsiteError>| {
         let ok = r.is_ok();
         out.emit(
-            format!("{name:<7}{}", if ok { "ok" } else { "failed" }),
+            format!(
+                "{name:<7}{}",
+                if ok {
+                    words::w().step_ok
+                } else {
+                    words::w().step_failed
+                }
+            ),
             serde_json::json!({"step": name, "ok": ok}),
         );
     };
@@ -215,7 +223,10 @@ async fn probe(out: &Out, c: &S3Client) -> Result<(), Fail> {
     head.map_err(fail)?;
     del.map_err(fail)?;
     out.emit(
-        format!("{} works: {}", c.config().name, c.config().place()),
+        words::say(
+            |w| w.probe_works,
+            &[("name", &c.config().name), ("place", &c.config().place())],
+        ),
         serde_json::json!({"ok": true}),
     );
     Ok(())
@@ -240,12 +251,10 @@ async fn sync(
         true => Some(
             seal::identity::get_or_create(kc, id)
                 .map_err(|e| {
-                    Fail(
+                    Fail::says(
                         3,
-                        format!(
-                            "{}: the encryption key could not be read or made ({e}); nothing was uploaded and the local copies are as they were.",
-                            c.config().name
-                        ),
+                        |w| w.sync_key_failed,
+                        &[("name", &c.config().name), ("error", &e)],
                     )
                 })?
                 .recipient(),
@@ -277,7 +286,7 @@ async fn sync(
         .map_err(fail)?;
     for p in &r.missing {
         out.emit(
-            format!("skipped  {} (not on this computer any more)", p.display()),
+            words::say(|w| w.skipped_missing, &[("path", &p.display())]),
             serde_json::json!({"missing": p}),
         );
     }
@@ -337,37 +346,39 @@ struct Sent<'a> {
 
 /// A line per file uploaded, then what the destination holds.
 fn say_sent(out: &Out, cfg: &OffsiteConfig, r: &Sent<'_>) {
+    let w = words::w();
     for (p, at) in r.uploaded {
         out.emit(
-            format!("uploaded {} → {at}", p.display()),
+            words::fill(w.uploaded_line, &[("path", &p.display()), ("at", at)]),
             serde_json::json!({"uploaded": p, "at": at}),
         );
     }
     for p in r.cleared {
         out.emit(
-            format!(
-                "removed  {} from this computer (its copy in {} is checked)",
-                p.display(),
-                cfg.name
+            words::fill(
+                w.cleared_line,
+                &[("path", &p.display()), ("dest", &cfg.name)],
             ),
             serde_json::json!({"cleared": p, "destination": cfg.name}),
         );
     }
     out.emit(
-        format!(
-            "{}: {} uploaded, {} already there{} ({})",
-            cfg.name,
-            r.uploaded.len(),
-            r.present,
-            if r.dropped > 0 {
-                format!(
-                    ", {} left out (its retention deleted them there)",
-                    r.dropped
-                )
-            } else {
-                String::new()
-            },
-            cfg.place()
+        words::fill(
+            w.sync_total,
+            &[
+                ("name", &cfg.name),
+                ("uploaded", &r.uploaded.len()),
+                ("present", &r.present),
+                (
+                    "dropped",
+                    &if r.dropped > 0 {
+                        words::fill(w.sync_dropped, &[("n", &r.dropped)])
+                    } else {
+                        String::new()
+                    },
+                ),
+                ("place", &cfg.place()),
+            ],
         ),
         serde_json::json!({"name": cfg.name, "uploaded": r.uploaded.len(),
             "present": r.present, "dropped": r.dropped}),
@@ -386,12 +397,8 @@ impl Access {
     /// The access of the account whose id is `account` (the engine's); its lines start
     /// with `prefix` (the account, when it must be named).
     pub fn new(demo: bool, account: &str, prefix: String) -> Result<Self, Fail> {
-        let account = AccountId::new(account).map_err(|_| {
-            Fail(
-                7,
-                format!("{account} is not an account id this computer can keep"),
-            )
-        })?;
+        let account = AccountId::new(account)
+            .map_err(|_| Fail::says(7, |w| w.bad_account_id, &[("account", &account)]))?;
         Ok(Self {
             dir: crate::session::accounts(demo)?.dir(&account),
             account,
@@ -449,7 +456,7 @@ pub fn say_plan_offsite(out: &Out, dir: &std::path::Path, run: &PlanRun) -> bool
             false
         }
         (Some(e), None) => {
-            out.warn(format!("Offsite copies not made: {e}"));
+            out.warn(words::say(|w| w.offsite_not_made, &[("error", e)]));
             false
         }
         (None, None) => true,
@@ -480,6 +487,7 @@ pub async fn prune(
 
 /// What a prune of a bucket did, a line a copy: where it was, and of which local file.
 fn say_pruned(out: &Out, cfg: &OffsiteConfig, r: &KeepReport, plan: Option<&str>) {
+    let w = words::w();
     for (file, at) in &r.deleted {
         let key = offsite::parse_at(at).map_or(at.as_str(), |(_, k)| k);
         let name = file
@@ -487,34 +495,44 @@ fn say_pruned(out: &Out, cfg: &OffsiteConfig, r: &KeepReport, plan: Option<&str>
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         out.emit(
-            format!(
-                "deleted  {}: bucket {}, key {key} (the copy of {name})",
-                cfg.name, cfg.bucket
+            words::fill(
+                w.pruned_deleted,
+                &[
+                    ("dest", &cfg.name),
+                    ("bucket", &cfg.bucket),
+                    ("key", &key),
+                    ("file", &name),
+                ],
             ),
             serde_json::json!({"deleted": at, "destination": cfg.name, "file": file}),
         );
     }
     for at in &r.unverified {
         out.emit(
-            format!("kept     {at} (another size than uploaded: not counted as a good copy)"),
+            words::fill(w.pruned_unverified, &[("at", at)]),
             serde_json::json!({"unverified": at}),
         );
     }
     for at in &r.missing {
         out.emit(
-            format!("missing  {at} (not in the bucket any more: forgotten)"),
+            words::fill(w.pruned_missing, &[("at", at)]),
             serde_json::json!({"missing": at}),
         );
     }
-    let whose = plan.map(|p| format!(" by plan {p}")).unwrap_or_default();
+    let whose = plan
+        .map(|p| words::fill(w.by_plan, &[("plan", &p)]))
+        .unwrap_or_default();
     out.emit(
-        format!(
-            "{}{whose}: {} deleted ({} the last copy of their version), {} kept ({})",
-            cfg.name,
-            r.deleted.len(),
-            r.last_of_version,
-            r.kept,
-            cfg.place()
+        words::fill(
+            w.pruned_total,
+            &[
+                ("name", &cfg.name),
+                ("whose", &whose),
+                ("deleted", &r.deleted.len()),
+                ("last", &r.last_of_version),
+                ("kept", &r.kept),
+                ("place", &cfg.place()),
+            ],
         ),
         serde_json::json!({"name": cfg.name, "deleted_count": r.deleted.len(),
             "last_of_version": r.last_of_version, "kept": r.kept, "plan": plan}),
@@ -525,14 +543,11 @@ fn say_pruned(out: &Out, cfg: &OffsiteConfig, r: &KeepReport, plan: Option<&str>
 /// folder of state is `dir`.
 pub fn check_name(dir: &std::path::Path, name: &str) -> Result<(), Fail> {
     let st = state(dir)?;
-    let all: Offsites = st.read(OFFSITE).map_err(|e| Fail(7, e.to_string()))?;
+    let all: Offsites = st
+        .read(OFFSITE)
+        .map_err(|e| Fail::coded(7, "disk", e.to_string()))?;
     match all.get(name) {
         Some(_) => Ok(()),
-        None => Err(Fail(
-            2,
-            format!(
-                "No offsite destination named {name}: add it with `sqsnap offsite add` first. No plan was saved."
-            ),
-        )),
+        None => Err(Fail::says(2, |w| w.no_dest_for_plan, &[("name", &name)])),
     }
 }

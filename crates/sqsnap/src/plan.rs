@@ -5,6 +5,7 @@ use crate::cli::{PlanAddArgs, PlanCmd, PlanEditArgs};
 use crate::exit::Fail;
 use crate::say;
 use crate::session::Session;
+use crate::words;
 use snapshots::names::printable;
 use snapshots::plans::{Keeps, OffsiteNote, Plan, PlanKind, Retention, Schedule, Scope};
 
@@ -23,19 +24,23 @@ pub fn run(s: &Session, cmd: &PlanCmd, key_file: Option<&std::path::Path>) -> Re
 fn list(s: &Session) -> Result<(), Fail> {
     let (out, engine) = (&s.out, &s.engine);
     let plans = engine.plans();
+    let w = words::w();
     for p in &plans.plans {
         let last = plans
             .state
             .get(&p.id)
             .and_then(|s| s.history.back())
             .map(|r| {
-                format!(
-                    "last run {} ({})",
-                    r.started.format("%Y-%m-%d %H:%M UTC"),
-                    if r.ok { "ok" } else { "failed" }
+                words::fill(
+                    if r.ok {
+                        w.last_run_ok
+                    } else {
+                        w.last_run_failed
+                    },
+                    &[("time", &r.started.format("%Y-%m-%d %H:%M UTC"))],
                 )
             })
-            .unwrap_or_else(|| "not run yet".into());
+            .unwrap_or_else(|| w.not_run_yet.into());
         out.emit(
             format!("{}; {last}", describe(p)),
             serde_json::to_value(p).unwrap_or_default(),
@@ -44,21 +49,28 @@ fn list(s: &Session) -> Result<(), Fail> {
     // Stored plans that cannot run: said, with why, so they can be removed.
     for bad in &plans.invalid {
         let name = if bad.id.is_empty() {
-            "(no name)"
+            w.no_name
         } else {
             &bad.id
         };
         out.emit(
-            format!("{}: cannot run, skipped: {}", printable(name), bad.why),
+            words::fill(
+                w.plan_cannot_run,
+                &[("name", &printable(name)), ("why", &bad.why)],
+            ),
             serde_json::json!({"id": bad.id, "invalid": true, "why": bad.why}),
         );
     }
     let need = plans.creates_per_day(engine.resources().len());
     let quota = engine.me().user.plan.daily_snapshot_quota();
     out.emit(
-        format!(
-            "Plans need {need} of the {quota} snapshots a day; {} kept for snapshots by hand.",
-            plans.reserve
+        words::fill(
+            w.plans_need,
+            &[
+                ("need", &need),
+                ("quota", &quota),
+                ("reserve", &plans.reserve),
+            ],
         ),
         serde_json::json!({"creates_per_day": need, "quota": quota, "reserve": plans.reserve}),
     );
@@ -72,11 +84,12 @@ fn show(s: &Session, name: &str) -> Result<(), Fail> {
         .plans
         .iter()
         .find(|p| p.id == name)
-        .ok_or_else(|| Fail(8, format!("No plan named {}.", printable(name))))?;
+        .ok_or_else(|| Fail::says(8, |w| w.no_plan_named, &[("name", &printable(name))]))?;
     out.emit(describe(p), serde_json::to_value(p).unwrap_or_default());
     let preview = engine.retention_preview(p);
+    let w = words::w();
     out.emit(
-        format!("  next prune deletes {} files", preview.len()),
+        words::fill(w.next_prune, &[("n", &preview.len())]),
         serde_json::json!({"prune_preview": preview.iter().map(|(p, _)| p).collect::<Vec<_>>()}),
     );
     for (path, size) in &preview {
@@ -92,13 +105,17 @@ fn show(s: &Session, name: &str) -> Result<(), Fail> {
         .unwrap_or_default()
     {
         out.emit(
-            format!(
-                "  {}  {}  {} files, {}{}",
-                r.started.format("%Y-%m-%d %H:%M UTC"),
-                if r.ok { "ok    " } else { "FAILED" },
-                r.files,
-                say::bytes(r.bytes),
-                r.offsite.as_ref().map(offsite_words).unwrap_or_default()
+            words::fill(
+                if r.ok { w.history_ok } else { w.history_failed },
+                &[
+                    ("time", &r.started.format("%Y-%m-%d %H:%M UTC")),
+                    ("files", &r.files),
+                    ("size", &say::bytes(r.bytes)),
+                    (
+                        "offsite",
+                        &r.offsite.as_ref().map(offsite_words).unwrap_or_default(),
+                    ),
+                ],
             ),
             serde_json::to_value(r).unwrap_or_default(),
         );
@@ -117,9 +134,7 @@ fn add(s: &Session, a: &PlanAddArgs) -> Result<(), Fail> {
     let retention = match (a.keep_last, a.keep_everything) {
         (Some(n), _) => Retention::Last { n },
         (None, true) => {
-            s.out.warn(
-                "note: keeping everything: files add up, watch the free space of the folder.",
-            );
+            s.out.warn(words::w().keep_everything_note);
             Retention::Everything
         }
         _ => Retention::default(),
@@ -143,17 +158,15 @@ fn add(s: &Session, a: &PlanAddArgs) -> Result<(), Fail> {
         offsite_only: a.offsite_only,
     };
     engine.add_plan(plan.clone())?.map_err(|e| {
-        Fail(
-            if matches!(e, snapshots::plans::PlanError::OverQuota { .. }) {
-                4
-            } else {
-                2
-            },
-            e.to_string(),
-        )
+        let exit = if matches!(e, snapshots::plans::PlanError::OverQuota { .. }) {
+            4
+        } else {
+            2
+        };
+        Fail::coded(exit, e.code(), e.to_string())
     })?;
     s.out.emit(
-        format!("Added: {}", describe(&plan)),
+        words::say(|w| w.plan_added, &[("plan", &describe(&plan))]),
         serde_json::to_value(&plan).unwrap_or_default(),
     );
     Ok(())
@@ -165,7 +178,7 @@ fn edit(s: &Session, a: &PlanEditArgs) -> Result<(), Fail> {
         .plans
         .iter()
         .find(|p| p.id == a.name)
-        .ok_or_else(|| Fail(8, format!("No plan named {}.", printable(&a.name))))?;
+        .ok_or_else(|| Fail::says(8, |w| w.no_plan_named, &[("name", &printable(&a.name))]))?;
     let offsite = match (&a.offsite, a.no_offsite) {
         (_, true) => None,
         (Some(n), false) => Some(n.clone()),
@@ -176,29 +189,25 @@ fn edit(s: &Session, a: &PlanEditArgs) -> Result<(), Fail> {
     }
     let only = a.offsite_only && offsite.is_some();
     if a.offsite_only && offsite.is_none() {
-        return Err(Fail(
+        return Err(Fail::says(
             2,
-            format!(
-                "Plan {} names no offsite destination: give one with --offsite NAME. Nothing was changed.",
-                printable(&a.name)
-            ),
+            |w| w.plan_no_offsite,
+            &[("name", &printable(&a.name))],
         ));
     }
     let plan = s
         .engine
         .set_plan_copies(&a.name, offsite, only)?
-        .map_err(|e| Fail(2, e.to_string()))?;
+        .map_err(|e| Fail::coded(2, e.code(), e.to_string()))?;
     if only && p.dest.is_some() {
-        s.out.warn(format!(
-            "note: its copies no longer go to {}; the files already there stay.",
-            p.dest
-                .as_deref()
-                .unwrap_or(std::path::Path::new(""))
-                .display()
+        let was = p.dest.as_deref().unwrap_or(std::path::Path::new(""));
+        s.out.warn(words::say(
+            |w| w.plan_copies_moved,
+            &[("path", &was.display())],
         ));
     }
     s.out.emit(
-        format!("Changed: {}", describe(&plan)),
+        words::say(|w| w.plan_changed, &[("plan", &describe(&plan))]),
         serde_json::to_value(&plan).unwrap_or_default(),
     );
     Ok(())
@@ -206,20 +215,23 @@ fn edit(s: &Session, a: &PlanEditArgs) -> Result<(), Fail> {
 
 /// What a run's offsite step did, for its line in `plan show`.
 fn offsite_words(n: &OffsiteNote) -> String {
-    let mut s = format!(
-        "; {}: {} uploaded, {} deleted",
-        n.dest, n.uploaded, n.deleted
+    let w = words::w();
+    let mut s = words::fill(
+        w.run_offsite,
+        &[
+            ("dest", &n.dest),
+            ("uploaded", &n.uploaded),
+            ("deleted", &n.deleted),
+        ],
     );
     if n.waiting > 0 {
-        let dir = n
-            .waiting_in
-            .as_ref()
-            .map(|d| format!(" in {}", d.display()))
-            .unwrap_or_default();
-        s.push_str(&format!(
-            ", {} waiting on this computer{dir} for the upload",
-            n.waiting
-        ));
+        s.push_str(&match &n.waiting_in {
+            Some(d) => words::fill(
+                w.run_waiting_in,
+                &[("n", &n.waiting), ("path", &d.display())],
+            ),
+            None => words::fill(w.run_waiting, &[("n", &n.waiting)]),
+        });
     }
     if let Some(e) = &n.error {
         s.push_str(&format!(" ({e})"));
@@ -230,9 +242,9 @@ fn offsite_words(n: &OffsiteNote) -> String {
 fn remove(s: &Session, name: &str) -> Result<(), Fail> {
     s.engine
         .update_plans(|p| p.remove(name))?
-        .map_err(|e| Fail(8, e.to_string()))?;
+        .map_err(|e| Fail::coded(8, e.code(), e.to_string()))?;
     s.out.emit(
-        format!("Removed {}; its files stay.", printable(name)),
+        words::say(|w| w.plan_removed, &[("name", &printable(name))]),
         serde_json::json!({"removed": name}),
     );
     Ok(())
@@ -245,9 +257,9 @@ fn reserve(s: &Session, n: u32) -> Result<(), Fail> {
     );
     s.engine
         .update_plans(|p| p.set_reserve(n, count, quota))?
-        .map_err(|e| Fail(4, e.to_string()))?;
+        .map_err(|e| Fail::coded(4, e.code(), e.to_string()))?;
     s.out.emit(
-        format!("{n} snapshots a day are kept for taking by hand."),
+        words::say(|w| w.reserve_set, &[("n", &n)]),
         serde_json::json!({"reserve": n}),
     );
     Ok(())
@@ -261,7 +273,7 @@ fn schedule_of(
 ) -> Result<Schedule, Fail> {
     let time = |s: &str| {
         chrono::NaiveTime::parse_from_str(s, "%H:%M")
-            .map_err(|_| Fail(2, format!("{s}: a time is HH:MM, for example 03:30.")))
+            .map_err(|_| Fail::says(2, |w| w.bad_time, &[("time", &s)]))
     };
     if let Some(d) = daily {
         return Ok(Schedule::Day { at: time(d)? });
@@ -269,24 +281,19 @@ fn schedule_of(
     if let Some(w) = weekly {
         let (day, at) = w
             .split_once('@')
-            .ok_or_else(|| Fail(2, "--weekly is DAY@HH:MM, for example sun@04:00.".into()))?;
+            .ok_or_else(|| Fail::says(2, |w| w.bad_weekly, &[]))?;
         let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
         let weekday = days
             .iter()
             .position(|d| day.to_ascii_lowercase().starts_with(d))
-            .ok_or_else(|| {
-                Fail(
-                    2,
-                    format!("{day}: a day is mon, tue, wed, thu, fri, sat or sun."),
-                )
-            })?;
+            .ok_or_else(|| Fail::says(2, |w| w.bad_day, &[("day", &day)]))?;
         return Ok(Schedule::Week {
             weekday: weekday as u32,
             at: time(at)?,
         });
     }
     match every_hours {
-        Some(0) => Err(Fail(2, "--every-hours needs at least 1.".into())),
+        Some(0) => Err(Fail::says(2, |w| w.every_hours_zero, &[])),
         Some(h) => Ok(Schedule::Hours { hours: h }),
         None => {
             let _ = hourly;
@@ -296,47 +303,54 @@ fn schedule_of(
 }
 
 fn describe(p: &Plan) -> String {
+    let w = words::w();
     let kind = match p.kind {
-        PlanKind::Mirror => "mirror",
-        PlanKind::Snapshot => "snapshot",
+        PlanKind::Mirror => w.kind_mirror,
+        PlanKind::Snapshot => w.kind_snapshot,
     };
     let when = match &p.schedule {
-        Schedule::Hour => "every hour".to_string(),
-        Schedule::Hours { hours } => format!("every {hours} hours"),
-        Schedule::Day { at } => format!("daily at {}", at.format("%H:%M")),
-        Schedule::Week { weekday, at } => format!(
-            "weekly on {} at {}",
-            [
-                "Monday",
-                "Tuesday",
-                "Wednesday",
-                "Thursday",
-                "Friday",
-                "Saturday",
-                "Sunday"
-            ][(*weekday % 7) as usize],
-            at.format("%H:%M")
-        ),
+        Schedule::Hour => w.every_hour.to_string(),
+        Schedule::Hours { hours } => words::fill(w.every_hours, &[("n", hours)]),
+        Schedule::Day { at } => words::fill(w.daily_at, &[("time", &at.format("%H:%M"))]),
+        Schedule::Week { weekday, at } => {
+            let days = [
+                w.monday,
+                w.tuesday,
+                w.wednesday,
+                w.thursday,
+                w.friday,
+                w.saturday,
+                w.sunday,
+            ];
+            words::fill(
+                w.weekly_on,
+                &[
+                    ("day", &days[(*weekday % 7) as usize]),
+                    ("time", &at.format("%H:%M")),
+                ],
+            )
+        }
     };
     let scope = match &p.scope {
-        Scope::All => "every resource".to_string(),
-        Scope::Resources { ids } => format!("{} resources", ids.len()),
+        Scope::All => w.every_resource.to_string(),
+        Scope::Resources { ids } => words::fill(w.n_resources, &[("n", &ids.len())]),
     };
     let keep = match &p.retention {
         Retention::Calendar {
             daily,
             weekly,
             monthly,
-        } => {
-            format!("keep {daily} daily, {weekly} weekly, {monthly} monthly")
-        }
-        Retention::Last { n } => format!("keep the last {n}"),
-        Retention::Everything => "keep everything".into(),
+        } => words::fill(
+            w.keep_calendar,
+            &[("daily", daily), ("weekly", weekly), ("monthly", monthly)],
+        ),
+        Retention::Last { n } => words::fill(w.keep_last, &[("n", n)]),
+        Retention::Everything => w.keep_everything.into(),
     };
     let copies = match p.keeps() {
-        Keeps::Local => "copies on this computer".to_string(),
-        Keeps::Offsite(d) => format!("copies in {} only", printable(d)),
-        Keeps::Both(d) => format!("copies on this computer and in {}", printable(d)),
+        Keeps::Local => w.copies_local.to_string(),
+        Keeps::Offsite(d) => words::fill(w.copies_offsite_only, &[("dest", &printable(d))]),
+        Keeps::Both(d) => words::fill(w.copies_both, &[("dest", &printable(d))]),
     };
     format!(
         "{:16} {kind:8} {when}, {scope}, {keep}, {copies}",

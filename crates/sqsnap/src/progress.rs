@@ -2,11 +2,14 @@
 //! plain lines otherwise, one JSON line an event with `--json`. Every line goes out through
 //! [`crate::say`].
 
+use crate::exit::Said;
 use crate::say;
+use crate::words;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use snapshots::names::printable;
 use snapshots::{Event, EventSink, WaitReason};
 use std::collections::HashMap;
+use std::fmt::Display;
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -40,14 +43,42 @@ pub fn sink(
 
 /// What a create whose answer was lost means, and until when its list is watched.
 fn watching_text(until: &chrono::DateTime<chrono::Utc>) -> String {
-    format!(
-        "Square Cloud may have made this snapshot (its answer was lost on the way); watching its list until {} (no second snapshot is requested; Ctrl+C stops waiting)",
-        until.with_timezone(&chrono::Local).format("%H:%M")
-    )
+    let time = until.with_timezone(&chrono::Local).format("%H:%M");
+    words::say(|w| w.watching, &[("time", &time)])
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A download's line: saved, or already saved before.
+fn saved_words(already_present: bool) -> fn(&words::Words) -> &'static str {
+    if already_present {
+        |w| w.done_already
+    } else {
+        |w| w.done_saved
+    }
+}
+
+/// Why a job waits, for people.
+fn wait_words(reason: &WaitReason) -> &'static str {
+    let w = words::w();
+    match reason {
+        WaitReason::AccountWindow => w.wait_account_window,
+        WaitReason::ResourceWindow => w.wait_resource_window,
+        WaitReason::KeepCalm => w.wait_keep_calm,
+        WaitReason::Retry => w.wait_retry,
+    }
+}
+
+/// Why a job failed: in English the engine's message says it all; elsewhere its code's
+/// words (the message follows as the detail).
+fn failed_why(code: &str, message: &str) -> String {
+    let w = words::w();
+    match words::lang() {
+        words::Lang::En => printable(message),
+        _ => words::why(w, code).unwrap_or(w.other).to_string(),
+    }
 }
 
 struct Progress {
@@ -102,11 +133,21 @@ impl Progress {
             _ => self.line(e),
         };
         if let Some(line) = line.map(|l| format!("{}{l}", self.prefix)) {
-            if self.tty {
-                let _ = self.multi.println(say::safe(&line));
-            } else {
-                say::out(&line);
-            }
+            self.print(&line);
+        }
+        // A failure worded in another language: the engine's English message after it.
+        if let Event::Failed { message, .. } = e
+            && words::lang() != words::Lang::En
+        {
+            self.print(&format!("  {}: {}", words::w().detail, printable(message)));
+        }
+    }
+
+    fn print(&self, line: &str) {
+        if self.tty {
+            let _ = self.multi.println(say::safe(line));
+        } else {
+            say::out(line);
         }
     }
 
@@ -139,8 +180,9 @@ impl Progress {
                     .add(ProgressBar::new(progress.total.unwrap_or(0)));
                 b.set_style(
                     ProgressStyle::with_template(&format!(
-                        "{{msg:{}!}} {{bar:30}} {{bytes}}/{{total_bytes}} {{bytes_per_sec}} ETA {{eta}}",
-                        self.label_width()
+                        "{{msg:{}!}} {{bar:30}} {{bytes}}/{{total_bytes}} {{bytes_per_sec}} {} {{eta}}",
+                        self.label_width(),
+                        words::w().eta
                     ))
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
                 );
@@ -167,12 +209,15 @@ impl Progress {
             return None;
         }
         *prev = pct;
-        Some(format!(
-            "{}: {pct}% ({} at {}/s)",
-            self.name(resource),
-            say::bytes(progress.bytes),
-            say::bytes(progress.bytes_per_sec as u64)
-        ))
+        let said = words::say(
+            |w| w.pct,
+            &[
+                ("pct", &pct),
+                ("bytes", &say::bytes(progress.bytes)),
+                ("rate", &say::bytes(progress.bytes_per_sec as u64)),
+            ],
+        );
+        Some(format!("{}: {said}", self.name(resource)))
     }
 
     /// A spinner while Square Cloud prepares a snapshot, and a line above it when the
@@ -187,8 +232,9 @@ impl Progress {
                     .add(ProgressBar::new_spinner().with_elapsed(waited));
                 b.set_style(
                     ProgressStyle::with_template(&format!(
-                        "{{spinner}} {{msg:{}!}} preparing on Square Cloud… {{elapsed}}",
-                        self.label_width()
+                        "{{spinner}} {{msg:{}!}} {} {{elapsed}}",
+                        self.label_width(),
+                        words::w().preparing
                     ))
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
@@ -215,8 +261,16 @@ impl Progress {
         }
     }
 
+    /// A line about `resource`: its name, then `m` filled.
+    fn of(&self, resource: &str, m: Said, args: &[(&str, &dyn Display)]) -> String {
+        format!("{}: {}", self.name(resource), words::say(m, args))
+    }
+
     /// The line an event is told with (none for some), off a terminal's bars and spinners.
     fn line(&self, e: &Event) -> Option<String> {
+        let w = words::w();
+        let of =
+            |resource: &str, m: Said, args: &[(&str, &dyn Display)]| self.of(resource, m, args);
         Some(match e {
             Event::Downloading { .. }
             | Event::Uploading { .. }
@@ -224,52 +278,45 @@ impl Progress {
             | Event::Quota { .. } => {
                 return None;
             }
-            Event::Fetched { resource, size } => format!(
-                "{}: the copy is here from its bucket ({}) and reads whole",
-                self.name(resource),
-                say::bytes(*size)
-            ),
+            Event::Fetched { resource, size } => {
+                of(resource, |w| w.fetched, &[("size", &say::bytes(*size))])
+            }
             Event::Committed {
                 resource,
                 size,
                 restart,
-            } => format!(
-                "{}: Square Cloud took the copy ({}){}",
-                self.name(resource),
-                say::bytes(*size),
-                if *restart { "; restarting" } else { "" }
-            ),
+            } => {
+                let m: [Said; 2] = [|w| w.committed, |w| w.committed_restarting];
+                of(
+                    resource,
+                    m[usize::from(*restart)],
+                    &[("size", &say::bytes(*size))],
+                )
+            }
             Event::Waiting {
                 resource,
                 until,
                 reason,
             } => {
-                let why = match reason {
-                    WaitReason::AccountWindow => "the account's create window",
-                    WaitReason::ResourceWindow => "this resource's create window",
-                    WaitReason::KeepCalm => "Square Cloud asked to slow down",
-                    WaitReason::Retry => "retrying after an error",
-                };
-                format!(
-                    "{}: waiting until {} UTC ({why})",
-                    self.name(resource),
-                    until.format("%H:%M:%S")
+                let why = wait_words(reason);
+                let time = until.format("%H:%M:%S");
+                of(
+                    resource,
+                    |w| w.waiting_until,
+                    &[("time", &time), ("why", &why)],
                 )
             }
             Event::PausedForQuota { until, .. } => match until {
-                Some(t) => format!(
-                    "Daily quota used up: paused until {} UTC",
-                    t.format("%Y-%m-%d %H:%M")
+                Some(t) => words::fill(
+                    w.paused_quota_until,
+                    &[("time", &t.format("%Y-%m-%d %H:%M"))],
                 ),
-                None => "Daily quota used up".into(),
+                None => w.paused_quota.into(),
             },
-            Event::RateLimited { until } => format!(
-                "Blocked by Square Cloud until about {} UTC",
-                until.format("%H:%M")
-            ),
-            Event::Creating { resource, .. } => {
-                format!("{}: preparing on Square Cloud…", self.name(resource))
+            Event::RateLimited { until } => {
+                words::fill(w.blocked_until, &[("time", &until.format("%H:%M"))])
             }
+            Event::Creating { resource, .. } => of(resource, |w| w.preparing, &[]),
             Event::Processing {
                 resource,
                 since,
@@ -287,30 +334,32 @@ impl Progress {
                     return None;
                 }
                 let secs = (chrono::Utc::now() - *since).num_seconds();
-                format!(
-                    "{}: still preparing on Square Cloud… {secs} s",
-                    self.name(resource)
-                )
+                of(resource, |w| w.still_preparing, &[("secs", &secs)])
             }
-            Event::Joined { resource, since } => format!(
-                "{}: already being snapshotted by another Square Snapshots process (since {} UTC); waiting for it instead of asking again",
-                self.name(resource),
-                since.format("%H:%M:%S")
+            Event::Joined { resource, since } => of(
+                resource,
+                |w| w.joined,
+                &[("time", &since.format("%H:%M:%S"))],
             ),
-            Event::Learned { message } => format!("note: {message}"),
-            Event::Postponed { reason, .. } => format!("later: {}", printable(reason)),
-            Event::Created { resource, .. } => format!("{}: snapshot ready", self.name(resource)),
+            Event::Learned { message } => words::fill(w.note, &[("text", message)]),
+            Event::Postponed { reason, .. } => {
+                words::fill(w.later, &[("reason", &printable(reason))])
+            }
+            Event::Created { resource, .. } => of(resource, |w| w.created, &[]),
             Event::Done {
                 resource,
                 path,
                 size,
                 outbox: Some(dest),
                 ..
-            } => format!(
-                "{}: checked ({}); it waits in {} for the upload to {dest}, then leaves this computer",
-                self.name(resource),
-                say::bytes(*size),
-                path.display()
+            } => of(
+                resource,
+                |w| w.done_outbox,
+                &[
+                    ("size", &say::bytes(*size)),
+                    ("path", &path.display()),
+                    ("dest", dest),
+                ],
             ),
             Event::Done {
                 resource,
@@ -318,22 +367,22 @@ impl Progress {
                 size,
                 already_present,
                 outbox: None,
-            } => format!(
-                "{}: {} {} ({}, verified)",
-                self.name(resource),
-                if *already_present {
-                    "already saved as"
-                } else {
-                    "saved"
-                },
-                path.display(),
-                say::bytes(*size)
+            } => of(
+                resource,
+                saved_words(*already_present),
+                &[("path", &path.display()), ("size", &say::bytes(*size))],
             ),
             Event::Failed {
-                resource, message, ..
-            } => format!("{}: FAILED: {}", self.name(resource), printable(message)),
-            Event::Paused => "Paused: nothing new starts until resumed".into(),
-            Event::Resumed => "Resumed".into(),
+                resource,
+                code,
+                message,
+            } => of(
+                resource,
+                |w| w.failed_event,
+                &[("why", &failed_why(code, message))],
+            ),
+            Event::Paused => w.paused.into(),
+            Event::Resumed => w.resumed.into(),
         })
     }
 }

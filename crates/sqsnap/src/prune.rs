@@ -5,21 +5,16 @@
 use crate::exit::Fail;
 use crate::say::Out;
 use crate::session::state;
+use crate::words;
 use snapshots::library::Library;
 
 /// Refuses a prune that says nothing to keep, or to keep none.
 pub fn check(keep: Option<u32>, days: Option<u32>) -> Result<(), Fail> {
     if keep.is_none() && days.is_none() {
-        return Err(Fail(
-            2,
-            "Say what to keep: --keep N and/or --days D.".into(),
-        ));
+        return Err(Fail::says(2, |w| w.prune_say_what, &[]));
     }
     if keep == Some(0) {
-        return Err(Fail(
-            2,
-            "--keep 0 would delete every copy: keep at least 1.".into(),
-        ));
+        return Err(Fail::says(2, |w| w.prune_keep_zero, &[]));
     }
     Ok(())
 }
@@ -35,21 +30,24 @@ pub fn run(
         .update(snapshots::library::LIBRARY, |lib: &mut Library| {
             lib.prune(keep, days, chrono::Utc::now())
         })
-        .map_err(|e| Fail(7, e.to_string()))?;
+        .map_err(|e| Fail::coded(7, "disk", e.to_string()))?;
     for p in &report.deleted {
         out.emit(
-            format!("deleted  {}", p.display()),
+            words::say(|w| w.deleted_path, &[("path", &p.display())]),
             serde_json::json!({"deleted": p}),
         );
     }
     for p in &report.skipped {
         out.emit(
-            format!("kept     {} (changed since it was downloaded)", p.display()),
+            words::say(|w| w.kept_changed, &[("path", &p.display())]),
             serde_json::json!({"skipped": p}),
         );
     }
     out.emit(
-        format!("{} deleted, {} kept", report.deleted.len(), report.kept),
+        words::say(
+            |w| w.prune_total,
+            &[("deleted", &report.deleted.len()), ("kept", &report.kept)],
+        ),
         serde_json::json!({"deleted_count": report.deleted.len(), "kept": report.kept}),
     );
     Ok(())

@@ -5,9 +5,10 @@
 
 use crate::cli::PutBackArgs;
 use crate::exit::Fail;
-use crate::restore::confirm_to;
+use crate::restore::{confirm_to, state_before};
 use crate::say;
 use crate::session::Session;
+use crate::words;
 use snapshots::PutBackOptions;
 use snapshots::names::printable;
 use std::path::Path;
@@ -16,10 +17,7 @@ pub async fn run(s: &Session, a: &PutBackArgs) -> Result<(), Fail> {
     match (&a.from, &a.from_offsite, &a.version) {
         (Some(file), _, _) => put_back(s, a, file).await,
         (None, Some(name), Some(version)) => from_offsite(s, a, name, version).await,
-        _ => Err(Fail(
-            2,
-            "Say what to put back: --from FILE, or --from-offsite NAME --version V.".into(),
-        )),
+        _ => Err(Fail::says(2, |w| w.put_back_say_what, &[])),
     }
 }
 
@@ -32,32 +30,36 @@ async fn from_offsite(s: &Session, a: &PutBackArgs, name: &str, version: &str) -
         .into_iter()
         .find(|c| c.destination == name && c.version.as_deref() == Some(version))
         .ok_or_else(|| {
-            Fail(
+            Fail::says(
                 2,
-                format!(
-                    "{name} holds no copy of snapshot {version} of {} that this computer knows of; nothing was put back. `sqsnap verify FILE` says where each copy is kept.",
-                    a.id
-                ),
+                |w| w.offsite_no_copy,
+                &[("dest", &name), ("version", &version), ("id", &a.id)],
             )
         })?;
     let r = s.engine.resource(&a.id)?;
     if !a.yes {
         confirm_to(
-            &format!(
-                "Fetch the copy of {} taken {} from {name} (bucket {}, key {}, {}) and put it back into it? Its files are added and replace the same paths; files not in the copy are not deleted.{}{} [y/N] ",
-                printable(&r.name),
-                copy.taken_at.format("%Y-%m-%d %H:%M UTC"),
-                copy.bucket,
-                copy.key,
-                say::bytes(copy.size),
-                restart_note(a),
-                first_note(a),
+            &words::say(
+                |w| w.fetch_ask,
+                &[
+                    ("name", &printable(&r.name)),
+                    ("time", &copy.taken_at.format("%Y-%m-%d %H:%M UTC")),
+                    ("dest", &name),
+                    ("bucket", &copy.bucket),
+                    ("key", &copy.key),
+                    ("size", &say::bytes(copy.size)),
+                    ("restart", &restart_note(a)),
+                    ("first", &first_note(a)),
+                ],
             ),
-            "putting back",
-            "Not put back",
+            |w| w.doing_put_back,
+            |w| w.not_put_back,
         )?;
     }
-    s.out.warn(format!("Fetching {} from {name}…", copy.key));
+    s.out.warn(words::say(
+        |w| w.fetching,
+        &[("key", &copy.key), ("dest", &name)],
+    ));
     let opts = options(a, None);
     let done = s
         .engine
@@ -71,13 +73,14 @@ async fn from_offsite(s: &Session, a: &PutBackArgs, name: &str, version: &str) -
             &s.cancel,
         )
         .await?;
-    said(s, &r.name, &format!("the copy in {name}"), &done);
+    let from = |w: &words::Words| words::fill(w.copy_in, &[("dest", &name)]);
+    said(s, &r.name, (&from(words::en()), &from(words::w())), &done);
     Ok(())
 }
 
 fn restart_note(a: &PutBackArgs) -> &'static str {
     if a.restart {
-        " The application is restarted after."
+        words::w().restart_after
     } else {
         ""
     }
@@ -85,9 +88,9 @@ fn restart_note(a: &PutBackArgs) -> &'static str {
 
 fn first_note(a: &PutBackArgs) -> &'static str {
     if a.no_snapshot_first {
-        " No snapshot of the current state is taken first."
+        words::w().first_none
     } else {
-        " A snapshot of the current state is taken first (one of today's quota)."
+        words::w().first_taken
     }
 }
 
@@ -103,18 +106,26 @@ fn options(
     }
 }
 
-/// What a put back did, as a line (and a JSON object).
-fn said(s: &Session, name: &str, from: &str, done: &snapshots::PutBack) {
+/// What a put back did, as a line (and a JSON object): `from` in English (for JSON) and in
+/// the person's language.
+fn said(s: &Session, name: &str, from: (&str, &str), done: &snapshots::PutBack) {
+    let (from, from_here) = from;
     s.out.emit(
-        format!(
-            "{} now has the files of {from}.{}{}",
-            printable(name),
-            if done.restarted { " It is restarting." } else { "" },
-            done.safety
-                .as_ref()
-                .and_then(|s| s.download.as_ref())
-                .map(|d| format!(" The state before is saved in {}.", d.path.display()))
-                .unwrap_or_default()
+        words::say(
+            |w| w.put_back_done,
+            &[
+                ("name", &printable(name)),
+                ("from", &from_here),
+                (
+                    "restarting",
+                    &if done.restarted {
+                        words::w().restarting
+                    } else {
+                        ""
+                    },
+                ),
+                ("before", &state_before(done.safety.as_ref())),
+            ],
         ),
         serde_json::json!({
             "put_back": done.plan.resource.id,
@@ -134,32 +145,38 @@ async fn put_back(s: &Session, a: &PutBackArgs, from: &Path) -> Result<(), Fail>
         .from
         .as_ref()
         .map(|e| {
-            format!(
-                ", the snapshot of {} taken {}",
-                printable(&e.resource_name),
-                e.taken_at.format("%Y-%m-%d %H:%M UTC")
+            words::say(
+                |w| w.taken_of,
+                &[
+                    ("name", &printable(&e.resource_name)),
+                    ("time", &e.taken_at.format("%Y-%m-%d %H:%M UTC")),
+                ],
             )
         })
         .unwrap_or_default();
     if !a.yes {
         confirm_to(
-            &format!(
-                "Put {} ({}{taken}) back into {}? Its files are added and replace the same paths; files not in the copy are not deleted.{}{} [y/N] ",
-                from.display(),
-                say::bytes(plan.size),
-                printable(&r.name),
-                restart_note(a),
-                first_note(a),
+            &words::say(
+                |w| w.put_back_ask,
+                &[
+                    ("file", &from.display()),
+                    ("size", &say::bytes(plan.size)),
+                    ("taken", &taken),
+                    ("name", &printable(&r.name)),
+                    ("restart", &restart_note(a)),
+                    ("first", &first_note(a)),
+                ],
             ),
-            "putting back",
-            "Not put back",
+            |w| w.doing_put_back,
+            |w| w.not_put_back,
         )?;
     }
     let done = s
         .engine
         .put_back(&a.id, from, options(a, key), s.sink(), &s.cancel)
         .await?;
-    said(s, &r.name, &from.display().to_string(), &done);
+    let file = from.display().to_string();
+    said(s, &r.name, (&file, &file), &done);
     Ok(())
 }
 
@@ -170,29 +187,34 @@ pub async fn new_app(s: &Session, file: &Path, yes: bool) -> Result<(), Fail> {
     let key = key_for(s, file)?.map(std::sync::Arc::new);
     let plan = s.engine.check_new_app(file, key.clone()).await?;
     if !yes {
+        let free = plan
+            .available_mb
+            .map(|free| words::say(|w| w.new_app_free, &[("free", &free)]))
+            .unwrap_or_default();
         confirm_to(
-            &format!(
-                "Make a new application \"{}\" ({} MB of memory{}) from {} ({})? It gets a new id; copies of the old application stay under the old one. [y/N] ",
-                printable(&plan.name),
-                plan.memory_mb,
-                plan.available_mb
-                    .map(|free| format!(", of {free} MB free"))
-                    .unwrap_or_default(),
-                file.display(),
-                say::bytes(plan.size),
+            &words::say(
+                |w| w.new_app_ask,
+                &[
+                    ("name", &printable(&plan.name)),
+                    ("mb", &plan.memory_mb),
+                    ("free", &free),
+                    ("file", &file.display()),
+                    ("size", &say::bytes(plan.size)),
+                ],
             ),
-            "making an application",
-            "No application made",
+            |w| w.doing_new_app,
+            |w| w.no_app_made,
         )?;
     }
     let app = s.engine.new_app_from_copy(file, key, s.sink()).await?;
     s.out.emit(
-        format!(
-            "Made the application {} ({}) from {}. Back it up like any other: sqsnap snapshot {} --download",
-            printable(&app.tag),
-            app.id,
-            file.display(),
-            app.id
+        words::say(
+            |w| w.new_app_done,
+            &[
+                ("name", &printable(&app.tag)),
+                ("id", &app.id),
+                ("file", &file.display()),
+            ],
         ),
         serde_json::json!({
             "new_app": app.id,
@@ -214,5 +236,5 @@ fn key_for(
         return Ok(None);
     };
     snapshots::seal::identity::key_for(&snapshots::secret::OsKeychain::default(), &account, file)
-        .map_err(|e| Fail(3, e.to_string()))
+        .map_err(|e| Fail::from(snapshots::EngineError::from(e)).with_exit(3))
 }

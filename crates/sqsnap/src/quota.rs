@@ -3,6 +3,7 @@
 use crate::exit::Fail;
 use crate::say;
 use crate::session::Session;
+use crate::words;
 
 pub async fn run(s: &Session) -> Result<(), Fail> {
     match s.engine.reconcile_quota().await {
@@ -13,10 +14,8 @@ pub async fn run(s: &Session) -> Result<(), Fail> {
             let q = s.engine.quota();
             say::err(&format!(
                 "sqsnap: {}",
-                s.out.named(&format!(
-                    "could not read the lists, so this is this computer's estimate: {}",
-                    line(&q)
-                ))
+                s.out
+                    .named(&words::say(|w| w.quota_estimate, &[("line", &line(&q))]))
             ));
             return Err(e.into());
         }
@@ -25,19 +24,23 @@ pub async fn run(s: &Session) -> Result<(), Fail> {
 }
 
 pub fn line(q: &snapshots::ledger::QuotaStatus) -> String {
+    let w = words::w();
     let next = q
         .next_free_at
-        .map(|t| format!("; next frees up at {} UTC", t.format("%Y-%m-%d %H:%M")))
+        .map(|t| words::fill(w.quota_next, &[("time", &t.format("%Y-%m-%d %H:%M"))]))
         .unwrap_or_default();
-    format!(
-        "Quota: {} of {} used, {} left{next}{}",
-        q.used,
-        q.total,
-        q.remaining,
-        if q.used_is_estimate {
-            " (estimated: snapshots made elsewhere may not be counted)"
-        } else {
-            ""
-        }
-    )
+    let used = words::fill(
+        w.quota_line,
+        &[
+            ("used", &q.used),
+            ("total", &q.total),
+            ("left", &q.remaining),
+        ],
+    );
+    let estimate = if q.used_is_estimate {
+        w.quota_estimated
+    } else {
+        ""
+    };
+    format!("{used}{next}{estimate}")
 }

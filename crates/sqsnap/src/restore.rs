@@ -2,9 +2,10 @@
 //! `--yes`) and a snapshot of the current state (unless `--no-snapshot-first`).
 
 use crate::cli::RestoreArgs;
-use crate::exit::Fail;
+use crate::exit::{Fail, Said};
 use crate::say;
 use crate::session::Session;
+use crate::words;
 use snapshots::names::printable;
 use std::io::IsTerminal;
 
@@ -17,26 +18,32 @@ pub async fn run(s: &Session, a: &RestoreArgs) -> Result<(), Fail> {
         .into_iter()
         .find(|i| i.version().as_deref() == Some(a.version.as_str()))
         .ok_or_else(|| {
-            Fail(
+            Fail::says(
                 8,
-                format!(
-                    "{} has no snapshot with version {}.",
-                    printable(&r.name),
-                    printable(&a.version)
-                ),
+                |w| w.restore_no_version,
+                &[
+                    ("name", &printable(&r.name)),
+                    ("version", &printable(&a.version)),
+                ],
             )
         })?;
     if !a.yes {
-        confirm(&format!(
-            "Restore {} to its snapshot of {} ({})? Its current files are replaced.{} [y/N] ",
-            printable(&r.name),
-            item.modified.format("%Y-%m-%d %H:%M UTC"),
-            say::bytes(item.size),
-            if a.no_snapshot_first {
-                " No snapshot of the current state is taken first."
-            } else {
-                " A snapshot of the current state is taken first (one of today's quota)."
-            }
+        let w = words::w();
+        confirm(&words::fill(
+            w.restore_ask,
+            &[
+                ("name", &printable(&r.name)),
+                ("time", &item.modified.format("%Y-%m-%d %H:%M UTC")),
+                ("size", &say::bytes(item.size)),
+                (
+                    "first",
+                    &if a.no_snapshot_first {
+                        w.first_none
+                    } else {
+                        w.first_taken
+                    },
+                ),
+            ],
         ))?;
     }
     let opts = snapshots::restore::RestoreOptions {
@@ -48,43 +55,59 @@ pub async fn run(s: &Session, a: &RestoreArgs) -> Result<(), Fail> {
         .restore(&r, &a.version, opts, s.sink(), &s.cancel)
         .await?;
     s.out.emit(
-        format!(
-            "{} was restored to its snapshot of {}.{}",
-            printable(&r.name),
-            done.version_taken_at.format("%Y-%m-%d %H:%M UTC"),
-            done.safety
-                .as_ref()
-                .and_then(|s| s.download.as_ref())
-                .map(|d| format!(" The state before is saved in {}.", d.path.display()))
-                .unwrap_or_default()
+        words::say(
+            |w| w.restored,
+            &[
+                ("name", &printable(&r.name)),
+                (
+                    "time",
+                    &done.version_taken_at.format("%Y-%m-%d %H:%M UTC"),
+                ),
+                ("before", &state_before(done.safety.as_ref())),
+            ],
         ),
         serde_json::json!({"restored": r.id, "version": done.version, "snapshot_first": done.safety.is_some()}),
     );
     Ok(())
 }
 
+/// " The state before is saved in …" when a snapshot was taken first and downloaded.
+pub fn state_before(safety: Option<&snapshots::JobOutcome>) -> String {
+    safety
+        .and_then(|s| s.download.as_ref())
+        .map(|d| words::say(|w| w.state_before, &[("path", &d.path.display())]))
+        .unwrap_or_default()
+}
+
 /// Asks on a terminal; elsewhere, says to pass --yes.
 fn confirm(question: &str) -> Result<(), Fail> {
-    confirm_to(question, "restoring", "Not restored")
+    confirm_to(question, |w| w.doing_restore, |w| w.not_restored)
 }
 
 /// Asks `question` on a terminal; elsewhere says that it is not `doing` without --yes. A
-/// "no" ends with `not_done` (exit 130). `sqsnap put-back` asks the same way.
-pub fn confirm_to(question: &str, doing: &str, not_done: &str) -> Result<(), Fail> {
+/// "no" ends with `not_done` (exit 130). `sqsnap put-back` asks the same way. Yes is
+/// `y`/`yes`, or `s`/`sim`/`sí`/`si` (Portuguese and Spanish).
+pub fn confirm_to(question: &str, doing: Said, not_done: Said) -> Result<(), Fail> {
     if !std::io::stdin().is_terminal() {
-        return Err(Fail(
-            2,
-            format!("Not {doing} without a confirmation: pass --yes (nothing was changed)."),
-        ));
+        return Err(Fail {
+            en: words::fill(words::en().needs_yes, &[("doing", &doing(words::en()))]),
+            ..Fail::says(2, |w| w.needs_yes, &[("doing", &doing(words::w()))])
+        });
     }
     say::ask(question);
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)
-        .map_err(|e| Fail(2, e.to_string()))?;
-    if matches!(answer.trim(), "y" | "Y" | "yes" | "s" | "sim") {
+        .map_err(|e| Fail::coded(2, "", e.to_string()))?;
+    if matches!(
+        answer.trim().to_lowercase().as_str(),
+        "y" | "yes" | "s" | "sim" | "sí" | "si"
+    ) {
         Ok(())
     } else {
-        Err(Fail(130, format!("{not_done}: nothing was changed.")))
+        Err(Fail {
+            en: words::fill(words::en().not_done, &[("what", &not_done(words::en()))]),
+            ..Fail::says(130, |w| w.not_done, &[("what", &not_done(words::w()))])
+        })
     }
 }

@@ -6,6 +6,7 @@ use crate::cli::Cli;
 use crate::exit::Fail;
 use crate::say;
 use crate::session::{Session, account_failed, accounts, every, given_key, whose};
+use crate::words;
 use snapshots::names::printable;
 use snapshots::plans::{PLANS, Plans};
 use snapshots::statedir::StateDir;
@@ -23,21 +24,18 @@ pub async fn run(cli: &Cli) -> Result<(), Fail> {
         ran += 1;
         let done = match Session::open_known(cli, k, given.as_ref()).await {
             Ok(s) => one(&s).await,
-            Err(f) => Err(Fail(f.0, format!("its plans did not run: {}", f.1))),
+            Err(f) => Err(f.within(|w| w.plans_did_not_run)),
         };
         if let Err(f) = done {
             account_failed(cli.json, &whose(&all, k.id.as_str(), &k.name), &f);
-            worst = worst.max(Some(f.0));
+            worst = worst.max(Some(f.exit));
         }
     }
     if ran == 0 {
-        say::Out::new(cli.json).emit("Nothing is due.", serde_json::json!({"due": 0}));
+        say::Out::new(cli.json).emit(words::w().nothing_due, serde_json::json!({"due": 0}));
     }
     match worst {
-        Some(code) => Err(Fail(
-            code,
-            "Some accounts' plans did not run or did not complete (see above).".into(),
-        )),
+        Some(code) => Err(Fail::says(code, |w| w.accounts_plans_failed, &[])),
         None => Ok(()),
     }
 }
@@ -63,35 +61,43 @@ async fn one(s: &Session) -> Result<(), Fail> {
     // why, and the downloads stand.
     match crate::offsite::Access::new(s.demo, &s.engine.me().user.id, s.out.named("")) {
         Ok(access) => s.engine.set_offsite(std::sync::Arc::new(access)),
-        Err(e) => s.out.warn(format!(
-            "note: offsite destinations cannot be reached: {}",
-            e.1
-        )),
+        Err(e) => s
+            .out
+            .warn(words::say(|w| w.offsite_unreachable, &[("why", &e.text)])),
     }
     let runs = s
         .engine
         .run_due(chrono::Utc::now(), s.sink(), &s.cancel)
         .await?;
     let mut failed = false;
+    let w = words::w();
     for r in &runs {
         failed |= !r.ok;
         s.out.emit(
-            format!(
-                "{}: {} ({} new files, {}{}{})",
-                printable(&r.plan),
-                if r.ok { "done" } else { "FAILED" },
-                r.files,
-                say::bytes(r.bytes),
-                if r.pruned > 0 {
-                    format!(", {} old files deleted", r.pruned)
-                } else {
-                    String::new()
-                },
-                if r.failures.is_empty() {
-                    String::new()
-                } else {
-                    format!("; {}", r.failures.join("; "))
-                }
+            words::say(
+                |w| w.plan_run,
+                &[
+                    ("plan", &printable(&r.plan)),
+                    ("status", &if r.ok { w.run_done } else { w.run_failed }),
+                    ("files", &r.files),
+                    ("size", &say::bytes(r.bytes)),
+                    (
+                        "pruned",
+                        &if r.pruned > 0 {
+                            words::fill(w.run_pruned, &[("n", &r.pruned)])
+                        } else {
+                            String::new()
+                        },
+                    ),
+                    (
+                        "failures",
+                        &if r.failures.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; {}", r.failures.join("; "))
+                        },
+                    ),
+                ],
             ),
             serde_json::to_value(r).unwrap_or_default(),
         );
@@ -100,19 +106,21 @@ async fn one(s: &Session) -> Result<(), Fail> {
         failed |= !crate::offsite::say_plan_offsite(&s.out, &s.dir, r);
     }
     if runs.is_empty() {
-        s.out.emit("Nothing is due.", serde_json::json!({"due": 0}));
+        s.out.emit(w.nothing_due, serde_json::json!({"due": 0}));
     }
     // The same rule as the app's "No recent backup": a timer-only setup hears it here.
     for stale in s.engine.stale_plans(chrono::Utc::now()) {
-        s.out.warn(format!(
-            "Warning: plan {} has not backed up successfully in more than {} days (last success, or creation: {} UTC).",
-            printable(&stale.plan),
-            snapshots::plans::STALE_AFTER_DAYS,
-            stale.since.format("%Y-%m-%d %H:%M")
+        s.out.warn(words::fill(
+            w.stale,
+            &[
+                ("plan", &printable(&stale.plan)),
+                ("days", &snapshots::plans::STALE_AFTER_DAYS),
+                ("time", &stale.since.format("%Y-%m-%d %H:%M")),
+            ],
         ));
     }
     if failed {
-        return Err(Fail(5, "Some plans did not complete (see above).".into()));
+        return Err(Fail::says(5, |w| w.plans_failed, &[]));
     }
     Ok(())
 }

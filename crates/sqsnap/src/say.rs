@@ -12,6 +12,8 @@
 //! other escape code (progress bars are drawn through the console API); clap's help enables
 //! virtual terminal processing before it colours, and strips colour for a pipe.
 
+use crate::exit::Fail;
+use crate::words;
 use snapshots::names::{is_terminal_unsafe, printable};
 use std::io::Write;
 use std::sync::OnceLock;
@@ -83,9 +85,7 @@ fn write_stdout(line: &str) {
         }
         Err(e) => {
             if !STDOUT_FAILED.swap(true, Ordering::SeqCst) {
-                err(&format!(
-                    "sqsnap: cannot write to standard output ({e}); carrying on without it"
-                ));
+                err(&words::say(|w| w.stdout_failed, &[("error", &e)]));
             }
         }
     }
@@ -215,11 +215,19 @@ pub fn bytes(n: u64) -> String {
 }
 
 /// How a command that failed ends: its message on standard error (or as a JSON line with
-/// `--json`), and its exit code.
-pub fn failure(json: bool, code: u8, msg: &str) {
+/// `--json`, in English), and its exit code.
+pub fn failure(json: bool, f: &Fail) {
     if json {
-        out_json(&serde_json::json!({"error": msg, "exit_code": code}));
+        out_json(&serde_json::json!({"error": f.en, "exit_code": f.exit}));
     } else {
-        err(&format!("sqsnap: {msg}"));
+        err(&format!("sqsnap: {}", f.text));
+        said_detail(f.detail.as_deref());
+    }
+}
+
+/// The English message behind words said in another language, on a line of its own.
+pub fn said_detail(detail: Option<&str>) {
+    if let Some(d) = detail {
+        err(&format!("  {}: {d}", words::w().detail));
     }
 }

@@ -5,6 +5,8 @@ use crate::cli::Cli;
 use crate::exit::Fail;
 use crate::say::Whose;
 use crate::say::{self, Out};
+use crate::words;
+use snapshots::accounts::AccountError;
 use snapshots::accounts::{AccountId, Accounts, Known};
 use snapshots::names::printable;
 use snapshots::secret::OsKeychain;
@@ -38,7 +40,7 @@ pub fn data_dir(demo: bool) -> PathBuf {
 /// The data dir's accounts (the demo's own with `--demo`).
 pub fn accounts(demo: bool) -> Result<Accounts, Fail> {
     let root = data_dir(demo);
-    Accounts::open(&root).map_err(|e| Fail(7, format!("{}: {e}", root.display())))
+    Accounts::open(&root).map_err(|e| Fail::coded(7, "disk", format!("{}: {e}", root.display())))
 }
 
 /// `--demo` and `--account`: which data dir, and which of its accounts, a command works on.
@@ -73,25 +75,33 @@ pub fn listed(known: &[Known]) -> String {
 /// and none is current, which one is not guessed: they are named, and the command stops.
 pub fn chosen(accounts: &Accounts, name: Option<&str>) -> Result<Option<Known>, Fail> {
     if let Some(n) = name {
-        return accounts
-            .find(n)
-            .map(Some)
-            .map_err(|e| Fail(2, e.to_string()));
+        return accounts.find(n).map(Some).map_err(account_fail);
     }
     if let Some(k) = accounts.current().and_then(|id| accounts.get(&id)) {
         return Ok(Some(k));
     }
     let known = accounts.known();
     if known.len() > 1 {
-        return Err(Fail(
+        return Err(Fail::says(
             2,
-            format!(
-                "This computer knows several accounts and none is the default: {}. Say which with --account NAME, or make one the default with `sqsnap account use NAME`. Nothing was done.",
-                listed(&known)
-            ),
+            |w| w.several_accounts,
+            &[("accounts", &listed(&known))],
         ));
     }
     Ok(None)
+}
+
+/// Why an account named on the command line is not one, in the person's words.
+pub fn account_fail(e: AccountError) -> Fail {
+    let (m, name, which): (fn(&words::Words) -> &'static str, &String, &str) = match &e {
+        AccountError::Unknown(n) => (|w| w.account_unknown, n, ""),
+        AccountError::Ambiguous(n, which) => (|w| w.account_ambiguous, n, which),
+        AccountError::BadLabel(n) => (|w| w.account_bad_label, n, ""),
+        AccountError::LabelTaken(n) => (|w| w.account_label_taken, n, ""),
+        AccountError::Disk(_) => return Fail::coded(7, "disk", e.to_string()),
+    };
+    let quoted = format!("{name:?}");
+    Fail::says(2, m, &[("name", &quoted), ("which", &which)])
 }
 
 /// How the lines of a command on `account` name it.
@@ -159,26 +169,24 @@ pub async fn given_key(cli: &Cli) -> Result<Option<(AccountId, ApiKey)>, Fail> {
 /// error, or as a JSON line with its `account`), and the command goes on.
 pub fn account_failed(json: bool, whose: &Whose, f: &Fail) {
     if json {
-        say::out_json(&whose.tag(serde_json::json!({"error": f.1, "exit_code": f.0})));
+        say::out_json(&whose.tag(serde_json::json!({"error": f.en, "exit_code": f.exit})));
     } else {
-        say::err(&format!("sqsnap: {}", whose.line(&f.1)));
+        say::err(&format!("sqsnap: {}", whose.line(&f.text)));
+        say::said_detail(f.detail.as_deref());
     }
 }
 
 /// Refuses `--demo` in a build without it, saying so, before anything else is done.
 pub fn check_demo(cli: &Cli) -> Result<(), Fail> {
     if cli.demo && !cfg!(feature = "demo") {
-        return Err(Fail(
-            2,
-            "--demo is not built into this sqsnap (it was built without the `demo` feature). Nothing was done.".into(),
-        ));
+        return Err(Fail::says(2, |w| w.no_demo, &[]));
     }
     Ok(())
 }
 
 /// The data dir's state, locked per change.
 pub fn state(dir: &std::path::Path) -> Result<StateDir, Fail> {
-    StateDir::open(dir).map_err(|e| Fail(7, format!("{}: {e}", dir.display())))
+    StateDir::open(dir).map_err(|e| Fail::coded(7, "disk", format!("{}: {e}", dir.display())))
 }
 
 pub async fn setup(cli: &Cli) -> Result<(EngineConfig, Option<Demo>), Fail> {
@@ -186,7 +194,7 @@ pub async fn setup(cli: &Cli) -> Result<(EngineConfig, Option<Demo>), Fail> {
     if cli.demo {
         let demo = Demo::start(None)
             .await
-            .map_err(|e| Fail(5, format!("cannot start the demo simulator: {e}")))?;
+            .map_err(|e| Fail::says(5, |w| w.demo_failed, &[("error", &e)]))?;
         return Ok((demo.engine_config(data_dir(true)), Some(demo)));
     }
     let url = cli
@@ -217,19 +225,16 @@ pub struct Session {
 pub fn signin_fail(e: signin::SignInError) -> Fail {
     match e {
         signin::SignInError::Engine(e) => Fail::from(e),
-        signin::SignInError::Keychain(e) => Fail(3, e.to_string()),
+        signin::SignInError::Keychain(e) => Fail::coded(3, "keychain", e.to_string()),
     }
 }
 
 /// The keychain holds no key for an account that is known here.
 pub fn no_key(k: &Known) -> Fail {
-    Fail(
+    Fail::says(
         3,
-        format!(
-            "The keychain holds no API key for account {} ({}). Add it again with `sqsnap account add` (its copies and plans are still here), or give its key with --key-file PATH.",
-            printable(k.shown()),
-            k.id
-        ),
+        |w| w.no_key_for,
+        &[("name", &printable(k.shown())), ("id", &k.id)],
     )
 }
 
@@ -262,22 +267,22 @@ impl Session {
         let engine = match crate::key::key(cli)? {
             Some(key) => {
                 let want = match &cli.account {
-                    Some(n) => Some(accounts.find(n).map_err(|e| Fail(2, e.to_string()))?),
+                    Some(n) => Some(accounts.find(n).map_err(account_fail)?),
                     None => None,
                 };
                 let engine = signin::connect_with(&accounts, &cfg, key).await?;
                 if let Some(k) = want
                     && engine.me().user.id != k.id.as_str()
                 {
-                    return Err(Fail(
+                    return Err(Fail::says(
                         2,
-                        format!(
-                            "The API key given (key file or environment) is account {} ({})'s, not {} ({})'s: --account and the key must agree. Nothing was done.",
-                            printable(&engine.me().user.name),
-                            printable(&engine.me().user.id),
-                            printable(k.shown()),
-                            k.id
-                        ),
+                        |w| w.key_other_account,
+                        &[
+                            ("them", &printable(&engine.me().user.name)),
+                            ("their_id", &printable(&engine.me().user.id)),
+                            ("want", &printable(k.shown())),
+                            ("want_id", &k.id),
+                        ],
                     ));
                 }
                 engine
@@ -332,11 +337,11 @@ impl Session {
         let me = engine.me();
         let whose = whose(accounts, &me.user.id, &me.user.name);
         for r in engine.recovered() {
-            say::err(&whose.line(&format!("note: {r}")));
+            say::err(&whose.line(&words::say(|w| w.note, &[("text", &r)])));
         }
         let dir = match AccountId::new(me.user.id.clone()) {
             Ok(id) => accounts.dir(&id),
-            Err(e) => return Err(Fail(5, e)),
+            Err(e) => return Err(Fail::coded(5, "api", e)),
         };
         let names = engine
             .resources()
@@ -362,6 +367,6 @@ impl Session {
 
     /// `f`'s failure naming the account when it must be.
     pub fn named(&self, f: Fail) -> Fail {
-        Fail(f.0, self.whose.line(&f.1))
+        f.after(|m| self.whose.line(m))
     }
 }

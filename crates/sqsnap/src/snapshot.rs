@@ -8,7 +8,7 @@ use snapshots::SnapshotOptions;
 
 pub async fn run(s: &Session, a: &SnapshotArgs) -> Result<(), Fail> {
     if !a.all && a.ids.is_empty() {
-        return Err(Fail(2, "Name one or more resource ids, or --all.".into()));
+        return Err(Fail::says(2, |w| w.snapshot_name_ids, &[]));
     }
     let targets = if a.all {
         s.engine.resources()
@@ -28,16 +28,13 @@ pub async fn run(s: &Session, a: &SnapshotArgs) -> Result<(), Fail> {
     for r in results {
         if let Err(e) = r.outcome {
             let f = Fail::from(e);
-            if worst.as_ref().is_none_or(|w| f.0 > w.0) {
+            if worst.as_ref().is_none_or(|w| f.exit > w.exit) {
                 worst = Some(f);
             }
         }
     }
-    if let Some(Fail(code, _)) = worst {
-        return Err(Fail(
-            code,
-            "Some snapshots did not complete (see above).".into(),
-        ));
+    if let Some(f) = worst {
+        return Err(Fail::says(f.exit, |w| w.snapshot_some_failed, &[]));
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 use crate::exit::Fail;
 use crate::say::Out;
 use crate::session::state;
+use crate::words;
 use snapshots::accounts::AccountId;
 use snapshots::library::verify_listed;
 use snapshots::seal::{self, SealIdentity};
@@ -24,32 +25,40 @@ pub fn run(
         // An encrypted copy opens with the signed-in account's key, as a stream.
         let sealed = seal::is_sealed_file(p);
         let key = if sealed { account.and_then(key) } else { None };
-        let checked =
-            verify_listed(&st, p, true, key.as_ref()).map_err(|e| Fail(7, e.to_string()))?;
+        let checked = verify_listed(&st, p, true, key.as_ref())
+            .map_err(|e| Fail::coded(7, "disk", e.to_string()))?;
         let elsewhere = offsite_copies(&st, p);
-        let what = if sealed { " (encrypted)" } else { "" };
+        let (ok, failed_line) = if sealed {
+            (
+                words::w().verify_ok_encrypted,
+                words::w().verify_failed_encrypted,
+            )
+        } else {
+            (words::w().verify_ok, words::w().verify_failed)
+        };
         match checked {
             Ok(()) => out.emit(
-                format!("ok       {}{what}", p.display()),
+                words::fill(ok, &[("path", &p.display())]),
                 serde_json::json!({"path": p, "ok": true, "encrypted": sealed, "offsite": elsewhere}),
             ),
             Err(e) => {
                 failed += 1;
                 out.emit(
-                    format!("FAILED   {}{what}: {e}", p.display()),
+                    words::fill(failed_line, &[("path", &p.display()), ("error", &e)]),
                     serde_json::json!({"path": p, "ok": false, "encrypted": sealed, "error": e.to_string(), "offsite": elsewhere}),
                 );
             }
         }
         // Whatever the local file's state, the other copies of its version.
         for w in &elsewhere {
-            out.human(format!("  also   {w}"));
+            out.human(words::say(|t| t.verify_also, &[("place", w)]));
         }
     }
     if failed > 0 {
-        Err(Fail(
+        Err(Fail::says(
             6,
-            format!("{failed} of {} files failed the check.", paths.len()),
+            |w| w.verify_some_failed,
+            &[("failed", &failed), ("total", &paths.len())],
         ))
     } else {
         Ok(())

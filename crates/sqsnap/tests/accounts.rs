@@ -70,6 +70,7 @@ impl Here {
             .env("SQUARECLOUD_API_URL", &self.api)
             .env("SQSNAP_DATA_DIR", &self.data)
             .env("SQSNAP_KEYRING_SERVICE", &self.service)
+            .env("LC_ALL", "C")
             .env_remove("SQUARECLOUD_API_KEY")
             .env_remove("SQUARECLOUD_API_KEY_FILE")
             .env_remove("CREDENTIALS_DIRECTORY")

@@ -273,6 +273,7 @@ async fn demo_snapshot_all_leaves_one_verified_windows_safe_zip_per_resource() {
         out.to_str().unwrap(),
     ])
     .env("SQSNAP_DATA_DIR", d.path().join("data"))
+    .env("LC_ALL", "C")
     .env_remove("SQUARECLOUD_API_KEY")
     .stdin(Stdio::null());
     let o = run(c).await;
@@ -299,7 +300,8 @@ async fn demo_snapshot_all_leaves_one_verified_windows_safe_zip_per_resource() {
         let o = run({
             let mut v = Command::new(env!("CARGO_BIN_EXE_sqsnap"));
             v.args(["verify", z.to_str().unwrap()])
-                .env("SQSNAP_DATA_DIR", d.path().join("data"));
+                .env("SQSNAP_DATA_DIR", d.path().join("data"))
+                .env("LC_ALL", "C");
             v
         })
         .await;

@@ -43,6 +43,7 @@ fn on_a_terminal(sim: &Simulator, data: &Path, service: &str, args: &str, typed:
         .env("SQUARECLOUD_API_URL", sim.api_url())
         .env("SQSNAP_DATA_DIR", data)
         .env("SQSNAP_KEYRING_SERVICE", service)
+        .env("LC_ALL", "C")
         .env_remove("SQUARECLOUD_API_KEY")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -13,6 +13,7 @@ fn sqsnap(data: &Path, service: &str, args: &[&str]) -> Output {
         .args(args)
         .env("SQSNAP_DATA_DIR", data)
         .env("SQSNAP_KEYRING_SERVICE", service)
+        .env("LC_ALL", "C")
         .env_remove("SQUARECLOUD_API_KEY")
         .stdin(Stdio::null())
         .output()

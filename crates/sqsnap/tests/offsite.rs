@@ -19,6 +19,7 @@ fn sqsnap(data: &Path, args: &[&str]) -> Command {
             "SQSNAP_KEYRING_SERVICE",
             "app.squaresnapshots.desktop.test-offsite",
         )
+        .env("LC_ALL", "C")
         .stdin(std::process::Stdio::null());
     c
 }

@@ -11,7 +11,7 @@ mod run;
 pub use run::{Finished, RunNotes};
 
 use crate::appid;
-use crate::words::{Speech, Words, fill};
+use crate::words::{Speak, Speech, Words, fill};
 use snapshots::names::printable;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -95,7 +95,7 @@ pub(super) fn one_folder(done: &[Finished]) -> Option<&Path> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::words::Lang;
+    use crate::words::{Lang, Speak};
 
     fn done(name: &str, folder: &str) -> Finished {
         Finished {

@@ -41,7 +41,8 @@ pub async fn engine_on(
 }
 
 /// `sqsnap` against `sim`, keeping its state in `data`, with `key` in the environment and
-/// no standard input.
+/// no standard input; in English (`LC_ALL=C`) whatever the machine's locale, since the
+/// tests read its words (`tests/language.rs` sets another).
 pub fn sqsnap(
     sim: &Simulator,
     data: &std::path::Path,
@@ -53,6 +54,7 @@ pub fn sqsnap(
         .env("SQUARECLOUD_API_URL", sim.api_url())
         .env("SQUARECLOUD_API_KEY", key)
         .env("SQSNAP_DATA_DIR", data)
+        .env("LC_ALL", "C")
         .stdin(std::process::Stdio::null());
     c
 }

@@ -24,6 +24,7 @@ async fn item6_sqsnap_backups_are_private_under_umask_022() {
         .env("SQUARECLOUD_API_URL", sim.api_url())
         .env("SQUARECLOUD_API_KEY", KEY)
         .env("SQSNAP_DATA_DIR", &data)
+        .env("LC_ALL", "C")
         .stdin(std::process::Stdio::null())
         .status()
         .unwrap();
