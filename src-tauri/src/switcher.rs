@@ -115,7 +115,7 @@ pub async fn list_accounts<R: tauri::Runtime>(
                 problem: problems
                     .iter()
                     .find(|(id, _)| id == &k.id)
-                    .map(|(_, p)| UiError::new(p.code, p.message.clone())),
+                    .map(|(_, p)| p.clone()),
                 name: printable(k.shown()),
                 server_name: printable(&k.name),
                 id: k.id.to_string(),
@@ -263,7 +263,7 @@ pub async fn list_all_resources<R: tauri::Runtime>(
                 name,
                 quota: None,
                 rows: vec![],
-                problem: Some(UiError::new(p.code, p.message.clone())),
+                problem: Some(p.clone()),
             });
         }
     }
