@@ -86,7 +86,8 @@ installer-check:
 ## sqsnap.exe under Wine (Debian's wine64) against the simulator: --help, a snapshot saved
 ## and compared byte for byte with the Linux download, checked by both; names as UTF-8 through
 ## a pipe and as characters in a console, no escape codes; the key in Credential Manager
-## through login, whoami, list and logout; the engine's unit tests (scripts/test-windows.sh).
+## through login, whoami, list and logout; the engine's unit tests and sqsnap's integration
+## tests built for Windows (scripts/test-windows.sh).
 test-windows:
 	@scripts/ensure-deps.sh $(APT_WINDOWS) wine64 wine
 	scripts/test-windows.sh

@@ -14,7 +14,12 @@
 #      (Wine's), `whoami` and `list` work from it with no key given otherwise, no file holds
 #      it, and `logout` removes it;
 #   6. the engine's unit tests, built for Windows, pass under Wine (those that cannot run
-#      there are skipped, each with the reason printed).
+#      there are skipped, each with the reason printed);
+#   7. sqsnap's integration tests (crates/sqsnap/tests: cli, accounts, offsite, language,
+#      key_cmd, folder_cmd, with_engine), built for Windows, pass under Wine: each test binary
+#      starts the simulator (and the S3 test server) in itself and runs sqsnap.exe, the key in
+#      Wine's Credential Manager; those that need what Linux alone has (systemd, a pty, a FIFO,
+#      mode bits) are skipped, each with the reason printed. The soak suite is not run here.
 # Prints each check, then how many ran and passed. Wine 8 lacks one DLL Rust needs
 # (packaging/windows/wine-bcryptprimitives.c says which and why); a stand-in is built for it.
 set -euo pipefail
@@ -168,5 +173,34 @@ unit_tests() {
 check "the engine's unit tests pass under Wine" unit_tests
 units=$(grep -oE "[0-9]+ passed" "$work/unit.log" | head -1)
 
-echo "test-windows: $ran checks run, $passed passed (engine unit tests under Wine: $units, $((${#skips[@]} + 3)) skipped) (Wine: $("$wine64" --version 2>/dev/null || echo unknown))"
+# 7. sqsnap's integration tests under Wine. Their skips are in the code: #[cfg_attr(windows,
+# ignore = "why")], printed by the test harness, and two tests not built for Windows at all
+# (#[cfg(unix)] // Unix only: why). The keychain tests use Wine's Credential Manager.
+sq_tests=(accounts cli folder_cmd key_cmd language offsite with_engine)
+sq_args=()
+for t in "${sq_tests[@]}"; do sq_args+=(--test "$t"); done
+cargo test --locked --no-run --target "$target" -p sqsnap "${sq_args[@]}" 2>"$work/sqbuild.log" ||
+  { cat "$work/sqbuild.log"; exit 1; }
+cp "$exe_dir/bcryptprimitives.dll" "$exe_dir/deps/"
+sqsnap_tests() {
+  env -u SQUARECLOUD_API_URL -u SQUARECLOUD_API_KEY SQSNAP_EXPECT_KEYRING=present \
+    CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$wine64" \
+    cargo test --locked --no-fail-fast --target "$target" -p sqsnap "${sq_args[@]}" \
+    >"$work/sqsnap.log" 2>&1
+  local rc=$?
+  grep -E "^test .* ignored, " "$work/sqsnap.log" | sed -E 's/^test (.*) \.\.\. ignored, (.*)$/\2/' |
+    sort | uniq -c | sed -E 's/^ *([0-9]+) /skip  \1: /'
+  grep -h "^#\[cfg(unix)\] // Unix only: " crates/sqsnap/tests/*.rs crates/sqsnap/tests/with_engine/*.rs |
+    sed -E 's|^#\[cfg\(unix\)\] // Unix only: |skip  1 (not built for Windows): |'
+  [ $rc -eq 0 ] || grep -E "^test .* FAILED|panicked|^error" "$work/sqsnap.log" | head -20
+  return $rc
+}
+check "sqsnap's integration tests pass under Wine" sqsnap_tests
+sq_count() { grep -E "^test result" "$work/sqsnap.log" | grep -oE "[0-9]+ $1" | awk '{s += $1} END {print s + 0}'; }
+sq_unix=$(grep -hc "^#\[cfg(unix)\] // Unix only: " crates/sqsnap/tests/*.rs crates/sqsnap/tests/with_engine/*.rs |
+  awk '{s += $1} END {print s + 0}')
+sq_passed=$(sq_count passed) sq_failed=$(sq_count failed) sq_ignored=$(sq_count ignored)
+echo "      sqsnap under Wine: $((sq_passed + sq_failed)) run, $sq_passed passed, $sq_failed failed, $((sq_ignored + sq_unix)) skipped ($sq_ignored ignored, $sq_unix not built for Windows)"
+
+echo "test-windows: $ran checks run, $passed passed (engine unit tests under Wine: $units, $((${#skips[@]} + 3)) skipped; sqsnap's tests under Wine: $sq_passed passed of $((sq_passed + sq_failed)), $((sq_ignored + sq_unix)) skipped) (Wine: $("$wine64" --version 2>/dev/null || echo unknown))"
 [ "$passed" -eq "$ran" ]

@@ -199,7 +199,9 @@ pub fn zips(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     v
 }
 
-/// The permission bits of `p` itself (a link is not followed).
+/// The permission bits of `p` itself (a link is not followed). Unix only: Windows keeps no
+/// mode bits.
+#[cfg(unix)]
 pub fn mode(p: &std::path::Path) -> u32 {
     use std::os::unix::fs::MetadataExt;
     std::fs::symlink_metadata(p).unwrap().mode() & 0o777

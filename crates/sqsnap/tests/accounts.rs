@@ -101,12 +101,16 @@ impl Here {
         .unwrap()
     }
 
-    /// A file holding `key`, readable by this user alone.
+    /// A file holding `key`, readable by this user alone (on Unix: 0600; Windows has no
+    /// mode bits and sqsnap asks for none there).
     fn key_file(&self, key: &str) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt;
         let p = self.root.join(format!("key-{}", key.len()));
         std::fs::write(&p, format!("{key}\n")).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         p
     }
 
