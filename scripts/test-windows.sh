@@ -175,7 +175,7 @@ units=$(grep -oE "[0-9]+ passed" "$work/unit.log" | head -1)
 
 # 7. sqsnap's integration tests under Wine. Their skips are in the code: #[cfg_attr(windows,
 # ignore = "why")], printed by the test harness, and two tests not built for Windows at all
-# (#[cfg(unix)] // Unix only: why). The keychain tests use Wine's Credential Manager.
+# (`// Unix only: why` above their #[cfg(unix)]). The keychain tests use Wine's Credential Manager.
 sq_tests=(accounts cli folder_cmd key_cmd language offsite with_engine)
 sq_args=()
 for t in "${sq_tests[@]}"; do sq_args+=(--test "$t"); done
@@ -190,14 +190,14 @@ sqsnap_tests() {
   local rc=$?
   grep -E "^test .* ignored, " "$work/sqsnap.log" | sed -E 's/^test (.*) \.\.\. ignored, (.*)$/\2/' |
     sort | uniq -c | sed -E 's/^ *([0-9]+) /skip  \1: /'
-  grep -h "^#\[cfg(unix)\] // Unix only: " crates/sqsnap/tests/*.rs crates/sqsnap/tests/with_engine/*.rs |
-    sed -E 's|^#\[cfg\(unix\)\] // Unix only: |skip  1 (not built for Windows): |'
-  [ $rc -eq 0 ] || grep -E "^test .* FAILED|panicked|^error" "$work/sqsnap.log" | head -20
+  grep -h "^// Unix only: " crates/sqsnap/tests/*.rs crates/sqsnap/tests/with_engine/*.rs |
+    sed -E 's|^// Unix only: |skip  1 (not built for Windows): |'
+  [ $rc -eq 0 ] || grep -E -A2 "^test .* FAILED|panicked" "$work/sqsnap.log" | head -30
   return $rc
 }
 check "sqsnap's integration tests pass under Wine" sqsnap_tests
 sq_count() { grep -E "^test result" "$work/sqsnap.log" | grep -oE "[0-9]+ $1" | awk '{s += $1} END {print s + 0}'; }
-sq_unix=$(grep -hc "^#\[cfg(unix)\] // Unix only: " crates/sqsnap/tests/*.rs crates/sqsnap/tests/with_engine/*.rs |
+sq_unix=$(grep -hc "^// Unix only: " crates/sqsnap/tests/*.rs crates/sqsnap/tests/with_engine/*.rs |
   awk '{s += $1} END {print s + 0}')
 sq_passed=$(sq_count passed) sq_failed=$(sq_count failed) sq_ignored=$(sq_count ignored)
 echo "      sqsnap under Wine: $((sq_passed + sq_failed)) run, $sq_passed passed, $sq_failed failed, $((sq_ignored + sq_unix)) skipped ($sq_ignored ignored, $sq_unix not built for Windows)"

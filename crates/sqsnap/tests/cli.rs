@@ -532,8 +532,8 @@ fn said(o: &Output) -> String {
 
 /// Trust 9: a key file is used only when it is the user's own and private (0600 or 0400),
 /// not through a link; what to do is said; nothing is sent otherwise.
-#[cfg(unix)]
 // Unix only: sqsnap judges a key file by its owner, mode bits and O_NOFOLLOW, which Windows has not
+#[cfg(unix)]
 #[tokio::test]
 async fn a_key_file_is_used_only_when_it_is_private_and_ones_own() {
     let sim = sim().await;

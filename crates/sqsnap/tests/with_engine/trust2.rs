@@ -8,7 +8,8 @@ const APP: &str = "00000000000000000000000000000000";
 
 /// 6. `sqsnap download` under the usual umask 022 also writes an archive only its owner
 /// can read.
-#[cfg(unix)] // Unix only: a umask set by sh, and mode bits, which Windows has not
+// Unix only: a umask set by sh, and mode bits, which Windows has not
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn item6_sqsnap_backups_are_private_under_umask_022() {
     let sim = Simulator::start(one_app(100 * 1024)).await.unwrap();
