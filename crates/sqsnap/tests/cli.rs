@@ -634,24 +634,6 @@ async fn the_key_is_read_from_systemds_credentials() {
     assert_eq!(json_lines(&o)[0]["daily_quota"], 32);
 }
 
-/// Every file under `dir`, however deep.
-fn all_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let m = std::fs::symlink_metadata(&p).unwrap();
-            if m.is_dir() {
-                todo.push(p);
-            } else if m.is_file() {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
 /// Trust 9: with a key file, the timer's unit loads it as a credential; the key is in no
 /// file sqsnap writes and no line it prints.
 #[tokio::test]
@@ -713,7 +695,7 @@ async fn a_key_file_goes_to_the_timer_as_a_credential_and_nowhere_else() {
     for o in &outputs {
         assert!(!has_key(&o.stdout) && !has_key(&o.stderr), "{}", said(o));
     }
-    let files = all_files(d.path());
+    let files = files_under(d.path());
     assert!(files.len() > 5, "{files:?}");
     for f in files.iter().filter(|f| **f != k) {
         assert!(!has_key(&std::fs::read(f).unwrap()), "the key is in {f:?}");
