@@ -17,7 +17,7 @@ APT_TEST := $(APT_BUILD) dbus-daemon dbus-bin gnome-keyring xvfb xauth webkit2gt
 	x11-utils rpm fonts-noto-color-emoji e2fsprogs python3-venv \
 	desktop-file-utils appstream
 
-.PHONY: run test test-windows installer-check lint bench soak sim package package-windows s3-moto
+.PHONY: run test test-windows test-windows-build test-windows-deps installer-check lint bench soak sim package package-windows s3-moto
 
 ## Start the app in demo mode on the built-in simulator (no account needed).
 run:
@@ -42,8 +42,9 @@ test:
 	SQSNAP_PYRAGE_PYTHON=$(CURDIR)/target/pyrage/bin/python SQSNAP_EXPECT_PYRAGE=present \
 		xvfb-run -a dbus-run-session -- scripts/with-keyring.sh \
 		$(CARGO) test --workspace --locked -- --include-ignored
+	# Without a Secret Service: --workspace, as above, so that nothing is built again.
 	SQSNAP_EXPECT_KEYRING=absent DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent \
-		$(CARGO) test --locked -p snapshots --test keychain
+		$(CARGO) test --workspace --locked --test keychain
 	node --test ui/
 	scripts/readme-check.sh
 	scripts/package-check.sh
@@ -86,10 +87,18 @@ installer-check:
 ## sqsnap.exe under Wine (Debian's wine64) against the simulator: --help, a snapshot saved
 ## and compared byte for byte with the Linux download, checked by both; names as UTF-8 through
 ## a pipe and as characters in a console, no escape codes; the key in Credential Manager
-## through login, whoami, list and logout; the engine's unit tests (scripts/test-windows.sh).
-test-windows:
-	@scripts/ensure-deps.sh $(APT_WINDOWS) wine64 wine
+## through login, whoami, list and logout; the engine's unit tests and sqsnap's integration
+## tests built for Windows (scripts/test-windows.sh).
+test-windows: test-windows-deps
 	scripts/test-windows.sh
+
+## Its builds alone (in target/windows), which .ci/run starts beside `make test`; and what
+## they need installed, which .ci/run does first (apt takes one install at a time).
+test-windows-build: test-windows-deps
+	scripts/test-windows.sh --build
+test-windows-deps:
+	@scripts/ensure-deps.sh build-essential $(APT_WINDOWS) wine64 wine
+	rustup target list --installed | grep -qx x86_64-pc-windows-gnu || rustup target add x86_64-pc-windows-gnu
 
 ## Lints (not part of CI's build-once budget): clippy, actionlint on the release workflow
 ## (make test runs it too), and cargo-deny on licenses, banned crates and sources (advisories

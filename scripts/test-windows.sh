@@ -14,18 +14,45 @@
 #      (Wine's), `whoami` and `list` work from it with no key given otherwise, no file holds
 #      it, and `logout` removes it;
 #   6. the engine's unit tests, built for Windows, pass under Wine (those that cannot run
-#      there are skipped, each with the reason printed).
+#      there are skipped, each with the reason printed);
+#   7. sqsnap's integration tests (crates/sqsnap/tests: cli, accounts, offsite, language,
+#      key_cmd, folder_cmd, with_engine), built for Windows, pass under Wine: each test binary
+#      starts the simulator (and the S3 test server) in itself and runs sqsnap.exe, the key in
+#      Wine's Credential Manager; those that need what Linux alone has (systemd, a pty, a FIFO,
+#      mode bits) are skipped, each with the reason printed. The soak suite is not run here.
 # Prints each check, then how many ran and passed. Wine 8 lacks one DLL Rust needs
 # (packaging/windows/wine-bcryptprimitives.c says which and why); a stand-in is built for it.
+#
+# The Windows builds go to target/windows: a build directory of their own, with its own lock,
+# so that `--build` (the builds alone, nothing run) can go on beside `make test`, as .ci/run
+# does, without either waiting for the other.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=x86_64-pc-windows-gnu
+wdir=target/windows
+exe_dir="$wdir/$target/debug"
+wcargo() {
+  local sub=$1
+  shift
+  cargo "$sub" --locked --target "$target" --target-dir "$wdir" "$@"
+}
+sq_tests=(accounts cli folder_cmd key_cmd language offsite with_engine)
+sq_args=()
+for t in "${sq_tests[@]}"; do sq_args+=(--test "$t"); done
+
+# The builds: sqsnap.exe, the engine's unit tests and sqsnap's integration tests for Windows.
 rustup target list --installed 2>/dev/null | grep -qx "$target" || rustup target add "$target"
-cargo build --locked --target "$target" -p sqsnap --bin sqsnap
-cargo build --locked -p sqsnap --bin sqsnap -p squarecloud-sim --bin squarecloud-sim
-exe_dir="target/$target/debug"
+wcargo build -p sqsnap --bin sqsnap
+wcargo test --no-run -p snapshots --lib
+wcargo test --no-run -p sqsnap "${sq_args[@]}"
 x86_64-w64-mingw32-gcc -shared -O2 -o "$exe_dir/bcryptprimitives.dll" \
   packaging/windows/wine-bcryptprimitives.c packaging/windows/wine-bcryptprimitives.def
+cp "$exe_dir/bcryptprimitives.dll" "$exe_dir/deps/"
+if [ "${1:-}" = --build ]; then
+  echo "test-windows: built in $wdir"
+  exit 0
+fi
+cargo build --locked -p sqsnap --bin sqsnap -p squarecloud-sim --bin squarecloud-sim
 
 work=$(mktemp -d)
 sim_pid=""
@@ -149,9 +176,6 @@ skips=(
 # Not built for Windows at all (#[cfg(unix)], the reason beside each in the code): two that
 # judge a rewrite by the file's inode, and one that uses a Unix program for a gone process.
 echo "skip  3 Unix-only unit tests (inode checks, a Unix child process): see #[cfg(unix)] in the code"
-cargo test --locked --no-run --target "$target" -p snapshots --lib 2>"$work/build.log" ||
-  { cat "$work/build.log"; exit 1; }
-cp "$exe_dir/bcryptprimitives.dll" "$exe_dir/deps/"
 args=()
 for s in "${skips[@]}"; do
   args+=(--skip "${s%%|*}")
@@ -159,7 +183,7 @@ for s in "${skips[@]}"; do
 done
 unit_tests() {
   CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$wine64" \
-    cargo test --locked --target "$target" -p snapshots --lib -- "${args[@]}" >"$work/unit.log" 2>&1
+    wcargo test -p snapshots --lib -- "${args[@]}" >"$work/unit.log" 2>&1
   local rc=$?
   grep -E "^test result" "$work/unit.log" | sed 's/^/      /'
   [ $rc -eq 0 ] || grep -E "^test .* FAILED|panicked" "$work/unit.log" | head -20
@@ -168,5 +192,34 @@ unit_tests() {
 check "the engine's unit tests pass under Wine" unit_tests
 units=$(grep -oE "[0-9]+ passed" "$work/unit.log" | head -1)
 
-echo "test-windows: $ran checks run, $passed passed (engine unit tests under Wine: $units, $((${#skips[@]} + 3)) skipped) (Wine: $("$wine64" --version 2>/dev/null || echo unknown))"
+# 7. sqsnap's integration tests under Wine. Their skips are in the code: #[cfg_attr(windows,
+# ignore = "why")], printed by the test harness, and two tests not built for Windows at all
+# (`// Unix only: why` above their #[cfg(unix)]). The keychain tests use Wine's Credential Manager.
+sqsnap_tests() {
+  local rc=0
+  (
+    unset SQUARECLOUD_API_URL SQUARECLOUD_API_KEY
+    export SQSNAP_EXPECT_KEYRING=present CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$wine64"
+    wcargo test --no-fail-fast -p sqsnap "${sq_args[@]}"
+  ) >"$work/sqsnap.log" 2>&1 || rc=$?
+  grep -E "^test .* ignored, " "$work/sqsnap.log" | sed -E 's/^test (.*) \.\.\. ignored, (.*)$/\2/' |
+    sort | uniq -c | sed -E 's/^ *([0-9]+) /skip  \1: /'
+  grep -h "^// Unix only: " crates/sqsnap/tests/*.rs crates/sqsnap/tests/with_engine/*.rs |
+    sed -E 's|^// Unix only: |skip  1 (not built for Windows): |'
+  # A failure with no failed test (a binary that would not start) shows the log's end.
+  if [ $rc -ne 0 ]; then
+    grep -qE "^test .* FAILED|panicked" "$work/sqsnap.log" &&
+      grep -E -A2 "^test .* FAILED|panicked" "$work/sqsnap.log" | head -30 ||
+      tail -15 "$work/sqsnap.log"
+  fi
+  return $rc
+}
+check "sqsnap's integration tests pass under Wine" sqsnap_tests
+sq_count() { grep -E "^test result" "$work/sqsnap.log" | grep -oE "[0-9]+ $1" | awk '{s += $1} END {print s + 0}'; }
+sq_unix=$(grep -hc "^// Unix only: " crates/sqsnap/tests/*.rs crates/sqsnap/tests/with_engine/*.rs |
+  awk '{s += $1} END {print s + 0}')
+sq_passed=$(sq_count passed) sq_failed=$(sq_count failed) sq_ignored=$(sq_count ignored)
+echo "      sqsnap under Wine: $((sq_passed + sq_failed)) run, $sq_passed passed, $sq_failed failed, $((sq_ignored + sq_unix)) skipped ($sq_ignored ignored, $sq_unix not built for Windows)"
+
+echo "test-windows: $ran checks run, $passed passed (engine unit tests under Wine: $units, $((${#skips[@]} + 3)) skipped; sqsnap's tests under Wine: $sq_passed passed of $((sq_passed + sq_failed)), $((sq_ignored + sq_unix)) skipped) (Wine: $("$wine64" --version 2>/dev/null || echo unknown))"
 [ "$passed" -eq "$ran" ]

@@ -12,30 +12,18 @@ use squarecloud_sim::demo::{
     DEMO_CLIENT_ID, DEMO_CLIENT_PRIVATE_APP, DEMO_SHARED_ADMIN_APP, DEMO_SHARED_VIEW_APP,
     client_account,
 };
-use squarecloud_sim::{AccountSpec, SimConfig, Simulator, Target};
+use squarecloud_sim::{AccountSpec, SimConfig, Simulator};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use support::{
-    Driver, Home, files_containing, launch_with, one_app_at_a_time, serve_notifications,
+    Driver, Home, files_containing, files_under, launch_with, one_app_at_a_time,
+    serve_notifications,
 };
 
 const KEY: &str = "313397145698959364-accounts-secret-key";
 const CLIENT_KEY: &str = "527104883960201216-accounts-client-key";
 /// The demo account's Atlas Bot.
 const ATLAS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(files_under(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
 
 /// Waits until `dir` holds a zip, and returns the zips there.
 async fn until_zip(dir: &Path, what: &str) -> Vec<PathBuf> {
@@ -82,33 +70,11 @@ async fn account_menu(d: &Driver, item: &str) {
     assert_eq!(clicked, json!(true), "no {item:?} in the account menu");
 }
 
-/// Every request to the API that names a resource carried the key of the account that owns
-/// it, and every one carried some account's key; how many named a resource.
+/// No API request carried another account's key, or none; how many named a resource.
 fn no_request_crossed_accounts(sim: &Simulator) -> usize {
-    let resources: Vec<String> = sim
-        .config()
-        .accounts()
-        .flat_map(|(_, a)| a.applications.iter().chain(&a.databases))
-        .map(|r| r.id.clone())
-        .collect();
-    let mut checked = 0;
-    for r in sim.requests().iter().filter(|r| r.host == Target::Api) {
-        let who = r
-            .account
-            .as_deref()
-            .unwrap_or_else(|| panic!("{} {} carried no account's key", r.method, r.path));
-        for id in resources.iter().filter(|id| r.path.contains(id.as_str())) {
-            assert_eq!(
-                sim.owner_of(id).as_deref(),
-                Some(who),
-                "{} {} carried account {who}'s key",
-                r.method,
-                r.path
-            );
-            checked += 1;
-        }
-    }
-    checked
+    let (named, crossed) = sim.key_crossings();
+    assert!(crossed.is_empty(), "{crossed:#?}");
+    named
 }
 
 /// Two accounts signed in in one window: the second is added from the account menu (the

@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use support::{
-    Driver, Home, app_window, app_window_id, close_window, files_containing, launch, launch_with,
-    menu_action, one_app_at_a_time, serve_notifications,
+    Driver, Home, app_window, app_window_id, close_window, files_containing, files_under, launch,
+    launch_with, menu_action, one_app_at_a_time, serve_notifications,
 };
 
 const KEY: &str = "313397145698959364-e2e-secret-key";
@@ -2465,20 +2465,6 @@ async fn an_upload_is_a_line_of_the_transfers_drawer_while_it_runs() {
     assert!(done.contains("Sent to vault (bucket snaps)"), "{done}");
 }
 
-/// Every file under `dir`, however deep.
-fn all_files(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(all_files(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
 /// Applications shared through workspaces (the simulator's two demo workspaces: admin in
 /// one, view only in the other): both rows show their workspace; the view-only one has no
 /// Back up button and says why, and Back up all leaves it out; the admin one backs up
@@ -2537,7 +2523,7 @@ async fn a_view_only_shared_app_has_no_back_up_and_an_admin_one_backs_up() {
     d.click("button[aria-label='Back up now: API Cliente X']")
         .await;
     let t = Instant::now();
-    while all_files(&out)
+    while files_under(&out)
         .iter()
         .all(|p| p.extension().is_none_or(|e| e != "zip"))
     {
@@ -2545,7 +2531,7 @@ async fn a_view_only_shared_app_has_no_back_up_and_an_admin_one_backs_up() {
             t.elapsed() < Duration::from_secs(60),
             "no backup of the admin's shared app in {}: {:?}",
             out.display(),
-            all_files(&out)
+            files_under(&out)
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }

@@ -22,12 +22,12 @@ export async function askRows() {
   if (state.allAccounts) {
     const groups = await ipc.listAllResources();
     state.groups = groups;
-    return groups.flatMap((g) => g.rows.map((r) => own({ ...r, account: { id: g.id, name: g.name, quota: g.quota, count: g.rows.length } })));
+    return groups.flatMap((g) => g.rows.map((r) => own({ ...r, account: { id: g.id, name: g.name } })));
   }
   const rows = await ipc.listResources();
   state.groups = [];
   const a = state.session && state.session.account;
-  return a ? rows.map((r) => own({ ...r, account: { id: a.id, name: a.name, quota: null, count: rows.length } })) : rows;
+  return a ? rows.map((r) => own({ ...r, account: { id: a.id, name: a.name } })) : rows;
 }
 
 /** @param {ipc.ResourceRow} r */

@@ -47,7 +47,8 @@
  *   dest: string | null, own_dest: boolean, last_backup: string | null, next_backup: string | null,
  *   health: Health, days: Day[], workspace?: WorkspaceRef, account?: AccountRef, head?: boolean }} ResourceRow */
 /** Added by the window, not sent by Rust: whose the row is, and (in "All accounts") that it is
- * its account's first row, under the account's heading. @typedef {{ id: string, name: string, quota: QuotaStatus | null, count: number }} AccountRef */
+ * its account's first row, under the account's heading (whose quota and count are in `state.groups`).
+ * @typedef {{ id: string, name: string }} AccountRef */
 /** The workspace that shares an application with the account (engine `WorkspaceRef`).
  * @typedef {{ id: string, name: string, role: WorkspaceRole, may_snapshot: boolean }} WorkspaceRef */
 /** @typedef {"owner" | "admin" | "maintain" | "manager" | "view" | "unknown"} WorkspaceRole */

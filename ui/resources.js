@@ -213,13 +213,14 @@ function buildRow(r) {
   return li;
 }
 
-/** An account's heading in "All accounts": its name, how many resources, its quota today.
- * @param {ipc.AccountRef} a */
+/** An account's heading in "All accounts": its name, how many resources, its quota today
+ * (from its group in `state.groups`). @param {ipc.AccountRef} a */
 function groupHead(a) {
   const { t } = state;
+  const g = state.groups.find((x) => x.id === a.id);
   const head = el("div", { class: "group-head" }, el("h2", { class: "group-name", text: a.name }),
-    el("span", { class: "muted", text: t.groupCount(a.count) }));
-  const q = a.quota;
+    el("span", { class: "muted", text: t.groupCount(g ? g.rows.length : 0) }));
+  const q = g ? g.quota : null;
   if (q) {
     const meter = el("span", { class: "meter", role: "meter", "aria-label": t.quotaLabel });
     meter.setAttribute("aria-valuemin", "0"); meter.setAttribute("aria-valuemax", String(q.total));

@@ -65,7 +65,7 @@ test("a shared application is backed up only with a role that may take snapshots
 });
 
 test("All accounts: each account's rows together, in the accounts' order, its first under its heading", () => {
-  const a = { id: "A", name: "Mine", quota: null, count: 2 }, b = { id: "B", name: "Cliente X", quota: null, count: 2 };
+  const a = { id: "A", name: "Mine" }, b = { id: "B", name: "Cliente X" };
   const rows = /** @type {any[]} */ ([
     { id: "1", name: "zeta", account: b }, { id: "2", name: "beta", account: a },
     { id: "3", name: "alpha", account: b }, { id: "4", name: "gamma", account: a },

@@ -117,6 +117,47 @@ pub struct AppState {
     /// The "close to tray" setting, kept here so that closing the window never waits for
     /// the engine (which a slow sign-in may hold for tens of seconds).
     close_to_tray: AtomicBool,
+    /// Why accounts could not be signed in in the background, kept so that each refresh
+    /// of the menu or of "All accounts" does not ask the server again.
+    pub open_failures: OpenFailures,
+}
+
+/// An account's failed sign-in, kept until it is worth trying again: a refused key until
+/// the keychain holds another key for it; any other failure (the server unreachable, an
+/// error of its) for [`OpenFailures::RETRY`], or until the key changes.
+#[derive(Default)]
+pub struct OpenFailures(std::sync::Mutex<HashMap<String, Failed>>);
+
+struct Failed {
+    key: squarecloud::ApiKey,
+    at: std::time::Instant,
+    error: UiError,
+}
+
+impl OpenFailures {
+    pub const RETRY: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// The failure kept for `id` when it still stands for this key.
+    pub fn standing(&self, id: &str, key: &squarecloud::ApiKey) -> Option<UiError> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let f = map.get(id)?;
+        let stands = &f.key == key && (f.error.code == "auth" || f.at.elapsed() < Self::RETRY);
+        stands.then(|| f.error.clone())
+    }
+
+    pub fn keep(&self, id: &str, key: squarecloud::ApiKey, error: UiError) {
+        let failed = Failed {
+            key,
+            at: std::time::Instant::now(),
+            error,
+        };
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(id.to_string(), failed);
+    }
+
+    pub fn forget(&self, id: &str) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+    }
 }
 
 fn accounts_of(dir: &std::path::Path) -> Accounts {
@@ -149,6 +190,7 @@ impl AppState {
             data_dir,
             cancel: std::sync::Mutex::new(CancellationToken::new()),
             close_to_tray: AtomicBool::new(true),
+            open_failures: OpenFailures::default(),
         }
     }
 
@@ -168,6 +210,7 @@ impl AppState {
             demo: Some(demo),
             cancel: std::sync::Mutex::new(CancellationToken::new()),
             close_to_tray: AtomicBool::new(true),
+            open_failures: OpenFailures::default(),
         })
     }
 
@@ -315,5 +358,28 @@ mod tests {
             rx.recv_timeout(std::time::Duration::from_millis(200)),
             Ok(false)
         );
+    }
+
+    #[test]
+    fn a_refused_key_is_not_tried_again_until_another_key_and_other_failures_for_a_minute() {
+        let f = OpenFailures::default();
+        let key = |k: &str| squarecloud::ApiKey::new(k).unwrap();
+        f.keep("1", key("1-a"), UiError::new("auth", "refused"));
+        f.keep("2", key("2-a"), UiError::new("network", "unreachable"));
+        assert_eq!(f.standing("1", &key("1-a")).unwrap().code, "auth");
+        assert!(
+            f.standing("1", &key("1-b")).is_none(),
+            "another key is tried"
+        );
+        assert_eq!(f.standing("2", &key("2-a")).unwrap().code, "network");
+        assert!(f.standing("3", &key("2-a")).is_none());
+        // A minute later the unreachable server is asked again; the refused key still not.
+        for failed in f.0.lock().unwrap().values_mut() {
+            failed.at = std::time::Instant::now() - OpenFailures::RETRY;
+        }
+        assert!(f.standing("2", &key("2-a")).is_none());
+        assert!(f.standing("1", &key("1-a")).is_some());
+        f.forget("1");
+        assert!(f.standing("1", &key("1-a")).is_none());
     }
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use snapshots::accounts::{AccountError, AccountId, Known};
 use snapshots::ledger::QuotaStatus;
 use snapshots::overview::{self, ResourceRow};
+use snapshots::secret::Slot;
 use snapshots::signin::{self, RemoveError};
 use snapshots::{Engine, names::printable};
 use std::sync::Arc;
@@ -62,6 +63,24 @@ pub async fn open_all<R: tauri::Runtime>(
         if state.engines.lock().await.get(k.id.as_str()).is_some() {
             continue;
         }
+        // The key is read first: a failure kept for this same key is said again without
+        // asking the server (a refused key, or one minute after the server could not be
+        // reached).
+        let key = match state.keychain.slot(&Slot::Account(k.id.clone())).get() {
+            Ok(Some(key)) => key,
+            Ok(None) => {
+                problems.push((k.id.clone(), no_key(&k)));
+                continue;
+            }
+            Err(e) => {
+                problems.push((k.id.clone(), signin::SignInError::from(e).into()));
+                continue;
+            }
+        };
+        if let Some(e) = state.open_failures.standing(k.id.as_str(), &key) {
+            problems.push((k.id.clone(), e));
+            continue;
+        }
         let opened = signin::open(
             &state.accounts,
             state.keychain.as_ref(),
@@ -71,11 +90,16 @@ pub async fn open_all<R: tauri::Runtime>(
         .await;
         match opened {
             Ok(Some(e)) => {
+                state.open_failures.forget(k.id.as_str());
                 let e = state.engines.lock().await.add(ready(state, e));
                 resume_unfinished(app, &e, state.cancel_token());
             }
             Ok(None) => problems.push((k.id.clone(), no_key(&k))),
-            Err(err) => problems.push((k.id.clone(), err.into())),
+            Err(err) => {
+                let err = UiError::from(err);
+                state.open_failures.keep(k.id.as_str(), key, err.clone());
+                problems.push((k.id.clone(), err));
+            }
         }
     }
     problems

@@ -302,6 +302,17 @@ pub fn app_pids_under(root: u32) -> Vec<u32> {
     found
 }
 
+/// Every regular file under `dir`, at any depth, links not followed; none when `dir` does
+/// not exist.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(walkdir::DirEntry::into_path)
+        .collect()
+}
+
 pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
     let mut hits = Vec::new();
     let Ok(rd) = std::fs::read_dir(dir) else {

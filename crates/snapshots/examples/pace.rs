@@ -182,6 +182,11 @@ fn spread(mut v: Vec<f64>, d: usize, unit: &str) -> String {
     format!("{median:.d$}{unit} ({:.d$}–{:.d$})", v[0], v[v.len() - 1])
 }
 
+/// One row of the table, its cells in the header's order.
+fn row(cells: [String; 9]) {
+    println!("| {} |", cells.join(" | "));
+}
+
 /// The two-account rows: `runs` runs of [`run_two`] at the pipelined arrival rows' clock.
 async fn two_account_rows(runs: usize) {
     let mut all = Vec::new();
@@ -201,13 +206,17 @@ async fn two_account_rows(runs: usize) {
         } else {
             format!("{}–{} of {}", lo.unwrap_or(&0), hi.unwrap_or(&0), g.len())
         };
-        println!(
-            "| {} (account {} of 2, both at once) | arrival | pipelined (now), two accounts | {SLOW}× | {} | {bound:.0} s | {} | {refused} in {runs} runs | {accepted} |",
-            g.len(),
-            k + 1,
+        row([
+            format!("{} (account {} of 2, both at once)", g.len(), k + 1),
+            "arrival".into(),
+            "pipelined (now), two accounts".into(),
+            format!("{SLOW}×"),
             spread(made, 0, " s"),
+            format!("{bound:.0} s"),
             spread(ratios, 2, "×"),
-        );
+            format!("{refused} in {runs} runs"),
+            accepted,
+        ]);
     }
 }
 
@@ -255,14 +264,17 @@ async fn main() {
                     FAST
                 };
                 let r = run(n, server, as_before, scale).await;
-                println!(
-                    "| {n} | {rule} | {label} | {scale}× | {:.0} s | {:.0} s | {:.2}× | {} | {} |",
-                    r.makespan,
-                    bound,
-                    r.makespan / bound,
-                    r.refused,
-                    r.accepted
-                );
+                row([
+                    n.to_string(),
+                    rule.into(),
+                    label.into(),
+                    format!("{scale}×"),
+                    format!("{:.0} s", r.makespan),
+                    format!("{bound:.0} s"),
+                    format!("{:.2}×", r.makespan / bound),
+                    r.refused.to_string(),
+                    r.accepted.to_string(),
+                ]);
                 if n == 20 && rule == "arrival" && !as_before {
                     two_account_rows(runs).await;
                 }

@@ -27,6 +27,9 @@ struct ApiCalls {
     /// A block in force until then, in milliseconds since the epoch.
     #[serde(default)]
     blocked_until: Option<i64>,
+    /// The per-minute cap the last process that knew the account's plan counted with.
+    #[serde(default)]
+    cap: Option<u32>,
 }
 
 fn millis(t: SystemTime) -> i64 {
@@ -86,6 +89,20 @@ impl squarecloud::SharedCalls for SharedCallLog {
         });
     }
 
+    fn learn_cap(&self, cap: u32) {
+        if self.learned_cap() == Some(cap) {
+            return;
+        }
+        let _ = self.state.update_light(CALLS, |c: &mut Calls| {
+            c.by_api.entry(self.api.clone()).or_default().cap = Some(cap);
+        });
+    }
+
+    fn learned_cap(&self) -> Option<u32> {
+        let c: Calls = self.state.read(CALLS).ok()?;
+        c.by_api.get(&self.api)?.cap
+    }
+
     fn blocked_until(&self) -> Option<SystemTime> {
         let c: Calls = self.state.read(CALLS).ok()?;
         let t = c.by_api.get(&self.api)?.blocked_until?;
@@ -99,6 +116,25 @@ impl squarecloud::SharedCalls for SharedCallLog {
 mod tests {
     use super::*;
     use squarecloud::SharedCalls;
+
+    /// The cap one process learned from the plan is what another reads, per API.
+    #[test]
+    fn a_learned_cap_is_kept_for_the_next_process() {
+        let d = tempfile::tempdir().unwrap();
+        let a = SharedCallLog::new(Arc::new(StateDir::open(d.path()).unwrap()), "api".into());
+        assert_eq!(a.learned_cap(), None);
+        a.learn_cap(120);
+        let b = SharedCallLog::new(Arc::new(StateDir::open(d.path()).unwrap()), "api".into());
+        let other = SharedCallLog::new(Arc::new(StateDir::open(d.path()).unwrap()), "x".into());
+        assert_eq!(b.learned_cap(), Some(120));
+        assert_eq!(other.learned_cap(), None);
+        b.learn_cap(60);
+        assert_eq!(
+            a.learned_cap(),
+            Some(60),
+            "a plan made smaller is learned too"
+        );
+    }
 
     /// Two handles (as two processes have) share one window: together they get `cap`
     /// places, then wait for the oldest to leave; a block set by one is seen by the other.

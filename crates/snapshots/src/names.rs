@@ -22,6 +22,44 @@ fn is_reserved(name: &str) -> bool {
         )
 }
 
+/// The path as the file system resolves it (`std::fs::canonicalize`), but on Windows in
+/// the plain form (`C:\Users\…`) rather than the whole one (`\\?\C:\Users\…`) the
+/// standard library gives, whenever the plain form names the same file: that is the form a
+/// person gave and reads, and a path kept in a library or the settings compares equal to
+/// the folder it was given as. Elsewhere the same as `canonicalize`.
+pub fn canonical(path: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+    let p = std::fs::canonicalize(path)?;
+    if cfg!(windows)
+        && let Some(plain) = p.to_str().and_then(plain_form)
+    {
+        return Ok(plain.into());
+    }
+    Ok(p)
+}
+
+/// The plain form of a whole (`\\?\`) Windows drive path, when it means the same: under
+/// 260 characters, and no part that Windows would read otherwise (a device name, a dot or
+/// space at the end, `.` or `..`, a `/`).
+fn plain_form(whole: &str) -> Option<&str> {
+    let rest = whole.strip_prefix(r"\\?\")?;
+    let b = rest.as_bytes();
+    let drive = b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'\\';
+    if !drive || rest.chars().count() >= 260 {
+        return None;
+    }
+    let parts = &rest[3..];
+    let fine = parts.is_empty()
+        || parts.split('\\').all(|c| {
+            !c.is_empty()
+                && c != "."
+                && c != ".."
+                && !c.ends_with(['.', ' '])
+                && !c.contains('/')
+                && !is_reserved(c)
+        });
+    fine.then_some(rest)
+}
+
 /// The longest a sanitised name may be, in bytes: with `_<id>_<time>.zip.part` and a
 /// ` (N)` for a second copy the whole file name stays far below the 255 bytes every file
 /// system allows.
@@ -124,6 +162,32 @@ fn id_part(id: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_whole_windows_path_is_made_plain_only_when_it_means_the_same() {
+        use super::plain_form;
+        assert_eq!(
+            plain_form(r"\\?\C:\Users\Zé\backups"),
+            Some(r"C:\Users\Zé\backups")
+        );
+        assert_eq!(plain_form(r"\\?\D:\"), Some(r"D:\"));
+        for kept in [
+            r"\\?\C:\backups\CON",
+            r"\\?\C:\backups\lpt1.txt",
+            r"\\?\C:\backups\ends in a dot.",
+            r"\\?\C:\backups\ends in a space ",
+            r"\\?\C:\a\..\b",
+            r"\\?\C:\a/b",
+            r"\\?\C:\a\\b",
+            r"\\?\UNC\server\share\b",
+            r"C:\Users",
+            "/home/user",
+        ] {
+            assert_eq!(plain_form(kept), None, "{kept}");
+        }
+        let long = format!(r"\\?\C:\{}", "a".repeat(300));
+        assert_eq!(plain_form(&long), None);
+    }
+
     use super::*;
     use proptest::prelude::*;
 

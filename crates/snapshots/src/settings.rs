@@ -193,7 +193,7 @@ pub fn validate_folder(path: &Path) -> Result<PathBuf, FolderError> {
         return Err(FolderError::NotAFolder(path.to_path_buf()));
     }
     match probe(path) {
-        Ok(()) => Ok(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())),
+        Ok(()) => Ok(crate::names::canonical(path).unwrap_or_else(|_| path.to_path_buf())),
         Err(e) => Err(FolderError::NotWritable(
             path.to_path_buf(),
             e.kind().to_string(),

@@ -9,6 +9,7 @@ use snapshots::{
     Engine, EngineConfig, EngineError, Event, EventSink, Limits, ResourceRef, SnapshotOptions,
 };
 use squarecloud_sim::{AccountSpec, ResourceSpec, SimConfig, Simulator};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -199,7 +200,9 @@ pub fn zips(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     v
 }
 
-/// The permission bits of `p` itself (a link is not followed).
+/// The permission bits of `p` itself (a link is not followed). Unix only: Windows keeps no
+/// mode bits.
+#[cfg(unix)]
 pub fn mode(p: &std::path::Path) -> u32 {
     use std::os::unix::fs::MetadataExt;
     std::fs::symlink_metadata(p).unwrap().mode() & 0o777
@@ -216,4 +219,15 @@ pub fn folder(root: &std::path::Path, name: &str) -> std::path::PathBuf {
 pub fn cap_each(sim: &Simulator, bytes_per_sec: u64) {
     use squarecloud_sim::{FaultKind, FaultSpec, Target};
     sim.inject(FaultSpec::new(Target::Files, FaultKind::Bandwidth { bytes_per_sec }).times(None));
+}
+
+/// Every regular file under `dir`, at any depth, links not followed; none when `dir` does
+/// not exist.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(walkdir::DirEntry::into_path)
+        .collect()
 }

@@ -2,6 +2,8 @@
 //! upload, resume after a stop, a stale upload aborted, verify catching a wrong size, each
 //! fault the issue names, and the secret kept out of every file.
 
+mod common;
+use common::files_under;
 mod pyrage;
 mod s3server;
 
@@ -381,7 +383,7 @@ async fn the_secret_is_in_the_keychain_and_in_no_file() {
     )
     .await
     .unwrap();
-    for e in walk(d.path()) {
+    for e in files_under(d.path()) {
         let text = std::fs::read(&e).unwrap();
         assert!(
             !text.windows(SK.len()).any(|w| w == SK.as_bytes()),
@@ -393,19 +395,6 @@ async fn the_secret_is_in_the_keychain_and_in_no_file() {
     assert!(offsite::add(&state, &kc, &acct, http, SK).is_err());
     assert!(offsite::remove(&state, &kc, &acct, "lab").unwrap());
     assert!(offsite::open(&state, &kc, &acct, "lab").is_err());
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 fn entry(path: &Path, version: &str) -> snapshots::library::LibraryEntry {

@@ -87,23 +87,6 @@ fn only_plan(n: u32) -> snapshots::plans::Plan {
     }
 }
 
-/// Every file under `dir` (none when it does not exist).
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(list) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in list.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(files_under(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
 /// The versions whose copy the library records in "lab", with their object keys.
 fn in_bucket(lib: &Library) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = lib

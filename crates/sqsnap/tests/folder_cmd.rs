@@ -67,6 +67,10 @@ fn private_file(path: &Path, body: &str) {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    windows,
+    ignore = "needs a pty (util-linux `script` gives sqsnap a terminal), which Windows has not"
+)]
 async fn folder_encrypt_asks_first_then_downloads_are_kept_encrypted() {
     if std::env::var("SQSNAP_EXPECT_KEYRING").as_deref() != Ok("present") {
         eprintln!("skipped: needs a Secret Service (make test provides one)");

@@ -1,6 +1,8 @@
 //! `sqsnap offsite` against a real S3 server (s3s-fs in process) and a real keychain
 //! (`make test` runs gnome-keyring; without one this test says so and checks nothing).
 
+mod common;
+use common::files_under;
 #[path = "../../snapshots/tests/s3server/mod.rs"]
 mod s3server;
 
@@ -151,7 +153,7 @@ async fn add_list_test_sync_remove() {
         "the offsite copy opened to other bytes"
     );
     assert!(
-        !walk(&dir)
+        !files_under(&dir)
             .iter()
             .any(|f| f.to_string_lossy().ends_with(".age")),
         "a staged copy left"
@@ -166,7 +168,7 @@ async fn add_list_test_sync_remove() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let o = run(sqsnap(&data, &["offsite", "remove", "lab"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    for f in walk(&data) {
+    for f in files_under(&data) {
         let bytes = std::fs::read(&f).unwrap();
         assert!(
             !bytes.windows(SK.len()).any(|w| w == SK.as_bytes()),
@@ -281,19 +283,6 @@ async fn kill_9_mid_upload_then_the_same_command_sends_only_what_is_missing() {
         "the same upload, resumed: {:?}",
         s.log()
     );
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[tokio::test]
@@ -550,7 +539,7 @@ async fn put_back_from_an_offsite_copy() {
     let outs = out.to_string_lossy().into_owned();
     let o = run(with_api(&["download", ATLAS, "--dest", &outs])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let zip = walk(&out)
+    let zip = files_under(&out)
         .into_iter()
         .find(|p| p.extension().is_some_and(|x| x == "zip"))
         .unwrap();
@@ -595,7 +584,7 @@ async fn put_back_from_an_offsite_copy() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("1 uploaded"), "{}", text(&o));
     // The version the library recorded, then the local file gone: only the bucket has it.
-    let lib = walk(&data)
+    let lib = files_under(&data)
         .into_iter()
         .find(|p| p.file_name().is_some_and(|n| n == "library.json"))
         .unwrap();
@@ -658,7 +647,7 @@ async fn put_back_from_an_offsite_copy() {
     for (name, body) in &want {
         assert!(got.get(name) == Some(body), "{name} is not as in the copy");
     }
-    let left: Vec<_> = walk(&data)
+    let left: Vec<_> = files_under(&data)
         .into_iter()
         .filter(|p| p.components().any(|c| c.as_os_str() == "fetched") && p.is_file())
         .collect();
@@ -784,7 +773,7 @@ async fn an_offsite_only_plan_waits_here_for_a_refusing_bucket_then_sync_sends_i
     let out = text(&o);
     assert_eq!(o.status.code(), Some(5), "{out}");
     let waits = outbox::dir(&acct_dir, "far");
-    let staged = walk(&waits);
+    let staged = files_under(&waits);
     assert!(!staged.is_empty(), "{out}");
     let n = staged.len();
     let said = format!(
@@ -792,7 +781,8 @@ async fn an_offsite_only_plan_waits_here_for_a_refusing_bucket_then_sync_sends_i
         if n == 1 { "copy waits" } else { "copies wait" },
         waits.display()
     );
-    assert!(out.contains(&said) && out.contains("AccessDenied"), "{out}");
+    let why = out.contains("AccessDenied");
+    assert!(out.contains(&said) && why, "{out}");
     let o = run(with_sim(&["plan", "show", "o"])).await;
     assert!(
         text(&o).contains(&format!(
@@ -815,7 +805,7 @@ async fn an_offsite_only_plan_waits_here_for_a_refusing_bucket_then_sync_sends_i
         n,
         "{out}"
     );
-    assert!(walk(&waits).is_empty(), "{out}");
+    assert!(files_under(&waits).is_empty(), "{out}");
     let lib: Library = acct.read(LIBRARY).unwrap();
     assert!(lib.outbox.is_empty());
     for e in &lib.entries {
@@ -832,7 +822,10 @@ async fn an_offsite_only_plan_waits_here_for_a_refusing_bucket_then_sync_sends_i
         out.contains(&format!("far by plan o: {} deleted", n - 1)),
         "{out}"
     );
-    assert!(walk(&acct_dir.join(outbox::OUTBOX)).is_empty(), "{out}");
+    assert!(
+        files_under(&acct_dir.join(outbox::OUTBOX)).is_empty(),
+        "{out}"
+    );
     let lib: Library = acct.read(LIBRARY).unwrap();
     assert_eq!(lib.entries.len(), 1, "{:?}", lib.entries);
     assert!(

@@ -170,6 +170,39 @@ impl Simulator {
         self.lock().log.clone()
     }
 
+    /// The request log read for one account's key used on another's resource: how many API
+    /// requests named a resource, and each API request that carried no account's key or the
+    /// key of an account other than the named resource's owner ("METHOD path: why").
+    pub fn key_crossings(&self) -> (usize, Vec<String>) {
+        let resources: Vec<String> = self
+            .shared
+            .config
+            .accounts()
+            .flat_map(|(_, a)| a.applications.iter().chain(&a.databases))
+            .map(|r| r.id.clone())
+            .collect();
+        let (mut named, mut crossed) = (0, Vec::new());
+        for r in self.requests().iter().filter(|r| r.host == Target::Api) {
+            let Some(who) = r.account.as_deref() else {
+                crossed.push(format!("{} {}: no account's key", r.method, r.path));
+                continue;
+            };
+            for id in resources.iter().filter(|id| r.path.contains(id.as_str())) {
+                named += 1;
+                let owner = self.owner_of(id);
+                if owner.as_deref() != Some(who) {
+                    crossed.push(format!(
+                        "{} {}: account {who}'s key on {}'s resource",
+                        r.method,
+                        r.path,
+                        owner.as_deref().unwrap_or("no account")
+                    ));
+                }
+            }
+        }
+        (named, crossed)
+    }
+
     pub fn clear_requests(&self) {
         self.lock().log.clear();
     }

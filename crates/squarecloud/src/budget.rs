@@ -19,12 +19,23 @@ pub trait SharedCalls: Send + Sync + std::fmt::Debug {
     fn block(&self, until: SystemTime);
     /// The block in force that any process recorded, if any.
     fn blocked_until(&self) -> Option<SystemTime>;
+    /// Keeps the cap a process learned from the account's plan, for the next processes.
+    fn learn_cap(&self, _cap: u32) {}
+    /// The cap the last process that knew the plan learned: what a process that does not
+    /// know it yet (its first call is the one that asks) counts with, rather than the
+    /// smallest plan's. Without it, a script running sqsnap a dozen times in a minute on a
+    /// larger plan waited a minute for nothing once the smallest plan's 60 calls were made.
+    fn learned_cap(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// Counts calls over a sliding window, the way the server counts them.
 #[derive(Debug)]
 pub struct RequestBudget {
     per_window: AtomicU32,
+    /// Whether `per_window` is the plan's (set once the plan is known), not the assumed one.
+    known: std::sync::atomic::AtomicBool,
     window: Duration,
     sent: Mutex<VecDeque<Instant>>,
     /// Set by a `RATE_LIMITED` answer: until then no call is sent at all.
@@ -43,6 +54,7 @@ impl RequestBudget {
     pub fn with_window(per_window: u32, window: Duration) -> Self {
         Self {
             per_window: AtomicU32::new(per_window.max(1)),
+            known: std::sync::atomic::AtomicBool::new(false),
             window,
             sent: Mutex::new(VecDeque::new()),
             blocked_until: Mutex::new(None),
@@ -81,6 +93,10 @@ impl RequestBudget {
     /// Changes the cap (once the plan is known).
     pub fn set_per_window(&self, n: u32) {
         self.per_window.store(n.max(1), Ordering::Relaxed);
+        self.known.store(true, Ordering::Relaxed);
+        if let Some(s) = &self.shared {
+            s.learn_cap(n.max(1));
+        }
     }
 
     pub fn per_window(&self) -> u32 {
@@ -92,7 +108,12 @@ impl RequestBudget {
     pub async fn acquire(&self) {
         if let Some(s) = &self.shared {
             loop {
-                match s.take(self.per_window(), self.window) {
+                let cap = if self.known.load(Ordering::Relaxed) {
+                    self.per_window()
+                } else {
+                    s.learned_cap().unwrap_or_else(|| self.per_window())
+                };
+                match s.take(cap, self.window) {
                     Ok(None) => return,
                     Ok(Some(wait)) => tokio::time::sleep(wait + Duration::from_millis(1)).await,
                     // The record cannot be read or written: this process's count alone.
@@ -136,5 +157,56 @@ mod tests {
         assert!(t0.elapsed() < Duration::from_millis(100));
         b.acquire().await;
         assert!(t0.elapsed() >= Duration::from_millis(300));
+    }
+
+    /// Calls of every process in one list, as the data dir's record keeps them.
+    #[derive(Debug, Default)]
+    struct Shared {
+        sent: Mutex<Vec<Instant>>,
+        cap: Mutex<Option<u32>>,
+    }
+
+    impl SharedCalls for Shared {
+        fn take(&self, cap: u32, window: Duration) -> std::io::Result<Option<Duration>> {
+            let mut sent = self.sent.lock().unwrap();
+            sent.retain(|t| t.elapsed() < window);
+            if sent.len() < cap as usize {
+                sent.push(Instant::now());
+                return Ok(None);
+            }
+            Ok(Some(window.saturating_sub(sent[0].elapsed())))
+        }
+        fn block(&self, _until: SystemTime) {}
+        fn blocked_until(&self) -> Option<SystemTime> {
+            None
+        }
+        fn learn_cap(&self, cap: u32) {
+            *self.cap.lock().unwrap() = Some(cap);
+        }
+        fn learned_cap(&self) -> Option<u32> {
+            *self.cap.lock().unwrap()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_process_that_does_not_know_the_plan_yet_counts_with_the_cap_another_learned() {
+        let shared = std::sync::Arc::new(Shared::default());
+        let window = Duration::from_secs(60);
+        // The first process learns a cap of 6 and makes 4 calls.
+        let first = RequestBudget::with_window(2, window).with_shared(shared.clone());
+        first.set_per_window(6);
+        for _ in 0..4 {
+            first.acquire().await;
+        }
+        // The next one, before it knows the plan, is not held by the assumed cap of 2.
+        let next = RequestBudget::with_window(2, window).with_shared(shared.clone());
+        let t0 = Instant::now();
+        next.acquire().await;
+        next.acquire().await;
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        assert_eq!(shared.sent.lock().unwrap().len(), 6);
+        // At the learned cap it waits, as the server would refuse.
+        let waited = tokio::time::timeout(Duration::from_millis(200), next.acquire()).await;
+        assert!(waited.is_err(), "a seventh call in the minute went");
     }
 }

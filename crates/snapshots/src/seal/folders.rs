@@ -107,7 +107,7 @@ pub fn set(
 ) -> Result<FolderEncryption, ChoiceError> {
     let saved = |e| ChoiceError::State(state.path().join(SETTINGS), e);
     if !on {
-        let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let canonical = crate::names::canonical(dir).unwrap_or_else(|_| dir.to_path_buf());
         let s = state
             .update(SETTINGS, |s: &mut Settings| {
                 s.set_encrypts(dir, false);
@@ -190,7 +190,7 @@ mod tests {
         let state = StateDir::open(&d.path().join("data")).unwrap();
         let folder = d.path().join("backups");
         std::fs::create_dir_all(&folder).unwrap();
-        let folder = std::fs::canonicalize(folder).unwrap();
+        let folder = crate::names::canonical(&folder).unwrap();
         (d, state, folder)
     }
 

@@ -264,6 +264,11 @@ async fn handle(
         if f.code.is_empty() {
             return Err(std::io::Error::other("cut"));
         }
+        // The request is read whole before the refusal, so the client always gets the
+        // answer: one sent before an 8 MB body was read, then the connection closed, reached
+        // the client as a reset or as the answer, whichever came first.
+        let mut body = Body::from(req.into_body());
+        let _ = body.store_all_limited(usize::MAX).await;
         let body = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{}</Code><Message>injected</Message></Error>",
             f.code

@@ -18,10 +18,10 @@ use std::sync::OnceLock;
 /// The table of messages: its fields, written once, and [`Words::entries`] over them (for
 /// the test that every language has every message, with the same placeholders).
 macro_rules! words {
-    ($($name:ident,)*) => {
+    ($($(#[$attr:meta])* $name:ident,)*) => {
         #[derive(Debug)]
         pub struct Words {
-            $(pub $name: &'static str,)*
+            $($(#[$attr])* pub $name: &'static str,)*
         }
 
         impl Words {
@@ -197,13 +197,16 @@ words! {
     whoami,
     not_signed_in,
     key_file_refused,
+    #[cfg_attr(not(unix), allow(dead_code))] // a link is refused on Unix alone
     kf_symlink,
     kf_missing,
     kf_no_read,
     kf_open,
     kf_examine,
     kf_not_plain,
+    #[cfg_attr(not(unix), allow(dead_code))] // owners and modes are checked on Unix alone
     kf_other_user,
+    #[cfg_attr(not(unix), allow(dead_code))] // owners and modes are checked on Unix alone
     kf_mode,
     kf_not_text,
     kf_too_long,
@@ -263,6 +266,7 @@ words! {
     pass_differ,
     pass_file_refused,
     pf_link,
+    #[cfg_attr(not(unix), allow(dead_code))] // modes are checked on Unix alone
     pf_mode,
     pf_not_text,
     pf_lines,

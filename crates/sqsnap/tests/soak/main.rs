@@ -17,6 +17,8 @@
 #[path = "../common/mod.rs"]
 #[allow(unused_imports)]
 mod common;
+#[cfg(unix)]
+mod planted;
 mod props;
 mod rows;
 mod support;

@@ -180,7 +180,7 @@ pub async fn bad_server_input(seed: u64, _full: bool) -> Case {
     let body: Vec<u8> = match kind {
         // Bytes.
         0..=29 => (0..rng.random_range(0..4096))
-            .map(|_| rng.random())
+            .map(|_| rng.random::<u8>())
             .collect(),
         // A valid answer cut short.
         30..=69 => {

@@ -981,7 +981,7 @@ async fn secrecy(seed: u64, _full: bool) -> Case {
             String::from_utf8_lossy(bytes)
         );
     }
-    let searched = walk(d.path());
+    let searched = files_under(d.path());
     let hits: Vec<_> = searched
         .iter()
         .filter(|p| std::fs::read(p).is_ok_and(|b| contains(&b, key.as_bytes())))

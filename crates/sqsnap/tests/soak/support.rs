@@ -1,5 +1,6 @@
 //! What the rows share: accounts, running `sqsnap`, hashing, state checks, the report.
 
+pub use crate::common::files_under;
 use crate::{Args, Outcome};
 use sha2::{Digest, Sha256};
 use squarecloud_sim::{AccountSpec, ResourceSpec, SimConfig, Simulator, Target};
@@ -159,22 +160,6 @@ pub fn only_newest_in(sim: &Simulator, id: &str, dest: &Path) -> Result<(), Stri
     Ok(())
 }
 
-/// Every file under `dir`, at any depth.
-pub fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for p in files(&d) {
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
 /// Every state file under the data dir parses: JSON as the engine's types where it has
 /// one, else as JSON.
 pub fn state_parses(data: &Path) -> Result<usize, String> {
@@ -184,7 +169,7 @@ pub fn state_parses(data: &Path) -> Result<usize, String> {
             .map_err(|e| e.to_string())
     }
     let mut n = 0;
-    for p in walk(data) {
+    for p in files_under(data) {
         if p.extension().is_none_or(|e| e != "json") {
             continue;
         }

@@ -113,6 +113,10 @@ async fn run_due_is_once_per_period_and_a_killed_run_resumes() {
 /// `sqsnap plan install-timer` writes a systemd user service and timer that run `run-due`,
 /// under XDG_CONFIG_HOME, and says how to enable them; the key is not in them.
 #[tokio::test]
+#[cfg_attr(
+    windows,
+    ignore = "systemd user units: `plan install-timer` writes them for Linux"
+)]
 async fn install_timer_writes_a_user_service_and_timer() {
     let sim = squarecloud_sim::Simulator::start(
         SimConfig::new(KEY, tiny_account(1, 4096, 1000)).instant_creates(),

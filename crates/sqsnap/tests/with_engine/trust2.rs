@@ -5,13 +5,14 @@ use squarecloud_sim::{FaultKind, FaultSpec, Simulator, Target};
 use std::time::Duration;
 
 const APP: &str = "00000000000000000000000000000000";
-const KIB: u64 = 1024;
 
 /// 6. `sqsnap download` under the usual umask 022 also writes an archive only its owner
 /// can read.
+// Unix only: a umask set by sh, and mode bits, which Windows has not
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn item6_sqsnap_backups_are_private_under_umask_022() {
-    let sim = Simulator::start(one_app(100 * KIB)).await.unwrap();
+    let sim = Simulator::start(one_app(100 * 1024)).await.unwrap();
     let root = tempfile::tempdir().unwrap();
     let out = folder(root.path(), "out");
     let data = root.path().join("data");
@@ -87,6 +88,10 @@ async fn item5_sqsnap_says_until_when_it_watches() {
 /// (a prune, the app) waited behind it. The lock is now held only to read and record: a
 /// check that cannot finish (a named pipe nobody writes) blocks nobody else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    windows,
+    ignore = "a named pipe in a folder (mkfifo), which Windows has not"
+)]
 async fn item8_a_long_check_holds_no_lock() {
     let sim = Simulator::start(one_app(5_000)).await.unwrap();
     let root = tempfile::tempdir().unwrap();
