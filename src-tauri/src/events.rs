@@ -71,10 +71,11 @@ fn notifying(
     forward: impl Fn(Event) + Send + Sync + 'static,
 ) -> EventSink {
     // With more than one account, each name says whose it is.
+    let named = state.namer(e);
     let names: HashMap<String, String> = e
         .resources()
         .into_iter()
-        .map(|r| (r.id, state.named(e, &r.name)))
+        .map(|r| (r.id, named(&r.name)))
         .collect();
     Arc::new(move |ev: Event| {
         match &ev {

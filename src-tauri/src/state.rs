@@ -238,9 +238,11 @@ impl AppState {
 
     /// What a resource of `e`'s account is called where more than one account is known:
     /// "name (account)", so that a notification or a line never leaves the account to be
-    /// guessed; the name alone with one account.
-    pub fn named(&self, e: &Engine, name: &str) -> String {
-        match self.account_label(e) {
+    /// guessed; the name alone with one account. The accounts file is read once, here, not
+    /// once per name: a sink names every resource of the account, on the async runtime.
+    pub fn namer(&self, e: &Engine) -> impl Fn(&str) -> String + use<> {
+        let label = self.account_label(e);
+        move |name| match &label {
             Some(a) => format!("{name} ({a})"),
             None => name.to_string(),
         }

@@ -33,12 +33,20 @@ pub struct Downloader {
 /// The size from which a snapshot is split over several connections.
 pub const SPLIT_MIN: u64 = 32 * 1024 * 1024;
 
+/// The most idle connections the downloader keeps open to one host, for the next download
+/// to reuse: one snapshot's connections at most. Every connection keeps the read buffer it
+/// grew to (hundreds of KiB after a snapshot), and without a cap the pool kept every one a
+/// burst of downloads opened (a hundred downloads waiting for the API's minute, then
+/// started together) until it had been idle for 90 s.
+pub const IDLE_PER_HOST: usize = MAX_CONNECTIONS;
+
 impl Downloader {
     pub fn new() -> Self {
         let http = reqwest::Client::builder()
             .user_agent(squarecloud::USER_AGENT)
             .connect_timeout(Duration::from_secs(15))
             .redirect(squarecloud::redirect_policy())
+            .pool_max_idle_per_host(IDLE_PER_HOST)
             .build()
             .expect("an HTTP client with default TLS settings");
         Self {

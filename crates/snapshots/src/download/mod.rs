@@ -24,7 +24,7 @@ mod single;
 mod target;
 pub mod writeback;
 
-pub use self::client::{Downloader, SPLIT_MIN};
+pub use self::client::{Downloader, IDLE_PER_HOST, SPLIT_MIN};
 pub use self::error::{DownloadError, size_in};
 pub use self::pacing::RateLimit;
 pub use self::target::{DownloadTarget, Downloaded, Progress};

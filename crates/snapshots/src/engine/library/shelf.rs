@@ -358,19 +358,34 @@ impl Shelf {
         };
         if let Some(d) = &record {
             let d = d.clone();
-            self.state
-                .update(UNFINISHED, |u: &mut Unfinished| u.start(d))
-                .map_err(|e| state_error(&self.data_dir.join(UNFINISHED), e))?;
+            self.unfinished_update(move |u| u.start(d)).await?;
         }
         let done = self
             .fetch_now(r, target, listed, refresh, events, cancel)
             .await;
-        if let Some(d) = &record
+        if let Some(d) = record
             && done.as_ref().err().is_none_or(|e| !worth_resuming(e))
         {
-            self.forget_unfinished(Some(d))?;
+            self.unfinished_update(move |u| u.end(&d.resource_id, &d.version, &d.dir))
+                .await?;
         }
         done
+    }
+
+    /// Changes the record of unfinished downloads on a blocking thread: the update waits for
+    /// the state lock and syncs the file, and on the async runtime it held up every task
+    /// (the other downloads, the window's commands) while a burst of downloads took turns,
+    /// which then all went on together.
+    async fn unfinished_update(
+        &self,
+        f: impl FnOnce(&mut Unfinished) + Send + 'static,
+    ) -> Result<(), EngineError> {
+        let state = self.state.clone();
+        let file = self.data_dir.join(UNFINISHED);
+        tokio::task::spawn_blocking(move || state.update(UNFINISHED, f))
+            .await
+            .map_err(|e| state_error(&file, std::io::Error::other(e)))?
+            .map_err(|e| state_error(&file, e))
     }
 
     async fn fetch_now<F, Fut>(
