@@ -101,7 +101,7 @@ function paintRows() {
   const want = [padAbove];
   for (let i = from; i < to; i++) {
     const r = shown[i];
-    const key = rowKey(r, lang(), now);
+    const key = rowKey(r, lang(), now, state.allAccounts ? state.groups : null);
     let c = rowCache.get(r.id);
     if (!c || c.key !== key) { c = { key, li: buildRow(r) }; rowCache.set(r.id, c); }
     const li = c.li;

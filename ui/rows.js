@@ -20,10 +20,18 @@ export function visibleRange(count, heightAt, top, height, overscan) {
   return { first, y, last, from: Math.max(0, first - overscan), to: Math.min(count, last + overscan) };
 }
 
-/** A row is built again only when its data, the language or the minute (its relative
- * times) changed. @param {ResourceRow} r @param {string} lang @param {number} now */
-export function rowKey(r, lang, now) {
-  return `${JSON.stringify(r)}|${lang}|${Math.floor(now / 60000)}`;
+/** A row is built again only when its data, the language, the minute (its relative times)
+ * or what the view adds to it changed: in "All accounts" a row carries its account's tag,
+ * and an account's first row its heading, whose count and quota are its group's.
+ * @param {ResourceRow} r @param {string} lang @param {number} now
+ * @param {{ id: string, rows: unknown[], quota: unknown }[] | null} groups the accounts' groups in "All accounts", null in one account's view */
+export function rowKey(r, lang, now, groups = null) {
+  let view = "one";
+  if (groups) {
+    const g = r.head && r.account ? groups.find((x) => x.id === r.account?.id) : null;
+    view = g ? `all|${g.rows.length}|${JSON.stringify(g.quota)}` : "all";
+  }
+  return `${JSON.stringify(r)}|${lang}|${Math.floor(now / 60000)}|${view}`;
 }
 
 /** Px a day in the strip (5 px drawn, 1 px gap). */

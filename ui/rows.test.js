@@ -24,6 +24,23 @@ test("a row is built again when its data, the language or the minute changes", (
   assert.notEqual(rowKey(r, "en", at), rowKey({ ...r, health: "stale" }, "en", at));
 });
 
+test("a row is built again when All accounts adds its tag, or its heading's count or quota changes", () => {
+  const a = { id: "A", name: "Mine" };
+  const r = /** @type {any} */ ({ id: "a", name: "Atlas", account: a });
+  const head = /** @type {any} */ ({ ...r, head: true });
+  const at = Date.parse("2026-11-25T12:00:10Z");
+  const groups = (/** @type {number} */ used, /** @type {number} */ n) =>
+    [{ id: "A", rows: Array(n).fill(r), quota: { used, total: 10 } }];
+  // The same row in one account's view and in All accounts is drawn differently (the tag).
+  assert.notEqual(rowKey(r, "en", at), rowKey(r, "en", at, groups(1, 2)));
+  // A row under no heading does not change with its group's quota.
+  assert.equal(rowKey(r, "en", at, groups(1, 2)), rowKey(r, "en", at, groups(2, 2)));
+  // The heading row does, and with its group's count.
+  assert.notEqual(rowKey(head, "en", at, groups(1, 2)), rowKey(head, "en", at, groups(2, 2)));
+  assert.notEqual(rowKey(head, "en", at, groups(1, 2)), rowKey(head, "en", at, groups(1, 3)));
+  assert.equal(rowKey(head, "en", at, groups(1, 2)), rowKey({ ...head }, "en", at, groups(1, 2)));
+});
+
 test("the 30-day strip: one gradient, 6 px a day, the day under the pointer", () => {
   const p = stripPaint(["backed_up", "failed", "nothing"]);
   assert.equal(p.width, 3 * DAY_PX - 1);
