@@ -42,6 +42,7 @@ fn main() {
             "get_start_at_login",
             "set_start_at_login",
             "set_language",
+            "system_language",
             "list_plans",
             "list_history",
             "set_plan_reserve",

@@ -25,6 +25,7 @@ import * as ipc from "./ipc.js";
 async function start() {
   // Asked first: the answer travels while the page fills in its icons and language.
   const asked = ipc.getSession();
+  const system = ipc.systemLanguage().catch(() => navigator.language);
   // The views' painters are registered in the order a full repaint draws them.
   initMenus(); initNotice(); initShell();
   initResources(); initTransfers(); initLibrary(); initHistory(); initSettings(); initEncryption(); initOffsite(); initDialogs(); initDrag();
@@ -32,7 +33,8 @@ async function start() {
   $("sign-in-form").addEventListener("submit", signInWithKey);
   fillIcons();
   applyTheme(store.getItem("theme") || "system");
-  applyLocale(pickLocale(store.getItem("locale"), navigator.language));
+  // The user's choice, else the system's language as the tray and notifications read it.
+  applyLocale(pickLocale(store.getItem("locale"), await system));
   const session = state.session = await asked;
   renderSession();
   // What the user should know from the start (a state file kept aside, a stored key that

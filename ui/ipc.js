@@ -293,6 +293,8 @@ export const stopWaiting = (resource) => call("stop_waiting", { resource, accoun
 export const pauseQueue = (paused) => call("pause_queue", { paused });
 /** The window's language, for the tray. @param {string} locale @returns {Promise<void>} */
 export const setLanguage = (locale) => call("set_language", { locale });
+/** The system's language as the tray picks it (the web view's may differ). @returns {Promise<string>} */
+export const systemLanguage = () => call("system_language");
 
 /** @returns {Promise<SettingsView>} */
 export const getSettings = () => call("get_settings");

@@ -487,6 +487,16 @@ pub async fn get_settings(state: State<'_, AppState>) -> Result<SettingsView, Ui
     Ok(engine(&state).await?.settings().into())
 }
 
+/// The system's language (`en`, `pt-BR`, `es`), as the tray and notifications pick it before
+/// the window has said: the window's first choice when the user has not made one. The web
+/// view's own `navigator.language` is not it: WebKitGTK reads the C library's locale, which
+/// is "C" (so English) when the system's language is not installed there, and WebView2 reads
+/// the browser's.
+#[tauri::command]
+pub fn system_language() -> &'static str {
+    crate::words::of_system().tag()
+}
+
 /// The window says which language it shows: the tray (and whatever else speaks outside the
 /// window) follows.
 #[tauri::command]

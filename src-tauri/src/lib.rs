@@ -212,6 +212,7 @@ fn command_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Sen
         commands::get_start_at_login,
         commands::set_start_at_login,
         commands::set_language,
+        commands::system_language,
         commands::list_plans,
         commands::list_history,
         commands::set_plan_reserve,

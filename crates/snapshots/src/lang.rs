@@ -48,6 +48,15 @@ impl Lang {
             .unwrap_or(Lang::En)
     }
 
+    /// The language's BCP 47 tag, as the window names its languages.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::PtBr => "pt-BR",
+            Lang::Es => "es",
+        }
+    }
+
     /// The language stored as `n` (`lang as u8`); English for anything else.
     pub fn from_u8(n: u8) -> Lang {
         match n {
@@ -72,6 +81,10 @@ mod tests {
         assert_eq!(Lang::pick("POSIX"), Lang::En);
         assert_eq!(Lang::pick("de-DE"), Lang::En);
         assert_eq!(Lang::pick(""), Lang::En);
+        // A tag picks its own language back.
+        for l in Lang::ALL {
+            assert_eq!(Lang::pick(l.tag()), l);
+        }
     }
 
     #[test]
