@@ -63,6 +63,11 @@ cleanup() {
 }
 trap cleanup EXIT
 export WINEPREFIX="$work/wine" WINEDEBUG=-all
+# One wineserver for the whole run, kept until cleanup's `wineserver -k`: left to itself it
+# exits 3 s after its last program, and a program started in that moment meets it going
+# ("wine client error:0: recvmsg: Connection reset by peer", seen once in CI on logout).
+mkdir -p "$WINEPREFIX"
+wineserver -p >/dev/null 2>&1
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 target/debug/squarecloud-sim --port "$port" --api-key win-key >"$work/sim.log" 2>&1 &
 sim_pid=$!
