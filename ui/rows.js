@@ -28,7 +28,7 @@ export function visibleRange(count, heightAt, top, height, overscan) {
 export function rowKey(r, lang, now, groups = null) {
   let view = "one";
   if (groups) {
-    const g = r.head && r.account ? groups.find((x) => x.id === r.account?.id) : null;
+    const g = r.head ? groups.find((x) => x.id === r.account?.id) : undefined;
     view = g ? `all|${g.rows.length}|${JSON.stringify(g.quota)}` : "all";
   }
   return `${JSON.stringify(r)}|${lang}|${Math.floor(now / 60000)}|${view}`;

@@ -63,7 +63,7 @@ pub struct Client {
 /// reuse. Calls that waited for the per-minute budget leave together and open a connection
 /// each; without a cap the pool kept all of them, each with its read buffer, until they had
 /// been idle for 90 s.
-pub const IDLE_PER_HOST: usize = 8;
+const IDLE_PER_HOST: usize = 8;
 
 impl Client {
     /// A client for `base_url` (ending in `/v2`) with a fresh HTTP client.

@@ -344,7 +344,7 @@ impl Engine {
     /// The user stopped every transfer: nothing is gone on with at the next start (the
     /// `.part` files stay, and the next download of the same snapshot still resumes).
     pub fn forget_unfinished(&self) -> Result<(), EngineError> {
-        self.shelf.forget_unfinished(None)
+        self.shelf.forget_unfinished()
     }
 
     /// Goes on with every recorded download, one after another, each into the folder it
@@ -372,7 +372,7 @@ impl Engine {
                 .err()
                 .is_some_and(|e| !library::unfinished::worth_resuming(e))
             {
-                let _ = self.shelf.forget_unfinished(Some(&d));
+                let _ = self.shelf.end_unfinished(d.clone()).await;
             }
             done.push((d.resource_id.clone(), got));
         }

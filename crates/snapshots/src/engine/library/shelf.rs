@@ -92,17 +92,20 @@ impl Shelf {
             .unwrap_or_default()
     }
 
-    /// Forgets recorded downloads: every one (`None`: the user stopped them), or one.
-    pub(in crate::engine) fn forget_unfinished(
-        &self,
-        one: Option<&UnfinishedDownload>,
-    ) -> Result<(), EngineError> {
+    /// Forgets every recorded download: the user stopped them.
+    pub(in crate::engine) fn forget_unfinished(&self) -> Result<(), EngineError> {
         self.state
-            .update(UNFINISHED, |u: &mut Unfinished| match one {
-                Some(d) => u.end(&d.resource_id, &d.version, &d.dir),
-                None => u.downloads.clear(),
-            })
+            .update(UNFINISHED, |u: &mut Unfinished| u.downloads.clear())
             .map_err(|e| state_error(&self.data_dir.join(UNFINISHED), e))
+    }
+
+    /// Forgets one recorded download: it ended, or it is not worth going on with.
+    pub(in crate::engine) async fn end_unfinished(
+        &self,
+        d: UnfinishedDownload,
+    ) -> Result<(), EngineError> {
+        self.unfinished_update(move |u| u.end(&d.resource_id, &d.version, &d.dir))
+            .await
     }
 
     /// Loads the settings and the index once, so an unreadable one is kept aside and
@@ -366,8 +369,7 @@ impl Shelf {
         if let Some(d) = record
             && done.as_ref().err().is_none_or(|e| !worth_resuming(e))
         {
-            self.unfinished_update(move |u| u.end(&d.resource_id, &d.version, &d.dir))
-                .await?;
+            self.end_unfinished(d).await?;
         }
         done
     }
