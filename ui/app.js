@@ -19,7 +19,7 @@ import { initOffsite, loadOffsite } from "./offsite.js";
 import { initDialogs } from "./dialogs.js";
 import { initDrag } from "./drag.js";
 import { forgetShown, initAccounts, loadAccounts } from "./accounts.js";
-import { state, store } from "./state.js";
+import { gate, state, store } from "./state.js";
 import * as ipc from "./ipc.js";
 
 async function start() {
@@ -28,6 +28,10 @@ async function start() {
   const system = ipc.systemLanguage().catch(() => navigator.language);
   // The views' painters are registered in the order a full repaint draws them.
   initMenus(); initNotice(); initShell();
+  // A click's press and release land on the same nodes: nothing is drawn again between them.
+  document.addEventListener("pointerdown", () => gate.press(), true);
+  for (const ev of ["pointerup", "pointercancel"]) document.addEventListener(ev, () => gate.release(), true);
+  window.addEventListener("blur", () => gate.release());
   initResources(); initTransfers(); initLibrary(); initHistory(); initSettings(); initEncryption(); initOffsite(); initDialogs(); initDrag();
   initAccounts(signedIn);
   $("sign-in-form").addEventListener("submit", signInWithKey);

@@ -26,6 +26,14 @@ function why(e) {
   return e && typeof e === "object" && "message" in e ? String(e.message) : String(e);
 }
 
+/** What one folder's switch shows: a switch drawn again only when this changed keeps its
+ * node (see `keyed`). @param {string} path */
+export function switchKey(path) {
+  const { encryption } = state;
+  const f = encryption ? encryption.folders.find((x) => x.folder === path) : undefined;
+  return JSON.stringify([path, !!encryption, !!(f && f.encrypts)]);
+}
+
 /** The switch of one folder the app keeps copies in. @param {string} path */
 export function encryptSwitch(path) {
   const { t, encryption } = state;

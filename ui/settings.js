@@ -1,10 +1,11 @@
 // Settings: where backups go, plans, notifications and background, downloads, language and
 // theme.
 import { $, button, el, inputEl, selectEl, setText } from "./dom.js";
+import { keyed } from "./paint.js";
 import { relative } from "./format.js";
 import { planFields, planFromForm, planWords } from "./plans.js";
 import { chooseFolder, refresh } from "./actions.js";
-import { encryptSwitch, renderRecovery } from "./encryption.js";
+import { encryptSwitch, renderRecovery, switchKey } from "./encryption.js";
 import { notice, showError } from "./notice.js";
 import { applyLocale, applyTheme } from "./shell.js";
 import { lang, nameOf, painter, signedIn, state, store } from "./state.js";
@@ -15,25 +16,29 @@ function renderSettings() {
   if (!settings) return;
   setText("default-folder", settings.default_dest || t.noFolder);
   // Each folder's "Keep copies here encrypted": the default one's under it, each own one's in its line.
-  $("default-encrypt").replaceChildren(...(settings.default_dest ? [encryptSwitch(settings.default_dest)] : []));
+  // Drawn again only when something it shows changed: Settings repaints on every refresh,
+  // and a switch replaced between a click's press and release would not turn.
+  const dest = settings.default_dest;
+  keyed($("default-encrypt"), JSON.stringify([lang(), dest && switchKey(dest)]), () => dest ? [encryptSwitch(dest)] : []);
   renderRecovery();
   inputEl("notify-success").checked = !!settings.notify_success;
   inputEl("close-to-tray").checked = !!settings.close_to_tray;
   if (document.activeElement !== $("metered-limit")) inputEl("metered-limit").value = String(settings.metered_limit_mb ?? "");
   selectEl("connections").value = String(settings.connections ?? 4);
   if (document.activeElement !== $("limit-rate")) inputEl("limit-rate").value = settings.limit_rate ? String(+(settings.limit_rate / 1048576).toFixed(2)) : "";
-  const ul = $("own-folders");
-  ul.innerHTML = "";
   const own = Object.entries(settings.destinations || {});
-  if (!own.length) ul.append(el("li", { class: "muted", text: t.ownFoldersEmpty }));
-  for (const [id, path] of own) {
-    const name = nameOf(id);
-    ul.append(el("li", {}, el("span", { class: "what" }, el("strong", { text: name }), " → ", el("span", { class: "path", text: path })),
-      encryptSwitch(path),
-      button(t.useDefault, async () => {
-        try { await ipc.clearDestination(id); await refresh(); } catch (e) { showError(e); }
-      }, { "aria-label": `${t.useDefault}: ${name}` })));
-  }
+  const key = JSON.stringify([lang(), own.map(([id, path]) => [id, nameOf(id), switchKey(path)])]);
+  keyed($("own-folders"), key, () => {
+    if (!own.length) return [el("li", { class: "muted", text: t.ownFoldersEmpty })];
+    return own.map(([id, path]) => {
+      const name = nameOf(id);
+      return el("li", {}, el("span", { class: "what" }, el("strong", { text: name }), " → ", el("span", { class: "path", text: path })),
+        encryptSwitch(path),
+        button(t.useDefault, async () => {
+          try { await ipc.clearDestination(id); await refresh(); } catch (e) { showError(e); }
+        }, { "aria-label": `${t.useDefault}: ${name}` }));
+    });
+  });
 }
 
 // One change at a time: two quick changes each read, change and write the whole settings,

@@ -1,6 +1,7 @@
 // What the window knows, in one object: the views read it and the loaders and events write
 // it. What only one view needs (its scroll bookkeeping, its open menu) stays in that view.
 import { strings } from "./i18n.js";
+import { PressGate } from "./paint.js";
 
 /** @typedef {typeof strings.en} Strings */
 /** @typedef {import("./ipc.js").EngineEvent} EngineEvent */
@@ -105,7 +106,11 @@ const painters = new Map();
 /** @param {Part} part @param {() => void} paint */
 export function painter(part, paint) { painters.set(part, paint); }
 
+/** No part is drawn again between a click's press and release (see PressGate): app.js
+ * tells it of the pointer's presses. */
+export const gate = new PressGate(Date.now, (fn, ms) => { setTimeout(fn, ms); });
+
 /** Draws the parts named, or every part. @param {Part[]} parts */
 export function repaint(...parts) {
-  for (const [part, paint] of painters) if (!parts.length || parts.includes(part)) paint();
+  for (const [part, paint] of painters) if ((!parts.length || parts.includes(part)) && !gate.holds(paint)) paint();
 }

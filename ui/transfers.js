@@ -7,11 +7,13 @@ import { applyUpload, drawerLines, lineText, ticking } from "./lines.js";
 import { notice, showError } from "./notice.js";
 import { loadLibrary, refresh } from "./actions.js";
 import { renderQuota, showView } from "./shell.js";
-import { lang, lineName, painter, repaint, signedIn, state } from "./state.js";
+import { gate, lang, lineName, painter, repaint, signedIn, state } from "./state.js";
 import { mayBackUp } from "./rows.js";
 import * as ipc from "./ipc.js";
 
 export function renderTransfers() {
+  // Progress events draw the drawer many times a second: not under a click on one of its buttons.
+  if (gate.holds(renderTransfers)) return;
   const { t } = state;
   const { list, running, waiting } = drawerLines(state.transfers);
   const done = state.finished.length - state.cleared;
