@@ -91,9 +91,12 @@ impl Driver {
         }
     }
 
-    /// Clicks; a node replaced by a re-render (stale) is found again, as a person would.
+    /// Clicks; a node replaced by a re-render (stale) is found again, as a person would, for
+    /// up to 10 s (a loaded machine draws slowly).
     pub async fn click(&self, css: &str) {
-        for _ in 0..5 {
+        let t = Instant::now();
+        let mut last = Value::Null;
+        while t.elapsed() < Duration::from_secs(10) {
             let e = self.wait(css).await;
             let v = self
                 .cmd(
@@ -102,9 +105,14 @@ impl Driver {
                     Some(json!({})),
                 )
                 .await;
-            match v.get("error").and_then(Value::as_str) {
+            let error = v.get("error").and_then(Value::as_str).map(str::to_string);
+            last = v;
+            match error.as_deref() {
                 None => return,
-                Some("stale element reference") => continue,
+                Some("stale element reference") => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
                 // Moved by a re-layout (the drawer opening) between the scroll and the click.
                 // WebKit does not scroll nested scroll areas for a click: as a person would.
                 Some("element not interactable") => {
@@ -115,11 +123,11 @@ impl Driver {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     continue;
                 }
-                Some(_) => panic!("click {css}: {v}"),
+                Some(_) => panic!("click {css}: {last}"),
             }
         }
         self.screenshot("failed-click").await;
-        panic!("click {css}: the element kept going stale or out of reach");
+        panic!("click {css}: the element kept going stale or out of reach for 10 s ({last})");
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
