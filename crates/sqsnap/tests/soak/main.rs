@@ -10,7 +10,10 @@
 //! - `--only ROW[,ROW]`: only these rows;
 //! - `--case SEED`: with `--only ROW`, run the one case of that seed (what a failure prints);
 //! - `--count N`: cases per row;
-//! - `--report FILE`: write the table as Markdown.
+//! - `--report FILE`: write the table as Markdown;
+//! - `--list`: the rows' names, one per line as the test harness lists tests (`ROW: test`);
+//! - `ROW` (with `--exact`) or a part of its name: only the rows so named, as the test
+//!   harness's filters (how a runner gives each row a process of its own).
 //!
 //! It ends with one line, `soak: N passed, N failed`, and exits non-zero on any failure.
 
@@ -51,6 +54,10 @@ pub struct Args {
     pub case: Option<u64>,
     pub count: Option<usize>,
     pub report: Option<PathBuf>,
+    pub list: bool,
+    /// The harness's filters: rows whose name is one (`exact`) or contains one.
+    pub filters: Vec<String>,
+    pub exact: bool,
 }
 
 fn parse_args() -> Args {
@@ -61,6 +68,9 @@ fn parse_args() -> Args {
         case: None,
         count: None,
         report: None,
+        list: false,
+        filters: Vec::new(),
+        exact: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -72,7 +82,10 @@ fn parse_args() -> Args {
             "--case" => a.case = Some(val().parse().expect("--case SEED")),
             "--count" => a.count = Some(val().parse().expect("--count N")),
             "--report" => a.report = Some(PathBuf::from(val())),
-            // What `cargo test` passes to every test binary (`--include-ignored`, filters).
+            "--list" => a.list = true,
+            "--exact" => a.exact = true,
+            _ if !x.starts_with('-') => a.filters.push(x),
+            // What `cargo test` passes to every test binary (`--include-ignored`).
             _ => {}
         }
     }
@@ -116,7 +129,16 @@ pub struct Runner {
 
 impl Runner {
     pub fn wants(&self, name: &str) -> bool {
-        self.args.only.is_empty() || self.args.only.iter().any(|o| o == name)
+        let a = &self.args;
+        (a.only.is_empty() || a.only.iter().any(|o| o == name))
+            && (a.filters.is_empty()
+                || a.filters.iter().any(|f| {
+                    if a.exact {
+                        f == name
+                    } else {
+                        name.contains(f.as_str())
+                    }
+                }))
     }
 
     /// Runs `count` cases of a row (`full` or `short`), each in its own task so a panic
@@ -133,6 +155,10 @@ impl Runner {
         Fut: Future<Output = Case> + Send + 'static,
     {
         if !self.wants(name) {
+            return;
+        }
+        if self.args.list {
+            println!("{name}: test");
             return;
         }
         let seed = row_seed(self.args.seed, name);
@@ -230,6 +256,9 @@ fn main() -> std::process::ExitCode {
     };
     rt.block_on(rows::all(&mut runner));
     rt.block_on(trust_rows::all(&mut runner));
+    if args.list {
+        return std::process::ExitCode::SUCCESS;
+    }
     let passed: usize = runner.outcomes.iter().map(|o| o.passed).sum();
     let failed: usize = runner.outcomes.iter().map(|o| o.failed).sum();
     if let Some(path) = &args.report {
