@@ -17,6 +17,10 @@ APT_TEST := $(APT_BUILD) dbus-daemon dbus-bin gnome-keyring xvfb xauth webkit2gt
 	x11-utils rpm fonts-noto-color-emoji e2fsprogs python3-venv \
 	desktop-file-utils appstream
 
+# Test targets run one test (or fault row) per job: the window tests (tests/*.rs of the
+# app) and the fault suite.
+SPLIT_TESTS := square-snapshots:e2e,square-snapshots:screens,square-snapshots:accounts,square-snapshots:tray,sqsnap:soak
+
 .PHONY: run test test-windows test-windows-build test-windows-deps installer-check lint bench soak sim package package-windows s3-moto
 
 ## Start the app in demo mode on the built-in simulator (no account needed).
@@ -39,15 +43,17 @@ test:
 	scripts/deps-check.sh
 	test -x target/pyrage/bin/python || python3 -m venv target/pyrage
 	target/pyrage/bin/python -c 'import pyrage' 2>/dev/null || target/pyrage/bin/pip install -q pyrage==1.4.0
+	$(CARGO) test --workspace --locked --no-run
+	# Then every test binary (each window test and fault row alone), TEST_JOBS at a time, each
+	# in its own display, D-Bus session and keychain (scripts/run-tests.py); beside them the keychain test without a Secret
+	# Service (--workspace, so that nothing is built again), the UI modules, the README's
+	# example and the package.
 	SQSNAP_PYRAGE_PYTHON=$(CURDIR)/target/pyrage/bin/python SQSNAP_EXPECT_PYRAGE=present \
-		xvfb-run -a dbus-run-session -- scripts/with-keyring.sh \
-		$(CARGO) test --workspace --locked -- --include-ignored
-	# Without a Secret Service: --workspace, as above, so that nothing is built again.
-	SQSNAP_EXPECT_KEYRING=absent DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent \
-		$(CARGO) test --workspace --locked --test keychain
-	node --test ui/
-	scripts/readme-check.sh
-	scripts/package-check.sh
+		scripts/run-tests.py --split $(SPLIT_TESTS) \
+		--also 'keychain-absent=SQSNAP_EXPECT_KEYRING=absent DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent $(CARGO) test --workspace --locked --test keychain' \
+		--also 'ui-modules=node --test ui/' \
+		--also 'readme-check=scripts/readme-check.sh' \
+		--also 'package-check=scripts/package-check.sh'
 
 ## The installable app: target/release/bundle/{deb,rpm}/ (the app, sqsnap, desktop entry,
 ## icons). Uses the Tauri bundler's prebuilt CLI from npm.

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Builds the .deb (debug, to stay within CI's time), installs it with apt, starts the
+# Bundles the .deb from make test's debug build (to stay within CI's time), installs it with apt, starts the
 # installed app from its desktop entry's Exec line under Xvfb in demo mode, waits for its
 # window, runs /usr/bin/sqsnap --help, validates the desktop entry and the AppStream
 # metainfo, checks an upgrade from a package with the old id, and removes the package again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PROFILE=debug scripts/package.sh >/dev/null
-deb=$(ls -1 target/debug/bundle/deb/*.deb | head -1)
+PROFILE=debug PREBUILT=1 scripts/package.sh >/dev/null
+bundle=target/package/debug/bundle
+deb=$(ls -1 $bundle/deb/*.deb | head -1)
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
 passed=0 failed=0
@@ -69,7 +70,7 @@ check grep -q "^Icon=$id\$" "$home/config/autostart/$id.desktop"
 rm -rf "$home"
 
 # The .rpm (for Fedora and openSUSE) holds the same: the app, sqsnap, the desktop entry.
-rpm_file=$(ls -1 target/debug/bundle/rpm/*.rpm | head -1)
+rpm_file=$(ls -1 $bundle/rpm/*.rpm | head -1)
 rpm_files=$(rpm -qpl "$rpm_file" 2>/dev/null)
 rpm_has() { grep -q "$1" <<<"$rpm_files"; }
 check rpm_has '^/usr/bin/sqsnap$'
