@@ -52,7 +52,10 @@ if [ "${1:-}" = --build ]; then
   echo "test-windows: built in $wdir"
   exit 0
 fi
-cargo build --locked -p sqsnap --bin sqsnap -p squarecloud-sim --bin squarecloud-sim
+# The Linux sqsnap and simulator from the workspace's test build (make test's, the same units:
+# nothing is built twice when it runs beside make test; a `cargo build -p` would build the
+# dependencies again with other features).
+cargo test --workspace --locked --no-run -q
 
 work=$(mktemp -d)
 sim_pid=""
