@@ -56,10 +56,10 @@ fn instants(
 
 /// A week on a clock running 36 000× (ten simulated hours a real second): one mirror plan
 /// for all five resources every hour, one daily snapshot plan for three, one weekly for
-/// one; the computer is off for two days in the middle. Every snapshot the server has at
-/// the end is on disk and in the library, exactly once; the quota spent is exactly one
-/// create per resource per period the plans ran in, the missed days costing one catch-up;
-/// nothing is refused.
+/// one; the computer is off for two days in the middle. Every snapshot the server had when
+/// the mirror last looked is on disk and in the library, exactly once; the quota spent is
+/// exactly one create per resource per period the plans ran in, the missed days costing one
+/// catch-up; nothing is refused.
 #[tokio::test]
 async fn a_simulated_week_of_plans() {
     let mut c = SimConfig::new(KEY, tiny_account(5, 4096, 20_000)).instant_creates();
@@ -114,6 +114,8 @@ async fn a_simulated_week_of_plans() {
         .expect("a time on the hour");
     let mut runs_at = Vec::new();
     let mut calls = Vec::new();
+    // When the last call that ran the mirror began.
+    let mut last_mirror = None;
     let mut engine = Some(engine);
     loop {
         let now = sim.clock().now();
@@ -134,11 +136,17 @@ async fn a_simulated_week_of_plans() {
         calls.push(now);
         for run in e.run_due(now, sink.clone(), &cancel).await.unwrap() {
             assert!(run.ok, "{run:?}");
+            if run.plan == "mirror" {
+                last_mirror = Some(now);
+            }
             runs_at.push((run.plan.clone(), now));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let engine = engine.unwrap();
+    // What the plans saw, before the checks below send lists of their own.
+    let looked_by = sim.clock().now();
+    let log = sim.requests();
 
     // Quota: one create per planned resource per period its plan ran in. The daily plan
     // runs once in each period (from 03:00) in which the computer was on and asked what was
@@ -170,28 +178,60 @@ async fn a_simulated_week_of_plans() {
         "nothing refused"
     );
 
-    // Every snapshot the server had at the end is on disk and in the library, once. These
-    // lists run on the simulated clock too (about a minute of it each at this scale): a
-    // daily automatic snapshot made while they run is not one the mirror could have seen.
+    // Every snapshot the server had when the mirror last looked is on disk and in the
+    // library, once; none it could not have seen. `t_end` bounds when the last run began,
+    // not what it saw: a run takes simulated time (most of an hour at this scale, hours on a
+    // loaded machine: one begun at 01:51 ended at 10:55), and one that lists a resource after
+    // the next automatic snapshot (03:00 UTC) rightly copies it. So each resource is judged
+    // by when the last mirror run listed it, from the simulator's log: its first list in
+    // the call that ran the mirror last (the mirror runs first; the daily and weekly plans
+    // list again after their creates, and copy only what they made). That list was made
+    // after the request was logged (`at`) and before the loop ended (`looked_by`): every
+    // version ready by the first is here; every one here was ready by the second. The
+    // lists below run on the simulated clock too: what they see after `looked_by` is not
+    // one the plans could have seen.
+    let last_mirror = last_mirror.expect("the mirror ran");
     let library = engine.library();
     for i in 0..5 {
-        let r = engine.resource(&id(i)).unwrap();
-        let server: BTreeSet<String> = engine
-            .versions(&r)
-            .await
-            .unwrap()
+        let path = format!("/v2/apps/{}/snapshots", id(i));
+        let looked = log
             .iter()
-            .filter(|x| x.modified < t_end)
+            .filter(|q| q.at >= last_mirror && q.host == squarecloud_sim::Target::Api)
+            .filter(|q| q.method == "GET" && q.path == path && q.status == 200)
+            .map(|q| q.at)
+            .min()
+            .expect("the last mirror run listed it");
+        let r = engine.resource(&id(i)).unwrap();
+        let listed = engine.versions(&r).await.unwrap();
+        // `modified` is in whole milliseconds: listed as ready a millisecond before the
+        // look, a version was ready by then.
+        let had: BTreeSet<String> = listed
+            .iter()
+            .filter(|x| x.modified + CDuration::milliseconds(1) <= looked)
             .filter_map(|x| x.version())
             .collect();
-        let local: Vec<String> = library
-            .for_resource(&id(i))
+        let could: BTreeSet<String> = listed
             .iter()
-            .filter_map(|e| e.version.clone())
+            .filter(|x| x.modified <= looked_by)
+            .filter_map(|x| x.version())
             .collect();
+        let entries = library.for_resource(&id(i));
+        for e in &entries {
+            assert!(e.path.is_file(), "resource {i}: {e:?} is not on disk");
+        }
+        let local: Vec<String> = entries.iter().filter_map(|e| e.version.clone()).collect();
         let local_set: BTreeSet<String> = local.iter().cloned().collect();
         assert_eq!(local.len(), local_set.len(), "no version twice");
-        assert_eq!(server, local_set, "resource {i}");
+        let missing: Vec<_> = had.difference(&local_set).collect();
+        assert!(
+            missing.is_empty(),
+            "resource {i}: listed at {looked} and not copied: {missing:?}"
+        );
+        let unseen: Vec<_> = local_set.difference(&could).collect();
+        assert!(
+            unseen.is_empty(),
+            "resource {i}: copied, not on the server by {looked_by}: {unseen:?}"
+        );
     }
     let files = std::fs::read_dir(&out).unwrap().count();
     assert_eq!(files, library.entries.len());
