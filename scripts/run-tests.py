@@ -50,10 +50,13 @@ class Job:
 def built_targets():
     """The test binaries `cargo test --workspace` runs, as they were built: package, kind,
     target name, executable and the package's directory."""
-    out = subprocess.run(
+    build = subprocess.run(
         ["cargo", "test", "--workspace", "--locked", "--no-run", "--message-format=json-render-diagnostics"],
-        cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True,
-    ).stdout
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    if build.returncode != 0:
+        sys.exit("run-tests: the build failed (its errors are above)")
+    out = build.stdout
     found = []
     for line in out.splitlines():
         m = json.loads(line)
@@ -119,6 +122,10 @@ class Displays:
             self.taken.discard(n)
 
 
+RUNNING = set()
+RUNNING_LOCK = threading.Lock()
+
+
 def run(job, displays, timeout, base_env):
     env = dict(base_env, **job.env)
     argv = job.argv
@@ -133,6 +140,8 @@ def run(job, displays, timeout, base_env):
         log.flush()
         p = subprocess.Popen(argv, cwd=job.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                              stdin=subprocess.DEVNULL, start_new_session=True)
+        with RUNNING_LOCK:
+            RUNNING.add(p)
         try:
             job.code = p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -144,6 +153,8 @@ def run(job, displays, timeout, base_env):
                 p.wait()
             log.write(f"\nrun-tests: stopped after {timeout} s\n")
             job.code = -1
+        with RUNNING_LOCK:
+            RUNNING.discard(p)
     job.took = time.monotonic() - start
     if display is not None:
         displays.give_back(display)
@@ -175,6 +186,10 @@ def main():
     jobs.sort(key=lambda j: (j.name in times, -times.get(j.name, 0), order[j.name]))
     print(f"run-tests: {len(jobs)} jobs, {args.jobs} at a time", flush=True)
 
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     displays = Displays()
     queue = list(jobs)
     lock = threading.Lock()
@@ -195,11 +210,22 @@ def main():
                       + (f"; {p} passed, {f} failed" if job.session or p or f else "") + ")",
                       flush=True)
 
-    threads = [threading.Thread(target=worker) for _ in range(max(1, args.jobs))]
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, args.jobs))]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.5)
+    except KeyboardInterrupt:
+        # Each job is in a session of its own: stop them, not only this process.
+        with RUNNING_LOCK:
+            for p in RUNNING:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        sys.exit("run-tests: interrupted; the running jobs were stopped")
 
     failed = [j for j in done if j.code != 0]
     # A split test listed but not run (a filter that matched nothing) is a failure too.

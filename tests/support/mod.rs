@@ -98,6 +98,7 @@ impl Driver {
         let mut last = Value::Null;
         while t.elapsed() < Duration::from_secs(10) {
             let e = self.wait(css).await;
+            self.settle(css).await;
             let v = self
                 .cmd(
                     reqwest::Method::POST,
@@ -128,6 +129,24 @@ impl Driver {
         }
         self.screenshot("failed-click").await;
         panic!("click {css}: the element kept going stale or out of reach for 10 s ({last})");
+    }
+
+    /// Waits (up to 2 s) until the element has stayed in one place for 100 ms: a list that
+    /// scrolls or re-measures its rows moves it, and a click aimed before that would land
+    /// on whatever is there after (another row's button). A person waits for it too.
+    pub async fn settle(&self, css: &str) {
+        self.js_async(&format!(
+            "const e = document.querySelector({css:?}); if (!e) {{ done(false); return; }}
+             let last = '', same = 0, n = 0;
+             const step = () => {{
+               const r = e.getBoundingClientRect();
+               const k = [r.x, r.y, r.width, r.height].join();
+               same = k === last ? same + 1 : 0; last = k;
+               if (same >= 2 || ++n >= 40) done(same >= 2); else setTimeout(step, 50);
+             }};
+             step();"
+        ))
+        .await;
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
