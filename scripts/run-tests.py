@@ -11,7 +11,7 @@ Extra jobs (--also NAME=COMMAND) run in the same pool without a session.
 
 Each job's output goes to target/test-logs/NAME.log; a failed job's log is printed. What each
 job took is kept in target/test-times.json and orders the next run, longest first (jobs never
-timed first of all, in the order given). Exits non-zero when a job fails, when a split test
+timed first of all: split tests, extra jobs, then the other binaries). Exits non-zero when a job fails, when a split test
 listed ran nothing, or when a job outlives --timeout.
 """
 
@@ -182,8 +182,10 @@ def main():
     except (OSError, ValueError):
         times = {}
     order = {j.name: i for i, j in enumerate(jobs)}
-    # Longest first; one never timed before all (it may be long), in the order given.
-    jobs.sort(key=lambda j: (j.name in times, -times.get(j.name, 0), order[j.name]))
+    # Longest first. Jobs never timed (a fresh clone) before all: the split tests first (the
+    # window tests are the long ones), then the extra jobs, then the test binaries.
+    kind = {j.name: 0 if "::" in j.name else 1 if not j.session else 2 for j in jobs}
+    jobs.sort(key=lambda j: (j.name in times, -times.get(j.name, 0), kind[j.name], order[j.name]))
     print(f"run-tests: {len(jobs)} jobs, {args.jobs} at a time", flush=True)
 
     def stop(signum, frame):
