@@ -16,6 +16,7 @@ listed ran nothing, or when a job outlives --timeout.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -32,13 +33,17 @@ LOGS = ROOT / "target" / "test-logs"
 TIMES = ROOT / "target" / "test-times.json"
 RESULT = re.compile(r"^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored")
 # The fault suite's own harness (crates/sqsnap/tests/soak) ends with this line.
-SOAK = re.compile(r"^soak: (\d+) passed, (\d+) failed$")
+SOAK = re.compile(r"^soak: (\d+) passed, (\d+) failed, (\d+) skipped$")
+
+
+CARGO = os.environ.get("CARGO", "cargo")
 
 
 class Job:
-    def __init__(self, name, argv, session=True, env=None, cwd=ROOT):
+    def __init__(self, name, argv, session=True, env=None, cwd=ROOT, split=False):
         self.name, self.argv, self.session, self.env, self.cwd = name, argv, session, env or {}, cwd
-        self.took = None
+        self.split = split
+        self.took = 0.0
         self.code = None
         self.counts = [0, 0, 0]
 
@@ -51,7 +56,7 @@ def built_targets():
     """The test binaries `cargo test --workspace` runs, as they were built: package, kind,
     target name, executable and the package's directory."""
     build = subprocess.run(
-        ["cargo", "test", "--workspace", "--locked", "--no-run", "--message-format=json-render-diagnostics"],
+        [CARGO, "test", "--workspace", "--locked", "--no-run", "--message-format=json-render-diagnostics"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )
     if build.returncode != 0:
@@ -88,12 +93,15 @@ def plan(split, also):
     for pkg, kind, name, exe, cwd in built_targets():
         env = {"CARGO_MANIFEST_DIR": str(cwd), "CARGO_PKG_NAME": pkg}
         if kind == "test" and f"{pkg}:{name}" in split:
-            for test in listed(exe):
+            tests = listed(exe)
+            if not tests:
+                sys.exit(f"run-tests: {pkg}:{name} lists no tests (its --list printed none)")
+            for test in tests:
                 jobs.append(Job(f"{name}::{test}", [exe, "--include-ignored", "--exact", test],
-                                env=env, cwd=cwd))
+                                env=env, cwd=cwd, split=True))
         else:
             jobs.append(Job(f"{pkg}:{kind}:{name}", [exe, "--include-ignored"], env=env, cwd=cwd))
-    jobs.append(Job("doctests", ["cargo", "test", "--workspace", "--locked", "--doc"]))
+    jobs.append(Job("doctests", [CARGO, "test", "--workspace", "--locked", "--doc"]))
     for spec in also:
         name, command = spec.split("=", 1)
         jobs.append(Job(name, ["bash", "-c", command], session=False))
@@ -135,33 +143,38 @@ def run(job, displays, timeout, base_env):
         argv = ["xvfb-run", "-n", str(display), "dbus-run-session", "--",
                 str(ROOT / "scripts" / "with-keyring.sh"), *argv]
     start = time.monotonic()
-    with open(job.log, "w") as log:
-        log.write("$ " + shlex.join(argv) + "\n")
-        log.flush()
-        p = subprocess.Popen(argv, cwd=job.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, start_new_session=True)
-        with RUNNING_LOCK:
-            RUNNING.add(p)
-        try:
-            job.code = p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGTERM)
+    try:
+        with open(job.log, "w") as log:
+            log.write("$ " + shlex.join(argv) + "\n")
+            log.flush()
+            p = subprocess.Popen(argv, cwd=job.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, start_new_session=True)
+            with RUNNING_LOCK:
+                RUNNING.add(p)
             try:
-                p.wait(timeout=20)
+                job.code = p.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
-            log.write(f"\nrun-tests: stopped after {timeout} s\n")
-            job.code = -1
-        with RUNNING_LOCK:
-            RUNNING.discard(p)
-    job.took = time.monotonic() - start
-    if display is not None:
-        displays.give_back(display)
+                for sig, grace in ((signal.SIGTERM, 20), (signal.SIGKILL, None)):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(p.pid, sig)
+                    try:
+                        p.wait(timeout=grace)
+                        break
+                    except subprocess.TimeoutExpired:
+                        pass
+                log.write(f"\nrun-tests: stopped after {timeout} s\n")
+                job.code = -1
+            finally:
+                with RUNNING_LOCK:
+                    RUNNING.discard(p)
+    finally:
+        job.took = time.monotonic() - start
+        if display is not None:
+            displays.give_back(display)
     for line in job.log.read_text(errors="replace").splitlines():
         m = RESULT.match(line) or SOAK.match(line)
         if m:
-            job.counts = [a + int(b) for a, b in zip(job.counts, m.groups() + ("0",) * (3 - len(m.groups())))]
+            job.counts = [a + int(b) for a, b in zip(job.counts, m.groups())]
 
 
 def main():
@@ -184,7 +197,7 @@ def main():
     order = {j.name: i for i, j in enumerate(jobs)}
     # Longest first. Jobs never timed (a fresh clone) before all: the split tests first (the
     # window tests are the long ones), then the extra jobs, then the test binaries.
-    kind = {j.name: 0 if "::" in j.name else 1 if not j.session else 2 for j in jobs}
+    kind = {j.name: 0 if j.split else 1 if not j.session else 2 for j in jobs}
     jobs.sort(key=lambda j: (j.name in times, -times.get(j.name, 0), kind[j.name], order[j.name]))
     print(f"run-tests: {len(jobs)} jobs, {args.jobs} at a time", flush=True)
 
@@ -192,18 +205,26 @@ def main():
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
     displays = Displays()
     queue = list(jobs)
     lock = threading.Lock()
     done = []
 
+    stopping = threading.Event()
+
     def worker():
         while True:
             with lock:
-                if not queue:
+                if not queue or stopping.is_set():
                     return
                 job = queue.pop(0)
-            run(job, displays, args.timeout, os.environ)
+            try:
+                run(job, displays, args.timeout, os.environ)
+            except Exception as e:  # the runner's own failure is the job's, said in its log
+                job.code = -1
+                with open(job.log, "a") as log:
+                    log.write(f"\nrun-tests: could not run this job: {e!r}\n")
             with lock:
                 done.append(job)
                 state = "ok" if job.code == 0 else "FAILED"
@@ -220,18 +241,28 @@ def main():
             while t.is_alive():
                 t.join(0.5)
     except KeyboardInterrupt:
-        # Each job is in a session of its own: stop them, not only this process.
-        with RUNNING_LOCK:
-            for p in RUNNING:
+        # Each job is in a session of its own: stop them, not only this process, and start
+        # no other.
+        stopping.set()
+        for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 0)):
+            with RUNNING_LOCK:
+                running = list(RUNNING)
+            for p in running:
                 try:
-                    os.killpg(p.pid, signal.SIGTERM)
+                    os.killpg(p.pid, sig)
                 except ProcessLookupError:
                     pass
+            end = time.monotonic() + grace
+            while time.monotonic() < end and any(p.poll() is None for p in running):
+                time.sleep(0.2)
         sys.exit("run-tests: interrupted; the running jobs were stopped")
 
     failed = [j for j in done if j.code != 0]
-    # A split test listed but not run (a filter that matched nothing) is a failure too.
-    empty = [j for j in done if j.code == 0 and "::" in j.name and j.counts[0] == 0]
+    if len(done) != len(jobs):
+        sys.exit(f"run-tests: only {len(done)} of {len(jobs)} jobs ran")
+    # A split test listed but not run (a filter that matched nothing) is a failure too; a
+    # fault row skipped with its reason (no root for a disk of its own) is not.
+    empty = [j for j in done if j.code == 0 and j.split and j.counts[0] + j.counts[2] == 0]
     for j in failed + empty:
         print(f"\n===== {j.name}: {'ran no test' if j.code == 0 else 'failed'} "
               f"(log: {j.log.relative_to(ROOT)}) =====")

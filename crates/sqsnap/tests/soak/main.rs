@@ -12,10 +12,12 @@
 //! - `--count N`: cases per row;
 //! - `--report FILE`: write the table as Markdown;
 //! - `--list`: the rows' names, one per line as the test harness lists tests (`ROW: test`);
-//! - `ROW` (with `--exact`) or a part of its name: only the rows so named, as the test
-//!   harness's filters (how a runner gives each row a process of its own).
+//! - `ROW` (with `--exact`) or a part of its name: only the rows so named, and `--skip PART`:
+//!   not those, as the test harness's filters (how a runner gives each row a process of its
+//!   own).
 //!
-//! It ends with one line, `soak: N passed, N failed`, and exits non-zero on any failure.
+//! It ends with one line, `soak: N passed, N failed, N skipped` (rows skipped, each with its
+//! reason above), and exits non-zero on any failure.
 
 #[path = "../common/mod.rs"]
 #[allow(unused_imports)]
@@ -58,6 +60,8 @@ pub struct Args {
     /// The harness's filters: rows whose name is one (`exact`) or contains one.
     pub filters: Vec<String>,
     pub exact: bool,
+    /// Rows whose name contains one of these are left out (`--skip`, as the harness does).
+    pub skip: Vec<String>,
 }
 
 fn parse_args() -> Args {
@@ -71,6 +75,7 @@ fn parse_args() -> Args {
         list: false,
         filters: Vec::new(),
         exact: false,
+        skip: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -84,8 +89,13 @@ fn parse_args() -> Args {
             "--report" => a.report = Some(PathBuf::from(val())),
             "--list" => a.list = true,
             "--exact" => a.exact = true,
+            "--skip" => a.skip.push(val()),
+            // The harness's options that take a value: the value is not a filter.
+            "--test-threads" | "--format" | "--color" | "--logfile" | "--shuffle-seed" | "-Z" => {
+                val();
+            }
             _ if !x.starts_with('-') => a.filters.push(x),
-            // What `cargo test` passes to every test binary (`--include-ignored`).
+            // The harness's flags (`--include-ignored`, `--nocapture`, …).
             _ => {}
         }
     }
@@ -139,6 +149,7 @@ impl Runner {
                         name.contains(f.as_str())
                     }
                 }))
+            && !a.skip.iter().any(|s| name.contains(s.as_str()))
     }
 
     /// Runs `count` cases of a row (`full` or `short`), each in its own task so a panic
@@ -266,7 +277,12 @@ fn main() -> std::process::ExitCode {
         std::fs::write(path, md).expect("write the report");
         println!("soak: wrote {}", path.display());
     }
-    println!("soak: {passed} passed, {failed} failed");
+    let skipped = runner
+        .outcomes
+        .iter()
+        .filter(|o| o.skipped.is_some())
+        .count();
+    println!("soak: {passed} passed, {failed} failed, {skipped} skipped");
     if failed == 0 {
         std::process::ExitCode::SUCCESS
     } else {
