@@ -9,7 +9,7 @@ import { bytes, fileName } from "./format.js";
 import { loadLibrary } from "./actions.js";
 import { copiesChoices } from "./plans.js";
 import { notice, showError } from "./notice.js";
-import { painter, repaint, state } from "./state.js";
+import { painter, paintNow, repaint, state } from "./state.js";
 import * as ipc from "./ipc.js";
 
 /** @typedef {import("./state.js").Strings} Strings */
@@ -91,7 +91,7 @@ async function test(name) {
     ]);
   } catch (e) {
     say((t) => [{ text: t.offsiteTestFailed(name), error: true }, failedLine(e, t)]);
-  } finally { busy.delete(name); renderOffsite(); }
+  } finally { busy.delete(name); paintNow(renderOffsite); }
 }
 
 /** @param {string} name */
@@ -105,7 +105,7 @@ async function sync(name) {
   } catch (e) {
     say((t) => [failedLine(e, t)]);
     await loadLibrary().catch(() => {});
-  } finally { busy.delete(name); renderOffsite(); }
+  } finally { busy.delete(name); paintNow(renderOffsite); }
 }
 
 /** @param {string} name */

@@ -44,9 +44,13 @@ export class PressGate {
   }
 
   flush() {
-    if (this.pressed() || !this.held.size) return;
+    if (!this.held.size) return;
+    // Still pressed (a timer of an earlier press, or a release never seen): again when the
+    // limit comes.
+    if (this.pressed()) { this.later(() => this.flush(), this.most - (this.now() - this.pressedAt)); return; }
     const held = [...this.held];
     this.held.clear();
-    for (const paint of held) paint();
+    // Each drawn whatever another one does.
+    for (const paint of held) try { paint(); } catch (e) { console.error(e); }
   }
 }

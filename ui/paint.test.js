@@ -67,3 +67,29 @@ test("a press held longer than the limit (a drag) holds back nothing any more", 
   assert.deepEqual(drawn, ["rows"]);
   assert.equal(gate.holds(() => drawn.push("late")), false);
 });
+
+test("a flush while a new press is held waits for that press, and one painter's failure spares the others", () => {
+  let t = 0;
+  /** @type {[() => void, number][]} */
+  const timers = [];
+  const gate = new PressGate(() => t, (fn, ms) => { timers.push([fn, ms]); }, 1000);
+  const drawn = [];
+  gate.press();
+  t = 10;
+  gate.holds(() => { throw new Error("broken view"); });
+  gate.holds(() => drawn.push("rows"));
+  // The release's flush comes during a second press (a release not seen, then a press).
+  gate.release();
+  gate.press();
+  t = 20;
+  timers.splice(0, 2)[1][0]();
+  assert.deepEqual(drawn, []);
+  // It asked again for when the second press reaches the limit.
+  const [again, ms] = timers.splice(0)[0];
+  assert.equal(ms, 990);
+  t = 1010;
+  const error = console.error;
+  console.error = () => {};
+  try { again(); } finally { console.error = error; }
+  assert.deepEqual(drawn, ["rows"]);
+});

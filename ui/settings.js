@@ -8,7 +8,7 @@ import { chooseFolder, refresh } from "./actions.js";
 import { encryptSwitch, renderRecovery, switchKey } from "./encryption.js";
 import { notice, showError } from "./notice.js";
 import { applyLocale, applyTheme } from "./shell.js";
-import { lang, nameOf, painter, signedIn, state, store } from "./state.js";
+import { lang, nameOf, painter, paintNow, signedIn, state, store } from "./state.js";
 import * as ipc from "./ipc.js";
 
 function renderSettings() {
@@ -68,7 +68,7 @@ function renderPlans() {
   ul.innerHTML = "";
   /** @param {string} id */
   const remove = (id) => button(t.removePlan, async () => {
-    try { state.plansView = await ipc.removePlan(id); renderPlans(); await refresh(); } catch (e) { showError(e); }
+    try { state.plansView = await ipc.removePlan(id); paintNow(renderPlans); await refresh(); } catch (e) { showError(e); }
   }, { "aria-label": `${t.removePlan}: ${id}` });
   for (const row of plansView.plans) {
     const last = row.last_run ? (row.last_run.ok ? t.lastRunOk : t.lastRunFailed)(relative(row.last_run.started, lang())) : t.notRunYet;
@@ -102,7 +102,7 @@ async function addPlan(ev) {
     name: v("plan-name"), kind: v("plan-kind"), scope: v("plan-scope"), when: v("plan-when"), hours: v("plan-hours"),
     weekday: v("plan-weekday"), at: v("plan-at"), keep: v("plan-keep"), keepN: v("plan-keep-n"), offsite: v("plan-offsite"),
   }, state.selected);
-  try { state.plansView = await ipc.addPlan(plan); inputEl("plan-name").value = ""; notice(""); renderPlans(); await refresh(); }
+  try { state.plansView = await ipc.addPlan(plan); inputEl("plan-name").value = ""; notice(""); paintNow(renderPlans); await refresh(); }
   catch (e) { showError(e); }
 }
 
@@ -121,7 +121,7 @@ export function initSettings() {
   $("plan-keep").addEventListener("change", planFormFields);
   $("plan-reserve").addEventListener("change", async () => {
     const input = inputEl("plan-reserve");
-    try { state.plansView = await ipc.setPlanReserve(Math.max(0, Number(input.value) || 0)); renderPlans(); }
+    try { state.plansView = await ipc.setPlanReserve(Math.max(0, Number(input.value) || 0)); paintNow(renderPlans); }
     catch (e) { showError(e); if (state.plansView) input.value = String(state.plansView.reserve); }
   });
   $("metered-limit").addEventListener("change", () => {

@@ -108,7 +108,10 @@ export function painter(part, paint) { painters.set(part, paint); }
 
 /** No part is drawn again between a click's press and release (see PressGate): app.js
  * tells it of the pointer's presses. */
-export const gate = new PressGate(Date.now, (fn, ms) => { setTimeout(fn, ms); });
+export const gate = new PressGate(() => performance.now(), (fn, ms) => { setTimeout(fn, ms); });
+
+/** Draws `paint` now, or after the click in progress (see PressGate). @param {() => void} paint */
+export function paintNow(paint) { if (!gate.holds(paint)) paint(); }
 
 /** Draws the parts named, or every part. @param {Part[]} parts */
 export function repaint(...parts) {
