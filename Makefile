@@ -29,8 +29,9 @@ run:
 	$(CARGO) build --bin square-snapshots
 	./target/debug/square-snapshots --demo
 
-## Every test: the UI's types (tsc --checkJs), Rust (client, simulator, engine, CLI, real
-## keychain, the real window over WebDriver), the UI modules, then the README example.
+## Every test: the UI's types (tsc --checkJs), then, built once and run side by side, Rust
+## (client, simulator, engine, CLI, real keychain, the real window over WebDriver, the fault
+## suite's short form), the UI modules, the README example and the package.
 test:
 	@scripts/ensure-deps.sh $(APT_TEST)
 	command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked

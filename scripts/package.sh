@@ -13,6 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${PROFILE:-release}
 target=target
+if [ "${PREBUILT:-}" = 1 ] && [ "$profile" != debug ]; then
+  echo "PREBUILT=1 bundles make test's debug build: give PROFILE=debug too" >&2
+  exit 2
+fi
 if [ "$profile" = release ]; then
   cargo build --release --locked -p sqsnap --bin sqsnap
   flag=""

@@ -24,8 +24,10 @@
 # (packaging/windows/wine-bcryptprimitives.c says which and why); a stand-in is built for it.
 #
 # The Windows builds go to target/windows: a build directory of their own, with its own lock,
-# so that `--build` (the builds alone, nothing run) can go on beside `make test`, as .ci/run
-# does, without either waiting for the other.
+# so that they go on beside `make test`, as .ci/run does, without either waiting for the
+# other (`--build`: the builds alone, nothing run). The run then takes the Linux sqsnap and
+# simulator from the workspace's test build in target/, waiting for make test's if it is
+# still under way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=x86_64-pc-windows-gnu
