@@ -44,11 +44,11 @@ test:
 	scripts/deps-check.sh
 	test -x target/pyrage/bin/python || python3 -m venv target/pyrage
 	target/pyrage/bin/python -c 'import pyrage' 2>/dev/null || target/pyrage/bin/pip install -q pyrage==1.4.0
-	$(CARGO) test --workspace --locked --no-run
-	# Then every test binary (each window test and fault row alone), TEST_JOBS at a time, each
-	# in its own display, D-Bus session and keychain (scripts/run-tests.py); beside them the keychain test without a Secret
-	# Service (--workspace, so that nothing is built again), the UI modules, the README's
-	# example and the package.
+	# scripts/run-tests.py builds the workspace's tests once, then runs every test binary (each
+	# window test and fault row alone), TEST_JOBS at a time, each in its own display, D-Bus
+	# session and keychain; beside them the keychain test without a Secret Service
+	# (--workspace, so that nothing is built again), the UI modules, the README's example and
+	# the package.
 	SQSNAP_PYRAGE_PYTHON=$(CURDIR)/target/pyrage/bin/python SQSNAP_EXPECT_PYRAGE=present \
 		scripts/run-tests.py --split $(SPLIT_TESTS) \
 		--also 'keychain-absent=SQSNAP_EXPECT_KEYRING=absent DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent $(CARGO) test --workspace --locked --test keychain' \

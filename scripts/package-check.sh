@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Bundles the .deb from make test's debug build (to stay within CI's time), installs it with apt, starts the
-# installed app from its desktop entry's Exec line under Xvfb in demo mode, waits for its
-# window, runs /usr/bin/sqsnap --help, validates the desktop entry and the AppStream
-# metainfo, checks an upgrade from a package with the old id, and removes the package again.
+# Bundles the .deb from make test's debug build (to stay within CI's time), installs it with
+# apt, starts the installed app from its desktop entry's Exec line under Xvfb in demo mode,
+# waits for its window, runs /usr/bin/sqsnap --help, validates the desktop entry and the
+# AppStream metainfo, checks an upgrade from a package with the old id, and removes the
+# package again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROFILE=debug PREBUILT=1 scripts/package.sh >/dev/null

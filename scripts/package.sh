@@ -24,8 +24,7 @@ elif [ "${PREBUILT:-}" != 1 ]; then
   cargo build --locked -p sqsnap --bin sqsnap
   flag="--debug"
 else
-  # Nothing to do when make test's build is current.
-  cargo test --workspace --locked --no-run -q
+  scripts/lib/test-build.sh
   target=target/package
   rm -rf "$target/debug"
   mkdir -p "$target/debug"

@@ -2,9 +2,7 @@
 # The README's simulator example, run as written: the envelope, a create whose URL downloads
 # a zip that `unzip -t` accepts, and a second create within 5 s answered 429 KEEP_CALM.
 set -euo pipefail
-# The simulator of the workspace's build (make test's; nothing to do when it is current): a
-# `cargo build -p squarecloud-sim` would build its dependencies again with its own features.
-cargo test --workspace --locked --no-run -q
+scripts/lib/test-build.sh
 port=${SIM_PORT:-8787}
 out=$(mktemp)
 ./target/debug/squarecloud-sim --port "$port" --api-key demo-key >"$out" &

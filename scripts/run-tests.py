@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,8 +76,8 @@ def built_targets():
 
 
 def package_name(manifest):
-    section = manifest.read_text().split("[package]", 1)[1]
-    return re.search(r'^name\s*=\s*"([^"]+)"', section, re.M).group(1)
+    with open(manifest, "rb") as f:
+        return tomllib.load(f)["package"]["name"]
 
 
 def listed(exe):

@@ -55,9 +55,8 @@ if [ "${1:-}" = --build ]; then
   exit 0
 fi
 # The Linux sqsnap and simulator from the workspace's test build (make test's, the same units:
-# nothing is built twice when it runs beside make test; a `cargo build -p` would build the
-# dependencies again with other features).
-cargo test --workspace --locked --no-run -q
+# nothing is built twice when it runs beside make test).
+scripts/lib/test-build.sh
 
 work=$(mktemp -d)
 sim_pid=""

@@ -26,22 +26,26 @@ function why(e) {
   return e && typeof e === "object" && "message" in e ? String(e.message) : String(e);
 }
 
-/** What one folder's switch shows: a switch drawn again only when this changed keeps its
- * node (see `keyed`). @param {string} path */
-export function switchKey(path) {
+/** What one folder's switch shows (besides its words). @param {string} path */
+function switchState(path) {
   const { encryption } = state;
   const f = encryption ? encryption.folders.find((x) => x.folder === path) : undefined;
-  return JSON.stringify([path, !!encryption, !!(f && f.encrypts)]);
+  return { on: !!(f && f.encrypts), disabled: !encryption };
+}
+
+/** A switch drawn again only when this changed keeps its node (see `keyed`). @param {string} path */
+export function switchKey(path) {
+  return JSON.stringify([path, switchState(path)]);
 }
 
 /** The switch of one folder the app keeps copies in. @param {string} path */
 export function encryptSwitch(path) {
-  const { t, encryption } = state;
-  const f = encryption ? encryption.folders.find((x) => x.folder === path) : undefined;
-  const box = el("input", { type: "checkbox", role: "switch", checked: !!(f && f.encrypts),
-    disabled: !encryption, "aria-label": `${t.encryptSwitch}: ${path}` });
+  const { t } = state;
+  const { on, disabled } = switchState(path);
+  const box = el("input", { type: "checkbox", role: "switch", checked: on, disabled,
+    "aria-label": `${t.encryptSwitch}: ${path}` });
   box.addEventListener("change", () => toggle(path, box));
-  return el("label", { class: "check encrypt-switch", title: f && f.encrypts ? t.encryptOnNote : "" }, box, el("span", { text: t.encryptSwitch }));
+  return el("label", { class: "check encrypt-switch", title: on ? t.encryptOnNote : "" }, box, el("span", { text: t.encryptSwitch }));
 }
 
 /** @param {string} path @param {HTMLInputElement} box */

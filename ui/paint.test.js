@@ -28,22 +28,28 @@ test("a part whose drawing failed is drawn again on the next repaint", () => {
   assert.equal(made, 1);
 });
 
-test("what asks to be drawn while the pointer is down is drawn once, after the release", () => {
-  let t = 1000;
+/** A gate on a clock the test sets (`at.t`), its timers kept to be run by hand. */
+function gateAt(t = 0) {
+  const at = { t };
   /** @type {[() => void, number][]} */
   const timers = [];
-  const gate = new PressGate(() => t, (fn, ms) => { timers.push([fn, ms]); });
+  const gate = new PressGate(() => at.t, (fn, ms) => { timers.push([fn, ms]); }, 1000);
+  return { at, timers, gate };
+}
+
+test("what asks to be drawn while the pointer is down is drawn once, after the release", () => {
+  const { at, timers, gate } = gateAt(1000);
   const drawn = [];
   const rows = () => drawn.push("rows"), drawer = () => drawn.push("drawer");
   // Not pressed: drawn at once.
   assert.equal(gate.holds(rows), false);
   gate.press();
-  t += 50;
+  at.t += 50;
   assert.equal(gate.holds(rows), true);
   assert.equal(gate.holds(drawer), true);
   assert.equal(gate.holds(rows), true);
   assert.deepEqual(drawn, []);
-  t += 80;
+  at.t += 80;
   gate.release();
   // Run after the click (a task later), each held painter once.
   timers.splice(0).forEach(([fn]) => fn());
@@ -52,42 +58,36 @@ test("what asks to be drawn while the pointer is down is drawn once, after the r
 });
 
 test("a press held longer than the limit (a drag) holds back nothing any more", () => {
-  let t = 0;
-  /** @type {[() => void, number][]} */
-  const timers = [];
-  const gate = new PressGate(() => t, (fn, ms) => { timers.push([fn, ms]); }, 1000);
+  const { at, timers, gate } = gateAt();
   const drawn = [];
   gate.press();
-  t = 100;
+  at.t = 100;
   assert.equal(gate.holds(() => drawn.push("rows")), true);
   // Its timer is due when the limit is reached, release or not.
   assert.equal(timers[0][1], 900);
-  t = 1000;
+  at.t = 1000;
   timers[0][0]();
   assert.deepEqual(drawn, ["rows"]);
   assert.equal(gate.holds(() => drawn.push("late")), false);
 });
 
 test("a flush while a new press is held waits for that press, and one painter's failure spares the others", () => {
-  let t = 0;
-  /** @type {[() => void, number][]} */
-  const timers = [];
-  const gate = new PressGate(() => t, (fn, ms) => { timers.push([fn, ms]); }, 1000);
+  const { at, timers, gate } = gateAt();
   const drawn = [];
   gate.press();
-  t = 10;
+  at.t = 10;
   gate.holds(() => { throw new Error("broken view"); });
   gate.holds(() => drawn.push("rows"));
   // The release's flush comes during a second press (a release not seen, then a press).
   gate.release();
   gate.press();
-  t = 20;
+  at.t = 20;
   timers.splice(0, 2)[1][0]();
   assert.deepEqual(drawn, []);
   // It asked again for when the second press reaches the limit.
   const [again, ms] = timers.splice(0)[0];
   assert.equal(ms, 990);
-  t = 1010;
+  at.t = 1010;
   const error = console.error;
   console.error = () => {};
   try { again(); } finally { console.error = error; }

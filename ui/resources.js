@@ -13,7 +13,7 @@ import { showError } from "./notice.js";
 import { errorWords } from "./errors.js";
 import { showView } from "./shell.js";
 import { download, snapshot } from "./transfers.js";
-import { lang, painter, state, store } from "./state.js";
+import { gate, lang, painter, state, store } from "./state.js";
 import * as ipc from "./ipc.js";
 
 /** @typedef {ipc.ResourceRow} ResourceRow */
@@ -334,13 +334,10 @@ export function initResources() {
   // drawn at once, before the next key however quickly it comes. Not for a press of the
   // pointer: the focus comes with the press, and scrolling then would move the button from
   // under the pointer before the release, and the click would be lost.
-  let pressing = false;
-  list.addEventListener("pointerdown", () => { pressing = true; }, true);
-  for (const end of ["pointerup", "pointercancel"]) document.addEventListener(end, () => { pressing = false; }, true);
   list.addEventListener("focusin", (ev) => {
     const li = /** @type {Element} */ (ev.target).closest("li.row");
     if (!li || isOpen($("row-menu"))) return;
-    if (!pressing) li.scrollIntoView({ block: "nearest" });
+    if (!gate.down) li.scrollIntoView({ block: "nearest" });
     paintRows();
   });
   $("row-menu").addEventListener("click", menuAction);

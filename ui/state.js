@@ -115,5 +115,5 @@ export function paintNow(paint) { if (!gate.holds(paint)) paint(); }
 
 /** Draws the parts named, or every part. @param {Part[]} parts */
 export function repaint(...parts) {
-  for (const [part, paint] of painters) if ((!parts.length || parts.includes(part)) && !gate.holds(paint)) paint();
+  for (const [part, paint] of painters) if (!parts.length || parts.includes(part)) paintNow(paint);
 }
